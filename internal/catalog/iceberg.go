@@ -1,0 +1,636 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat"
+)
+
+// CatalogType is how the adapter names itself to iceberg-go.
+const CatalogType icecat.Type = "rat"
+
+// DefaultTableProperties are set on every table rat creates.
+var DefaultTableProperties = iceberg.Properties{
+	table.PropertyFormatVersion: "2",
+	// Planning stays fast after many appends (DESIGN, research probe).
+	table.ManifestMergeEnabledKey: "true",
+	// iceberg-go refreshes and replays a commit whose table moved underneath it.
+	table.CommitNumRetriesKey:          "50",
+	table.CommitMinRetryWaitMsKey:      "2",
+	table.CommitMaxRetryWaitMsKey:      "200",
+	table.CommitTotalRetryTimeoutMsKey: "120000",
+	// Other branches still point at old metadata files: never delete them on commit.
+	table.MetadataDeleteAfterCommitEnabledKey: "false",
+}
+
+// Iceberg is iceberg-go's catalog.Catalog (and TransactionalCatalog) bound to
+// one branch of a rat catalog: every iceberg-go table operation loads from
+// and commits to that branch, one rat commit per iceberg-go commit.
+type Iceberg struct {
+	store     Store
+	ref       string
+	fs        table.FSysF
+	warehouse string // URL of the warehouse root, no trailing slash
+	author    string
+	message   string
+	cache     *metadataCache
+}
+
+var (
+	_ icecat.Catalog              = (*Iceberg)(nil)
+	_ icecat.TransactionalCatalog = (*Iceberg)(nil)
+)
+
+// IcebergConfig configures NewIceberg.
+type IcebergConfig struct {
+	Ref       string      // branch (or tag, read-only) to bind to
+	FS        table.FSysF // file IO for metadata and manifests
+	Warehouse string      // URL of the warehouse root: file:///abs/dir or s3://bucket/prefix
+	Author    string
+}
+
+// NewIceberg binds store to one ref.
+func NewIceberg(store Store, cfg IcebergConfig) *Iceberg {
+	author := cfg.Author
+	if author == "" {
+		author = "rat"
+	}
+	w := cfg.Warehouse
+	for len(w) > 0 && w[len(w)-1] == '/' {
+		w = w[:len(w)-1]
+	}
+	return &Iceberg{store: store, ref: cfg.Ref, fs: cfg.FS, warehouse: w, author: author, cache: newMetadataCache(4096)}
+}
+
+// WithMessage returns a copy whose commits carry the given message.
+func (c *Iceberg) WithMessage(msg string) *Iceberg {
+	cp := *c
+	cp.message = msg
+	return &cp
+}
+
+// Ref is the branch this catalog commits to.
+func (c *Iceberg) Ref() string { return c.ref }
+
+// CatalogType implements icecat.Catalog.
+func (c *Iceberg) CatalogType() icecat.Type { return CatalogType }
+
+// TableID converts an iceberg-go identifier to rat's.
+func TableID(ident table.Identifier) (rat.TableID, error) {
+	if len(ident) != 2 {
+		return rat.TableID{}, rat.Errorf(rat.EINVALID, "table %v: want layer.name", ident)
+	}
+	id := rat.TableID{Layer: ident[0], Name: ident[1]}
+	return id, id.Validate()
+}
+
+// Identifier converts rat's table id to iceberg-go's.
+func Identifier(id rat.TableID) table.Identifier { return table.Identifier{id.Layer, id.Name} }
+
+// TableLocation is where a table's files live: one place decides it, so a
+// later migration can move warehouses mechanically.
+func (c *Iceberg) TableLocation(id rat.TableID) string {
+	return c.warehouse + "/" + id.Layer + "/" + id.Name
+}
+
+func (c *Iceberg) msg(fallback string) string {
+	if c.message != "" {
+		return c.message
+	}
+	return fallback
+}
+
+// CreateTable implements icecat.Catalog: it commits an empty table.
+func (c *Iceberg) CreateTable(ctx context.Context, ident table.Identifier, schema *iceberg.Schema, opts ...icecat.CreateTableOpt) (*table.Table, error) {
+	id, err := TableID(ident)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := c.newMetadata(id, schema, opts)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := c.writeMetadata(ctx, meta, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.commitCreate(ctx, staged{id: id, meta: meta, loc: loc}, "create table "+id.String()); err != nil {
+		return nil, err
+	}
+	return table.New(ident, meta, loc, c.fs, c), nil
+}
+
+// NewTable returns a table that does not exist yet. The first Commit of a
+// transaction on it creates the table together with that transaction's
+// changes (typically its first data) in one rat commit, so a failed first
+// load never leaves an empty table behind.
+func (c *Iceberg) NewTable(id rat.TableID, schema *iceberg.Schema, opts ...icecat.CreateTableOpt) (*table.Table, error) {
+	meta, err := c.newMetadata(id, schema, opts)
+	if err != nil {
+		return nil, err
+	}
+	return table.New(Identifier(id), meta, "", c.fs, &creator{c: c, id: id, meta: meta}), nil
+}
+
+func (c *Iceberg) newMetadata(id rat.TableID, schema *iceberg.Schema, opts []icecat.CreateTableOpt) (table.Metadata, error) {
+	var cfg icecat.CreateTableCfg
+	for _, o := range opts {
+		o(&cfg)
+	}
+	loc := cfg.Location
+	if loc == "" {
+		loc = c.TableLocation(id)
+	}
+	props := maps.Clone(DefaultTableProperties)
+	maps.Copy(props, cfg.Properties)
+	spec := cfg.PartitionSpec
+	if spec == nil {
+		spec = iceberg.UnpartitionedSpec
+	}
+	sortOrder := cfg.SortOrder
+	if sortOrder.Len() == 0 {
+		sortOrder = table.UnsortedSortOrder
+	}
+	meta, err := table.NewMetadata(schema, spec, sortOrder, loc, props)
+	if err != nil {
+		return nil, rat.Errorf(rat.EINVALID, "create table %s: %w", id, err)
+	}
+	return meta, nil
+}
+
+// commitCreate commits a table that must not exist yet.
+func (c *Iceberg) commitCreate(ctx context.Context, st staged, msg string) error {
+	_, err := c.store.Commit(ctx, CommitRequest{
+		Branch: c.ref, Author: c.author, Message: c.msg(msg),
+		Changes: []Change{{Table: st.id, Metadata: st.loc}},
+	})
+	if rat.IsCode(err, rat.ECONFLICT) {
+		return fmt.Errorf("%w: %s on branch %s: %w", icecat.ErrTableAlreadyExists, st.id, c.ref, err)
+	}
+	if err != nil {
+		return err
+	}
+	c.cache.put(st.loc, st.meta)
+	return nil
+}
+
+// creator is the catalog of a table made by NewTable: its first commit
+// creates the table; later ones go to the real catalog.
+type creator struct {
+	c       *Iceberg
+	id      rat.TableID
+	meta    table.Metadata
+	created bool
+}
+
+func (cr *creator) LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error) {
+	return cr.c.LoadTable(ctx, ident)
+}
+
+func (cr *creator) CommitTable(ctx context.Context, ident table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+	if cr.created {
+		return cr.c.CommitTable(ctx, ident, reqs, updates)
+	}
+	st, err := cr.c.stageOn(ctx, cr.id, cr.meta, "", table.TableCommit{Identifier: ident, Requirements: reqs, Updates: updates})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cr.c.commitCreate(ctx, st, "create table "+cr.id.String()); err != nil {
+		return nil, "", err
+	}
+	cr.created = true
+	return st.meta, st.loc, nil
+}
+
+// LoadTable implements icecat.Catalog.
+func (c *Iceberg) LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error) {
+	id, err := TableID(ident)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.store.Table(ctx, c.ref, id)
+	if rat.IsCode(err, rat.ENOTFOUND) {
+		return nil, fmt.Errorf("%w: %w", icecat.ErrNoSuchTable, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Open(ctx, id, e.Metadata)
+}
+
+// Open returns the table whose metadata file is at loc (any commit's).
+func (c *Iceberg) Open(ctx context.Context, id rat.TableID, loc string) (*table.Table, error) {
+	meta, err := c.ReadMetadata(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	return table.New(Identifier(id), meta, loc, c.fs, c), nil
+}
+
+// ReadMetadata reads and parses a metadata file. Metadata files are
+// immutable, so parsed copies are cached in memory.
+func (c *Iceberg) ReadMetadata(ctx context.Context, loc string) (table.Metadata, error) {
+	if m, ok := c.cache.get(loc); ok {
+		return m, nil
+	}
+	fsys, err := c.fs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fsys.Open(loc)
+	if err != nil {
+		return nil, fmt.Errorf("open table metadata %s: %w", loc, err)
+	}
+	defer f.Close()
+	meta, err := table.ParseMetadata(f)
+	if err != nil {
+		return nil, fmt.Errorf("parse table metadata %s: %w", loc, err)
+	}
+	c.cache.put(loc, meta)
+	return meta, nil
+}
+
+// CommitTable implements icecat.Catalog: it applies updates to the table's
+// state at the head of the branch and commits the new metadata file. A table
+// that moved since it was loaded returns table.ErrCommitFailed, which makes
+// iceberg-go reload and replay.
+func (c *Iceberg) CommitTable(ctx context.Context, ident table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+	st, err := c.stage(ctx, table.TableCommit{Identifier: ident, Requirements: reqs, Updates: updates})
+	if err != nil {
+		return nil, "", err
+	}
+	if st.noop {
+		return st.meta, st.loc, nil
+	}
+	if err := c.commit(ctx, []staged{st}); err != nil {
+		return nil, "", err
+	}
+	return st.meta, st.loc, nil
+}
+
+// CommitTransaction implements icecat.TransactionalCatalog: all tables land
+// in one rat commit, or none does.
+func (c *Iceberg) CommitTransaction(ctx context.Context, commits []table.TableCommit) error {
+	if len(commits) == 0 {
+		return icecat.ErrEmptyCommitList
+	}
+	var all []staged
+	for _, tc := range commits {
+		st, err := c.stage(ctx, tc)
+		if err != nil {
+			return err
+		}
+		if !st.noop {
+			all = append(all, st)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return c.commit(ctx, all)
+}
+
+type staged struct {
+	id       rat.TableID
+	expected string
+	meta     table.Metadata
+	loc      string
+	noop     bool
+}
+
+func (c *Iceberg) stage(ctx context.Context, tc table.TableCommit) (staged, error) {
+	id, err := TableID(tc.Identifier)
+	if err != nil {
+		return staged{}, err
+	}
+	var (
+		current    table.Metadata
+		currentLoc string
+	)
+	e, err := c.store.Table(ctx, c.ref, id)
+	switch {
+	case err == nil:
+		currentLoc = e.Metadata
+		if current, err = c.ReadMetadata(ctx, currentLoc); err != nil {
+			return staged{}, err
+		}
+	case rat.IsCode(err, rat.ENOTFOUND):
+	default:
+		return staged{}, err
+	}
+	return c.stageOn(ctx, id, current, currentLoc, tc)
+}
+
+// stageOn validates a commit's requirements against current (whose file is
+// currentLoc, "" for a table not committed yet), applies its updates and
+// writes the resulting metadata file.
+func (c *Iceberg) stageOn(ctx context.Context, id rat.TableID, current table.Metadata, currentLoc string, tc table.TableCommit) (staged, error) {
+	for _, r := range tc.Requirements {
+		if err := r.Validate(current); err != nil {
+			// A failed requirement means the table moved: iceberg-go may
+			// refresh and replay (the REST protocol's 409).
+			return staged{}, fmt.Errorf("%w: table %s: %w", table.ErrCommitFailed, id, err)
+		}
+	}
+	base := current
+	version := 0
+	var err error
+	switch {
+	case base == nil:
+		if base, err = table.NewMetadata(iceberg.NewSchema(0), nil, table.UnsortedSortOrder, "", nil); err != nil {
+			return staged{}, err
+		}
+	case currentLoc != "":
+		v := metadataVersion(currentLoc)
+		if v < 0 {
+			return staged{}, rat.Errorf(rat.EINTERNAL, "table %s: unexpected metadata file name %s", id, currentLoc)
+		}
+		version = v + 1
+	}
+	updated, err := table.UpdateTableMetadata(base, tc.Updates, currentLoc)
+	if err != nil {
+		return staged{}, fmt.Errorf("update table %s: %w", id, err)
+	}
+	if current != nil && currentLoc != "" && updated.Equals(current) {
+		return staged{id: id, meta: current, loc: currentLoc, noop: true}, nil
+	}
+	loc, err := c.writeMetadata(ctx, updated, version)
+	if err != nil {
+		return staged{}, err
+	}
+	return staged{id: id, expected: currentLoc, meta: updated, loc: loc}, nil
+}
+
+func (c *Iceberg) commit(ctx context.Context, all []staged) error {
+	changes := make([]Change, len(all))
+	names := make([]string, len(all))
+	for i, st := range all {
+		changes[i] = Change{Table: st.id, Expected: st.expected, Metadata: st.loc}
+		names[i] = st.id.String()
+	}
+	sort.Strings(names)
+	_, err := c.store.Commit(ctx, CommitRequest{
+		Branch: c.ref, Author: c.author, Message: c.msg(fmt.Sprintf("update %v", names)), Changes: changes,
+	})
+	if rat.IsCode(err, rat.ECONFLICT) {
+		return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
+	}
+	if err != nil {
+		return err
+	}
+	for _, st := range all {
+		c.cache.put(st.loc, st.meta)
+	}
+	return nil
+}
+
+// writeMetadata writes a new metadata file with a fresh, unique name.
+func (c *Iceberg) writeMetadata(ctx context.Context, meta table.Metadata, version int) (string, error) {
+	provider, err := table.LoadLocationProvider(meta.Location(), meta.Properties())
+	if err != nil {
+		return "", fmt.Errorf("location provider: %w", err)
+	}
+	loc, err := provider.NewTableMetadataFileLocation(version)
+	if err != nil {
+		return "", fmt.Errorf("metadata location: %w", err)
+	}
+	fsys, err := c.fs(ctx)
+	if err != nil {
+		return "", err
+	}
+	wfs, ok := fsys.(icebergio.WriteFileIO)
+	if !ok {
+		return "", rat.Errorf(rat.EINTERNAL, "file IO cannot write")
+	}
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return "", fmt.Errorf("encode metadata: %w", err)
+	}
+	if err := wfs.WriteFile(loc, data); err != nil {
+		return "", fmt.Errorf("write metadata %s: %w", loc, err)
+	}
+	return loc, nil
+}
+
+var metadataFileName = regexp.MustCompile(`^(\d+)-[0-9a-fA-F-]{36}(?:\.\w+)?\.metadata\.json$`)
+
+func metadataVersion(loc string) int {
+	m := metadataFileName.FindStringSubmatch(path.Base(loc))
+	if m == nil {
+		return -1
+	}
+	v, err := strconv.Atoi(m[1])
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// ListTables implements icecat.Catalog; an empty namespace lists every table.
+func (c *Iceberg) ListTables(ctx context.Context, namespace table.Identifier) iter.Seq2[table.Identifier, error] {
+	return func(yield func(table.Identifier, error) bool) {
+		entries, err := c.store.Tables(ctx, c.ref)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, e := range entries {
+			if len(namespace) > 0 && (len(namespace) != 1 || namespace[0] != e.Table.Layer) {
+				continue
+			}
+			if !yield(Identifier(e.Table), nil) {
+				return
+			}
+		}
+	}
+}
+
+// DropTable implements icecat.Catalog. Files stay: other branches and
+// history may still read them.
+func (c *Iceberg) DropTable(ctx context.Context, ident table.Identifier) error {
+	id, err := TableID(ident)
+	if err != nil {
+		return err
+	}
+	e, err := c.store.Table(ctx, c.ref, id)
+	if rat.IsCode(err, rat.ENOTFOUND) {
+		return fmt.Errorf("%w: %w", icecat.ErrNoSuchTable, err)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = c.store.Commit(ctx, CommitRequest{
+		Branch: c.ref, Author: c.author, Message: c.msg("drop table " + id.String()),
+		Changes: []Change{{Table: id, Expected: e.Metadata}},
+	})
+	return err
+}
+
+// RenameTable implements icecat.Catalog as one atomic commit.
+func (c *Iceberg) RenameTable(ctx context.Context, from, to table.Identifier) (*table.Table, error) {
+	fromID, err := TableID(from)
+	if err != nil {
+		return nil, err
+	}
+	toID, err := TableID(to)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.store.Table(ctx, c.ref, fromID)
+	if rat.IsCode(err, rat.ENOTFOUND) {
+		return nil, fmt.Errorf("%w: %w", icecat.ErrNoSuchTable, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.store.Commit(ctx, CommitRequest{
+		Branch: c.ref, Author: c.author, Message: c.msg(fmt.Sprintf("rename table %s to %s", fromID, toID)),
+		Changes: []Change{{Table: fromID, Expected: e.Metadata}, {Table: toID, Metadata: e.Metadata}},
+	})
+	if rat.IsCode(err, rat.ECONFLICT) {
+		return nil, fmt.Errorf("%w: %w", icecat.ErrTableAlreadyExists, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.LoadTable(ctx, to)
+}
+
+// CheckTableExists implements icecat.Catalog.
+func (c *Iceberg) CheckTableExists(ctx context.Context, ident table.Identifier) (bool, error) {
+	id, err := TableID(ident)
+	if err != nil {
+		return false, err
+	}
+	_, err = c.store.Table(ctx, c.ref, id)
+	if rat.IsCode(err, rat.ENOTFOUND) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Namespaces are layers; a layer exists while it holds a table.
+
+// ListNamespaces implements icecat.Catalog.
+func (c *Iceberg) ListNamespaces(ctx context.Context, parent table.Identifier) ([]table.Identifier, error) {
+	if len(parent) > 0 {
+		return nil, nil
+	}
+	entries, err := c.store.Tables(ctx, c.ref)
+	if err != nil {
+		return nil, err
+	}
+	var out []table.Identifier
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if !seen[e.Table.Layer] {
+			seen[e.Table.Layer] = true
+			out = append(out, table.Identifier{e.Table.Layer})
+		}
+	}
+	return out, nil
+}
+
+// CreateNamespace implements icecat.Catalog; layers need no creation.
+func (c *Iceberg) CreateNamespace(ctx context.Context, namespace table.Identifier, _ iceberg.Properties) error {
+	ok, err := c.CheckNamespaceExists(ctx, namespace)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: %v", icecat.ErrNamespaceAlreadyExists, namespace)
+	}
+	return nil
+}
+
+// DropNamespace implements icecat.Catalog.
+func (c *Iceberg) DropNamespace(ctx context.Context, namespace table.Identifier) error {
+	ok, err := c.CheckNamespaceExists(ctx, namespace)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: %v", icecat.ErrNamespaceNotEmpty, namespace)
+	}
+	return fmt.Errorf("%w: %v", icecat.ErrNoSuchNamespace, namespace)
+}
+
+// CheckNamespaceExists implements icecat.Catalog.
+func (c *Iceberg) CheckNamespaceExists(ctx context.Context, namespace table.Identifier) (bool, error) {
+	if len(namespace) != 1 {
+		return false, nil
+	}
+	for ident, err := range c.ListTables(ctx, namespace) {
+		if err != nil {
+			return false, err
+		}
+		if ident != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// LoadNamespaceProperties implements icecat.Catalog; layers have none.
+func (c *Iceberg) LoadNamespaceProperties(ctx context.Context, namespace table.Identifier) (iceberg.Properties, error) {
+	ok, err := c.CheckNamespaceExists(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %v", icecat.ErrNoSuchNamespace, namespace)
+	}
+	return iceberg.Properties{}, nil
+}
+
+// UpdateNamespaceProperties implements icecat.Catalog; layers have no properties.
+func (c *Iceberg) UpdateNamespaceProperties(context.Context, table.Identifier, []string, iceberg.Properties) (icecat.PropertiesUpdateSummary, error) {
+	return icecat.PropertiesUpdateSummary{}, errors.New("rat layers have no properties")
+}
+
+// metadataCache keeps parsed metadata files; they never change.
+type metadataCache struct {
+	mu    sync.Mutex
+	items map[string]table.Metadata
+	order []string
+	max   int
+}
+
+func newMetadataCache(max int) *metadataCache {
+	return &metadataCache{items: map[string]table.Metadata{}, max: max}
+}
+
+func (m *metadataCache) get(loc string) (table.Metadata, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.items[loc]
+	return v, ok
+}
+
+func (m *metadataCache) put(loc string, meta table.Metadata) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.items[loc]; ok {
+		return
+	}
+	m.items[loc] = meta
+	m.order = append(m.order, loc)
+	if len(m.order) > m.max {
+		delete(m.items, m.order[0])
+		m.order = m.order[1:]
+	}
+}

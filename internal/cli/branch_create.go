@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
+	"github.com/spf13/cobra"
+)
+
+func newBranchCreateCmd(g *globals) *cobra.Command {
+	return newRefCreateCmd(g, rat.Branch)
+}
+
+// newRefCreateCmd creates a branch or a tag from a ref or commit.
+func newRefCreateCmd(g *globals, kind rat.RefKind) *cobra.Command {
+	var from string
+	cmd := &cobra.Command{
+		Use:   "create NAME [--from REF]",
+		Short: "Create a " + string(kind) + " at the head of another branch, a tag or a commit",
+		Args:  exactArgs(1, "the new "+string(kind)+"'s name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := rat.ValidateRefName(name); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if from == "" {
+				from = a.cfg.Branch
+			}
+			head, err := catalog.ResolveRef(ctx, a.store, from)
+			if err != nil {
+				return err
+			}
+			if err := a.store.CreateRef(ctx, rat.Ref{Name: name, Kind: kind, Head: head}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s at %s (from %s)\n", kind, name, rat.ShortID(head), from)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "branch, tag or commit to start from (default: the configured branch, main)")
+	return cmd
+}

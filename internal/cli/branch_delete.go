@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/ratdata/rat"
+	"github.com/spf13/cobra"
+)
+
+func newBranchDeleteCmd(g *globals) *cobra.Command {
+	return newRefDeleteCmd(g, rat.Branch)
+}
+
+// newRefDeleteCmd deletes a branch or a tag; its commits stay in history.
+func newRefDeleteCmd(g *globals, kind rat.RefKind) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a " + string(kind) + " (its commits stay reachable from other refs)",
+		Args:  exactArgs(1, "the "+string(kind)+"'s name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ref, err := a.store.Ref(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if ref.Kind != kind {
+				return rat.Errorf(rat.EINVALID, "%s is a %s, not a %s: use 'rat %s delete %s'", ref.Name, ref.Kind, kind, ref.Kind, ref.Name)
+			}
+			if err := a.store.DeleteRef(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s %s (was at %s)\n", kind, ref.Name, rat.ShortID(ref.Head))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newConfigCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Show the effective settings and where each comes from (secrets redacted)",
+		Long: `Show every setting with its value and source. Precedence, lowest first:
+profile defaults < workspace.yaml < environment variables < flags.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig(nil)
+			if err != nil {
+				return err
+			}
+			settings := cfg.Settings()
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), settings)
+			}
+			rows := make([][]string, len(settings))
+			for i, s := range settings {
+				rows[i] = []string{s.Key, s.Value, s.Source}
+			}
+			printTable(cmd.OutOrStdout(), []string{"KEY", "VALUE", "SOURCE"}, rows)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/ratdata/rat"
+	"github.com/spf13/cobra"
+)
+
+func newDescribeCmd(g *globals) *cobra.Command {
+	var branch string
+	var asJSON, files bool
+	cmd := &cobra.Command{
+		Use:   "describe layer.name",
+		Short: "Show a table's schema, snapshots, files, rows and bytes",
+		Args:  exactArgs(1, "one table as layer.name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := rat.ParseTableID(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := g.open(ctx, map[string]string{"branch": branch})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			info, err := a.lake.Describe(ctx, a.cfg.Branch, id, files || asJSON)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, info)
+			}
+			fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
+			fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, plural(info.DataFiles, "file"), humanBytes(info.Bytes))
+			fmt.Fprintf(out, "location  %s\n", info.Location)
+			fmt.Fprintf(out, "partition %s\n", info.Partition)
+			fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
+			cols := make([][]string, len(info.Columns))
+			for i, c := range info.Columns {
+				null := "NULL"
+				if c.Required {
+					null = "NOT NULL"
+				}
+				cols[i] = []string{strconv.Itoa(c.ID), c.Name, c.Type, null}
+			}
+			printTable(out, []string{"ID", "COLUMN", "TYPE", "NULLS"}, cols)
+			fmt.Fprintln(out)
+			snaps := make([][]string, 0, len(info.Snapshots))
+			for i := len(info.Snapshots) - 1; i >= 0; i-- {
+				s := info.Snapshots[i]
+				mark := ""
+				if s.Current {
+					mark = "*"
+				}
+				snaps = append(snaps, []string{mark + strconv.FormatInt(s.ID, 10), s.Time.Format("2006-01-02 15:04:05"), s.Operation,
+					"+" + strconv.FormatInt(s.Added, 10), "-" + strconv.FormatInt(s.Removed, 10), strconv.FormatInt(s.Rows, 10)})
+			}
+			if len(snaps) == 0 {
+				fmt.Fprintln(out, "no snapshots: the table is empty")
+			} else {
+				printTable(out, []string{"SNAPSHOT", "TIME (UTC)", "OPERATION", "ADDED", "DELETED", "TOTAL ROWS"}, snaps)
+			}
+			if files {
+				fmt.Fprintln(out)
+				rows := make([][]string, len(info.Files))
+				for i, f := range info.Files {
+					rows[i] = []string{f.Location, strconv.FormatInt(f.Records, 10), humanBytes(f.Bytes)}
+				}
+				printTable(out, []string{"FILE", "ROWS", "SIZE"}, rows)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch or tag (default: the configured branch, main)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (includes the data files)")
+	cmd.Flags().BoolVar(&files, "files", false, "list the current data files")
+	return cmd
+}

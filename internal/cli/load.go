@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/spf13/cobra"
+)
+
+func newLoadCmd(g *globals) *cobra.Command {
+	var into, mode, branch, format string
+	var evolve bool
+	cmd := &cobra.Command{
+		Use:   "load FILE... --into layer.name",
+		Short: "Load CSV, JSON/NDJSON or Parquet files into a table",
+		Long: `Load files into an Iceberg table in one commit. The table is created on the
+first load, with column types detected from the files. Later loads append
+(or replace, with --mode replace); columns the table lacks are an error unless
+--evolve adds them. A load that fails commits nothing.
+
+The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
+.parquet, optionally compressed .gz/.zst) unless --format says otherwise.`,
+		Example: `  rat load sales.csv --into bronze.sales
+  rat load 'exports/*.parquet' --into bronze.orders --mode replace
+  rat load more.json --into bronze.sales --branch dev --evolve`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if into == "" {
+				return &usageError{msg: "rat load: --into layer.name is required (for example --into bronze.sales)"}
+			}
+			id, err := rat.ParseTableID(into)
+			if err != nil {
+				return err
+			}
+			m, err := lake.ParseMode(mode)
+			if err != nil {
+				return err
+			}
+			files, err := expandFiles(args)
+			if err != nil {
+				return err
+			}
+			source, err := readSource(files, format)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := g.open(ctx, map[string]string{"branch": branch})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.requireBranch(ctx, a.cfg.Branch); err != nil {
+				return err
+			}
+			start := time.Now()
+			names := make([]string, len(files))
+			for i, f := range files {
+				names[i] = filepath.Base(f)
+			}
+			res, err := a.lake.Write(ctx, a.cfg.Branch, id, source, lake.WriteOptions{
+				Mode: m, Evolve: evolve,
+				Message: fmt.Sprintf("load %s into %s (%s)", strings.Join(names, ", "), id, m),
+			})
+			if err != nil {
+				return fmt.Errorf("load into %s: %w", id, err)
+			}
+			out := cmd.OutOrStdout()
+			if res.Created {
+				fmt.Fprintf(out, "created table %s on %s\n", id, a.cfg.Branch)
+			}
+			if len(res.Added) > 0 {
+				fmt.Fprintf(out, "added columns to %s: %s\n", id, strings.Join(res.Added, ", "))
+			}
+			verb := "loaded"
+			if m == lake.Replace {
+				verb = "replaced with"
+			}
+			fmt.Fprintf(out, "%s %s into %s on %s (%s, %s", verb, plural(res.Rows, "row"), id, a.cfg.Branch, plural(int64(res.Files), "file"), humanBytes(res.Bytes))
+			if res.SnapshotID != 0 {
+				fmt.Fprintf(out, ", snapshot %d", res.SnapshotID)
+			}
+			fmt.Fprintf(out, ") in %s\n", rat.Duration(time.Since(start)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&into, "into", "", "target table as layer.name (required)")
+	cmd.Flags().StringVar(&mode, "mode", "append", "append to the table, or replace its rows")
+	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch to commit to (default: the configured branch, main)")
+	cmd.Flags().StringVar(&format, "format", "", "csv, json or parquet (default: from the file extension)")
+	cmd.Flags().BoolVar(&evolve, "evolve", false, "add columns the table lacks instead of failing")
+	return cmd
+}
+
+// expandFiles resolves globs and checks that every file exists.
+func expandFiles(args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		if strings.ContainsAny(a, "*?[") {
+			matches, err := filepath.Glob(a)
+			if err != nil {
+				return nil, rat.Errorf(rat.EINVALID, "bad pattern %q: %s", a, err.Error())
+			}
+			if len(matches) == 0 {
+				return nil, rat.Errorf(rat.ENOTFOUND, "no file matches %q: check the path and quoting", a)
+			}
+			files = append(files, matches...)
+			continue
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			abs, _ := filepath.Abs(a)
+			return nil, rat.Errorf(rat.ENOTFOUND, "file %s not found (looked at %s): check the path", a, abs)
+		}
+		if st.IsDir() {
+			return nil, rat.Errorf(rat.EINVALID, "%s is a directory: pass files, or a pattern like '%s/*.csv'", a, strings.TrimSuffix(a, "/"))
+		}
+		files = append(files, a)
+	}
+	for i, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, err
+		}
+		files[i] = abs
+	}
+	return files, nil
+}
+
+// readSource builds the DuckDB SELECT that reads the files.
+func readSource(files []string, format string) (string, error) {
+	if format == "" {
+		for _, f := range files {
+			ff, err := ingest.Format(f)
+			if err != nil {
+				return "", rat.Errorf(rat.EINVALID, "cannot tell the format of %s from its extension: add --format csv|json|parquet", f)
+			}
+			if format != "" && ff != format {
+				return "", rat.Errorf(rat.EINVALID, "files mix formats (%s and %s): load each format separately", format, ff)
+			}
+			format = ff
+		}
+	}
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = duckdb.Quote(f)
+	}
+	list := "[" + strings.Join(quoted, ", ") + "]"
+	switch format {
+	case "csv":
+		// DuckDB's sniffer "explains" a malformed line by guessing another
+		// dialect; checking first turns it into an error with file:line.
+		delim := ingest.Delimiter(files[0])
+		for _, f := range files {
+			if ingest.Delimiter(f) != delim {
+				return "", rat.Errorf(rat.EINVALID, "files mix CSV and TSV: load each kind separately")
+			}
+			if err := ingest.CheckCSV(f, delim); err != nil {
+				return "", err
+			}
+		}
+		return "SELECT * FROM read_csv(" + list + ", header = true, delim = " + duckdb.Quote(string(delim)) + ", union_by_name = true)", nil
+	case "json":
+		return "SELECT * FROM read_json_auto(" + list + ", union_by_name = true)", nil
+	case "parquet":
+		return "SELECT * FROM read_parquet(" + list + ", union_by_name = true)", nil
+	}
+	return "", rat.Errorf(rat.EINVALID, "--format %q: want csv, json or parquet", format)
+}

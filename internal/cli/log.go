@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
+	"github.com/spf13/cobra"
+)
+
+func newLogCmd(g *globals) *cobra.Command {
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "log [REF]",
+		Short: "Show the commit history of a branch, tag or commit",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ref := a.cfg.Branch
+			if len(args) == 1 {
+				ref = args[0]
+			}
+			head, err := catalog.ResolveRef(ctx, a.store, ref)
+			if err != nil {
+				return err
+			}
+			commits, err := a.store.Log(ctx, head, limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				type change struct {
+					Table    string `json:"table"`
+					Metadata string `json:"metadata,omitempty"`
+				}
+				type entry struct {
+					ID      string   `json:"id"`
+					Parents []string `json:"parents"`
+					Author  string   `json:"author"`
+					Message string   `json:"message"`
+					Time    string   `json:"time"`
+					Changes []change `json:"changes"`
+				}
+				out := make([]entry, len(commits))
+				for i, c := range commits {
+					e := entry{ID: c.ID, Parents: c.Parents, Author: c.Author, Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Changes: []change{}}
+					if e.Parents == nil {
+						e.Parents = []string{}
+					}
+					for _, ch := range c.Changes {
+						e.Changes = append(e.Changes, change{ch.Table.String(), ch.Metadata})
+					}
+					out[i] = e
+				}
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			rows := make([][]string, len(commits))
+			for i, c := range commits {
+				tables := make([]string, len(c.Changes))
+				for j, ch := range c.Changes {
+					tables[j] = ch.Table.String()
+					if ch.Metadata == "" {
+						tables[j] += " (dropped)"
+					}
+				}
+				msg := c.Message
+				if len(c.Parents) > 1 {
+					msg = "⑂ " + msg
+				}
+				rows[i] = []string{rat.ShortID(c.ID), c.Time.Format("2006-01-02 15:04:05"), c.Author, msg, strings.Join(tables, ", ")}
+			}
+			printTable(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many commits (0 = all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

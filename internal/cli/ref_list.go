@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"github.com/ratdata/rat"
+	"github.com/spf13/cobra"
+)
+
+// newRefListCmd lists branches or tags.
+func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List " + string(kind) + "es with their head commits",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			refs, err := a.store.Refs(ctx)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name    string `json:"name"`
+				Head    string `json:"head"`
+				Time    string `json:"time"`
+				Message string `json:"message"`
+			}
+			var out []row
+			for _, r := range refs {
+				if r.Kind != kind {
+					continue
+				}
+				c, err := a.store.GetCommit(ctx, r.Head)
+				if err != nil {
+					return err
+				}
+				out = append(out, row{r.Name, r.Head, c.Time.Format("2006-01-02 15:04:05"), c.Message})
+			}
+			if asJSON {
+				if out == nil {
+					out = []row{}
+				}
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			rows := make([][]string, len(out))
+			for i, r := range out {
+				mark := "  "
+				if r.Name == a.cfg.Branch {
+					mark = "* "
+				}
+				rows[i] = []string{mark + r.Name, rat.ShortID(r.Head), r.Time, r.Message}
+			}
+			printTable(cmd.OutOrStdout(), []string{"  " + upper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
+			return nil
+		},
+	}
+	if kind == rat.Tag {
+		cmd.Short = "List tags with their commits"
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 32
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,115 @@
+// Package cli is rat's command line: one file per command, and open.go, the
+// single place that turns configuration into live objects.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ratdata/rat"
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/ratdata/rat/internal/cli.Version=...".
+var Version = "dev"
+
+// globals are the flags every command understands.
+type globals struct {
+	dir     string
+	profile string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// Run executes rat with the given arguments and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "rat: interrupted")
+		return 130
+	}
+	msg := strings.TrimSpace(rat.ErrorMessage(err))
+	fmt.Fprintln(stderr, "rat: "+firstLine(msg))
+	if rat.ErrorCode(err) == rat.EINTERNAL && os.Getenv("RAT_DEBUG") != "" {
+		fmt.Fprintf(stderr, "%+v\n", err)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// firstLine keeps error output to one line: multi-line causes (DuckDB's
+// context lines, for example) are folded.
+func firstLine(s string) string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rat",
+		Short: "rat — a lakehouse in one binary: SQL files in, tested Iceberg tables out",
+		Long: `rat turns raw files into clean, queryable bronze → silver → gold tables in
+Apache Iceberg, with git-like branches, tags, merges and time travel.
+
+By default everything lives in .rat/ next to the nearest workspace.yaml (or in
+the working directory): a SQLite catalog and a local warehouse. Set
+ICEBERG_WAREHOUSE=s3://bucket/prefix/ (with S3_ENDPOINT, S3_ACCESS_KEY,
+S3_SECRET_KEY, S3_REGION) and RAT_CATALOG_URL=postgres://... to move the
+warehouse to S3 and the catalog to Postgres; commands stay the same.
+
+Start here:
+  rat load sales.csv --into bronze.sales
+  rat query "SELECT count(*) FROM bronze.sales"
+  rat branch create dev && rat load more.csv --into bronze.sales --branch dev
+  rat merge dev && rat log`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.dir, "workspace", "C", "", "run as if in this directory (default: the working directory)")
+	root.PersistentFlags().StringVar(&g.profile, "profile", "", "resource profile: tiny, small, medium or large (default from RAT_PROFILE or workspace.yaml, else small)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{msg: err.Error() + " (see 'rat " + c.Name() + " --help')"}
+	})
+	root.AddCommand(
+		newLoadCmd(g), newQueryCmd(g), newTablesCmd(g), newDescribeCmd(g),
+		newBranchCmd(g), newTagCmd(g), newMergeCmd(g), newLogCmd(g), newDiffCmd(g),
+		newConfigCmd(g), newBenchCmd(g),
+	)
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with a message that teaches.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return &usageError{msg: fmt.Sprintf("%s: want %s (see 'rat %s --help')", cmd.CommandPath(), what, cmd.Name())}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+)
+
+func newTablesCmd(g *globals) *cobra.Command {
+	var branch string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "tables",
+		Short: "List the tables of a branch with their size",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, map[string]string{"branch": branch})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			list, err := a.lake.Summaries(ctx, a.cfg.Branch)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			if len(list) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.cfg.Branch)
+				return nil
+			}
+			rows := make([][]string, len(list))
+			for i, s := range list {
+				rows[i] = []string{s.Table, strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), humanBytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
+			}
+			printTable(cmd.OutOrStdout(), []string{"TABLE", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch or tag (default: the configured branch, main)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,418 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ratdata/rat"
+)
+
+// Secret is a string that never prints itself.
+type Secret string
+
+// String redacts the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "******"
+}
+
+// GoString redacts the value in %#v too.
+func (s Secret) GoString() string { return s.String() }
+
+// Reveal returns the secret for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// S3 configures an S3-compatible object store.
+type S3 struct {
+	Endpoint  string // scheme decides TLS: http://127.0.0.1:9000, https://s3.amazonaws.com
+	Region    string
+	AccessKey string
+	SecretKey Secret
+	PathStyle string // auto | path | virtual
+}
+
+// Config is rat's effective configuration.
+type Config struct {
+	WorkspaceDir string     // directory of workspace.yaml, "" outside a workspace
+	Workspace    *Workspace // parsed workspace.yaml, nil outside a workspace
+	StateDir     string     // .rat directory: catalog.db, warehouse/, cache/, tmp/
+
+	Profile              string
+	DuckDBMemoryMB       int
+	DuckDBThreads        int
+	ChunkSizeRows        int
+	MaxParallelPipelines int
+	CacheMB              int
+
+	Warehouse  string // local directory or s3://bucket/prefix/
+	CatalogURL string // SQLite file path or postgres://...
+	Branch     string // default branch for commands
+	S3         S3
+	Listen     string
+	APIToken   Secret
+
+	sources map[string]string
+}
+
+// Setting is one line of `rat config`.
+type Setting struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// Env variables rat reads. Any other RAT_* variable is an error (a typo
+// would otherwise be silently ignored); RAT_TEST_* belong to the test suite.
+var knownEnv = map[string]bool{
+	"RAT_PROFILE": true, "ICEBERG_WAREHOUSE": true, "S3_ENDPOINT": true, "S3_ACCESS_KEY": true,
+	"S3_SECRET_KEY": true, "S3_REGION": true, "S3_PATH_STYLE": true, "RAT_CATALOG_URL": true,
+	"RAT_LISTEN": true, "RAT_API_TOKEN": true, "RAT_BRANCH": true, "RAT_DUCKDB_MEMORY_MB": true,
+	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
+	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true,
+}
+
+// Options are the inputs of Load besides the files it finds.
+type Options struct {
+	Dir     string                      // where to start looking for workspace.yaml (default: working directory)
+	Env     func(string) (string, bool) // default os.LookupEnv
+	Environ []string                    // default os.Environ()
+	Flags   map[string]string           // flag overrides by key (profile, branch, warehouse, catalog_url)
+}
+
+// Load builds the effective configuration.
+func Load(opts Options) (*Config, error) {
+	if opts.Env == nil {
+		opts.Env = os.LookupEnv
+	}
+	if opts.Environ == nil {
+		opts.Environ = os.Environ()
+	}
+	for _, kv := range opts.Environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "RAT_") && !strings.HasPrefix(name, "RAT_TEST_") && !knownEnv[name] {
+			return nil, rat.Errorf(rat.EINVALID, "environment variable %s is not a rat setting%s: unset it or fix the name",
+				name, suggest(name, keys(knownEnv)))
+		}
+	}
+	dir := opts.Dir
+	if v, ok := opts.Env("RAT_WORKSPACE"); ok && v != "" && dir == "" {
+		dir = v
+	}
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+		dir = wd
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", dir, err)
+	}
+	c := &Config{sources: map[string]string{}}
+	if root := FindWorkspace(dir); root != "" {
+		file := filepath.Join(root, WorkspaceFileName)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		ws, err := ParseWorkspace(file, data)
+		if err != nil {
+			return nil, err
+		}
+		c.WorkspaceDir, c.Workspace = root, ws
+		c.StateDir = filepath.Join(root, ".rat")
+	} else {
+		c.StateDir = filepath.Join(dir, ".rat")
+	}
+
+	// Profile: default < workspace < env < flag.
+	c.set("profile", &c.Profile, DefaultProfile, "default")
+	ws := c.Workspace
+	wsFile := func(key string) string {
+		return fmt.Sprintf("%s:%d", WorkspaceFileName, ws.Line(key))
+	}
+	if ws != nil && ws.Resources.Profile != "" {
+		c.set("profile", &c.Profile, ws.Resources.Profile, wsFile("resources.profile"))
+	}
+	c.fromEnv("profile", &c.Profile, "RAT_PROFILE", opts.Env)
+	if v, ok := opts.Flags["profile"]; ok && v != "" {
+		c.set("profile", &c.Profile, v, "flag --profile")
+	}
+	p, err := LookupProfile(c.Profile)
+	if err != nil {
+		return nil, rat.Errorf(rat.EINVALID, "%s: %s", c.sources["profile"], err.Error())
+	}
+	src := "profile " + p.Name
+	c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, p.DuckDBMemoryMB, src)
+	c.setInt("duckdb_threads", &c.DuckDBThreads, p.DuckDBThreads, src)
+	c.setInt("chunk_size_rows", &c.ChunkSizeRows, p.ChunkSizeRows, src)
+	c.setInt("max_parallel_pipelines", &c.MaxParallelPipelines, p.MaxParallelPipelines, src)
+	c.setInt("cache_mb", &c.CacheMB, p.CacheMB, src)
+
+	c.set("warehouse", &c.Warehouse, filepath.Join(c.StateDir, "warehouse"), "default")
+	c.set("catalog_url", &c.CatalogURL, filepath.Join(c.StateDir, "catalog.db"), "default")
+	c.set("branch", &c.Branch, rat.DefaultBranch, "default")
+	c.set("s3_region", &c.S3.Region, "us-east-1", "default")
+	c.set("s3_path_style", &c.S3.PathStyle, "auto", "default")
+	c.set("listen", &c.Listen, "127.0.0.1:3030", "default")
+
+	if ws != nil {
+		r := ws.Resources
+		if o := r.Overrides; o != nil {
+			c.wsInt("duckdb_memory_mb", &c.DuckDBMemoryMB, o.DuckDBMemoryMB, wsFile("resources.overrides.duckdb_memory_mb"))
+			c.wsInt("chunk_size_rows", &c.ChunkSizeRows, o.ChunkSizeRows, wsFile("resources.overrides.chunk_size_rows"))
+			c.wsInt("max_parallel_pipelines", &c.MaxParallelPipelines, o.MaxParallelPipelines, wsFile("resources.overrides.max_parallel_pipelines"))
+			if o.MaxMemoryMB > 0 && r.MaxMemoryMB == 0 {
+				r.MaxMemoryMB = o.MaxMemoryMB
+			}
+		}
+		c.wsInt("duckdb_memory_mb", &c.DuckDBMemoryMB, r.DuckDBMemoryMB, wsFile("resources.duckdb_memory_mb"))
+		c.wsInt("duckdb_threads", &c.DuckDBThreads, r.DuckDBThreads, wsFile("resources.duckdb_threads"))
+		c.wsInt("chunk_size_rows", &c.ChunkSizeRows, r.ChunkSizeRows, wsFile("resources.chunk_size_rows"))
+		c.wsInt("max_parallel_pipelines", &c.MaxParallelPipelines, r.MaxParallelPipelines, wsFile("resources.max_parallel_pipelines"))
+		c.wsInt("cache_mb", &c.CacheMB, r.CacheMB, wsFile("resources.cache_mb"))
+		// max_memory_mb caps DuckDB's memory (the original's meaning: the whole
+		// process's budget, of which DuckDB is by far the largest part).
+		if r.MaxMemoryMB > 0 && c.DuckDBMemoryMB > r.MaxMemoryMB {
+			c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, r.MaxMemoryMB, wsFile("resources.max_memory_mb")+" (cap)")
+		}
+		if ws.Storage.Warehouse != "" {
+			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
+		}
+		if ws.Catalog.URL != "" {
+			c.set("catalog_url", &c.CatalogURL, c.relative(ws.Catalog.URL), wsFile("catalog.url"))
+		}
+		if b := ws.Catalog.Branch; b != "" {
+			c.set("branch", &c.Branch, c.resolveBranch(b), wsFile("catalog.branch"))
+		}
+		if b := ws.Isolation.NessieBranch; b != "" {
+			c.set("branch", &c.Branch, c.resolveBranch(b), wsFile("isolation.nessie_branch"))
+		}
+	}
+	for _, e := range []struct {
+		key, env string
+		dst      *string
+	}{
+		{"warehouse", "ICEBERG_WAREHOUSE", &c.Warehouse},
+		{"catalog_url", "RAT_CATALOG_URL", &c.CatalogURL},
+		{"branch", "RAT_BRANCH", &c.Branch},
+		{"s3_endpoint", "S3_ENDPOINT", &c.S3.Endpoint},
+		{"s3_access_key", "S3_ACCESS_KEY", &c.S3.AccessKey},
+		{"s3_region", "S3_REGION", &c.S3.Region},
+		{"s3_path_style", "S3_PATH_STYLE", &c.S3.PathStyle},
+		{"listen", "RAT_LISTEN", &c.Listen},
+	} {
+		c.fromEnv(e.key, e.dst, e.env, opts.Env)
+	}
+	if v, ok := opts.Env("S3_SECRET_KEY"); ok && v != "" {
+		c.S3.SecretKey = Secret(v)
+		c.sources["s3_secret_key"] = "env S3_SECRET_KEY"
+	}
+	if v, ok := opts.Env("RAT_API_TOKEN"); ok && v != "" {
+		c.APIToken = Secret(v)
+		c.sources["api_token"] = "env RAT_API_TOKEN"
+	}
+	for _, e := range []struct {
+		key, env string
+		dst      *int
+	}{
+		{"duckdb_memory_mb", "RAT_DUCKDB_MEMORY_MB", &c.DuckDBMemoryMB},
+		{"duckdb_threads", "RAT_DUCKDB_THREADS", &c.DuckDBThreads},
+		{"chunk_size_rows", "RAT_CHUNK_SIZE_ROWS", &c.ChunkSizeRows},
+		{"max_parallel_pipelines", "RAT_MAX_PARALLEL_PIPELINES", &c.MaxParallelPipelines},
+		{"cache_mb", "RAT_CACHE_MB", &c.CacheMB},
+	} {
+		if v, ok := opts.Env(e.env); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, rat.Errorf(rat.EINVALID, "environment variable %s=%q: want a positive whole number", e.env, v)
+			}
+			c.setInt(e.key, e.dst, n, "env "+e.env)
+		}
+	}
+	for key, dst := range map[string]*string{"branch": &c.Branch, "warehouse": &c.Warehouse, "catalog_url": &c.CatalogURL} {
+		if v, ok := opts.Flags[key]; ok && v != "" {
+			c.set(key, dst, v, "flag --"+strings.ReplaceAll(key, "_", "-"))
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	if err := rat.ValidateRefName(c.Branch); err != nil {
+		return rat.Errorf(rat.EINVALID, "%s: %s", c.sources["branch"], err.Error())
+	}
+	switch c.S3.PathStyle {
+	case "auto", "path", "virtual":
+	default:
+		return rat.Errorf(rat.EINVALID, "%s: s3_path_style %q: want auto, path or virtual", c.sources["s3_path_style"], c.S3.PathStyle)
+	}
+	if c.IsS3() && c.S3.Endpoint == "" {
+		c.set("s3_endpoint", &c.S3.Endpoint, "https://s3."+c.S3.Region+".amazonaws.com", "default for "+c.S3.Region)
+	}
+	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
+		return rat.Errorf(rat.EINVALID, "%s: S3 endpoint %q must start with http:// or https:// (the scheme decides TLS)", c.sources["s3_endpoint"], c.S3.Endpoint)
+	}
+	if c.Workspace != nil && c.Workspace.Isolation.S3Prefix != "" && c.IsS3() {
+		c.Warehouse = strings.TrimSuffix(c.Warehouse, "/") + "/" + strings.Trim(c.Workspace.Isolation.S3Prefix, "/") + "/"
+		c.sources["warehouse"] += " + isolation.s3_prefix"
+	}
+	return nil
+}
+
+// IsS3 reports whether the warehouse is in an S3 bucket.
+func (c *Config) IsS3() bool { return strings.HasPrefix(c.Warehouse, "s3://") }
+
+// IsPostgres reports whether the catalog is in Postgres.
+func (c *Config) IsPostgres() bool {
+	return strings.HasPrefix(c.CatalogURL, "postgres://") || strings.HasPrefix(c.CatalogURL, "postgresql://")
+}
+
+// Source tells where a key's value came from.
+func (c *Config) Source(key string) string { return c.sources[key] }
+
+// Settings lists every effective setting with its source, secrets redacted.
+func (c *Config) Settings() []Setting {
+	catalogURL := c.CatalogURL
+	if c.IsPostgres() {
+		catalogURL = RedactURL(catalogURL)
+	}
+	rows := []Setting{
+		{"workspace", c.WorkspaceDir, "found " + WorkspaceFileName},
+		{"state_dir", c.StateDir, "workspace or working directory"},
+		{"profile", c.Profile, ""},
+		{"duckdb_memory_mb", strconv.Itoa(c.DuckDBMemoryMB), ""},
+		{"duckdb_threads", strconv.Itoa(c.DuckDBThreads), ""},
+		{"chunk_size_rows", strconv.Itoa(c.ChunkSizeRows), ""},
+		{"max_parallel_pipelines", strconv.Itoa(c.MaxParallelPipelines), ""},
+		{"cache_mb", strconv.Itoa(c.CacheMB), ""},
+		{"warehouse", c.Warehouse, ""},
+		{"catalog_url", catalogURL, ""},
+		{"branch", c.Branch, ""},
+		{"s3_endpoint", c.S3.Endpoint, ""},
+		{"s3_region", c.S3.Region, ""},
+		{"s3_path_style", c.S3.PathStyle, ""},
+		{"s3_access_key", c.S3.AccessKey, ""},
+		{"s3_secret_key", c.S3.SecretKey.String(), ""},
+		{"listen", c.Listen, ""},
+		{"api_token", c.APIToken.String(), ""},
+	}
+	if c.WorkspaceDir == "" {
+		rows[0] = Setting{"workspace", "(none)", "no " + WorkspaceFileName + " here or above"}
+	}
+	for i := range rows {
+		if s, ok := c.sources[rows[i].Key]; ok {
+			rows[i].Source = s
+		} else if rows[i].Source == "" {
+			rows[i].Source = "unset"
+		}
+	}
+	return rows
+}
+
+// RedactURL hides the password of a URL-shaped connection string.
+func RedactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return u
+	}
+	user, _, hasPass := strings.Cut(userinfo, ":")
+	if !hasPass {
+		return u
+	}
+	return scheme + "://" + user + ":******@" + host
+}
+
+func (c *Config) set(key string, dst *string, v, source string) {
+	*dst = v
+	c.sources[key] = source
+}
+
+func (c *Config) setInt(key string, dst *int, v int, source string) {
+	*dst = v
+	c.sources[key] = source
+}
+
+func (c *Config) wsInt(key string, dst *int, v int, source string) {
+	if v > 0 {
+		c.setInt(key, dst, v, source)
+	}
+}
+
+func (c *Config) fromEnv(key string, dst *string, env string, lookup func(string) (string, bool)) {
+	if v, ok := lookup(env); ok && v != "" {
+		c.set(key, dst, v, "env "+env)
+	}
+}
+
+// relative resolves a path-like value against the workspace directory.
+func (c *Config) relative(v string) string {
+	if strings.Contains(v, "://") || filepath.IsAbs(v) || c.WorkspaceDir == "" {
+		return v
+	}
+	return filepath.Join(c.WorkspaceDir, v)
+}
+
+// resolveBranch maps "auto", "git" and "git:<prefix>" to the git branch of
+// the workspace (falling back to main outside git).
+func (c *Config) resolveBranch(v string) string {
+	prefix := ""
+	switch {
+	case v == "auto" || v == "git":
+	case strings.HasPrefix(v, "git:"):
+		prefix = strings.TrimPrefix(v, "git:")
+	default:
+		return v
+	}
+	b := gitBranch(c.WorkspaceDir)
+	if b == "" {
+		return rat.DefaultBranch
+	}
+	if (b == "main" || b == "master") && prefix == "" {
+		return rat.DefaultBranch
+	}
+	return prefix + b
+}
+
+// gitBranch reads the current branch from .git/HEAD in dir or above.
+func gitBranch(dir string) string {
+	for d := dir; d != ""; {
+		data, err := os.ReadFile(filepath.Join(d, ".git", "HEAD"))
+		if err == nil {
+			ref := strings.TrimSpace(string(data))
+			if b, ok := strings.CutPrefix(ref, "ref: refs/heads/"); ok {
+				return b
+			}
+			return ""
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
+	return ""
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

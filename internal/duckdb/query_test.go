@@ -1,0 +1,81 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/iceberg-go"
+)
+
+func TestReferenced(t *testing.T) {
+	db := openTest(t, Options{Threads: 1})
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	got, err := Referenced(ctx, conn, "WITH q AS (SELECT * FROM bronze.x) SELECT * FROM bronze.sales s JOIN silver.c USING (id) JOIN q USING (id) WHERE id IN (SELECT id FROM gold.t)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "bronze.sales,bronze.x,gold.t,silver.c" {
+		t.Errorf("Referenced = %v", got)
+	}
+	for _, q := range []string{"INSERT INTO bronze.sales VALUES (1)", "CREATE TABLE x AS SELECT 1", "DROP TABLE bronze.sales", "SELECT 1; SELECT 2"} {
+		if _, err := Referenced(ctx, conn, q); err == nil {
+			t.Errorf("%q: want an error", q)
+		}
+	}
+	_, err = Referenced(ctx, conn, "DELETE FROM bronze.sales")
+	if err == nil || !strings.Contains(err.Error(), "rat load") {
+		t.Errorf("write error should say how to write: %v", err)
+	}
+	_, err = Referenced(ctx, conn, "SELEC 1")
+	if err == nil || !strings.Contains(err.Error(), "syntax error") {
+		t.Errorf("syntax error: %v", err)
+	}
+}
+
+func TestWithViewsIsolated(t *testing.T) {
+	db := openTest(t, Options{Threads: 1})
+	ctx := context.Background()
+	dir := t.TempDir()
+	schema := iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "n", Type: iceberg.PrimitiveTypes.Int64})
+	write := func(name string, rows int) string {
+		p := filepath.Join(dir, name)
+		_, err := db.SQL().ExecContext(ctx, "COPY (SELECT range AS n FROM range("+strconv.Itoa(rows)+")) TO "+Quote(p)+" (FORMAT parquet, FIELD_IDS "+FieldIDs(schema)+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := write("a.parquet", 3), write("b.parquet", 5)
+	count := func(files ...string) int {
+		from, err := ReadParquet(files, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = db.WithViews(ctx, []View{{Schema: "bronze", Name: "sales", From: from}}, func(conn *sql.Conn) error {
+			return conn.QueryRowContext(ctx, "SELECT count(*) FROM bronze.sales").Scan(&n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(a); n != 3 {
+		t.Errorf("count(a) = %d, want 3", n)
+	}
+	if n := count(a, b); n != 8 {
+		t.Errorf("count(a,b) = %d, want 8", n)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("count() = %d, want 0", n)
+	}
+}

@@ -1,0 +1,118 @@
+package duckdb
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Text formats a scanned value for tables and CSV; NULL is "".
+func Text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return `\x` + hex.EncodeToString(x)
+	case time.Time:
+		return formatTime(x)
+	case duckdb.Decimal:
+		return x.String()
+	case duckdb.UUID:
+		return x.String()
+	case *duckdb.UUID:
+		return x.String()
+	case duckdb.Interval:
+		return fmt.Sprintf("%d months %d days %dµs", x.Months, x.Days, x.Micros)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = literal(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + literal(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case duckdb.Map:
+		parts := make([]string, 0, len(x))
+		for k, e := range x {
+			parts = append(parts, literal(k)+"="+literal(e))
+		}
+		sort.Strings(parts)
+		return "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// literal formats a nested value, quoting strings.
+func literal(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return Quote(x)
+	default:
+		return Text(v)
+	}
+}
+
+func formatTime(t time.Time) string {
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 && t.Location() == time.UTC {
+		return t.Format("2006-01-02")
+	}
+	if t.Location() == time.UTC {
+		return t.Format("2006-01-02 15:04:05.999999")
+	}
+	return t.Format("2006-01-02 15:04:05.999999-07:00")
+}
+
+// JSON converts a scanned value into something encoding/json renders well:
+// decimals and UUIDs become strings, nested values are converted recursively.
+func JSON(v any) any {
+	switch x := v.(type) {
+	case duckdb.Decimal:
+		return x.String()
+	case duckdb.UUID:
+		return x.String()
+	case *duckdb.UUID:
+		return x.String()
+	case []byte:
+		return Text(x)
+	case duckdb.Interval:
+		return Text(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = JSON(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = JSON(e)
+		}
+		return out
+	case duckdb.Map:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[Text(k)] = JSON(e)
+		}
+		return out
+	default:
+		return v
+	}
+}

@@ -1,0 +1,101 @@
+// Package ingest reads raw files for loading: format detection and the
+// validation that turns malformed input into errors with file and line.
+package ingest
+
+import (
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ratdata/rat"
+)
+
+// CheckCSV reads a CSV file completely and reports the first malformed
+// record: a field count that differs from the header's, or broken quoting.
+// DuckDB's reader, given such a file, may guess another dialect and load
+// garbage; checking first makes a bad line an error that names it.
+func CheckCSV(path string, delim rune) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return rat.Errorf(rat.ENOTFOUND, "open %s: %w", path, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return rat.Errorf(rat.EINVALID, "%s: not a gzip file: %s", filepath.Base(path), err.Error())
+		}
+		defer gz.Close()
+		r = gz
+	}
+	cr := csv.NewReader(r)
+	cr.Comma = delim
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return rat.Errorf(rat.EINVALID, "%s is empty: a CSV file needs a header line", path)
+	}
+	if err != nil {
+		return csvError(path, err)
+	}
+	want := len(header)
+	cr.FieldsPerRecord = want
+	for {
+		_, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return csvError(path, err)
+		}
+	}
+}
+
+func csvError(path string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		what := pe.Err.Error()
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			what = "wrong number of fields (the header has a different count)"
+		}
+		return rat.Errorf(rat.EINVALID, "%s:%d: malformed CSV: %s; fix the line (quote fields that contain the delimiter) and load again",
+			path, pe.StartLine, what)
+	}
+	return rat.Errorf(rat.EINVALID, "%s: %s", path, err.Error())
+}
+
+// Delimiter returns the field delimiter a CSV-like file's name implies.
+func Delimiter(path string) rune {
+	n := strings.ToLower(path)
+	n = strings.TrimSuffix(strings.TrimSuffix(n, ".gz"), ".zst")
+	if strings.HasSuffix(n, ".tsv") {
+		return '\t'
+	}
+	return ','
+}
+
+// ErrUnknownFormat is returned by Format for an unrecognised extension.
+var ErrUnknownFormat = errors.New("unknown format")
+
+// Format tells a file's format from its extension: csv, json or parquet.
+func Format(name string) (string, error) {
+	n := strings.ToLower(name)
+	for _, c := range []string{".gz", ".zst", ".gzip"} {
+		n = strings.TrimSuffix(n, c)
+	}
+	switch filepath.Ext(n) {
+	case ".csv", ".tsv", ".txt":
+		return "csv", nil
+	case ".json", ".ndjson", ".jsonl":
+		return "json", nil
+	case ".parquet", ".pq":
+		return "parquet", nil
+	}
+	return "", fmt.Errorf("%s: %w", name, ErrUnknownFormat)
+}

@@ -1,0 +1,226 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+)
+
+// At selects a past state of tables: a snapshot id or a point in time.
+// The zero value means "current".
+type At struct {
+	SnapshotID int64
+	Time       time.Time
+}
+
+// IsZero reports whether at selects the current state.
+func (a At) IsZero() bool { return a.SnapshotID == 0 && a.Time.IsZero() }
+
+// ParseAt reads a snapshot id (digits) or a time: RFC 3339, "2006-01-02
+// 15:04:05" or "2006-01-02" (UTC unless an offset is given).
+func ParseAt(s string) (At, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return At{}, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return At{SnapshotID: n}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return At{Time: t}, nil
+		}
+	}
+	return At{}, rat.Errorf(rat.EINVALID, "--at %q: want a snapshot id (see 'rat describe TABLE') or a time like 2024-05-01T12:00:00Z", s)
+}
+
+// Resolved is a table pinned to one snapshot.
+type Resolved struct {
+	ID       rat.TableID
+	Table    *table.Table
+	Snapshot *table.Snapshot // nil for a table without data
+	Schema   *iceberg.Schema
+	Files    []DataFile
+}
+
+// Load returns a table at the head of a ref.
+func (l *Lake) Load(ctx context.Context, ref string, id rat.TableID) (*table.Table, error) {
+	e, err := l.store.Table(ctx, ref, id)
+	if err != nil {
+		if rat.IsCode(err, rat.ENOTFOUND) {
+			return nil, l.notFound(ctx, ref, id)
+		}
+		return nil, err
+	}
+	return l.Catalog(ref).Open(ctx, id, e.Metadata)
+}
+
+func (l *Lake) notFound(ctx context.Context, ref string, id rat.TableID) error {
+	if _, err := l.store.Ref(ctx, ref); err != nil {
+		return err
+	}
+	hint := "list tables with 'rat tables'"
+	if entries, err := l.store.Tables(ctx, ref); err == nil {
+		best, dist := "", 3
+		for _, e := range entries {
+			if d := distance(e.Table.String(), id.String()); d < dist {
+				best, dist = e.Table.String(), d
+			}
+		}
+		if best != "" {
+			hint = fmt.Sprintf("did you mean %s?", best)
+		}
+	}
+	return rat.Errorf(rat.ENOTFOUND, "table %s not found on branch %s: %s", id, ref, hint)
+}
+
+// Resolve pins a table of a ref to the snapshot that at selects.
+func (l *Lake) Resolve(ctx context.Context, ref string, id rat.TableID, at At) (Resolved, error) {
+	tbl, err := l.Load(ctx, ref, id)
+	if err != nil {
+		return Resolved{}, err
+	}
+	meta := tbl.Metadata()
+	snap := meta.CurrentSnapshot()
+	switch {
+	case at.SnapshotID != 0:
+		snap = meta.SnapshotByID(at.SnapshotID)
+		if snap == nil {
+			return Resolved{}, rat.Errorf(rat.ENOTFOUND, "snapshot %d is not a snapshot of %s: list them with 'rat describe %s'", at.SnapshotID, id, id)
+		}
+	case !at.Time.IsZero():
+		snap = snapshotAsOf(meta, at.Time)
+		if snap == nil && len(meta.Snapshots()) > 0 {
+			first := meta.Snapshots()[0]
+			return Resolved{}, rat.Errorf(rat.ENOTFOUND, "%s has no snapshot at or before %s (its first is at %s)",
+				id, at.Time.UTC().Format(time.RFC3339), time.UnixMilli(first.TimestampMs).UTC().Format(time.RFC3339))
+		}
+	}
+	schema := meta.CurrentSchema()
+	if snap != nil && snap.SchemaID != nil && !at.IsZero() {
+		for _, s := range meta.Schemas() {
+			if s.ID == *snap.SchemaID {
+				schema = s
+			}
+		}
+	}
+	files, err := l.Files(ctx, tbl, snap)
+	if err != nil {
+		return Resolved{}, err
+	}
+	return Resolved{ID: id, Table: tbl, Snapshot: snap, Schema: schema, Files: files}, nil
+}
+
+// snapshotAsOf returns the newest snapshot of the current lineage committed
+// at or before t.
+func snapshotAsOf(meta table.Metadata, t time.Time) *table.Snapshot {
+	ms := t.UnixMilli()
+	for s := meta.CurrentSnapshot(); s != nil; {
+		if s.TimestampMs <= ms {
+			return s
+		}
+		if s.ParentSnapshotID == nil {
+			return nil
+		}
+		s = meta.SnapshotByID(*s.ParentSnapshotID)
+	}
+	return nil
+}
+
+// systemSchemas are DuckDB's own; names in them never resolve to rat tables.
+var systemSchemas = map[string]bool{"information_schema": true, "pg_catalog": true, "main": true, "temp": true, "system": true}
+
+// Query runs one read-only SELECT against the tables of a ref, each pinned
+// to the snapshot that at selects, and hands the rows to fn.
+func (l *Lake) Query(ctx context.Context, ref string, at At, query string, fn func(*sql.Rows) error) error {
+	return l.WithTables(ctx, ref, at, query, func(conn *sql.Conn) error {
+		rows, err := conn.QueryContext(ctx, query)
+		if err != nil {
+			return duckdb.UserError("query", err)
+		}
+		defer rows.Close()
+		if err := fn(rows); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return duckdb.UserError("query", err)
+		}
+		return nil
+	})
+}
+
+// WithTables runs fn on a DuckDB connection where every table the query
+// reads is visible under its layer.name, pinned to the snapshot at selects.
+func (l *Lake) WithTables(ctx context.Context, ref string, at At, query string, fn func(*sql.Conn) error) error {
+	views, err := l.Plan(ctx, ref, at, query)
+	if err != nil {
+		return err
+	}
+	return l.db.WithViews(ctx, views, fn)
+}
+
+// Plan resolves the tables a query reads to DuckDB views over their files.
+func (l *Lake) Plan(ctx context.Context, ref string, at At, query string) ([]duckdb.View, error) {
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb connection: %w", err)
+	}
+	names, err := duckdb.Referenced(ctx, conn, query)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	var views []duckdb.View
+	for _, name := range names {
+		schema, _, _ := strings.Cut(name, ".")
+		if systemSchemas[schema] {
+			continue
+		}
+		id, err := rat.ParseTableID(name)
+		if err != nil {
+			return nil, err
+		}
+		r, err := l.Resolve(ctx, ref, id, at)
+		if err != nil {
+			return nil, err
+		}
+		paths, err := l.LocalPaths(ctx, r.Files)
+		if err != nil {
+			return nil, err
+		}
+		from, err := duckdb.ReadParquet(paths, r.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", id, err)
+		}
+		views = append(views, duckdb.View{Schema: id.Layer, Name: id.Name, From: from})
+	}
+	return views, nil
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

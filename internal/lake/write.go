@@ -1,0 +1,359 @@
+package lake
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/duckdb"
+)
+
+// Mode says what a write does to rows already in the table.
+type Mode string
+
+// Write modes.
+const (
+	Append  Mode = "append"
+	Replace Mode = "replace"
+)
+
+// ParseMode validates a --mode value.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case Append, Replace:
+		return Mode(s), nil
+	}
+	return "", rat.Errorf(rat.EINVALID, "--mode %q: want append or replace", s)
+}
+
+// WriteOptions tune Write.
+type WriteOptions struct {
+	Mode    Mode
+	Evolve  bool          // add new columns instead of failing
+	Message string        // commit message
+	Views   []duckdb.View // tables the source SQL may read
+}
+
+// WriteResult reports what a write did.
+type WriteResult struct {
+	Table      rat.TableID
+	Created    bool
+	Rows       int64
+	Files      int
+	Bytes      int64
+	SnapshotID int64
+	Added      []string // columns added by schema evolution
+}
+
+// Write runs a SELECT in DuckDB and commits its rows to a table on a branch:
+// DuckDB writes Parquet files with Iceberg field ids, rat uploads them and
+// commits them in one Iceberg snapshot. Nothing is visible until the commit;
+// a failure before it leaves the table as it was.
+func (l *Lake) Write(ctx context.Context, ref string, id rat.TableID, source string, opts WriteOptions) (WriteResult, error) {
+	if opts.Mode == "" {
+		opts.Mode = Append
+	}
+	if opts.Message == "" {
+		opts.Message = fmt.Sprintf("%s into %s", opts.Mode, id)
+	}
+	if _, err := l.store.Ref(ctx, ref); err != nil {
+		return WriteResult{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := l.write(ctx, ref, id, source, opts)
+		// A table created concurrently by another writer: write into it.
+		if errors.Is(err, icecat.ErrTableAlreadyExists) && attempt < 2 {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source string, opts WriteOptions) (WriteResult, error) {
+	res := WriteResult{Table: id}
+	err := l.db.WithViews(ctx, opts.Views, func(conn *sql.Conn) error {
+		cols, err := describe(ctx, conn, source)
+		if err != nil {
+			return err
+		}
+		srcSchema, err := duckdb.Schema(cols)
+		if err != nil {
+			return rat.Errorf(rat.EINVALID, "%s: %s", id, err.Error())
+		}
+		cat := l.Catalog(ref).WithMessage(opts.Message)
+		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema)
+		if err != nil {
+			return err
+		}
+		res.Created = created
+		tx := tbl.NewTransaction()
+		target, added, err := reconcile(id, tbl.Metadata().CurrentSchema(), cols, opts.Evolve)
+		if err != nil {
+			return err
+		}
+		if len(added) > 0 {
+			upd := tx.UpdateSchema(false, false)
+			for _, f := range added {
+				upd.AddColumn([]string{f.Name}, f.Type, "", false, nil)
+				res.Added = append(res.Added, f.Name)
+			}
+			if err := upd.Commit(); err != nil {
+				return rat.Errorf(rat.EINVALID, "evolve %s: %w", id, err)
+			}
+			st, err := tx.StagedTable()
+			if err != nil {
+				return err
+			}
+			if target, _, err = reconcile(id, st.Metadata().CurrentSchema(), cols, false); err != nil {
+				return err
+			}
+		}
+		urls, err := l.writeFiles(ctx, conn, tbl, source, target, cols, &res)
+		if err != nil {
+			return err
+		}
+		props := iceberg.Properties{"rat.operation": string(opts.Mode)}
+		switch {
+		case opts.Mode == Replace:
+			old, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+			if err != nil {
+				return err
+			}
+			oldPaths := make([]string, len(old))
+			for i, f := range old {
+				oldPaths[i] = f.Location
+			}
+			if len(oldPaths) == 0 && len(urls) == 0 {
+				break
+			}
+			if err := tx.ReplaceDataFiles(ctx, oldPaths, urls, props); err != nil {
+				return fmt.Errorf("replace files of %s: %w", id, err)
+			}
+		case len(urls) > 0:
+			if err := tx.AddFiles(ctx, urls, props, true); err != nil {
+				return fmt.Errorf("add files to %s: %w", id, err)
+			}
+		}
+		committed, err := tx.Commit(ctx)
+		if err != nil {
+			return commitError(id, ref, err)
+		}
+		if s := committed.Metadata().CurrentSnapshot(); s != nil {
+			res.SnapshotID = s.SnapshotID
+		}
+		return nil
+	})
+	return res, err
+}
+
+// loadOrNew loads a table, or prepares a new one (created by its first commit).
+func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema) (*table.Table, bool, error) {
+	e, err := l.store.Table(ctx, cat.Ref(), id)
+	if err == nil {
+		tbl, err := cat.Open(ctx, id, e.Metadata)
+		return tbl, false, err
+	}
+	if !rat.IsCode(err, rat.ENOTFOUND) {
+		return nil, false, err
+	}
+	tbl, err := cat.NewTable(id, schema)
+	return tbl, true, err
+}
+
+// writeFiles has DuckDB write the source as Parquet files shaped like the
+// target schema, then uploads them into the table's data directory.
+func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, res *WriteResult) ([]string, error) {
+	srcByName := map[string]string{}
+	for _, c := range cols {
+		srcByName[strings.ToLower(c.Name)] = c.Name
+	}
+	sel := make([]string, 0, len(target.Fields()))
+	for _, f := range target.Fields() {
+		dt, err := duckdb.TypeOf(f.Type)
+		if err != nil {
+			return nil, err
+		}
+		if name, ok := srcByName[strings.ToLower(f.Name)]; ok {
+			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", duckdb.Ident(name), dt, duckdb.Ident(f.Name)))
+		} else {
+			sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", dt, duckdb.Ident(f.Name)))
+		}
+	}
+	if err := os.MkdirAll(l.tmpDir, 0o755); err != nil {
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	stage, err := os.MkdirTemp(l.tmpDir, "write-")
+	if err != nil {
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	prefix := newID()
+	copySQL := fmt.Sprintf("COPY (SELECT %s FROM (%s)) TO %s (FORMAT parquet, COMPRESSION zstd, FIELD_IDS %s, ROW_GROUP_SIZE %d, FILE_SIZE_BYTES '256MB', FILENAME_PATTERN %s)",
+		strings.Join(sel, ", "), source, duckdb.Quote(stage), duckdb.FieldIDs(target), max(l.rowGroup, 1), duckdb.Quote(prefix+"_{i}"))
+	r, err := conn.ExecContext(ctx, copySQL)
+	if err != nil {
+		return nil, duckdb.UserError("write "+res.Table.String(), err)
+	}
+	res.Rows, _ = r.RowsAffected()
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var urls []string
+	if res.Rows == 0 {
+		return nil, nil
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".parquet") {
+			continue
+		}
+		local := filepath.Join(stage, e.Name())
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		loc := strings.TrimSuffix(tbl.Location(), "/") + "/data/" + e.Name()
+		key, ok := l.objects.Key(loc)
+		if !ok {
+			return nil, rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)
+		}
+		if err := l.cache.Put(ctx, key, local); err != nil {
+			return nil, fmt.Errorf("upload %s: %w", key, err)
+		}
+		urls = append(urls, loc)
+		res.Files++
+		res.Bytes += info.Size()
+	}
+	return urls, nil
+}
+
+// reconcile maps source columns onto a table schema. Columns missing from
+// the source are written as NULL; extra source columns are an error unless
+// evolve, in which case they are returned as fields to add; a type change
+// is an error.
+func reconcile(id rat.TableID, tableSchema *iceberg.Schema, cols []duckdb.Column, evolve bool) (*iceberg.Schema, []iceberg.NestedField, error) {
+	byName := map[string]iceberg.NestedField{}
+	for _, f := range tableSchema.Fields() {
+		byName[strings.ToLower(f.Name)] = f
+	}
+	srcSchema, err := duckdb.Schema(cols)
+	if err != nil {
+		return nil, nil, err
+	}
+	var added []iceberg.NestedField
+	var extra []string
+	for _, sf := range srcSchema.Fields() {
+		tf, ok := byName[strings.ToLower(sf.Name)]
+		if !ok {
+			extra = append(extra, sf.Name)
+			added = append(added, sf)
+			continue
+		}
+		if !compatible(tf.Type, sf.Type) {
+			st, _ := duckdb.TypeOf(sf.Type)
+			tt, _ := duckdb.TypeOf(tf.Type)
+			return nil, nil, rat.Errorf(rat.EINVALID, "column %q is %s in the new data but %s in %s: cast it in the source, or load into a new table", sf.Name, st, tt, id)
+		}
+	}
+	if len(extra) > 0 && !evolve {
+		return nil, nil, rat.Errorf(rat.EINVALID, "the new data has columns that %s lacks: %s; add --evolve to add them to the table", id, strings.Join(extra, ", "))
+	}
+	return tableSchema, added, nil
+}
+
+// compatible reports whether data of type src can be written into a column
+// of type dst without loss.
+func compatible(dst, src iceberg.Type) bool {
+	if dst.Equals(src) {
+		return true
+	}
+	switch d := dst.(type) {
+	case iceberg.Int64Type:
+		_, ok := src.(iceberg.Int32Type)
+		return ok
+	case iceberg.Float64Type:
+		switch src.(type) {
+		case iceberg.Float32Type, iceberg.Int32Type:
+			return true
+		}
+	case iceberg.DecimalType:
+		if s, ok := src.(iceberg.DecimalType); ok {
+			return s.Scale() == d.Scale() && s.Precision() <= d.Precision()
+		}
+		switch src.(type) {
+		case iceberg.Int32Type:
+			return d.Precision()-d.Scale() >= 10
+		case iceberg.Int64Type:
+			return d.Precision()-d.Scale() >= 19
+		}
+	case iceberg.TimestampTzType:
+		_, ok := src.(iceberg.TimestampType)
+		return ok
+	case iceberg.StringType:
+		return false
+	case *iceberg.ListType, *iceberg.StructType, *iceberg.MapType:
+		return dst.String() == src.String() || structurallyEqual(dst, src)
+	}
+	return false
+}
+
+// structurallyEqual compares nested types ignoring field ids.
+func structurallyEqual(a, b iceberg.Type) bool {
+	as, _ := duckdb.TypeOf(a)
+	bs, _ := duckdb.TypeOf(b)
+	return as == bs
+}
+
+func describe(ctx context.Context, conn *sql.Conn, source string) ([]duckdb.Column, error) {
+	rows, err := conn.QueryContext(ctx, "DESCRIBE "+source)
+	if err != nil {
+		return nil, duckdb.UserError("read source", err)
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var cols []duckdb.Column
+	for rows.Next() {
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		cols = append(cols, duckdb.Column{Name: fmt.Sprint(vals[0]), Type: fmt.Sprint(vals[1])})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, duckdb.UserError("read source", err)
+	}
+	return cols, nil
+}
+
+func commitError(id rat.TableID, ref string, err error) error {
+	if errors.Is(err, table.ErrCommitFailed) {
+		return rat.Errorf(rat.ECONFLICT, "commit to %s on %s kept conflicting with concurrent writers; retry: %w", id, ref, err)
+	}
+	return fmt.Errorf("commit %s on %s: %w", id, ref, err)
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
