@@ -27,6 +27,8 @@ type DB struct {
 	connector *duckdb.Connector
 	db        *sql.DB
 	opts      Options
+	scopes    scopes
+	parsed    parseCache
 }
 
 // Open starts an in-memory DuckDB. Extensions are never downloaded.
@@ -39,6 +41,8 @@ func Open(opts Options) (*DB, error) {
 	settings := []string{
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = true",
+		// Data files never change once written, so their footers can be cached.
+		"SET parquet_metadata_cache = true",
 	}
 	if opts.MemoryLimitMB > 0 {
 		settings = append(settings, fmt.Sprintf("SET memory_limit = '%dMB'", opts.MemoryLimitMB))

@@ -2,12 +2,14 @@ package duckdb
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"github.com/ratdata/rat"
 )
@@ -15,12 +17,39 @@ import (
 // ReadOnlyHint tells users how to write when they tried to through a query.
 const ReadOnlyHint = "queries are read-only: load files with 'rat load FILE --into layer.name', or write a pipeline SQL file and 'rat run' it"
 
+// parseCache remembers which tables a query text reads.
+type parseCache struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
 // Referenced parses a single SELECT statement and returns the schema-qualified
 // tables it reads ("bronze.sales"), sorted and deduplicated. Anything but one
 // SELECT (INSERT, CREATE, COPY, several statements) is an EINVALID error.
-func Referenced(ctx context.Context, conn *sql.Conn, query string) ([]string, error) {
+// Results are cached by query text.
+func (d *DB) Referenced(ctx context.Context, query string) ([]string, error) {
+	d.parsed.mu.Lock()
+	tables, ok := d.parsed.m[query]
+	d.parsed.mu.Unlock()
+	if ok {
+		return tables, nil
+	}
+	tables, err := d.referenced(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	d.parsed.mu.Lock()
+	if d.parsed.m == nil || len(d.parsed.m) > 1024 {
+		d.parsed.m = map[string][]string{}
+	}
+	d.parsed.m[query] = tables
+	d.parsed.mu.Unlock()
+	return tables, nil
+}
+
+func (d *DB) referenced(ctx context.Context, query string) ([]string, error) {
 	var out string
-	if err := conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out); err != nil {
+	if err := d.db.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out); err != nil {
 		return nil, UserError("parse SQL", err)
 	}
 	var parsed struct {
@@ -82,37 +111,120 @@ type View struct {
 	From         string // e.g. the result of ReadParquet
 }
 
-var scopeSeq atomic.Int64
+// scopes caches private in-memory catalogs holding one set of views each.
+// A set of views describes immutable snapshots, so a catalog built for it
+// stays valid and later queries over the same snapshots reuse it.
+type scopes struct {
+	mu    sync.Mutex
+	seq   int64
+	items map[string]*scope
+	max   int
+}
+
+type scope struct {
+	name    string
+	users   int
+	lastUse int64
+}
 
 // WithViews runs fn on a dedicated connection on which the given views are
 // visible under their qualified names (bronze.sales). The views live in a
-// private in-memory catalog of that connection, so concurrent queries on
-// other branches or snapshots never see each other's views.
+// private in-memory catalog selected with USE on that connection only, so
+// concurrent queries on other branches or snapshots never see each other's.
 func (d *DB) WithViews(ctx context.Context, views []View, fn func(conn *sql.Conn) error) (err error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("duckdb connection: %w", err)
 	}
 	defer conn.Close()
-	scope := fmt.Sprintf("rat_scope_%d", scopeSeq.Add(1))
+	if len(views) == 0 {
+		return fn(conn)
+	}
+	sc, err := d.acquireScope(ctx, conn, views)
+	if err != nil {
+		return err
+	}
+	defer d.releaseScope(sc)
+	if _, err := conn.ExecContext(ctx, "USE "+sc.name); err != nil {
+		return fmt.Errorf("select views: %w", err)
+	}
+	defer func() {
+		// Leave the pooled connection as we found it.
+		if _, uerr := conn.ExecContext(context.WithoutCancel(ctx), "USE memory"); uerr != nil && err == nil {
+			err = fmt.Errorf("reset connection: %w", uerr)
+		}
+	}()
+	return fn(conn)
+}
+
+func scopeKey(views []View) string {
+	h := sha256.New()
+	for _, v := range views {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", v.Schema, v.Name, v.From)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (d *DB) acquireScope(ctx context.Context, conn *sql.Conn, views []View) (*scope, error) {
+	key := scopeKey(views)
+	s := &d.scopes
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	if sc, ok := s.items[key]; ok {
+		sc.users++
+		sc.lastUse = s.seq
+		return sc, nil
+	}
+	sc := &scope{name: fmt.Sprintf("rat_scope_%d", s.seq), users: 1, lastUse: s.seq}
 	var b strings.Builder
-	fmt.Fprintf(&b, "ATTACH ':memory:' AS %s; USE %s;", scope, scope)
+	fmt.Fprintf(&b, "ATTACH ':memory:' AS %s;", sc.name)
 	schemas := map[string]bool{}
 	for _, v := range views {
 		if !schemas[v.Schema] {
 			schemas[v.Schema] = true
-			fmt.Fprintf(&b, "CREATE SCHEMA %s.%s;", scope, Ident(v.Schema))
+			fmt.Fprintf(&b, "CREATE SCHEMA %s.%s;", sc.name, Ident(v.Schema))
 		}
-		fmt.Fprintf(&b, "CREATE VIEW %s.%s.%s AS SELECT * FROM %s;", scope, Ident(v.Schema), Ident(v.Name), v.From)
+		fmt.Fprintf(&b, "CREATE VIEW %s.%s.%s AS SELECT * FROM %s;", sc.name, Ident(v.Schema), Ident(v.Name), v.From)
 	}
 	if _, err := conn.ExecContext(ctx, b.String()); err != nil {
-		return fmt.Errorf("prepare views: %w", err)
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE IF EXISTS "+sc.name)
+		return nil, fmt.Errorf("prepare views: %w", err)
 	}
-	defer func() {
-		// Leave the pooled connection as we found it.
-		if _, derr := conn.ExecContext(context.WithoutCancel(ctx), "USE memory; DETACH "+scope); derr != nil && err == nil {
-			err = fmt.Errorf("drop views: %w", derr)
+	if s.items == nil {
+		s.items = map[string]*scope{}
+	}
+	s.items[key] = sc
+	d.evictScopes(ctx, conn)
+	return sc, nil
+}
+
+func (d *DB) releaseScope(sc *scope) {
+	d.scopes.mu.Lock()
+	sc.users--
+	d.scopes.mu.Unlock()
+}
+
+// evictScopes detaches the least recently used idle catalogs beyond the
+// limit. The caller holds the lock.
+func (d *DB) evictScopes(ctx context.Context, conn *sql.Conn) {
+	s := &d.scopes
+	limit := s.max
+	if limit == 0 {
+		limit = 64
+	}
+	for len(s.items) > limit {
+		var oldKey string
+		var old *scope
+		for k, sc := range s.items {
+			if sc.users == 0 && (old == nil || sc.lastUse < old.lastUse) {
+				oldKey, old = k, sc
+			}
 		}
-	}()
-	return fn(conn)
+		if old == nil {
+			return
+		}
+		delete(s.items, oldKey)
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE IF EXISTS "+old.name)
+	}
 }

@@ -14,12 +14,7 @@ import (
 func TestReferenced(t *testing.T) {
 	db := openTest(t, Options{Threads: 1})
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	got, err := Referenced(ctx, conn, "WITH q AS (SELECT * FROM bronze.x) SELECT * FROM bronze.sales s JOIN silver.c USING (id) JOIN q USING (id) WHERE id IN (SELECT id FROM gold.t)")
+	got, err := db.Referenced(ctx, "WITH q AS (SELECT * FROM bronze.x) SELECT * FROM bronze.sales s JOIN silver.c USING (id) JOIN q USING (id) WHERE id IN (SELECT id FROM gold.t)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,15 +22,15 @@ func TestReferenced(t *testing.T) {
 		t.Errorf("Referenced = %v", got)
 	}
 	for _, q := range []string{"INSERT INTO bronze.sales VALUES (1)", "CREATE TABLE x AS SELECT 1", "DROP TABLE bronze.sales", "SELECT 1; SELECT 2"} {
-		if _, err := Referenced(ctx, conn, q); err == nil {
+		if _, err := db.Referenced(ctx, q); err == nil {
 			t.Errorf("%q: want an error", q)
 		}
 	}
-	_, err = Referenced(ctx, conn, "DELETE FROM bronze.sales")
+	_, err = db.Referenced(ctx, "DELETE FROM bronze.sales")
 	if err == nil || !strings.Contains(err.Error(), "rat load") {
 		t.Errorf("write error should say how to write: %v", err)
 	}
-	_, err = Referenced(ctx, conn, "SELEC 1")
+	_, err = db.Referenced(ctx, "SELEC 1")
 	if err == nil || !strings.Contains(err.Error(), "syntax error") {
 		t.Errorf("syntax error: %v", err)
 	}

@@ -407,3 +407,17 @@ func ReadParquet(files []string, s *iceberg.Schema) (string, error) {
 	}
 	return "read_parquet([" + strings.Join(quoted, ", ") + "], schema = MAP {" + strings.Join(entries, ", ") + "})", nil
 }
+
+// ReadParquetByName reads files whose columns are exactly the schema's, by
+// name and type (files written for a table that never changed its schema).
+// It skips the field-id mapping, which DuckDB plans a little slower.
+func ReadParquetByName(files []string, s *iceberg.Schema) (string, error) {
+	if len(files) == 0 {
+		return ReadParquet(files, s)
+	}
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = Quote(f)
+	}
+	return "read_parquet([" + strings.Join(quoted, ", ") + "])", nil
+}

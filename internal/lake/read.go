@@ -169,12 +169,7 @@ func (l *Lake) WithTables(ctx context.Context, ref string, at At, query string, 
 
 // Plan resolves the tables a query reads to DuckDB views over their files.
 func (l *Lake) Plan(ctx context.Context, ref string, at At, query string) ([]duckdb.View, error) {
-	conn, err := l.db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("duckdb connection: %w", err)
-	}
-	names, err := duckdb.Referenced(ctx, conn, query)
-	conn.Close()
+	names, err := l.db.Referenced(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +191,12 @@ func (l *Lake) Plan(ctx context.Context, ref string, at At, query string) ([]duc
 		if err != nil {
 			return nil, err
 		}
-		from, err := duckdb.ReadParquet(paths, r.Schema)
+		read := duckdb.ReadParquet
+		if len(r.Table.Metadata().Schemas()) == 1 {
+			// Every file was written with this one schema: read by name.
+			read = duckdb.ReadParquetByName
+		}
+		from, err := read(paths, r.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", id, err)
 		}
