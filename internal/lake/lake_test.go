@@ -7,17 +7,31 @@ import (
 	"testing"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/objstore"
+	"github.com/ratdata/rat/internal/postgres"
 	"github.com/ratdata/rat/internal/sqlite"
+	"github.com/ratdata/rat/internal/testenv"
 )
 
-// newTestLake builds a Lake on a temporary SQLite catalog and local warehouse.
-func newTestLake(t testing.TB) *Lake {
+// backends runs a test on the embedded default (SQLite + local directory)
+// and on the cluster setup (Postgres + S3 on MinIO).
+func backends(t *testing.T, fn func(t *testing.T, l *Lake)) {
+	t.Run("local", func(t *testing.T) {
+		t.Parallel()
+		fn(t, newLocalLake(t))
+	})
+	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
+		fn(t, newS3Lake(t))
+	})
+}
+
+func newLocalLake(t testing.TB) *Lake {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +40,34 @@ func newTestLake(t testing.TB) *Lake {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newTestLake(t, store, objects, dir)
+}
+
+func newS3Lake(t testing.TB) *Lake {
+	t.Helper()
+	ctx := context.Background()
+	env := testenv.S3(t)
+	pg := testenv.Postgres(t)
+	store, err := postgres.Open(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	s3, err := objstore.NewS3(ctx, objstore.S3Config{
+		Endpoint: env.Endpoint, Region: env.Region, AccessKey: env.AccessKey, SecretKey: env.SecretKey,
+		Bucket: env.Bucket, Prefix: env.Prefix,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return newTestLake(t, store, s3, t.TempDir())
+}
+
+func newTestLake(t testing.TB, store catalog.Store, objects objstore.Store, dir string) *Lake {
+	t.Helper()
 	cache, err := objstore.NewCache(objects, filepath.Join(dir, "cache"), 1<<30)
 	if err != nil {
 		t.Fatal(err)
@@ -64,4 +106,59 @@ func queryInt(t testing.TB, l *Lake, ref string, at At, q string) int64 {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n
+}
+
+// queryText returns a query's rows rendered as text, one string per row.
+func queryText(t testing.TB, l *Lake, ref string, at At, q string) []string {
+	t.Helper()
+	var out []string
+	err := l.Query(context.Background(), ref, at, q, func(rows *sql.Rows) error {
+		var err error
+		out, err = renderRows(rows)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+func renderRows(rows *sql.Rows) ([]string, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		line := ""
+		for i, v := range vals {
+			if i > 0 {
+				line += " | "
+			}
+			if v == nil {
+				line += "NULL"
+			} else {
+				line += duckdb.Text(v)
+			}
+		}
+		out = append(out, line)
+	}
+	return out, rows.Err()
+}
+
+func headOf(t testing.TB, l *Lake, ref string) string {
+	t.Helper()
+	r, err := l.Store().Ref(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Head
 }
