@@ -23,13 +23,17 @@ type Store interface {
 	Ref(ctx context.Context, name string) (rat.Ref, error)
 	// Refs lists all refs, sorted by name.
 	Refs(ctx context.Context) ([]rat.Ref, error)
-	// CreateRef creates a branch or tag pointing at ref.Head, an existing commit.
-	// ECONFLICT if a ref of that name exists.
+	// CreateRef creates a branch or tag pointing at ref.Head, an existing commit
+	// given by its full id (resolve short ids with GetCommit first); the new
+	// ref sees the tables of that commit. ECONFLICT if a ref of that name
+	// exists.
 	CreateRef(ctx context.Context, ref rat.Ref) error
-	// DeleteRef removes a ref (its commits stay in history).
+	// DeleteRef removes a ref (its commits stay in history). The default
+	// branch cannot be deleted (EINVALID).
 	DeleteRef(ctx context.Context, name string) error
 	// MoveRef sets a branch's head to newHead if its head is still expectedHead
 	// (compare-and-swap; ECONFLICT otherwise). Used for fast-forward merges.
+	// newHead is a full commit id; tags cannot be moved (EINVALID).
 	MoveRef(ctx context.Context, name, expectedHead, newHead string) error
 
 	// Commit appends one commit to a branch atomically (see CommitRequest).
@@ -39,16 +43,18 @@ type Store interface {
 	Tables(ctx context.Context, ref string) ([]rat.TableEntry, error)
 	// Table returns one table at the head of a ref (ENOTFOUND if absent).
 	Table(ctx context.Context, ref string, id rat.TableID) (rat.TableEntry, error)
-	// TablesAt lists the tables as of any commit, sorted by identifier.
+	// TablesAt lists the tables as of any commit (full id), sorted by
+	// identifier.
 	TablesAt(ctx context.Context, commitID string) ([]rat.TableEntry, error)
 
 	// GetCommit returns one commit with its changes. A unique prefix of at
 	// least 6 characters of the id is accepted.
 	GetCommit(ctx context.Context, id string) (rat.Commit, error)
-	// Log returns the ancestors of head (head included, merges' second
-	// parents included), newest first, at most limit (0 = all), with changes.
+	// Log returns the ancestors of head (a full id; head included, merges'
+	// second parents included), each once, newest first, at most limit
+	// (0 = all), with parents and changes.
 	Log(ctx context.Context, head string, limit int) ([]rat.Commit, error)
-	// MergeBase returns the newest common ancestor of two commits.
+	// MergeBase returns the newest common ancestor of two commits (full ids).
 	MergeBase(ctx context.Context, a, b string) (string, error)
 
 	// Close releases the database.

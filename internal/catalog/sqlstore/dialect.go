@@ -1,0 +1,118 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+)
+
+// ErrorKind classifies a driver error so the shared store can react to it
+// without knowing the driver. Adapters decide it from error codes (SQLite
+// result codes, Postgres SQLSTATE), never from message text.
+type ErrorKind int
+
+// Error kinds.
+const (
+	// Other is any error the store does not treat specially.
+	Other ErrorKind = iota
+	// Retryable is a transient lock or serialization failure: the whole
+	// transaction is rolled back and run again.
+	Retryable
+	// UniqueViolation is a unique or primary-key constraint violation: a
+	// concurrent writer created the same row first (rat.ECONFLICT).
+	UniqueViolation
+	// Unavailable means the database cannot be reached (rat.EUNAVAILABLE).
+	Unavailable
+)
+
+// Dialect is what differs between the SQL databases the store runs on. The
+// queries themselves are written once, in the subset of SQL both SQLite and
+// Postgres accept, with '?' placeholders.
+type Dialect struct {
+	// Name names the database in error messages ("sqlite", "postgres").
+	Name string
+	// Rebind turns a query written with '?' placeholders into the driver's
+	// syntax. Nil keeps '?'.
+	Rebind func(query string) string
+	// BeginWrite starts a transaction that will write. It must make the
+	// transaction safe against concurrent writers: SQLite takes the database
+	// write lock at BEGIN (BEGIN IMMEDIATE), Postgres relies on RowLocks.
+	// Nil means db.BeginTx(ctx, nil).
+	BeginWrite func(ctx context.Context, db *sql.DB) (*sql.Tx, error)
+	// RowLocks says the database supports SELECT ... FOR UPDATE / FOR SHARE,
+	// which the store then uses to lock the ref rows a transaction depends
+	// on. Without it the database must serialise writers at BEGIN.
+	RowLocks bool
+	// MigrationLock, when set, is executed first in the migration
+	// transaction to serialise concurrent migrations (Postgres:
+	// pg_advisory_xact_lock). SQLite needs none: BEGIN IMMEDIATE already
+	// holds the write lock.
+	MigrationLock string
+	// Classify tells what kind of failure a driver error is.
+	Classify func(err error) ErrorKind
+}
+
+// DollarRebind rewrites '?' placeholders as $1, $2, ... (Postgres). A '?'
+// inside a single-quoted literal or a double-quoted identifier is left alone.
+func DollarRebind(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func (d Dialect) rebind(q string) string {
+	if d.Rebind == nil {
+		return q
+	}
+	return d.Rebind(q)
+}
+
+func (d Dialect) classify(err error) ErrorKind {
+	if err == nil || d.Classify == nil {
+		return Other
+	}
+	return d.Classify(err)
+}
+
+func (d Dialect) beginWrite(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
+	if d.BeginWrite != nil {
+		return d.BeginWrite(ctx, db)
+	}
+	return db.BeginTx(ctx, nil)
+}
+
+// forUpdate and forShare return the row-locking suffix for a SELECT, or ""
+// where the database serialises writers by other means.
+func (d Dialect) forUpdate() string {
+	if d.RowLocks {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func (d Dialect) forShare() string {
+	if d.RowLocks {
+		return " FOR SHARE"
+	}
+	return ""
+}

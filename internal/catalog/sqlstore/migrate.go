@@ -1,0 +1,154 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/ratdata/rat"
+)
+
+// migration is one numbered schema file.
+type migration struct {
+	version int64
+	name    string
+	sql     string
+}
+
+var migrationName = regexp.MustCompile(`^(\d+)_([a-z0-9_]+)\.sql$`)
+
+// readMigrations loads NNNN_name.sql files from the root of files, ordered
+// by version.
+func readMigrations(files fs.FS) ([]migration, error) {
+	if files == nil {
+		return nil, errors.New("read migrations: none given")
+	}
+	entries, err := fs.ReadDir(files, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("read migrations: %s: want NNNN_name.sql", e.Name())
+		}
+		v, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("read migrations: %s: %w", e.Name(), err)
+		}
+		body, err := fs.ReadFile(files, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migrations: %w", err)
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("read migrations: %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
+		}
+	}
+	return out, nil
+}
+
+// migrate applies the migrations the database lacks and bootstraps a new
+// catalog, all in one write transaction: concurrent Opens of one new
+// database serialise on it (Dialect.MigrationLock on Postgres, the write lock
+// of BEGIN IMMEDIATE on SQLite), and the loser finds the work done.
+func (s *Store) migrate(ctx context.Context, files fs.FS) error {
+	migs, err := readMigrations(files)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if s.d.MigrationLock != "" {
+			if _, err := s.exec(ctx, tx, s.d.MigrationLock); err != nil {
+				return fmt.Errorf("lock migrations: %w", err)
+			}
+		}
+		if _, err := s.exec(ctx, tx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version BIGINT PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_us BIGINT NOT NULL
+)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied, err := s.appliedVersions(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 && len(migs) > 0 {
+			if newest := slices.Max(applied); newest > migs[len(migs)-1].version {
+				return rat.Errorf(rat.EINVALID, "the catalog database has schema version %d but this rat knows versions up to %d: upgrade rat",
+					newest, migs[len(migs)-1].version)
+			}
+		}
+		for _, m := range migs {
+			if slices.Contains(applied, m.version) {
+				continue
+			}
+			if _, err := s.exec(ctx, tx, m.sql); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			}
+			if _, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)`,
+				m.version, m.name, s.timestamp().UnixMicro()); err != nil {
+				return fmt.Errorf("record migration %s: %w", m.name, err)
+			}
+		}
+		return s.bootstrap(ctx, tx)
+	})
+}
+
+func (s *Store) appliedVersions(ctx context.Context, tx *sql.Tx) ([]int64, error) {
+	rows, err := s.query(ctx, tx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var vs []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// Root commit of every new catalog.
+const (
+	rootAuthor  = "rat"
+	rootMessage = "initial commit"
+)
+
+// bootstrap gives an empty catalog its root commit and the default branch.
+func (s *Store) bootstrap(ctx context.Context, tx *sql.Tx) error {
+	var n int64
+	if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM commits`).Scan(&n); err != nil {
+		return fmt.Errorf("bootstrap catalog: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	id := newCommitID()
+	if _, err := s.exec(ctx, tx, `INSERT INTO commits (id, parent, author, message, created_us) VALUES (?, NULL, ?, ?, ?)`,
+		id, rootAuthor, rootMessage, s.timestamp().UnixMicro()); err != nil {
+		return fmt.Errorf("bootstrap catalog: %w", err)
+	}
+	if _, err := s.exec(ctx, tx, `INSERT INTO refs (name, kind, head) VALUES (?, ?, ?)`,
+		rat.DefaultBranch, string(rat.Branch), id); err != nil {
+		return fmt.Errorf("bootstrap catalog: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	neturl "net/url"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/catalog/catalogtest"
+	"github.com/ratdata/rat/internal/postgres"
+	"github.com/ratdata/rat/internal/testenv"
+)
+
+func open(t testing.TB, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) catalog.Store {
+		return open(t, testenv.Postgres(t))
+	})
+}
+
+func TestShared(t *testing.T) {
+	catalogtest.RunShared(t, func(t *testing.T) func() (catalog.Store, error) {
+		url := testenv.Postgres(t)
+		return func() (catalog.Store, error) { return postgres.Open(context.Background(), url) }
+	})
+}
+
+func TestAmbiguousPrefix(t *testing.T) {
+	url := testenv.Postgres(t)
+	s := open(t, url)
+	root, err := s.Ref(t.Context(), rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Commit ids are random; plant two that share a prefix.
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range []string{"abcdef" + strings.Repeat("0", 26), "abcdef" + strings.Repeat("1", 26)} {
+		if _, err := db.Exec(`INSERT INTO commits (id, parent, author, message, created_us) VALUES ($1, $2, 'x', 'y', 0)`, id, root.Head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = s.GetCommit(t.Context(), "abcdef")
+	if rat.ErrorCode(err) != rat.EINVALID || !strings.Contains(err.Error(), "matches 2 commits") {
+		t.Fatalf("GetCommit(ambiguous) = %v, want EINVALID naming 2 matches", err)
+	}
+	if c, err := s.GetCommit(t.Context(), "ABCDEF1"); err != nil || c.ID != "abcdef"+strings.Repeat("1", 26) {
+		t.Fatalf("GetCommit(ABCDEF1) = %+v, %v", c, err)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	// Port 1 on loopback refuses connections.
+	_, err := postgres.Open(t.Context(), "postgres://rat:secret@127.0.0.1:1/rat?sslmode=disable&connect_timeout=2")
+	if rat.ErrorCode(err) != rat.EUNAVAILABLE {
+		t.Fatalf("Open(unreachable) = %v, want %s", err, rat.EUNAVAILABLE)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Fatalf("error shows the password: %v", err)
+	}
+}
+
+func TestMissingDatabase(t *testing.T) {
+	url := testenv.Postgres(t)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/rat_no_such_database"
+	_, err = postgres.Open(t.Context(), u.String())
+	if rat.ErrorCode(err) != rat.ENOTFOUND || !strings.Contains(err.Error(), "createdb") {
+		t.Fatalf("Open(missing database) = %v, want %s with a hint", err, rat.ENOTFOUND)
+	}
+}
+
+func TestBadURL(t *testing.T) {
+	_, err := postgres.Open(t.Context(), "postgres://rat:secret@127.0.0.1:notaport/rat")
+	if rat.ErrorCode(err) != rat.EINVALID || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("Open(bad URL) = %v, want %s without the password", err, rat.EINVALID)
+	}
+}
+
+// BenchmarkCommit measures commits per second of 8×GOMAXPROCS concurrent
+// writers (run with -cpu 1 for 8) on distinct tables of one branch.
+func BenchmarkCommit(b *testing.B) {
+	s := open(b, testenv.Postgres(b))
+	catalogtest.BenchCommit(b, s)
+}

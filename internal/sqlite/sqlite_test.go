@@ -1,0 +1,214 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/catalog/catalogtest"
+	"github.com/ratdata/rat/internal/sqlite"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) catalog.Store {
+		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	})
+}
+
+func TestShared(t *testing.T) {
+	catalogtest.RunShared(t, func(t *testing.T) func() (catalog.Store, error) {
+		path := filepath.Join(t.TempDir(), "catalog.db")
+		return func() (catalog.Store, error) { return sqlite.Open(context.Background(), path) }
+	})
+}
+
+// TestMultiProcess runs writers in two child processes that open one new
+// file at the same time and commit concurrently.
+func TestMultiProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	const procs, commits = 2, 50
+	var cmds []*exec.Cmd
+	for i := range procs {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMultiProcessChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "RAT_TEST_CHILD_DB="+path, fmt.Sprintf("RAT_TEST_CHILD_ID=%d", i))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("child %d:\n%s", i, out.String())
+			}
+		})
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child %d: %v", i, err)
+		}
+	}
+	s := open(t, path)
+	main, err := s.Ref(t.Context(), rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.Log(t.Context(), main.Head, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != procs*commits+1 {
+		t.Fatalf("log has %d commits, want %d", len(log), procs*commits+1)
+	}
+	tables, err := s.Tables(t.Context(), rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range tables {
+		if want := fmt.Sprintf("p%d-%d", i, commits-1); e.Metadata != want {
+			t.Errorf("table %s = %s, want %s", e.Table, e.Metadata, want)
+		}
+	}
+}
+
+// TestMultiProcessChild is one writer process of TestMultiProcess.
+func TestMultiProcessChild(t *testing.T) {
+	path, id := os.Getenv("RAT_TEST_CHILD_DB"), os.Getenv("RAT_TEST_CHILD_ID")
+	if path == "" {
+		t.Skip("run by TestMultiProcess")
+	}
+	s := open(t, path)
+	table := rat.TableID{Layer: "bronze", Name: "p" + id}
+	prev := ""
+	for i := range 50 {
+		next := fmt.Sprintf("p%s-%d", id, i)
+		if _, err := s.Commit(t.Context(), catalog.CommitRequest{Branch: "main", Author: "child", Message: "m",
+			Changes: []catalog.Change{{Table: table, Expected: prev, Metadata: next}}}); err != nil {
+			t.Fatal(err)
+		}
+		prev = next
+	}
+}
+
+func TestOpenCreatesDirectories(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", ".rat", "catalog.db")
+	s := open(t, path)
+	if _, err := s.Ref(t.Context(), rat.DefaultBranch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPragmasOnEveryConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	open(t, path)
+	db, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(3)
+	// Hold three connections at once, so that each is a distinct one.
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := db.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		for pragma, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "10000", "synchronous": "1", "foreign_keys": "1"} {
+			var got string
+			if err := c.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if strings.ToLower(got) != want {
+				t.Errorf("connection %d: %s = %s, want %s", i, pragma, got, want)
+			}
+		}
+	}
+}
+
+func TestPathWithSpecialCharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "my data?#%", "catalog.db")
+	s := open(t, path)
+	if _, err := s.Ref(t.Context(), rat.DefaultBranch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sql.Open("sqlite", sqlite.DSN(path)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAmbiguousPrefix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	s := open(t, path)
+	root, err := s.Ref(t.Context(), rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Commit ids are random; plant two that share a prefix.
+	db, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range []string{"abcdef" + strings.Repeat("0", 26), "abcdef" + strings.Repeat("1", 26)} {
+		if _, err := db.Exec(`INSERT INTO commits (id, parent, author, message, created_us) VALUES (?, ?, 'x', 'y', 0)`, id, root.Head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = s.GetCommit(t.Context(), "abcdef")
+	if rat.ErrorCode(err) != rat.EINVALID || !strings.Contains(err.Error(), "matches 2 commits") {
+		t.Fatalf("GetCommit(ambiguous) = %v, want EINVALID naming 2 matches", err)
+	}
+	if c, err := s.GetCommit(t.Context(), "abcdef1"); err != nil || c.ID != "abcdef"+strings.Repeat("1", 26) {
+		t.Fatalf("GetCommit(abcdef1) = %+v, %v", c, err)
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	if err := writeFile(path, strings.Repeat("not sqlite ", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(t.Context(), path); rat.ErrorCode(err) != rat.EINVALID || !strings.Contains(err.Error(), "not a SQLite database") {
+		t.Fatalf("Open(garbage) = %v, want %s saying it is not a SQLite database", err, rat.EINVALID)
+	}
+}
+
+// BenchmarkCommit measures commits per second of 8×GOMAXPROCS concurrent
+// writers (run with -cpu 1 for 8) on distinct tables of one branch.
+func BenchmarkCommit(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "catalog.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	catalogtest.BenchCommit(b, s)
+}
+
+func writeFile(path, content string) error {
+	return os.WriteFile(path, []byte(content), 0o644)
+}
