@@ -315,9 +315,14 @@ func (c *Cache) removeLocked(el *list.Element, deleteFile bool) {
 }
 
 // Put uploads localPath to key and keeps a copy in the cache (write-through),
-// so reading what was just written needs no download. For a store on local
-// disk it is just store.PutFile.
+// so reading what was just written needs no download. A store that can take
+// the file over (Mover, the local store) gets it moved instead: localPath may
+// be gone afterwards.
 func (c *Cache) Put(ctx context.Context, key, localPath string) error {
+	if m, ok := c.store.(Mover); ok {
+		// The store keeps the file itself: nothing to cache.
+		return m.MoveFile(ctx, key, localPath)
+	}
 	if err := c.store.PutFile(ctx, key, localPath); err != nil {
 		return err
 	}

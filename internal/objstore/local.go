@@ -86,6 +86,42 @@ func (l *Local) PutFile(ctx context.Context, key, localPath string) error {
 	return l.Put(ctx, key, f, fi.Size())
 }
 
+// MoveFile implements Mover: the file is renamed into place when it lies on
+// the same file system (no copy), else copied. The file is gone afterwards.
+func (l *Local) MoveFile(ctx context.Context, key, localPath string) error {
+	dest, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return l.mkdirErr(key, err)
+	}
+	f, err := os.OpenFile(localPath, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("put %s from %s: %w", key, localPath, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("put %s from %s: %w", key, localPath, err)
+	}
+	if err := os.Rename(localPath, dest); err != nil {
+		if !errors.Is(err, syscall.EXDEV) {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		if err := l.PutFile(ctx, key, localPath); err != nil {
+			return err
+		}
+		return os.Remove(localPath)
+	}
+	if err := syncDir(filepath.Dir(dest)); err != nil {
+		return fmt.Errorf("put %s: sync directory: %w", key, err)
+	}
+	return nil
+}
+
 // Open implements Store.
 func (l *Local) Open(ctx context.Context, key string) (File, error) {
 	p, err := l.path(key)

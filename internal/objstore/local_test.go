@@ -103,3 +103,28 @@ func TestLocalErrors(t *testing.T) {
 		t.Errorf("Stat(a/b) under object a: %v, want ENOTFOUND", err)
 	}
 }
+
+func TestLocalMoveFile(t *testing.T) {
+	ctx := context.Background()
+	l, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "x.parquet")
+	if err := os.WriteFile(src, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MoveFile(ctx, "a/b/x.parquet", src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(src); !os.IsNotExist(err) {
+		t.Errorf("source still exists after MoveFile: %v", err)
+	}
+	p, _ := l.LocalPath("a/b/x.parquet")
+	if got, err := os.ReadFile(p); err != nil || string(got) != "data" {
+		t.Fatalf("moved file = %q, %v", got, err)
+	}
+	if err := l.MoveFile(ctx, "../escape", src); err == nil {
+		t.Error("MoveFile accepted a key outside the store")
+	}
+}

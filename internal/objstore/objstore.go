@@ -45,6 +45,13 @@ type Store interface {
 	LocalPath(key string) (path string, ok bool)
 }
 
+// Mover is implemented by stores that can take over a local file without
+// copying it (the local store renames it into place). After MoveFile the
+// file at localPath is gone.
+type Mover interface {
+	MoveFile(ctx context.Context, key, localPath string) error
+}
+
 // File is an open object.
 type File interface {
 	io.ReadSeekCloser
