@@ -436,4 +436,3 @@ func metadataVersion(loc string) int {
 	}
 	return v
 }
-
