@@ -319,14 +319,31 @@ func TestIcebergIOWithCache(t *testing.T) {
 	if c.Misses() != 1 || c.Hits() != 1 {
 		t.Errorf("two parquet reads: misses %d hits %d, want 1 and 1", c.Misses(), c.Hits())
 	}
-	f, err := fsys.Open(r.URL("tbl/metadata/v1.metadata.json"))
+	// Metadata files are immutable too: cached after the first read.
+	for range 2 {
+		f, err := fsys.Open(r.URL("tbl/metadata/v1.metadata.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != "{}" {
+			t.Fatalf("metadata read: %q", b)
+		}
+	}
+	if c.Misses() != 2 || c.Hits() != 2 {
+		t.Errorf("two metadata reads: misses %d hits %d, want 2 and 2", c.Misses(), c.Hits())
+	}
+	// Anything else (a mutable hint file, say) is read from the store.
+	putBytes(t, r, "tbl/metadata/version-hint.text", []byte("1"))
+	f, err := fsys.Open(r.URL("tbl/metadata/version-hint.text"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(f)
 	f.Close()
-	if string(b) != "{}" || c.Misses() != 1 || c.Hits() != 1 {
-		t.Errorf("metadata read: %q, misses %d hits %d; want it read from the store, not cached", b, c.Misses(), c.Hits())
+	if string(b) != "1" || c.Misses() != 2 || c.Hits() != 2 {
+		t.Errorf("hint read: %q, misses %d hits %d; want it read from the store, not cached", b, c.Misses(), c.Hits())
 	}
 
 	// A data file written through the IO is in the cache right away.
@@ -347,7 +364,7 @@ func TestIcebergIOWithCache(t *testing.T) {
 	}
 	b, _ = io.ReadAll(f)
 	f.Close()
-	if string(b) != "fresh parquet" || r.opens.Load() != opens || c.Misses() != 1 {
+	if string(b) != "fresh parquet" || r.opens.Load() != opens || c.Misses() != 2 {
 		t.Errorf("read after Create: %q, opens %d→%d, misses %d; want a cache hit", b, opens, r.opens.Load(), c.Misses())
 	}
 }

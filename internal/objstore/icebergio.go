@@ -58,8 +58,9 @@ func (sio *storeIO) cached(key string) bool {
 	if sio.c == nil {
 		return false
 	}
+	// All three are written once under unique names and never change.
 	ext := path.Ext(key)
-	return ext == ".parquet" || ext == ".avro"
+	return ext == ".parquet" || ext == ".avro" || strings.HasSuffix(key, ".metadata.json")
 }
 
 // Open implements icebergio.IO.
