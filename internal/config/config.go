@@ -2,31 +2,16 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/ratdata/rat"
 )
-
-// Secret is a string that never prints itself.
-type Secret string
-
-// String redacts the value.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "******"
-}
-
-// GoString redacts the value in %#v too.
-func (s Secret) GoString() string { return s.String() }
-
-// Reveal returns the secret for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
 
 // S3 configures an S3-compatible object store.
 type S3 struct {
@@ -85,6 +70,9 @@ type Options struct {
 	Flags   map[string]string           // flag overrides by key (profile, branch, warehouse, catalog_url)
 }
 
+// flagKeys are the keys Options.Flags may set.
+var flagKeys = []string{"profile", "branch", "warehouse", "catalog_url"}
+
 // Load builds the effective configuration.
 func Load(opts Options) (*Config, error) {
 	if opts.Env == nil {
@@ -92,6 +80,12 @@ func Load(opts Options) (*Config, error) {
 	}
 	if opts.Environ == nil {
 		opts.Environ = os.Environ()
+	}
+	for key := range opts.Flags {
+		if !slices.Contains(flagKeys, key) {
+			return nil, rat.Errorf(rat.EINVALID, "flag key %q is not a setting flags can change%s: use one of %s",
+				key, suggest(key, flagKeys), strings.Join(flagKeys, ", "))
+		}
 	}
 	for _, kv := range opts.Environ {
 		name, _, _ := strings.Cut(kv, "=")
@@ -147,8 +141,9 @@ func Load(opts Options) (*Config, error) {
 	}
 	p, err := LookupProfile(c.Profile)
 	if err != nil {
-		return nil, rat.Errorf(rat.EINVALID, "%s: %s", c.sources["profile"], err.Error())
+		return nil, rat.Errorf(rat.EINVALID, "%s: %w", c.sources["profile"], err)
 	}
+	c.Profile = p.Name // RAT_PROFILE=Medium selects "medium"
 	src := "profile " + p.Name
 	c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, p.DuckDBMemoryMB, src)
 	c.setInt("duckdb_threads", &c.DuckDBThreads, p.DuckDBThreads, src)
@@ -169,9 +164,10 @@ func Load(opts Options) (*Config, error) {
 			c.wsInt("duckdb_memory_mb", &c.DuckDBMemoryMB, o.DuckDBMemoryMB, wsFile("resources.overrides.duckdb_memory_mb"))
 			c.wsInt("chunk_size_rows", &c.ChunkSizeRows, o.ChunkSizeRows, wsFile("resources.overrides.chunk_size_rows"))
 			c.wsInt("max_parallel_pipelines", &c.MaxParallelPipelines, o.MaxParallelPipelines, wsFile("resources.overrides.max_parallel_pipelines"))
-			if o.MaxMemoryMB > 0 && r.MaxMemoryMB == 0 {
-				r.MaxMemoryMB = o.MaxMemoryMB
-			}
+		}
+		capKey := "resources.max_memory_mb"
+		if o := r.Overrides; o != nil && o.MaxMemoryMB > 0 && r.MaxMemoryMB == 0 {
+			r.MaxMemoryMB, capKey = o.MaxMemoryMB, "resources.overrides.max_memory_mb"
 		}
 		c.wsInt("duckdb_memory_mb", &c.DuckDBMemoryMB, r.DuckDBMemoryMB, wsFile("resources.duckdb_memory_mb"))
 		c.wsInt("duckdb_threads", &c.DuckDBThreads, r.DuckDBThreads, wsFile("resources.duckdb_threads"))
@@ -181,7 +177,7 @@ func Load(opts Options) (*Config, error) {
 		// max_memory_mb caps DuckDB's memory (the original's meaning: the whole
 		// process's budget, of which DuckDB is by far the largest part).
 		if r.MaxMemoryMB > 0 && c.DuckDBMemoryMB > r.MaxMemoryMB {
-			c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, r.MaxMemoryMB, wsFile("resources.max_memory_mb")+" (cap)")
+			c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, r.MaxMemoryMB, wsFile(capKey)+" (cap)")
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
@@ -189,11 +185,23 @@ func Load(opts Options) (*Config, error) {
 		if ws.Catalog.URL != "" {
 			c.set("catalog_url", &c.CatalogURL, c.relative(ws.Catalog.URL), wsFile("catalog.url"))
 		}
-		if b := ws.Catalog.Branch; b != "" {
-			c.set("branch", &c.Branch, c.resolveBranch(b), wsFile("catalog.branch"))
-		}
-		if b := ws.Isolation.NessieBranch; b != "" {
-			c.set("branch", &c.Branch, c.resolveBranch(b), wsFile("isolation.nessie_branch"))
+		// catalog.branch (rat's key) and isolation.nessie_branch (the
+		// original's) name the same thing: both may be set only if they agree.
+		setBy := ""
+		for _, b := range []struct{ key, value string }{
+			{"catalog.branch", ws.Catalog.Branch},
+			{"isolation.nessie_branch", ws.Isolation.NessieBranch},
+		} {
+			if b.value == "" {
+				continue
+			}
+			branch, how := c.resolveBranch(b.value)
+			if setBy != "" && branch != c.Branch {
+				return nil, rat.Errorf(rat.EINVALID, "%s:%d: %s gives branch %q but %s (line %d) gives %q: set only one of them",
+					filepath.Join(c.WorkspaceDir, WorkspaceFileName), ws.Line(b.key), b.key, branch, setBy, ws.Line(setBy), c.Branch)
+			}
+			c.set("branch", &c.Branch, branch, wsFile(b.key)+how)
+			setBy = b.key
 		}
 	}
 	for _, e := range []struct {
@@ -250,7 +258,16 @@ func Load(opts Options) (*Config, error) {
 
 func (c *Config) validate() error {
 	if err := rat.ValidateRefName(c.Branch); err != nil {
-		return rat.Errorf(rat.EINVALID, "%s: %s", c.sources["branch"], err.Error())
+		return rat.Errorf(rat.EINVALID, "%s: %w", c.sources["branch"], err)
+	}
+	if scheme, _, ok := strings.Cut(c.Warehouse, "://"); ok && scheme != "s3" {
+		return rat.Errorf(rat.EINVALID, "%s: warehouse %q: want s3://bucket/prefix/ or a directory path", c.sources["warehouse"], RedactURL(c.Warehouse))
+	}
+	if scheme, _, ok := strings.Cut(c.CatalogURL, "://"); ok && !c.IsPostgres() {
+		return rat.Errorf(rat.EINVALID, "%s: catalog URL with scheme %q: want postgres://… or a SQLite file path", c.sources["catalog_url"], scheme)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return rat.Errorf(rat.EINVALID, "%s: listen address %q: want host:port, for example 127.0.0.1:3030 or :3030", c.sources["listen"], c.Listen)
 	}
 	switch c.S3.PathStyle {
 	case "auto", "path", "virtual":
@@ -261,11 +278,13 @@ func (c *Config) validate() error {
 		c.set("s3_endpoint", &c.S3.Endpoint, "https://s3."+c.S3.Region+".amazonaws.com", "default for "+c.S3.Region)
 	}
 	if c.S3.Endpoint != "" && !strings.HasPrefix(c.S3.Endpoint, "http://") && !strings.HasPrefix(c.S3.Endpoint, "https://") {
-		return rat.Errorf(rat.EINVALID, "%s: S3 endpoint %q must start with http:// or https:// (the scheme decides TLS)", c.sources["s3_endpoint"], c.S3.Endpoint)
+		return rat.Errorf(rat.EINVALID, "%s: S3 endpoint %q must start with http:// or https:// (the scheme decides TLS)", c.sources["s3_endpoint"], RedactURL(c.S3.Endpoint))
 	}
-	if c.Workspace != nil && c.Workspace.Isolation.S3Prefix != "" && c.IsS3() {
-		c.Warehouse = strings.TrimSuffix(c.Warehouse, "/") + "/" + strings.Trim(c.Workspace.Isolation.S3Prefix, "/") + "/"
-		c.sources["warehouse"] += " + isolation.s3_prefix"
+	if c.Workspace != nil && c.IsS3() {
+		if prefix := strings.Trim(c.Workspace.Isolation.S3Prefix, "/"); prefix != "" {
+			c.Warehouse = strings.TrimSuffix(c.Warehouse, "/") + "/" + prefix + "/"
+			c.sources["warehouse"] += " + isolation.s3_prefix"
+		}
 	}
 	return nil
 }
@@ -283,10 +302,7 @@ func (c *Config) Source(key string) string { return c.sources[key] }
 
 // Settings lists every effective setting with its source, secrets redacted.
 func (c *Config) Settings() []Setting {
-	catalogURL := c.CatalogURL
-	if c.IsPostgres() {
-		catalogURL = RedactURL(catalogURL)
-	}
+	catalogURL := RedactURL(c.CatalogURL)
 	rows := []Setting{
 		{"workspace", c.WorkspaceDir, "found " + WorkspaceFileName},
 		{"state_dir", c.StateDir, "workspace or working directory"},
@@ -299,7 +315,7 @@ func (c *Config) Settings() []Setting {
 		{"warehouse", c.Warehouse, ""},
 		{"catalog_url", catalogURL, ""},
 		{"branch", c.Branch, ""},
-		{"s3_endpoint", c.S3.Endpoint, ""},
+		{"s3_endpoint", RedactURL(c.S3.Endpoint), ""},
 		{"s3_region", c.S3.Region, ""},
 		{"s3_path_style", c.S3.PathStyle, ""},
 		{"s3_access_key", c.S3.AccessKey, ""},
@@ -318,23 +334,6 @@ func (c *Config) Settings() []Setting {
 		}
 	}
 	return rows
-}
-
-// RedactURL hides the password of a URL-shaped connection string.
-func RedactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return u
-	}
-	user, _, hasPass := strings.Cut(userinfo, ":")
-	if !hasPass {
-		return u
-	}
-	return scheme + "://" + user + ":******@" + host
 }
 
 func (c *Config) set(key string, dst *string, v, source string) {
@@ -368,36 +367,62 @@ func (c *Config) relative(v string) string {
 }
 
 // resolveBranch maps "auto", "git" and "git:<prefix>" to the git branch of
-// the workspace (falling back to main outside git).
-func (c *Config) resolveBranch(v string) string {
+// the workspace (main outside git or on a detached HEAD); other values are
+// literal branch names. how explains a git-derived value for Source.
+// As in the original Ratatouille, a prefix is not added twice.
+func (c *Config) resolveBranch(v string) (branch, how string) {
 	prefix := ""
 	switch {
 	case v == "auto" || v == "git":
 	case strings.HasPrefix(v, "git:"):
 		prefix = strings.TrimPrefix(v, "git:")
 	default:
-		return v
+		return v, ""
 	}
 	b := gitBranch(c.WorkspaceDir)
-	if b == "" {
-		return rat.DefaultBranch
+	switch {
+	case b == "":
+		return rat.DefaultBranch, " (no git branch)"
+	case (b == "main" || b == "master") && prefix == "":
+		return rat.DefaultBranch, " (git branch " + b + ")"
+	case strings.HasPrefix(b, prefix):
+		return b, " (git branch " + b + ")"
+	default:
+		return prefix + b, " (git branch " + b + ")"
 	}
-	if (b == "main" || b == "master") && prefix == "" {
-		return rat.DefaultBranch
-	}
-	return prefix + b
 }
 
-// gitBranch reads the current branch from .git/HEAD in dir or above.
+// gitBranch reads the current branch from the HEAD of the nearest git
+// repository at dir or above; "" for a detached HEAD or outside git. A .git
+// file (a worktree or submodule) points at the real git directory.
 func gitBranch(dir string) string {
 	for d := dir; d != ""; {
-		data, err := os.ReadFile(filepath.Join(d, ".git", "HEAD"))
-		if err == nil {
-			ref := strings.TrimSpace(string(data))
-			if b, ok := strings.CutPrefix(ref, "ref: refs/heads/"); ok {
-				return b
+		dotGit := filepath.Join(d, ".git")
+		if st, err := os.Stat(dotGit); err == nil {
+			gitDir := dotGit
+			if !st.IsDir() {
+				data, err := os.ReadFile(dotGit)
+				if err != nil {
+					return ""
+				}
+				target, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
+				if !ok {
+					return ""
+				}
+				gitDir = strings.TrimSpace(target)
+				if !filepath.IsAbs(gitDir) {
+					gitDir = filepath.Join(d, gitDir)
+				}
 			}
-			return ""
+			data, err := os.ReadFile(filepath.Join(gitDir, "HEAD"))
+			if err != nil {
+				return ""
+			}
+			b, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "ref: refs/heads/")
+			if !ok {
+				return "" // detached HEAD: a commit id
+			}
+			return b
 		}
 		parent := filepath.Dir(d)
 		if parent == d {

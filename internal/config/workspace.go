@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ratdata/rat"
@@ -32,7 +35,8 @@ type Workspace struct {
 	Products      []Product        `yaml:"products"`
 	Subscriptions []Subscription   `yaml:"subscriptions"`
 
-	lines map[string]int // dotted key path -> line, for messages and sources
+	lines map[string]int  // dotted key path -> line, for messages and sources
+	nulls map[string]bool // dotted key paths whose value is null (unset)
 }
 
 // Resources holds sizing keys; values set here override the profile.
@@ -47,7 +51,8 @@ type Resources struct {
 	Overrides            *Overrides `yaml:"overrides"`
 }
 
-// Overrides is the original Ratatouille's resources.overrides sub-map.
+// Overrides is the original Ratatouille's resources.overrides sub-map. A key
+// set directly under resources wins over the same key here.
 type Overrides struct {
 	MaxMemoryMB          int `yaml:"max_memory_mb"`
 	MaxParallelPipelines int `yaml:"max_parallel_pipelines"`
@@ -101,51 +106,260 @@ type Subscription struct {
 	VersionConstraint string `yaml:"version_constraint"`
 }
 
-var yamlFieldErr = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
+var (
+	yamlLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlFieldErr   = regexp.MustCompile(`^field (.*) not found in type (.*)$`)
+	yamlUnmarshal  = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: (.*))? into (.*)$`)
+	workspaceTypes = schemaOf(reflect.TypeOf(Workspace{}))
+)
 
 // ParseWorkspace parses workspace.yaml strictly. file is used in messages.
 func ParseWorkspace(file string, data []byte) (*Workspace, error) {
 	var ws Workspace
+	lines, nulls := keyLines(data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&ws); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg := te.Errors[0]
-			if m := yamlFieldErr.FindStringSubmatch(msg); m != nil {
-				return nil, rat.Errorf(rat.EINVALID, "%s:%s: unknown key %q%s: remove it or check the spelling (see the workspace.yaml reference in README.md)",
-					file, m[1], m[2], suggest(m[2], knownWorkspaceKeys))
+			msg := yamlMessage(file, te.Errors[0], lines)
+			switch n := len(te.Errors) - 1; {
+			case n == 1:
+				msg += " (and 1 more problem)"
+			case n > 1:
+				msg += fmt.Sprintf(" (and %d more problems)", n)
 			}
-			return nil, rat.Errorf(rat.EINVALID, "%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
+			return nil, rat.Errorf(rat.EINVALID, "%s", msg)
 		}
-		return nil, rat.Errorf(rat.EINVALID, "%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, rat.Errorf(rat.EINVALID, "%s", yamlMessage(file, strings.TrimPrefix(err.Error(), "yaml: "), lines))
 	}
-	ws.lines = keyLines(data)
+	ws.lines, ws.nulls = lines, nulls
 	if ws.Resources.Profile != "" {
 		if _, err := LookupProfile(ws.Resources.Profile); err != nil {
-			return nil, rat.Errorf(rat.EINVALID, "%s:%d: resources.profile: %s", file, ws.lines["resources.profile"], err.Error())
+			return nil, rat.Errorf(rat.EINVALID, "%s:%d: resources.profile: %w", file, ws.lines["resources.profile"], err)
 		}
+	}
+	if err := ws.validate(file); err != nil {
+		return nil, err
 	}
 	return &ws, nil
 }
 
-var knownWorkspaceKeys = []string{"version", "name", "description", "resources", "layers", "storage", "catalog",
-	"isolation", "vars", "products", "subscriptions", "profile", "chunk_size_rows", "max_parallel_pipelines",
-	"duckdb_memory_mb", "duckdb_threads", "max_memory_mb", "cache_mb", "overrides", "retention_days", "partition_by",
-	"warehouse", "url", "branch", "nessie_branch", "s3_prefix"}
+// validate rejects values the YAML types cannot: sizes must be positive
+// (0 would otherwise read as "not set" and be silently ignored). A key with
+// no value (null) is unset, as in the original Ratatouille.
+func (w *Workspace) validate(file string) error {
+	r, o := w.Resources, w.Resources.Overrides
+	if o == nil {
+		o = &Overrides{}
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{
+		{"resources.chunk_size_rows", r.ChunkSizeRows},
+		{"resources.max_parallel_pipelines", r.MaxParallelPipelines},
+		{"resources.duckdb_memory_mb", r.DuckDBMemoryMB},
+		{"resources.duckdb_threads", r.DuckDBThreads},
+		{"resources.max_memory_mb", r.MaxMemoryMB},
+		{"resources.cache_mb", r.CacheMB},
+		{"resources.overrides.max_memory_mb", o.MaxMemoryMB},
+		{"resources.overrides.max_parallel_pipelines", o.MaxParallelPipelines},
+		{"resources.overrides.chunk_size_rows", o.ChunkSizeRows},
+		{"resources.overrides.duckdb_memory_mb", o.DuckDBMemoryMB},
+	} {
+		if line, ok := w.lines[f.key]; ok && !w.nulls[f.key] && f.v <= 0 {
+			return rat.Errorf(rat.EINVALID, "%s:%d: %s: want a positive whole number, got %d", file, line, f.key, f.v)
+		}
+	}
+	names := make([]string, 0, len(w.Layers))
+	for name := range w.Layers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {
+			key := "layers." + name + ".retention_days"
+			return rat.Errorf(rat.EINVALID, "%s:%d: %s: want 0 or more days, or null to keep forever, got %d", file, w.lines[key], key, *d)
+		}
+	}
+	return nil
+}
+
+// yamlMessage turns one yaml.v3 message ("line 3: field x not found in type
+// config.Resources") into "file:3: <what, with the key path and the fix>".
+func yamlMessage(file, msg string, lines map[string]int) string {
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return file + ": " + msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	where, what := fmt.Sprintf("%s:%d", file, line), m[2]
+	if f := yamlFieldErr.FindStringSubmatch(what); f != nil {
+		return where + ": " + unknownKey(f[1], f[2], line, lines)
+	}
+	if u := yamlUnmarshal.FindStringSubmatch(what); u != nil {
+		got := describeYAML(u[1])
+		if u[2] != "" {
+			got = strings.Trim(u[2], "`")
+			got = strconv.Quote(got)
+		}
+		what = fmt.Sprintf("want %s, got %s", describeGo(u[3]), got)
+		if key := keyAtLine(lines, line, ""); key != "" {
+			return where + ": " + key + ": " + what
+		}
+	}
+	return where + ": " + what
+}
+
+// unknownKey words the error for a key no field takes, naming its full path
+// and the closest valid key.
+func unknownKey(name, typ string, line int, lines map[string]int) string {
+	path := keyAtLine(lines, line, name)
+	if path == "" {
+		path = name
+	}
+	parent := strings.TrimSuffix(strings.TrimSuffix(path, name), ".")
+	siblings := workspaceTypes.keys[typ]
+	hint := ""
+	if best := closest(name, siblings); best != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", joinKey(parent, best))
+	} else if elsewhere := workspaceTypes.pathOf(name); elsewhere != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", elsewhere)
+	} else if len(siblings) > 0 {
+		hint = " (valid keys here: " + strings.Join(siblings, ", ") + ")"
+	}
+	return fmt.Sprintf("unknown key %q%s: remove it or fix the spelling (see the workspace.yaml reference in README.md)", path, hint)
+}
+
+func joinKey(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// keyAtLine returns the deepest key path on line (ending in name, when name
+// is set), or "" when there is none or more than one.
+func keyAtLine(lines map[string]int, line int, name string) string {
+	best, depth, ambiguous := "", -1, false
+	for k, l := range lines {
+		if l != line || (name != "" && k != name && !strings.HasSuffix(k, "."+name)) {
+			continue
+		}
+		d := strings.Count(k, ".") + strings.Count(k, "[")
+		switch {
+		case d > depth:
+			best, depth, ambiguous = k, d, false
+		case d == depth:
+			ambiguous = true
+		}
+	}
+	if ambiguous {
+		return ""
+	}
+	return best
+}
+
+func describeYAML(tag string) string {
+	switch tag {
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!null":
+		return "nothing"
+	}
+	return strings.TrimPrefix(tag, "!!")
+}
+
+func describeGo(typ string) string {
+	switch {
+	case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "*int"):
+		return "a whole number"
+	case strings.HasPrefix(typ, "float"):
+		return "a number"
+	case typ == "string":
+		return "text"
+	case strings.HasPrefix(typ, "[]"):
+		return "a list"
+	default:
+		return "a mapping"
+	}
+}
+
+// schema lists the yaml keys of every struct type reachable from Workspace,
+// by the type name yaml.v3 prints, and every key's path from the root.
+type schema struct {
+	keys  map[string][]string // type name -> its yaml keys
+	paths []string            // e.g. resources.profile, layers.<layer>.retention_days
+}
+
+func schemaOf(root reflect.Type) schema {
+	s := schema{keys: map[string][]string{}}
+	var walk func(t reflect.Type, path string)
+	walk = func(t reflect.Type, path string) {
+		switch t.Kind() {
+		case reflect.Pointer:
+			walk(t.Elem(), path)
+		case reflect.Slice:
+			walk(t.Elem(), path+"[]")
+		case reflect.Map:
+			walk(t.Elem(), path+".<"+strings.TrimSuffix(path[strings.LastIndex(path, ".")+1:], "s")+">")
+		case reflect.Struct:
+			if _, seen := s.keys[t.String()]; seen {
+				return
+			}
+			var keys []string
+			for i := range t.NumField() {
+				tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+				if tag == "" || tag == "-" {
+					continue
+				}
+				keys = append(keys, tag)
+				p := joinKey(path, tag)
+				s.paths = append(s.paths, p)
+				walk(t.Field(i).Type, p)
+			}
+			s.keys[t.String()] = keys
+		}
+	}
+	walk(root, "")
+	return s
+}
+
+// pathOf returns the one full path whose last key is name, or "".
+func (s schema) pathOf(name string) string {
+	found := ""
+	for _, p := range s.paths {
+		if p == name || strings.HasSuffix(p, "."+name) {
+			if found != "" {
+				return ""
+			}
+			found = p
+		}
+	}
+	return found
+}
 
 // suggest returns ` (did you mean "x"?)` for a close known key, or "".
 func suggest(key string, known []string) string {
+	best := closest(key, known)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// closest returns the known key within edit distance 2 of key, or "".
+func closest(key string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if d := editDistance(key, k); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func editDistance(a, b string) int {
@@ -168,34 +382,47 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// keyLines maps dotted key paths of mappings to their line numbers.
-func keyLines(data []byte) map[string]int {
-	lines := map[string]int{}
+// keyLines maps dotted key paths to their line numbers (items of a list
+// are numbered: products[0].name) and lists the keys whose value is null.
+func keyLines(data []byte) (lines map[string]int, nulls map[string]bool) {
+	lines, nulls = map[string]int{}, map[string]bool{}
 	var root yaml.Node
 	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
-		return lines
+		return lines, nulls
 	}
-	var walk func(n *yaml.Node, prefix string)
-	walk = func(n *yaml.Node, prefix string) {
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := prefix + n.Content[i].Value
-			lines[k] = n.Content[i].Line
-			walk(n.Content[i+1], k+".")
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := joinKey(path, n.Content[i].Value)
+				lines[k] = n.Content[i].Line
+				if v := n.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+					nulls[k] = true
+				}
+				walk(n.Content[i+1], k)
+			}
+		case yaml.SequenceNode:
+			for i, item := range n.Content {
+				walk(item, fmt.Sprintf("%s[%d]", path, i))
+			}
 		}
 	}
 	walk(root.Content[0], "")
-	return lines
+	return lines, nulls
 }
 
 // Line returns the line of a dotted key in workspace.yaml, or 0.
 func (w *Workspace) Line(key string) int { return w.lines[key] }
 
 // FindWorkspace walks up from dir to the nearest directory holding
-// workspace.yaml; it returns "" when there is none.
+// workspace.yaml and returns it as an absolute path; it returns "" when there
+// is none.
 func FindWorkspace(dir string) string {
+	// A relative dir would stop the walk at "." instead of the file system root.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	for {
 		if st, err := os.Stat(filepath.Join(dir, WorkspaceFileName)); err == nil && !st.IsDir() {
 			return dir
