@@ -35,7 +35,7 @@ var benchQueries = []struct{ name, sql string }{
 
 func newBenchQueryCmd(g *globals) *cobra.Command {
 	var rows, reps, files, tables int
-	var warehouse, dir string
+	var warehouse, dir, only string
 	cmd := &cobra.Command{
 		Use:   "query",
 		Short: "Compare query speed through rat with plain DuckDB read_parquet over the same files",
@@ -73,7 +73,7 @@ puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY
 				return err
 			}
 			defer a.Close()
-			return benchQuery(ctx, cmd.OutOrStdout(), a, rows, files, reps, tables)
+			return benchQuery(ctx, cmd.OutOrStdout(), a, rows, files, reps, tables, only)
 		},
 	}
 	cmd.Flags().IntVar(&rows, "rows", 10_000_000, "rows in the synthetic table")
@@ -81,11 +81,12 @@ puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY
 	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per query and engine")
 	cmd.Flags().IntVar(&tables, "tables", 100, "tables in the catalog when measuring planning overhead")
 	cmd.Flags().StringVar(&warehouse, "warehouse", "", "warehouse for the bench table (default: a local temporary directory)")
+	cmd.Flags().StringVar(&only, "query", "", "run only the queries whose name contains this text")
 	cmd.Flags().StringVar(&dir, "dir", "", "state directory to use (default: a new temporary directory, removed afterwards)")
 	return cmd
 }
 
-func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, tables int) error {
+func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, tables int, only string) error {
 	files = max(files, 1)
 	id := rat.TableID{Layer: "bench", Name: "events"}
 	start := time.Now()
@@ -141,17 +142,31 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 		return time.Since(t), rows.Err()
 	}
 
-	fmt.Fprintf(out, "\n%d queries, %d repetitions each, medians (warm):\n", len(benchQueries), reps)
-	var table [][]string
-	logSum := 0.0
-	for _, q := range benchQueries {
-		// Warm both paths once.
+	queries := benchQueries
+	if only != "" {
+		queries = nil
+		for _, q := range benchQueries {
+			if strings.Contains(q.name, only) {
+				queries = append(queries, q)
+			}
+		}
+		if len(queries) == 0 {
+			return rat.Errorf(rat.EINVALID, "--query %q matches no query", only)
+		}
+	}
+	// Warm both paths: every query once through each before timing.
+	for _, q := range queries {
 		if _, err := runRat(q.sql); err != nil {
 			return fmt.Errorf("query %q through rat: %w", q.name, err)
 		}
 		if _, err := runPlain(q.sql); err != nil {
 			return fmt.Errorf("query %q through DuckDB: %w", q.name, err)
 		}
+	}
+	fmt.Fprintf(out, "\n%d queries, %d repetitions each, medians (warm):\n", len(queries), reps)
+	var table [][]string
+	logSum := 0.0
+	for _, q := range queries {
 		var rt, pt []time.Duration
 		for r := 0; r < reps; r++ {
 			// Alternate the order so neither engine always runs on a warmer machine.
@@ -183,7 +198,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 		table = append(table, []string{q.name, ms(rm), ms(pm), fmt.Sprintf("%.2f", ratio)})
 	}
 	printTable(out, []string{"QUERY", "RAT", "DUCKDB", "RATIO"}, table)
-	fmt.Fprintf(out, "geometric mean ratio rat/duckdb: %.3f\n", math.Exp(logSum/float64(len(benchQueries))))
+	fmt.Fprintf(out, "geometric mean ratio rat/duckdb: %.3f\n", math.Exp(logSum/float64(len(queries))))
 
 	// Planning overhead with many tables in the catalog.
 	for i := 0; i < tables-1; i++ {
