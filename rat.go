@@ -110,7 +110,6 @@ type TableEntry struct {
 	CommitID string // the commit that last changed it
 }
 
-
 // Duration formats d the way rat prints durations: 12ms, 1.4s, 2m03s.
 func Duration(d time.Duration) string {
 	switch {

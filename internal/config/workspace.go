@@ -222,7 +222,7 @@ func unknownKey(name, typ string, line int, lines map[string]int) string {
 	parent := strings.TrimSuffix(strings.TrimSuffix(path, name), ".")
 	siblings := workspaceTypes.keys[typ]
 	hint := ""
-	if best := closest(name, siblings); best != "" {
+	if best := rat.Closest(name, siblings); best != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", joinKey(parent, best))
 	} else if elsewhere := workspaceTypes.pathOf(name); elsewhere != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", elsewhere)
@@ -344,42 +344,11 @@ func (s schema) pathOf(name string) string {
 
 // suggest returns ` (did you mean "x"?)` for a close known key, or "".
 func suggest(key string, known []string) string {
-	best := closest(key, known)
+	best := rat.Closest(key, known)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// closest returns the known key within edit distance 2 of key, or "".
-func closest(key string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(key, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // keyLines maps dotted key paths to their line numbers (items of a list

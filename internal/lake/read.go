@@ -69,13 +69,11 @@ func (l *Lake) notFound(ctx context.Context, ref string, id rat.TableID) error {
 	}
 	hint := "list tables with 'rat tables'"
 	if entries, err := l.store.Tables(ctx, ref); err == nil {
-		best, dist := "", 3
-		for _, e := range entries {
-			if d := distance(e.Table.String(), id.String()); d < dist {
-				best, dist = e.Table.String(), d
-			}
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Table.String()
 		}
-		if best != "" {
+		if best := rat.Closest(id.String(), names); best != "" {
 			hint = fmt.Sprintf("did you mean %s?", best)
 		}
 	}
@@ -203,24 +201,4 @@ func (l *Lake) Plan(ctx context.Context, ref string, at At, query string) ([]duc
 		views = append(views, duckdb.View{Schema: id.Layer, Name: id.Name, From: from})
 	}
 	return views, nil
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
