@@ -16,59 +16,51 @@ import (
 // once: every row must land, no commit may be lost, and the table must stay
 // readable.
 func TestConcurrentProcesses(t *testing.T) {
-	for _, cluster := range []bool{false, true} {
-		name := "local"
-		if cluster {
-			name = "postgres+minio"
+	setups(t, func(t *testing.T, u *ratUser) {
+		const procs, rows = 8, 250
+		for p := 0; p < procs; p++ {
+			var b strings.Builder
+			b.WriteString("proc,seq\n")
+			for i := 0; i < rows; i++ {
+				fmt.Fprintf(&b, "%d,%d\n", p, i)
+			}
+			u.write(fmt.Sprintf("part%d.csv", p), b.String())
 		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			u := newUser(t, cluster)
-			const procs, rows = 8, 250
-			for p := 0; p < procs; p++ {
-				var b strings.Builder
-				b.WriteString("proc,seq\n")
-				for i := 0; i < rows; i++ {
-					fmt.Fprintf(&b, "%d,%d\n", p, i)
+		before := u.commits()
+		var wg sync.WaitGroup
+		errs := make([]string, procs)
+		for p := 0; p < procs; p++ {
+			wg.Add(1)
+			go func(p int) {
+				defer wg.Done()
+				c := u.cmd("load", fmt.Sprintf("part%d.csv", p), "--into", "bronze.events")
+				var out bytes.Buffer
+				c.Stdout, c.Stderr = &out, &out
+				if err := c.Run(); err != nil {
+					errs[p] = fmt.Sprintf("process %d: %v: %s", p, err, out.String())
 				}
-				u.write(fmt.Sprintf("part%d.csv", p), b.String())
+			}(p)
+		}
+		wg.Wait()
+		for _, e := range errs {
+			if e != "" {
+				t.Fatal(e)
 			}
-			before := u.commits()
-			var wg sync.WaitGroup
-			errs := make([]string, procs)
-			for p := 0; p < procs; p++ {
-				wg.Add(1)
-				go func(p int) {
-					defer wg.Done()
-					c := u.cmd("load", fmt.Sprintf("part%d.csv", p), "--into", "bronze.events")
-					var out bytes.Buffer
-					c.Stdout, c.Stderr = &out, &out
-					if err := c.Run(); err != nil {
-						errs[p] = fmt.Sprintf("process %d: %v: %s", p, err, out.String())
-					}
-				}(p)
-			}
-			wg.Wait()
-			for _, e := range errs {
-				if e != "" {
-					t.Fatal(e)
-				}
-			}
-			if n := u.count("bronze.events"); n != strconv.Itoa(procs*rows) {
-				t.Fatalf("rows = %s, want %d", n, procs*rows)
-			}
-			out := u.ok("query", "SELECT count(DISTINCT (proc, seq)) AS n, count(DISTINCT proc) AS p FROM bronze.events", "--format", "csv")
-			if strings.TrimSpace(out) != fmt.Sprintf("n,p\n%d,%d", procs*rows, procs) {
-				t.Fatalf("distinct rows/procs: %s", out)
-			}
-			if after := u.commits(); after != before+procs {
-				t.Fatalf("commits: %d before, %d after, want +%d", before, after, procs)
-			}
-			if out := u.ok("describe", "bronze.events"); !strings.Contains(out, fmt.Sprintf("rows      %d in %d files", procs*rows, procs)) {
-				t.Fatalf("describe:\n%s", out)
-			}
-		})
-	}
+		}
+		if n := u.count("bronze.events"); n != strconv.Itoa(procs*rows) {
+			t.Fatalf("rows = %s, want %d", n, procs*rows)
+		}
+		out := u.ok("query", "SELECT count(DISTINCT (proc, seq)) AS n, count(DISTINCT proc) AS p FROM bronze.events", "--format", "csv")
+		if strings.TrimSpace(out) != fmt.Sprintf("n,p\n%d,%d", procs*rows, procs) {
+			t.Fatalf("distinct rows/procs: %s", out)
+		}
+		if after := u.commits(); after != before+procs {
+			t.Fatalf("commits: %d before, %d after, want +%d", before, after, procs)
+		}
+		if out := u.ok("describe", "bronze.events"); !strings.Contains(out, fmt.Sprintf("rows      %d in %d files", procs*rows, procs)) {
+			t.Fatalf("describe:\n%s", out)
+		}
+	})
 }
 
 // TestCrashSafety kills a loading process at random moments, many times.

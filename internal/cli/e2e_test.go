@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -157,7 +156,8 @@ func (u *ratUser) commits() int {
 	return len(log)
 }
 
-func TestNewUserScenario(t *testing.T) {
+// setups runs fn on the embedded default and on Postgres + MinIO, in parallel.
+func setups(t *testing.T, fn func(t *testing.T, u *ratUser)) {
 	for _, cluster := range []bool{false, true} {
 		name := "local"
 		if cluster {
@@ -165,60 +165,65 @@ func TestNewUserScenario(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			u := newUser(t, cluster)
-			u.write("sales.csv", "id,region,amount\n1,north,10.5\n2,south,20\n3,north,5\n")
-			u.write("more.csv", "id,region,amount\n4,east,7.5\n5,west,1\n")
-			if out := u.ok("load", "sales.csv", "--into", "bronze.sales"); !strings.Contains(out, "loaded 3 rows into bronze.sales") {
-				t.Fatalf("load output: %s", out)
-			}
-			if n := u.count("bronze.sales"); n != "3" {
-				t.Fatalf("count = %s, want 3", n)
-			}
-			u.ok("branch", "create", "dev")
-			u.ok("load", "more.csv", "--into", "bronze.sales", "--branch", "dev")
-			if dev, main := u.count("bronze.sales", "--branch", "dev"), u.count("bronze.sales"); dev != "5" || main != "3" {
-				t.Fatalf("dev = %s, main = %s; want 5 and 3", dev, main)
-			}
-			if out := u.ok("diff", "main", "dev"); !strings.Contains(out, "bronze.sales") || !strings.Contains(out, "+2") {
-				t.Fatalf("diff: %s", out)
-			}
-			u.ok("merge", "dev")
-			if n := u.count("bronze.sales"); n != "5" {
-				t.Fatalf("after merge main has %s rows, want 5", n)
-			}
-			log := u.ok("log")
-			if strings.Count(log, "load ") < 2 || !strings.Contains(log, "initial commit") {
-				t.Fatalf("log misses commits:\n%s", log)
-			}
-			var info struct {
-				Snapshots []struct {
-					ID   int64 `json:"id"`
-					Rows int64 `json:"total_rows"`
-				} `json:"snapshots"`
-			}
-			if err := json.Unmarshal([]byte(u.ok("describe", "bronze.sales", "--json")), &info); err != nil {
-				t.Fatal(err)
-			}
-			if len(info.Snapshots) != 2 {
-				t.Fatalf("snapshots = %+v, want 2", info.Snapshots)
-			}
-			first := fmt.Sprint(info.Snapshots[0].ID)
-			if n := u.count("bronze.sales", "--at", first); n != "3" {
-				t.Fatalf("--at the first snapshot: %s rows, want 3", n)
-			}
-			if out := u.ok("query", "SELECT region, sum(amount) AS total FROM bronze.sales GROUP BY region ORDER BY region", "--format", "json"); !strings.Contains(out, `"region":"east"`) {
-				t.Fatalf("json output: %s", out)
-			}
-			if out := u.ok("tables", "--json"); !strings.Contains(out, `"rows": 5`) {
-				t.Fatalf("tables: %s", out)
-			}
-			u.ok("tag", "create", "v1")
-			if n := u.count("bronze.sales", "--branch", "v1"); n != "5" {
-				t.Fatalf("tag v1 reads %s rows", n)
-			}
-			u.fails("tags are read-only", "load", "more.csv", "--into", "bronze.sales", "--branch", "v1")
+			fn(t, newUser(t, cluster))
 		})
 	}
+}
+
+func TestNewUserScenario(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("sales.csv", "id,region,amount\n1,north,10.5\n2,south,20\n3,north,5\n")
+		u.write("more.csv", "id,region,amount\n4,east,7.5\n5,west,1\n")
+		if out := u.ok("load", "sales.csv", "--into", "bronze.sales"); !strings.Contains(out, "loaded 3 rows into bronze.sales") {
+			t.Fatalf("load output: %s", out)
+		}
+		if n := u.count("bronze.sales"); n != "3" {
+			t.Fatalf("count = %s, want 3", n)
+		}
+		u.ok("branch", "create", "dev")
+		u.ok("load", "more.csv", "--into", "bronze.sales", "--branch", "dev")
+		if dev, main := u.count("bronze.sales", "--branch", "dev"), u.count("bronze.sales"); dev != "5" || main != "3" {
+			t.Fatalf("dev = %s, main = %s; want 5 and 3", dev, main)
+		}
+		if out := u.ok("diff", "main", "dev"); !strings.Contains(out, "bronze.sales") || !strings.Contains(out, "+2") {
+			t.Fatalf("diff: %s", out)
+		}
+		u.ok("merge", "dev")
+		if n := u.count("bronze.sales"); n != "5" {
+			t.Fatalf("after merge main has %s rows, want 5", n)
+		}
+		log := u.ok("log")
+		if strings.Count(log, "load ") < 2 || !strings.Contains(log, "initial commit") {
+			t.Fatalf("log misses commits:\n%s", log)
+		}
+		var info struct {
+			Snapshots []struct {
+				ID   int64 `json:"id"`
+				Rows int64 `json:"total_rows"`
+			} `json:"snapshots"`
+		}
+		if err := json.Unmarshal([]byte(u.ok("describe", "bronze.sales", "--json")), &info); err != nil {
+			t.Fatal(err)
+		}
+		if len(info.Snapshots) != 2 {
+			t.Fatalf("snapshots = %+v, want 2", info.Snapshots)
+		}
+		first := fmt.Sprint(info.Snapshots[0].ID)
+		if n := u.count("bronze.sales", "--at", first); n != "3" {
+			t.Fatalf("--at the first snapshot: %s rows, want 3", n)
+		}
+		if out := u.ok("query", "SELECT region, sum(amount) AS total FROM bronze.sales GROUP BY region ORDER BY region", "--format", "json"); !strings.Contains(out, `"region":"east"`) {
+			t.Fatalf("json output: %s", out)
+		}
+		if out := u.ok("tables", "--json"); !strings.Contains(out, `"rows": 5`) {
+			t.Fatalf("tables: %s", out)
+		}
+		u.ok("tag", "create", "v1")
+		if n := u.count("bronze.sales", "--branch", "v1"); n != "5" {
+			t.Fatalf("tag v1 reads %s rows", n)
+		}
+		u.fails("tags are read-only", "load", "more.csv", "--into", "bronze.sales", "--branch", "v1")
+	})
 }
 
 func TestBadInput(t *testing.T) {
@@ -278,5 +283,4 @@ func TestConfigRedactsSecrets(t *testing.T) {
 	if code == 0 || strings.Contains(errs, "pgpass-789") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	_ = context.Background
 }

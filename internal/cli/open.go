@@ -136,8 +136,7 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-// author names the person committing: RAT_AUTHOR is not a setting; the OS
-// user is what git would fall back to as well.
+// author names the person committing: the OS user, as git would fall back to.
 func author() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/ratdata/rat"
 	"github.com/spf13/cobra"
 )
@@ -54,7 +56,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				}
 				rows[i] = []string{mark + r.Name, rat.ShortID(r.Head), r.Time, r.Message}
 			}
-			printTable(cmd.OutOrStdout(), []string{"  " + upper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
+			printTable(cmd.OutOrStdout(), []string{"  " + strings.ToUpper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
 			return nil
 		},
 	}
@@ -63,14 +65,4 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
 }
