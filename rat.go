@@ -22,9 +22,10 @@ type TableID struct {
 
 var identPart = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// ParseTableID parses "layer.name".
+// ParseTableID parses "layer.name". Names are case-insensitive, like SQL's
+// unquoted identifiers: they are kept in lower case.
 func ParseTableID(s string) (TableID, error) {
-	layer, name, ok := strings.Cut(s, ".")
+	layer, name, ok := strings.Cut(strings.ToLower(s), ".")
 	if !ok || strings.Contains(name, ".") {
 		return TableID{}, Errorf(EINVALID, "table %q: want layer.name, for example bronze.sales", s)
 	}

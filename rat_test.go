@@ -14,6 +14,7 @@ func TestParseTableID(t *testing.T) {
 	}{
 		{"bronze.sales", TableID{"bronze", "sales"}, true},
 		{"silver.daily_2024", TableID{"silver", "daily_2024"}, true},
+		{"Bronze.Sales", TableID{"bronze", "sales"}, true},
 		{"sales", TableID{}, false},
 		{"a.b.c", TableID{}, false},
 		{"bronze.", TableID{}, false},

@@ -77,8 +77,8 @@ With -o the result goes to a file; its extension picks the format (.csv,
 				if err != nil {
 					return err
 				}
-				return a.lake.WithTables(ctx, a.cfg.Branch, when, args[0], func(conn *sql.Conn) error {
-					r, err := conn.ExecContext(ctx, "COPY ("+args[0]+") TO "+duckdb.Quote(abs)+" (FORMAT parquet, COMPRESSION zstd)")
+				return a.lake.WithTables(ctx, a.cfg.Branch, when, args[0], func(conn *sql.Conn, query string) error {
+					r, err := conn.ExecContext(ctx, "COPY ("+query+") TO "+duckdb.Quote(abs)+" (FORMAT parquet, COMPRESSION zstd)")
 					if err != nil {
 						return duckdb.UserError("query", err)
 					}

@@ -17,37 +17,62 @@ import (
 // ReadOnlyHint tells users how to write when they tried to through a query.
 const ReadOnlyHint = "queries are read-only: load files with 'rat load FILE --into layer.name', or write a pipeline SQL file and 'rat run' it"
 
-// parseCache remembers which tables a query text reads.
-type parseCache struct {
-	mu sync.Mutex
-	m  map[string][]string
+// Statement is a parsed, read-only SELECT.
+type Statement struct {
+	// Tables are the schema-qualified tables it reads ("bronze.sales"),
+	// sorted and deduplicated.
+	Tables []string
+	refs   []tableRef // every reference, in text order
+	text   string
+	inline bool // every reference could be located in the text
 }
 
-// Referenced parses a single SELECT statement and returns the schema-qualified
-// tables it reads ("bronze.sales"), sorted and deduplicated. Anything but one
-// SELECT (INSERT, CREATE, COPY, several statements) is an EINVALID error.
-// Results are cached by query text.
-func (d *DB) Referenced(ctx context.Context, query string) ([]string, error) {
+// tableRef is one occurrence of a table in the query text.
+type tableRef struct {
+	table      string // schema.name as DuckDB parsed it
+	start, end int    // byte span of the reference in the text
+	alias      bool   // the query gives it an alias
+}
+
+// parseCache remembers parsed statements by query text.
+type parseCache struct {
+	mu sync.Mutex
+	m  map[string]*Statement
+}
+
+// Parse parses a single SELECT statement. Anything but one SELECT (INSERT,
+// CREATE, COPY, several statements) is an EINVALID error. Results are
+// cached by query text.
+func (d *DB) Parse(ctx context.Context, query string) (*Statement, error) {
 	d.parsed.mu.Lock()
-	tables, ok := d.parsed.m[query]
+	st, ok := d.parsed.m[query]
 	d.parsed.mu.Unlock()
 	if ok {
-		return tables, nil
+		return st, nil
 	}
-	tables, err := d.referenced(ctx, query)
+	st, err := d.parse(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	d.parsed.mu.Lock()
 	if d.parsed.m == nil || len(d.parsed.m) > 1024 {
-		d.parsed.m = map[string][]string{}
+		d.parsed.m = map[string]*Statement{}
 	}
-	d.parsed.m[query] = tables
+	d.parsed.m[query] = st
 	d.parsed.mu.Unlock()
-	return tables, nil
+	return st, nil
 }
 
-func (d *DB) referenced(ctx context.Context, query string) ([]string, error) {
+// Referenced returns the schema-qualified tables a SELECT reads.
+func (d *DB) Referenced(ctx context.Context, query string) ([]string, error) {
+	st, err := d.Parse(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.Tables, nil
+}
+
+func (d *DB) parse(ctx context.Context, query string) (*Statement, error) {
 	var out string
 	if err := d.db.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out); err != nil {
 		return nil, UserError("parse SQL", err)
@@ -74,6 +99,7 @@ func (d *DB) referenced(ctx context.Context, query string) ([]string, error) {
 	if err := json.Unmarshal(parsed.Statements[0], &tree); err != nil {
 		return nil, fmt.Errorf("parse serialized SQL: %w", err)
 	}
+	st := &Statement{text: query, inline: true}
 	seen := map[string]bool{}
 	var walk func(v any)
 	walk = func(v any) {
@@ -84,7 +110,10 @@ func (d *DB) referenced(ctx context.Context, query string) ([]string, error) {
 				name, _ := n["table_name"].(string)
 				catalog, _ := n["catalog_name"].(string)
 				if schema != "" && catalog == "" {
-					seen[schema+"."+name] = true
+					// rat's table names are case-insensitive, like SQL's.
+					table := strings.ToLower(schema + "." + name)
+					seen[table] = true
+					st.addRef(n, schema, name)
 				}
 			}
 			for _, c := range n {
@@ -97,12 +126,113 @@ func (d *DB) referenced(ctx context.Context, query string) ([]string, error) {
 		}
 	}
 	walk(tree)
-	tables := make([]string, 0, len(seen))
 	for t := range seen {
-		tables = append(tables, t)
+		st.Tables = append(st.Tables, t)
 	}
-	sort.Strings(tables)
-	return tables, nil
+	sort.Strings(st.Tables)
+	sort.Slice(st.refs, func(i, j int) bool { return st.refs[i].start < st.refs[j].start })
+	for i := 1; i < len(st.refs); i++ {
+		if st.refs[i].start < st.refs[i-1].end {
+			st.inline = false
+		}
+	}
+	return st, nil
+}
+
+// addRef locates a table reference in the text. When it cannot be located
+// exactly, or the query names columns as schema.table.column (which an
+// inlined reference would break), the statement falls back to views.
+func (st *Statement) addRef(n map[string]any, schema, name string) {
+	loc, ok := n["query_location"].(float64)
+	aliases, _ := n["column_name_alias"].([]any)
+	if !ok || n["at_clause"] != nil || len(aliases) > 0 {
+		st.inline = false
+		return
+	}
+	start := int(loc)
+	s, i, ok1 := scanIdent(st.text, start)
+	i = skipSpace(st.text, i)
+	if !ok1 || i >= len(st.text) || st.text[i] != '.' {
+		st.inline = false
+		return
+	}
+	t, end, ok2 := scanIdent(st.text, skipSpace(st.text, i+1))
+	if !ok2 || !strings.EqualFold(s, schema) || !strings.EqualFold(t, name) {
+		st.inline = false
+		return
+	}
+	rest := skipSpace(st.text, end)
+	if rest < len(st.text) && st.text[rest] == '.' {
+		st.inline = false // a three-part name: catalog.schema.table or similar
+		return
+	}
+	if strings.Contains(strings.ToLower(st.text), strings.ToLower(schema+"."+name+".")) {
+		st.inline = false
+		return
+	}
+	alias, _ := n["alias"].(string)
+	st.refs = append(st.refs, tableRef{table: strings.ToLower(schema + "." + name), start: start, end: end, alias: alias != ""})
+}
+
+// Inline rewrites the query with every table reference replaced by its
+// read expression: DuckDB then plans exactly what a hand-written
+// read_parquet query would get. ok is false when the statement cannot be
+// rewritten safely; use views then.
+func (st *Statement) Inline(from map[string]string) (string, bool) {
+	if !st.inline {
+		return "", false
+	}
+	var b strings.Builder
+	last := 0
+	for _, r := range st.refs {
+		expr, ok := from[r.table]
+		if !ok {
+			return "", false
+		}
+		b.WriteString(st.text[last:r.start])
+		b.WriteString(expr)
+		if !r.alias {
+			_, name, _ := strings.Cut(r.table, ".")
+			b.WriteString(" AS " + Ident(name))
+		}
+		last = r.end
+	}
+	b.WriteString(st.text[last:])
+	return b.String(), true
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanIdent reads a SQL identifier at i: "quoted" (with "" escapes) or bare.
+func scanIdent(s string, i int) (string, int, bool) {
+	if i >= len(s) {
+		return "", i, false
+	}
+	if s[i] == '"' {
+		var b strings.Builder
+		for j := i + 1; j < len(s); j++ {
+			if s[j] == '"' {
+				if j+1 < len(s) && s[j+1] == '"' {
+					b.WriteByte('"')
+					j++
+					continue
+				}
+				return b.String(), j + 1, true
+			}
+			b.WriteByte(s[j])
+		}
+		return "", i, false
+	}
+	j := i
+	for j < len(s) && (s[j] == '_' || s[j] == '$' || s[j] >= 0x80 || ('a' <= s[j] && s[j] <= 'z') || ('A' <= s[j] && s[j] <= 'Z') || ('0' <= s[j] && s[j] <= '9')) {
+		j++
+	}
+	return s[i:j], j, j > i
 }
 
 // View binds a qualified name to a read expression for one query.

@@ -74,3 +74,34 @@ func TestWithViewsIsolated(t *testing.T) {
 		t.Errorf("count() = %d, want 0", n)
 	}
 }
+
+func TestInline(t *testing.T) {
+	db := openTest(t, Options{Threads: 1})
+	ctx := context.Background()
+	from := map[string]string{"bronze.sales": "SRC_S", "silver.c": "SRC_C"}
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"SELECT count(*) FROM bronze.sales", `SELECT count(*) FROM SRC_S AS "sales"`, true},
+		{"SELECT s.id FROM bronze.sales s", "SELECT s.id FROM SRC_S s", true},
+		{"SELECT sales.id FROM bronze.sales AS x JOIN silver.c USING (id)", `SELECT sales.id FROM SRC_S AS x JOIN SRC_C AS "c" USING (id)`, true},
+		{`SELECT * FROM "bronze"."sales"`, `SELECT * FROM SRC_S AS "sales"`, true},
+		{"SELECT * FROM BRONZE . Sales", `SELECT * FROM SRC_S AS "sales"`, true},
+		{"SELECT 'é bronze.sales' AS x, * FROM bronze.sales", `SELECT 'é bronze.sales' AS x, * FROM SRC_S AS "sales"`, true},
+		{"WITH q AS (SELECT * FROM bronze.sales) SELECT * FROM q JOIN bronze.sales b USING (id)", `WITH q AS (SELECT * FROM SRC_S AS "sales") SELECT * FROM q JOIN SRC_S b USING (id)`, true},
+		{"SELECT bronze.sales.id FROM bronze.sales", "", false},
+		{"SELECT * FROM bronze.sales t(a, b)", "", false},
+		{"SELECT * FROM gold.other", "", false},
+	}
+	for _, tt := range tests {
+		st, err := db.Parse(ctx, tt.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		got, ok := st.Inline(from)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("Inline(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

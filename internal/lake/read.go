@@ -139,7 +139,7 @@ var systemSchemas = map[string]bool{"information_schema": true, "pg_catalog": tr
 // Query runs one read-only SELECT against the tables of a ref, each pinned
 // to the snapshot that at selects, and hands the rows to fn.
 func (l *Lake) Query(ctx context.Context, ref string, at At, query string, fn func(*sql.Rows) error) error {
-	return l.WithTables(ctx, ref, at, query, func(conn *sql.Conn) error {
+	return l.WithTables(ctx, ref, at, query, func(conn *sql.Conn, query string) error {
 		rows, err := conn.QueryContext(ctx, query)
 		if err != nil {
 			return duckdb.UserError("query", err)
@@ -155,14 +155,28 @@ func (l *Lake) Query(ctx context.Context, ref string, at At, query string, fn fu
 	})
 }
 
-// WithTables runs fn on a DuckDB connection where every table the query
-// reads is visible under its layer.name, pinned to the snapshot at selects.
-func (l *Lake) WithTables(ctx context.Context, ref string, at At, query string, fn func(*sql.Conn) error) error {
-	views, err := l.Plan(ctx, ref, at, query)
+// WithTables runs fn on a DuckDB connection where the query can read every
+// table it names, each pinned to the snapshot at selects. fn gets the query
+// to run: where possible the table references are replaced by the reads of
+// their files, so DuckDB plans it exactly like a hand-written read_parquet
+// query; otherwise views named layer.name make the tables visible.
+func (l *Lake) WithTables(ctx context.Context, ref string, at At, query string, fn func(conn *sql.Conn, query string) error) error {
+	st, err := l.db.Parse(ctx, query)
 	if err != nil {
 		return err
 	}
-	return l.db.WithViews(ctx, views, fn)
+	views, err := l.views(ctx, ref, at, st.Tables)
+	if err != nil {
+		return err
+	}
+	from := make(map[string]string, len(views))
+	for _, v := range views {
+		from[v.Schema+"."+v.Name] = v.From
+	}
+	if inlined, ok := st.Inline(from); ok {
+		return l.db.WithViews(ctx, nil, func(conn *sql.Conn) error { return fn(conn, inlined) })
+	}
+	return l.db.WithViews(ctx, views, func(conn *sql.Conn) error { return fn(conn, query) })
 }
 
 // Plan resolves the tables a query reads to DuckDB views over their files.
@@ -171,6 +185,11 @@ func (l *Lake) Plan(ctx context.Context, ref string, at At, query string) ([]duc
 	if err != nil {
 		return nil, err
 	}
+	return l.views(ctx, ref, at, names)
+}
+
+// views resolves tables ("layer.name") to views over their files.
+func (l *Lake) views(ctx context.Context, ref string, at At, names []string) ([]duckdb.View, error) {
 	var views []duckdb.View
 	for _, name := range names {
 		schema, _, _ := strings.Cut(name, ".")
