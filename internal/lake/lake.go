@@ -83,9 +83,9 @@ func (l *Lake) Catalog(ref string) *catalog.Iceberg {
 
 // DataFile is one Parquet file of a snapshot.
 type DataFile struct {
-	Location string
-	Records  int64
-	Bytes    int64
+	Location string `json:"location"`
+	Records  int64  `json:"rows"`
+	Bytes    int64  `json:"bytes"`
 }
 
 // Files lists the data files of a snapshot (nil = empty table). Results are
