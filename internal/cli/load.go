@@ -30,7 +30,7 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 		Example: `  rat load sales.csv --into bronze.sales
   rat load 'exports/*.parquet' --into bronze.orders --mode replace
   rat load more.json --into bronze.sales --branch dev --evolve`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1, "one or more files to load, for example sales.csv"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if into == "" {
 				return &usageError{msg: "rat load: --into layer.name is required (for example --into bronze.sales)"}

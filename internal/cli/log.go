@@ -14,7 +14,12 @@ func newLogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log [REF]",
 		Short: "Show the commit history of a branch, tag or commit",
-		Args:  cobra.MaximumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &usageError{msg: "rat log: want at most one branch, tag or commit (see 'rat log --help')"}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			a, err := g.open(ctx, nil)

@@ -104,6 +104,16 @@ Start here:
 	return root
 }
 
+// minArgs is cobra.MinimumNArgs with a message that teaches.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return &usageError{msg: fmt.Sprintf("%s: want %s (see 'rat %s --help')", cmd.CommandPath(), what, cmd.Name())}
+		}
+		return nil
+	}
+}
+
 // exactArgs is cobra.ExactArgs with a message that teaches.
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
