@@ -79,11 +79,11 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 			if len(res.Added) > 0 {
 				fmt.Fprintf(out, "added columns to %s: %s\n", id, strings.Join(res.Added, ", "))
 			}
-			verb := "loaded"
 			if m == lake.Replace {
-				verb = "replaced with"
+				fmt.Fprintf(out, "replaced the rows of %s on %s with %s (%s, %s", id, a.cfg.Branch, plural(res.Rows, "row"), plural(int64(res.Files), "file"), humanBytes(res.Bytes))
+			} else {
+				fmt.Fprintf(out, "loaded %s into %s on %s (%s, %s", plural(res.Rows, "row"), id, a.cfg.Branch, plural(int64(res.Files), "file"), humanBytes(res.Bytes))
 			}
-			fmt.Fprintf(out, "%s %s into %s on %s (%s, %s", verb, plural(res.Rows, "row"), id, a.cfg.Branch, plural(int64(res.Files), "file"), humanBytes(res.Bytes))
 			if res.SnapshotID != 0 {
 				fmt.Fprintf(out, ", snapshot %d", res.SnapshotID)
 			}
