@@ -25,8 +25,15 @@ type Mode string
 
 // Write modes.
 const (
-	Append  Mode = "append"
-	Replace Mode = "replace"
+	Append  Mode = "append"  // add the rows
+	Replace Mode = "replace" // the rows become the table's whole content
+	// Merge upserts by WriteOptions.Key: a new row replaces the old rows with
+	// its key; of several new rows with one key, one wins deterministically
+	// (the greatest OrderBy, then the greatest row).
+	Merge Mode = "merge"
+	// DeleteInsert deletes the old rows whose Key values occur in the new
+	// rows, then inserts all new rows.
+	DeleteInsert Mode = "delete_insert"
 )
 
 // ParseMode validates a --mode value.
@@ -44,6 +51,16 @@ type WriteOptions struct {
 	Evolve  bool          // add new columns instead of failing
 	Message string        // commit message
 	Views   []duckdb.View // tables the source SQL may read
+	// Key is the unique key of Merge, or the columns whose values
+	// DeleteInsert replaces.
+	Key []string
+	// OrderBy picks the winner among new rows sharing a key in Merge: the
+	// greatest value wins (a watermark column, typically).
+	OrderBy string
+	// PartitionBy partitions a table created by this write.
+	PartitionBy []Partition
+	// Properties are set on the table in the same commit (watermarks).
+	Properties map[string]string
 }
 
 // WriteResult reports what a write did.
@@ -93,7 +110,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 			return rat.Errorf(rat.EINVALID, "%s: %s", id, err.Error())
 		}
 		cat := l.Catalog(ref).WithMessage(opts.Message)
-		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema)
+		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema, opts.PartitionBy)
 		if err != nil {
 			return err
 		}
@@ -120,12 +137,28 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				return err
 			}
 		}
+		if len(opts.Properties) > 0 {
+			if err := tx.SetProperties(opts.Properties); err != nil {
+				return fmt.Errorf("set properties of %s: %w", id, err)
+			}
+		}
+		var replaced []string // files a merge rewrites
+		if opts.Mode == Merge || opts.Mode == DeleteInsert {
+			if source, replaced, err = l.upsertSource(ctx, conn, tbl, target, cols, source, opts); err != nil {
+				return err
+			}
+			cols = nil // the rewritten source has exactly the target's columns
+		}
 		urls, err := l.writeFiles(ctx, conn, tbl, source, target, cols, &res)
 		if err != nil {
 			return err
 		}
 		props := iceberg.Properties{"rat.operation": string(opts.Mode)}
 		switch {
+		case len(replaced) > 0:
+			if err := tx.ReplaceDataFiles(ctx, replaced, urls, props); err != nil {
+				return fmt.Errorf("rewrite files of %s: %w", id, err)
+			}
 		case opts.Mode == Replace:
 			old, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
 			if err != nil {
@@ -159,7 +192,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 }
 
 // loadOrNew loads a table, or prepares a new one (created by its first commit).
-func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema) (*table.Table, bool, error) {
+func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema, parts []Partition) (*table.Table, bool, error) {
 	e, err := l.store.Table(ctx, cat.Ref(), id)
 	if err == nil {
 		tbl, err := cat.Open(ctx, id, e.Metadata)
@@ -168,7 +201,19 @@ func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.Table
 	if !rat.IsCode(err, rat.ENOTFOUND) {
 		return nil, false, err
 	}
-	tbl, err := cat.NewTable(id, schema)
+	fresh, err := iceberg.AssignFreshSchemaIDs(schema, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	var opts []icecat.CreateTableOpt
+	if len(parts) > 0 {
+		spec, err := partitionSpec(id, fresh, parts)
+		if err != nil {
+			return nil, false, err
+		}
+		opts = append(opts, icecat.WithPartitionSpec(&spec))
+	}
+	tbl, err := cat.NewTable(id, fresh, opts...)
 	return tbl, true, err
 }
 
@@ -178,6 +223,11 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	srcByName := map[string]string{}
 	for _, c := range cols {
 		srcByName[strings.ToLower(c.Name)] = c.Name
+	}
+	if cols == nil {
+		for _, f := range target.Fields() {
+			srcByName[strings.ToLower(f.Name)] = f.Name
+		}
 	}
 	sel := make([]string, 0, len(target.Fields()))
 	for _, f := range target.Fields() {
@@ -199,33 +249,51 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	prefix := newID()
-	copySQL := fmt.Sprintf("COPY (SELECT %s FROM (%s)) TO %s (FORMAT parquet, COMPRESSION zstd, FIELD_IDS %s, ROW_GROUP_SIZE %d, FILE_SIZE_BYTES '256MB', FILENAME_PATTERN %s)",
-		strings.Join(sel, ", "), source, duckdb.Quote(stage), duckdb.FieldIDs(target), max(l.rowGroup, 1), duckdb.Quote(prefix+"_{i}"))
+	// A partitioned table gets one file per partition value: DuckDB splits
+	// on helper columns that it leaves out of the files, and iceberg-go
+	// reads each file's partition from its column statistics.
+	parts, err := partitionExprs(tbl.Spec(), target)
+	if err != nil {
+		return nil, err
+	}
+	split, pattern := ", FILE_SIZE_BYTES '256MB'", newID()+"_{i}"
+	if len(parts) > 0 {
+		names := make([]string, len(parts))
+		for i, e := range parts {
+			names[i] = fmt.Sprintf("__rat_p%d", i)
+			sel = append(sel, e+" AS "+names[i])
+		}
+		split = ", PARTITION_BY (" + strings.Join(names, ", ") + ")"
+		pattern = newID() + "_{uuid}"
+	}
+	copySQL := fmt.Sprintf("COPY (SELECT %s FROM (%s)) TO %s (FORMAT parquet, COMPRESSION zstd, FIELD_IDS %s, ROW_GROUP_SIZE %d, FILENAME_PATTERN %s%s)",
+		strings.Join(sel, ", "), source, duckdb.Quote(stage), duckdb.FieldIDs(target), max(l.rowGroup, 1), duckdb.Quote(pattern), split)
 	r, err := conn.ExecContext(ctx, copySQL)
 	if err != nil {
 		return nil, duckdb.UserError("write "+res.Table.String(), err)
 	}
 	res.Rows, _ = r.RowsAffected()
-	entries, err := os.ReadDir(stage)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	var urls []string
 	if res.Rows == 0 {
 		return nil, nil
 	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".parquet") {
-			continue
+	var locals []string
+	err = filepath.WalkDir(stage, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") {
+			locals = append(locals, p)
 		}
-		local := filepath.Join(stage, e.Name())
-		info, err := e.Info()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(locals)
+	var urls []string
+	for _, local := range locals {
+		info, err := os.Stat(local)
 		if err != nil {
 			return nil, err
 		}
-		loc := strings.TrimSuffix(tbl.Location(), "/") + "/data/" + e.Name()
+		loc := strings.TrimSuffix(tbl.Location(), "/") + "/data/" + filepath.Base(local)
 		key, ok := l.objects.Key(loc)
 		if !ok {
 			return nil, rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)

@@ -1,0 +1,191 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+)
+
+// upsertSource stages a Merge or DeleteInsert: it materialises the new rows,
+// finds the data files that hold any of their keys, and returns the SQL of
+// those files' surviving rows plus the new rows, with the files it replaces.
+// Only files with affected keys are rewritten (copy-on-write).
+func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Table, target *iceberg.Schema, cols []duckdb.Column, source string, opts WriteOptions) (string, []string, error) {
+	id := tbl.Identifier()
+	if len(opts.Key) == 0 {
+		return "", nil, rat.Errorf(rat.EINVALID, "%s into %v needs a unique key", opts.Mode, id)
+	}
+	have := map[string]bool{}
+	for _, c := range cols {
+		have[strings.ToLower(c.Name)] = true
+	}
+	keys := make([]string, len(opts.Key))
+	for i, k := range opts.Key {
+		f, ok := target.FindFieldByNameCaseInsensitive(k)
+		if !ok || !have[strings.ToLower(k)] {
+			return "", nil, rat.Errorf(rat.EINVALID, "unique key column %q is missing from %v or from the new rows", k, id)
+		}
+		keys[i] = duckdb.Ident(f.Name)
+	}
+	keyList := strings.Join(keys, ", ")
+	batch := "rat_batch_" + newID()
+	shaped := "SELECT * FROM (" + source + ")"
+	if opts.Mode == Merge {
+		order := ""
+		if opts.OrderBy != "" {
+			order = duckdb.Ident(opts.OrderBy) + " DESC NULLS LAST, "
+		}
+		shaped = fmt.Sprintf("SELECT * EXCLUDE (rat_rn) FROM (SELECT s.*, row_number() OVER (PARTITION BY %s ORDER BY %sCAST(s AS VARCHAR) DESC) AS rat_rn FROM (%s) s) WHERE rat_rn = 1",
+			keyList, order, source)
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+batch+" AS "+shaped); err != nil {
+		return "", nil, duckdb.UserError(fmt.Sprintf("stage new rows of %v", id), err)
+	}
+	drop := func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+batch) }
+	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	newRows := "SELECT * FROM " + batch
+	if len(files) == 0 {
+		return newRows, nil, nil
+	}
+	paths, err := l.LocalPaths(ctx, files)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	read, err := readFiles(tbl.Metadata(), paths, target, true)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	match := fmt.Sprintf("(%s) IN (SELECT %s FROM %s)", keyList, keyList, batch)
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT filename FROM %s WHERE %s", read, match))
+	if err != nil {
+		drop()
+		return "", nil, duckdb.UserError(fmt.Sprintf("find rows to replace in %v", id), err)
+	}
+	byPath := make(map[string]string, len(files))
+	for i, p := range paths {
+		byPath[p] = files[i].Location
+	}
+	var affected, affectedPaths []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			drop()
+			return "", nil, err
+		}
+		affected = append(affected, byPath[p])
+		affectedPaths = append(affectedPaths, p)
+	}
+	rows.Close()
+	if len(affected) == 0 {
+		return newRows, nil, nil
+	}
+	keep, err := readFiles(tbl.Metadata(), affectedPaths, target, false)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	return fmt.Sprintf("SELECT * FROM %s WHERE NOT %s UNION ALL BY NAME %s", keep, match, newRows), affected, nil
+}
+
+// readFiles reads data files of a table with its current schema.
+func readFiles(meta table.Metadata, paths []string, schema *iceberg.Schema, filename bool) (string, error) {
+	read := duckdb.ReadParquet
+	if len(meta.Schemas()) == 1 {
+		read = duckdb.ReadParquetByName
+	}
+	expr, err := read(paths, schema)
+	if err != nil || !filename {
+		return expr, err
+	}
+	// read_parquet(...) → read_parquet(..., filename = true)
+	return strings.TrimSuffix(expr, ")") + ", filename = true)", nil
+}
+
+// Partition is one field of a table's partitioning: a column and a
+// transform (identity, day, month or year).
+type Partition struct {
+	Column    string
+	Transform string
+}
+
+// ParsePartition reads "col", "day(col)", "month(col)" or "year(col)".
+func ParsePartition(s string) (Partition, error) {
+	s = strings.TrimSpace(s)
+	if open := strings.Index(s, "("); open > 0 && strings.HasSuffix(s, ")") {
+		p := Partition{Transform: strings.ToLower(strings.TrimSpace(s[:open])), Column: strings.TrimSpace(s[open+1 : len(s)-1])}
+		switch p.Transform {
+		case "identity", "day", "month", "year":
+			return p, nil
+		}
+		return Partition{}, rat.Errorf(rat.EINVALID, "partition %q: transform %q is not supported; use identity, day, month or year", s, p.Transform)
+	}
+	return Partition{Column: s, Transform: "identity"}, nil
+}
+
+func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition) (iceberg.PartitionSpec, error) {
+	fields := make([]iceberg.PartitionField, 0, len(parts))
+	for i, p := range parts {
+		f, ok := schema.FindFieldByNameCaseInsensitive(p.Column)
+		if !ok {
+			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition column %q is not a column of %s", p.Column, id)
+		}
+		var t iceberg.Transform
+		switch p.Transform {
+		case "identity", "":
+			t = iceberg.IdentityTransform{}
+		case "day":
+			t = iceberg.DayTransform{}
+		case "month":
+			t = iceberg.MonthTransform{}
+		case "year":
+			t = iceberg.YearTransform{}
+		default:
+			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition transform %q: use identity, day, month or year", p.Transform)
+		}
+		name := f.Name
+		if p.Transform != "identity" && p.Transform != "" {
+			name = f.Name + "_" + p.Transform
+		}
+		fields = append(fields, iceberg.PartitionField{SourceIDs: []int{f.ID}, FieldID: 1000 + i, Name: name, Transform: t})
+	}
+	return iceberg.NewPartitionSpec(fields...), nil
+}
+
+// partitionExprs gives, per partition field, the DuckDB expression whose
+// value is constant within one partition.
+func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]string, error) {
+	var out []string
+	for _, f := range spec.Fields() {
+		src, ok := schema.FindFieldByID(f.SourceID())
+		if !ok {
+			return nil, rat.Errorf(rat.EINTERNAL, "partition field %s has no source column", f.Name)
+		}
+		col := duckdb.Ident(src.Name)
+		switch f.Transform.(type) {
+		case iceberg.IdentityTransform:
+			out = append(out, col)
+		case iceberg.DayTransform:
+			out = append(out, "CAST("+col+" AS DATE)")
+		case iceberg.MonthTransform:
+			out = append(out, "date_trunc('month', "+col+")")
+		case iceberg.YearTransform:
+			out = append(out, "date_trunc('year', "+col+")")
+		default:
+			return nil, rat.Errorf(rat.EINVALID, "partition transform %s is not supported for writes", f.Transform)
+		}
+	}
+	return out, nil
+}

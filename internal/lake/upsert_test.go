@@ -1,0 +1,105 @@
+package lake
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ratdata/rat"
+)
+
+func TestMergeUpsert(t *testing.T) {
+	backends(t, func(t *testing.T, l *Lake) {
+		ctx := context.Background()
+		id := rat.TableID{Layer: "silver", Name: "customers"}
+		// Two files: keys 1-3 and keys 4-6.
+		mustWrite(t, l, "main", "silver.customers", "SELECT * FROM (VALUES (1, 'a', 1), (2, 'b', 1), (3, 'c', 1)) t(id, name, v)", WriteOptions{})
+		mustWrite(t, l, "main", "silver.customers", "SELECT * FROM (VALUES (4, 'd', 1), (5, 'e', 1), (6, 'f', 1)) t(id, name, v)", WriteOptions{})
+		before, err := l.Resolve(ctx, "main", id, At{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Key 2 changes twice in one batch (v decides), key 7 is new; the
+		// second file holds no affected key and must not be rewritten.
+		res := mustWrite(t, l, "main", "silver.customers",
+			"SELECT * FROM (VALUES (2, 'B-old', 2), (2, 'B-new', 3), (7, 'g', 1)) t(id, name, v)",
+			WriteOptions{Mode: Merge, Key: []string{"id"}, OrderBy: "v"})
+		if res.Rows != 4 { // 1, 3 kept from the rewritten file + 2 and 7
+			t.Errorf("rows written = %d, want 4 (only the affected file is rewritten)", res.Rows)
+		}
+		got := queryText(t, l, "main", At{}, "SELECT id, name FROM silver.customers ORDER BY id")
+		want := "1 | a;2 | B-new;3 | c;4 | d;5 | e;6 | f;7 | g"
+		if strings.Join(got, ";") != want {
+			t.Fatalf("after merge: %v, want %s", got, want)
+		}
+		after, err := l.Resolve(ctx, "main", id, At{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for _, f := range after.Files {
+			for _, g := range before.Files {
+				if f.Location == g.Location {
+					kept++
+				}
+			}
+		}
+		if kept != 1 || len(after.Files) != 2 {
+			t.Fatalf("files: %d before, %d after, %d untouched; want the unaffected file kept", len(before.Files), len(after.Files), kept)
+		}
+		// Delete-insert replaces all rows of the keys given.
+		mustWrite(t, l, "main", "silver.customers", "SELECT * FROM (VALUES (5, 'x', 9), (5, 'y', 9)) t(id, name, v)",
+			WriteOptions{Mode: DeleteInsert, Key: []string{"id"}})
+		got = queryText(t, l, "main", At{}, "SELECT name FROM silver.customers WHERE id = 5 ORDER BY name")
+		if strings.Join(got, ";") != "x;y" {
+			t.Fatalf("after delete_insert: %v", got)
+		}
+		if n := queryInt(t, l, "main", At{}, "SELECT count(*) FROM silver.customers"); n != 8 {
+			t.Fatalf("rows = %d, want 8", n)
+		}
+		_, err = l.Write(ctx, "main", id, "SELECT 1 AS id", WriteOptions{Mode: Merge, Key: []string{"nope"}})
+		if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+			t.Fatalf("bad key: %v", err)
+		}
+	})
+}
+
+func TestPartitionedTable(t *testing.T) {
+	backends(t, func(t *testing.T, l *Lake) {
+		ctx := context.Background()
+		parts := []Partition{{Column: "ts", Transform: "day"}, {Column: "region", Transform: "identity"}}
+		mustWrite(t, l, "main", "bronze.p", `SELECT * FROM (VALUES
+			(TIMESTAMP '2024-01-01 10:00', 'n', 1), (TIMESTAMP '2024-01-01 11:00', 'n', 2),
+			(TIMESTAMP '2024-01-02 10:00', 'n', 3), (TIMESTAMP '2024-01-02 10:00', 's', 4)) t(ts, region, v)`,
+			WriteOptions{PartitionBy: parts})
+		info, err := l.Describe(ctx, "main", rat.TableID{Layer: "bronze", Name: "p"}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.DataFiles != 3 || !strings.Contains(info.Partition, "ts_day") {
+			t.Fatalf("files = %d (want 3, one per partition), spec %s", info.DataFiles, info.Partition)
+		}
+		if n := queryInt(t, l, "main", At{}, "SELECT sum(v) FROM bronze.p WHERE region = 'n'"); n != 6 {
+			t.Fatalf("sum = %d", n)
+		}
+		// A merge into a partitioned table keeps one file per partition.
+		mustWrite(t, l, "main", "bronze.p", "SELECT TIMESTAMP '2024-01-03 09:00' AS ts, 's' AS region, 5 AS v", WriteOptions{})
+		if n := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.p"); n != 5 {
+			t.Fatalf("rows = %d", n)
+		}
+	})
+}
+
+func TestWriteProperties(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	mustWrite(t, l, "main", "bronze.w", "SELECT 1 AS id", WriteOptions{Properties: map[string]string{"rat.watermark.id": "1"}})
+	mustWrite(t, l, "main", "bronze.w", "SELECT 2 AS id", WriteOptions{Properties: map[string]string{"rat.watermark.id": "2"}})
+	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tbl.Properties()["rat.watermark.id"]; got != "2" {
+		t.Fatalf("watermark property = %q, want 2", got)
+	}
+}
