@@ -1,0 +1,3 @@
+-- Gold KPIs
+-- @materialised: table
+SELECT 1 AS kpi

@@ -1,0 +1,4 @@
+-- @materialized: table
+SELECT *
+FROM {{ ref('silver.b') }}
+JOIN {{ ref('bronze.raw') }} USING (id)

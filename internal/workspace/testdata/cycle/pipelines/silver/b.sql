@@ -1,0 +1,5 @@
+-- @materialized: incremental
+SELECT * FROM {{ ref('bronze.raw') }}
+{% if is_incremental() %}
+UNION ALL SELECT * FROM {{ ref('silver.a') }}
+{% endif %}

@@ -1,0 +1,2 @@
+-- @materialized: view
+SELECT DISTINCT store_id FROM {{ ref('bronze', 'raw_sales') }}

@@ -1,0 +1,5 @@
+-- @name: test_rows
+-- @mocks: bronze_sales.yaml
+-- @mocks: bronze_raw_stores
+-- @expect: [{"txn_id": "T001", "total_amount": 20.0}, {txn_id: "T002", total_amount: 76.5}]
+-- @expect_columns: [txn_id, total_amount]

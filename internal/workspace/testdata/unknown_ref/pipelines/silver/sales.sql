@@ -1,0 +1,5 @@
+-- @materialized: table
+-- @owner: data-team
+
+SELECT *
+FROM {{ ref('bronze.raw_sale') }}
