@@ -190,6 +190,8 @@ func (c *Iceberg) replayAppends(ctx context.Context, id rat.TableID, b, s, t, so
 		return nil, "dropped on " + source + ", changed on " + c.ref, nil
 	case t == "":
 		return nil, "dropped on " + c.ref + ", changed on " + source, nil
+	case IsView(b) || IsView(s) || IsView(t):
+		return nil, "a view changed on both sides", nil
 	}
 	bm, err := c.ReadMetadata(ctx, b)
 	if err != nil {
@@ -304,6 +306,13 @@ func dataFiles(io icebergio.IO, snap *table.Snapshot) (map[string]iceberg.DataFi
 	}
 	return out, nil
 }
+
+// ViewSuffix ends the location of a catalog entry that is a view (a stored
+// SELECT) rather than an Iceberg table.
+const ViewSuffix = ".view.json"
+
+// IsView reports whether a catalog entry's location is a view definition.
+func IsView(location string) bool { return strings.HasSuffix(location, ViewSuffix) }
 
 // ResolveRef returns the commit a branch, tag or commit id (prefix) names.
 func ResolveRef(ctx context.Context, store Store, name string) (string, error) {

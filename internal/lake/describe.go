@@ -12,6 +12,8 @@ import (
 // TableInfo describes a table at the head of a ref.
 type TableInfo struct {
 	Table      string         `json:"table"`
+	Kind       string         `json:"kind"`          // table or view
+	SQL        string         `json:"sql,omitempty"` // a view's definition
 	Ref        string         `json:"ref"`
 	Location   string         `json:"location"`
 	Metadata   string         `json:"metadata"`
@@ -58,13 +60,20 @@ func (l *Lake) Describe(ctx context.Context, ref string, id rat.TableID, withFil
 		}
 		return TableInfo{}, err
 	}
+	if IsView(e.Metadata) {
+		sql, err := l.ViewSQL(ctx, e.Metadata)
+		if err != nil {
+			return TableInfo{}, err
+		}
+		return TableInfo{Table: id.String(), Kind: "view", SQL: sql, Ref: ref, Metadata: e.Metadata, LastCommit: e.CommitID}, nil
+	}
 	tbl, err := l.Catalog(ref).Open(ctx, id, e.Metadata)
 	if err != nil {
 		return TableInfo{}, err
 	}
 	meta := tbl.Metadata()
 	info := TableInfo{
-		Table: id.String(), Ref: ref, Location: meta.Location(), Metadata: e.Metadata,
+		Table: id.String(), Kind: "table", Ref: ref, Location: meta.Location(), Metadata: e.Metadata,
 		UUID: meta.TableUUID().String(), Format: meta.Version(), LastCommit: e.CommitID,
 		Partition: meta.PartitionSpec().String(),
 	}
@@ -111,6 +120,7 @@ func (l *Lake) Describe(ctx context.Context, ref string, id rat.TableID, withFil
 // snapshot's summary without opening manifests.
 type Summary struct {
 	Table    string    `json:"table"`
+	Kind     string    `json:"kind"` // table or view
 	Rows     int64     `json:"rows"`
 	Files    int64     `json:"files"`
 	Bytes    int64     `json:"bytes"`
@@ -126,11 +136,15 @@ func (l *Lake) Summaries(ctx context.Context, ref string) ([]Summary, error) {
 	}
 	out := make([]Summary, 0, len(entries))
 	for _, e := range entries {
+		if IsView(e.Metadata) {
+			out = append(out, Summary{Table: e.Table.String(), Kind: "view"})
+			continue
+		}
 		meta, err := l.Catalog(ref).ReadMetadata(ctx, e.Metadata)
 		if err != nil {
 			return nil, err
 		}
-		s := Summary{Table: e.Table.String(), Updated: time.UnixMilli(meta.LastUpdatedMillis()).UTC()}
+		s := Summary{Table: e.Table.String(), Kind: "table", Updated: time.UnixMilli(meta.LastUpdatedMillis()).UTC()}
 		if cur := meta.CurrentSnapshot(); cur != nil {
 			s.Snapshot = cur.SnapshotID
 			if cur.Summary != nil {

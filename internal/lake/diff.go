@@ -77,7 +77,7 @@ func (l *Lake) tablesOf(ctx context.Context, ref string) (map[rat.TableID]string
 
 // rows reads the row count of a table's current snapshot from its summary.
 func (l *Lake) rows(ctx context.Context, metadata string) (int64, error) {
-	if metadata == "" {
+	if metadata == "" || IsView(metadata) {
 		return 0, nil
 	}
 	meta, err := l.Catalog(rat.DefaultBranch).ReadMetadata(ctx, metadata)

@@ -60,6 +60,9 @@ func (l *Lake) Load(ctx context.Context, ref string, id rat.TableID) (*table.Tab
 		}
 		return nil, err
 	}
+	if IsView(e.Metadata) {
+		return nil, rat.Errorf(rat.EINVALID, "%s is a view, not a table", id)
+	}
 	return l.Catalog(ref).Open(ctx, id, e.Metadata)
 }
 
@@ -190,6 +193,10 @@ func (l *Lake) Plan(ctx context.Context, ref string, at At, query string) ([]duc
 
 // views resolves tables ("layer.name") to views over their files.
 func (l *Lake) views(ctx context.Context, ref string, at At, names []string) ([]duckdb.View, error) {
+	return l.viewsDepth(ctx, ref, at, names, 0)
+}
+
+func (l *Lake) viewsDepth(ctx context.Context, ref string, at At, names []string, depth int) ([]duckdb.View, error) {
 	var views []duckdb.View
 	for _, name := range names {
 		schema, _, _ := strings.Cut(name, ".")
@@ -199,6 +206,14 @@ func (l *Lake) views(ctx context.Context, ref string, at At, names []string) ([]
 		id, err := rat.ParseTableID(name)
 		if err != nil {
 			return nil, err
+		}
+		if e, err := l.store.Table(ctx, ref, id); err == nil && IsView(e.Metadata) {
+			from, err := l.expandView(ctx, ref, at, id, e.Metadata, depth)
+			if err != nil {
+				return nil, err
+			}
+			views = append(views, duckdb.View{Schema: id.Layer, Name: id.Name, From: from})
+			continue
 		}
 		r, err := l.Resolve(ctx, ref, id, at)
 		if err != nil {

@@ -12,14 +12,16 @@ import (
 	"github.com/ratdata/rat/internal/duckdb"
 )
 
-// upsertSource stages a Merge or DeleteInsert: it materialises the new rows,
-// finds the data files that hold any of their keys, and returns the SQL of
-// those files' surviving rows plus the new rows, with the files it replaces.
-// Only files with affected keys are rewritten (copy-on-write).
-func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Table, target *iceberg.Schema, cols []duckdb.Column, source string, opts WriteOptions) (string, []string, error) {
+// upsertSource stages a Merge or DeleteInsert: it materialises the new rows
+// in a temporary table (rat_batch_*, dropped by the caller with
+// dropBatches), finds the data files that hold any of their keys, and
+// returns the SQL of those files' surviving rows plus the new rows, the
+// files it replaces and the number of new rows. Only files with affected
+// keys are rewritten (copy-on-write).
+func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Table, target *iceberg.Schema, cols []duckdb.Column, source string, opts WriteOptions) (string, []string, int64, error) {
 	id := tbl.Identifier()
 	if len(opts.Key) == 0 {
-		return "", nil, rat.Errorf(rat.EINVALID, "%s into %v needs a unique key", opts.Mode, id)
+		return "", nil, 0, rat.Errorf(rat.EINVALID, "%s into %v needs a unique key", opts.Mode, id)
 	}
 	have := map[string]bool{}
 	for _, c := range cols {
@@ -29,7 +31,7 @@ func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Tabl
 	for i, k := range opts.Key {
 		f, ok := target.FindFieldByNameCaseInsensitive(k)
 		if !ok || !have[strings.ToLower(k)] {
-			return "", nil, rat.Errorf(rat.EINVALID, "unique key column %q is missing from %v or from the new rows", k, id)
+			return "", nil, 0, rat.Errorf(rat.EINVALID, "unique key column %q is missing from %v or from the new rows", k, id)
 		}
 		keys[i] = duckdb.Ident(f.Name)
 	}
@@ -45,33 +47,37 @@ func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Tabl
 			keyList, order, source)
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+batch+" AS "+shaped); err != nil {
-		return "", nil, duckdb.UserError(fmt.Sprintf("stage new rows of %v", id), err)
+		return "", nil, 0, duckdb.UserError(fmt.Sprintf("stage new rows of %v", id), err)
+	}
+	var n int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+batch).Scan(&n); err != nil {
+		return "", nil, 0, err
 	}
 	drop := func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+batch) }
 	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
 	if err != nil {
 		drop()
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	newRows := "SELECT * FROM " + batch
 	if len(files) == 0 {
-		return newRows, nil, nil
+		return newRows, nil, n, nil
 	}
 	paths, err := l.LocalPaths(ctx, files)
 	if err != nil {
 		drop()
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	read, err := readFiles(tbl.Metadata(), paths, target, true)
 	if err != nil {
 		drop()
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	match := fmt.Sprintf("(%s) IN (SELECT %s FROM %s)", keyList, keyList, batch)
 	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT filename FROM %s WHERE %s", read, match))
 	if err != nil {
 		drop()
-		return "", nil, duckdb.UserError(fmt.Sprintf("find rows to replace in %v", id), err)
+		return "", nil, 0, duckdb.UserError(fmt.Sprintf("find rows to replace in %v", id), err)
 	}
 	byPath := make(map[string]string, len(files))
 	for i, p := range paths {
@@ -83,21 +89,40 @@ func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Tabl
 		if err := rows.Scan(&p); err != nil {
 			rows.Close()
 			drop()
-			return "", nil, err
+			return "", nil, 0, err
 		}
 		affected = append(affected, byPath[p])
 		affectedPaths = append(affectedPaths, p)
 	}
 	rows.Close()
 	if len(affected) == 0 {
-		return newRows, nil, nil
+		return newRows, nil, n, nil
 	}
 	keep, err := readFiles(tbl.Metadata(), affectedPaths, target, false)
 	if err != nil {
 		drop()
-		return "", nil, err
+		return "", nil, 0, err
 	}
-	return fmt.Sprintf("SELECT * FROM %s WHERE NOT %s UNION ALL BY NAME %s", keep, match, newRows), affected, nil
+	return fmt.Sprintf("SELECT * FROM %s WHERE NOT %s UNION ALL BY NAME %s", keep, match, newRows), affected, n, nil
+}
+
+// dropBatches drops the temporary tables upsertSource made on conn.
+func dropBatches(ctx context.Context, conn *sql.Conn) {
+	rows, err := conn.QueryContext(ctx, "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'rat_batch_%'")
+	if err != nil {
+		return
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			names = append(names, n)
+		}
+	}
+	rows.Close()
+	for _, n := range names {
+		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+duckdb.Ident(n))
+	}
 }
 
 // readFiles reads data files of a table with its current schema.
@@ -188,4 +213,41 @@ func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]strin
 		}
 	}
 	return out, nil
+}
+
+// reshape stages schema changes that make the table's columns those of src.
+func reshape(tx *table.Transaction, current, src *iceberg.Schema) error {
+	srcByName := map[string]iceberg.NestedField{}
+	for _, f := range src.Fields() {
+		srcByName[strings.ToLower(f.Name)] = f
+	}
+	curByName := map[string]iceberg.NestedField{}
+	var drop []string
+	for _, f := range current.Fields() {
+		curByName[strings.ToLower(f.Name)] = f
+		sf, ok := srcByName[strings.ToLower(f.Name)]
+		if !ok || !compatible(f.Type, sf.Type) {
+			drop = append(drop, f.Name)
+		}
+	}
+	var add []iceberg.NestedField
+	for _, f := range src.Fields() {
+		cf, ok := curByName[strings.ToLower(f.Name)]
+		if !ok || !compatible(cf.Type, f.Type) {
+			add = append(add, f)
+		}
+	}
+	if len(drop) == 0 && len(add) == 0 {
+		return nil
+	}
+	// One schema update: each update of a transaction asserts the schema it
+	// started from, so a second one would fail against the catalog's.
+	upd := tx.UpdateSchema(false, true)
+	for _, name := range drop {
+		upd.DeleteColumn([]string{name})
+	}
+	for _, f := range add {
+		upd.AddColumn([]string{f.Name}, f.Type, "", false, nil)
+	}
+	return upd.Commit()
 }

@@ -103,3 +103,51 @@ func TestWriteProperties(t *testing.T) {
 		t.Fatalf("watermark property = %q, want 2", got)
 	}
 }
+
+func TestReshape(t *testing.T) {
+	l := newLocalLake(t)
+	mustWrite(t, l, "main", "gold.g", "SELECT 1 AS id, 'a' AS name, 10 AS amount", WriteOptions{})
+	// The SQL changed: name is gone, amount became text, city is new.
+	mustWrite(t, l, "main", "gold.g", "SELECT 2 AS id, 'x' AS amount, 'paris' AS city", WriteOptions{Mode: Replace, Reshape: true})
+	got := queryText(t, l, "main", At{}, "SELECT * FROM gold.g")
+	if strings.Join(got, ";") != "2 | x | paris" {
+		t.Fatalf("after reshape: %v", got)
+	}
+	info, err := l.Describe(context.Background(), "main", rat.TableID{Layer: "gold", Name: "g"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for _, c := range info.Columns {
+		cols = append(cols, c.Name+" "+c.Type)
+	}
+	if strings.Join(cols, ",") != "id INTEGER,amount VARCHAR,city VARCHAR" {
+		t.Fatalf("columns = %v", cols)
+	}
+	// The old snapshot still reads with its own schema.
+	if n := queryInt(t, l, "main", At{SnapshotID: info.Snapshots[0].ID}, "SELECT amount FROM gold.g"); n != 10 {
+		t.Fatalf("time travel to the old shape: %d", n)
+	}
+}
+
+func TestWriteReadsOtherTables(t *testing.T) {
+	l := newLocalLake(t)
+	mustWrite(t, l, "main", "bronze.raw", "SELECT * FROM (VALUES (1, 5), (2, 7)) t(id, v)", WriteOptions{})
+	mustWrite(t, l, "main", "silver.clean", "SELECT id, v * 2 AS v2 FROM bronze.raw WHERE v > 5", WriteOptions{})
+	if got := queryText(t, l, "main", At{}, "SELECT * FROM silver.clean"); strings.Join(got, ";") != "2 | 14" {
+		t.Fatalf("derived table: %v", got)
+	}
+}
+
+func TestHugeintStoredAsLong(t *testing.T) {
+	l := newLocalLake(t)
+	mustWrite(t, l, "main", "gold.s", "SELECT sum(x) AS total FROM (VALUES (1), (2)) t(x)", WriteOptions{})
+	if n := queryInt(t, l, "main", At{}, "SELECT total FROM gold.s"); n != 3 {
+		t.Fatalf("total = %d", n)
+	}
+	_, err := l.Write(context.Background(), "main", rat.TableID{Layer: "gold", Name: "big"},
+		"SELECT 170141183460469231731687303715884105727::HUGEINT AS x", WriteOptions{})
+	if err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("overflow must fail loudly: %v", err)
+	}
+}

@@ -50,7 +50,9 @@ type WriteOptions struct {
 	Mode    Mode
 	Evolve  bool          // add new columns instead of failing
 	Message string        // commit message
-	Views   []duckdb.View // tables the source SQL may read
+	// Views make tables readable by the source SQL; nil plans them from
+	// the tables the source names, on the branch written to.
+	Views []duckdb.View
 	// Key is the unique key of Merge, or the columns whose values
 	// DeleteInsert replaces.
 	Key []string
@@ -61,6 +63,11 @@ type WriteOptions struct {
 	PartitionBy []Partition
 	// Properties are set on the table in the same commit (watermarks).
 	Properties map[string]string
+	// Reshape (with Replace) makes the table's columns exactly the new
+	// rows' columns: a full rebuild whose SQL changed shape. Columns that
+	// are gone are dropped, new ones added, and a column whose type
+	// changed incompatibly is replaced.
+	Reshape bool
 }
 
 // WriteResult reports what a write did.
@@ -72,6 +79,9 @@ type WriteResult struct {
 	Bytes      int64
 	SnapshotID int64
 	Added      []string // columns added by schema evolution
+	// NewRows counts the new rows of a Merge or DeleteInsert (Rows also
+	// counts the old rows of rewritten files); -1 for other modes.
+	NewRows int64
 }
 
 // Write runs a SELECT in DuckDB and commits its rows to a table on a branch:
@@ -99,7 +109,14 @@ func (l *Lake) Write(ctx context.Context, ref string, id rat.TableID, source str
 }
 
 func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source string, opts WriteOptions) (WriteResult, error) {
-	res := WriteResult{Table: id}
+	res := WriteResult{Table: id, NewRows: -1}
+	if opts.Views == nil {
+		views, err := l.Plan(ctx, ref, At{}, source)
+		if err != nil {
+			return res, err
+		}
+		opts.Views = views
+	}
 	err := l.db.WithViews(ctx, opts.Views, func(conn *sql.Conn) error {
 		cols, err := describe(ctx, conn, source)
 		if err != nil {
@@ -116,6 +133,16 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		}
 		res.Created = created
 		tx := tbl.NewTransaction()
+		if opts.Reshape && opts.Mode == Replace && !created {
+			if err := reshape(tx, tbl.Metadata().CurrentSchema(), srcSchema); err != nil {
+				return rat.Errorf(rat.EINVALID, "reshape %s: %w", id, err)
+			}
+			st, err := tx.StagedTable()
+			if err != nil {
+				return err
+			}
+			tbl = st.Table
+		}
 		target, added, err := reconcile(id, tbl.Metadata().CurrentSchema(), cols, opts.Evolve)
 		if err != nil {
 			return err
@@ -144,7 +171,8 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		}
 		var replaced []string // files a merge rewrites
 		if opts.Mode == Merge || opts.Mode == DeleteInsert {
-			if source, replaced, err = l.upsertSource(ctx, conn, tbl, target, cols, source, opts); err != nil {
+			defer dropBatches(context.WithoutCancel(ctx), conn)
+			if source, replaced, res.NewRows, err = l.upsertSource(ctx, conn, tbl, target, cols, source, opts); err != nil {
 				return err
 			}
 			cols = nil // the rewritten source has exactly the target's columns
@@ -194,6 +222,9 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 // loadOrNew loads a table, or prepares a new one (created by its first commit).
 func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema, parts []Partition) (*table.Table, bool, error) {
 	e, err := l.store.Table(ctx, cat.Ref(), id)
+	if err == nil && IsView(e.Metadata) {
+		return nil, false, rat.Errorf(rat.EINVALID, "%s is a view, not a table: write into another name, or materialize it as a table", id)
+	}
 	if err == nil {
 		tbl, err := cat.Open(ctx, id, e.Metadata)
 		return tbl, false, err
@@ -354,7 +385,8 @@ func compatible(dst, src iceberg.Type) bool {
 		return ok
 	case iceberg.Float64Type:
 		switch src.(type) {
-		case iceberg.Float32Type, iceberg.Int32Type:
+		case iceberg.Float32Type, iceberg.Int32Type, iceberg.Int64Type, iceberg.DecimalType:
+			// A CSV column of whole numbers loads into a DOUBLE column.
 			return true
 		}
 	case iceberg.DecimalType:
