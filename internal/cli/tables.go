@@ -34,9 +34,13 @@ func newTablesCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, len(list))
 			for i, s := range list {
-				rows[i] = []string{s.Table, strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), humanBytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
+				if s.Kind == "view" {
+					rows[i] = []string{s.Table, "view", "", "", "", ""}
+					continue
+				}
+				rows[i] = []string{s.Table, "table", strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), humanBytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
 			}
-			printTable(cmd.OutOrStdout(), []string{"TABLE", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
+			printTable(cmd.OutOrStdout(), []string{"TABLE", "KIND", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
 			return nil
 		},
 	}

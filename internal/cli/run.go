@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/workspace"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var branch string
+	var fullRefresh, dryRun, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "run [SELECTOR...]",
+		Short: "Build the workspace's pipelines, test them and publish them atomically",
+		Long: `Run pipelines with write–audit–publish: rat forks a branch run/<id> from the
+target branch, builds the selected pipelines there (independent ones in
+parallel, up to max_parallel_pipelines), runs their quality, column and custom
+tests, and merges every table into the target in one commit only if no
+error-severity test failed. Otherwise the target is untouched and the run
+branch is kept for inspection ('rat query ... --branch run/<id>').
+
+Selectors (default: every pipeline):
+  silver.sales     one pipeline          +silver.sales  it and everything upstream
+  silver.sales+    it and downstream     layer:gold     every gold pipeline
+  tag:finance      pipelines tagged so   state:modified pipelines whose files changed, and downstream`,
+		Example: `  rat run
+  rat run +gold.daily_sales --full-refresh
+  rat run layer:silver --branch dev --dry-run`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, map[string]string{"branch": branch})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ws, err := a.loadWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			for _, w := range ws.Warnings() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
+			}
+			out := cmd.OutOrStdout()
+			runner := &pipeline.Runner{
+				Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines,
+				Env: os.LookupEnv,
+			}
+			if !asJSON {
+				runner.Progress = progressPrinter(cmd.ErrOrStderr())
+			}
+			res, err := runner.Run(ctx, pipeline.Options{
+				Target: a.cfg.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun,
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := printJSON(out, res); err != nil {
+					return err
+				}
+			} else {
+				printRunSummary(out, res, dryRun)
+			}
+			if res.Status == pipeline.StatusFailed {
+				return rat.Errorf(rat.EINVALID, "run %s failed: %s was not changed; inspect the run branch %s", res.ID, res.Target, res.RunBranch)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch to publish into (default: the configured branch, main)")
+	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "rebuild incremental tables from scratch and reset their watermarks")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "render the selected pipelines and show the plan; build nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run result as JSON")
+	return cmd
+}
+
+// loadWorkspace loads the workspace the configuration found.
+// Tables that pipelines read but do not build must exist on the branch.
+func (a *app) loadWorkspace(ctx context.Context) (*workspace.Workspace, error) {
+	if a.cfg.WorkspaceDir == "" {
+		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
+	}
+	return workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
+		Env: os.LookupEnv,
+		Known: func(id rat.TableID) bool {
+			_, err := a.store.Table(ctx, a.cfg.Branch, id)
+			return err == nil
+		},
+	})
+}
+
+// progressPrinter prints one line per finished node and test.
+func progressPrinter(w io.Writer) func(pipeline.Event) {
+	return func(e pipeline.Event) {
+		switch e.Kind {
+		case "node_started":
+			fmt.Fprintf(w, "  ▶ %s\n", e.Pipeline)
+		case "node_finished":
+			n := e.Node
+			switch n.Status {
+			case pipeline.StatusSuccess:
+				fmt.Fprintf(w, "  ✓ %-30s %-22s %10s rows  %s\n", n.Pipeline, n.Kind, strconv.FormatInt(n.Rows, 10), rat.Duration(time.Duration(n.Duration)))
+			case pipeline.StatusSkipped:
+				fmt.Fprintf(w, "  - %-30s skipped: %s\n", n.Pipeline, n.Error)
+			default:
+				fmt.Fprintf(w, "  ✗ %-30s %s\n", n.Pipeline, n.Error)
+			}
+		case "tests_started":
+			fmt.Fprintln(w, "  testing …")
+		case "test_finished":
+			t := e.Test
+			if t.Status != pipeline.TestPass {
+				fmt.Fprintf(w, "  ✗ test %s %s (%s, %s): %d violation(s) %s\n", t.Pipeline, t.Name, t.Kind, t.Severity, t.Violations, t.Error)
+			}
+		case "publishing":
+			fmt.Fprintln(w, "  publishing …")
+		}
+	}
+}
+
+func printRunSummary(out io.Writer, res *pipeline.Result, dryRun bool) {
+	if dryRun {
+		for _, n := range res.Nodes {
+			fmt.Fprintf(out, "-- %s (%s)\n", n.Pipeline, n.Kind)
+			if n.Error != "" {
+				fmt.Fprintf(out, "-- error: %s\n", n.Error)
+			}
+			fmt.Fprintln(out, strings.TrimSpace(n.SQL))
+			fmt.Fprintln(out)
+		}
+		fmt.Fprintf(out, "dry run: %s would be built into %s; nothing was written\n", plural(int64(len(res.Nodes)), "pipeline"), res.Target)
+		return
+	}
+	rows := make([][]string, len(res.Nodes))
+	for i, n := range res.Nodes {
+		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, strconv.FormatInt(n.Rows, 10), rat.Duration(time.Duration(n.Duration))}
+	}
+	printTable(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
+	pass, fail, warn := 0, 0, 0
+	for _, t := range res.Tests {
+		switch {
+		case t.Status == pipeline.TestPass:
+			pass++
+		case t.Severity == "warn":
+			warn++
+		default:
+			fail++
+		}
+	}
+	fmt.Fprintf(out, "tests: %d ok, %d failing, %d warning\n", pass, fail, warn)
+	if res.Status == pipeline.StatusSuccess {
+		fmt.Fprintf(out, "run %s succeeded in %s: published to %s at %s\n", res.ID, rat.Duration(time.Duration(res.Duration)), res.Target, rat.ShortID(res.Commit))
+	} else if res.Error != "" {
+		fmt.Fprintf(out, "run %s: %s\n", res.ID, res.Error)
+	}
+}

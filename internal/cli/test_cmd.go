@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func newTestCmd(g *globals) *cobra.Command {
+	var branch, kind, output string
+	cmd := &cobra.Command{
+		Use:   "test [SELECTOR...]",
+		Short: "Run quality tests on a branch's tables and unit tests on mocks",
+		Long: `Run the tests of the selected pipelines (default: all):
+  quality  tests/quality/*.sql, column tests and YAML tests[], against the
+           tables as they are on the branch
+  unit     tests/unit/*.sql: the pipeline's SQL on mock tables (tests/mocks/),
+           compared with @expect rows, @expect_count or the file's SELECT
+Exit status 1 when an error-severity test fails.`,
+		Example: `  rat test
+  rat test silver.orders --type unit
+  rat test layer:gold --output json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if kind != "" && kind != "quality" && kind != "unit" {
+				return &usageError{msg: "rat test: --type wants quality or unit"}
+			}
+			if output != "console" && output != "json" {
+				return &usageError{msg: "rat test: --output wants console or json"}
+			}
+			ctx := cmd.Context()
+			a, err := g.open(ctx, map[string]string{"branch": branch})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ws, err := a.loadWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			selected, err := ws.Select(args, nil)
+			if err != nil {
+				return err
+			}
+			r := &pipeline.Runner{Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv}
+			var results []pipeline.TestResult
+			if kind == "" || kind == "unit" {
+				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.cfg.StateDir, "tmp"))...)
+			}
+			if kind == "" || kind == "quality" {
+				results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.cfg.Branch, time.Now())...)
+			}
+			out := cmd.OutOrStdout()
+			failed := 0
+			for _, t := range results {
+				if t.Status != pipeline.TestPass && t.Severity != "warn" {
+					failed++
+				}
+			}
+			if output == "json" {
+				if results == nil {
+					results = []pipeline.TestResult{}
+				}
+				if err := printJSON(out, results); err != nil {
+					return err
+				}
+			} else {
+				rows := make([][]string, len(results))
+				for i, t := range results {
+					detail := t.Error
+					if t.Violations > 0 && t.Kind != "unit" {
+						detail = strconv.FormatInt(t.Violations, 10) + " violating row(s)"
+						if len(t.Sample) > 0 {
+							detail += ", e.g. " + t.Sample[0]
+						}
+					}
+					rows[i] = []string{t.Pipeline, t.Name, t.Kind, t.Severity, t.Status, detail}
+				}
+				printTable(out, []string{"PIPELINE", "TEST", "KIND", "SEVERITY", "RESULT", "DETAIL"}, rows)
+				fmt.Fprintf(out, "%d test(s), %d failing with severity error\n", len(results), failed)
+			}
+			if failed > 0 {
+				return rat.Errorf(rat.EINVALID, "%d test(s) failed", failed)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch whose tables the quality tests read (default: the configured branch, main)")
+	cmd.Flags().StringVar(&kind, "type", "", "run only quality or only unit tests")
+	cmd.Flags().StringVar(&output, "output", "console", "console or json")
+	return cmd
+}

@@ -1,0 +1,245 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/workspace"
+)
+
+// execute builds the selected pipelines on the run branch, up to
+// r.Parallel at once, each as soon as the pipelines it reads are built.
+func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*workspace.Pipeline, branch string, opts Options, started time.Time) []NodeResult {
+	parallel := max(r.Parallel, 1)
+	index := map[rat.TableID]int{}
+	for i, p := range selected {
+		index[p.ID] = i
+	}
+	results := make([]NodeResult, len(selected))
+	state := make([]Status, len(selected)) // "" = waiting
+	type done struct {
+		i int
+		n NodeResult
+	}
+	finished := make(chan done)
+	running := 0
+	ready := func(i int) (ok, skip bool) {
+		for _, dep := range selected[i].Refs {
+			j, in := index[dep]
+			if !in {
+				continue // not selected: read as it is on the target
+			}
+			switch state[j] {
+			case StatusSuccess:
+			case StatusFailed, StatusSkipped:
+				return false, true
+			default:
+				return false, false
+			}
+		}
+		return true, false
+	}
+	remaining := len(selected)
+	for remaining > 0 {
+		progressed := true
+		for progressed {
+			progressed = false
+			for i := range selected {
+				if state[i] != "" || running >= parallel {
+					continue
+				}
+				ok, skip := ready(i)
+				switch {
+				case skip:
+					state[i] = StatusSkipped
+					results[i] = NodeResult{Pipeline: selected[i].ID.String(), Status: StatusSkipped, Kind: kind(selected[i], false), Error: "an upstream pipeline failed"}
+					remaining--
+					progressed = true
+					r.emit(mu, Event{Kind: "node_finished", Pipeline: results[i].Pipeline, Node: &results[i]})
+				case ok:
+					state[i] = "running"
+					running++
+					progressed = true
+					p := selected[i]
+					r.emit(mu, Event{Kind: "node_started", Pipeline: p.ID.String()})
+					go func(i int) {
+						finished <- done{i, r.node(ctx, p, branch, opts, started)}
+					}(i)
+				}
+			}
+		}
+		if running == 0 {
+			break
+		}
+		d := <-finished
+		running--
+		remaining--
+		results[d.i] = d.n
+		state[d.i] = d.n.Status
+		r.emit(mu, Event{Kind: "node_finished", Pipeline: d.n.Pipeline, Node: &results[d.i]})
+	}
+	return results
+}
+
+// kind names how a pipeline is materialized ("incremental/merge").
+func kind(p *workspace.Pipeline, full bool) string {
+	c := p.Config
+	if c.Materialized == workspace.Incremental {
+		if full {
+			return "incremental/full"
+		}
+		return "incremental/" + string(c.MergeStrategy)
+	}
+	if c.Materialized == "" {
+		return string(workspace.Table)
+	}
+	return string(c.Materialized)
+}
+
+// node builds one pipeline's table on the run branch.
+func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch string, opts Options, started time.Time) (n NodeResult) {
+	start := r.now()
+	n = NodeResult{Pipeline: p.ID.String(), Status: StatusSuccess}
+	defer func() {
+		n.Duration = Duration(r.now().Sub(start))
+	}()
+	fail := func(err error) NodeResult {
+		n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
+		return n
+	}
+	exists := false
+	if _, err := r.Lake.Store().Table(ctx, branch, p.ID); err == nil {
+		exists = true
+	} else if !rat.IsCode(err, rat.ENOTFOUND) {
+		return fail(err)
+	}
+	incremental := p.Config.Materialized == workspace.Incremental && exists && !opts.FullRefresh
+	n.Kind = kind(p, !incremental)
+	rendered, err := p.Render(r.renderContext(ctx, p, branch, incremental, started))
+	if err != nil {
+		return fail(err)
+	}
+	msg := fmt.Sprintf("build %s (%s)", p.ID, n.Kind)
+	if p.Config.Materialized == workspace.View {
+		if err := r.Lake.CreateView(ctx, branch, p.ID, rendered, msg); err != nil {
+			return fail(err)
+		}
+		return n
+	}
+	wopts := lake.WriteOptions{
+		Mode: lake.Replace, Reshape: true, Message: msg,
+		Evolve: p.Config.OnSchemaChange == workspace.OnSchemaChangeAppend,
+	}
+	for _, part := range p.Config.PartitionBy {
+		wopts.PartitionBy = append(wopts.PartitionBy, lake.Partition{Column: part.Column, Transform: part.Transform})
+	}
+	if incremental {
+		wopts.Reshape = false
+		switch p.Config.MergeStrategy {
+		case workspace.Append:
+			wopts.Mode = lake.Append
+		case workspace.DeleteInsert:
+			wopts.Mode, wopts.Key = lake.DeleteInsert, p.Config.UniqueKey
+			if len(wopts.Key) == 0 {
+				for _, part := range p.Config.PartitionBy {
+					wopts.Key = append(wopts.Key, part.Column)
+				}
+			}
+		default:
+			wopts.Mode, wopts.Key, wopts.OrderBy = lake.Merge, p.Config.UniqueKey, p.Config.WatermarkColumn
+		}
+	}
+	if col := p.Config.WatermarkColumn; col != "" {
+		wm, err := r.batchMax(ctx, branch, rendered, col)
+		if err != nil {
+			return fail(err)
+		}
+		if incremental {
+			if old := r.watermark(ctx, branch, p.ID, col); old != "" && (wm == "" || watermarkLess(wm, old)) {
+				wm = old
+			}
+		}
+		if wm != "" {
+			wopts.Properties = map[string]string{watermarkKey(col): wm}
+		}
+	}
+	res, err := r.Lake.Write(ctx, branch, p.ID, rendered, wopts)
+	if err != nil {
+		return fail(err)
+	}
+	n.Rows, n.Files, n.Bytes = res.Rows, res.Files, res.Bytes
+	if res.NewRows >= 0 {
+		n.Rows = res.NewRows // a merge also rewrites old rows; report the new ones
+	}
+	return n
+}
+
+func watermarkKey(col string) string { return "rat.watermark." + col }
+
+// watermarkLess orders watermark values: numerically when both are numbers,
+// else as text (ISO dates and timestamps sort correctly as text).
+func watermarkLess(a, b string) bool {
+	fa, errA := strconv.ParseFloat(a, 64)
+	fb, errB := strconv.ParseFloat(b, 64)
+	if errA == nil && errB == nil {
+		return fa < fb
+	}
+	return a < b
+}
+
+// watermark reads a table's stored watermark for a column on a branch; ""
+// when there is none.
+func (r *Runner) watermark(ctx context.Context, branch string, id rat.TableID, col string) string {
+	tbl, err := r.Lake.Load(ctx, branch, id)
+	if err != nil {
+		return ""
+	}
+	return tbl.Properties()[watermarkKey(col)]
+}
+
+// batchMax computes the greatest value of col in a pipeline's result, as
+// text, so the watermark lands in the same commit as the data.
+func (r *Runner) batchMax(ctx context.Context, branch, query, col string) (string, error) {
+	var v sql.NullString
+	q := fmt.Sprintf("SELECT CAST(max(%s) AS VARCHAR) FROM (%s)", duckdb.Ident(col), query)
+	err := r.Lake.Query(ctx, branch, lake.At{}, q, func(rows *sql.Rows) error {
+		if rows.Next() {
+			return rows.Scan(&v)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("watermark %s: %w", col, err)
+	}
+	return v.String, nil
+}
+
+// renderContext builds the template context of a pipeline on a branch.
+func (r *Runner) renderContext(ctx context.Context, p *workspace.Pipeline, branch string, incremental bool, started time.Time) workspace.RenderContext {
+	return workspace.RenderContext{
+		This:        p.ID.String(),
+		Incremental: incremental,
+		// Pipelines quote the watermark themselves, as in the original
+		// Ratatouille: WHERE updated_at > '{{ watermark("updated_at") }}'.
+		// Before the first watermark, the start of time.
+		Watermark: func(col string) (string, error) {
+			if wm := r.watermark(ctx, branch, p.ID, col); wm != "" {
+				return wm, nil
+			}
+			return "1970-01-01 00:00:00", nil
+		},
+		Ref: func(id rat.TableID) (string, error) {
+			return id.String(), nil
+		},
+		Vars:         r.Vars,
+		Env:          r.Env,
+		RunStartedAt: started,
+	}
+}
