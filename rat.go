@@ -124,3 +124,21 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 }
+
+// Run is the record of one pipeline run.
+type Run struct {
+	ID       string
+	Target   string // the branch it publishes into
+	Status   string // running, success, failed
+	Trigger  string // manual, schedule, …
+	Started  time.Time
+	Finished time.Time // zero while running
+	Detail   []byte    // JSON: nodes, tests, pipeline hashes
+}
+
+// RunFilter selects run records, newest first.
+type RunFilter struct {
+	Target string // "" = any
+	Status string // "" = any
+	Limit  int    // 0 = 50
+}

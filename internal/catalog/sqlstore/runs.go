@@ -1,0 +1,76 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/ratdata/rat"
+)
+
+// SaveRun inserts or updates a run record.
+func (s *Store) SaveRun(ctx context.Context, r rat.Run) error {
+	var finished any
+	if !r.Finished.IsZero() {
+		finished = r.Finished.UnixMicro()
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_us = excluded.finished_us, detail = excluded.detail`,
+			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(r.Detail))
+		return err
+	})
+	return s.fail("save run "+r.ID, err)
+}
+
+// Runs lists run records, newest first.
+func (s *Store) Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.query(ctx, s.db, `SELECT id, target, status, trigger, started_us, finished_us, detail FROM runs
+WHERE (? = '' OR target = ?) AND (? = '' OR status = ?)
+ORDER BY started_us DESC, id DESC LIMIT ?`, f.Target, f.Target, f.Status, f.Status, limit)
+	if err != nil {
+		return nil, s.fail("list runs", err)
+	}
+	defer rows.Close()
+	var out []rat.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, s.fail("list runs", err)
+		}
+		out = append(out, r)
+	}
+	return out, s.fail("list runs", rows.Err())
+}
+
+// Run returns one run record.
+func (s *Store) Run(ctx context.Context, id string) (rat.Run, error) {
+	row := s.queryRow(ctx, s.db, `SELECT id, target, status, trigger, started_us, finished_us, detail FROM runs WHERE id = ?`, id)
+	r, err := scanRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rat.Run{}, rat.Errorf(rat.ENOTFOUND, "run %s not found: list runs with 'rat runs list'", id)
+	}
+	return r, s.fail("read run "+id, err)
+}
+
+func scanRun(row interface{ Scan(...any) error }) (rat.Run, error) {
+	var r rat.Run
+	var started int64
+	var finished sql.NullInt64
+	var detail string
+	if err := row.Scan(&r.ID, &r.Target, &r.Status, &r.Trigger, &started, &finished, &detail); err != nil {
+		return rat.Run{}, err
+	}
+	r.Started = time.UnixMicro(started).UTC()
+	if finished.Valid {
+		r.Finished = time.UnixMicro(finished.Int64).UTC()
+	}
+	r.Detail = []byte(detail)
+	return r, nil
+}
