@@ -103,3 +103,9 @@ func BenchmarkCommit(b *testing.B) {
 	s := open(b, testenv.Postgres(b))
 	catalogtest.BenchCommit(b, s)
 }
+
+func TestRunRecords(t *testing.T) {
+	catalogtest.RunRecords(t, func(t *testing.T) catalogtest.RunStore {
+		return open(t, testenv.Postgres(t))
+	})
+}

@@ -212,3 +212,9 @@ func BenchmarkCommit(b *testing.B) {
 func writeFile(path, content string) error {
 	return os.WriteFile(path, []byte(content), 0o644)
 }
+
+func TestRunRecords(t *testing.T) {
+	catalogtest.RunRecords(t, func(t *testing.T) catalogtest.RunStore {
+		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	})
+}

@@ -1,0 +1,69 @@
+package catalogtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ratdata/rat"
+)
+
+// RunStore is what stores keep run records with.
+type RunStore interface {
+	SaveRun(ctx context.Context, r rat.Run) error
+	Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error)
+	Run(ctx context.Context, id string) (rat.Run, error)
+}
+
+// RunRecords checks saving, updating, filtering and reading run records.
+func RunRecords(t *testing.T, open func(t *testing.T) RunStore) {
+	s := open(t)
+	ctx := context.Background()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for i, r := range []rat.Run{
+		{ID: "r1", Target: "main", Status: "success", Trigger: "manual", Started: base, Finished: base.Add(time.Second), Detail: []byte(`{"a":1}`)},
+		{ID: "r2", Target: "dev", Status: "failed", Trigger: "schedule", Started: base.Add(time.Minute), Finished: base.Add(2 * time.Minute), Detail: []byte(`{}`)},
+		{ID: "r3", Target: "main", Status: "running", Trigger: "manual", Started: base.Add(time.Hour), Detail: []byte(`{}`)},
+	} {
+		if err := s.SaveRun(ctx, r); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+	}
+	got, err := s.Run(ctx, "r1")
+	if err != nil || !got.Started.Equal(base) || !got.Finished.Equal(base.Add(time.Second)) || string(got.Detail) != `{"a":1}` || got.Trigger != "manual" {
+		t.Fatalf("run r1 = %+v, %v", got, err)
+	}
+	if r3, _ := s.Run(ctx, "r3"); !r3.Finished.IsZero() {
+		t.Fatalf("a running run has no finish time: %+v", r3)
+	}
+	// Updating a run keeps its start and replaces status, finish and detail.
+	if err := s.SaveRun(ctx, rat.Run{ID: "r3", Target: "main", Status: "success", Trigger: "manual", Started: base.Add(time.Hour), Finished: base.Add(2 * time.Hour), Detail: []byte(`{"done":true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if r3, _ := s.Run(ctx, "r3"); r3.Status != "success" || string(r3.Detail) != `{"done":true}` || r3.Finished.IsZero() {
+		t.Fatalf("updated r3 = %+v", r3)
+	}
+	all, err := s.Runs(ctx, rat.RunFilter{})
+	if err != nil || len(all) != 3 || all[0].ID != "r3" || all[2].ID != "r1" {
+		t.Fatalf("all runs newest first: %v, %v", runIDs(all), err)
+	}
+	main, _ := s.Runs(ctx, rat.RunFilter{Target: "main", Status: "success", Limit: 1})
+	if len(main) != 1 || main[0].ID != "r3" {
+		t.Fatalf("last success on main: %v", runIDs(main))
+	}
+	failed, _ := s.Runs(ctx, rat.RunFilter{Status: "failed"})
+	if len(failed) != 1 || failed[0].ID != "r2" {
+		t.Fatalf("failed runs: %v", runIDs(failed))
+	}
+	if _, err := s.Run(ctx, "nope"); !rat.IsCode(err, rat.ENOTFOUND) {
+		t.Fatalf("missing run: %v", err)
+	}
+}
+
+func runIDs(runs []rat.Run) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.ID
+	}
+	return out
+}
