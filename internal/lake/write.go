@@ -48,8 +48,8 @@ func ParseMode(s string) (Mode, error) {
 // WriteOptions tune Write.
 type WriteOptions struct {
 	Mode    Mode
-	Evolve  bool          // add new columns instead of failing
-	Message string        // commit message
+	Evolve  bool   // add new columns instead of failing
+	Message string // commit message
 	// Views make tables readable by the source SQL; nil plans them from
 	// the tables the source names, on the branch written to.
 	Views []duckdb.View

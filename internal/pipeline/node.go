@@ -5,18 +5,20 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/workspace"
 )
 
 // execute builds the selected pipelines on the run branch, up to
 // r.Parallel at once, each as soon as the pipelines it reads are built.
-func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*workspace.Pipeline, branch string, opts Options, started time.Time) []NodeResult {
+func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*workspace.Pipeline, branch, runID string, opts Options, started time.Time) []NodeResult {
 	parallel := max(r.Parallel, 1)
 	index := map[rat.TableID]int{}
 	for i, p := range selected {
@@ -70,7 +72,7 @@ func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*worksp
 					p := selected[i]
 					r.emit(mu, Event{Kind: "node_started", Pipeline: p.ID.String()})
 					go func(i int) {
-						finished <- done{i, r.node(ctx, p, branch, opts, started)}
+						finished <- done{i, r.node(ctx, p, branch, runID, opts, started)}
 					}(i)
 				}
 			}
@@ -104,7 +106,7 @@ func kind(p *workspace.Pipeline, full bool) string {
 }
 
 // node builds one pipeline's table on the run branch.
-func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch string, opts Options, started time.Time) (n NodeResult) {
+func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID string, opts Options, started time.Time) (n NodeResult) {
 	start := r.now()
 	n = NodeResult{Pipeline: p.ID.String(), Status: StatusSuccess}
 	defer func() {
@@ -122,9 +124,35 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch string,
 	}
 	incremental := p.Config.Materialized == workspace.Incremental && exists && !opts.FullRefresh
 	n.Kind = kind(p, !incremental)
-	rendered, err := p.Render(r.renderContext(ctx, p, branch, incremental, started))
+	rc := r.renderContext(ctx, p, branch, incremental, started)
+	var used []ingest.File
+	var zones []string
+	rc.Landing = func(zone string) (string, error) {
+		files, err := r.landingFiles(ctx, p, branch, zone, incremental)
+		if err != nil {
+			return "", err
+		}
+		zones = append(zones, zone)
+		used = append(used, files...)
+		if len(files) == 0 {
+			return "(SELECT NULL AS _source_file WHERE false)", nil
+		}
+		read, err := ingest.ReadSQL(files, started, "", r.TmpDir)
+		if err != nil {
+			return "", fmt.Errorf("landing zone %s: %w", zone, err)
+		}
+		return "(" + read + ")", nil
+	}
+	rendered, err := p.Render(rc)
 	if err != nil {
 		return fail(err)
+	}
+	if len(zones) > 0 && len(used) == 0 {
+		if incremental {
+			n.Kind += " (no new files)"
+			return n
+		}
+		return fail(rat.Errorf(rat.EINVALID, "%s: landing zone(s) %s hold no files: put files in landing/%s/", p.File, strings.Join(zones, ", "), zones[0]))
 	}
 	msg := fmt.Sprintf("build %s (%s)", p.ID, n.Kind)
 	if p.Config.Materialized == workspace.View {
@@ -174,11 +202,55 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch string,
 	if err != nil {
 		return fail(err)
 	}
+	// The files count as consumed once the run publishes: the record is on
+	// the run branch, with the data. Files consumed before are not repeated.
+	if len(used) > 0 {
+		done, err := consumed(ctx, r.Lake, branch, p.ID.String())
+		if err != nil {
+			return fail(err)
+		}
+		var fresh []ingest.File
+		for _, f := range used {
+			if !done[f.Hash] {
+				fresh = append(fresh, f)
+			}
+		}
+		if err := record(ctx, r.Lake, branch, p.ID.String(), runID, fresh, started); err != nil {
+			return fail(err)
+		}
+	}
 	n.Rows, n.Files, n.Bytes = res.Rows, res.Files, res.Bytes
 	if res.NewRows >= 0 {
 		n.Rows = res.NewRows // a merge also rewrites old rows; report the new ones
 	}
 	return n
+}
+
+// landingFiles lists a zone's files for a pipeline: all of them, or for an
+// incremental run only those it has not consumed on this branch.
+func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch, zone string, incremental bool) ([]ingest.File, error) {
+	if r.Landing == nil {
+		return nil, rat.Errorf(rat.EINVALID, "%s reads landing('%s') but the workspace has no landing area", p.File, zone)
+	}
+	files, err := r.Landing.Files(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	if incremental {
+		if done, err = consumed(ctx, r.Lake, branch, p.ID.String()); err != nil {
+			return nil, err
+		}
+	}
+	// The same content under two names is read once.
+	var out []ingest.File
+	for _, f := range files {
+		if !done[f.Hash] {
+			done[f.Hash] = true
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 func watermarkKey(col string) string { return "rat.watermark." + col }

@@ -8,12 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -26,6 +28,14 @@ type Runner struct {
 	Now       func() time.Time // the clock; time.Now when nil
 	Env       func(string) (string, bool)
 	Vars      map[string]any
+	// Landing is the landing area landing('zone') reads; nil when the
+	// workspace has none.
+	Landing *ingest.Landing
+	// TmpDir holds files converted for DuckDB (Excel sheets).
+	TmpDir string
+	// Runs records runs; nil keeps no records (and state:modified then
+	// treats every pipeline as modified).
+	Runs RunLog
 	// Progress receives events as the run goes; it may be nil. It is called
 	// from several goroutines, one event at a time.
 	Progress func(Event)
@@ -37,6 +47,7 @@ type Options struct {
 	Selectors   []string // empty = every pipeline
 	FullRefresh bool     // rebuild incremental tables from scratch, resetting watermarks
 	DryRun      bool     // render and plan, build nothing
+	Trigger     string   // what started the run: manual (default), schedule, …
 	// Modified tells state:modified which pipelines changed since the last
 	// successful run; nil treats every pipeline as modified.
 	Modified func(*workspace.Pipeline) bool
@@ -51,6 +62,7 @@ const (
 	StatusFailed  Status = "failed"  // a node failed or an error-severity test failed
 	StatusSkipped Status = "skipped" // not run: an upstream node failed
 	StatusPlanned Status = "planned" // dry run
+	StatusRunning Status = "running"
 )
 
 // Result reports a run.
@@ -65,6 +77,8 @@ type Result struct {
 	Tests     []TestResult `json:"tests"`
 	Commit    string       `json:"commit,omitempty"` // the target's head after publishing
 	Error     string       `json:"error,omitempty"`
+	// Hashes are the file hashes of the pipelines built, for state:modified.
+	Hashes map[string]string `json:"hashes,omitempty"`
 }
 
 // NodeResult reports one pipeline of a run.
@@ -86,6 +100,16 @@ type Duration time.Duration
 // MarshalJSON writes seconds with millisecond precision.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(fmt.Sprintf("%.3f", time.Duration(d).Seconds())), nil
+}
+
+// UnmarshalJSON reads seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
 }
 
 // Event is one step of a run, for progress output.
@@ -136,6 +160,14 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	if target.Kind != rat.Branch {
 		return nil, rat.Errorf(rat.EINVALID, "cannot run into tag %s: pick a branch", opts.Target)
 	}
+	if opts.Modified == nil {
+		if opts.Modified, err = r.ModifiedSince(ctx, opts.Target); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Trigger == "" {
+		opts.Trigger = "manual"
+	}
 	selected, err := r.Workspace.Select(opts.Selectors, opts.Modified)
 	if err != nil {
 		return nil, err
@@ -147,7 +179,11 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.DryRun {
 		for _, p := range selected {
 			n := NodeResult{Pipeline: p.ID.String(), Status: StatusPlanned, Kind: kind(p, false)}
-			sql, err := p.Render(r.renderContext(ctx, p, opts.Target, false, started))
+			rc := r.renderContext(ctx, p, opts.Target, false, started)
+			rc.Landing = func(zone string) (string, error) {
+				return "landing_" + zone, nil // a dry run reads no files
+			}
+			sql, err := p.Render(rc)
 			if err != nil {
 				n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
 				res.Status = StatusFailed
@@ -161,7 +197,10 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := store.CreateRef(ctx, rat.Ref{Name: res.RunBranch, Kind: rat.Branch, Head: target.Head}); err != nil {
 		return nil, fmt.Errorf("create run branch: %w", err)
 	}
-	res.Nodes = r.execute(ctx, &mu, selected, res.RunBranch, opts, started)
+	res.Status = StatusRunning
+	r.save(ctx, res, opts.Trigger)
+	res.Status = StatusSuccess
+	res.Nodes = r.execute(ctx, &mu, selected, res.RunBranch, res.ID, opts, started)
 	built := map[string]bool{}
 	for _, n := range res.Nodes {
 		if n.Status != StatusSuccess {
@@ -198,6 +237,14 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	res.Duration = Duration(r.now().Sub(started))
+	if res.Status == StatusSuccess {
+		// Pipelines not selected keep the hash of the run that last built them.
+		res.Hashes = r.lastHashes(ctx, opts.Target)
+		for _, p := range selected {
+			res.Hashes[p.ID.String()] = p.Hash
+		}
+	}
+	r.save(ctx, res, opts.Trigger)
 	r.emit(&mu, Event{Kind: "run_finished", Result: res})
 	return res, nil
 }

@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/objstore"
+)
+
+// Landing is the landing area: one directory (or bucket prefix) per zone,
+// where raw files arrive before pipelines ingest them.
+type Landing struct {
+	Store  objstore.Store // rooted at the landing area
+	TmpDir string         // where remote files are downloaded for DuckDB
+}
+
+// File is one file in a landing zone.
+type File struct {
+	Zone   string `json:"zone"`
+	Name   string `json:"name"` // zone-relative path
+	Size   int64  `json:"size"`
+	Hash   string `json:"hash"` // sha256 of the content, hex
+	Format string `json:"format"`
+	Local  string `json:"-"` // a local path DuckDB can read
+}
+
+// Source is how the file is named in _source_file: zone/name, or the
+// file's own path when it came from the command line.
+func (f File) Source() string {
+	if f.Zone == "" {
+		return f.Name
+	}
+	return f.Zone + "/" + f.Name
+}
+
+// LocalFiles describes files given by path (rat ingest FILE...).
+func LocalFiles(paths []string) ([]File, error) {
+	out := make([]File, 0, len(paths))
+	for _, p := range paths {
+		format, err := Format(p)
+		if IsExcel(p) {
+			format, err = "excel", nil
+		}
+		if err != nil {
+			return nil, rat.Errorf(rat.EINVALID, "cannot tell the format of %s from its extension: use .csv, .tsv, .json, .ndjson, .parquet or .xlsx", p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, rat.Errorf(rat.ENOTFOUND, "open %s: %w", p, err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		name := p
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+				name = rel
+			}
+		}
+		out = append(out, File{Name: name, Size: n, Hash: hex.EncodeToString(h.Sum(nil)), Format: format, Local: p})
+	}
+	return out, nil
+}
+
+// Files lists a zone's files with their content hashes, oldest name first.
+// Files of unknown formats are skipped; hidden files are ignored.
+func (l *Landing) Files(ctx context.Context, zone string) ([]File, error) {
+	if err := objstore.ValidateKey(zone); err != nil || strings.Contains(zone, "/") {
+		return nil, rat.Errorf(rat.EINVALID, "landing zone %q: use a simple name like orders", zone)
+	}
+	infos, err := l.Store.List(ctx, zone+"/")
+	if err != nil {
+		return nil, fmt.Errorf("list landing zone %s: %w", zone, err)
+	}
+	var out []File
+	for _, info := range infos {
+		name := strings.TrimPrefix(info.Key, zone+"/")
+		if strings.HasPrefix(path.Base(name), ".") {
+			continue
+		}
+		format, err := Format(name)
+		if err != nil && !IsExcel(name) {
+			continue
+		}
+		if IsExcel(name) {
+			format = "excel"
+		}
+		f := File{Zone: zone, Name: name, Size: info.Size, Format: format}
+		if f.Local, f.Hash, err = l.localCopy(ctx, info.Key); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// localCopy hashes a landing file and returns a local path for it: the file
+// itself on a local store, else a download into TmpDir.
+func (l *Landing) localCopy(ctx context.Context, key string) (string, string, error) {
+	if p, ok := l.Store.LocalPath(key); ok {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", "", fmt.Errorf("read landing file %s: %w", key, err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return "", "", fmt.Errorf("read landing file %s: %w", key, err)
+		}
+		return p, hex.EncodeToString(h.Sum(nil)), nil
+	}
+	src, err := l.Store.Open(ctx, key)
+	if err != nil {
+		return "", "", err
+	}
+	defer src.Close()
+	if err := os.MkdirAll(l.TmpDir, 0o755); err != nil {
+		return "", "", err
+	}
+	dst, err := os.CreateTemp(l.TmpDir, "landing-*"+strings.ToLower(path.Ext(key)))
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(dst, h), src); err != nil {
+		dst.Close()
+		os.Remove(dst.Name())
+		return "", "", fmt.Errorf("download landing file %s: %w", key, err)
+	}
+	if err := dst.Close(); err != nil {
+		return "", "", err
+	}
+	return dst.Name(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadSQL builds a DuckDB SELECT over files: all their columns (by name;
+// files of one zone may differ) plus _source_file and _ingested_at. CSV
+// files are checked first, so a malformed line is an error with file:line.
+// Excel files are converted to CSV in tmpDir, one table per sheet (all
+// sheets, or the named one).
+func ReadSQL(files []File, ingestedAt time.Time, sheet, tmpDir string) (string, error) {
+	if len(files) == 0 {
+		return "", rat.Errorf(rat.EINVALID, "no files to read")
+	}
+	at := "TIMESTAMPTZ '" + ingestedAt.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
+	var parts []string
+	for _, f := range files {
+		src := quote(f.Source())
+		switch f.Format {
+		case "csv":
+			delim := Delimiter(f.Name)
+			if err := CheckCSV(f.Local, delim); err != nil {
+				return "", relabel(err, f)
+			}
+			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_csv(%s, header = true, delim = %s)",
+				src, at, quote(f.Local), quote(string(delim))))
+		case "json":
+			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_json_auto(%s)", src, at, quote(f.Local)))
+		case "parquet":
+			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_parquet(%s)", src, at, quote(f.Local)))
+		case "excel":
+			sheets, err := ExcelToCSV(f.Local, sheet, tmpDir)
+			if err != nil {
+				return "", err
+			}
+			for _, s := range sheets {
+				parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_csv(%s, header = true, delim = ',')",
+					quote(f.Source()+"#"+s.Name), at, quote(s.Path)))
+			}
+		default:
+			return "", rat.Errorf(rat.EINVALID, "%s: unsupported format", f.Source())
+		}
+	}
+	if len(parts) == 0 {
+		return "", rat.Errorf(rat.EINVALID, "the files hold no data")
+	}
+	return strings.Join(parts, "\nUNION ALL BY NAME\n"), nil
+}
+
+// relabel names a landing file by its zone path rather than its local copy.
+func relabel(err error, f File) error {
+	msg := strings.Replace(err.Error(), f.Local, f.Source(), 1)
+	return rat.Errorf(rat.ErrorCode(err), "%s", msg)
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// LocalLanding returns the landing area of a workspace on local disk.
+func LocalLanding(workspaceDir, tmpDir string) (*Landing, error) {
+	s, err := objstore.NewLocal(filepath.Join(workspaceDir, "landing"))
+	if err != nil {
+		return nil, err
+	}
+	return &Landing{Store: s, TmpDir: tmpDir}, nil
+}

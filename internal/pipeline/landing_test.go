@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ratdata/rat/internal/ingest"
+)
+
+func (e *env) runWith(opts Options, configure func(*Runner)) *Result {
+	e.t.Helper()
+	ws := loadWS(e.t, e)
+	landing, err := ingest.LocalLanding(e.dir, filepath.Join(e.dir, ".rat", "tmp"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := &Runner{Lake: e.lake, Workspace: ws, Parallel: 2, Landing: landing, TmpDir: filepath.Join(e.dir, ".rat", "tmp")}
+	if configure != nil {
+		configure(r)
+	}
+	res, err := r.Run(context.Background(), opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res
+}
+
+func (e *env) drop(name, content string) {
+	e.t.Helper()
+	p := filepath.Join(e.dir, "landing", name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestLandingIncremental(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"pipelines/bronze/orders.sql":                        "-- @materialized: incremental\nSELECT * FROM {{ landing('orders') }}\n",
+		"pipelines/bronze/all_orders.sql":                    "SELECT id, _source_file FROM {{ landing('orders') }}\n",
+		"pipelines/bronze/orders/tests/quality/positive.sql": "SELECT * FROM {{ this }} WHERE amount < 0\n",
+	})
+	count := func(q string) string { return e.query("main", q)[0] }
+	e.drop("orders/a.csv", "id,amount\n1,10\n2,20\n")
+	e.drop("orders/b.csv", "id,amount\n1,10\n2,20\n") // the same content: read once
+	if res := e.runWith(Options{}, nil); res.Status != StatusSuccess {
+		t.Fatalf("first run: %+v", res)
+	}
+	if n := count("SELECT count(*) FROM bronze.orders"); n != "2" {
+		t.Fatalf("rows after first run: %s, want 2", n)
+	}
+	if got := e.query("main", "SELECT DISTINCT _source_file FROM bronze.orders"); strings.Join(got, ",") != "orders/a.csv" {
+		t.Fatalf("_source_file = %v", got)
+	}
+	if n := count("SELECT count(*) FROM bronze.orders WHERE _ingested_at IS NOT NULL"); n != "2" {
+		t.Fatalf("_ingested_at missing")
+	}
+	// No new file: nothing is read again.
+	res := e.runWith(Options{Selectors: []string{"bronze.orders"}}, nil)
+	if !strings.Contains(res.Nodes[0].Kind, "no new files") || count("SELECT count(*) FROM bronze.orders") != "2" {
+		t.Fatalf("second run: %+v", res.Nodes)
+	}
+	// A new file is read; a changed file is read again.
+	e.drop("orders/c.csv", "id,amount\n3,30\n")
+	e.drop("orders/a.csv", "id,amount\n1,11\n")
+	e.runWith(Options{Selectors: []string{"bronze.orders"}}, nil)
+	if n := count("SELECT count(*) FROM bronze.orders"); n != "4" {
+		t.Fatalf("after c.csv and a changed a.csv: %s rows, want 4", n)
+	}
+	// A failing test: the run fails and consumes nothing.
+	e.drop("orders/d.csv", "id,amount\n4,-1\n")
+	if res := e.runWith(Options{Selectors: []string{"bronze.orders"}}, nil); res.Status != StatusFailed {
+		t.Fatalf("negative amount should fail the run: %+v", res.Tests)
+	}
+	if n := count("SELECT count(*) FROM bronze.orders"); n != "4" {
+		t.Fatalf("a failed run published rows: %s", n)
+	}
+	e.drop("orders/d.csv", "id,amount\n4,40\n")
+	e.runWith(Options{Selectors: []string{"bronze.orders"}}, nil)
+	if n := count("SELECT count(*) FROM bronze.orders WHERE id = 4"); n != "1" {
+		t.Fatalf("d.csv after the fix: %s rows", n)
+	}
+	// A table pipeline reads every file (once per content) on every run:
+	// a (changed, 1 row), b (a's old content, 2 rows), c and d.
+	e.runWith(Options{Selectors: []string{"bronze.all_orders"}}, nil)
+	if n := count("SELECT count(*) FROM bronze.all_orders"); n != "5" {
+		t.Fatalf("all_orders: %s", n)
+	}
+	// A malformed file fails the node with file:line.
+	e.drop("orders/e.csv", "id,amount\n5,50,extra\n")
+	res = e.runWith(Options{Selectors: []string{"bronze.orders"}}, nil)
+	if res.Status != StatusFailed || !strings.Contains(res.Nodes[0].Error, "orders/e.csv:2") {
+		t.Fatalf("malformed file: %+v", res.Nodes)
+	}
+}

@@ -1,0 +1,61 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/lake"
+)
+
+// Registry is the file registry: which landing files (by content hash)
+// each pipeline has consumed. It is an Iceberg table of the catalog, so it
+// lives on branches like data: a run records the files it read on its run
+// branch, and the record lands on the target with the data, in the same
+// merge — a failed or crashed run consumes nothing.
+var Registry = rat.TableID{Layer: "_rat", Name: "landing_files"}
+
+// consumed returns the hashes of the files a consumer has read on a branch.
+func consumed(ctx context.Context, l *lake.Lake, branch, consumer string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if _, err := l.Store().Table(ctx, branch, Registry); rat.IsCode(err, rat.ENOTFOUND) {
+		return out, nil
+	} else if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("SELECT DISTINCT hash FROM %s WHERE consumer = %s", Registry, duckdb.Quote(consumer))
+	err := l.Query(ctx, branch, lake.At{}, q, func(rows *sql.Rows) error {
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				return err
+			}
+			out[h] = true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// record appends the files a consumer read to the registry on a branch.
+func record(ctx context.Context, l *lake.Lake, branch, consumer, runID string, files []ingest.File, at time.Time) error {
+	if len(files) == 0 {
+		return nil
+	}
+	rows := make([]string, len(files))
+	for i, f := range files {
+		rows[i] = fmt.Sprintf("(%s, %s, %s, %s, %d, %s, TIMESTAMPTZ '%s+00')",
+			duckdb.Quote(consumer), duckdb.Quote(f.Zone), duckdb.Quote(f.Name), duckdb.Quote(f.Hash), f.Size,
+			duckdb.Quote(runID), at.UTC().Format("2006-01-02 15:04:05.999999"))
+	}
+	src := "SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") t(consumer, zone, file, hash, size, run_id, ingested_at)"
+	_, err := l.Write(ctx, branch, Registry, src, lake.WriteOptions{
+		Mode: lake.Append, Message: fmt.Sprintf("%s consumed %d landing file(s)", consumer, len(files)),
+	})
+	return err
+}
