@@ -10,7 +10,6 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
-	"github.com/ratdata/rat/internal/lake"
 	"github.com/spf13/cobra"
 )
 
@@ -47,27 +46,7 @@ func newInitCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "created workspace %s: add pipelines under %s/pipelines/<layer>/<name>.sql, then 'rat run'\n", dir, dir)
 				return nil
 			}
-			// The demo's raw data goes straight into bronze tables.
-			g2 := *g
-			g2.dir = dir
-			a, err := g2.open(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			for _, t := range []struct{ table, file string }{{"bronze.raw_customers", "data/customers.csv"}, {"bronze.raw_orders", "data/orders.csv"}} {
-				id, _ := rat.ParseTableID(t.table)
-				src, err := readSource([]string{filepath.Join(a.cfg.WorkspaceDir, t.file)}, "csv")
-				if err != nil {
-					return err
-				}
-				res, err := a.lake.Write(cmd.Context(), a.cfg.Branch, id, src, lake.WriteOptions{Mode: lake.Replace, Message: "demo data: " + t.file})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "loaded %s into %s\n", plural(res.Rows, "row"), t.table)
-			}
-			fmt.Fprintf(out, "created demo workspace %s; next: cd %s && rat run && rat tables\n", dir, dir)
+			fmt.Fprintf(out, "created demo workspace %s: raw files in landing/, pipelines in pipelines/\nnext: rat -C %s run && rat -C %s tables\n", dir, dir, dir)
 			return nil
 		},
 	}
@@ -90,8 +69,8 @@ resources:
 	}
 }
 
-// demoFiles is the demo workspace: raw orders and customers, cleaned in
-// silver (one incremental with tests), aggregated in gold.
+// demoFiles is the demo workspace: raw files in landing zones, ingested in
+// bronze, cleaned in silver (one incremental with tests), aggregated in gold.
 func demoFiles() map[string]string {
 	rng := rand.New(rand.NewSource(42))
 	var customers, orders strings.Builder
@@ -108,8 +87,15 @@ func demoFiles() map[string]string {
 		fmt.Fprintf(&orders, "%d,%d,%s,%.2f,%s\n", i, 1+rng.Intn(100), statuses[rng.Intn(len(statuses))], float64(100+rng.Intn(20000))/100, t.Format("2006-01-02 15:04:05"))
 	}
 	return map[string]string{
-		"data/customers.csv": customers.String(),
-		"data/orders.csv":    orders.String(),
+		"landing/customers/customers.csv":   customers.String(),
+		"landing/orders/orders_2024_03.csv": orders.String(),
+		"pipelines/bronze/raw_customers.sql": `-- @description: Customers as exported, every file of landing/customers
+SELECT * FROM {{ landing('customers') }}
+`,
+		"pipelines/bronze/raw_orders.sql": `-- @materialized: incremental
+-- @description: Order exports; each new file in landing/orders is appended once
+SELECT * FROM {{ landing('orders') }}
+`,
 		"pipelines/silver/customers.sql": `-- @description: Customers, one row each, with clean country codes
 SELECT customer_id, name, upper(country) AS country, CAST(signed_up AS DATE) AS signed_up
 FROM {{ ref('bronze.raw_customers') }}

@@ -99,6 +99,33 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 	return cmd
 }
 
+// expandInputs is expandFiles that also accepts directories (their files,
+// not recursively, hidden ones skipped).
+func expandInputs(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		if st, err := os.Stat(a); err == nil && st.IsDir() {
+			entries, err := os.ReadDir(a)
+			if err != nil {
+				return nil, err
+			}
+			n := 0
+			for _, e := range entries {
+				if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+					out = append(out, filepath.Join(a, e.Name()))
+					n++
+				}
+			}
+			if n == 0 {
+				return nil, rat.Errorf(rat.ENOTFOUND, "directory %s holds no files", a)
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return expandFiles(out)
+}
+
 // expandFiles resolves globs and checks that every file exists.
 func expandFiles(args []string) ([]string, error) {
 	var files []string

@@ -13,7 +13,9 @@ import (
 func TestDemoWorkspace(t *testing.T) {
 	t.Parallel()
 	u := newUser(t, false)
-	u.ok("init", "demo", "--demo")
+	if out := u.ok("init", "demo", "--demo"); !strings.Contains(out, "rat -C demo run") {
+		t.Fatalf("init should say what to do next:\n%s", out)
+	}
 	u.dir = filepath.Join(u.dir, "demo")
 	out := u.ok("run")
 	if !strings.Contains(out, "succeeded") || !strings.Contains(out, "gold.daily_revenue") {
@@ -29,8 +31,8 @@ func TestDemoWorkspace(t *testing.T) {
 		t.Fatalf("test output:\n%s", out)
 	}
 	// New raw rows: the incremental pipeline only processes them.
-	u.write("new.csv", "order_id,customer_id,status,amount,updated_at\n2001,1,placed,12.50,2030-01-01 00:00:00\n")
-	u.ok("load", "new.csv", "--into", "bronze.raw_orders")
+	u.write("landing/orders/new.csv", "order_id,customer_id,status,amount,updated_at\n2001,1,placed,12.50,2030-01-01 00:00:00\n")
+	u.ok("run", "+silver.orders")
 	var res struct {
 		Status string `json:"status"`
 		Nodes  []struct {
@@ -39,15 +41,15 @@ func TestDemoWorkspace(t *testing.T) {
 			Rows     int64  `json:"rows"`
 		} `json:"nodes"`
 	}
-	if err := json.Unmarshal([]byte(u.ok("run", "silver.orders", "--json")), &res); err != nil {
+	u.write("landing/orders/newer.csv", "order_id,customer_id,status,amount,updated_at\n2002,1,placed,2.50,2030-01-02 00:00:00\n")
+	if err := json.Unmarshal([]byte(u.ok("run", "+silver.orders", "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != "success" || res.Nodes[0].Kind != "incremental/merge" || res.Nodes[0].Rows != 1 {
+	if res.Status != "success" || res.Nodes[1].Kind != "incremental/merge" || res.Nodes[1].Rows != 1 || res.Nodes[0].Rows != 1 {
 		t.Fatalf("incremental run: %+v", res)
 	}
 	// Bad data fails the quality test: main keeps its tables.
-	u.write("bad.csv", "order_id,customer_id,status,amount,updated_at\n2002,1,lost,-5,2030-01-02 00:00:00\n")
-	u.ok("load", "bad.csv", "--into", "bronze.raw_orders")
+	u.write("landing/orders/bad.csv", "order_id,customer_id,status,amount,updated_at\n2003,1,lost,-5,2030-01-03 00:00:00\n")
 	before := u.count("silver.orders")
 	_, errs, code := u.run("run")
 	lines := strings.Split(strings.TrimSpace(errs), "\n")
@@ -70,4 +72,32 @@ func TestDemoWorkspace(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(u.dir, ".gitignore")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestIngestOncePerContent(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("drop/a.csv", "id,v\n1,a\n2,b\n")
+		u.write("drop/copy_of_a.csv", "id,v\n1,a\n2,b\n")
+		out := u.ok("ingest", "drop", "--into", "bronze.events")
+		if !strings.Contains(out, "ingested 1 file (2 rows)") || !strings.Contains(out, "copy_of_a.csv") {
+			t.Fatalf("first ingest:\n%s", out)
+		}
+		if out := u.ok("ingest", "drop/a.csv", "--into", "bronze.events"); !strings.Contains(out, "nothing new") {
+			t.Fatalf("second ingest:\n%s", out)
+		}
+		u.write("drop/a.csv", "id,v\n3,c\n")
+		u.ok("ingest", "drop/a.csv", "--into", "bronze.events")
+		out = u.ok("query", "SELECT id, _source_file FROM bronze.events ORDER BY id", "--format", "csv")
+		if strings.TrimSpace(out) != "id,_source_file\n1,drop/a.csv\n2,drop/a.csv\n3,drop/a.csv" {
+			t.Fatalf("rows:\n%s", out)
+		}
+		if out := u.ok("tables"); strings.Contains(out, "_rat.") {
+			t.Fatalf("rat's own tables should be hidden:\n%s", out)
+		}
+		if out := u.ok("tables", "--all"); !strings.Contains(out, "_rat.landing_files") {
+			t.Fatalf("--all should show the registry:\n%s", out)
+		}
+		u.write("drop/bad.csv", "id,v\n4,d,extra\n")
+		u.fails("drop/bad.csv:2", "ingest", "drop/bad.csv", "--into", "bronze.events")
+	})
 }

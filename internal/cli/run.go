@@ -3,8 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/objstore"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -50,9 +54,9 @@ Selectors (default: every pipeline):
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
 			}
 			out := cmd.OutOrStdout()
-			runner := &pipeline.Runner{
-				Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines,
-				Env: os.LookupEnv,
+			runner, err := a.runner(ctx, ws)
+			if err != nil {
+				return err
 			}
 			if !asJSON {
 				runner.Progress = progressPrinter(cmd.ErrOrStderr())
@@ -96,6 +100,52 @@ func (a *app) loadWorkspace(ctx context.Context) (*workspace.Workspace, error) {
 			return err == nil
 		},
 	})
+}
+
+// runner builds the pipeline runner for a workspace: run records in the
+// catalog database, the landing area beside the warehouse.
+func (a *app) runner(ctx context.Context, ws *workspace.Workspace) (*pipeline.Runner, error) {
+	landing, err := a.landing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &pipeline.Runner{
+		Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv,
+		Landing: landing, TmpDir: filepath.Join(a.cfg.StateDir, "tmp"),
+	}
+	if ws.Config != nil {
+		r.Vars = ws.Config.Vars
+	}
+	if rl, ok := a.store.(pipeline.RunLog); ok {
+		r.Runs = rl
+	}
+	return r, nil
+}
+
+// landing opens the landing area: landing/ in the workspace for a local
+// warehouse, <warehouse>/_landing/ for one on S3 (shared by every server).
+func (a *app) landing(ctx context.Context) (*ingest.Landing, error) {
+	tmp := filepath.Join(a.cfg.StateDir, "tmp")
+	if !a.cfg.IsS3() {
+		dir := a.cfg.WorkspaceDir
+		if dir == "" {
+			dir = filepath.Dir(a.cfg.StateDir)
+		}
+		return ingest.LocalLanding(dir, tmp)
+	}
+	bucket, prefix, err := objstore.ParseS3URL(a.cfg.Warehouse)
+	if err != nil {
+		return nil, err
+	}
+	s3, err := objstore.NewS3(ctx, objstore.S3Config{
+		Endpoint: a.cfg.S3.Endpoint, Region: a.cfg.S3.Region,
+		AccessKey: a.cfg.S3.AccessKey, SecretKey: a.cfg.S3.SecretKey.Reveal(),
+		Bucket: bucket, Prefix: path.Join(prefix, "_landing") + "/", PathStyle: a.cfg.S3.PathStyle,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ingest.Landing{Store: s3, TmpDir: tmp}, nil
 }
 
 // progressPrinter prints one line per finished node and test.

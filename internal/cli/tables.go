@@ -3,13 +3,14 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
 func newTablesCmd(g *globals) *cobra.Command {
 	var branch string
-	var asJSON bool
+	var asJSON, all bool
 	cmd := &cobra.Command{
 		Use:   "tables",
 		Short: "List the tables of a branch with their size",
@@ -24,6 +25,16 @@ func newTablesCmd(g *globals) *cobra.Command {
 			list, err := a.lake.Summaries(ctx, a.cfg.Branch)
 			if err != nil {
 				return err
+			}
+			if !all {
+				// rat's own tables (the file registry) live in the _rat layer.
+				kept := list[:0]
+				for _, s := range list {
+					if !strings.HasPrefix(s.Table, "_rat.") {
+						kept = append(kept, s)
+					}
+				}
+				list = kept
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), list)
@@ -46,5 +57,6 @@ func newTablesCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch or tag (default: the configured branch, main)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&all, "all", false, "include rat's own tables (layer _rat: the file registry)")
 	return cmd
 }

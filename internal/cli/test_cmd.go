@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -48,7 +47,10 @@ Exit status 1 when an error-severity test fails.`,
 			if err != nil {
 				return err
 			}
-			r := &pipeline.Runner{Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv}
+			r, err := a.runner(ctx, ws)
+			if err != nil {
+				return err
+			}
 			var results []pipeline.TestResult
 			if kind == "" || kind == "unit" {
 				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.cfg.StateDir, "tmp"))...)

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/docs"
+	"github.com/spf13/cobra"
+)
+
+func newDocsCmd(g *globals) *cobra.Command {
+	var outDir string
+	cmd := &cobra.Command{
+		Use:   "docs [-o DIR]",
+		Short: "Write a data dictionary and lineage graphs of the pipelines (Markdown + Mermaid)",
+		Long: `Write the workspace's documentation from its SQL and YAML: README.md with
+every pipeline by layer and the whole lineage, and <layer>/<name>.md per
+pipeline with its settings, columns (types from the table in the catalog when
+it exists), tests, business rules, SQL and a graph of its neighbours.
+Files are overwritten; pages of removed pipelines are left in place.`,
+		Example: `  rat docs
+  rat docs -o site/data`,
+		Args: exactArgs(0, "no arguments (the output directory is -o DIR)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ws, err := a.loadWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			// The callback cannot fail, so the first error other than "no
+			// such table" is kept and returned after generating.
+			var describeErr error
+			columns := func(id rat.TableID) ([]docs.ColumnInfo, bool) {
+				info, err := a.lake.Describe(ctx, a.cfg.Branch, id, false)
+				if err != nil {
+					if !rat.IsCode(err, rat.ENOTFOUND) && describeErr == nil {
+						describeErr = fmt.Errorf("describe %s: %w", id, err)
+					}
+					return nil, false
+				}
+				if info.Kind == "view" { // a stored definition: no schema of its own
+					return nil, false
+				}
+				cols := make([]docs.ColumnInfo, len(info.Columns))
+				for i, c := range info.Columns {
+					cols[i] = docs.ColumnInfo{Name: c.Name, Type: c.Type}
+				}
+				return cols, true
+			}
+			files, err := docs.Generate(ws, columns)
+			if err != nil {
+				return err
+			}
+			if describeErr != nil {
+				return describeErr
+			}
+			dir := outDir
+			if dir == "" {
+				dir = filepath.Join(ws.Dir, "docs")
+			}
+			if err := writeDocs(dir, files); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s (%s and one page per pipeline)\n",
+				plural(int64(len(files)), "file"), dir, docs.ReadmeFile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&outDir, "output", "o", "", "directory to write into (default: docs/ in the workspace)")
+	return cmd
+}
+
+// writeDocs writes the generated files under dir, in a stable order.
+func writeDocs(dir string, files map[string]string) error {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return rat.Errorf(rat.EINVALID, "create %s: %w: choose another directory with -o DIR", filepath.Dir(p), err)
+		}
+		if err := os.WriteFile(p, []byte(files[name]), 0o644); err != nil {
+			return rat.Errorf(rat.EINVALID, "write %s: %w: choose another directory with -o DIR", p, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func newIngestCmd(g *globals) *cobra.Command {
+	var into, branch, sheet string
+	var evolve, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ingest FILE|DIR|GLOB... --into layer.name",
+		Short: "Append raw files to a table once per content, with _source_file and _ingested_at",
+		Long: `Ingest files into a (bronze) table: like 'rat load', but idempotent and traced.
+A file registry keyed by content hash remembers what each table ingested:
+the same file twice is loaded once, a changed file is loaded again. Every row
+gets _source_file and _ingested_at. Data and registry land in one commit.
+
+Formats: CSV/TSV, JSON/NDJSON, Parquet and Excel (.xlsx: one table per sheet,
+or --sheet NAME). A directory ingests the files in it.`,
+		Example: `  rat ingest exports/ --into bronze.orders
+  rat ingest 'drops/*.csv' --into bronze.events --branch dev
+  rat ingest budget.xlsx --sheet 2024 --into bronze.budget`,
+		Args: minArgs(1, "one or more files, directories or patterns"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if into == "" {
+				return &usageError{msg: "rat ingest: --into layer.name is required (for example --into bronze.orders)"}
+			}
+			id, err := rat.ParseTableID(into)
+			if err != nil {
+				return err
+			}
+			paths, err := expandInputs(args)
+			if err != nil {
+				return err
+			}
+			files, err := ingest.LocalFiles(paths)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := g.open(ctx, map[string]string{"branch": branch})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			start := time.Now()
+			res, err := pipeline.Ingest(ctx, a.lake, a.cfg.Branch, id, files, sheet, filepath.Join(a.cfg.StateDir, "tmp"), evolve, start)
+			if err != nil {
+				return fmt.Errorf("ingest into %s: %w", id, err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, res)
+			}
+			for _, s := range res.Skipped {
+				fmt.Fprintf(out, "skipped %s: already ingested into %s\n", s, id)
+			}
+			if len(res.Files) == 0 {
+				fmt.Fprintf(out, "nothing new to ingest into %s\n", id)
+				return nil
+			}
+			fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), id, a.cfg.Branch, rat.Duration(time.Since(start)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&into, "into", "", "target table as layer.name (required)")
+	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch to commit to (default: the configured branch, main)")
+	cmd.Flags().StringVar(&sheet, "sheet", "", "Excel: the sheet to read (default: every sheet)")
+	cmd.Flags().BoolVar(&evolve, "evolve", false, "add columns the table lacks instead of failing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
