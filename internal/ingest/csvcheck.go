@@ -57,6 +57,77 @@ func CheckCSV(path string, delim rune) error {
 	}
 }
 
+// Reject is a malformed line set aside by SplitCSV.
+type Reject struct {
+	Line  int    // 1-based line in the file
+	Error string // what is wrong with it
+	Raw   string // the fields that could be read, comma-joined
+}
+
+// SplitCSV copies the well-formed records of a CSV file (header included)
+// to out and returns the malformed ones: the quarantine of pipelines with
+// on_bad_rows: quarantine.
+func SplitCSV(path string, delim rune, out string) ([]Reject, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, rat.Errorf(rat.ENOTFOUND, "open %s: %w", path, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, rat.Errorf(rat.EINVALID, "%s: not a gzip file: %s", filepath.Base(path), err.Error())
+		}
+		defer gz.Close()
+		r = gz
+	}
+	dst, err := os.Create(out)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	cr := csv.NewReader(r)
+	cr.Comma = delim
+	w := csv.NewWriter(dst)
+	w.Comma = delim
+	header, err := cr.Read()
+	if err != nil {
+		return nil, csvError(path, err)
+	}
+	if err := w.Write(header); err != nil {
+		return nil, err
+	}
+	cr.FieldsPerRecord = len(header)
+	var rejects []Reject
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return nil, csvError(path, err)
+			}
+			what := pe.Err.Error()
+			if errors.Is(pe.Err, csv.ErrFieldCount) {
+				what = fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))
+			}
+			rejects = append(rejects, Reject{Line: pe.StartLine, Error: what, Raw: strings.Join(rec, string(delim))})
+			continue
+		}
+		if err := w.Write(rec); err != nil {
+			return nil, err
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return nil, err
+	}
+	return rejects, dst.Close()
+}
+
 func csvError(path string, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {

@@ -147,48 +147,83 @@ func (l *Landing) localCopy(ctx context.Context, key string) (string, string, er
 	return dst.Name(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// ReadOptions tune ReadSQL.
+type ReadOptions struct {
+	IngestedAt time.Time
+	Sheet      string // Excel: the sheet to read ("" = every sheet)
+	TmpDir     string // converted files (Excel sheets, quarantined CSVs) go here
+	// Quarantine sets malformed CSV lines aside (returned as rejects)
+	// instead of failing on the first one.
+	Quarantine bool
+}
+
+// Rejected is a malformed line of a landing file.
+type Rejected struct {
+	Source string
+	Reject
+}
+
 // ReadSQL builds a DuckDB SELECT over files: all their columns (by name;
 // files of one zone may differ) plus _source_file and _ingested_at. CSV
-// files are checked first, so a malformed line is an error with file:line.
-// Excel files are converted to CSV in tmpDir, one table per sheet (all
-// sheets, or the named one).
-func ReadSQL(files []File, ingestedAt time.Time, sheet, tmpDir string) (string, error) {
+// files are checked first, so a malformed line is an error with file:line
+// (or, with Quarantine, set aside and returned). Excel files are converted
+// to CSV, one table per sheet.
+func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 	if len(files) == 0 {
-		return "", rat.Errorf(rat.EINVALID, "no files to read")
+		return "", nil, rat.Errorf(rat.EINVALID, "no files to read")
 	}
-	at := "TIMESTAMPTZ '" + ingestedAt.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
+	at := "TIMESTAMPTZ '" + o.IngestedAt.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
 	var parts []string
+	var rejected []Rejected
 	for _, f := range files {
 		src := quote(f.Source())
 		switch f.Format {
 		case "csv":
 			delim := Delimiter(f.Name)
-			if err := CheckCSV(f.Local, delim); err != nil {
-				return "", relabel(err, f)
+			local := f.Local
+			if o.Quarantine {
+				if err := os.MkdirAll(o.TmpDir, 0o755); err != nil {
+					return "", nil, err
+				}
+				clean, err := os.CreateTemp(o.TmpDir, "clean-*.csv")
+				if err != nil {
+					return "", nil, err
+				}
+				clean.Close()
+				rejects, err := SplitCSV(f.Local, delim, clean.Name())
+				if err != nil {
+					return "", nil, relabel(err, f)
+				}
+				for _, r := range rejects {
+					rejected = append(rejected, Rejected{Source: f.Source(), Reject: r})
+				}
+				local = clean.Name()
+			} else if err := CheckCSV(f.Local, delim); err != nil {
+				return "", nil, relabel(err, f)
 			}
 			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_csv(%s, header = true, delim = %s)",
-				src, at, quote(f.Local), quote(string(delim))))
+				src, at, quote(local), quote(string(delim))))
 		case "json":
 			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_json_auto(%s)", src, at, quote(f.Local)))
 		case "parquet":
 			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_parquet(%s)", src, at, quote(f.Local)))
 		case "excel":
-			sheets, err := ExcelToCSV(f.Local, sheet, tmpDir)
+			sheets, err := ExcelToCSV(f.Local, o.Sheet, o.TmpDir)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			for _, s := range sheets {
 				parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_csv(%s, header = true, delim = ',')",
 					quote(f.Source()+"#"+s.Name), at, quote(s.Path)))
 			}
 		default:
-			return "", rat.Errorf(rat.EINVALID, "%s: unsupported format", f.Source())
+			return "", nil, rat.Errorf(rat.EINVALID, "%s: unsupported format", f.Source())
 		}
 	}
 	if len(parts) == 0 {
-		return "", rat.Errorf(rat.EINVALID, "the files hold no data")
+		return "", nil, rat.Errorf(rat.EINVALID, "the files hold no data")
 	}
-	return strings.Join(parts, "\nUNION ALL BY NAME\n"), nil
+	return strings.Join(parts, "\nUNION ALL BY NAME\n"), rejected, nil
 }
 
 // relabel names a landing file by its zone path rather than its local copy.

@@ -46,7 +46,7 @@ func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, fi
 	if len(fresh) == 0 {
 		return res, nil
 	}
-	src, err := ingest.ReadSQL(fresh, now, sheet, tmpDir)
+	src, _, err := ingest.ReadSQL(fresh, ingest.ReadOptions{IngestedAt: now, Sheet: sheet, TmpDir: tmpDir})
 	if err != nil {
 		return res, err
 	}

@@ -98,3 +98,28 @@ func TestLandingIncremental(t *testing.T) {
 		t.Fatalf("malformed file: %+v", res.Nodes)
 	}
 }
+
+func TestQuarantine(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"pipelines/bronze/strict.sql": "SELECT * FROM {{ landing('drops') }}\n",
+		"pipelines/bronze/lenient.sql": "-- @description: keeps bad lines aside\nSELECT * FROM {{ landing('drops') }}\n",
+		"pipelines/bronze/lenient.yaml": "on_bad_rows: quarantine\n",
+	})
+	e.drop("drops/a.csv", "id,v\n1,x\n2,y,extra\n3,z\n")
+	res := e.runWith(Options{}, nil)
+	byName := map[string]NodeResult{}
+	for _, n := range res.Nodes {
+		byName[n.Pipeline] = n
+	}
+	if byName["bronze.strict"].Status != StatusFailed || !strings.Contains(byName["bronze.strict"].Error, "drops/a.csv:3") {
+		t.Fatalf("strict: %+v", byName["bronze.strict"])
+	}
+	if byName["bronze.lenient"].Status != StatusSuccess || byName["bronze.lenient"].Rows != 2 {
+		t.Fatalf("lenient: %+v", byName["bronze.lenient"])
+	}
+	// The run failed (strict failed): look on its branch.
+	got := e.query(res.RunBranch, "SELECT _source_file, line, raw FROM bronze.lenient__rejected")
+	if strings.Join(got, ";") != "drops/a.csv|3|2,y,extra" {
+		t.Fatalf("rejected rows: %v", got)
+	}
+}

@@ -127,6 +127,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	rc := r.renderContext(ctx, p, branch, incremental, started)
 	var used []ingest.File
 	var zones []string
+	var rejected []ingest.Rejected
 	rc.Landing = func(zone string) (string, error) {
 		files, err := r.landingFiles(ctx, p, branch, zone, incremental)
 		if err != nil {
@@ -137,10 +138,13 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 		if len(files) == 0 {
 			return "(SELECT NULL AS _source_file WHERE false)", nil
 		}
-		read, err := ingest.ReadSQL(files, started, "", r.TmpDir)
+		read, rejects, err := ingest.ReadSQL(files, ingest.ReadOptions{
+			IngestedAt: started, TmpDir: r.TmpDir, Quarantine: p.Config.OnBadRows == workspace.OnBadRowsQuarantine,
+		})
 		if err != nil {
 			return "", fmt.Errorf("landing zone %s: %w", zone, err)
 		}
+		rejected = append(rejected, rejects...)
 		return "(" + read + ")", nil
 	}
 	rendered, err := p.Render(rc)
@@ -201,6 +205,11 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	res, err := r.Lake.Write(ctx, branch, p.ID, rendered, wopts)
 	if err != nil {
 		return fail(err)
+	}
+	if len(rejected) > 0 {
+		if err := r.quarantine(ctx, branch, p.ID, runID, rejected, started); err != nil {
+			return fail(err)
+		}
 	}
 	// The files count as consumed once the run publishes: the record is on
 	// the run branch, with the data. Files consumed before are not repeated.

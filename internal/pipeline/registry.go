@@ -59,3 +59,19 @@ func record(ctx context.Context, l *lake.Lake, branch, consumer, runID string, f
 	})
 	return err
 }
+
+// quarantine appends malformed landing lines to <table>__rejected on the
+// branch: with on_bad_rows: quarantine, bad lines are kept, not fatal.
+func (r *Runner) quarantine(ctx context.Context, branch string, id rat.TableID, runID string, rejected []ingest.Rejected, at time.Time) error {
+	rows := make([]string, len(rejected))
+	for i, x := range rejected {
+		rows[i] = fmt.Sprintf("(%s, %d, %s, %s, %s, TIMESTAMPTZ '%s+00')", duckdb.Quote(x.Source), x.Line,
+			duckdb.Quote(x.Error), duckdb.Quote(x.Raw), duckdb.Quote(runID), at.UTC().Format("2006-01-02 15:04:05.999999"))
+	}
+	src := "SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") t(_source_file, line, error, raw, run_id, _ingested_at)"
+	target := rat.TableID{Layer: id.Layer, Name: id.Name + "__rejected"}
+	_, err := r.Lake.Write(ctx, branch, target, src, lake.WriteOptions{
+		Mode: lake.Append, Message: fmt.Sprintf("quarantine %d malformed line(s) of %s", len(rejected), id),
+	})
+	return err
+}
