@@ -21,7 +21,7 @@ import (
 
 func newRunCmd(g *globals) *cobra.Command {
 	var branch string
-	var fullRefresh, dryRun, asJSON bool
+	var fullRefresh, dryRun, asJSON, cleanup bool
 	cmd := &cobra.Command{
 		Use:   "run [SELECTOR...]",
 		Short: "Build the workspace's pipelines, test them and publish them atomically",
@@ -46,6 +46,9 @@ Selectors (default: every pipeline):
 				return err
 			}
 			defer a.Close()
+			if cleanup {
+				return a.cleanupRunBranches(cmd)
+			}
 			ws, err := a.loadWorkspace(ctx)
 			if err != nil {
 				return err
@@ -84,7 +87,40 @@ Selectors (default: every pipeline):
 	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "rebuild incremental tables from scratch and reset their watermarks")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "render the selected pipelines and show the plan; build nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run result as JSON")
+	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "delete the branches kept by failed runs (run/*, ingest/*) instead of running")
 	return cmd
+}
+
+// cleanupRunBranches deletes the run/ and ingest/ branches that failed
+// runs left for inspection; branches of runs still running stay.
+func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	refs, err := a.store.Refs(ctx)
+	if err != nil {
+		return err
+	}
+	rl, _ := a.store.(pipeline.RunLog)
+	out := cmd.OutOrStdout()
+	n := 0
+	for _, r := range refs {
+		id, isRun := strings.CutPrefix(r.Name, "run/")
+		if r.Kind != rat.Branch || (!isRun && !strings.HasPrefix(r.Name, "ingest/")) {
+			continue
+		}
+		if isRun && rl != nil {
+			if rec, err := rl.Run(ctx, id); err == nil && rec.Status == string(pipeline.StatusRunning) {
+				fmt.Fprintf(out, "kept %s: the run is still running\n", r.Name)
+				continue
+			}
+		}
+		if err := a.store.DeleteRef(ctx, r.Name); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "deleted %s\n", r.Name)
+		n++
+	}
+	fmt.Fprintf(out, "deleted %s\n", plural(int64(n), "run branch"))
+	return nil
 }
 
 // loadWorkspace loads the workspace the configuration found.
