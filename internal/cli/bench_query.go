@@ -236,21 +236,8 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 }
 
 func drain(rows *sql.Rows) error {
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	_, err := duckdb.EachRow(rows, func([]string, []any) error { return nil })
+	return err
 }
 
 func median(d []time.Duration) time.Duration {

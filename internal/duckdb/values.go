@@ -1,6 +1,7 @@
 package duckdb
 
 import (
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -115,4 +116,28 @@ func JSON(v any) any {
 	default:
 		return v
 	}
+}
+
+// EachRow calls fn with the column names and the values of every row
+// (scanned into any: DuckDB's Go types), and returns the column names. fn
+// must not keep vals: it is reused for the next row.
+func EachRow(rows *sql.Rows, fn func(cols []string, vals []any) error) ([]string, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return cols, err
+		}
+		if err := fn(cols, vals); err != nil {
+			return cols, err
+		}
+	}
+	return cols, rows.Err()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ratdata/rat"
@@ -124,34 +125,19 @@ func queryText(t testing.TB, l *Lake, ref string, at At, q string) []string {
 }
 
 func renderRows(rows *sql.Rows) ([]string, error) {
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		line := ""
+	_, err := duckdb.EachRow(rows, func(_ []string, vals []any) error {
+		parts := make([]string, len(vals))
 		for i, v := range vals {
-			if i > 0 {
-				line += " | "
-			}
-			if v == nil {
-				line += "NULL"
-			} else {
-				line += duckdb.Text(v)
+			parts[i] = "NULL"
+			if v != nil {
+				parts[i] = duckdb.Text(v)
 			}
 		}
-		out = append(out, line)
-	}
-	return out, rows.Err()
+		out = append(out, strings.Join(parts, " | "))
+		return nil
+	})
+	return out, err
 }
 
 func headOf(t testing.TB, l *Lake, ref string) string {

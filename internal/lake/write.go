@@ -423,23 +423,12 @@ func describe(ctx context.Context, conn *sql.Conn, source string) ([]duckdb.Colu
 		return nil, duckdb.UserError("read source", err)
 	}
 	defer rows.Close()
-	names, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
 	var cols []duckdb.Column
-	for rows.Next() {
-		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
+	_, err = duckdb.EachRow(rows, func(_ []string, vals []any) error {
 		cols = append(cols, duckdb.Column{Name: fmt.Sprint(vals[0]), Type: fmt.Sprint(vals[1])})
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, duckdb.UserError("read source", err)
 	}
 	return cols, nil

@@ -95,23 +95,15 @@ func (e *env) query(ref, q string) []string {
 	e.t.Helper()
 	var out []string
 	err := e.lake.Query(context.Background(), ref, lake.At{}, q, func(rows *sql.Rows) error {
-		n, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(n))
-			ptrs := make([]any, len(n))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
+		_, err := duckdb.EachRow(rows, func(_ []string, vals []any) error {
 			parts := make([]string, len(vals))
 			for i, v := range vals {
 				parts[i] = duckdb.Text(v)
 			}
 			out = append(out, strings.Join(parts, "|"))
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		e.t.Fatalf("%s: %v", q, err)

@@ -203,25 +203,14 @@ func (r *Runner) runCheck(ctx context.Context, branch string, c check) TestResul
 }
 
 func sampleRows(rows *sql.Rows) ([]string, error) {
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		parts := make([]string, len(cols))
+	_, err := duckdb.EachRow(rows, func(cols []string, vals []any) error {
+		parts := make([]string, len(vals))
 		for i, v := range vals {
 			parts[i] = cols[i] + "=" + duckdb.Text(v)
 		}
 		out = append(out, strings.Join(parts, ", "))
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }

@@ -178,27 +178,16 @@ func fetch(ctx context.Context, conn *sql.Conn, query string) ([]map[string]stri
 		return nil, nil, duckdb.UserError("query", err)
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, nil, err
-	}
 	var out []map[string]string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
+	cols, err := duckdb.EachRow(rows, func(cols []string, vals []any) error {
 		m := make(map[string]string, len(cols))
 		for i, c := range cols {
 			m[c] = literalText(vals[i])
 		}
 		out = append(out, m)
-	}
-	return out, cols, rows.Err()
+		return nil
+	})
+	return out, cols, err
 }
 
 // literalText renders a value for comparison: numbers without trailing
