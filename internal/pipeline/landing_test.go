@@ -101,8 +101,8 @@ func TestLandingIncremental(t *testing.T) {
 
 func TestQuarantine(t *testing.T) {
 	e := newEnv(t, map[string]string{
-		"pipelines/bronze/strict.sql": "SELECT * FROM {{ landing('drops') }}\n",
-		"pipelines/bronze/lenient.sql": "-- @description: keeps bad lines aside\nSELECT * FROM {{ landing('drops') }}\n",
+		"pipelines/bronze/strict.sql":   "SELECT * FROM {{ landing('drops') }}\n",
+		"pipelines/bronze/lenient.sql":  "-- @description: keeps bad lines aside\nSELECT * FROM {{ landing('drops') }}\n",
 		"pipelines/bronze/lenient.yaml": "on_bad_rows: quarantine\n",
 	})
 	e.drop("drops/a.csv", "id,v\n1,x\n2,y,extra\n3,z\n")
