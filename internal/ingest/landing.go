@@ -32,6 +32,9 @@ type File struct {
 	Hash   string `json:"hash"` // sha256 of the content, hex
 	Format string `json:"format"`
 	Local  string `json:"-"` // a local path DuckDB can read
+	// IngestedAt, when set, is the file's _ingested_at (the time it was
+	// first ingested); zero means ReadOptions.IngestedAt.
+	IngestedAt time.Time `json:"-"`
 }
 
 // Source is how the file is named in _source_file: zone/name, or the
@@ -172,11 +175,15 @@ func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 	if len(files) == 0 {
 		return "", nil, rat.Errorf(rat.EINVALID, "no files to read")
 	}
-	at := "TIMESTAMPTZ '" + o.IngestedAt.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
 	var parts []string
 	var rejected []Rejected
 	for _, f := range files {
 		src := quote(f.Source())
+		t := o.IngestedAt
+		if !f.IngestedAt.IsZero() {
+			t = f.IngestedAt
+		}
+		at := "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
 		switch f.Format {
 		case "csv":
 			delim := Delimiter(f.Name)

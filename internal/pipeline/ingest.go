@@ -35,11 +35,11 @@ func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, fi
 	}
 	var fresh []ingest.File
 	for _, f := range files {
-		if done[f.Hash] {
+		if _, ok := done[f.Hash]; ok {
 			res.Skipped = append(res.Skipped, f.Source())
 			continue
 		}
-		done[f.Hash] = true
+		done[f.Hash] = now
 		fresh = append(fresh, f)
 		res.Files = append(res.Files, f.Source())
 	}

@@ -123,3 +123,18 @@ func TestQuarantine(t *testing.T) {
 		t.Fatalf("rejected rows: %v", got)
 	}
 }
+
+func TestIngestedAtIsStable(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"pipelines/bronze/all.sql": "SELECT * FROM {{ landing('z') }}\n",
+	})
+	e.drop("z/a.csv", "id\n1\n")
+	e.runWith(Options{}, nil)
+	first := e.query("main", "SELECT CAST(_ingested_at AS VARCHAR) FROM bronze.all")
+	e.drop("z/b.csv", "id\n2\n")
+	e.runWith(Options{}, nil)
+	got := e.query("main", "SELECT _source_file, CAST(_ingested_at AS VARCHAR) FROM bronze.all ORDER BY id")
+	if len(got) != 2 || got[0] != "z/a.csv|"+first[0] || strings.HasSuffix(got[1], first[0]) {
+		t.Fatalf("a.csv keeps its first ingestion time %s, b.csv gets a new one: %v", first[0], got)
+	}
+}

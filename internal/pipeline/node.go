@@ -220,7 +220,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 		}
 		var fresh []ingest.File
 		for _, f := range used {
-			if !done[f.Hash] {
+			if _, ok := done[f.Hash]; !ok {
 				fresh = append(fresh, f)
 			}
 		}
@@ -245,19 +245,27 @@ func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch
 	if err != nil {
 		return nil, err
 	}
-	done := map[string]bool{}
-	if incremental {
-		if done, err = consumed(ctx, r.Lake, branch, p.ID.String()); err != nil {
-			return nil, err
-		}
+	done, err := consumed(ctx, r.Lake, branch, p.ID.String())
+	if err != nil {
+		return nil, err
 	}
-	// The same content under two names is read once.
+	// The same content under two names is read once. A file read before
+	// keeps the time it was first ingested, so _ingested_at is stable when
+	// a table pipeline reads every file again.
+	seen := map[string]bool{}
 	var out []ingest.File
 	for _, f := range files {
-		if !done[f.Hash] {
-			done[f.Hash] = true
-			out = append(out, f)
+		if seen[f.Hash] {
+			continue
 		}
+		seen[f.Hash] = true
+		if at, ok := done[f.Hash]; ok {
+			if incremental {
+				continue
+			}
+			f.IngestedAt = at
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

@@ -20,22 +20,24 @@ import (
 // merge — a failed or crashed run consumes nothing.
 var Registry = rat.TableID{Layer: "_rat", Name: "landing_files"}
 
-// consumed returns the hashes of the files a consumer has read on a branch.
-func consumed(ctx context.Context, l *lake.Lake, branch, consumer string) (map[string]bool, error) {
-	out := map[string]bool{}
+// consumed returns, for each file hash a consumer has read on a branch,
+// when it first read it.
+func consumed(ctx context.Context, l *lake.Lake, branch, consumer string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
 	if _, err := l.Store().Table(ctx, branch, Registry); rat.IsCode(err, rat.ENOTFOUND) {
 		return out, nil
 	} else if err != nil {
 		return nil, err
 	}
-	q := fmt.Sprintf("SELECT DISTINCT hash FROM %s WHERE consumer = %s", Registry, duckdb.Quote(consumer))
+	q := fmt.Sprintf("SELECT hash, min(ingested_at) FROM %s WHERE consumer = %s GROUP BY hash", Registry, duckdb.Quote(consumer))
 	err := l.Query(ctx, branch, lake.At{}, q, func(rows *sql.Rows) error {
 		for rows.Next() {
 			var h string
-			if err := rows.Scan(&h); err != nil {
+			var at time.Time
+			if err := rows.Scan(&h, &at); err != nil {
 				return err
 			}
-			out[h] = true
+			out[h] = at
 		}
 		return nil
 	})
