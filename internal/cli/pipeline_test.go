@@ -101,3 +101,48 @@ func TestIngestOncePerContent(t *testing.T) {
 		u.fails("drop/bad.csv:2", "ingest", "drop/bad.csv", "--into", "bronze.events")
 	})
 }
+
+// TestOriginalWorkspace runs a workspace written for the original
+// Ratatouille (folder layout, @name aliases, source(), YAML owners,
+// freshness, custom tests with expect, unit tests on YAML/CSV/JSON mocks)
+// end to end: run, test, then an incremental run on new files.
+func TestOriginalWorkspace(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	src := filepath.Join("..", "workspace", "testdata", "folder")
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		u.write(rel, string(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.write("landing/sales/day1.csv", "txn_id,store_id,category,quantity,unit_price,transaction_time,customer_id\nT1,S1,Electronics,2,10.0,2024-01-15 10:30:00,C1\nT2,S2,Other,1,5.5,2024-01-15 11:00:00,C2\nT3,S1,Other,0,1.0,2024-01-15 12:00:00,C3\n")
+	u.write("landing/stores/stores.csv", "store_id,store_name\nS1,Paris\nS2,Lyon\n")
+	if out := u.ok("run"); !strings.Contains(out, "succeeded") {
+		t.Fatalf("run:\n%s", out)
+	}
+	if out := u.ok("test"); !strings.Contains(out, "0 failing") || !strings.Contains(out, "test_basic_transformation") {
+		t.Fatalf("test:\n%s", out)
+	}
+	if out := u.ok("query", "SELECT currency, count(*) AS n FROM silver.sales GROUP BY ALL", "--format", "csv"); strings.TrimSpace(out) != "currency,n\nUSD,2" {
+		t.Fatalf("pipeline vars should win over workspace vars:\n%s", out)
+	}
+	u.ok("run", "silver.sales+", "--var", "currency=CHF", "--full-refresh")
+	if out := u.ok("query", "SELECT DISTINCT currency FROM silver.sales", "--format", "csv"); strings.TrimSpace(out) != "currency\nCHF" {
+		t.Fatalf("--var should win over the YAML vars:\n%s", out)
+	}
+	u.write("landing/sales/day2.csv", "txn_id,store_id,category,quantity,unit_price,transaction_time,customer_id\nT4,S2,Electronics,3,2.0,2024-01-16 10:30:00,C1\n")
+	u.ok("run")
+	if out := u.ok("query", "SELECT count(*) AS n, sum(revenue) AS r FROM gold.daily_sales", "--format", "csv"); strings.TrimSpace(out) != "n,r\n3,31.5" {
+		t.Fatalf("gold after the second day:\n%s", out)
+	}
+}

@@ -22,6 +22,7 @@ import (
 func newRunCmd(g *globals) *cobra.Command {
 	var branch string
 	var fullRefresh, dryRun, asJSON, cleanup bool
+	var vars []string
 	cmd := &cobra.Command{
 		Use:   "run [SELECTOR...]",
 		Short: "Build the workspace's pipelines, test them and publish them atomically",
@@ -61,6 +62,9 @@ Selectors (default: every pipeline):
 			if err != nil {
 				return err
 			}
+			if runner.Vars, err = parseVars(vars); err != nil {
+				return err
+			}
 			if !asJSON {
 				runner.Progress = progressPrinter(cmd.ErrOrStderr())
 			}
@@ -87,8 +91,25 @@ Selectors (default: every pipeline):
 	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "rebuild incremental tables from scratch and reset their watermarks")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "render the selected pipelines and show the plan; build nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run result as JSON")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set var('KEY') for this run, as KEY=VALUE (repeatable; wins over the YAML vars)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "delete the branches kept by failed runs (run/*, ingest/*) instead of running")
 	return cmd
+}
+
+// parseVars reads --var KEY=VALUE flags.
+func parseVars(list []string) (map[string]any, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(list))
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, &usageError{msg: fmt.Sprintf("rat run: --var %q: want KEY=VALUE", kv)}
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // cleanupRunBranches deletes the run/ and ingest/ branches that failed
@@ -148,9 +169,6 @@ func (a *app) runner(ctx context.Context, ws *workspace.Workspace) (*pipeline.Ru
 	r := &pipeline.Runner{
 		Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv,
 		Landing: landing, TmpDir: filepath.Join(a.cfg.StateDir, "tmp"),
-	}
-	if ws.Config != nil {
-		r.Vars = ws.Config.Vars
 	}
 	if rl, ok := a.store.(pipeline.RunLog); ok {
 		r.Runs = rl

@@ -17,12 +17,12 @@ SELECT
     ROUND(quantity * unit_price, 2) AS total_amount,
     '{{ var('currency') }}' AS currency,
     CAST(transaction_time AS DATE) AS _date,
-    _ingested_at
+    s._ingested_at
 FROM {{ ref('bronze.raw_sales') }} s
 JOIN {{ ref('bronze_raw_stores') }} st USING (store_id)
 WHERE quantity > 0
   AND unit_price > 0
   AND txn_id IS NOT NULL
 {% if is_incremental() %}
-  AND _ingested_at > '{{ watermark("_ingested_at") }}'
+  AND s._ingested_at > '{{ watermark("_ingested_at") }}'
 {% endif %}
