@@ -39,7 +39,7 @@ Exit status 1 when an error-severity test fails.`,
 				return err
 			}
 			defer a.Close()
-			ws, err := a.loadWorkspace(ctx)
+			ws, err := a.loadWorkspaceRefs(ctx, kind == "unit")
 			if err != nil {
 				return err
 			}
