@@ -88,6 +88,9 @@ func (r *Runner) checks(ctx context.Context, p *workspace.Pipeline, branch strin
 		out = append(out, c)
 	}
 	for _, t := range p.QualityTests {
+		if len(t.Mocks) > 0 {
+			continue // runs on its mocks, with the unit tests
+		}
 		t := t
 		add(t.Name, "quality", t.Severity, t.File, func() (string, error) { return t.Render(rc) }, t.ExpectCount)
 	}

@@ -29,8 +29,103 @@ func (r *Runner) UnitTests(ctx context.Context, pipelines []*workspace.Pipeline,
 			res.Duration = Duration(r.now().Sub(start))
 			out = append(out, res)
 		}
+		for _, t := range p.QualityTests {
+			if len(t.Mocks) == 0 {
+				continue
+			}
+			start := r.now()
+			res := r.mockedQuality(ctx, t, tmpDir)
+			res.Duration = Duration(r.now().Sub(start))
+			out = append(out, res)
+		}
 	}
 	return out
+}
+
+// withMocks runs fn on a private connection holding the mock tables as
+// temporary tables, with a render context whose refs read them.
+func (r *Runner) withMocks(ctx context.Context, p *workspace.Pipeline, file string, tables []*workspace.MockTable, incremental bool, watermarks map[string]string, tmpDir string, fn func(conn *sql.Conn, rc workspace.RenderContext) error) error {
+	return r.Lake.DB().WithViews(ctx, nil, func(conn *sql.Conn) error {
+		mocks := map[rat.TableID]string{}
+		defer func() {
+			for _, name := range mocks {
+				_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+name)
+			}
+		}()
+		for i, m := range tables {
+			name := fmt.Sprintf("rat_mock_%d_%s_%s", i, m.Table.Layer, m.Table.Name)
+			if err := createMock(ctx, conn, name, m, tmpDir); err != nil {
+				return err
+			}
+			mocks[m.Table] = name
+		}
+		rc := workspace.RenderContext{
+			Incremental: incremental,
+			Ref: func(id rat.TableID) (string, error) {
+				if name, ok := mocks[id]; ok {
+					return name, nil
+				}
+				return "", rat.Errorf(rat.EINVALID, "%s: the test reads %s but no mock provides it: add it to a mock file (tests/mocks/)", file, id)
+			},
+			Watermark: func(col string) (string, error) {
+				if v, ok := watermarks[col]; ok {
+					return v, nil
+				}
+				return "1970-01-01 00:00:00", nil
+			},
+			Landing: func(zone string) (string, error) {
+				return "", rat.Errorf(rat.EINVALID, "%s: tests on mocks cannot read landing('%s'): mock the tables the pipeline reads instead", file, zone)
+			},
+			Vars: r.Vars, Env: r.Env, RunStartedAt: r.now(),
+		}
+		if name, ok := mocks[p.ID]; ok {
+			rc.This = name // incremental tests mock the table's current rows
+		}
+		return fn(conn, rc)
+	})
+}
+
+// mockedQuality runs a quality test whose @mocks say to build the
+// pipeline on mock tables first: the test's {{ this }} is that result.
+func (r *Runner) mockedQuality(ctx context.Context, t *workspace.QualityTest, tmpDir string) TestResult {
+	res := TestResult{Pipeline: t.Pipeline.ID.String(), Name: t.Name, Kind: "quality", Severity: severity(t.Severity), File: t.File}
+	var tables []*workspace.MockTable
+	for _, f := range t.Mocks {
+		tables = append(tables, f.Tables...)
+	}
+	err := r.withMocks(ctx, t.Pipeline, t.File, tables, false, nil, tmpDir, func(conn *sql.Conn, rc workspace.RenderContext) error {
+		query, err := t.Pipeline.Render(rc)
+		if err != nil {
+			return err
+		}
+		built := "rat_mock_result"
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+built+" AS "+query); err != nil {
+			return duckdb.UserError(fmt.Sprintf("%s: run %s on mocks", t.File, t.Pipeline.ID), err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+built)
+		rc.This = built
+		check, err := t.Render(rc)
+		if err != nil {
+			return err
+		}
+		rows, _, err := fetch(ctx, conn, check)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.File, err)
+		}
+		res.Violations = int64(len(rows))
+		res.Status = TestPass
+		switch {
+		case t.ExpectCount != nil && len(rows) != *t.ExpectCount:
+			res.Status, res.Error = TestFail, fmt.Sprintf("got %d rows, expected %d", len(rows), *t.ExpectCount)
+		case t.ExpectCount == nil && len(rows) > 0:
+			res.Status = TestFail
+		}
+		return nil
+	})
+	if err != nil {
+		res.Status, res.Error = TestError, rat.ErrorMessage(err)
+	}
+	return res
 }
 
 func (r *Runner) unitTest(ctx context.Context, t *workspace.UnitTest, tmpDir string) TestResult {
@@ -39,39 +134,7 @@ func (r *Runner) unitTest(ctx context.Context, t *workspace.UnitTest, tmpDir str
 		res.Status, res.Error = TestError, rat.ErrorMessage(err)
 		return res
 	}
-	err := r.Lake.DB().WithViews(ctx, nil, func(conn *sql.Conn) error {
-		mocks := map[rat.TableID]string{}
-		defer func() {
-			for _, name := range mocks {
-				_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+name)
-			}
-		}()
-		for i, m := range t.Tables() {
-			name := fmt.Sprintf("rat_mock_%d_%s_%s", i, m.Table.Layer, m.Table.Name)
-			if err := createMock(ctx, conn, name, m, tmpDir); err != nil {
-				return err
-			}
-			mocks[m.Table] = name
-		}
-		rc := workspace.RenderContext{
-			Incremental: t.Mode == workspace.ModeIncremental,
-			Ref: func(id rat.TableID) (string, error) {
-				if name, ok := mocks[id]; ok {
-					return name, nil
-				}
-				return "", rat.Errorf(rat.EINVALID, "%s: the test reads %s but no mock provides it: add it to a mock file (tests/mocks/)", t.File, id)
-			},
-			Watermark: func(col string) (string, error) {
-				if v, ok := t.Watermarks[col]; ok {
-					return v, nil
-				}
-				return "1970-01-01 00:00:00", nil
-			},
-			Vars: r.Vars, Env: r.Env, RunStartedAt: r.now(),
-		}
-		if name, ok := mocks[t.Pipeline.ID]; ok {
-			rc.This = name // incremental tests mock the table's current rows
-		}
+	err := r.withMocks(ctx, t.Pipeline, t.File, t.Tables(), t.Mode == workspace.ModeIncremental, t.Watermarks, tmpDir, func(conn *sql.Conn, rc workspace.RenderContext) error {
 		query, err := t.Pipeline.Render(rc)
 		if err != nil {
 			return err

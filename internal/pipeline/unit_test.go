@@ -36,6 +36,14 @@ rows:
 -- @expect_columns: id
 SELECT 1 AS id UNION ALL SELECT 3
 `,
+		"pipelines/silver/sales/tests/quality/mocked_ok.sql": `-- @name: mocked_no_negative
+-- @mocks: raw.yaml
+SELECT * FROM {{ this }} WHERE doubled < 0
+`,
+		"pipelines/silver/sales/tests/quality/mocked_fail.sql": `-- @name: mocked_finds_east
+-- @mocks: raw.yaml
+SELECT * FROM {{ this }} WHERE region = 'EAST'
+`,
 		"pipelines/silver/sales/tests/unit/wrong.sql": `-- @name: wrong_expectation
 -- @expect: [{"id": 1, "doubled": 21}]
 `,
@@ -52,6 +60,12 @@ SELECT 1 AS id UNION ALL SELECT 3
 		if byName[name].Status != TestPass {
 			t.Errorf("%s: %+v", name, byName[name])
 		}
+	}
+	if q := byName["mocked_no_negative"]; q.Status != TestPass || q.Kind != "quality" {
+		t.Errorf("mocked quality test: %+v", q)
+	}
+	if q := byName["mocked_finds_east"]; q.Status != TestFail || q.Violations != 1 {
+		t.Errorf("mocked quality test should find the EAST row: %+v", q)
 	}
 	w := byName["wrong_expectation"]
 	if w.Status != TestFail || !strings.Contains(w.Error, "missing row {doubled=21, id=1}") || !strings.Contains(w.Error, "unexpected row") {
