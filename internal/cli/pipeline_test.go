@@ -126,7 +126,7 @@ func TestOriginalWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Unit tests need no catalog: they run on mocks.
-	if out := u.ok("test", "--type", "unit"); !strings.Contains(out, "3 test(s), 0 failing") {
+	if out := u.ok("test", "--type", "unit"); !strings.Contains(out, "4 test(s), 0 failing") {
 		t.Fatalf("unit tests on an empty catalog:\n%s", out)
 	}
 	u.write("landing/sales/day1.csv", "txn_id,store_id,category,quantity,unit_price,transaction_time,customer_id\nT1,S1,Electronics,2,10.0,2024-01-15 10:30:00,C1\nT2,S2,Other,1,5.5,2024-01-15 11:00:00,C2\nT3,S1,Other,0,1.0,2024-01-15 12:00:00,C3\n")

@@ -89,9 +89,23 @@ func (r *Runner) withMocks(ctx context.Context, p *workspace.Pipeline, file stri
 // pipeline on mock tables first: the test's {{ this }} is that result.
 func (r *Runner) mockedQuality(ctx context.Context, t *workspace.QualityTest, tmpDir string) TestResult {
 	res := TestResult{Pipeline: t.Pipeline.ID.String(), Name: t.Name, Kind: "quality", Severity: severity(t.Severity), File: t.File}
+	// The listed mocks first; tables they do not cover come from the
+	// pipeline's other mock files.
 	var tables []*workspace.MockTable
+	have := map[rat.TableID]bool{}
 	for _, f := range t.Mocks {
-		tables = append(tables, f.Tables...)
+		for _, m := range f.Tables {
+			tables = append(tables, m)
+			have[m.Table] = true
+		}
+	}
+	for _, f := range t.Pipeline.Mocks {
+		for _, m := range f.Tables {
+			if !have[m.Table] {
+				tables = append(tables, m)
+				have[m.Table] = true
+			}
+		}
 	}
 	err := r.withMocks(ctx, t.Pipeline, t.File, tables, false, nil, tmpDir, func(conn *sql.Conn, rc workspace.RenderContext) error {
 		query, err := t.Pipeline.Render(rc)
