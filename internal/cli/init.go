@@ -26,20 +26,8 @@ func newInitCmd(g *globals) *cobra.Command {
 			if _, err := os.Stat(filepath.Join(dir, config.WorkspaceFileName)); err == nil {
 				return rat.Errorf(rat.EINVALID, "%s already holds a workspace.yaml: pick another directory", dir)
 			}
-			files := skeletonFiles(filepath.Base(dir))
-			if demo {
-				for k, v := range demoFiles() {
-					files[k] = v
-				}
-			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return err
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					return err
-				}
+			if err := writeWorkspace(dir, demo); err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if !demo {
@@ -52,6 +40,26 @@ func newInitCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&demo, "demo", false, "add sample data and pipelines")
 	return cmd
+}
+
+// writeWorkspace writes a new workspace (with demo, the demo's files).
+func writeWorkspace(dir string, demo bool) error {
+	files := skeletonFiles(filepath.Base(dir))
+	if demo {
+		for k, v := range demoFiles() {
+			files[k] = v
+		}
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func skeletonFiles(name string) map[string]string {

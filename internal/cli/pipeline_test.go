@@ -150,3 +150,68 @@ func TestOriginalWorkspace(t *testing.T) {
 		t.Fatalf("gold after the second day:\n%s", out)
 	}
 }
+
+// TestDemoCommand is the README's first command: it creates the demo,
+// runs it and prints the gold tables; running it again works too.
+func TestDemoCommand(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	for i := 0; i < 2; i++ {
+		out := u.ok("demo")
+		if !strings.Contains(out, "succeeded") || !strings.Contains(out, "gold.daily_revenue") || !strings.Contains(out, "revenue") || !strings.Contains(out, "2024-03-01") {
+			t.Fatalf("run %d of rat demo:\n%s", i+1, out)
+		}
+	}
+}
+
+// TestPipelineBadInput: each mistake is one error line with its location,
+// a non-zero exit, and nothing published.
+func TestPipelineBadInput(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	u.ok("init", "ws", "--demo")
+	u.dir = filepath.Join(u.dir, "ws")
+	u.ok("run")
+	before := u.commits()
+	good := map[string]string{}
+	for _, f := range []string{"pipelines/gold/daily_revenue.sql", "pipelines/silver/orders/config.yaml"} {
+		data, err := os.ReadFile(filepath.Join(u.dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		good[f] = string(data)
+	}
+	restore := func() {
+		for f, c := range good {
+			u.write(f, c)
+		}
+		os.Remove(filepath.Join(u.dir, "pipelines/gold/loop.sql"))
+		os.Remove(filepath.Join(u.dir, "landing/orders/bad.csv"))
+	}
+	cases := []struct {
+		name, file, content, want string
+	}{
+		{"sql syntax", "pipelines/gold/daily_revenue.sql", "SELECT day, FORM {{ ref('silver.orders') }}\n", "pipelines/gold/daily_revenue.sql"},
+		{"unknown ref", "pipelines/gold/daily_revenue.sql", "SELECT * FROM {{ ref('silver.ordres') }}\n", "pipelines/gold/daily_revenue.sql:1"},
+		{"jinja", "pipelines/gold/daily_revenue.sql", "SELECT 1 {% if %}\n", "pipelines/gold/daily_revenue.sql:1"},
+		{"cycle", "pipelines/gold/loop.sql", "SELECT * FROM {{ ref('gold.daily_revenue') }}\n", "cycle"},
+		{"unknown yaml key", "pipelines/silver/orders/config.yaml", "descripton: x\n", "pipelines/silver/orders/config.yaml:1"},
+		{"malformed csv", "landing/orders/bad.csv", "order_id,customer_id,status,amount,updated_at\n1,2\n", "orders/bad.csv:2"},
+	}
+	for _, c := range cases {
+		u.write(c.file, c.content)
+		if c.name == "cycle" {
+			u.write("pipelines/gold/daily_revenue.sql", "SELECT * FROM {{ ref('gold.loop') }}\n")
+		}
+		_, errs, code := u.run("run")
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		last := lines[len(lines)-1]
+		if code == 0 || !strings.HasPrefix(last, "rat: ") || !strings.Contains(last, c.want) {
+			t.Errorf("%s: exit %d, last line %q, want it to contain %q", c.name, code, last, c.want)
+		}
+		restore()
+	}
+	if after := u.commits(); after != before {
+		t.Fatalf("bad input published: %d commits before, %d after", before, after)
+	}
+}

@@ -82,7 +82,7 @@ Selectors (default: every pipeline):
 				printRunSummary(out, res, dryRun)
 			}
 			if res.Status == pipeline.StatusFailed {
-				return rat.Errorf(rat.EINVALID, "run %s failed: %s was not changed; inspect the run branch %s", res.ID, res.Target, res.RunBranch)
+				return runFailed(res)
 			}
 			return nil
 		},
@@ -94,6 +94,29 @@ Selectors (default: every pipeline):
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set var('KEY') for this run, as KEY=VALUE (repeatable; wins over the YAML vars)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "delete the branches kept by failed runs (run/*, ingest/*) instead of running")
 	return cmd
+}
+
+// runFailed is the one error line of a failed run: the first failure, with
+// its location, and where to look.
+func runFailed(res *pipeline.Result) error {
+	cause := res.Error
+	for _, n := range res.Nodes {
+		if n.Status == pipeline.StatusFailed && cause == "" {
+			cause = n.Error
+		}
+	}
+	if cause == "" {
+		for _, t := range res.Tests {
+			if t.Status != pipeline.TestPass && t.Severity != "warn" {
+				cause = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations)
+				if t.Error != "" {
+					cause = fmt.Sprintf("test %s of %s: %s", t.Name, t.Pipeline, t.Error)
+				}
+				break
+			}
+		}
+	}
+	return rat.Errorf(rat.EINVALID, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
 }
 
 // parseVars reads --var KEY=VALUE flags.

@@ -114,6 +114,9 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	}()
 	fail := func(err error) NodeResult {
 		n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
+		if !strings.Contains(n.Error, p.File) {
+			n.Error = p.File + ": " + n.Error // every failure says where
+		}
 		return n
 	}
 	exists := false

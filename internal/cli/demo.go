@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/spf13/cobra"
+)
+
+func newDemoCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo [DIR]",
+		Short: "Create (once) and run the demo workspace, then print its gold tables",
+		Long: `The shortest way to see rat work: create the demo workspace in DIR (default
+rat-demo) unless it exists, run its bronze → silver → gold pipelines with
+tests and write–audit–publish, and print every gold table.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &usageError{msg: "rat demo: want at most one directory"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "rat-demo"
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			out := cmd.OutOrStdout()
+			if _, err := os.Stat(filepath.Join(dir, config.WorkspaceFileName)); err != nil {
+				if err := writeWorkspace(dir, true); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "created the demo workspace in %s\n", dir)
+			}
+			g2 := *g
+			g2.dir = dir
+			ctx := cmd.Context()
+			a, err := g2.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ws, err := a.loadWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			runner, err := a.runner(ctx, ws)
+			if err != nil {
+				return err
+			}
+			runner.Progress = progressPrinter(cmd.ErrOrStderr())
+			res, err := runner.Run(ctx, pipeline.Options{Target: a.cfg.Branch})
+			if err != nil {
+				return err
+			}
+			printRunSummary(out, res, false)
+			if res.Status != pipeline.StatusSuccess {
+				return runFailed(res)
+			}
+			for _, p := range ws.Pipelines() {
+				if p.ID.Layer != "gold" {
+					continue
+				}
+				fmt.Fprintf(out, "\n%s\n", p.ID)
+				q := "SELECT * FROM " + p.ID.String() + " ORDER BY ALL LIMIT 10"
+				err := a.lake.Query(ctx, a.cfg.Branch, lake.At{}, q, func(rows *sql.Rows) error {
+					_, err := writeRows(out, rows, "table", 10)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(out, "\nnext: rat -C %s tables, rat -C %s lineage, rat -C %s docs, rat -C %s query \"SELECT ...\"\n", dir, dir, dir, dir)
+			return nil
+		},
+	}
+}
