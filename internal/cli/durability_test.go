@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,4 +118,49 @@ func TestCrashSafety(t *testing.T) {
 	u.ok("describe", "bronze.crash")
 	u.ok("log", "-n", "0")
 	t.Logf("%d kills over loads of about %s", kills, span)
+}
+
+// TestRunCrashSafety kills `rat run` at random moments: the target must
+// always hold a complete, consistent publication (or none), and the next
+// run must succeed and consume every file exactly once.
+func TestRunCrashSafety(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	u.ok("init", "ws", "--demo")
+	u.dir = filepath.Join(u.dir, "ws")
+	start := time.Now()
+	u.ok("run")
+	span := time.Since(start)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	consistent := func(when string) {
+		t.Helper()
+		// gold is built from silver in the same publication: they agree.
+		out := u.ok("query", `SELECT (SELECT count(*) FROM silver.orders WHERE status <> 'returned') = (SELECT sum(orders) FROM gold.daily_revenue) AS ok,
+			(SELECT count(*) FROM silver.orders) = (SELECT count(DISTINCT order_id) FROM bronze.raw_orders) AS ok2`, "--format", "csv")
+		if strings.TrimSpace(out) != "ok,ok2\ntrue,true" {
+			t.Fatalf("%s: tables disagree:\n%s", when, out)
+		}
+	}
+	kills := 0
+	for i := 0; i < 8; i++ {
+		u.write(fmt.Sprintf("landing/orders/extra_%d.csv", i), fmt.Sprintf("order_id,customer_id,status,amount,updated_at\n%d,1,placed,1.00,2030-01-%02d 00:00:00\n", 5000+i, i+1))
+		c := u.cmd("run")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int63n(int64(span) + 1)))
+		if err := c.Process.Signal(syscall.SIGKILL); err == nil {
+			kills++
+		}
+		_ = c.Wait()
+		consistent(fmt.Sprintf("after kill %d", i))
+	}
+	if kills == 0 {
+		t.Fatal("no run was killed")
+	}
+	u.ok("run")
+	consistent("after the final run")
+	if n := u.count("silver.orders"); n != "1008" {
+		t.Fatalf("silver.orders = %s, want 1008: every file consumed exactly once", n)
+	}
 }
