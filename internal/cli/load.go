@@ -70,7 +70,7 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 				Message: fmt.Sprintf("load %s into %s (%s)", strings.Join(names, ", "), id, m),
 			})
 			if err != nil {
-				return fmt.Errorf("load into %s: %w", id, err)
+				return fmt.Errorf("load into %s: %w", id, ingest.Explain(files, err))
 			}
 			out := cmd.OutOrStdout()
 			if res.Created {
@@ -182,18 +182,16 @@ func readSource(files []string, format string) (string, error) {
 	list := "[" + strings.Join(quoted, ", ") + "]"
 	switch format {
 	case "csv":
-		// DuckDB's sniffer "explains" a malformed line by guessing another
-		// dialect; checking first turns it into an error with file:line.
+		// Strict reads; a failure is explained with file:line afterwards.
 		delim := ingest.Delimiter(files[0])
-		for _, f := range files {
+		parts := make([]string, len(files))
+		for i, f := range files {
 			if ingest.Delimiter(f) != delim {
 				return "", rat.Errorf(rat.EINVALID, "files mix CSV and TSV: load each kind separately")
 			}
-			if err := ingest.CheckCSV(f, delim); err != nil {
-				return "", err
-			}
+			parts[i] = "SELECT * FROM " + ingest.CSVRead(f, delim)
 		}
-		return "SELECT * FROM read_csv(" + list + ", header = true, delim = " + duckdb.Quote(string(delim)) + ", union_by_name = true)", nil
+		return strings.Join(parts, " UNION ALL BY NAME "), nil
 	case "json":
 		return "SELECT * FROM read_json_auto(" + list + ", union_by_name = true)", nil
 	case "parquet":

@@ -141,6 +141,32 @@ func csvError(path string, err error) error {
 	return rat.Errorf(rat.EINVALID, "%s: %s", path, err.Error())
 }
 
+// CSVRead is the DuckDB table function call that reads a CSV file
+// strictly: a line with too many or too few fields, or broken quoting, is an
+// error rather than a reason to guess another dialect.
+func CSVRead(path string, delim rune) string {
+	return fmt.Sprintf("read_csv(%s, header = true, delim = %s, quote = '\"', escape = '\"', strict_mode = true, null_padding = false)",
+		quote(path), quote(string(delim)))
+}
+
+// Explain turns a failed read of CSV files into an error that names the
+// file and line of the first malformed record, when there is one (DuckDB's
+// own message may name neither); otherwise it returns err.
+func Explain(paths []string, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, p := range paths {
+		if f, ferr := Format(p); ferr != nil || f != "csv" {
+			continue
+		}
+		if cerr := CheckCSV(p, Delimiter(p)); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
+
 // Delimiter returns the field delimiter a CSV-like file's name implies.
 func Delimiter(path string) rune {
 	n := strings.ToLower(path)

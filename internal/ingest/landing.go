@@ -205,11 +205,8 @@ func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 					rejected = append(rejected, Rejected{Source: f.Source(), Reject: r})
 				}
 				local = clean.Name()
-			} else if err := CheckCSV(f.Local, delim); err != nil {
-				return "", nil, relabel(err, f)
 			}
-			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_csv(%s, header = true, delim = %s)",
-				src, at, quote(local), quote(string(delim))))
+			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM %s", src, at, CSVRead(local, delim)))
 		case "json":
 			parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_json_auto(%s)", src, at, quote(f.Local)))
 		case "parquet":
@@ -220,8 +217,8 @@ func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 				return "", nil, err
 			}
 			for _, s := range sheets {
-				parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM read_csv(%s, header = true, delim = ',')",
-					quote(f.Source()+"#"+s.Name), at, quote(s.Path)))
+				parts = append(parts, fmt.Sprintf("SELECT *, %s AS _source_file, %s AS _ingested_at FROM %s",
+					quote(f.Source()+"#"+s.Name), at, CSVRead(s.Path, ',')))
 			}
 		default:
 			return "", nil, rat.Errorf(rat.EINVALID, "%s: unsupported format", f.Source())
@@ -231,6 +228,20 @@ func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 		return "", nil, rat.Errorf(rat.EINVALID, "the files hold no data")
 	}
 	return strings.Join(parts, "\nUNION ALL BY NAME\n"), rejected, nil
+}
+
+// ExplainFiles is Explain for landing files: the error names the file by
+// its zone path.
+func ExplainFiles(files []File, err error) error {
+	for _, f := range files {
+		if f.Format != "csv" {
+			continue
+		}
+		if cerr := CheckCSV(f.Local, Delimiter(f.Name)); cerr != nil {
+			return relabel(cerr, f)
+		}
+	}
+	return err
 }
 
 // relabel names a landing file by its zone path rather than its local copy.

@@ -67,7 +67,7 @@ func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, fi
 		Mode: lake.Append, Evolve: evolve, Message: fmt.Sprintf("ingest %d file(s) into %s", len(fresh), id),
 	})
 	if err != nil {
-		return res, err
+		return res, ingest.ExplainFiles(fresh, err)
 	}
 	res.Rows, res.Created = w.Rows, w.Created
 	if err := record(ctx, l, branch, consumer, runID, fresh, now); err != nil {

@@ -207,7 +207,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	}
 	res, err := r.Lake.Write(ctx, branch, p.ID, rendered, wopts)
 	if err != nil {
-		return fail(err)
+		return fail(ingest.ExplainFiles(used, err))
 	}
 	if len(rejected) > 0 {
 		if err := r.quarantine(ctx, branch, p.ID, runID, rejected, started); err != nil {
