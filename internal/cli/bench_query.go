@@ -261,3 +261,5 @@ func slicesMax(d []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+func lakeAt() lake.At { return lake.At{} }

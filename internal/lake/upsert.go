@@ -17,11 +17,12 @@ import (
 // dropBatches), finds the data files that hold any of their keys, and
 // returns the SQL of those files' surviving rows plus the new rows, the
 // files it replaces and the number of new rows. Only files with affected
-// keys are rewritten (copy-on-write).
-func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Table, target *iceberg.Schema, cols []duckdb.Column, source string, opts WriteOptions) (string, []string, int64, error) {
+// keys are rewritten (copy-on-write). It also returns the SQL of the new
+// rows alone.
+func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Table, target *iceberg.Schema, cols []duckdb.Column, source string, opts WriteOptions) (string, []string, int64, string, error) {
 	id := tbl.Identifier()
 	if len(opts.Key) == 0 {
-		return "", nil, 0, rat.Errorf(rat.EINVALID, "%s into %v needs a unique key", opts.Mode, id)
+		return "", nil, 0, "", rat.Errorf(rat.EINVALID, "%s into %v needs a unique key", opts.Mode, id)
 	}
 	have := map[string]bool{}
 	for _, c := range cols {
@@ -31,53 +32,74 @@ func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Tabl
 	for i, k := range opts.Key {
 		f, ok := target.FindFieldByNameCaseInsensitive(k)
 		if !ok || !have[strings.ToLower(k)] {
-			return "", nil, 0, rat.Errorf(rat.EINVALID, "unique key column %q is missing from %v or from the new rows", k, id)
+			return "", nil, 0, "", rat.Errorf(rat.EINVALID, "unique key column %q is missing from %v or from the new rows", k, id)
 		}
 		keys[i] = duckdb.Ident(f.Name)
 	}
 	keyList := strings.Join(keys, ", ")
 	batch := "rat_batch_" + newID()
-	shaped := "SELECT * FROM (" + source + ")"
-	if opts.Mode == Merge {
-		order := ""
-		if opts.OrderBy != "" {
-			order = duckdb.Ident(opts.OrderBy) + " DESC NULLS LAST, "
-		}
-		shaped = fmt.Sprintf("SELECT * EXCLUDE (rat_rn) FROM (SELECT s.*, row_number() OVER (PARTITION BY %s ORDER BY %sCAST(s AS VARCHAR) DESC) AS rat_rn FROM (%s) s) WHERE rat_rn = 1",
-			keyList, order, source)
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+batch+" AS SELECT * FROM ("+source+")"); err != nil {
+		return "", nil, 0, "", duckdb.UserError(fmt.Sprintf("stage new rows of %v", id), err)
 	}
-	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+batch+" AS "+shaped); err != nil {
-		return "", nil, 0, duckdb.UserError(fmt.Sprintf("stage new rows of %v", id), err)
+	if opts.Mode == Merge {
+		// Several new rows with one key: keep one, deterministically. Most
+		// batches have none, and the window below is not free.
+		var dups bool
+		q := fmt.Sprintf("SELECT count(*) > count(DISTINCT (%s)) FROM %s", keyList, batch)
+		if err := conn.QueryRowContext(ctx, q).Scan(&dups); err != nil {
+			return "", nil, 0, "", duckdb.UserError(fmt.Sprintf("stage new rows of %v", id), err)
+		}
+		if dups {
+			order := ""
+			if opts.OrderBy != "" {
+				order = duckdb.Ident(opts.OrderBy) + " DESC NULLS LAST, "
+			}
+			dedup := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * EXCLUDE (rat_rn) FROM (SELECT s.*, row_number() OVER (PARTITION BY %s ORDER BY %sCAST(s AS VARCHAR) DESC) AS rat_rn FROM %s s) WHERE rat_rn = 1",
+				batch, keyList, order, batch)
+			if _, err := conn.ExecContext(ctx, dedup); err != nil {
+				return "", nil, 0, "", duckdb.UserError(fmt.Sprintf("deduplicate new rows of %v", id), err)
+			}
+		}
 	}
 	var n int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+batch).Scan(&n); err != nil {
-		return "", nil, 0, err
+		return "", nil, 0, "", err
 	}
 	drop := func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+batch) }
 	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
 	if err != nil {
 		drop()
-		return "", nil, 0, err
+		return "", nil, 0, "", err
 	}
 	newRows := "SELECT * FROM " + batch
 	if len(files) == 0 {
-		return newRows, nil, n, nil
+		return newRows, nil, n, newRows, nil
 	}
 	paths, err := l.LocalPaths(ctx, files)
 	if err != nil {
 		drop()
-		return "", nil, 0, err
+		return "", nil, 0, "", err
 	}
 	read, err := readFiles(tbl.Metadata(), paths, target, true)
 	if err != nil {
 		drop()
-		return "", nil, 0, err
+		return "", nil, 0, "", err
 	}
 	match := fmt.Sprintf("(%s) IN (SELECT %s FROM %s)", keyList, keyList, batch)
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT filename FROM %s WHERE %s", read, match))
+	// A static range of the first key column lets DuckDB skip the files and
+	// row groups whose statistics rule it out, before the IN probe.
+	prune := ""
+	var lo, hi sql.NullString
+	if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT CAST(min(%s) AS VARCHAR), CAST(max(%s) AS VARCHAR) FROM %s", keys[0], keys[0], batch)).Scan(&lo, &hi); err == nil && lo.Valid && hi.Valid {
+		f, _ := target.FindFieldByNameCaseInsensitive(opts.Key[0])
+		if dt, err := duckdb.TypeOf(f.Type); err == nil {
+			prune = fmt.Sprintf("%s BETWEEN CAST(%s AS %s) AND CAST(%s AS %s) AND ", keys[0], duckdb.Quote(lo.String), dt, duckdb.Quote(hi.String), dt)
+		}
+	}
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT filename FROM %s WHERE %s%s", read, prune, match))
 	if err != nil {
 		drop()
-		return "", nil, 0, duckdb.UserError(fmt.Sprintf("find rows to replace in %v", id), err)
+		return "", nil, 0, "", duckdb.UserError(fmt.Sprintf("find rows to replace in %v", id), err)
 	}
 	byPath := make(map[string]string, len(files))
 	for i, p := range paths {
@@ -89,21 +111,21 @@ func (l *Lake) upsertSource(ctx context.Context, conn *sql.Conn, tbl *table.Tabl
 		if err := rows.Scan(&p); err != nil {
 			rows.Close()
 			drop()
-			return "", nil, 0, err
+			return "", nil, 0, "", err
 		}
 		affected = append(affected, byPath[p])
 		affectedPaths = append(affectedPaths, p)
 	}
 	rows.Close()
 	if len(affected) == 0 {
-		return newRows, nil, n, nil
+		return newRows, nil, n, newRows, nil
 	}
 	keep, err := readFiles(tbl.Metadata(), affectedPaths, target, false)
 	if err != nil {
 		drop()
-		return "", nil, 0, err
+		return "", nil, 0, "", err
 	}
-	return fmt.Sprintf("SELECT * FROM %s WHERE NOT %s UNION ALL BY NAME %s", keep, match, newRows), affected, n, nil
+	return fmt.Sprintf("SELECT * FROM %s WHERE NOT %s UNION ALL BY NAME %s", keep, match, newRows), affected, n, newRows, nil
 }
 
 // dropBatches drops the temporary tables upsertSource made on conn.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -61,8 +62,12 @@ type WriteOptions struct {
 	OrderBy string
 	// PartitionBy partitions a table created by this write.
 	PartitionBy []Partition
-	// Properties are set on the table in the same commit (watermarks).
+	// Properties are set on the table in the same commit.
 	Properties map[string]string
+	// Watermark names a column whose greatest value so far (the table's
+	// stored watermark or the new rows' maximum) is stored with the table
+	// in the same commit, as WatermarkProperty(column).
+	Watermark string
 	// Reshape (with Replace) makes the table's columns exactly the new
 	// rows' columns: a full rebuild whose SQL changed shape. Columns that
 	// are gone are dropped, new ones added, and a column whose type
@@ -170,12 +175,24 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 			}
 		}
 		var replaced []string // files a merge rewrites
+		newRows := source
 		if opts.Mode == Merge || opts.Mode == DeleteInsert {
 			defer dropBatches(context.WithoutCancel(ctx), conn)
-			if source, replaced, res.NewRows, err = l.upsertSource(ctx, conn, tbl, target, cols, source, opts); err != nil {
+			if source, replaced, res.NewRows, newRows, err = l.upsertSource(ctx, conn, tbl, target, cols, source, opts); err != nil {
 				return err
 			}
 			cols = nil // the rewritten source has exactly the target's columns
+		}
+		if opts.Watermark != "" {
+			wm, err := watermark(ctx, conn, newRows, opts.Watermark, tbl.Properties()[WatermarkProperty(opts.Watermark)])
+			if err != nil {
+				return err
+			}
+			if wm != "" {
+				if err := tx.SetProperties(iceberg.Properties{WatermarkProperty(opts.Watermark): wm}); err != nil {
+					return err
+				}
+			}
 		}
 		urls, err := l.writeFiles(ctx, conn, tbl, source, target, cols, &res)
 		if err != nil {
@@ -217,6 +234,33 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		return nil
 	})
 	return res, err
+}
+
+// WatermarkProperty is the table property holding a column's watermark.
+func WatermarkProperty(column string) string { return "rat.watermark." + column }
+
+// watermark returns the greater of old and the maximum of column in rows.
+func watermark(ctx context.Context, conn *sql.Conn, rows, column, old string) (string, error) {
+	var v sql.NullString
+	q := fmt.Sprintf("SELECT CAST(max(%s) AS VARCHAR) FROM (%s)", duckdb.Ident(column), rows)
+	if err := conn.QueryRowContext(ctx, q).Scan(&v); err != nil {
+		return "", duckdb.UserError("watermark "+column, err)
+	}
+	if old != "" && (!v.Valid || watermarkLess(v.String, old)) {
+		return old, nil
+	}
+	return v.String, nil
+}
+
+// watermarkLess orders watermark values: numerically when both are numbers,
+// else as text (ISO dates and timestamps sort correctly as text).
+func watermarkLess(a, b string) bool {
+	fa, errA := strconv.ParseFloat(a, 64)
+	fb, errB := strconv.ParseFloat(b, 64)
+	if errA == nil && errB == nil {
+		return fa < fb
+	}
+	return a < b
 }
 
 // loadOrNew loads a table, or prepares a new one (created by its first commit).

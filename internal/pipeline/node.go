@@ -2,15 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/workspace"
@@ -191,20 +188,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 			wopts.Mode, wopts.Key, wopts.OrderBy = lake.Merge, p.Config.UniqueKey, p.Config.WatermarkColumn
 		}
 	}
-	if col := p.Config.WatermarkColumn; col != "" {
-		wm, err := r.batchMax(ctx, branch, rendered, col)
-		if err != nil {
-			return fail(err)
-		}
-		if incremental {
-			if old := r.watermark(ctx, branch, p.ID, col); old != "" && (wm == "" || watermarkLess(wm, old)) {
-				wm = old
-			}
-		}
-		if wm != "" {
-			wopts.Properties = map[string]string{watermarkKey(col): wm}
-		}
-	}
+	wopts.Watermark = p.Config.WatermarkColumn
 	res, err := r.Lake.Write(ctx, branch, p.ID, rendered, wopts)
 	if err != nil {
 		return fail(ingest.ExplainFiles(used, err))
@@ -273,19 +257,6 @@ func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch
 	return out, nil
 }
 
-func watermarkKey(col string) string { return "rat.watermark." + col }
-
-// watermarkLess orders watermark values: numerically when both are numbers,
-// else as text (ISO dates and timestamps sort correctly as text).
-func watermarkLess(a, b string) bool {
-	fa, errA := strconv.ParseFloat(a, 64)
-	fb, errB := strconv.ParseFloat(b, 64)
-	if errA == nil && errB == nil {
-		return fa < fb
-	}
-	return a < b
-}
-
 // watermark reads a table's stored watermark for a column on a branch; ""
 // when there is none.
 func (r *Runner) watermark(ctx context.Context, branch string, id rat.TableID, col string) string {
@@ -293,24 +264,7 @@ func (r *Runner) watermark(ctx context.Context, branch string, id rat.TableID, c
 	if err != nil {
 		return ""
 	}
-	return tbl.Properties()[watermarkKey(col)]
-}
-
-// batchMax computes the greatest value of col in a pipeline's result, as
-// text, so the watermark lands in the same commit as the data.
-func (r *Runner) batchMax(ctx context.Context, branch, query, col string) (string, error) {
-	var v sql.NullString
-	q := fmt.Sprintf("SELECT CAST(max(%s) AS VARCHAR) FROM (%s)", duckdb.Ident(col), query)
-	err := r.Lake.Query(ctx, branch, lake.At{}, q, func(rows *sql.Rows) error {
-		if rows.Next() {
-			return rows.Scan(&v)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("watermark %s: %w", col, err)
-	}
-	return v.String, nil
+	return tbl.Properties()[lake.WatermarkProperty(col)]
 }
 
 // renderContext builds the template context of a pipeline on a branch.

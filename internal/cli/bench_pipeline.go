@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/spf13/cobra"
+)
+
+// benchWorkspace is the workspace of `rat bench pipeline`: landing files
+// ingested into bronze, cleaned and merged into a partitioned silver table,
+// aggregated into gold.
+var benchWorkspace = map[string]string{
+	"workspace.yaml": "name: bench\n",
+	"pipelines/bronze/events.sql": `-- @materialized: incremental
+SELECT * FROM {{ landing('events') }}
+`,
+	"pipelines/silver/events.sql": `-- @materialized: incremental
+-- @unique_key: id
+-- @watermark_column: updated_at
+-- @partition_by: day(ts)
+SELECT id, ts, customer, region, amount, qty, updated_at
+FROM {{ ref('bronze.events') }}
+WHERE amount >= 0
+{% if is_incremental() %}AND updated_at > '{{ watermark("updated_at") }}'{% endif %}
+`,
+	"pipelines/gold/daily.sql": `SELECT CAST(ts AS DATE) AS day, region, count(*) AS events, sum(amount) AS amount
+FROM {{ ref('silver.events') }}
+GROUP BY ALL
+`,
+}
+
+const benchSilverSQL = `SELECT id, ts, customer, region, amount, qty, updated_at FROM %s WHERE amount >= 0`
+
+func newBenchPipelineCmd(g *globals) *cobra.Command {
+	var rows, days int
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Compare pipeline runs with plain DuckDB doing the same work, and incremental with full runs",
+		Long: `Build a workspace with a landing zone of --rows events over --days days, then measure,
+in one process:
+  ingest        rat ingesting the CSV into bronze (Iceberg, registry, run branch,
+                publish) vs plain DuckDB reading the CSV and writing Parquet
+  full refresh  rat rebuilding the partitioned silver table vs plain DuckDB running
+                the same SQL from the bronze files into partitioned Parquet
+  incremental   rat merging a 1 % batch (changed and new keys of the last days)
+                into silver vs the full refresh of silver
+The resource profile applies (RAT_PROFILE, RAT_DUCKDB_MEMORY_MB): run it with a
+memory limit below the data size to see DuckDB spill instead of failing.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				d, err := os.MkdirTemp("", "rat-bench-pipeline-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(d)
+				dir = d
+			}
+			for name, content := range benchWorkspace {
+				p := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					return err
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					return err
+				}
+			}
+			g2 := *g
+			g2.dir = dir
+			ctx := cmd.Context()
+			a, err := g2.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return benchPipeline(ctx, cmd.OutOrStdout(), a, dir, rows, max(days, 1))
+		},
+	}
+	cmd.Flags().IntVar(&rows, "rows", 5_000_000, "events in the landing file")
+	cmd.Flags().IntVar(&days, "days", 100, "days the events span (silver has one partition per day)")
+	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+
+func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows, days int) error {
+	db := a.db.SQL()
+	exec := func(q string) (time.Duration, error) {
+		t := time.Now()
+		_, err := db.ExecContext(ctx, q)
+		return time.Since(t), err
+	}
+	landing := filepath.Join(dir, "landing", "events")
+	if err := os.MkdirAll(landing, 0o755); err != nil {
+		return err
+	}
+	gen := func(file string, from, n int, updated string) error {
+		_, err := exec(fmt.Sprintf(`COPY (SELECT i AS id,
+			TIMESTAMP '2024-01-01' + to_seconds(CAST(i * %d.0 * 86400 / %d AS BIGINT)) AS ts,
+			'c' || (hash(i) %% 50000) AS customer,
+			['north','south','east','west'][1 + CAST(hash(i * 3) %% 4 AS INTEGER)] AS region,
+			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) - 5 AS amount,
+			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty,
+			TIMESTAMP '%s' AS updated_at
+			FROM range(%d, %d) t(i)) TO %s (FORMAT csv, HEADER)`, days, rows, updated, from, from+n, duckdb.Quote(file)))
+		return err
+	}
+	base := filepath.Join(landing, "events_0.csv")
+	start := time.Now()
+	if err := gen(base, 0, rows, "2024-06-01 00:00:00"); err != nil {
+		return err
+	}
+	st, _ := os.Stat(base)
+	fmt.Fprintf(out, "generated %d events (%s of CSV) in %s; DuckDB memory limit %d MB, %d threads\n",
+		rows, humanBytes(st.Size()), rat.Duration(time.Since(start)), a.cfg.DuckDBMemoryMB, a.cfg.DuckDBThreads)
+
+	ws, err := a.loadWorkspaceRefs(ctx, true)
+	if err != nil {
+		return err
+	}
+	runner, err := a.runner(ctx, ws)
+	if err != nil {
+		return err
+	}
+	run := func(sel string, full bool) (time.Duration, *pipeline.Result, error) {
+		t := time.Now()
+		res, err := runner.Run(ctx, pipeline.Options{Target: a.cfg.Branch, Selectors: []string{sel}, FullRefresh: full})
+		if err == nil && res.Status != pipeline.StatusSuccess {
+			err = runFailed(res)
+		}
+		return time.Since(t), res, err
+	}
+	plainDir := filepath.Join(dir, "plain")
+	csvRead := fmt.Sprintf("read_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)", duckdb.Quote(base))
+	opts := fmt.Sprintf("FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d", a.cfg.ChunkSizeRows)
+
+	// Ingest.
+	ratIngest, _, err := run("bronze.events", false)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(plainDir, 0o755); err != nil {
+		return err
+	}
+	plainIngest, err := exec(fmt.Sprintf("COPY (SELECT *, 'events/events_0.csv' AS _source_file, now() AS _ingested_at FROM %s) TO %s (%s)",
+		csvRead, duckdb.Quote(filepath.Join(plainDir, "bronze.parquet")), opts))
+	if err != nil {
+		return err
+	}
+	// Full refresh of silver: rat twice (the first build, then a forced
+	// rebuild), plain DuckDB once, same SQL from the same bronze files.
+	if _, _, err := run("silver.events", true); err != nil {
+		return err
+	}
+	ratFull, res, err := run("silver.events", true)
+	if err != nil {
+		return err
+	}
+	silverRows := res.Nodes[0].Rows
+	bronze, err := a.lake.Resolve(ctx, a.cfg.Branch, rat.TableID{Layer: "bronze", Name: "events"}, lakeAt())
+	if err != nil {
+		return err
+	}
+	paths, err := a.lake.LocalPaths(ctx, bronze.Files)
+	if err != nil {
+		return err
+	}
+	read, err := duckdb.ReadParquetByName(paths, bronze.Schema)
+	if err != nil {
+		return err
+	}
+	plainFull, err := exec(fmt.Sprintf("COPY (SELECT *, CAST(ts AS DATE) AS p FROM (%s)) TO %s (%s, PARTITION_BY (p), OVERWRITE_OR_IGNORE)",
+		fmt.Sprintf(benchSilverSQL, read), duckdb.Quote(filepath.Join(plainDir, "silver")), opts))
+	if err != nil {
+		return err
+	}
+	// A 1 % batch: changed keys and new keys, in the last days (ts grows
+	// with id, as in most event data).
+	batch := rows / 100
+	if err := gen(filepath.Join(landing, "events_1.csv"), rows-batch/2, batch, "2024-07-01 00:00:00"); err != nil {
+		return err
+	}
+	if _, _, err := run("bronze.events", false); err != nil {
+		return err
+	}
+	ratInc, res, err := run("silver.events", false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	printTable(out, []string{"STEP", "RAT", "PLAIN DUCKDB", "RATIO"}, [][]string{
+		{"ingest (CSV → bronze)", ms(ratIngest), ms(plainIngest), fmt.Sprintf("%.2f", float64(ratIngest)/float64(plainIngest))},
+		{fmt.Sprintf("full refresh (silver, %d rows, %d partitions)", silverRows, days), ms(ratFull), ms(plainFull), fmt.Sprintf("%.2f", float64(ratFull)/float64(plainFull))},
+	})
+	fmt.Fprintf(out, "\nincremental run (1%% batch: %d rows merged): %s = %.1f%% of the full refresh (%s)\n",
+		res.Nodes[0].Rows, ms(ratInc), 100*float64(ratInc)/float64(ratFull), ms(ratFull))
+	var n int64
+	if err := a.lake.Query(ctx, a.cfg.Branch, lakeAt(), "SELECT count(*) FROM silver.events", func(r *sql.Rows) error {
+		if r.Next() {
+			return r.Scan(&n)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "silver.events holds %d rows after the incremental run\n", n)
+	return nil
+}
