@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -51,22 +52,62 @@ or --sheet NAME). A directory ingests the files in it.`,
 			}
 			defer a.Close()
 			start := time.Now()
-			res, err := pipeline.Ingest(ctx, a.lake, a.cfg.Branch, id, files, sheet, filepath.Join(a.cfg.StateDir, "tmp"), evolve, start)
-			if err != nil {
-				return fmt.Errorf("ingest into %s: %w", id, err)
+			tmp := filepath.Join(a.cfg.StateDir, "tmp")
+			if err := os.MkdirAll(tmp, 0o755); err != nil {
+				return err
+			}
+			// A workbook with several sheets, without --sheet, gives one
+			// table per sheet: <table>_<sheet>.
+			type job struct {
+				id    rat.TableID
+				files []ingest.File
+				sheet string
+			}
+			var jobs []job
+			var rest []ingest.File
+			for _, f := range files {
+				if f.Format != "excel" || sheet != "" {
+					rest = append(rest, f)
+					continue
+				}
+				sheets, err := ingest.ExcelSheets(f.Local, tmp)
+				if err != nil {
+					return err
+				}
+				if len(sheets) <= 1 {
+					rest = append(rest, f)
+					continue
+				}
+				for _, s := range sheets {
+					jobs = append(jobs, job{ingest.SheetTable(id, s), []ingest.File{f}, s})
+				}
+			}
+			if len(rest) > 0 {
+				jobs = append([]job{{id, rest, sheet}}, jobs...)
 			}
 			out := cmd.OutOrStdout()
+			var results []pipeline.IngestResult
+			for _, j := range jobs {
+				res, err := pipeline.Ingest(ctx, a.lake, a.cfg.Branch, j.id, j.files, j.sheet, tmp, evolve, start)
+				if err != nil {
+					return fmt.Errorf("ingest into %s: %w", j.id, err)
+				}
+				results = append(results, res)
+				if asJSON {
+					continue
+				}
+				for _, s := range res.Skipped {
+					fmt.Fprintf(out, "skipped %s: already ingested into %s\n", s, j.id)
+				}
+				if len(res.Files) == 0 {
+					fmt.Fprintf(out, "nothing new to ingest into %s\n", j.id)
+					continue
+				}
+				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), j.id, a.cfg.Branch, rat.Duration(time.Since(start)))
+			}
 			if asJSON {
-				return printJSON(out, res)
+				return printJSON(out, results)
 			}
-			for _, s := range res.Skipped {
-				fmt.Fprintf(out, "skipped %s: already ingested into %s\n", s, id)
-			}
-			if len(res.Files) == 0 {
-				fmt.Fprintf(out, "nothing new to ingest into %s\n", id)
-				return nil
-			}
-			fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), id, a.cfg.Branch, rat.Duration(time.Since(start)))
 			return nil
 		},
 	}

@@ -412,3 +412,35 @@ func classifyNumFmt(code string) fmtKind {
 	}
 	return kindNumber
 }
+
+// ExcelSheets lists the sheets of a workbook that hold data.
+func ExcelSheets(path, tmpDir string) ([]string, error) {
+	dir, err := os.MkdirTemp(tmpDir, "sheets-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	sheets, err := ExcelToCSV(path, "", dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(sheets))
+	for i, s := range sheets {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
+// SheetTable names the table a sheet goes to when a workbook's sheets are
+// ingested one table each: <name>_<sheet>, in identifier form.
+func SheetTable(id rat.TableID, sheet string) rat.TableID {
+	var b strings.Builder
+	for _, r := range strings.ToLower(sheet) {
+		if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return rat.TableID{Layer: id.Layer, Name: id.Name + "_" + strings.Trim(b.String(), "_")}
+}
