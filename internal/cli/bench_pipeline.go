@@ -66,19 +66,11 @@ memory limit below the data size to see DuckDB spill instead of failing.`,
 				defer os.RemoveAll(d)
 				dir = d
 			}
-			for name, content := range benchWorkspace {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return err
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					return err
-				}
+			if err := writeTree(dir, benchWorkspace); err != nil {
+				return err
 			}
-			g2 := *g
-			g2.dir = dir
 			ctx := cmd.Context()
-			a, err := g2.open(ctx, nil)
+			a, err := g.openIn(ctx, dir, nil)
 			if err != nil {
 				return err
 			}

@@ -66,9 +66,7 @@ puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY
 				}
 				flags["warehouse"] = warehouse
 			}
-			g2 := *g
-			g2.dir = dir
-			a, err := g2.open(ctx, flags)
+			a, err := g.openIn(ctx, dir, flags)
 			if err != nil {
 				return err
 			}

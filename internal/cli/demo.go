@@ -37,10 +37,8 @@ tests and write–audit–publish, and print every gold table.`,
 				}
 				fmt.Fprintf(out, "created the demo workspace in %s\n", dir)
 			}
-			g2 := *g
-			g2.dir = dir
 			ctx := cmd.Context()
-			a, err := g2.open(ctx, nil)
+			a, err := g.openIn(ctx, dir, nil)
 			if err != nil {
 				return err
 			}

@@ -50,6 +50,11 @@ func writeWorkspace(dir string, demo bool) error {
 			files[k] = v
 		}
 	}
+	return writeTree(dir, files)
+}
+
+// writeTree writes files (relative path → content) under dir.
+func writeTree(dir string, files map[string]string) error {
 	for name, content := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -50,6 +50,13 @@ func (g *globals) open(ctx context.Context, flags map[string]string) (*app, erro
 	return openApp(ctx, cfg)
 }
 
+// openIn is open as if rat ran in dir (-C dir).
+func (g *globals) openIn(ctx context.Context, dir string, flags map[string]string) (*app, error) {
+	g2 := *g
+	g2.dir = dir
+	return g2.open(ctx, flags)
+}
+
 func openApp(ctx context.Context, cfg *config.Config) (_ *app, err error) {
 	a := &app{cfg: cfg}
 	defer func() {
