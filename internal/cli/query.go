@@ -140,6 +140,7 @@ func writeRows(w io.Writer, rows *sql.Rows, format string, maxRows int) (int64, 
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	text := duckdb.Formatters(rows)
 	var n int64
 	switch format {
 	case "csv":
@@ -153,7 +154,7 @@ func writeRows(w io.Writer, rows *sql.Rows, format string, maxRows int) (int64, 
 				return n, err
 			}
 			for i, v := range vals {
-				rec[i] = duckdb.Text(v)
+				rec[i] = text[i](v)
 			}
 			if err := cw.Write(rec); err != nil {
 				return n, err
@@ -214,7 +215,7 @@ func writeRows(w io.Writer, rows *sql.Rows, format string, maxRows int) (int64, 
 				if v == nil {
 					rec[i] = "NULL"
 				} else {
-					rec[i] = duckdb.Text(v)
+					rec[i] = text[i](v)
 				}
 			}
 			table = append(table, rec)

@@ -72,6 +72,9 @@ func literal(v any) string {
 }
 
 func formatTime(t time.Time) string {
+	if t.Year() == 1 && t.Month() == 1 && t.Day() == 1 {
+		return t.Format("15:04:05.999999") // a TIME value
+	}
 	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 && t.Location() == time.UTC {
 		return t.Format("2006-01-02")
 	}
@@ -140,4 +143,32 @@ func EachRow(rows *sql.Rows, fn func(cols []string, vals []any) error) ([]string
 		}
 	}
 	return cols, rows.Err()
+}
+
+// Formatters returns, per result column, the function that renders its
+// values as text: like Text, but timestamps at midnight keep their time
+// (Text alone cannot tell them from dates).
+func Formatters(rows *sql.Rows) []func(any) string {
+	types, err := rows.ColumnTypes()
+	out := make([]func(any) string, len(types))
+	for i := range out {
+		out[i] = Text
+		if err != nil {
+			continue
+		}
+		switch name := types[i].DatabaseTypeName(); {
+		case strings.HasPrefix(name, "TIMESTAMP"):
+			layout := "2006-01-02 15:04:05.999999"
+			if strings.Contains(name, "TZ") || strings.Contains(name, "ZONE") {
+				layout += "-07:00"
+			}
+			out[i] = func(v any) string {
+				if t, ok := v.(time.Time); ok {
+					return t.Format(layout)
+				}
+				return Text(v)
+			}
+		}
+	}
+	return out
 }
