@@ -183,20 +183,38 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 			}
 			cols = nil // the rewritten source has exactly the target's columns
 		}
-		if opts.Watermark != "" {
-			wm, err := watermark(ctx, conn, newRows, opts.Watermark, tbl.Properties()[WatermarkProperty(opts.Watermark)])
-			if err != nil {
+		// A merge's new rows are a small staged table: read their maximum
+		// there. Other writes read it from the written files' statistics
+		// (their rows are exactly the new rows), never scanning the data twice.
+		var wm string
+		if opts.Watermark != "" && newRows != source {
+			if wm, err = watermark(ctx, conn, newRows, opts.Watermark, ""); err != nil {
 				return err
+			}
+		}
+		statsOf := ""
+		if opts.Watermark != "" && newRows == source {
+			statsOf = opts.Watermark
+			if f, ok := target.FindFieldByNameCaseInsensitive(opts.Watermark); ok {
+				statsOf = f.Name // the name the files carry
+			}
+		}
+		urls, fileMax, err := l.writeFiles(ctx, conn, tbl, source, target, cols, statsOf, &res)
+		if err != nil {
+			return err
+		}
+		if opts.Watermark != "" {
+			if newRows == source {
+				wm = fileMax
+			}
+			if old := tbl.Properties()[WatermarkProperty(opts.Watermark)]; old != "" && (wm == "" || watermarkLess(wm, old)) {
+				wm = old
 			}
 			if wm != "" {
 				if err := tx.SetProperties(iceberg.Properties{WatermarkProperty(opts.Watermark): wm}); err != nil {
 					return err
 				}
 			}
-		}
-		urls, err := l.writeFiles(ctx, conn, tbl, source, target, cols, &res)
-		if err != nil {
-			return err
 		}
 		props := iceberg.Properties{"rat.operation": string(opts.Mode)}
 		switch {
@@ -238,6 +256,34 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 
 // WatermarkProperty is the table property holding a column's watermark.
 func WatermarkProperty(column string) string { return "rat.watermark." + column }
+
+// filesMax reads the greatest value of a column from Parquet statistics;
+// ok is false when a file lacks them.
+func filesMax(ctx context.Context, conn *sql.Conn, paths []string, column string) (string, bool) {
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		quoted[i] = duckdb.Quote(p)
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT stats_max FROM parquet_metadata(["+strings.Join(quoted, ", ")+"]) WHERE path_in_schema = "+duckdb.Quote(column))
+	if err != nil {
+		return "", false
+	}
+	defer rows.Close()
+	best, seen := "", false
+	for rows.Next() {
+		var v sql.NullString
+		if rows.Scan(&v) != nil {
+			return "", false
+		}
+		if !v.Valid {
+			continue // a row group of NULLs only
+		}
+		if !seen || watermarkLess(best, v.String) {
+			best, seen = v.String, true
+		}
+	}
+	return best, rows.Err() == nil
+}
 
 // watermark returns the greater of old and the maximum of column in rows.
 func watermark(ctx context.Context, conn *sql.Conn, rows, column, old string) (string, error) {
@@ -294,7 +340,10 @@ func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.Table
 
 // writeFiles has DuckDB write the source as Parquet files shaped like the
 // target schema, then uploads them into the table's data directory.
-func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, res *WriteResult) ([]string, error) {
+//
+// With statsOf set, it also returns the greatest value of that column in
+// the written files, from their statistics.
+func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, statsOf string, res *WriteResult) ([]string, string, error) {
 	srcByName := map[string]string{}
 	for _, c := range cols {
 		srcByName[strings.ToLower(c.Name)] = c.Name
@@ -308,7 +357,7 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	for _, f := range target.Fields() {
 		dt, err := duckdb.TypeOf(f.Type)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if name, ok := srcByName[strings.ToLower(f.Name)]; ok {
 			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", duckdb.Ident(name), dt, duckdb.Ident(f.Name)))
@@ -317,11 +366,11 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		}
 	}
 	if err := os.MkdirAll(l.tmpDir, 0o755); err != nil {
-		return nil, fmt.Errorf("staging directory: %w", err)
+		return nil, "", fmt.Errorf("staging directory: %w", err)
 	}
 	stage, err := os.MkdirTemp(l.tmpDir, "write-")
 	if err != nil {
-		return nil, fmt.Errorf("staging directory: %w", err)
+		return nil, "", fmt.Errorf("staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
 	// A partitioned table gets one file per partition value: DuckDB splits
@@ -329,7 +378,7 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	// reads each file's partition from its column statistics.
 	parts, err := partitionExprs(tbl.Spec(), target)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	split, pattern := ", FILE_SIZE_BYTES '256MB'", newID()+"_{i}"
 	if len(parts) > 0 {
@@ -345,11 +394,11 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		strings.Join(sel, ", "), source, duckdb.Quote(stage), duckdb.FieldIDs(target), max(l.rowGroup, 1), duckdb.Quote(pattern), split)
 	r, err := conn.ExecContext(ctx, copySQL)
 	if err != nil {
-		return nil, duckdb.UserError("write "+res.Table.String(), err)
+		return nil, "", duckdb.UserError("write "+res.Table.String(), err)
 	}
 	res.Rows, _ = r.RowsAffected()
 	if res.Rows == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
 	var locals []string
 	err = filepath.WalkDir(stage, func(p string, d os.DirEntry, err error) error {
@@ -359,28 +408,38 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	sort.Strings(locals)
+	var maxValue string
+	if statsOf != "" {
+		var ok bool
+		if maxValue, ok = filesMax(ctx, conn, locals, statsOf); !ok {
+			var err error
+			if maxValue, err = watermark(ctx, conn, source, statsOf, ""); err != nil {
+				return nil, "", err
+			}
+		}
+	}
 	var urls []string
 	for _, local := range locals {
 		info, err := os.Stat(local)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		loc := strings.TrimSuffix(tbl.Location(), "/") + "/data/" + filepath.Base(local)
 		key, ok := l.objects.Key(loc)
 		if !ok {
-			return nil, rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)
+			return nil, "", rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)
 		}
 		if err := l.cache.Put(ctx, key, local); err != nil {
-			return nil, fmt.Errorf("upload %s: %w", key, err)
+			return nil, "", fmt.Errorf("upload %s: %w", key, err)
 		}
 		urls = append(urls, loc)
 		res.Files++
 		res.Bytes += info.Size()
 	}
-	return urls, nil
+	return urls, maxValue, nil
 }
 
 // reconcile maps source columns onto a table schema. Columns missing from
