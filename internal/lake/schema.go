@@ -105,4 +105,3 @@ func describe(ctx context.Context, conn *sql.Conn, source string) ([]duckdb.Colu
 	}
 	return cols, nil
 }
-
