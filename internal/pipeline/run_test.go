@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +10,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
-	"github.com/ratdata/rat/internal/objstore"
-	"github.com/ratdata/rat/internal/sqlite"
+	"github.com/ratdata/rat/internal/lake/laketest"
 	"github.com/ratdata/rat/internal/workspace"
 )
 
@@ -25,38 +22,10 @@ type env struct {
 
 func newEnv(t *testing.T, files map[string]string) *env {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
 	files["workspace.yaml"] = "name: test\n"
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, ".rat", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	objects, err := objstore.NewLocal(filepath.Join(dir, ".rat", "warehouse"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := objstore.NewCache(objects, filepath.Join(dir, ".rat", "cache"), 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := duckdb.Open(duckdb.Options{Threads: 2, MemoryLimitMB: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	l := lake.New(lake.Config{Store: store, Objects: objects, Cache: cache, DB: db, TmpDir: filepath.Join(dir, ".rat", "tmp"), RowGroupSize: 10000, Author: "test"})
-	return &env{t: t, dir: dir, lake: l}
+	laketest.WriteFiles(t, dir, files)
+	return &env{t: t, dir: dir, lake: laketest.Local(t, dir)}
 }
 
 func (e *env) load(table, src string) {
