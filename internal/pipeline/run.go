@@ -48,6 +48,9 @@ type Options struct {
 	FullRefresh bool     // rebuild incremental tables from scratch, resetting watermarks
 	DryRun      bool     // render and plan, build nothing
 	Trigger     string   // what started the run: manual (default), schedule, …
+	// ID is the run's id when the caller needs it before the run ends (an
+	// API answering 202 with it); "" means a new NewRunID.
+	ID string
 	// Modified tells state:modified which pipelines changed since the last
 	// successful run; nil treats every pipeline as modified.
 	Modified func(*workspace.Pipeline) bool
@@ -173,7 +176,10 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	started := r.now()
-	res := &Result{ID: NewRunID(started), Target: opts.Target, Started: started.UTC(), Status: StatusSuccess}
+	if opts.ID == "" {
+		opts.ID = NewRunID(started)
+	}
+	res := &Result{ID: opts.ID, Target: opts.Target, Started: started.UTC(), Status: StatusSuccess}
 	res.RunBranch = "run/" + res.ID
 	var mu sync.Mutex
 	if opts.DryRun {
@@ -221,6 +227,10 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 		if t.Status != TestPass && t.Severity == string(workspace.SeverityError) {
 			res.Status = StatusFailed
 		}
+	}
+	if res.Status == StatusSuccess && ctx.Err() != nil {
+		// Cancelled after the last node: the target must stay untouched.
+		res.Status, res.Error = StatusFailed, "cancelled before publishing"
 	}
 	if res.Status == StatusSuccess {
 		r.emit(&mu, Event{Kind: "publishing"})

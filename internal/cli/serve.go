@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/server"
+	"github.com/spf13/cobra"
+)
+
+// shutdownGrace is how long rat serve lets running requests and pipeline
+// runs finish after SIGINT/SIGTERM before it cancels the runs.
+const shutdownGrace = 30 * time.Second
+
+func newServeCmd(g *globals) *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "serve [--listen ADDR]",
+		Short: "Serve the HTTP API, health checks and Prometheus metrics",
+		Long: `Serve rat's JSON API under /api/v1 (workspace, pipelines, tables, branches,
+tags, commits, merges, queries, runs, landing uploads), /health/live,
+/health/ready and /metrics.
+
+The address comes from --listen, RAT_LISTEN or the default 127.0.0.1:3030.
+On a loopback address no token is needed. On any other address rat refuses
+to start without RAT_API_TOKEN; requests then need
+'Authorization: Bearer <token>' (the token has the admin role).
+SIGINT or SIGTERM stop the server: running pipeline runs get 30s to finish,
+then they are cancelled and their targets stay untouched.`,
+		Example: `  rat serve
+  RAT_API_TOKEN=... rat serve --listen 0.0.0.0:3030`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if listen != "" {
+				a.cfg.Listen = listen
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			srv, err := a.newServer(ctx, log)
+			if err != nil {
+				return err
+			}
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			log.Info(fmt.Sprintf("listening on http://%s", srv.Addr()), "auth", a.cfg.APIToken != "")
+			<-ctx.Done()
+			log.Info("shutting down")
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+			defer cancel()
+			return srv.Stop(stopCtx)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
+	return cmd
+}
+
+// newServer wires the app into an API server.
+func (a *app) newServer(ctx context.Context, log *slog.Logger) (*server.Server, error) {
+	var tokens []server.Token
+	if t := a.cfg.APIToken.Reveal(); t != "" {
+		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
+	}
+	landing, err := a.landing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rl, _ := a.store.(pipeline.RunLog)
+	return server.New(server.Config{
+		Listen: a.cfg.Listen, Tokens: tokens,
+		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
+		Logger: log, Registry: prometheus.NewRegistry(), StateDir: a.cfg.StateDir,
+		Settings: a.cfg.Settings,
+		Checks: []server.Check{
+			{Name: "catalog", Fn: func(ctx context.Context) error {
+				_, err := a.store.Refs(ctx)
+				return err
+			}},
+			{Name: "object_store", Fn: func(ctx context.Context) error {
+				_, err := a.objects.List(ctx, "_rat_health/")
+				return err
+			}},
+		},
+		LoadWorkspace: a.loadWorkspace,
+		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
+			ws, err := a.loadWorkspace(ctx)
+			if err != nil {
+				return nil, err
+			}
+			r, err := a.runner(ctx, ws)
+			if err != nil {
+				return nil, err
+			}
+			return r.Run(ctx, opts)
+		},
+	})
+}

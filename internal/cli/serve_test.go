@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServe runs the real binary: rat serve on a free loopback port answers
+// health and API requests and stops cleanly on SIGTERM; off loopback it
+// refuses to start without a token.
+func TestServe(t *testing.T) {
+	u := newUser(t, false)
+	u.write("sales.csv", "id,amount\n1,10\n2,20\n")
+	u.ok("load", "sales.csv", "--into", "bronze.sales")
+	u.fails("refusing to listen on 0.0.0.0:0 without a token: set RAT_API_TOKEN", "serve", "--listen", "0.0.0.0:0")
+
+	cmd := u.cmd("serve", "--listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // a no-op once it exited
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- cmd.Wait()
+	}()
+	addr := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	timeout := time.After(30 * time.Second)
+	for base == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("rat serve exited before listening")
+			}
+			if m := addr.FindStringSubmatch(l); m != nil {
+				base = m[1]
+			}
+		case <-timeout:
+			t.Fatal("rat serve did not log 'listening on' within 30s")
+		}
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/health/live"); code != http.StatusOK {
+		t.Fatalf("/health/live: %d", code)
+	}
+	if code, body := get("/health/ready"); code != http.StatusOK {
+		t.Fatalf("/health/ready: %d %s", code, body)
+	}
+	code, body := get("/api/v1/tables")
+	var tables struct {
+		Tables []struct {
+			Table string `json:"table"`
+			Rows  int64  `json:"rows"`
+		} `json:"tables"`
+	}
+	if err := json.Unmarshal([]byte(body), &tables); err != nil || code != http.StatusOK {
+		t.Fatalf("/api/v1/tables: %d %s (%v)", code, body, err)
+	}
+	if len(tables.Tables) != 1 || tables.Tables[0].Table != "bronze.sales" || tables.Tables[0].Rows != 2 {
+		t.Fatalf("tables = %+v", tables.Tables)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for l := range lines {
+		rest = append(rest, l)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("rat serve after SIGTERM: %v\n%s", err, strings.Join(rest, "\n"))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("rat serve did not stop within 30s of SIGTERM")
+	}
+	if !strings.Contains(strings.Join(rest, "\n"), "shutting down") {
+		t.Fatalf("no shutdown line in %q", rest)
+	}
+}

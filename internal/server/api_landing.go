@@ -1,0 +1,109 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/objstore"
+)
+
+// uploaded is one file an upload stored.
+type uploaded struct {
+	Zone string `json:"zone"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// upload stores the files of a multipart request in a landing zone. The
+// whole request is bounded by Limits.UploadBytes; file names must be plain
+// names of a format rat reads.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Landing == nil {
+		return rat.Errorf(rat.EUNAVAILABLE, "this server has no landing area")
+	}
+	zone := r.PathValue("zone")
+	if err := objstore.ValidateKey(zone); err != nil || strings.ContainsAny(zone, `/\`) || strings.HasPrefix(zone, ".") {
+		return rat.Errorf(rat.EINVALID, "landing zone %q: use a simple name like orders", zone)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.UploadBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return rat.Errorf(rat.EINVALID, "want a multipart/form-data upload with one or more files: %s", err.Error())
+	}
+	out := []uploaded{}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return uploadError(err)
+		}
+		if part.FileName() == "" {
+			part.Close()
+			continue // a plain form field
+		}
+		name, err := landingName(part.FileName())
+		if err != nil {
+			part.Close()
+			return err
+		}
+		counter := &countingReader{r: part}
+		err = s.cfg.Landing.Store.Put(r.Context(), zone+"/"+name, counter, -1)
+		part.Close()
+		if err != nil {
+			return uploadError(err)
+		}
+		s.log.Info("landing upload", "zone", zone, "file", name, "bytes", counter.n)
+		out = append(out, uploaded{Zone: zone, Name: name, Size: counter.n})
+	}
+	if len(out) == 0 {
+		return rat.Errorf(rat.EINVALID, "the upload holds no file: send multipart/form-data with a file part")
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"files": out})
+	return nil
+}
+
+// landingName validates an uploaded file name: a plain name (no directory,
+// no "..", not hidden) with an extension rat reads.
+func landingName(name string) (string, error) {
+	if name != strings.TrimSpace(name) || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." ||
+		strings.HasPrefix(name, ".") || strings.Contains(name, "..") {
+		return "", rat.Errorf(rat.EINVALID, "file name %q: use a plain name such as orders-2024-05-01.csv (no directories, no '..', not hidden)", name)
+	}
+	if err := objstore.ValidateKey(name); err != nil {
+		return "", rat.Errorf(rat.EINVALID, "file name %q: %s", name, rat.ErrorMessage(err))
+	}
+	if _, err := ingest.Format(name); err != nil && !ingest.IsExcel(name) {
+		return "", rat.Errorf(rat.EINVALID, "file name %q: rat reads .csv, .tsv, .json, .ndjson, .parquet and .xlsx files", name)
+	}
+	return name, nil
+}
+
+// uploadError keeps an oversized body recognisable (413) and wraps the rest.
+func uploadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	if rat.ErrorCode(err) != rat.EINTERNAL {
+		return err
+	}
+	return fmt.Errorf("store upload: %w", err)
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,209 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/pipeline"
+)
+
+// runRequest is the body of POST /runs.
+type runRequest struct {
+	Selectors   []string `json:"selectors"`
+	Branch      string   `json:"branch"`
+	FullRefresh bool     `json:"full_refresh"`
+}
+
+// createRun checks the request (branch, selectors) and starts the run in a
+// goroutine the server tracks; it answers 202 with the run id at once.
+func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.StartRun == nil {
+		return rat.Errorf(rat.EUNAVAILABLE, "this server cannot run pipelines")
+	}
+	var req runRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Branch == "" {
+		req.Branch = s.cfg.Branch
+	}
+	ctx := r.Context()
+	target, err := s.cfg.Store.Ref(ctx, req.Branch)
+	if err != nil {
+		return err
+	}
+	if target.Kind != rat.Branch {
+		return rat.Errorf(rat.EINVALID, "cannot run into tag %s: pick a branch", req.Branch)
+	}
+	// Unknown pipelines and bad selectors are the caller's mistake: answer
+	// them now rather than in a failed run record.
+	ws, err := s.workspace(r)
+	if err != nil {
+		return err
+	}
+	selected, err := ws.Select(req.Selectors, nil)
+	if err != nil {
+		return err
+	}
+	if len(selected) == 0 {
+		return rat.Errorf(rat.EINVALID, "the selectors %v match no pipeline", req.Selectors)
+	}
+	opts := pipeline.Options{
+		ID: pipeline.NewRunID(s.cfg.Now()), Target: req.Branch, Selectors: req.Selectors,
+		FullRefresh: req.FullRefresh, Trigger: "api",
+	}
+	if err := s.startRun(opts); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/runs/"+opts.ID)
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"id": opts.ID, "status": pipeline.StatusRunning, "target": opts.Target, "run_branch": "run/" + opts.ID,
+	})
+	return nil
+}
+
+// startRun runs opts in a goroutine with a context of its own, cancelled by
+// POST /runs/{id}/cancel or by Stop.
+func (s *Server) startRun(opts pipeline.Options) error {
+	ctx, cancel := context.WithCancel(s.base)
+	s.mu.Lock()
+	if s.base.Err() != nil {
+		s.mu.Unlock()
+		cancel()
+		return rat.Errorf(rat.EUNAVAILABLE, "the server is shutting down")
+	}
+	s.active[opts.ID] = cancel
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.active, opts.ID)
+			s.mu.Unlock()
+			cancel()
+		}()
+		start := time.Now()
+		res, err := s.cfg.StartRun(ctx, opts)
+		s.metrics.observeRun(res, err, time.Since(start))
+		if err != nil {
+			s.log.Error("run failed to start", "run", opts.ID, "err", err)
+			s.recordFailure(opts, start, err)
+			return
+		}
+		s.log.Info("run finished", "run", res.ID, "status", res.Status, "target", res.Target)
+	}()
+	return nil
+}
+
+// recordFailure records a run whose machinery failed before the runner
+// recorded it, so GET /runs/{id} does not answer 404 for an id the server
+// handed out.
+func (s *Server) recordFailure(opts pipeline.Options, start time.Time, cause error) {
+	if s.cfg.Runs == nil {
+		return
+	}
+	bg := context.Background()
+	if _, err := s.cfg.Runs.Run(bg, opts.ID); err == nil {
+		return
+	}
+	msg := rat.ErrorMessage(cause)
+	if rat.ErrorCode(cause) == rat.EINTERNAL {
+		msg = "internal error; the server log has the details"
+	}
+	res := pipeline.Result{ID: opts.ID, Target: opts.Target, RunBranch: "run/" + opts.ID, Status: pipeline.StatusFailed,
+		Started: start.UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: msg}
+	detail, _ := json.Marshal(res)
+	rec := rat.Run{ID: opts.ID, Target: opts.Target, Status: string(pipeline.StatusFailed), Trigger: opts.Trigger,
+		Started: start.UTC(), Finished: s.cfg.Now().UTC(), Detail: detail}
+	if err := s.cfg.Runs.SaveRun(bg, rec); err != nil {
+		s.log.Error("record run", "run", opts.ID, "err", err)
+	}
+}
+
+// runJSON is a run in GET /runs.
+type runJSON struct {
+	ID       string     `json:"id"`
+	Target   string     `json:"target"`
+	Status   string     `json:"status"`
+	Trigger  string     `json:"trigger"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished,omitempty"`
+}
+
+func (s *Server) runLog() (pipeline.RunLog, error) {
+	if s.cfg.Runs == nil {
+		return nil, rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run records")
+	}
+	return s.cfg.Runs, nil
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	rl, err := s.runLog()
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit", 50)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: q.Get("status"), Target: q.Get("target"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := make([]runJSON, len(runs))
+	for i, run := range runs {
+		out[i] = runJSON{ID: run.ID, Target: run.Target, Status: run.Status, Trigger: run.Trigger, Started: run.Started.UTC()}
+		if !run.Finished.IsZero() {
+			f := run.Finished.UTC()
+			out[i].Finished = &f
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+	return nil
+}
+
+// getRun returns the recorded detail of a run: nodes, tests, error.
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
+	rl, err := s.runLog()
+	if err != nil {
+		return err
+	}
+	rec, err := rl.Run(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(append(rec.Detail, '\n'))
+	return err
+}
+
+// cancelRun cancels a run executing in this process. Its nodes stop and it
+// fails before publishing: the target is untouched.
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	cancel, ok := s.active[id]
+	s.mu.Unlock()
+	if ok {
+		cancel()
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
+		return nil
+	}
+	rl, err := s.runLog()
+	if err != nil {
+		return err
+	}
+	rec, err := rl.Run(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if rec.Status == string(pipeline.StatusRunning) {
+		return rat.Errorf(rat.ECONFLICT, "run %s is running in another process: cancel it there", id)
+	}
+	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
+}

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/lake"
+)
+
+func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
+	branch := s.branchParam(r)
+	tables, err := s.cfg.Lake.Summaries(r.Context(), branch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"branch": branch, "tables": tables})
+	return nil
+}
+
+func (s *Server) getTable(w http.ResponseWriter, r *http.Request) error {
+	id, err := tableParam(r)
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.Lake.Describe(r.Context(), s.branchParam(r), id, false)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (s *Server) tableSnapshots(w http.ResponseWriter, r *http.Request) error {
+	id, err := tableParam(r)
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.Lake.Describe(r.Context(), s.branchParam(r), id, false)
+	if err != nil {
+		return err
+	}
+	snaps := info.Snapshots
+	if snaps == nil {
+		snaps = []lake.SnapshotInfo{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"table": info.Table, "ref": info.Ref, "snapshots": snaps})
+	return nil
+}
+
+func (s *Server) previewTable(w http.ResponseWriter, r *http.Request) error {
+	id, err := tableParam(r)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	// id is validated (identifiers only), so it is safe in the SQL text.
+	res, err := s.runQuery(r.Context(), s.branchParam(r), lake.At{}, "SELECT * FROM "+id.String(), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// queryRequest is the body of POST /query.
+type queryRequest struct {
+	SQL    string `json:"sql"`
+	Branch string `json:"branch"`
+	At     string `json:"at"`
+	Limit  int    `json:"limit"`
+}
+
+// queryResult is a query's answer: at most the row limit, and whether rows
+// were left out.
+type queryResult struct {
+	Columns   []queryColumn `json:"columns"`
+	Rows      [][]any       `json:"rows"`
+	Truncated bool          `json:"truncated"`
+	ElapsedMS int64         `json:"elapsed_ms"`
+}
+
+type queryColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
+	var req queryRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.SQL) == "" {
+		return rat.Errorf(rat.EINVALID, "sql is empty: send {\"sql\": \"SELECT ...\"}")
+	}
+	if req.Limit < 0 {
+		return rat.Errorf(rat.EINVALID, "limit %d: want a positive number of rows", req.Limit)
+	}
+	at, err := lake.ParseAt(req.At)
+	if err != nil {
+		return err
+	}
+	branch := req.Branch
+	if branch == "" {
+		branch = s.cfg.Branch
+	}
+	res, err := s.runQuery(r.Context(), branch, at, req.SQL, req.Limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// runQuery runs one read-only SELECT (lake.Query refuses anything else)
+// with the row limit (0 or more than the server's = the server's) and the
+// time limit.
+func (s *Server) runQuery(ctx context.Context, ref string, at lake.At, query string, limit int) (*queryResult, error) {
+	if limit <= 0 || limit > s.cfg.Limits.QueryRows {
+		limit = s.cfg.Limits.QueryRows
+	}
+	if _, err := s.cfg.Store.Ref(ctx, ref); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	res := &queryResult{Columns: []queryColumn{}, Rows: [][]any{}}
+	err := s.cfg.Lake.Query(ctx, ref, at, query, func(rows *sql.Rows) error {
+		types, err := rows.ColumnTypes()
+		if err != nil {
+			return err
+		}
+		for _, t := range types {
+			res.Columns = append(res.Columns, queryColumn{Name: t.Name(), Type: t.DatabaseTypeName()})
+		}
+		vals := make([]any, len(types))
+		ptrs := make([]any, len(types))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if len(res.Rows) == limit {
+				res.Truncated = true
+				return nil
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			row := make([]any, len(vals))
+			for i, v := range vals {
+				row[i] = duckdb.JSON(v)
+			}
+			res.Rows = append(res.Rows, row)
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	s.metrics.queryDuration.Observe(elapsed.Seconds())
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, rat.Errorf(rat.EINVALID, "query stopped after the time limit of %s: narrow it down or add a LIMIT", s.cfg.Limits.QueryTimeout)
+		}
+		return nil, err
+	}
+	res.ElapsedMS = elapsed.Milliseconds()
+	return res, nil
+}

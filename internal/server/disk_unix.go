@@ -1,0 +1,15 @@
+//go:build unix
+
+package server
+
+import "syscall"
+
+// diskUsedRatio is the used fraction of the file system holding dir, or 0
+// when it cannot be read.
+func diskUsedRatio(dir string) float64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil || st.Blocks == 0 {
+		return 0
+	}
+	return 1 - float64(st.Bavail)/float64(st.Blocks)
+}

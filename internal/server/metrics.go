@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/pipeline"
+)
+
+// metrics are the server's Prometheus instruments.
+type metrics struct {
+	runs          *prometheus.CounterVec
+	nodes         *prometheus.CounterVec
+	runDuration   prometheus.Histogram
+	nodeDuration  prometheus.Histogram
+	queryDuration prometheus.Histogram
+}
+
+// durationBuckets span a 10 ms query to a two-hour run.
+var durationBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
+
+func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string) (*metrics, error) {
+	m := &metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rat_runs_total", Help: "Pipeline runs finished, by status.",
+		}, []string{"status"}),
+		nodes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rat_nodes_total", Help: "Pipeline nodes finished, by status.",
+		}, []string{"status"}),
+		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_run_duration_seconds", Help: "Duration of pipeline runs.", Buckets: durationBuckets,
+		}),
+		nodeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_node_duration_seconds", Help: "Duration of pipeline nodes.", Buckets: durationBuckets,
+		}),
+		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_query_duration_seconds", Help: "Duration of API queries and table previews.", Buckets: durationBuckets,
+		}),
+	}
+	cs := []prometheus.Collector{
+		m.runs, m.nodes, m.runDuration, m.nodeDuration, m.queryDuration,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	}
+	if c := l.Cache(); c != nil {
+		cs = append(cs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "rat_cache_hits_total", Help: "Data file reads served by the local read cache.",
+			}, func() float64 { return float64(c.Hits()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "rat_cache_misses_total", Help: "Data file reads that downloaded the file into the read cache.",
+			}, func() float64 { return float64(c.Misses()) }),
+		)
+	}
+	if stateDir != "" {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rat_data_disk_used_ratio", Help: "Used fraction of the file system holding rat's state directory.",
+		}, func() float64 { return diskUsedRatio(stateDir) }))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Make every status series exist from the start, so rates work at once.
+	for _, st := range []pipeline.Status{pipeline.StatusSuccess, pipeline.StatusFailed} {
+		m.runs.WithLabelValues(string(st))
+		m.nodes.WithLabelValues(string(st))
+	}
+	m.nodes.WithLabelValues(string(pipeline.StatusSkipped))
+	return m, nil
+}
+
+func (m *metrics) handler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// observeRun counts a finished run and its nodes.
+func (m *metrics) observeRun(res *pipeline.Result, err error, took time.Duration) {
+	if err != nil || res == nil {
+		m.runs.WithLabelValues(string(pipeline.StatusFailed)).Inc()
+		m.runDuration.Observe(took.Seconds())
+		return
+	}
+	m.runs.WithLabelValues(string(res.Status)).Inc()
+	m.runDuration.Observe(time.Duration(res.Duration).Seconds())
+	for _, n := range res.Nodes {
+		m.nodes.WithLabelValues(string(n.Status)).Inc()
+		if n.Status != pipeline.StatusSkipped {
+			m.nodeDuration.Observe(time.Duration(n.Duration).Seconds())
+		}
+	}
+}
+
+// live answers 200 while the process serves HTTP at all.
+func (s *Server) live(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ready runs every check; 503 names the ones that failed. The details go
+// to the log only: this endpoint needs no token.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	var failed []string
+	for _, c := range s.cfg.Checks {
+		if err := c.Fn(ctx); err != nil {
+			s.log.Warn("readiness check failed", "check", c.Name, "err", err)
+			checks[c.Name] = "unavailable"
+			failed = append(failed, c.Name)
+			continue
+		}
+		checks[c.Name] = "ok"
+	}
+	if len(failed) > 0 {
+		var body errorBody
+		body.Error.Code = rat.EUNAVAILABLE
+		body.Error.Message = "not ready: " + strings.Join(failed, ", ") + " unavailable"
+		writeJSON(w, statusOf[rat.EUNAVAILABLE], struct {
+			errorBody
+			Status string            `json:"status"`
+			Checks map[string]string `json:"checks"`
+		}{body, "unavailable", checks})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}

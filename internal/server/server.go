@@ -1,0 +1,262 @@
+// Package server is rat's HTTP face: the JSON API under /api/v1, health
+// checks and Prometheus metrics. It takes live objects (the catalog store,
+// the lake, a run log) and functions injected by the CLI; it never reads
+// configuration itself.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/workspace"
+)
+
+// Config holds what a Server needs: plain values, live objects and
+// functions. Only Store and Lake are required.
+type Config struct {
+	Listen string  // host:port; "" = 127.0.0.1:3030
+	Tokens []Token // API tokens; none = no auth (loopback only)
+
+	Store   catalog.Store
+	Lake    *lake.Lake
+	Runs    pipeline.RunLog  // run records; nil = runs cannot be listed
+	Landing *ingest.Landing  // the landing area; nil = uploads are refused
+	Branch  string           // the default branch of requests; "" = main
+	Checks  []Check          // readiness checks (catalog, object store, …)
+	Logger  *slog.Logger     // nil = slog.Default()
+	Now     func() time.Time // the clock; nil = time.Now
+
+	// LoadWorkspace loads the workspace afresh (files may have changed).
+	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
+	// StartRun runs pipelines to the end; the server calls it in a goroutine
+	// it tracks, with a context Stop and POST /runs/{id}/cancel cancel.
+	StartRun func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
+	// Settings lists the effective configuration, secrets redacted
+	// (config.Config.Settings); nil hides /api/v1/config.
+	Settings func() []config.Setting
+
+	// Registry receives rat's metrics and the process and Go collectors;
+	// nil = a new registry.
+	Registry *prometheus.Registry
+	// StateDir is the directory whose disk usage rat_data_disk_used_ratio
+	// reports; "" = no such metric.
+	StateDir string
+
+	Limits Limits
+}
+
+// Limits bound what one request may cost.
+type Limits struct {
+	QueryRows    int           // rows a query returns at most; 0 = 10,000
+	QueryTimeout time.Duration // 0 = 60s
+	UploadBytes  int64         // bytes of one upload request; 0 = 1 GiB
+}
+
+// Check is one readiness check: the service it names is ready when Fn
+// returns nil.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Server serves the API. Build it with New; Start and Stop own the listener
+// and the runs it started.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+	auth    *authenticator
+
+	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	active map[string]context.CancelFunc // runs executing in this process
+	wg     sync.WaitGroup                // the goroutines of those runs
+	http   *http.Server
+	addr   net.Addr
+}
+
+// New validates cfg and builds a Server. It refuses a non-loopback listen
+// address without any token. It starts nothing.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Lake == nil {
+		return nil, errors.New("server: Store and Lake are required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:3030"
+	}
+	if cfg.Branch == "" {
+		cfg.Branch = rat.DefaultBranch
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Limits.QueryRows <= 0 {
+		cfg.Limits.QueryRows = 10_000
+	}
+	if cfg.Limits.QueryTimeout <= 0 {
+		cfg.Limits.QueryTimeout = time.Minute
+	}
+	if cfg.Limits.UploadBytes <= 0 {
+		cfg.Limits.UploadBytes = 1 << 30
+	}
+	auth, err := newAuthenticator(cfg.Listen, cfg.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registry, cfg.Lake, cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{}}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.routes()
+	s.handler = s.recoverPanics(s.mux)
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler (for httptest, or to mount it).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on the configured address and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return rat.Errorf(rat.EUNAVAILABLE, "listen on %s: %w", s.cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.http, s.addr = srv, ln.Addr()
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the address Start listens on (useful with port 0), or nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Stop stops accepting requests, lets running requests and pipeline runs
+// finish until ctx is done, then cancels the runs still going (their
+// targets stay untouched) and waits for them to end.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.http
+	s.mu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("cancelling unfinished runs", "runs", s.activeIDs())
+		s.cancel()
+		<-done
+	}
+	s.cancel()
+	return err
+}
+
+func (s *Server) activeIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.active))
+	for id := range s.active {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// routes declares every endpoint with the role it needs.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /health/live", s.live)
+	s.mux.HandleFunc("GET /health/ready", s.ready)
+	s.mux.Handle("GET /metrics", s.metrics.handler(s.cfg.Registry))
+
+	api := func(pattern string, role Role, h func(http.ResponseWriter, *http.Request) error) {
+		s.mux.Handle(pattern, s.authorize(role, s.handle(h)))
+	}
+	api("GET /api/v1/workspace", RoleRead, s.getWorkspace)
+	api("GET /api/v1/pipelines/{id}", RoleRead, s.getPipeline)
+	api("GET /api/v1/lineage", RoleRead, s.getLineage)
+	api("GET /api/v1/config", RoleRead, s.getConfig)
+
+	api("GET /api/v1/tables", RoleRead, s.listTables)
+	api("GET /api/v1/tables/{id}", RoleRead, s.getTable)
+	api("GET /api/v1/tables/{id}/preview", RoleRead, s.previewTable)
+	api("GET /api/v1/tables/{id}/snapshots", RoleRead, s.tableSnapshots)
+	api("POST /api/v1/query", RoleRun, s.query)
+
+	api("GET /api/v1/branches", RoleRead, s.listRefs(rat.Branch))
+	api("POST /api/v1/branches", RoleAdmin, s.createRef(rat.Branch))
+	api("GET /api/v1/branches/{name...}", RoleRead, s.getRef(rat.Branch))
+	api("DELETE /api/v1/branches/{name...}", RoleAdmin, s.deleteRef(rat.Branch))
+	api("GET /api/v1/tags", RoleRead, s.listRefs(rat.Tag))
+	api("POST /api/v1/tags", RoleAdmin, s.createRef(rat.Tag))
+	api("GET /api/v1/tags/{name...}", RoleRead, s.getRef(rat.Tag))
+	api("DELETE /api/v1/tags/{name...}", RoleAdmin, s.deleteRef(rat.Tag))
+	api("GET /api/v1/commits", RoleRead, s.listCommits)
+	api("POST /api/v1/merge", RoleAdmin, s.merge)
+	api("GET /api/v1/diff", RoleRead, s.diff)
+
+	api("POST /api/v1/runs", RoleRun, s.createRun)
+	api("GET /api/v1/runs", RoleRead, s.listRuns)
+	api("GET /api/v1/runs/{id}", RoleRead, s.getRun)
+	api("POST /api/v1/runs/{id}/cancel", RoleRun, s.cancelRun)
+
+	api("POST /api/v1/landing/{zone}", RoleRun, s.upload)
+
+	// Anything else under /api/v1 is a JSON 404, not the mux's text page.
+	api("/api/v1/", RoleRead, func(w http.ResponseWriter, r *http.Request) error {
+		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing)", r.Method, r.URL.Path)
+	})
+}
+
+// recoverPanics turns a panicking handler into a 500 with the JSON shape,
+// so one bad request never takes the server down.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
