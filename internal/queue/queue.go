@@ -1,0 +1,211 @@
+// Package queue runs pipeline runs as River jobs (DESIGN D10): a client
+// on the embedded default's SQLite queue file or on the cluster's Postgres
+// database. Any process with a worker client claims and executes the jobs;
+// processes without one (rat serve --no-worker, rat run --queue) only
+// enqueue. River brings retries, cancellation and leader election.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite" // the queue file's driver
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/pipeline"
+)
+
+// RunArgs is the job of one pipeline run.
+type RunArgs struct {
+	ID          string   `json:"id"`
+	Target      string   `json:"target"`
+	Selectors   []string `json:"selectors,omitempty"`
+	FullRefresh bool     `json:"full_refresh,omitempty"`
+	Trigger     string   `json:"trigger,omitempty"`
+}
+
+// Kind is River's name for the job.
+func (RunArgs) Kind() string { return "rat_run" }
+
+// InsertOpts: a run is retried when the machinery failed (a lost
+// connection, a killed worker), not when its tests failed.
+func (RunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
+
+// Options returns the pipeline options of the job.
+func (a RunArgs) Options() pipeline.Options {
+	return pipeline.Options{ID: a.ID, Target: a.Target, Selectors: a.Selectors, FullRefresh: a.FullRefresh, Trigger: a.Trigger}
+}
+
+// Config configures Open.
+type Config struct {
+	// SQLitePath is the queue file of the embedded default; PostgresURL the
+	// cluster's database (River's tables live beside the catalog's). One.
+	SQLitePath  string
+	PostgresURL string
+	// Workers is how many runs this process executes at once; 0 makes an
+	// insert-only client.
+	Workers int
+	// Run executes a run; a run that ends with failed tests is a result,
+	// not an error. Required when Workers > 0.
+	Run func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
+	// Now is the clock for run ids.
+	Now func() time.Time
+}
+
+// Queue enqueues runs and, with workers, executes them.
+type Queue struct {
+	cfg    Config
+	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
+	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	start  func(ctx context.Context) error
+	stop   func(ctx context.Context) error
+	close  func()
+}
+
+// Open migrates River's tables and builds the client. It starts nothing:
+// call Start to work jobs.
+func Open(ctx context.Context, cfg Config) (*Queue, error) {
+	if cfg.Workers > 0 && cfg.Run == nil {
+		return nil, errors.New("queue: workers need a Run function")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	q := &Queue{cfg: cfg}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &runWorker{run: cfg.Run})
+	rc := &river.Config{
+		// Poll quickly: a run should start within a second of its enqueue
+		// (the default cooldown caps a client at about 20 jobs a second).
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 200 * time.Millisecond,
+		JobTimeout:        -1, // runs take as long as their data does
+	}
+	if cfg.Workers > 0 {
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		rc.Workers = workers
+	}
+	switch {
+	case cfg.SQLitePath != "" && cfg.PostgresURL != "":
+		return nil, errors.New("queue: SQLite or Postgres, not both")
+	case cfg.SQLitePath != "":
+		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o755); err != nil {
+			return nil, err
+		}
+		db, err := sql.Open("sqlite", "file:"+cfg.SQLitePath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("open queue %s: %w", cfg.SQLitePath, err)
+		}
+		// River's SQLite driver works one statement at a time.
+		db.SetMaxOpenConns(1)
+		drv := riversqlite.New(db)
+		if err := migrate(ctx, drv); err != nil {
+			db.Close()
+			return nil, err
+		}
+		c, err := river.NewClient(drv, rc)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("queue client: %w", err)
+		}
+		q.bind(c)
+		q.close = func() { db.Close() }
+	case cfg.PostgresURL != "":
+		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+		if err != nil {
+			return nil, rat.Errorf(rat.EUNAVAILABLE, "connect the queue to Postgres: %v", err)
+		}
+		drv := riverpgxv5.New(pool)
+		if err := migrate(ctx, drv); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		c, err := river.NewClient(drv, rc)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("queue client: %w", err)
+		}
+		q.bind(c)
+		q.close = pool.Close
+	default:
+		return nil, errors.New("queue: a SQLite path or a Postgres URL is required")
+	}
+	return q, nil
+}
+
+func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(drv, nil)
+	if err != nil {
+		return fmt.Errorf("queue migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("queue migrations: %w", err)
+	}
+	return nil
+}
+
+// bind keeps the client's methods, whatever its transaction type.
+func (q *Queue) bind(c interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}) {
+	q.insert = func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error) {
+		return c.Insert(ctx, args, nil)
+	}
+	q.get = c.JobGet
+	q.start = c.Start
+	q.stop = c.Stop
+}
+
+// Enqueue schedules a run and returns its id.
+func (q *Queue) Enqueue(ctx context.Context, opts pipeline.Options) (string, int64, error) {
+	if opts.ID == "" {
+		opts.ID = pipeline.NewRunID(q.cfg.Now())
+	}
+	res, err := q.insert(ctx, RunArgs{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, FullRefresh: opts.FullRefresh, Trigger: opts.Trigger})
+	if err != nil {
+		return "", 0, fmt.Errorf("enqueue run: %w", err)
+	}
+	return opts.ID, res.Job.ID, nil
+}
+
+// Job returns a job's state (available, running, completed, retryable, …).
+func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { return q.get(ctx, id) }
+
+// Start starts working jobs (for a client with workers) and River's
+// maintenance; Stop waits for running jobs to finish.
+func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
+
+// Stop stops the client gracefully.
+func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
+
+// Close releases the database connections; call it after Stop.
+func (q *Queue) Close() { q.close() }
+
+type runWorker struct {
+	river.WorkerDefaults[RunArgs]
+	run func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
+}
+
+// Work executes a run. Its outcome (success or failed tests) is in the run
+// record; only a machinery error makes River retry the job.
+func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	if _, err := w.run(ctx, job.Args.Options()); err != nil {
+		return fmt.Errorf("run %s: %w", job.Args.ID, err)
+	}
+	return nil
+}

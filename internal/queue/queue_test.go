@@ -1,0 +1,114 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/testenv"
+)
+
+// backends opens a worker queue on SQLite and on Postgres.
+func backends(t *testing.T, fn func(t *testing.T, open func(Config) *Queue)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			var base Config
+			if name == "sqlite" {
+				base.SQLitePath = filepath.Join(t.TempDir(), "queue.db")
+			} else {
+				base.PostgresURL = testenv.Postgres(t)
+			}
+			fn(t, func(c Config) *Queue {
+				t.Helper()
+				c.SQLitePath, c.PostgresURL = base.SQLitePath, base.PostgresURL
+				q, err := Open(context.Background(), c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(q.Close)
+				return q
+			})
+		})
+	}
+}
+
+func waitState(t *testing.T, q *Queue, job int64, want rivertype.JobState) *rivertype.JobRow {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		row, err := q.Job(context.Background(), job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.State == want {
+			return row
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d is %s, want %s (errors %v)", job, row.State, want, row.Errors)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRunJobs(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		var got []pipeline.Options
+		attempts := 0
+		worker := open(Config{Workers: 2, Run: func(ctx context.Context, o pipeline.Options) (*pipeline.Result, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if o.Target == "flaky" {
+				attempts++
+				if attempts == 1 {
+					return nil, errors.New("lost connection")
+				}
+			}
+			got = append(got, o)
+			return &pipeline.Result{ID: o.ID}, nil
+		}})
+		// An insert-only client (rat serve --no-worker) enqueues; the worker
+		// process claims the job.
+		inserter := open(Config{})
+		if err := worker.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { worker.Stop(context.Background()) })
+		id, job, err := inserter.Enqueue(ctx, pipeline.Options{Target: "main", Selectors: []string{"+gold.x"}, FullRefresh: true, Trigger: "schedule"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, worker, job, rivertype.JobStateCompleted)
+		mu.Lock()
+		if len(got) != 1 || got[0].ID != id || got[0].Target != "main" || !got[0].FullRefresh || got[0].Selectors[0] != "+gold.x" || got[0].Trigger != "schedule" {
+			t.Fatalf("the worker ran %+v", got)
+		}
+		mu.Unlock()
+		// A machinery error is retried (River's backoff; the first retry
+		// comes within seconds), and the run executes once more.
+		_, job, err = inserter.Enqueue(ctx, pipeline.Options{Target: "flaky"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := waitState(t, worker, job, rivertype.JobStateCompleted)
+		if len(row.Errors) != 1 || row.Attempt != 2 {
+			t.Fatalf("want one failed attempt then success: attempt %d, errors %v", row.Attempt, row.Errors)
+		}
+	})
+}
+
+func TestOpenNeedsRun(t *testing.T) {
+	if _, err := Open(context.Background(), Config{SQLitePath: filepath.Join(t.TempDir(), "q.db"), Workers: 1}); err == nil {
+		t.Fatal("a worker queue without a Run function opened")
+	}
+	if _, err := Open(context.Background(), Config{}); err == nil {
+		t.Fatal("a queue without a database opened")
+	}
+}
