@@ -46,17 +46,27 @@ func (s *Server) listRefs(kind rat.RefKind) func(http.ResponseWriter, *http.Requ
 // not found here.
 func (s *Server) getRef(kind rat.RefKind) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		ref, err := s.cfg.Store.Ref(r.Context(), name)
+		ref, err := s.refOfKind(r, kind)
 		if err != nil {
 			return err
-		}
-		if ref.Kind != kind {
-			return rat.Errorf(rat.ENOTFOUND, "%s is a %s, not a %s", name, ref.Kind, kind)
 		}
 		writeJSON(w, http.StatusOK, toRefJSON(ref))
 		return nil
 	}
+}
+
+// refOfKind loads the {name} ref of the request; a ref of the other kind
+// is not found here.
+func (s *Server) refOfKind(r *http.Request, kind rat.RefKind) (rat.Ref, error) {
+	name := r.PathValue("name")
+	ref, err := s.cfg.Store.Ref(r.Context(), name)
+	if err != nil {
+		return rat.Ref{}, err
+	}
+	if ref.Kind != kind {
+		return rat.Ref{}, rat.Errorf(rat.ENOTFOUND, "%s is a %s, not a %s", name, ref.Kind, kind)
+	}
+	return ref, nil
 }
 
 func (s *Server) createRef(kind rat.RefKind) func(http.ResponseWriter, *http.Request) error {
@@ -90,15 +100,11 @@ func (s *Server) createRef(kind rat.RefKind) func(http.ResponseWriter, *http.Req
 
 func (s *Server) deleteRef(kind rat.RefKind) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		ref, err := s.cfg.Store.Ref(r.Context(), name)
+		ref, err := s.refOfKind(r, kind)
 		if err != nil {
 			return err
 		}
-		if ref.Kind != kind {
-			return rat.Errorf(rat.ENOTFOUND, "%s is a %s, not a %s", name, ref.Kind, kind)
-		}
-		if err := s.cfg.Store.DeleteRef(r.Context(), name); err != nil {
+		if err := s.cfg.Store.DeleteRef(r.Context(), ref.Name); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
