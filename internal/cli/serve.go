@@ -27,8 +27,11 @@ tags, commits, merges, queries, runs, landing uploads), /health/live,
 
 The address comes from --listen, RAT_LISTEN or the default 127.0.0.1:3030.
 On a loopback address no token is needed. On any other address rat refuses
-to start without RAT_API_TOKEN; requests then need
-'Authorization: Bearer <token>' (the token has the admin role).
+to start without a token: RAT_API_TOKEN (an admin token) or RAT_TOKEN_FILE, a
+YAML file of named tokens with roles read, run or admin:
+  tokens:
+    - {name: dashboards, token: <random>, role: read}
+Requests then need 'Authorization: Bearer <token>'.
 SIGINT or SIGTERM stop the server: running pipeline runs get 30s to finish,
 then they are cancelled and their targets stay untouched.`,
 		Example: `  rat serve
@@ -52,7 +55,7 @@ then they are cancelled and their targets stay untouched.`,
 			if err := srv.Start(ctx); err != nil {
 				return err
 			}
-			log.Info(fmt.Sprintf("listening on http://%s", srv.Addr()), "auth", a.cfg.APIToken != "")
+			log.Info(fmt.Sprintf("listening on http://%s", srv.Addr()), "auth", a.cfg.APIToken != "" || a.cfg.TokenFile != "")
 			<-ctx.Done()
 			log.Info("shutting down")
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
@@ -67,6 +70,12 @@ then they are cancelled and their targets stay untouched.`,
 // newServer wires the app into an API server.
 func (a *app) newServer(ctx context.Context, log *slog.Logger) (*server.Server, error) {
 	var tokens []server.Token
+	if a.cfg.TokenFile != "" {
+		var err error
+		if tokens, err = server.LoadTokens(a.cfg.TokenFile); err != nil {
+			return nil, err
+		}
+	}
 	if t := a.cfg.APIToken.Reveal(); t != "" {
 		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
 	}

@@ -103,3 +103,16 @@ func TestServe(t *testing.T) {
 		t.Fatalf("no shutdown line in %q", rest)
 	}
 }
+
+func TestServeTokenFile(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	u.write("tokens.yaml", "tokens:\n  - {name: dash, token: dash-token-0123456789, role: read}\n")
+	u.env = append(u.env, "RAT_TOKEN_FILE=tokens.yaml")
+	if out := u.ok("config"); !strings.Contains(out, "env RAT_TOKEN_FILE") || strings.Contains(out, "dash-token") {
+		t.Fatalf("config should name the token file and never print a token:\n%s", out)
+	}
+	u.write("bad.yaml", "tokens:\n  - {name: dash, token: dash-token-0123456789, role: god}\n")
+	u.env[len(u.env)-1] = "RAT_TOKEN_FILE=bad.yaml"
+	u.fails("want read, run or admin", "serve", "--listen", "127.0.0.1:0")
+}

@@ -41,6 +41,7 @@ type Config struct {
 	S3         S3
 	Listen     string
 	APIToken   Secret
+	TokenFile  string // named tokens with roles, for rat serve
 
 	sources map[string]string
 }
@@ -57,7 +58,7 @@ type Setting struct {
 var knownEnv = map[string]bool{
 	"RAT_PROFILE": true, "ICEBERG_WAREHOUSE": true, "S3_ENDPOINT": true, "S3_ACCESS_KEY": true,
 	"S3_SECRET_KEY": true, "S3_REGION": true, "S3_PATH_STYLE": true, "RAT_CATALOG_URL": true,
-	"RAT_LISTEN": true, "RAT_API_TOKEN": true, "RAT_BRANCH": true, "RAT_DUCKDB_MEMORY_MB": true,
+	"RAT_LISTEN": true, "RAT_API_TOKEN": true, "RAT_TOKEN_FILE": true, "RAT_BRANCH": true, "RAT_DUCKDB_MEMORY_MB": true,
 	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
 	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true,
 }
@@ -223,6 +224,10 @@ func Load(opts Options) (*Config, error) {
 		c.S3.SecretKey = Secret(v)
 		c.sources["s3_secret_key"] = "env S3_SECRET_KEY"
 	}
+	if v, ok := opts.Env("RAT_TOKEN_FILE"); ok && v != "" {
+		c.TokenFile = c.relative(v)
+		c.sources["token_file"] = "env RAT_TOKEN_FILE"
+	}
 	if v, ok := opts.Env("RAT_API_TOKEN"); ok && v != "" {
 		c.APIToken = Secret(v)
 		c.sources["api_token"] = "env RAT_API_TOKEN"
@@ -322,6 +327,7 @@ func (c *Config) Settings() []Setting {
 		{"s3_secret_key", c.S3.SecretKey.String(), ""},
 		{"listen", c.Listen, ""},
 		{"api_token", c.APIToken.String(), ""},
+		{"token_file", c.TokenFile, ""},
 	}
 	if c.WorkspaceDir == "" {
 		rows[0] = Setting{"workspace", "(none)", "no " + WorkspaceFileName + " here or above"}

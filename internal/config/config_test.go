@@ -187,6 +187,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"s3_secret_key", "", "unset"},
 		{"listen", "127.0.0.1:3030", "default"},
 		{"api_token", "", "unset"},
+		{"token_file", "", "unset"},
 	}
 	rows := c.Settings()
 	if len(rows) != len(checks) {
