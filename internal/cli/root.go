@@ -99,7 +99,7 @@ Start here:
 	root.AddCommand(
 		newLoadCmd(g), newQueryCmd(g), newTablesCmd(g), newDescribeCmd(g),
 		newBranchCmd(g), newTagCmd(g), newMergeCmd(g), newLogCmd(g), newDiffCmd(g),
-		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newServeCmd(g),
+		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/server"
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,7 @@ const shutdownGrace = 30 * time.Second
 
 func newServeCmd(g *globals) *cobra.Command {
 	var listen string
+	var noWorker bool
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR]",
 		Short: "Serve the HTTP API, health checks and Prometheus metrics",
@@ -32,7 +34,9 @@ YAML file of named tokens with roles read, run or admin:
   tokens:
     - {name: dashboards, token: <random>, role: read}
 Requests then need 'Authorization: Bearer <token>'.
-SIGINT or SIGTERM stop the server: running pipeline runs get 30s to finish,
+Runs go through a queue (.rat/queue.db, or the catalog's Postgres database):
+this process executes them unless --no-worker, and any number of 'rat worker'
+processes may help. SIGINT or SIGTERM stop the server: running pipeline runs get 30s to finish,
 then they are cancelled and their targets stay untouched.`,
 		Example: `  rat serve
   RAT_API_TOKEN=... rat serve --listen 0.0.0.0:3030`,
@@ -48,9 +52,28 @@ then they are cancelled and their targets stay untouched.`,
 				a.cfg.Listen = listen
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			srv, err := a.newServer(ctx, log)
+			workers := a.cfg.MaxParallelPipelines
+			if noWorker {
+				workers = 0
+			}
+			q, err := a.openQueue(ctx, workers)
 			if err != nil {
 				return err
+			}
+			defer q.Close()
+			srv, err := a.newServer(ctx, log, q)
+			if err != nil {
+				return err
+			}
+			if workers > 0 {
+				if err := q.Start(ctx); err != nil {
+					return err
+				}
+				defer func() {
+					stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+					defer cancel()
+					_ = q.Stop(stopCtx)
+				}()
 			}
 			if err := srv.Start(ctx); err != nil {
 				return err
@@ -63,12 +86,13 @@ then they are cancelled and their targets stay untouched.`,
 			return srv.Stop(stopCtx)
 		},
 	}
+	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
 	return cmd
 }
 
 // newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger) (*server.Server, error) {
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (*server.Server, error) {
 	var tokens []server.Token
 	if a.cfg.TokenFile != "" {
 		var err error
@@ -100,16 +124,10 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger) (*server.Server, 
 			}},
 		},
 		LoadWorkspace: a.loadWorkspace,
+		// Runs go through the queue: a worker of this process or of any
+		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-			ws, err := a.loadWorkspace(ctx)
-			if err != nil {
-				return nil, err
-			}
-			r, err := a.runner(ctx, ws)
-			if err != nil {
-				return nil, err
-			}
-			return r.Run(ctx, opts)
+			return a.runQueued(ctx, q, opts)
 		},
 	})
 }

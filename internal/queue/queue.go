@@ -69,6 +69,7 @@ type Queue struct {
 	cfg    Config
 	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	cancel func(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	close  func()
@@ -160,6 +161,7 @@ func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) error {
 func (q *Queue) bind(c interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 }) {
@@ -167,6 +169,7 @@ func (q *Queue) bind(c interface {
 		return c.Insert(ctx, args, nil)
 	}
 	q.get = c.JobGet
+	q.cancel = c.JobCancel
 	q.start = c.Start
 	q.stop = c.Stop
 }
@@ -185,6 +188,31 @@ func (q *Queue) Enqueue(ctx context.Context, opts pipeline.Options) (string, int
 
 // Job returns a job's state (available, running, completed, retryable, …).
 func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { return q.get(ctx, id) }
+
+// Wait polls a job until it is finalized (completed, cancelled or
+// discarded) and returns its last row. When ctx ends first, the job is
+// cancelled (a running run stops; the target stays untouched) and ctx's
+// error is returned.
+func (q *Queue) Wait(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		row, err := q.get(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return nil, err
+		}
+		switch row.State {
+		case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+			return row, nil
+		}
+		select {
+		case <-ctx.Done():
+			_, _ = q.cancel(context.WithoutCancel(ctx), id)
+			return row, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
 
 // Start starts working jobs (for a client with workers) and River's
 // maintenance; Stop waits for running jobs to finish.

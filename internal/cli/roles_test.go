@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startServe starts `rat serve` with args and returns its base URL; the
+// process is stopped with SIGTERM when the test ends.
+func startServe(t *testing.T, u *ratUser, args ...string) string {
+	t.Helper()
+	return startDaemon(t, u, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// startDaemon starts a long-running rat command and waits for a log line
+// matching ready; it returns the line's first submatch.
+func startDaemon(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string) string {
+	t.Helper()
+	cmd := u.cmd(args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopDaemon(cmd) })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[len(m)-1]
+				sent = true
+			}
+		}
+	}()
+	select {
+	case v := <-found:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("rat %v did not become ready", args)
+	}
+	return ""
+}
+
+func stopDaemon(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+	}
+}
+
+// TestServeAndWorkerRoles: rat serve --no-worker only enqueues; a separate
+// rat worker process executes the run.
+func TestServeAndWorkerRoles(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: roles\n")
+		u.write("pipelines/silver/numbers.sql", "SELECT range AS n FROM range(10)\n")
+		base := startServe(t, u, "--no-worker")
+		post := func() string {
+			resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				ID string `json:"id"`
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &body) != nil {
+				t.Fatalf("POST /runs: %d %s", resp.StatusCode, b)
+			}
+			return body.ID
+		}
+		status := func(id string) string {
+			resp, err := http.Get(base + "/api/v1/runs/" + id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Status string `json:"status"`
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = json.Unmarshal(b, &body)
+			return body.Status
+		}
+		id := post()
+		time.Sleep(time.Second)
+		if s := status(id); s != "queued" {
+			t.Fatalf("without a worker the run should wait as queued, is %q", s)
+		}
+		startDaemon(t, u, regexp.MustCompile(`(worker started)`), "worker")
+		deadline := time.Now().Add(60 * time.Second)
+		for status(id) != "success" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the worker did not finish the run: status %q", status(id))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if out := u.ok("query", "SELECT count(*) AS n FROM silver.numbers", "--format", "csv"); strings.TrimSpace(out) != "n\n10" {
+			t.Fatalf("the run's table: %s", out)
+		}
+	})
+}
