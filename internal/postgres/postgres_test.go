@@ -109,3 +109,7 @@ func TestRunRecords(t *testing.T) {
 		return open(t, testenv.Postgres(t))
 	})
 }
+
+func TestScheduleState(t *testing.T) {
+	catalogtest.ScheduleState(t, open(t, testenv.Postgres(t)))
+}

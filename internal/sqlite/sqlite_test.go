@@ -218,3 +218,7 @@ func TestRunRecords(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
 	})
 }
+
+func TestScheduleState(t *testing.T) {
+	catalogtest.ScheduleState(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}

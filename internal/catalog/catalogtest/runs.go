@@ -67,3 +67,27 @@ func runIDs(runs []rat.Run) []string {
 	}
 	return out
 }
+
+// ScheduleStore is what stores keep schedule ticks with.
+type ScheduleStore interface {
+	ScheduleLast(ctx context.Context, key string) (time.Time, bool, error)
+	SetScheduleLast(ctx context.Context, key string, t time.Time) error
+}
+
+// ScheduleState checks that a schedule's last tick is stored and replaced.
+func ScheduleState(t *testing.T, s ScheduleStore) {
+	ctx := context.Background()
+	if _, ok, err := s.ScheduleLast(ctx, "silver.x#0"); ok || err != nil {
+		t.Fatalf("a new trigger has no last tick: %v %v", ok, err)
+	}
+	t1 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, want := range []time.Time{t1, t1.Add(time.Minute)} {
+		if err := s.SetScheduleLast(ctx, "silver.x#0", want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.ScheduleLast(ctx, "silver.x#0")
+		if err != nil || !ok || !got.Equal(want) {
+			t.Fatalf("last = %v %v %v, want %v", got, ok, err, want)
+		}
+	}
+}
