@@ -56,7 +56,16 @@ then they are cancelled and their targets stay untouched.`,
 			if noWorker {
 				workers = 0
 			}
-			q, err := a.openQueue(ctx, workers)
+			// Every serve replica is a scheduler; River's leader makes sure
+			// one tick a second is worked, by one of them.
+			var q *queue.Queue
+			tick := func(ctx context.Context, now time.Time) error {
+				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
+					_, _, err := a.enqueueRun(ctx, q, opts)
+					return err
+				}, log)
+			}
+			q, err = a.openQueue(ctx, workers, tick)
 			if err != nil {
 				return err
 			}
@@ -65,16 +74,14 @@ then they are cancelled and their targets stay untouched.`,
 			if err != nil {
 				return err
 			}
-			if workers > 0 {
-				if err := q.Start(ctx); err != nil {
-					return err
-				}
-				defer func() {
-					stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-					defer cancel()
-					_ = q.Stop(stopCtx)
-				}()
+			if err := q.Start(ctx); err != nil {
+				return err
 			}
+			defer func() {
+				stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+				defer cancel()
+				_ = q.Stop(stopCtx)
+			}()
 			if err := srv.Start(ctx); err != nil {
 				return err
 			}

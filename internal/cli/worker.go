@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
 	"github.com/spf13/cobra"
@@ -32,7 +31,7 @@ worker after its running runs finish.`,
 			}
 			defer a.Close()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines)
+			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil)
 			if err != nil {
 				return err
 			}
@@ -52,8 +51,8 @@ worker after its running runs finish.`,
 
 // openQueue opens the run queue: .rat/queue.db, or the catalog's Postgres
 // database. With workers > 0 this process executes runs too.
-func (a *app) openQueue(ctx context.Context, workers int) (*queue.Queue, error) {
-	cfg := queue.Config{Workers: workers, Run: a.runLocal}
+func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error) (*queue.Queue, error) {
+	cfg := queue.Config{Workers: workers, Run: a.runLocal, Tick: tick}
 	if a.cfg.IsPostgres() {
 		cfg.PostgresURL = a.cfg.CatalogURL
 	} else {
@@ -78,24 +77,12 @@ func (a *app) runLocal(ctx context.Context, opts pipeline.Options) (*pipeline.Re
 // runQueued enqueues a run, waits for a worker (this process's or
 // another's) to finish it, and reads its result from the run records.
 func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Options) (*pipeline.Result, error) {
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		return nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
-	}
-	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(time.Now())
-	}
 	// A record at once, so the run is visible while it waits for a worker.
-	queued := pipeline.Result{ID: opts.ID, Target: opts.Target, RunBranch: "run/" + opts.ID, Status: "queued",
-		Started: time.Now().UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}}
-	detail, _ := json.Marshal(queued)
-	if err := rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: "queued", Trigger: opts.Trigger, Started: queued.Started, Detail: detail}); err != nil {
-		return nil, err
-	}
-	_, job, err := q.Enqueue(ctx, opts)
+	job, opts, err := a.enqueueRun(ctx, q, opts)
 	if err != nil {
 		return nil, err
 	}
+	rl := a.store.(pipeline.RunLog)
 	row, err := q.Wait(ctx, job)
 	if err != nil {
 		return nil, err

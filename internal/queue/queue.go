@@ -62,6 +62,43 @@ type Config struct {
 	Run func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
 	// Now is the clock for run ids.
 	Now func() time.Time
+	// Tick, when set, makes this process a scheduler: River's leader (one
+	// client among all processes) enqueues a tick every TickInterval, and
+	// one scheduler process works it by calling Tick. Processes without
+	// Tick never work ticks.
+	Tick         func(ctx context.Context, now time.Time) error
+	TickInterval time.Duration // default 1s
+}
+
+// TickArgs is the scheduler's periodic job.
+type TickArgs struct{}
+
+// Kind is River's name for the job.
+func (TickArgs) Kind() string { return "rat_tick" }
+
+// InsertOpts: ticks go to the scheduler queue, are never retried (the next
+// one comes a second later) and never pile up.
+func (TickArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: SchedulerQueue, MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateScheduled, rivertype.JobStateRunning, rivertype.JobStateRetryable,
+	}}}
+}
+
+// SchedulerQueue is the queue only scheduler processes work.
+const SchedulerQueue = "rat_scheduler"
+
+type tickWorker struct {
+	river.WorkerDefaults[TickArgs]
+	tick func(ctx context.Context, now time.Time) error
+	now  func() time.Time
+}
+
+// Work runs one scheduler tick.
+func (w *tickWorker) Work(ctx context.Context, job *river.Job[TickArgs]) error {
+	if w.tick == nil {
+		return nil
+	}
+	return w.tick(ctx, w.now())
 }
 
 // Queue enqueues runs and, with workers, executes them.
@@ -81,12 +118,22 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Workers > 0 && cfg.Run == nil {
 		return nil, errors.New("queue: workers need a Run function")
 	}
+	if cfg.Run == nil {
+		cfg.Run = func(context.Context, pipeline.Options) (*pipeline.Result, error) {
+			return nil, errors.New("this process executes no runs")
+		}
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	q := &Queue{cfg: cfg}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{run: cfg.Run})
+	river.AddWorker(workers, &tickWorker{tick: cfg.Tick, now: cfg.Now})
+	interval := cfg.TickInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
 	rc := &river.Config{
 		// Poll quickly: a run should start within a second of its enqueue
 		// (the default cooldown caps a client at about 20 jobs a second).
@@ -94,9 +141,19 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        -1, // runs take as long as their data does
 	}
-	if cfg.Workers > 0 {
-		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	if cfg.Workers > 0 || cfg.Tick != nil {
+		rc.Queues = map[string]river.QueueConfig{}
 		rc.Workers = workers
+		// Every started client may become River's leader, so every one
+		// knows the tick; only schedulers work it.
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(interval),
+			func() (river.JobArgs, *river.InsertOpts) { return TickArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
+	}
+	if cfg.Workers > 0 {
+		rc.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.Workers}
+	}
+	if cfg.Tick != nil {
+		rc.Queues[SchedulerQueue] = river.QueueConfig{MaxWorkers: 1}
 	}
 	switch {
 	case cfg.SQLitePath != "" && cfg.PostgresURL != "":

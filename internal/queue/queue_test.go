@@ -112,3 +112,32 @@ func TestOpenNeedsRun(t *testing.T) {
 		t.Fatal("a queue without a database opened")
 	}
 }
+
+func TestSchedulerTicks(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		ticks := make(chan time.Time, 100)
+		// A worker that is no scheduler, and a scheduler without run workers
+		// (rat serve --no-worker): ticks reach only the scheduler.
+		worker := open(Config{Workers: 1, Run: func(context.Context, pipeline.Options) (*pipeline.Result, error) { return nil, nil }})
+		sched := open(Config{TickInterval: 200 * time.Millisecond, Tick: func(ctx context.Context, now time.Time) error {
+			ticks <- now
+			return nil
+		}})
+		for _, q := range []*Queue{worker, sched} {
+			if err := q.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			q := q
+			t.Cleanup(func() { q.Stop(context.Background()) })
+		}
+		deadline := time.After(30 * time.Second)
+		for n := 0; n < 3; n++ {
+			select {
+			case <-ticks:
+			case <-deadline:
+				t.Fatalf("only %d ticks in 30s", n)
+			}
+		}
+	})
+}

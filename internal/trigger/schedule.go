@@ -121,6 +121,18 @@ func (s Schedule) Due(last, now time.Time, grace time.Duration) []time.Time {
 	return out
 }
 
+// Latest returns the newest tick after last and at or before now, or last
+// when there is none: where a scheduler's memory of the schedule moves to
+// once it has dealt with the due ticks (fired or skipped).
+func (s Schedule) Latest(last, now time.Time) time.Time {
+	n := 0
+	for t := s.Next(last); !t.After(now) && n < maxCatchUp; t = s.Next(t) {
+		last = t
+		n++
+	}
+	return last
+}
+
 func str(m map[string]any, key string) string {
 	v, ok := m[key]
 	if !ok || v == nil {

@@ -75,6 +75,12 @@ func TestDue(t *testing.T) {
 		}
 	}
 	s := mustSchedule(t, map[string]any{"cron": "* * * * *"})
+	if got := s.Latest(at(10, 0, 0), at(10, 5, 30)); !got.Equal(at(10, 5, 0)) {
+		t.Errorf("Latest = %s", got)
+	}
+	if got := s.Latest(at(10, 0, 0), at(10, 0, 30)); !got.Equal(at(10, 0, 0)) {
+		t.Errorf("Latest without a new tick = %s", got)
+	}
 	if got := s.Due(time.Time{}, at(10, 0, 0), grace); got != nil {
 		t.Errorf("a schedule that never fired does not fire in the past: %v", got)
 	}
