@@ -102,12 +102,11 @@ func (a *authenticator) role(r *http.Request) (Role, bool) {
 	if len(a.tokens) == 0 {
 		return RoleAdmin, true
 	}
-	h := r.Header.Get("Authorization")
-	scheme, secret, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+	secret, ok := bearer(r)
+	if !ok {
 		return 0, false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(secret)))
+	sum := sha256.Sum256([]byte(secret))
 	var found Role
 	for _, t := range a.tokens {
 		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
@@ -115,6 +114,16 @@ func (a *authenticator) role(r *http.Request) (Role, bool) {
 		}
 	}
 	return found, found != 0
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(r *http.Request) (string, bool) {
+	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return "", false
+	}
+	return secret, true
 }
 
 // authorize requires a token with at least role in front of next.

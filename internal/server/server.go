@@ -21,6 +21,7 @@ import (
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	Checks  []Check          // readiness checks (catalog, object store, …)
 	Logger  *slog.Logger     // nil = slog.Default()
 	Now     func() time.Time // the clock; nil = time.Now
+	// Env looks up the environment variables webhook triggers name for
+	// their secrets; nil = os.LookupEnv.
+	Env func(string) (string, bool)
 
 	// LoadWorkspace loads the workspace afresh (files may have changed).
 	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
@@ -81,6 +85,7 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	auth    *authenticator
+	replay  *trigger.Replay // webhook deliveries seen
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -130,7 +135,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
+		replay: &trigger.Replay{Now: cfg.Now}}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.routes()
 	s.handler = s.recoverPanics(s.mux)
@@ -203,6 +209,8 @@ func (s *Server) activeIDs() []string {
 // routes declares every endpoint with the role it needs.
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /health/live", s.live)
+	// Webhooks authenticate with their trigger's own secret, not API tokens.
+	s.mux.Handle("POST /api/v1/webhooks/{pipeline}", s.handle(s.webhook))
 	s.mux.HandleFunc("GET /health/ready", s.ready)
 	s.mux.Handle("GET /metrics", s.metrics.handler(s.cfg.Registry))
 

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ratdata/rat/internal/trigger"
+)
+
+func TestWebhook(t *testing.T) {
+	files := map[string]string{
+		"pipelines/silver/orders.sql":   "SELECT 1 AS id\n",
+		"pipelines/silver/orders.yaml":  "triggers:\n  - {type: webhook, secret_env: WH_SECRET}\n",
+		"pipelines/silver/tokened.sql":  "SELECT 2 AS id\n",
+		"pipelines/silver/tokened.yaml": "triggers:\n  - {type: webhook, token_env: WH_TOKEN}\n",
+		"pipelines/silver/plain.sql":    "SELECT 3 AS id\n",
+	}
+	env := map[string]string{"WH_SECRET": "hook-secret", "WH_TOKEN": "hook-token-123"}
+	e := newTestEnv(t, files, func(c *Config) {
+		c.Env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	})
+	deliver := func(pipeline string, body []byte, ts int64, headers map[string]string) response {
+		t.Helper()
+		req, err := http.NewRequest("POST", e.http.URL+"/api/v1/webhooks/"+pipeline, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Rat-Timestamp", strconv.FormatInt(ts, 10))
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		return e.send(req)
+	}
+	body := []byte(`{"export":"done"}`)
+	now := time.Now().Unix()
+	sig := trigger.Sign([]byte("hook-secret"), signedPayload(now, body))
+	runs := func() int { return len(e.want(e.do("GET", "/api/v1/runs", nil), http.StatusOK).body["runs"].([]any)) }
+
+	// A wrong signature starts nothing.
+	bad := deliver("silver.orders", body, now, map[string]string{"X-Rat-Signature": trigger.Sign([]byte("guess"), signedPayload(now, body))})
+	if bad.status != http.StatusUnauthorized || bad.errCode() != "unauthorized" {
+		t.Fatalf("wrong signature: %d %s", bad.status, bad.raw)
+	}
+	if n := runs(); n != 0 {
+		t.Fatalf("a rejected webhook started %d run(s)", n)
+	}
+	// The right one starts a run of the pipeline.
+	ok := e.want(deliver("silver.orders", body, now, map[string]string{"X-Rat-Signature": sig}), http.StatusAccepted)
+	id, _ := ok.body["id"].(string)
+	done := e.waitRun(id)
+	if done.body["status"] != "success" {
+		t.Fatalf("webhook run: %s", done.raw)
+	}
+	// The same delivery again is a replay.
+	if r := deliver("silver.orders", body, now, map[string]string{"X-Rat-Signature": sig}); r.status != http.StatusConflict {
+		t.Fatalf("replay: %d %s", r.status, r.raw)
+	}
+	// An old delivery is refused.
+	old := now - 3600
+	if r := deliver("silver.orders", body, old, map[string]string{"X-Rat-Signature": trigger.Sign([]byte("hook-secret"), signedPayload(old, body))}); r.status != http.StatusUnauthorized {
+		t.Fatalf("old delivery: %d %s", r.status, r.raw)
+	}
+	// A body changed in flight breaks the signature.
+	if r := deliver("silver.orders", []byte(`{"export":"evil"}`), now, map[string]string{"X-Rat-Signature": sig}); r.status != http.StatusUnauthorized {
+		t.Fatalf("tampered body: %d", r.status)
+	}
+	// Bearer-token webhooks need a unique delivery id.
+	tok := map[string]string{"Authorization": "Bearer hook-token-123", "X-Rat-Delivery": "d-1"}
+	e.want(deliver("silver.tokened", body, now, tok), http.StatusAccepted)
+	if r := deliver("silver.tokened", body, now, tok); r.status != http.StatusConflict {
+		t.Fatalf("token replay: %d", r.status)
+	}
+	if r := deliver("silver.tokened", body, now, map[string]string{"Authorization": "Bearer nope", "X-Rat-Delivery": "d-2"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", r.status)
+	}
+	// A pipeline without a webhook trigger has no webhook.
+	if r := deliver("silver.plain", body, now, nil); r.status != http.StatusNotFound {
+		t.Fatalf("no trigger: %d", r.status)
+	}
+}
