@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -117,4 +118,47 @@ func TestServeAndWorkerRoles(t *testing.T) {
 			t.Fatalf("the run's table: %s", out)
 		}
 	})
+}
+
+// TestLandingUploadStartsSensor: a file uploaded through the API lands in
+// the zone, the sensor starts the pipeline, and the data is queryable.
+func TestLandingUploadStartsSensor(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	u.write("workspace.yaml", "name: sensor\n")
+	u.write("pipelines/bronze/orders.sql", "-- @materialized: incremental\nSELECT * FROM {{ landing('orders') }}\n")
+	u.write("pipelines/bronze/orders.yaml", "triggers:\n  - {type: landing}\n")
+	base := startServe(t, u)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("file", "day1.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(fw, "id,amount\n1,10\n2,20\n")
+	mw.Close()
+	resp, err := http.Post(base+"/api/v1/landing/orders", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _, code := u.run("query", "SELECT count(*) AS n FROM bronze.orders", "--format", "csv")
+		if code == 0 && strings.TrimSpace(out) == "n\n2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			runs, _, _ := u.run("runs", "list")
+			t.Fatalf("the sensor's run did not publish the upload within 60s:\n%s", runs)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if out := u.ok("runs", "list"); !strings.Contains(out, "landing") {
+		t.Fatalf("the run's trigger should be landing:\n%s", out)
+	}
 }

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/trigger"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
 // scheduleGrace is how late a tick may be seen and still count as on time:
@@ -33,6 +35,9 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 	}
 	ws, err := a.loadWorkspace(ctx)
 	if err != nil {
+		return err
+	}
+	if err := a.landingSensors(ctx, ws, enqueue, log); err != nil {
 		return err
 	}
 	for _, p := range ws.Pipelines() {
@@ -76,19 +81,115 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 
 // enqueueRun records a run as queued and puts it in the queue.
 func (a *app) enqueueRun(ctx context.Context, q *queue.Queue, opts pipeline.Options) (int64, pipeline.Options, error) {
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		return 0, opts, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
-	}
-	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(time.Now())
-	}
-	queued := pipeline.Result{ID: opts.ID, Target: opts.Target, RunBranch: "run/" + opts.ID, Status: "queued",
-		Started: time.Now().UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}}
-	detail, _ := json.Marshal(queued)
-	if err := rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: "queued", Trigger: opts.Trigger, Started: queued.Started, Detail: detail}); err != nil {
+	opts, err := a.recordQueued(ctx, opts)
+	if err != nil {
 		return 0, opts, err
 	}
 	_, job, err := q.Enqueue(ctx, opts)
 	return job, opts, err
+}
+
+// recordQueued records a run as queued, so it is visible before a worker
+// takes it.
+func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline.Options, error) {
+	rl, ok := a.store.(pipeline.RunLog)
+	if !ok {
+		return opts, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
+	}
+	if opts.ID == "" {
+		opts.ID = pipeline.NewRunID(time.Now())
+	}
+	queued := pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, RunBranch: "run/" + opts.ID, Status: "queued",
+		Started: time.Now().UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}}
+	detail, _ := json.Marshal(queued)
+	err := rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: "queued", Trigger: opts.Trigger, Started: queued.Started, Detail: detail})
+	return opts, err
+}
+
+// landingSensors start the pipelines with a landing trigger whose zones hold
+// files they have not consumed, unless a run of theirs is already queued or
+// running: files that arrive during a run are picked up by the next one.
+func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
+	var pending map[string]bool
+	var landing *ingest.Landing
+	for _, p := range ws.Pipelines() {
+		var zones []string
+		for _, tr := range p.Config.Triggers {
+			if tr.Type != "landing" {
+				continue
+			}
+			if z, ok := tr.Raw["zone"].(string); ok && z != "" {
+				zones = append(zones, z)
+			} else {
+				zones = append(zones, p.Landings...)
+			}
+		}
+		if len(zones) == 0 {
+			continue
+		}
+		if pending == nil {
+			var err error
+			if pending, err = a.pendingPipelines(ctx); err != nil {
+				return err
+			}
+			if landing, err = a.landing(ctx); err != nil {
+				return err
+			}
+		}
+		if pending[p.ID.String()] || pending["*"] {
+			continue
+		}
+		done, err := pipeline.Consumed(ctx, a.lake, a.cfg.Branch, p.ID.String())
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, z := range zones {
+			files, err := landing.Files(ctx, z)
+			if err != nil {
+				log.Error("landing sensor", "pipeline", p.ID.String(), "zone", z, "err", err)
+				continue
+			}
+			for _, f := range files {
+				if _, ok := done[f.Hash]; !ok {
+					fresh++
+				}
+			}
+		}
+		if fresh == 0 {
+			continue
+		}
+		if err := enqueue(ctx, pipeline.Options{Target: a.cfg.Branch, Selectors: []string{p.ID.String()}, Trigger: "landing"}); err != nil {
+			return err
+		}
+		log.Info("landing sensor fired", "pipeline", p.ID.String(), "new_files", fresh)
+	}
+	return nil
+}
+
+// pendingPipelines are the pipelines a queued or running run selects.
+func (a *app) pendingPipelines(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	rl, ok := a.store.(pipeline.RunLog)
+	if !ok {
+		return out, nil
+	}
+	for _, status := range []string{"queued", string(pipeline.StatusRunning)} {
+		runs, err := rl.Runs(ctx, rat.RunFilter{Target: a.cfg.Branch, Status: status, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range runs {
+			var res pipeline.Result
+			if json.Unmarshal(r.Detail, &res) == nil {
+				if len(res.Selectors) == 0 {
+					out["*"] = true // a run of everything
+				}
+				for _, s := range res.Selectors {
+					out[s] = true
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -77,3 +77,65 @@ func TestScheduleTick(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLandingSensor(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"workspace.yaml":               "name: sensor\n",
+		"pipelines/bronze/orders.sql":  "-- @materialized: incremental\nSELECT * FROM {{ landing('orders') }}\n",
+		"pipelines/bronze/orders.yaml": "triggers:\n  - {type: landing}\n",
+	}
+	if err := writeTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	a, err := (&globals{dir: dir}).open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var fired []pipeline.Options
+	enqueue := func(_ context.Context, o pipeline.Options) error {
+		fired = append(fired, o)
+		return nil
+	}
+	tick := func() int {
+		t.Helper()
+		fired = nil
+		if err := a.scheduleTick(context.Background(), time.Now(), enqueue, log); err != nil {
+			t.Fatal(err)
+		}
+		return len(fired)
+	}
+	if n := tick(); n != 0 {
+		t.Fatalf("an empty zone fired %d run(s)", n)
+	}
+	if err := writeTree(dir, map[string]string{"landing/orders/a.csv": "id\n1\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := tick(); n != 1 || fired[0].Trigger != "landing" || fired[0].Selectors[0] != "bronze.orders" {
+		t.Fatalf("a new file should start the pipeline once: %+v", fired)
+	}
+	// Run it for real: the file is consumed, the sensor rests.
+	res, err := a.runLocal(context.Background(), fired[0])
+	if err != nil || res.Status != pipeline.StatusSuccess {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if n := tick(); n != 0 {
+		t.Fatalf("a consumed file fired again: %+v", fired)
+	}
+	// While a run of the pipeline is queued, new files wait for it.
+	if _, err := a.recordQueued(context.Background(), pipeline.Options{Target: "main", Selectors: []string{"bronze.orders"}, Trigger: "landing"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := tick(); n != 0 {
+		t.Fatalf("the sensor fired although a run is queued: %+v", fired)
+	}
+}

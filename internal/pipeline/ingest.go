@@ -29,7 +29,7 @@ type IngestResult struct {
 func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, files []ingest.File, sheet, tmpDir string, evolve bool, now time.Time) (IngestResult, error) {
 	res := IngestResult{Table: id.String(), Files: []string{}, Skipped: []string{}}
 	consumer := "ingest:" + id.String()
-	done, err := consumed(ctx, l, target, consumer)
+	done, err := Consumed(ctx, l, target, consumer)
 	if err != nil {
 		return res, err
 	}

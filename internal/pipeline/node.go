@@ -201,7 +201,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	// The files count as consumed once the run publishes: the record is on
 	// the run branch, with the data. Files consumed before are not repeated.
 	if len(used) > 0 {
-		done, err := consumed(ctx, r.Lake, branch, p.ID.String())
+		done, err := Consumed(ctx, r.Lake, branch, p.ID.String())
 		if err != nil {
 			return fail(err)
 		}
@@ -232,7 +232,7 @@ func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch
 	if err != nil {
 		return nil, err
 	}
-	done, err := consumed(ctx, r.Lake, branch, p.ID.String())
+	done, err := Consumed(ctx, r.Lake, branch, p.ID.String())
 	if err != nil {
 		return nil, err
 	}

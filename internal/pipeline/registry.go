@@ -20,9 +20,9 @@ import (
 // merge — a failed or crashed run consumes nothing.
 var Registry = rat.TableID{Layer: "_rat", Name: "landing_files"}
 
-// consumed returns, for each file hash a consumer has read on a branch,
+// Consumed returns, for each file hash a consumer has read on a branch,
 // when it first read it.
-func consumed(ctx context.Context, l *lake.Lake, branch, consumer string) (map[string]time.Time, error) {
+func Consumed(ctx context.Context, l *lake.Lake, branch, consumer string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	if _, err := l.Store().Table(ctx, branch, Registry); rat.IsCode(err, rat.ENOTFOUND) {
 		return out, nil
