@@ -162,3 +162,49 @@ func TestLandingUploadStartsSensor(t *testing.T) {
 		t.Fatalf("the run's trigger should be landing:\n%s", out)
 	}
 }
+
+// TestRemoteCommands: rat run / runs list / runs show / runs cancel
+// --server drive a rat serve over its API, with the same output and errors a
+// local run gives.
+func TestRemoteCommands(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: remote\n")
+		u.write("pipelines/silver/numbers.sql", "SELECT range AS n FROM range(7)\n")
+		u.write("pipelines/silver/bad/pipeline.sql", "SELECT NULL::INT AS n\n")
+		u.write("pipelines/silver/bad/config.yaml", "columns:\n  - name: n\n    tests: [not_null]\n")
+		base := startServe(t, u)
+
+		out := u.ok("run", "silver.numbers", "--server", base)
+		if !strings.Contains(out, "silver.numbers") || !strings.Contains(out, "success") {
+			t.Fatalf("rat run --server printed:\n%s", out)
+		}
+		if got := u.count("silver.numbers"); got != "7" {
+			t.Fatalf("silver.numbers has %s rows after the remote run, want 7", got)
+		}
+		// Progress goes to stderr as with a local run; the last line is the error.
+		_, errs, code := u.run("run", "silver.bad", "--server", base)
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		if last := lines[len(lines)-1]; code == 0 || !strings.HasPrefix(last, "rat: ") || !strings.Contains(last, "not_null") || !strings.Contains(last, "main was not changed") {
+			t.Fatalf("failed remote run: exit %d\n%s", code, errs)
+		}
+		u.fails(`no pipeline "silver.nope"`, "run", "silver.nope", "--server", base)
+		u.fails("--dry-run", "run", "--dry-run", "--server", base)
+
+		list := u.ok("runs", "list", "--server", base, "--json")
+		var runs []struct {
+			ID, Status string
+		}
+		if err := json.Unmarshal([]byte(list), &runs); err != nil || len(runs) != 2 {
+			t.Fatalf("runs list --server --json: %v\n%s", err, list)
+		}
+		if runs[0].Status != "failed" || runs[1].Status != "success" {
+			t.Fatalf("runs newest first: %+v", runs)
+		}
+		if out := u.ok("runs", "show", runs[1].ID, "--server", base); !strings.Contains(out, "silver.numbers") {
+			t.Fatalf("runs show --server:\n%s", out)
+		}
+		u.fails("not found", "runs", "show", "no-such-run", "--server", base)
+		u.fails("--server", "runs", "cancel", runs[0].ID)
+		u.fails("cannot reach", "runs", "list", "--server", "http://127.0.0.1:1")
+	})
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/objstore"
@@ -20,7 +21,7 @@ import (
 )
 
 func newRunCmd(g *globals) *cobra.Command {
-	var branch string
+	var branch, server string
 	var fullRefresh, dryRun, asJSON, cleanup bool
 	var vars []string
 	cmd := &cobra.Command{
@@ -42,6 +43,12 @@ Selectors (default: every pipeline):
   rat run layer:silver --branch dev --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if server != "" {
+				if dryRun || cleanup || len(vars) > 0 {
+					return &usageError{msg: "rat run --server: --dry-run, --cleanup and --var work on the local workspace only"}
+				}
+				return runRemote(cmd, server, args, branch, fullRefresh, asJSON)
+			}
 			a, err := g.open(ctx, map[string]string{"branch": branch})
 			if err != nil {
 				return err
@@ -93,7 +100,52 @@ Selectors (default: every pipeline):
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run result as JSON")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set var('KEY') for this run, as KEY=VALUE (repeatable; wins over the YAML vars)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "delete the branches kept by failed runs (run/*, ingest/*) instead of running")
+	cmd.Flags().StringVar(&server, "server", "", "queue the run on a rat serve (URL; RAT_API_TOKEN is sent as the token) and wait for it")
 	return cmd
+}
+
+// runRemote starts a run through a rat serve's API and waits for it,
+// printing the same summary a local run prints.
+func runRemote(cmd *cobra.Command, server string, selectors []string, branch string, fullRefresh, asJSON bool) error {
+	ctx := cmd.Context()
+	c, err := newAPIClient(server)
+	if err != nil {
+		return err
+	}
+	if selectors == nil {
+		selectors = []string{}
+	}
+	var started struct {
+		ID string `json:"id"`
+	}
+	req := map[string]any{"selectors": selectors, "branch": branch, "full_refresh": fullRefresh}
+	if err := c.do(ctx, "POST", "/api/v1/runs", req, &started); err != nil {
+		return errRemote(server, err)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "run %s queued on %s\n", started.ID, server)
+	raw, err := c.waitRun(ctx, started.ID, func(status string) {
+		if !asJSON && status != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %s\n", started.ID, status)
+		}
+	})
+	if err != nil {
+		return errRemote(server, err)
+	}
+	var res pipeline.Result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return errRemote(server, err)
+	}
+	if asJSON {
+		if err := printJSON(cmd.OutOrStdout(), &res); err != nil {
+			return err
+		}
+	} else {
+		printRunSummary(cmd.OutOrStdout(), &res, false)
+	}
+	if res.Status == pipeline.StatusFailed {
+		return runFailed(&res)
+	}
+	return nil
 }
 
 // runFailed is the one error line of a failed run: the first failure, with

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +19,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 		Use:   "runs",
 		Short: "List and show recorded pipeline runs",
 	}
-	var status, target string
+	var status, target, server string
 	var limit int
 	var asJSON bool
 	list := &cobra.Command{
@@ -24,14 +27,21 @@ func newRunsCmd(g *globals) *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, rl, err := openRunLog(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			runs, err := rl.Runs(cmd.Context(), rat.RunFilter{Target: target, Status: status, Limit: limit})
-			if err != nil {
-				return err
+			var runs []rat.Run
+			if server != "" {
+				var err error
+				if runs, err = remoteRuns(cmd.Context(), server, target, status, limit); err != nil {
+					return errRemote(server, err)
+				}
+			} else {
+				a, rl, err := openRunLog(cmd, g)
+				if err != nil {
+					return err
+				}
+				defer a.Close()
+				if runs, err = rl.Runs(cmd.Context(), rat.RunFilter{Target: target, Status: status, Limit: limit}); err != nil {
+					return err
+				}
 			}
 			if asJSON {
 				out := make([]json.RawMessage, len(runs))
@@ -58,19 +68,32 @@ func newRunsCmd(g *globals) *cobra.Command {
 	list.Flags().StringVar(&target, "target", "", "only runs into this branch")
 	list.Flags().IntVarP(&limit, "limit", "n", 20, "at most this many runs")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list.Flags().StringVar(&server, "server", "", "ask a rat serve (URL; RAT_API_TOKEN is sent as the token) instead of the local catalog")
 	show := &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "Show one run: its nodes and tests",
 		Args:  exactArgs(1, "a run id (see 'rat runs list')"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, rl, err := openRunLog(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			rec, err := rl.Run(cmd.Context(), args[0])
-			if err != nil {
-				return err
+			var rec rat.Run
+			if server != "" {
+				c, err := newAPIClient(server)
+				if err != nil {
+					return err
+				}
+				var raw json.RawMessage
+				if err := c.do(cmd.Context(), "GET", "/api/v1/runs/"+url.PathEscape(args[0]), nil, &raw); err != nil {
+					return errRemote(server, err)
+				}
+				rec = recordOf(raw)
+			} else {
+				a, rl, err := openRunLog(cmd, g)
+				if err != nil {
+					return err
+				}
+				defer a.Close()
+				if rec, err = rl.Run(cmd.Context(), args[0]); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -96,7 +119,28 @@ func newRunsCmd(g *globals) *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(list, show)
+	show.Flags().StringVar(&server, "server", "", "ask a rat serve (URL) instead of the local catalog")
+	cancel := &cobra.Command{
+		Use:   "cancel RUN_ID --server URL",
+		Short: "Cancel a run that a rat serve is executing (its target stays untouched)",
+		Args:  exactArgs(1, "a run id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if server == "" {
+				return &usageError{msg: "rat runs cancel: --server URL is required (runs execute under rat serve)"}
+			}
+			c, err := newAPIClient(server)
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), "POST", "/api/v1/runs/"+url.PathEscape(args[0])+"/cancel", nil, nil); err != nil {
+				return errRemote(server, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cancelling run %s\n", args[0])
+			return nil
+		},
+	}
+	cancel.Flags().StringVar(&server, "server", "", "the rat serve running it (URL)")
+	cmd.AddCommand(list, show, cancel)
 	return cmd
 }
 
@@ -111,4 +155,58 @@ func openRunLog(cmd *cobra.Command, g *globals) (*app, pipeline.RunLog, error) {
 		return nil, nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
 	}
 	return a, rl, nil
+}
+
+// remoteRuns lists runs through a rat serve.
+func remoteRuns(ctx context.Context, server, target, status string, limit int) ([]rat.Run, error) {
+	c, err := newAPIClient(server)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Set("limit", strconv.Itoa(limit))
+	if target != "" {
+		q.Set("target", target)
+	}
+	if status != "" {
+		q.Set("status", status)
+	}
+	var body struct {
+		Runs []struct {
+			ID       string     `json:"id"`
+			Target   string     `json:"target"`
+			Status   string     `json:"status"`
+			Trigger  string     `json:"trigger"`
+			Started  time.Time  `json:"started"`
+			Finished *time.Time `json:"finished"`
+		} `json:"runs"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/runs?"+q.Encode(), nil, &body); err != nil {
+		return nil, err
+	}
+	// The list holds summaries; each run's detail (nodes, tests) comes from
+	// its own request so the output matches a local 'rat runs list'.
+	out := make([]rat.Run, len(body.Runs))
+	for i, r := range body.Runs {
+		out[i] = rat.Run{ID: r.ID, Target: r.Target, Status: r.Status, Trigger: r.Trigger, Started: r.Started, Detail: []byte("{}")}
+		if r.Finished != nil {
+			out[i].Finished = *r.Finished
+		}
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(r.ID), nil, &raw); err == nil {
+			out[i].Detail = raw
+		}
+	}
+	return out, nil
+}
+
+// recordOf rebuilds a run record from a run's detail JSON.
+func recordOf(raw json.RawMessage) rat.Run {
+	var res pipeline.Result
+	_ = json.Unmarshal(raw, &res)
+	rec := rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Started: res.Started, Detail: raw}
+	if res.Status != pipeline.StatusRunning && res.Status != "queued" {
+		rec.Finished = res.Started.Add(time.Duration(res.Duration))
+	}
+	return rec
 }

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ratdata/rat"
+)
+
+// apiClient talks to a rat serve: --server URL, with RAT_API_TOKEN as the
+// bearer token.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newAPIClient(server string) (*apiClient, error) {
+	if !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://") {
+		return nil, rat.Errorf(rat.EINVALID, "--server %q: want a URL like http://127.0.0.1:3030", server)
+	}
+	return &apiClient{base: strings.TrimSuffix(server, "/"), token: os.Getenv("RAT_API_TOKEN"), http: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// do sends a request and decodes a JSON answer into out; an API error
+// comes back as the rat error it describes.
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error struct {
+				Code, Message string
+			} `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return rat.Errorf(e.Error.Code, "%s", e.Error.Message)
+		}
+		return rat.Errorf(rat.EUNAVAILABLE, "%s %s: HTTP %d", method, path, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = data
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// waitRun polls a run until it has finished.
+func (c *apiClient) waitRun(ctx context.Context, id string, progress func(status string)) (json.RawMessage, error) {
+	last := ""
+	for {
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &raw); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+			return nil, err
+		}
+		var st struct {
+			Status string `json:"status"`
+		}
+		_ = json.Unmarshal(raw, &st)
+		if st.Status != last && progress != nil {
+			progress(st.Status)
+			last = st.Status
+		}
+		switch st.Status {
+		case "success", "failed":
+			return raw, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// errRemote says where a failed remote command ran.
+func errRemote(server string, err error) error {
+	return fmt.Errorf("rat serve at %s: %w", server, err)
+}
