@@ -208,3 +208,19 @@ func TestRemoteCommands(t *testing.T) {
 		u.fails("cannot reach", "runs", "list", "--server", "http://127.0.0.1:1")
 	})
 }
+
+// TestBenchServe: rat bench serve starts its own serve (and workers), runs
+// both measurements and prints the figures.
+func TestBenchServe(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		for _, workers := range []string{"0", "1"} {
+			out := u.ok("bench", "serve", "--runs", "3", "--nodes", "4", "--workers", workers)
+			for _, want := range []string{"rat serve API", "new 'rat run' process", "ratio p50", "4 nodes in", workers + " worker process(es)"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("bench serve --workers %s output lacks %q:\n%s", workers, want, out)
+				}
+			}
+		}
+		u.fails("--runs", "bench", "serve", "--runs", "0")
+	})
+}

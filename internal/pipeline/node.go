@@ -105,7 +105,7 @@ func kind(p *workspace.Pipeline, full bool) string {
 // node builds one pipeline's table on the run branch.
 func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID string, opts Options, started time.Time) (n NodeResult) {
 	start := r.now()
-	n = NodeResult{Pipeline: p.ID.String(), Status: StatusSuccess}
+	n = NodeResult{Pipeline: p.ID.String(), Status: StatusSuccess, Started: start.UTC()}
 	defer func() {
 		n.Duration = Duration(r.now().Sub(start))
 	}()

@@ -87,15 +87,16 @@ type Result struct {
 
 // NodeResult reports one pipeline of a run.
 type NodeResult struct {
-	Pipeline string   `json:"pipeline"`
-	Status   Status   `json:"status"`
-	Kind     string   `json:"kind"` // table, view, incremental/<strategy>
-	Rows     int64    `json:"rows"`
-	Files    int      `json:"files"`
-	Bytes    int64    `json:"bytes"`
-	Duration Duration `json:"duration"`
-	Error    string   `json:"error,omitempty"`
-	SQL      string   `json:"sql,omitempty"` // rendered, for dry runs
+	Pipeline string    `json:"pipeline"`
+	Status   Status    `json:"status"`
+	Kind     string    `json:"kind"` // table, view, incremental/<strategy>
+	Rows     int64     `json:"rows"`
+	Files    int       `json:"files"`
+	Bytes    int64     `json:"bytes"`
+	Started  time.Time `json:"started,omitzero"` // when the node began building
+	Duration Duration  `json:"duration"`
+	Error    string    `json:"error,omitempty"`
+	SQL      string    `json:"sql,omitempty"` // rendered, for dry runs
 }
 
 // Duration marshals as seconds.

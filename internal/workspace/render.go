@@ -87,6 +87,11 @@ func (w *Workspace) execute(p *Pipeline, file, src string, offset int, rc Render
 	cfg.StrictUndefined = true
 	cfg.KeepTrailingNewline = true
 	src = neutralizeHeader(src)
+	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") && !strings.Contains(src, "{#") {
+		// Plain SQL renders to itself; setting up the template engine
+		// costs more than reading the file, which adds up in big workspaces.
+		return src, nil
+	}
 
 	tpl, err := exec.NewTemplate("/template.sql", cfg, mustMemoryLoader(src), environment())
 	if err != nil {
