@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,6 +107,24 @@ func TestServeAndWorkerRoles(t *testing.T) {
 		if s := status(id); s != "queued" {
 			t.Fatalf("without a worker the run should wait as queued, is %q", s)
 		}
+		depth := func() (string, float64) {
+			resp, err := http.Get(base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			d := regexp.MustCompile(`(?m)^rat_queue_depth (\S+)$`).FindStringSubmatch(string(b))
+			w := regexp.MustCompile(`(?m)^rat_queue_oldest_wait_seconds (\S+)$`).FindStringSubmatch(string(b))
+			if d == nil || w == nil {
+				t.Fatalf("/metrics lacks the queue gauges:\n%s", b)
+			}
+			wait, _ := strconv.ParseFloat(w[1], 64)
+			return d[1], wait
+		}
+		if d, wait := depth(); d != "1" || wait < 0.5 {
+			t.Fatalf("one run waiting for a second: rat_queue_depth %s, oldest wait %.3fs", d, wait)
+		}
 		startDaemon(t, u, regexp.MustCompile(`(worker started)`), "worker")
 		deadline := time.Now().Add(60 * time.Second)
 		for status(id) != "success" {
@@ -116,6 +135,9 @@ func TestServeAndWorkerRoles(t *testing.T) {
 		}
 		if out := u.ok("query", "SELECT count(*) AS n FROM silver.numbers", "--format", "csv"); strings.TrimSpace(out) != "n\n10" {
 			t.Fatalf("the run's table: %s", out)
+		}
+		if d, wait := depth(); d != "0" || wait != 0 {
+			t.Fatalf("after the run: rat_queue_depth %s, oldest wait %.3fs", d, wait)
 		}
 	})
 }

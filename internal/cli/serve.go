@@ -119,7 +119,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (
 		Listen: a.cfg.Listen, Tokens: tokens,
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Registry: prometheus.NewRegistry(), StateDir: a.cfg.StateDir,
-		Settings: a.cfg.Settings,
+		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {
 				_, err := a.store.Refs(ctx)
@@ -127,6 +127,10 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (
 			}},
 			{Name: "object_store", Fn: func(ctx context.Context) error {
 				_, err := a.objects.List(ctx, "_rat_health/")
+				return err
+			}},
+			{Name: "queue", Fn: func(ctx context.Context) error {
+				_, _, err := q.Waiting(ctx)
 				return err
 			}},
 		},

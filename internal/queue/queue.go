@@ -107,6 +107,7 @@ type Queue struct {
 	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	cancel func(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	list   func(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	close  func()
@@ -219,6 +220,7 @@ func (q *Queue) bind(c interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 }) {
@@ -227,8 +229,32 @@ func (q *Queue) bind(c interface {
 	}
 	q.get = c.JobGet
 	q.cancel = c.JobCancel
+	q.list = c.JobList
 	q.start = c.Start
 	q.stop = c.Stop
+}
+
+// maxWaiting caps the jobs Waiting looks at; a queue deeper than this
+// reports this many.
+const maxWaiting = 10_000
+
+// Waiting counts the runs waiting for a worker (available, retryable or
+// scheduled) and how long the oldest of them has waited.
+func (q *Queue) Waiting(ctx context.Context) (int, time.Duration, error) {
+	res, err := q.list(ctx, river.NewJobListParams().Kinds(RunArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled).
+		First(maxWaiting))
+	if err != nil {
+		return 0, 0, fmt.Errorf("queue depth: %w", err)
+	}
+	now := q.cfg.Now()
+	var oldest time.Duration
+	for _, j := range res.Jobs {
+		if j.State == rivertype.JobStateAvailable {
+			oldest = max(oldest, now.Sub(j.ScheduledAt))
+		}
+	}
+	return len(res.Jobs), oldest, nil
 }
 
 // Enqueue schedules a run and returns its id.

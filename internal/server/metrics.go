@@ -26,7 +26,7 @@ type metrics struct {
 // durationBuckets span a 10 ms query to a two-hour run.
 var durationBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
 
-func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting func(context.Context) (int, time.Duration, error)) (*metrics, error) {
 	m := &metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rat_runs_total", Help: "Pipeline runs finished, by status.",
@@ -63,6 +63,12 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string) (*metri
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rat_data_disk_used_ratio", Help: "Used fraction of the file system holding rat's state directory.",
 		}, func() float64 { return diskUsedRatio(stateDir) }))
+	}
+	if waiting != nil {
+		cs = append(cs, &queueCollector{waiting: waiting,
+			depth: prometheus.NewDesc("rat_queue_depth", "Runs waiting for a worker (available, retrying or scheduled).", nil, nil),
+			wait:  prometheus.NewDesc("rat_queue_oldest_wait_seconds", "How long the oldest run ready to start has waited for a worker.", nil, nil),
+		})
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -132,4 +138,24 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}
+
+// queueCollector asks the queue once per scrape; a queue that cannot answer
+// leaves both series out of that scrape rather than reporting zeros.
+type queueCollector struct {
+	waiting     func(context.Context) (int, time.Duration, error)
+	depth, wait *prometheus.Desc
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.wait }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, oldest, err := c.waiting(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.wait, prometheus.GaugeValue, oldest.Seconds())
 }

@@ -58,6 +58,10 @@ type Config struct {
 	// StateDir is the directory whose disk usage rat_data_disk_used_ratio
 	// reports; "" = no such metric.
 	StateDir string
+	// QueueWaiting reports the runs waiting for a worker and the wait of
+	// the oldest (rat_queue_depth, rat_queue_oldest_wait_seconds); nil =
+	// no such metrics.
+	QueueWaiting func(ctx context.Context) (int, time.Duration, error)
 
 	Limits Limits
 }
@@ -131,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registry, cfg.Lake, cfg.StateDir)
+	m, err := newMetrics(cfg.Registry, cfg.Lake, cfg.StateDir, cfg.QueueWaiting)
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
