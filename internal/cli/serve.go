@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"log/slog"
 	"time"
 
@@ -73,6 +74,11 @@ then they are cancelled and their targets stay untouched.`,
 			srv, err := a.newServer(ctx, log, q)
 			if err != nil {
 				return err
+			}
+			if o, ok := a.store.(interface {
+				ObserveCommits(func(sqlstore.CommitStats))
+			}); ok {
+				o.ObserveCommits(func(c sqlstore.CommitStats) { srv.ObserveCommit(c.Duration, c.Attempts, c.Err) })
 			}
 			if err := q.Start(ctx); err != nil {
 				return err

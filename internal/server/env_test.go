@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,6 +89,12 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 		t.Fatal(err)
 	}
 	e.srv = srv
+	// As rat serve does: the catalog reports its commits to the metrics.
+	if o, ok := store.(interface {
+		ObserveCommits(func(sqlstore.CommitStats))
+	}); ok {
+		o.ObserveCommits(func(c sqlstore.CommitStats) { srv.ObserveCommit(c.Duration, c.Attempts, c.Err) })
+	}
 	e.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		e.http.Close()

@@ -21,6 +21,10 @@ type metrics struct {
 	runDuration   prometheus.Histogram
 	nodeDuration  prometheus.Histogram
 	queryDuration prometheus.Histogram
+
+	commits        *prometheus.CounterVec
+	commitRetries  prometheus.Counter
+	commitDuration prometheus.Histogram
 }
 
 // durationBuckets span a 10 ms query to a two-hour run.
@@ -43,9 +47,21 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rat_query_duration_seconds", Help: "Duration of API queries and table previews.", Buckets: durationBuckets,
 		}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rat_catalog_commits_total",
+			Help: "Catalog commits by this process, by result: ok, conflict (another writer won; the writer reloads and retries) or error.",
+		}, []string{"result"}),
+		commitRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rat_catalog_commit_retries_total", Help: "Commit transactions rerun because the catalog database was locked or busy.",
+		}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_catalog_commit_duration_seconds", Help: "Duration of catalog commits, retries included.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
 	}
 	cs := []prometheus.Collector{
 		m.runs, m.nodes, m.runDuration, m.nodeDuration, m.queryDuration,
+		m.commits, m.commitRetries, m.commitDuration,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	}
@@ -81,6 +97,9 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 		m.nodes.WithLabelValues(string(st))
 	}
 	m.nodes.WithLabelValues(string(pipeline.StatusSkipped))
+	for _, r := range []string{"ok", "conflict", "error"} {
+		m.commits.WithLabelValues(r)
+	}
 	return m, nil
 }
 
@@ -158,4 +177,21 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n))
 	ch <- prometheus.MustNewConstMetric(c.wait, prometheus.GaugeValue, oldest.Seconds())
+}
+
+// ObserveCommit records one catalog commit: its duration, the transactions
+// it took and how it ended.
+func (s *Server) ObserveCommit(d time.Duration, attempts int, err error) {
+	result := "ok"
+	switch {
+	case rat.IsCode(err, rat.ECONFLICT):
+		result = "conflict"
+	case err != nil:
+		result = "error"
+	}
+	s.metrics.commits.WithLabelValues(result).Inc()
+	s.metrics.commitDuration.Observe(d.Seconds())
+	if attempts > 1 {
+		s.metrics.commitRetries.Add(float64(attempts - 1))
+	}
 }

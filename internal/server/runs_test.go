@@ -52,7 +52,14 @@ func TestRunThroughAPI(t *testing.T) {
 	if d := counter(after, "rat_nodes_total", "success") - counter(before, "rat_nodes_total", "success"); d != 2 {
 		t.Fatalf("rat_nodes_total{status=success} moved by %v, want 2", d)
 	}
-	for _, h := range []string{"rat_run_duration_seconds", "rat_node_duration_seconds", "rat_query_duration_seconds"} {
+	// Two tables built on the run branch: at least two catalog commits.
+	if d := counter(after, "rat_catalog_commits_total", "ok") - counter(before, "rat_catalog_commits_total", "ok"); d < 2 {
+		t.Fatalf("rat_catalog_commits_total{result=ok} moved by %v, want at least 2", d)
+	}
+	if after["rat_catalog_commit_retries_total"] == nil || after["rat_catalog_commits_total"] == nil {
+		t.Errorf("catalog commit metrics missing")
+	}
+	for _, h := range []string{"rat_run_duration_seconds", "rat_node_duration_seconds", "rat_query_duration_seconds", "rat_catalog_commit_duration_seconds"} {
 		if n := after[h].GetMetric()[0].GetHistogram().GetSampleCount(); n == 0 {
 			t.Errorf("%s has no samples", h)
 		}
@@ -244,10 +251,10 @@ func scrape(t *testing.T, e *testEnv) map[string]*dto.MetricFamily {
 }
 
 // counter returns a counter's value for a status label, 0 when absent.
-func counter(fams map[string]*dto.MetricFamily, name, status string) float64 {
+func counter(fams map[string]*dto.MetricFamily, name, value string) float64 {
 	for _, m := range fams[name].GetMetric() {
 		for _, l := range m.GetLabel() {
-			if l.GetName() == "status" && l.GetValue() == status {
+			if (l.GetName() == "status" || l.GetName() == "result") && l.GetValue() == value {
 				return m.GetCounter().GetValue()
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 )
 
 // Run runs the suite. open must return a new Store on a new, empty database
@@ -26,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"CommitAndTables", testCommitAndTables},
 		{"CommitValidation", testCommitValidation},
 		{"StaleTableConflicts", testStaleTableConflicts},
+		{"CommitObserver", testCommitObserver},
 		{"OtherTableDoesNotBlock", testOtherTableDoesNotBlock},
 		{"ExpectedHead", testExpectedHead},
 		{"MultiTableAtomicity", testMultiTableAtomicity},
@@ -196,6 +198,27 @@ func testCommitValidation(t *testing.T, s catalog.Store) {
 	wantCode(t, err, rat.ENOTFOUND, "not found")
 	if n := len(mustLog(t, s, head(t, s, "main"), 0)); n != 1 {
 		t.Errorf("rejected commits wrote %d commits", n-1)
+	}
+}
+
+// testCommitObserver: a store that reports commits (for rat serve's
+// metrics) reports each one, with its result.
+func testCommitObserver(t *testing.T, s catalog.Store) {
+	o, ok := s.(interface {
+		ObserveCommits(func(sqlstore.CommitStats))
+	})
+	if !ok {
+		t.Skip("this store reports no commits")
+	}
+	var seen []sqlstore.CommitStats
+	o.ObserveCommits(func(c sqlstore.CommitStats) { seen = append(seen, c) })
+	mustCommit(t, s, req("main", change("bronze.a", "", "a1")))
+	_, err := s.Commit(t.Context(), req("main", change("bronze.a", "", "a2")))
+	wantCode(t, err, rat.ECONFLICT, "reload and retry")
+	o.ObserveCommits(nil)
+	mustCommit(t, s, req("main", change("bronze.b", "", "b1")))
+	if len(seen) != 2 || seen[0].Err != nil || seen[0].Attempts < 1 || seen[0].Duration <= 0 || !rat.IsCode(seen[1].Err, rat.ECONFLICT) {
+		t.Fatalf("observed commits: %+v", seen)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
@@ -30,13 +31,19 @@ func (s *Store) Commit(ctx context.Context, req catalog.CommitRequest) (rat.Comm
 		return rat.Commit{}, err
 	}
 	var c rat.Commit
+	start, attempts := time.Now(), 0
 	err = s.write(ctx, func(tx *sql.Tx) error {
+		attempts++
 		var err error
 		c, err = s.commitTx(ctx, tx, op, req, changes)
 		return err
 	})
+	err = s.fail(op, err)
+	if fn := s.observe.Load(); fn != nil {
+		(*fn)(CommitStats{Duration: time.Since(start), Attempts: attempts, Err: err})
+	}
 	if err != nil {
-		return rat.Commit{}, s.fail(op, err)
+		return rat.Commit{}, err
 	}
 	return c, nil
 }

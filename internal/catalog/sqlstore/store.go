@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	mathrand "math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -56,6 +57,24 @@ type Store struct {
 	db  *sql.DB
 	wdb *sql.DB
 	now func() time.Time
+
+	observe atomic.Pointer[func(CommitStats)]
+}
+
+// CommitStats describes one Commit call, for metrics.
+type CommitStats struct {
+	Duration time.Duration
+	Attempts int   // transactions run: more than 1 when the database was locked or busy
+	Err      error // nil, or the error Commit returned (rat.ECONFLICT when another writer won)
+}
+
+// ObserveCommits has fn called after every Commit; nil stops it.
+func (s *Store) ObserveCommits(fn func(CommitStats)) {
+	if fn == nil {
+		s.observe.Store(nil)
+		return
+	}
+	s.observe.Store(&fn)
 }
 
 // Open migrates the database to the newest schema, creates the root commit
