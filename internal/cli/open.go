@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
@@ -27,6 +28,10 @@ type app struct {
 	cache   *objstore.Cache
 	db      *duckdb.DB
 	lake    *lake.Lake
+
+	// onScheduleFire, when set, learns how late each schedule tick was
+	// enqueued (rat serve's rat_scheduler_lag_seconds).
+	onScheduleFire func(lag time.Duration)
 }
 
 // loadConfig reads the effective configuration for a command.

@@ -68,6 +68,9 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 					return err
 				}
 				log.Info("schedule fired", "pipeline", p.ID.String(), "tick", tick.UTC().Format(time.RFC3339))
+				if a.onScheduleFire != nil {
+					a.onScheduleFire(now.Sub(tick))
+				}
 			}
 			if latest := s.Latest(last, now); latest.After(last) {
 				if err := st.SetScheduleLast(ctx, key, latest); err != nil {

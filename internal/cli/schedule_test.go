@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,6 +55,8 @@ func TestScheduleTick(t *testing.T) {
 		}
 		return fired
 	}
+	var lags []time.Duration
+	a.onScheduleFire = func(lag time.Duration) { lags = append(lags, lag) }
 	if got := tick(at(10, 0, 30)); len(got) != 0 {
 		t.Fatalf("new schedules fire at their next tick, not now: %v", got)
 	}
@@ -63,12 +66,20 @@ func TestScheduleTick(t *testing.T) {
 	if got := tick(at(10, 1, 1)); got["silver.all"] != 1 || got["silver.none"] != 1 || got["silver.once"] != 1 {
 		t.Fatalf("on time: %v", got)
 	}
+	if len(lags) != 3 || lags[0] != time.Second || lags[2] != time.Second {
+		t.Fatalf("scheduler lag on time: %v, want three of 1s", lags)
+	}
+	lags = nil
 	if got := tick(at(10, 1, 2)); len(got) != 0 {
 		t.Fatalf("a tick fires once: %v", got)
 	}
 	// Down for four and a half minutes: 10:02 … 10:05 were missed.
 	if got := tick(at(10, 5, 30)); got["silver.all"] != 4 || got["silver.none"] != 0 || got["silver.once"] != 1 {
 		t.Fatalf("after downtime: %v", got)
+	}
+	// Caught-up ticks count their whole delay: 10:02 was enqueued 3m30s late.
+	if len(lags) != 5 || slices.Max(lags) != 3*time.Minute+30*time.Second || slices.Min(lags) != 30*time.Second {
+		t.Fatalf("scheduler lag after downtime: %v", lags)
 	}
 	if got := tick(at(10, 6, 0)); got["silver.all"] != 1 || got["silver.none"] != 1 || got["silver.once"] != 1 {
 		t.Fatalf("back on time: %v", got)

@@ -80,6 +80,7 @@ then they are cancelled and their targets stay untouched.`,
 			}); ok {
 				o.ObserveCommits(func(c sqlstore.CommitStats) { srv.ObserveCommit(c.Duration, c.Attempts, c.Err) })
 			}
+			a.onScheduleFire = srv.ObserveScheduleFire
 			if err := q.Start(ctx); err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ type metrics struct {
 	commits        *prometheus.CounterVec
 	commitRetries  prometheus.Counter
 	commitDuration prometheus.Histogram
+	schedulerLag   prometheus.Histogram
 }
 
 // durationBuckets span a 10 ms query to a two-hour run.
@@ -54,6 +55,10 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 		commitRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rat_catalog_commit_retries_total", Help: "Commit transactions rerun because the catalog database was locked or busy.",
 		}),
+		schedulerLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_scheduler_lag_seconds", Help: "How late schedule ticks were enqueued after their due time (missed ticks caught up count their whole delay).",
+			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 3600},
+		}),
 		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rat_catalog_commit_duration_seconds", Help: "Duration of catalog commits, retries included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
@@ -61,7 +66,7 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 	}
 	cs := []prometheus.Collector{
 		m.runs, m.nodes, m.runDuration, m.nodeDuration, m.queryDuration,
-		m.commits, m.commitRetries, m.commitDuration,
+		m.commits, m.commitRetries, m.commitDuration, m.schedulerLag,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	}
@@ -194,4 +199,9 @@ func (s *Server) ObserveCommit(d time.Duration, attempts int, err error) {
 	if attempts > 1 {
 		s.metrics.commitRetries.Add(float64(attempts - 1))
 	}
+}
+
+// ObserveScheduleFire records how late a schedule tick was enqueued.
+func (s *Server) ObserveScheduleFire(lag time.Duration) {
+	s.metrics.schedulerLag.Observe(lag.Seconds())
 }

@@ -64,7 +64,7 @@ func TestRunThroughAPI(t *testing.T) {
 			t.Errorf("%s has no samples", h)
 		}
 	}
-	for _, name := range []string{"rat_cache_hits_total", "rat_cache_misses_total", "go_goroutines", "process_resident_memory_bytes"} {
+	for _, name := range []string{"rat_cache_hits_total", "rat_cache_misses_total", "rat_scheduler_lag_seconds", "go_goroutines", "process_resident_memory_bytes"} {
 		if after[name] == nil {
 			t.Errorf("metric %s missing", name)
 		}
