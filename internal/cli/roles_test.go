@@ -246,3 +246,39 @@ func TestBenchServe(t *testing.T) {
 		u.fails("--runs", "bench", "serve", "--runs", "0")
 	})
 }
+
+// TestAfterTrigger: a run that builds silver.a starts gold.b, whose after
+// trigger lists it, into the same branch.
+func TestAfterTrigger(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: after\n")
+		u.write("pipelines/silver/a.sql", "SELECT range AS n FROM range(5)\n")
+		u.write("pipelines/gold/b/pipeline.sql", "SELECT count(*) AS n FROM {{ ref('silver.a') }}\n")
+		u.write("pipelines/gold/b/config.yaml", "triggers:\n  - {type: after, pipelines: [silver.a]}\n")
+		base := startServe(t, u)
+		u.ok("run", "silver.a", "--server", base)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var runs []struct {
+				Status, Trigger string
+				Nodes           []struct{ Pipeline string }
+			}
+			if err := json.Unmarshal([]byte(u.ok("runs", "list", "--json")), &runs); err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) == 2 && runs[0].Status == "success" {
+				if runs[0].Trigger != "after" || len(runs[0].Nodes) != 1 || runs[0].Nodes[0].Pipeline != "gold.b" {
+					t.Fatalf("the follower run: %+v", runs[0])
+				}
+				break
+			}
+			if len(runs) > 2 || time.Now().After(deadline) {
+				t.Fatalf("runs after silver.a: %+v", runs)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if out := u.ok("query", "SELECT n FROM gold.b", "--format", "csv"); strings.TrimSpace(out) != "n\n5" {
+			t.Fatalf("gold.b: %s", out)
+		}
+	})
+}

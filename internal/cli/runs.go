@@ -204,7 +204,7 @@ func remoteRuns(ctx context.Context, server, target, status string, limit int) (
 func recordOf(raw json.RawMessage) rat.Run {
 	var res pipeline.Result
 	_ = json.Unmarshal(raw, &res)
-	rec := rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Started: res.Started, Detail: raw}
+	rec := rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Trigger: res.Trigger, Started: res.Started, Detail: raw}
 	if res.Status != pipeline.StatusRunning && res.Status != "queued" {
 		rec.Finished = res.Started.Add(time.Duration(res.Duration))
 	}

@@ -102,7 +102,7 @@ func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline
 	if opts.ID == "" {
 		opts.ID = pipeline.NewRunID(time.Now())
 	}
-	queued := pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, RunBranch: "run/" + opts.ID, Status: "queued",
+	queued := pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, RunBranch: "run/" + opts.ID, Status: "queued",
 		Started: time.Now().UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}}
 	detail, _ := json.Marshal(queued)
 	err := rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: "queued", Trigger: opts.Trigger, Started: queued.Started, Detail: detail})

@@ -66,7 +66,7 @@ then they are cancelled and their targets stay untouched.`,
 					return err
 				}, log)
 			}
-			q, err = a.openQueue(ctx, workers, tick)
+			q, err = a.openQueue(ctx, workers, tick, log)
 			if err != nil {
 				return err
 			}

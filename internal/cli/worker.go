@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
+	"github.com/ratdata/rat/internal/trigger"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +34,7 @@ worker after its running runs finish.`,
 			}
 			defer a.Close()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil)
+			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil, log)
 			if err != nil {
 				return err
 			}
@@ -51,14 +54,84 @@ worker after its running runs finish.`,
 
 // openQueue opens the run queue: .rat/queue.db, or the catalog's Postgres
 // database. With workers > 0 this process executes runs too.
-func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error) (*queue.Queue, error) {
-	cfg := queue.Config{Workers: workers, Run: a.runLocal, Tick: tick}
+func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger) (*queue.Queue, error) {
+	var q *queue.Queue
+	run := func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
+		res, err := a.runLocal(ctx, opts)
+		if err == nil && res.Status == pipeline.StatusSuccess {
+			a.startFollowers(ctx, q, res, log)
+		}
+		return res, err
+	}
+	cfg := queue.Config{Workers: workers, Run: run, Tick: tick}
 	if a.cfg.IsPostgres() {
 		cfg.PostgresURL = a.cfg.CatalogURL
 	} else {
 		cfg.SQLitePath = filepath.Join(a.cfg.StateDir, "queue.db")
 	}
-	return queue.Open(ctx, cfg)
+	var err error
+	q, err = queue.Open(ctx, cfg)
+	return q, err
+}
+
+// startFollowers enqueues the pipelines whose after triggers list one the
+// finished run built, into the same branch. Trigger mistakes are logged, as
+// the scheduler logs a bad schedule: the run itself succeeded.
+func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.Result, log *slog.Logger) {
+	ws, err := a.loadWorkspace(ctx)
+	if err != nil {
+		log.Error("after triggers: load the workspace", "err", err)
+		return
+	}
+	var names []string
+	for _, p := range ws.Pipelines() {
+		names = append(names, p.ID.String())
+	}
+	after := map[string][]string{}
+	for _, p := range ws.Pipelines() {
+		for _, tr := range p.Config.Triggers {
+			if tr.Type != "after" {
+				continue
+			}
+			where := fmt.Sprintf("%s:%d", p.ConfigFile, tr.Line)
+			ups, err := trigger.ParseAfter(tr.Raw, where)
+			if err != nil {
+				log.Error("after trigger", "pipeline", p.ID.String(), "err", err)
+				continue
+			}
+			for _, u := range ups {
+				if !slices.Contains(names, u) {
+					hint := ""
+					if c := rat.Closest(u, names); c != "" {
+						hint = fmt.Sprintf(" (did you mean %s?)", c)
+					}
+					log.Error("after trigger", "pipeline", p.ID.String(), "err", fmt.Sprintf("%s: no pipeline %s%s", where, u, hint))
+				}
+			}
+			after[p.ID.String()] = append(after[p.ID.String()], ups...)
+		}
+	}
+	if len(after) == 0 {
+		return
+	}
+	var built []string
+	for _, n := range res.Nodes {
+		if n.Status == pipeline.StatusSuccess {
+			built = append(built, n.Pipeline)
+		}
+	}
+	start, cyclic := trigger.Followers(after, built)
+	for _, f := range cyclic {
+		log.Error("after trigger: not started, its after triggers form a cycle", "pipeline", f)
+	}
+	for _, f := range start {
+		opts := pipeline.Options{Target: res.Target, Selectors: []string{f}, Trigger: "after"}
+		if _, opts, err := a.enqueueRun(context.WithoutCancel(ctx), q, opts); err != nil {
+			log.Error("after trigger: enqueue", "pipeline", f, "err", err)
+		} else {
+			log.Info("after trigger fired", "pipeline", f, "after_run", res.ID, "run", opts.ID)
+		}
+	}
 }
 
 // runLocal executes a run in this process.

@@ -73,6 +73,7 @@ type Result struct {
 	ID        string       `json:"id"`
 	Target    string       `json:"target"`
 	Selectors []string     `json:"selectors,omitempty"`
+	Trigger   string       `json:"trigger,omitempty"` // manual, api, schedule, landing, webhook, after
 	RunBranch string       `json:"run_branch"`
 	Status    Status       `json:"status"`
 	Started   time.Time    `json:"started"`
@@ -181,7 +182,7 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.ID == "" {
 		opts.ID = NewRunID(started)
 	}
-	res := &Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Started: started.UTC(), Status: StatusSuccess}
+	res := &Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, Started: started.UTC(), Status: StatusSuccess}
 	res.RunBranch = "run/" + res.ID
 	var mu sync.Mutex
 	if opts.DryRun {

@@ -114,7 +114,7 @@ func (s *Server) recordFailure(opts pipeline.Options, start time.Time, cause err
 	if rat.ErrorCode(cause) == rat.EINTERNAL {
 		msg = "internal error; the server log has the details"
 	}
-	res := pipeline.Result{ID: opts.ID, Target: opts.Target, RunBranch: "run/" + opts.ID, Status: pipeline.StatusFailed,
+	res := pipeline.Result{ID: opts.ID, Target: opts.Target, Trigger: opts.Trigger, RunBranch: "run/" + opts.ID, Status: pipeline.StatusFailed,
 		Started: start.UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: msg}
 	detail, _ := json.Marshal(res)
 	rec := rat.Run{ID: opts.ID, Target: opts.Target, Status: string(pipeline.StatusFailed), Trigger: opts.Trigger,
