@@ -11,6 +11,7 @@ import (
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
+	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -26,6 +27,16 @@ type scheduleState interface {
 	SetScheduleLast(ctx context.Context, key string, t time.Time) error
 }
 
+// disabledTriggers returns the keys of the triggers switched off through
+// the API (none when the catalog keeps no such state).
+func (a *app) disabledTriggers(ctx context.Context) (map[string]time.Time, error) {
+	ts, ok := a.store.(server.TriggerStates)
+	if !ok {
+		return map[string]time.Time{}, nil
+	}
+	return ts.DisabledTriggers(ctx)
+}
+
 // scheduleTick fires the schedule triggers that are due: one run per due
 // tick of a pipeline, enqueued. A new schedule starts at its next tick.
 func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
@@ -37,7 +48,11 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 	if err != nil {
 		return err
 	}
-	if err := a.landingSensors(ctx, ws, enqueue, log); err != nil {
+	disabled, err := a.disabledTriggers(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.landingSensors(ctx, ws, disabled, enqueue, log); err != nil {
 		return err
 	}
 	for _, p := range ws.Pipelines() {
@@ -51,12 +66,14 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 				log.Error("schedule", "pipeline", p.ID.String(), "err", err)
 				continue
 			}
-			key := fmt.Sprintf("%s#%d", p.ID, i)
+			key := trigger.Key(p.ID.String(), i)
 			last, ok, err := st.ScheduleLast(ctx, key)
 			if err != nil {
 				return err
 			}
-			if !ok {
+			if _, off := disabled[key]; !ok || off {
+				// New, or switched off: ticks from now on count, the
+				// ones before are not caught up.
 				if err := st.SetScheduleLast(ctx, key, now); err != nil {
 					return err
 				}
@@ -112,13 +129,13 @@ func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline
 // landingSensors start the pipelines with a landing trigger whose zones hold
 // files they have not consumed, unless a run of theirs is already queued or
 // running: files that arrive during a run are picked up by the next one.
-func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
+func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disabled map[string]time.Time, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
 	var pending map[string]bool
 	var landing *ingest.Landing
 	for _, p := range ws.Pipelines() {
 		var zones []string
-		for _, tr := range p.Config.Triggers {
-			if tr.Type != "landing" {
+		for i, tr := range p.Config.Triggers {
+			if _, off := disabled[trigger.Key(p.ID.String(), i)]; tr.Type != "landing" || off {
 				continue
 			}
 			if z, ok := tr.Raw["zone"].(string); ok && z != "" {

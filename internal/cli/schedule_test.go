@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"github.com/ratdata/rat/internal/server"
 	"io"
 	"log/slog"
 	"os"
@@ -83,6 +84,26 @@ func TestScheduleTick(t *testing.T) {
 	}
 	if got := tick(at(10, 6, 0)); got["silver.all"] != 1 || got["silver.none"] != 1 || got["silver.once"] != 1 {
 		t.Fatalf("back on time: %v", got)
+	}
+	// A disabled schedule skips its ticks, and enabling it does not catch
+	// them up, whatever its policy.
+	ts := a.store.(server.TriggerStates)
+	if err := ts.SetTriggerDisabled(context.Background(), "silver.all#0", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Time{at(10, 7, 1), at(10, 9, 1)} {
+		if got := tick(now); got["silver.all"] != 0 || got["silver.none"] != 1 {
+			t.Fatalf("disabled at %s: %v", now.Format("15:04:05"), got)
+		}
+	}
+	if err := ts.SetTriggerDisabled(context.Background(), "silver.all#0", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := tick(at(10, 9, 2)); got["silver.all"] != 0 {
+		t.Fatalf("enabled again: ticks of the disabled time fired: %v", got)
+	}
+	if got := tick(at(10, 10, 0)); got["silver.all"] != 1 {
+		t.Fatalf("enabled again, next tick: %v", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".rat", "catalog.db")); err != nil {
 		t.Fatal(err)

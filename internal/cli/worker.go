@@ -87,10 +87,15 @@ func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.
 	for _, p := range ws.Pipelines() {
 		names = append(names, p.ID.String())
 	}
+	disabled, err := a.disabledTriggers(ctx)
+	if err != nil {
+		log.Error("after triggers: read their states", "err", err)
+		return
+	}
 	after := map[string][]string{}
 	for _, p := range ws.Pipelines() {
-		for _, tr := range p.Config.Triggers {
-			if tr.Type != "after" {
+		for i, tr := range p.Config.Triggers {
+			if _, off := disabled[trigger.Key(p.ID.String(), i)]; tr.Type != "after" || off {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", p.ConfigFile, tr.Line)

@@ -39,9 +39,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var raw map[string]any
-	for _, t := range p.Config.Triggers {
+	index := 0
+	for i, t := range p.Config.Triggers {
 		if t.Type == "webhook" {
-			raw = t.Raw
+			raw, index = t.Raw, i
 			break
 		}
 	}
@@ -85,6 +86,12 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.replay.Check(delivery, sent); err != nil {
 		return err
+	}
+	// Only an authenticated caller learns that the trigger is off.
+	if off, err := s.triggerDisabled(r.Context(), p.ID.String(), index); err != nil {
+		return err
+	} else if off {
+		return rat.Errorf(rat.ECONFLICT, "the webhook trigger of %s is disabled: enable it with POST /api/v1/triggers/%s/enable", p.ID, trigger.ID(p.ID.String(), index))
 	}
 	opts := pipeline.Options{ID: pipeline.NewRunID(s.cfg.Now()), Target: s.cfg.Branch, Selectors: []string{p.ID.String()}, Trigger: "webhook"}
 	if err := s.startRun(opts); err != nil {

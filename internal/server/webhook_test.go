@@ -80,4 +80,37 @@ func TestWebhook(t *testing.T) {
 	if r := deliver("silver.plain", body, now, nil); r.status != http.StatusNotFound {
 		t.Fatalf("no trigger: %d", r.status)
 	}
+
+	// Triggers are listed, and switched off and on through the API.
+	list := list(t, e.want(e.do("GET", "/api/v1/triggers", nil), http.StatusOK), "triggers")
+	if len(list) != 2 || list[0]["id"] != "silver.orders:0" || list[0]["type"] != "webhook" || list[0]["enabled"] != true ||
+		list[0]["where"] != "pipelines/silver/orders.yaml:2" {
+		t.Fatalf("triggers = %v", list)
+	}
+	off := e.want(e.do("POST", "/api/v1/triggers/silver.orders:0/disable", nil), http.StatusOK)
+	if off.body["enabled"] != false || off.body["disabled_since"] == nil {
+		t.Fatalf("disable: %s", off.raw)
+	}
+	before := runs()
+	later := now + 1
+	signed := map[string]string{"X-Rat-Signature": trigger.Sign([]byte("hook-secret"), signedPayload(later, body))}
+	if r := deliver("silver.orders", body, later, signed); r.status != http.StatusConflict || !bytes.Contains([]byte(r.raw), []byte("disabled")) {
+		t.Fatalf("disabled webhook: %d %s", r.status, r.raw)
+	}
+	if n := runs(); n != before {
+		t.Fatalf("a disabled webhook started a run")
+	}
+	e.want(e.do("POST", "/api/v1/triggers/silver.orders:0/enable", nil), http.StatusOK)
+	later++
+	signed = map[string]string{"X-Rat-Signature": trigger.Sign([]byte("hook-secret"), signedPayload(later, body))}
+	e.want(deliver("silver.orders", body, later, signed), http.StatusAccepted)
+	for path, status := range map[string]int{
+		"/api/v1/triggers/silver.orders:5/disable": http.StatusNotFound,
+		"/api/v1/triggers/silver.nope:0/disable":   http.StatusNotFound,
+		"/api/v1/triggers/silver.orders/disable":   http.StatusBadRequest,
+	} {
+		if r := e.do("POST", path, nil); r.status != status || r.errCode() == "" {
+			t.Errorf("POST %s: %d %s, want %d", path, r.status, r.raw, status)
+		}
+	}
 }

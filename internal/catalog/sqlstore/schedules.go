@@ -30,3 +30,40 @@ ON CONFLICT (trigger_key) DO UPDATE SET last_us = excluded.last_us`, key, t.Unix
 	})
 	return s.fail("record schedule "+key, err)
 }
+
+// DisabledTriggers returns the triggers switched off, by key, with the time
+// each was disabled.
+func (s *Store) DisabledTriggers(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.query(ctx, s.db, `SELECT trigger_key, disabled_us FROM trigger_state`)
+	if err != nil {
+		return nil, s.fail("read trigger states", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var key string
+		var us int64
+		if err := rows.Scan(&key, &us); err != nil {
+			return nil, s.fail("read trigger states", err)
+		}
+		out[key] = time.UnixMicro(us).UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("read trigger states", err)
+	}
+	return out, nil
+}
+
+// SetTriggerDisabled switches a trigger off (disabled) or back on.
+func (s *Store) SetTriggerDisabled(ctx context.Context, key string, disabled bool) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if !disabled {
+			_, err := s.exec(ctx, tx, `DELETE FROM trigger_state WHERE trigger_key = ?`, key)
+			return err
+		}
+		_, err := s.exec(ctx, tx, `INSERT INTO trigger_state (trigger_key, disabled_us) VALUES (?, ?)
+ON CONFLICT (trigger_key) DO NOTHING`, key, s.timestamp().UnixMicro())
+		return err
+	})
+	return s.fail("switch trigger "+key, err)
+}
