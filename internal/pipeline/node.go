@@ -69,7 +69,7 @@ func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*worksp
 					p := selected[i]
 					r.emit(mu, Event{Kind: "node_started", Pipeline: p.ID.String()})
 					go func(i int) {
-						finished <- done{i, r.node(ctx, p, branch, runID, opts, started)}
+						finished <- done{i, r.nodeWithRetries(ctx, p, branch, runID, opts, started)}
 					}(i)
 				}
 			}
@@ -102,6 +102,32 @@ func kind(p *workspace.Pipeline, full bool) string {
 	return string(c.Materialized)
 }
 
+// nodeWithRetries builds a pipeline, building it again up to its retries
+// setting, retry_delay apart, when it failed before committing anything:
+// a retry never duplicates data. A failure after a commit (the landing
+// registry, the quarantine table) is final.
+func (r *Runner) nodeWithRetries(ctx context.Context, p *workspace.Pipeline, branch, runID string, opts Options, started time.Time) NodeResult {
+	first := r.now()
+	for attempt := 1; ; attempt++ {
+		n := r.node(ctx, p, branch, runID, opts, started)
+		if p.Config.Retries > 0 {
+			n.Attempts = attempt
+			n.Started = first.UTC()
+			n.Duration = Duration(r.now().Sub(first))
+		}
+		if n.Status != StatusFailed || !n.retryable || attempt > p.Config.Retries || ctx.Err() != nil {
+			return n
+		}
+		t := time.NewTimer(p.Config.RetryDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return n
+		case <-t.C:
+		}
+	}
+}
+
 // node builds one pipeline's table on the run branch.
 func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID string, opts Options, started time.Time) (n NodeResult) {
 	start := r.now()
@@ -109,8 +135,9 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	defer func() {
 		n.Duration = Duration(r.now().Sub(start))
 	}()
+	committed := false // once true, building again could duplicate data
 	fail := func(err error) NodeResult {
-		n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
+		n.Status, n.Error, n.retryable = StatusFailed, rat.ErrorMessage(err), !committed
 		if !strings.Contains(n.Error, p.File) {
 			n.Error = p.File + ": " + n.Error // every failure says where
 		}
@@ -193,6 +220,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	if err != nil {
 		return fail(ingest.ExplainFiles(used, err))
 	}
+	committed = true
 	if len(rejected) > 0 {
 		if err := r.quarantine(ctx, branch, p.ID, runID, rejected, started); err != nil {
 			return fail(err)

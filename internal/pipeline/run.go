@@ -94,10 +94,13 @@ type NodeResult struct {
 	Rows     int64     `json:"rows"`
 	Files    int       `json:"files"`
 	Bytes    int64     `json:"bytes"`
-	Started  time.Time `json:"started,omitzero"` // when the node began building
+	Started  time.Time `json:"started,omitzero"`   // when the node began building
+	Attempts int       `json:"attempts,omitempty"` // builds tried, when the pipeline sets retries
 	Duration Duration  `json:"duration"`
 	Error    string    `json:"error,omitempty"`
 	SQL      string    `json:"sql,omitempty"` // rendered, for dry runs
+
+	retryable bool // failed before it committed anything: safe to build again
 }
 
 // Duration marshals as seconds.

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -265,4 +267,51 @@ func copyFiles(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestNodeRetries: a node that failed before committing is built again, up
+// to its retries, and succeeds once the cause is gone; without retries the
+// same failure fails the run.
+func TestNodeRetries(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"pipelines/bronze/flaky.sql":  "SELECT * FROM read_csv('{{ env_var(\"SRC\") }}')\n",
+		"pipelines/bronze/flaky.yaml": "retries: 2\nretry_delay: 10ms\n",
+		"pipelines/bronze/once.sql":   "SELECT * FROM read_csv('{{ env_var(\"SRC\") }}')\n",
+	})
+	good := filepath.Join(e.dir, "good.csv")
+	if err := os.WriteFile(good, []byte("id\n1\n2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	run := func(sel string) *Result {
+		t.Helper()
+		r := &Runner{Lake: e.lake, Workspace: loadWS(t, e), Parallel: 1}
+		// The source appears on the second build of each pipeline.
+		r.Env = func(k string) (string, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[sel]++
+			if calls[sel] == 1 {
+				return filepath.Join(e.dir, "missing.csv"), true
+			}
+			return good, true
+		}
+		res, err := r.Run(context.Background(), Options{Target: "main", Selectors: []string{sel}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := run("bronze.flaky")
+	if res.Status != StatusSuccess || res.Nodes[0].Attempts != 2 || res.Nodes[0].Rows != 2 {
+		t.Fatalf("flaky with retries: %+v", res.Nodes)
+	}
+	if got := e.query("main", "SELECT count(*) FROM bronze.flaky"); got[0] != "2" {
+		t.Fatalf("bronze.flaky has %v rows, want 2 (no duplicates)", got)
+	}
+	res = run("bronze.once")
+	if res.Status != StatusFailed || res.Nodes[0].Attempts != 0 || !strings.Contains(res.Nodes[0].Error, "missing.csv") {
+		t.Fatalf("without retries: %+v", res.Nodes)
+	}
 }
