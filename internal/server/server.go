@@ -142,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
 		replay: &trigger.Replay{Now: cfg.Now}}
 	s.base, s.cancel = context.WithCancel(context.Background())
+	if err := cfg.Registry.Register(newFreshnessCollector(s)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	s.routes()
 	s.handler = s.recoverPanics(s.mux)
 	return s, nil
@@ -252,12 +255,13 @@ func (s *Server) routes() {
 	api("POST /api/v1/landing/{zone}", RoleRun, s.upload)
 
 	api("GET /api/v1/triggers", RoleRead, s.listTriggers)
+	api("GET /api/v1/freshness", RoleRead, s.getFreshness)
 	api("POST /api/v1/triggers/{id}/enable", RoleAdmin, s.switchTrigger(false))
 	api("POST /api/v1/triggers/{id}/disable", RoleAdmin, s.switchTrigger(true))
 
 	// Anything else under /api/v1 is a JSON 404, not the mux's text page.
 	api("/api/v1/", RoleRead, func(w http.ResponseWriter, r *http.Request) error {
-		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers)", r.Method, r.URL.Path)
+		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers, freshness)", r.Method, r.URL.Path)
 	})
 }
 

@@ -120,6 +120,19 @@ func parsePipelineYAML(file string, data []byte) (*yamlConfig, error) {
 		}
 		return err
 	})
+	// A freshness trigger is the freshness policy written as a trigger;
+	// the freshness key wins where both set a threshold.
+	for _, t := range c.Triggers {
+		if t.Type != "freshness" {
+			continue
+		}
+		if c.Freshness.WarnAfter == 0 {
+			c.Freshness.WarnAfter = t.Freshness.WarnAfter
+		}
+		if c.Freshness.ErrorAfter == 0 {
+			c.Freshness.ErrorAfter = t.Freshness.ErrorAfter
+		}
+	}
 	return y, err
 }
 
@@ -200,7 +213,28 @@ func (d yamlDoc) triggers(v *yaml.Node) ([]Trigger, error) {
 		if t == "s3_sensor" {
 			t = "landing"
 		}
-		out = append(out, Trigger{Type: t, Raw: m, Line: item.Line})
+		tr := Trigger{Type: t, Raw: m, Line: item.Line}
+		if t == "freshness" {
+			err := d.mapping(item, path, []string{"type", "warn_after", "error_after"}, func(key string, _, v *yaml.Node) error {
+				if key == "type" {
+					return nil
+				}
+				dur, err := d.period(v, path+"."+key)
+				if key == "warn_after" {
+					tr.Freshness.WarnAfter = dur
+				} else {
+					tr.Freshness.ErrorAfter = dur
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			if tr.Freshness == (Freshness{}) {
+				return nil, d.errorf(item, path, "a freshness trigger needs warn_after or error_after, like warn_after: {hours: 6}")
+			}
+		}
+		out = append(out, tr)
 	}
 	return out, nil
 }

@@ -94,6 +94,14 @@ func TestLoadErrors(t *testing.T) {
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "freshness:\n  warn_after: {hour: 3}\n",
 		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: unknown key "freshness.warn_after.hour" (did you mean "freshness.warn_after.hours"?)`}},
+		{"empty freshness trigger", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - type: freshness\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: triggers[0]: a freshness trigger needs warn_after or error_after`}},
+		{"freshness trigger unknown key", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: freshness, warn_afer: 3}\n",
+		}, rat.EINVALID, []string{`unknown key "triggers[0].warn_afer"`}},
 		{"unknown trigger type", map[string]string{
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "triggers:\n  - type: shedule\n    cron: daily\n",

@@ -346,3 +346,36 @@ func TestAnnotationEdgeCases(t *testing.T) {
 		t.Errorf("warnings = %q", got)
 	}
 }
+
+// TestFreshnessTrigger: a freshness trigger sets the freshness policy; the
+// freshness key wins where both set a threshold.
+func TestFreshnessTrigger(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"workspace.yaml":          "name: f\n",
+		"pipelines/silver/a.sql":  "SELECT 1 AS x\n",
+		"pipelines/silver/a.yaml": "triggers:\n  - {type: freshness, warn_after: {hours: 2}, error_after: 12}\n",
+		"pipelines/silver/b.sql":  "SELECT 1 AS x\n",
+		"pipelines/silver/b.yaml": "freshness: {warn_after: {minutes: 30}}\ntriggers:\n  - {type: freshness, warn_after: 5, error_after: {days: 1}}\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Freshness{
+		"silver.a": {WarnAfter: 2 * time.Hour, ErrorAfter: 12 * time.Hour},
+		"silver.b": {WarnAfter: 30 * time.Minute, ErrorAfter: 24 * time.Hour},
+	}
+	for _, p := range ws.Pipelines() {
+		if got := p.Config.Freshness; got != want[p.ID.String()] {
+			t.Errorf("%s: freshness %+v, want %+v", p.ID, got, want[p.ID.String()])
+		}
+	}
+}

@@ -191,9 +191,10 @@ type Freshness struct {
 // Trigger is one entry of triggers[]: its type and the raw mapping, kept for
 // the scheduler. The original Ratatouille's s3_sensor is read as landing.
 type Trigger struct {
-	Type string // schedule, landing, webhook, after or freshness
-	Raw  map[string]any
-	Line int
+	Type      string // schedule, landing, webhook, after or freshness
+	Raw       map[string]any
+	Line      int
+	Freshness Freshness // of a freshness trigger
 }
 
 // Documentation is the documentation block of a pipeline's YAML.

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ratdata/rat/internal/trigger"
+)
+
+// freshnessJSON is one table's freshness in GET /freshness.
+type freshnessJSON struct {
+	Table      string     `json:"table"`
+	Status     string     `json:"status"` // ok, warn, error or unknown (never built)
+	Updated    *time.Time `json:"updated,omitempty"`
+	AgeSeconds float64    `json:"age_seconds,omitempty"`
+	WarnAfter  string     `json:"warn_after,omitempty"`
+	ErrorAfter string     `json:"error_after,omitempty"`
+}
+
+// freshness checks every pipeline that declares freshness: how long since
+// its table on the server's branch last changed.
+func (s *Server) freshness(ctx context.Context) ([]freshnessJSON, error) {
+	if s.cfg.LoadWorkspace == nil {
+		return []freshnessJSON{}, nil
+	}
+	ws, err := s.cfg.LoadWorkspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []freshnessJSON{}
+	var updated map[string]time.Time
+	now := s.cfg.Now()
+	for _, p := range ws.Pipelines() {
+		f := p.Config.Freshness
+		if f.WarnAfter == 0 && f.ErrorAfter == 0 {
+			continue
+		}
+		if updated == nil {
+			sums, err := s.cfg.Lake.Summaries(ctx, s.cfg.Branch)
+			if err != nil {
+				return nil, err
+			}
+			updated = map[string]time.Time{}
+			for _, sum := range sums {
+				updated[sum.Table] = sum.Updated
+			}
+		}
+		j := freshnessJSON{Table: p.ID.String()}
+		if f.WarnAfter > 0 {
+			j.WarnAfter = f.WarnAfter.String()
+		}
+		if f.ErrorAfter > 0 {
+			j.ErrorAfter = f.ErrorAfter.String()
+		}
+		u := updated[p.ID.String()]
+		j.Status = trigger.FreshnessOf(u, f.WarnAfter, f.ErrorAfter, now)
+		if !u.IsZero() {
+			j.Updated, j.AgeSeconds = &u, now.Sub(u).Seconds()
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+func (s *Server) getFreshness(w http.ResponseWriter, r *http.Request) error {
+	tables, err := s.freshness(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"branch": s.cfg.Branch, "tables": tables})
+	return nil
+}
+
+// freshnessCollector reports the freshness of tables at each scrape.
+type freshnessCollector struct {
+	s           *Server
+	age, status *prometheus.Desc
+}
+
+func newFreshnessCollector(s *Server) *freshnessCollector {
+	return &freshnessCollector{s: s,
+		age: prometheus.NewDesc("rat_table_age_seconds",
+			"Seconds since a table with a freshness policy last changed on the served branch.", []string{"table"}, nil),
+		status: prometheus.NewDesc("rat_table_freshness_status",
+			"Freshness of a table with a freshness policy: 0 ok, 1 warn (older than warn_after), 2 error (older than error_after), -1 never built.", []string{"table"}, nil),
+	}
+}
+
+func (c *freshnessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.status }
+
+func (c *freshnessCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tables, err := c.s.freshness(ctx)
+	if err != nil {
+		c.s.log.Warn("freshness metrics", "err", err)
+		return
+	}
+	code := map[string]float64{trigger.Fresh: 0, trigger.Stale: 1, trigger.Expired: 2, trigger.Unknown: -1}
+	for _, t := range tables {
+		ch <- prometheus.MustNewConstMetric(c.status, prometheus.GaugeValue, code[t.Status], t.Table)
+		if t.Updated != nil {
+			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, t.AgeSeconds, t.Table)
+		}
+	}
+}
