@@ -32,6 +32,8 @@ type app struct {
 	// onScheduleFire, when set, learns how late each schedule tick was
 	// enqueued (rat serve's rat_scheduler_lag_seconds).
 	onScheduleFire func(lag time.Duration)
+	// lastPrune is when the scheduler last pruned old run records.
+	lastPrune time.Time
 }
 
 // loadConfig reads the effective configuration for a command.

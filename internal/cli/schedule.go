@@ -27,6 +27,27 @@ type scheduleState interface {
 	SetScheduleLast(ctx context.Context, key string, t time.Time) error
 }
 
+// pruneRuns deletes, once an hour, the run records older than
+// run_retention_days (each target's newest success stays).
+func (a *app) pruneRuns(ctx context.Context, now time.Time, log *slog.Logger) error {
+	days := a.cfg.RunRetentionDays
+	pr, ok := a.store.(interface {
+		PruneRuns(ctx context.Context, before time.Time) (int64, error)
+	})
+	if days <= 0 || !ok || now.Sub(a.lastPrune) < time.Hour {
+		return nil
+	}
+	n, err := pr.PruneRuns(ctx, now.AddDate(0, 0, -days))
+	if err != nil {
+		return err
+	}
+	a.lastPrune = now
+	if n > 0 {
+		log.Info("pruned run records", "runs", n, "older_than_days", days)
+	}
+	return nil
+}
+
 // disabledTriggers returns the keys of the triggers switched off through
 // the API (none when the catalog keeps no such state).
 func (a *app) disabledTriggers(ctx context.Context) (map[string]time.Time, error) {
@@ -43,6 +64,9 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 	st, ok := a.store.(scheduleState)
 	if !ok || a.cfg.WorkspaceDir == "" {
 		return nil
+	}
+	if err := a.pruneRuns(ctx, now, log); err != nil {
+		return err
 	}
 	ws, err := a.loadWorkspace(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/server"
 	"io"
 	"log/slog"
@@ -169,5 +170,44 @@ func TestLandingSensor(t *testing.T) {
 	}
 	if n := tick(); n != 0 {
 		t.Fatalf("the sensor fired although a run is queued: %+v", fired)
+	}
+}
+
+// TestRunRetention: the scheduler deletes run records older than
+// run_retention_days, once an hour.
+func TestRunRetention(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeTree(dir, map[string]string{"workspace.yaml": "name: keep\nruns: {retention_days: 30}\n"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	a, err := (&globals{dir: dir}).open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	rl := a.store.(pipeline.RunLog)
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	save := func(id, status string, finished time.Time) {
+		if err := rl.SaveRun(context.Background(), rat.Run{ID: id, Target: "main", Status: status, Trigger: "manual", Started: finished, Finished: finished, Detail: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("20260101-000000-aaaa", "success", now.AddDate(0, 0, -150)) // old, but main's newest success
+	save("20260201-000000-aaaa", "failed", now.AddDate(0, 0, -120))
+	save("20260520-000000-aaaa", "failed", now.AddDate(0, 0, -12))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := a.scheduleTick(context.Background(), now, func(context.Context, pipeline.Options) error { return nil }, log); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := rl.Runs(context.Background(), rat.RunFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != "20260520-000000-aaaa" || runs[1].ID != "20260101-000000-aaaa" {
+		t.Fatalf("runs after pruning: %+v", runs)
 	}
 }

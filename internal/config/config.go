@@ -41,10 +41,16 @@ type Config struct {
 	S3         S3
 	Listen     string
 	APIToken   Secret
-	TokenFile  string // named tokens with roles, for rat serve
+	// RunRetentionDays is how long rat serve keeps run records (0 = forever);
+	// each target's newest successful run is always kept.
+	RunRetentionDays int
+	TokenFile        string // named tokens with roles, for rat serve
 
 	sources map[string]string
 }
+
+// DefaultRunRetentionDays is how long run records are kept by default.
+const DefaultRunRetentionDays = 90
 
 // Setting is one line of `rat config`.
 type Setting struct {
@@ -60,7 +66,7 @@ var knownEnv = map[string]bool{
 	"S3_SECRET_KEY": true, "S3_REGION": true, "S3_PATH_STYLE": true, "RAT_CATALOG_URL": true,
 	"RAT_LISTEN": true, "RAT_API_TOKEN": true, "RAT_TOKEN_FILE": true, "RAT_BRANCH": true, "RAT_DUCKDB_MEMORY_MB": true,
 	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
-	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true,
+	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true, "RAT_RUN_RETENTION_DAYS": true,
 }
 
 // Options are the inputs of Load besides the files it finds.
@@ -158,6 +164,7 @@ func Load(opts Options) (*Config, error) {
 	c.set("s3_region", &c.S3.Region, "us-east-1", "default")
 	c.set("s3_path_style", &c.S3.PathStyle, "auto", "default")
 	c.set("listen", &c.Listen, "127.0.0.1:3030", "default")
+	c.setInt("run_retention_days", &c.RunRetentionDays, DefaultRunRetentionDays, "default")
 
 	if ws != nil {
 		r := ws.Resources
@@ -179,6 +186,9 @@ func Load(opts Options) (*Config, error) {
 		// process's budget, of which DuckDB is by far the largest part).
 		if r.MaxMemoryMB > 0 && c.DuckDBMemoryMB > r.MaxMemoryMB {
 			c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, r.MaxMemoryMB, wsFile(capKey)+" (cap)")
+		}
+		if d := ws.Runs.RetentionDays; d != nil {
+			c.setInt("run_retention_days", &c.RunRetentionDays, *d, wsFile("runs.retention_days"))
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
@@ -223,6 +233,13 @@ func Load(opts Options) (*Config, error) {
 	if v, ok := opts.Env("S3_SECRET_KEY"); ok && v != "" {
 		c.S3.SecretKey = Secret(v)
 		c.sources["s3_secret_key"] = "env S3_SECRET_KEY"
+	}
+	if v, ok := opts.Env("RAT_RUN_RETENTION_DAYS"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_RUN_RETENTION_DAYS=%q: want 0 (keep forever) or a whole number of days", v)
+		}
+		c.setInt("run_retention_days", &c.RunRetentionDays, n, "env RAT_RUN_RETENTION_DAYS")
 	}
 	if v, ok := opts.Env("RAT_TOKEN_FILE"); ok && v != "" {
 		c.TokenFile = c.relative(v)
@@ -328,6 +345,7 @@ func (c *Config) Settings() []Setting {
 		{"listen", c.Listen, ""},
 		{"api_token", c.APIToken.String(), ""},
 		{"token_file", c.TokenFile, ""},
+		{"run_retention_days", strconv.Itoa(c.RunRetentionDays), ""},
 	}
 	if c.WorkspaceDir == "" {
 		rows[0] = Setting{"workspace", "(none)", "no " + WorkspaceFileName + " here or above"}

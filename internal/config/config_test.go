@@ -188,6 +188,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"listen", "127.0.0.1:3030", "default"},
 		{"api_token", "", "unset"},
 		{"token_file", "", "unset"},
+		{"run_retention_days", "90", "default"},
 	}
 	rows := c.Settings()
 	if len(rows) != len(checks) {
@@ -1048,5 +1049,32 @@ func TestInvalidBranch(t *testing.T) {
 			}
 			contains(t, "error", loadErr(t, dir, tt.env, tt.flags), tt.want...)
 		})
+	}
+}
+
+func TestRunRetentionDays(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte("name: r\nruns:\n  retention_days: 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := func(env map[string]string) (*config.Config, error) {
+		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	}
+	c, err := load(nil)
+	if err != nil || c.RunRetentionDays != 7 || c.Source("run_retention_days") != "workspace.yaml:3" {
+		t.Fatalf("from workspace.yaml: %v %d %q", err, c.RunRetentionDays, c.Source("run_retention_days"))
+	}
+	c, err = load(map[string]string{"RAT_RUN_RETENTION_DAYS": "0"})
+	if err != nil || c.RunRetentionDays != 0 || c.Source("run_retention_days") != "env RAT_RUN_RETENTION_DAYS" {
+		t.Fatalf("from env: %v %d", err, c.RunRetentionDays)
+	}
+	if _, err := load(map[string]string{"RAT_RUN_RETENTION_DAYS": "-1"}); err == nil || !strings.Contains(err.Error(), "RAT_RUN_RETENTION_DAYS") {
+		t.Fatalf("negative env: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte("name: r\nruns:\n  retention_days: -3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(nil); err == nil || !strings.Contains(err.Error(), "workspace.yaml:3: runs.retention_days") {
+		t.Fatalf("negative in workspace.yaml: %v", err)
 	}
 }

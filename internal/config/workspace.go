@@ -31,6 +31,7 @@ type Workspace struct {
 	Storage       Storage          `yaml:"storage"`
 	Catalog       CatalogSection   `yaml:"catalog"`
 	Isolation     Isolation        `yaml:"isolation"`
+	Runs          RunsSection      `yaml:"runs"`
 	Vars          map[string]any   `yaml:"vars"`
 	Products      []Product        `yaml:"products"`
 	Subscriptions []Subscription   `yaml:"subscriptions"`
@@ -75,6 +76,11 @@ type Storage struct {
 type CatalogSection struct {
 	URL    string `yaml:"url"`
 	Branch string `yaml:"branch"` // a branch name, or "auto" to follow the git branch
+}
+
+// RunsSection configures run records.
+type RunsSection struct {
+	RetentionDays *int `yaml:"retention_days"` // days run records are kept; 0 = forever
 }
 
 // Isolation is the original Ratatouille's per-workspace isolation block.
@@ -177,6 +183,9 @@ func (w *Workspace) validate(file string) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	if d := w.Runs.RetentionDays; d != nil && *d < 0 {
+		return rat.Errorf(rat.EINVALID, "%s:%d: runs.retention_days: want 0 (keep forever) or more days, got %d", file, w.lines["runs.retention_days"], *d)
+	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {
 			key := "layers." + name + ".retention_days"

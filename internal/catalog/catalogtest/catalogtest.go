@@ -3,6 +3,7 @@
 package catalogtest
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"CommitValidation", testCommitValidation},
 		{"StaleTableConflicts", testStaleTableConflicts},
 		{"CommitObserver", testCommitObserver},
+		{"PruneRuns", testPruneRuns},
 		{"OtherTableDoesNotBlock", testOtherTableDoesNotBlock},
 		{"ExpectedHead", testExpectedHead},
 		{"MultiTableAtomicity", testMultiTableAtomicity},
@@ -198,6 +200,50 @@ func testCommitValidation(t *testing.T, s catalog.Store) {
 	wantCode(t, err, rat.ENOTFOUND, "not found")
 	if n := len(mustLog(t, s, head(t, s, "main"), 0)); n != 1 {
 		t.Errorf("rejected commits wrote %d commits", n-1)
+	}
+}
+
+// testPruneRuns: old finished runs go, except each target's newest
+// success; running ones and recent ones stay.
+func testPruneRuns(t *testing.T, s catalog.Store) {
+	rs, ok := s.(interface {
+		SaveRun(ctx context.Context, r rat.Run) error
+		Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error)
+		PruneRuns(ctx context.Context, before time.Time) (int64, error)
+	})
+	if !ok {
+		t.Skip("this store keeps no runs")
+	}
+	ctx := t.Context()
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 12, 0, 0, 0, time.UTC) }
+	for _, r := range []rat.Run{
+		{ID: "20260101-120000-aaaa", Target: "main", Status: "success", Started: day(1), Finished: day(1)},
+		{ID: "20260102-120000-aaaa", Target: "main", Status: "success", Started: day(2), Finished: day(2)},
+		{ID: "20260103-120000-aaaa", Target: "main", Status: "failed", Started: day(3), Finished: day(3)},
+		{ID: "20260103-120000-bbbb", Target: "dev", Status: "success", Started: day(3), Finished: day(3)},
+		{ID: "20260104-120000-aaaa", Target: "main", Status: "running", Started: day(4)},
+		{ID: "20260120-120000-aaaa", Target: "main", Status: "failed", Started: day(20), Finished: day(20)},
+	} {
+		r.Trigger, r.Detail = "manual", []byte("{}")
+		if err := rs.SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := rs.PruneRuns(ctx, day(10))
+	if err != nil || n != 2 {
+		t.Fatalf("PruneRuns = %d, %v; want 2 deleted", n, err)
+	}
+	runs, err := rs.Runs(ctx, rat.RunFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	want := []string{"20260120-120000-aaaa", "20260104-120000-aaaa", "20260103-120000-bbbb", "20260102-120000-aaaa"}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("runs left %v, want %v", ids, want)
 	}
 }
 

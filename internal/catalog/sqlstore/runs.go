@@ -74,3 +74,20 @@ func scanRun(row interface{ Scan(...any) error }) (rat.Run, error) {
 	r.Detail = []byte(detail)
 	return r, nil
 }
+
+// PruneRuns deletes the records of runs that finished before before, except
+// the newest successful run of each target (state:modified compares with
+// it). It returns how many it deleted.
+func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `DELETE FROM runs WHERE finished_us IS NOT NULL AND finished_us < ?
+AND id NOT IN (SELECT max(id) FROM runs WHERE status = 'success' GROUP BY target)`, before.UnixMicro())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, s.fail("prune runs", err)
+}
