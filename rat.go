@@ -136,6 +136,16 @@ type Run struct {
 	Detail   []byte    // JSON: nodes, tests, pipeline hashes
 }
 
+// RunLogLine is one line of a run's log: what happened, when, to which
+// pipeline. Seq orders a run's lines from 1.
+type RunLogLine struct {
+	Seq      int64     `json:"seq"`
+	At       time.Time `json:"at"`
+	Level    string    `json:"level"` // info, warn or error
+	Pipeline string    `json:"pipeline,omitempty"`
+	Message  string    `json:"message"`
+}
+
 // RunFilter selects run records, newest first.
 type RunFilter struct {
 	Target string // "" = any

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -61,15 +62,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error struct {
-				Code, Message string
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return rat.Errorf(e.Error.Code, "%s", e.Error.Message)
-		}
-		return rat.Errorf(rat.EUNAVAILABLE, "%s %s: HTTP %d", method, path, resp.StatusCode)
+		return apiError(method, path, resp.StatusCode, data)
 	}
 	if out == nil {
 		return nil
@@ -79,6 +72,48 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// stream reads a JSON-lines answer, calling fn for each line until the
+// server ends it.
+func (c *apiClient) stream(ctx context.Context, path string, fn func(line []byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := *c.http
+	hc.Timeout = 0 // a followed log lasts as long as its run
+	resp, err := hc.Do(req)
+	if err != nil {
+		return rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		data, _ := io.ReadAll(resp.Body)
+		return apiError("GET", path, resp.StatusCode, data)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// apiError turns an API error answer back into the rat error it describes.
+func apiError(method, path string, status int, data []byte) error {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+		return rat.Errorf(e.Error.Code, "%s", e.Error.Message)
+	}
+	return rat.Errorf(rat.EUNAVAILABLE, "%s %s: HTTP %d", method, path, status)
 }
 
 // waitRun polls a run until it has finished.

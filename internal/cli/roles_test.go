@@ -226,6 +226,22 @@ func TestRemoteCommands(t *testing.T) {
 			t.Fatalf("runs show --server:\n%s", out)
 		}
 		u.fails("not found", "runs", "show", "no-such-run", "--server", base)
+		// Run logs: the same lines from the catalog and through the API.
+		local := u.ok("runs", "logs", runs[1].ID)
+		for _, want := range []string{"silver.numbers", "build started", "built (table): 7 rows", "run success", "published to main"} {
+			if !strings.Contains(local, want) {
+				t.Fatalf("runs logs lacks %q:\n%s", want, local)
+			}
+		}
+		remote := u.ok("runs", "logs", runs[1].ID, "--server", base, "--follow")
+		if remote != local {
+			t.Fatalf("runs logs --server differs:\n%s\nvs local:\n%s", remote, local)
+		}
+		failed := u.ok("runs", "logs", runs[0].ID, "--json")
+		if !strings.Contains(failed, `"level":"error"`) || !strings.Contains(failed, "not_null") {
+			t.Fatalf("failed run's log:\n%s", failed)
+		}
+		u.fails("not found", "runs", "logs", "no-such-run", "--server", base)
 		u.fails("--server", "runs", "cancel", runs[0].ID)
 		u.fails("cannot reach", "runs", "list", "--server", "http://127.0.0.1:1")
 	})

@@ -72,12 +72,20 @@ Selectors (default: every pipeline):
 			if runner.Vars, err = parseVars(vars); err != nil {
 				return err
 			}
+			var printer func(pipeline.Event)
 			if !asJSON {
-				runner.Progress = progressPrinter(cmd.ErrOrStderr())
+				printer = progressPrinter(cmd.ErrOrStderr())
 			}
-			res, err := runner.Run(ctx, pipeline.Options{
-				Target: a.cfg.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun,
-			})
+			opts := pipeline.Options{Target: a.cfg.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun}
+			if dryRun {
+				runner.Progress = printer
+			} else {
+				opts.ID = pipeline.NewRunID(time.Now())
+				progress, closeLog := a.runLogger(opts.ID, printer)
+				defer closeLog()
+				runner.Progress = progress
+			}
+			res, err := runner.Run(ctx, opts)
 			if err != nil {
 				return err
 			}

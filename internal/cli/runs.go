@@ -140,7 +140,89 @@ func newRunsCmd(g *globals) *cobra.Command {
 		},
 	}
 	cancel.Flags().StringVar(&server, "server", "", "the rat serve running it (URL)")
-	cmd.AddCommand(list, show, cancel)
+	var follow bool
+	logs := &cobra.Command{
+		Use:   "logs RUN_ID",
+		Short: "Print a run's log: nodes started and built, tests, the publish",
+		Long: `Print the log lines a run recorded, one per line: time, level, pipeline, message.
+With --follow, keep printing new lines until the run has finished (with
+--server, from a rat serve's GET /api/v1/runs/{id}/logs?follow=true).`,
+		Example: `  rat runs logs 20260101-060000-ab12
+  rat runs logs 20260101-060000-ab12 --follow --server http://127.0.0.1:3030`,
+		Args: exactArgs(1, "a run id (see 'rat runs list')"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			print := func(l rat.RunLogLine) {
+				if asJSON {
+					b, _ := json.Marshal(l)
+					fmt.Fprintln(out, string(b))
+					return
+				}
+				p := l.Pipeline
+				if p == "" {
+					p = "-"
+				}
+				fmt.Fprintf(out, "%s  %-5s  %-28s  %s\n", l.At.Format("15:04:05.000"), l.Level, p, l.Message)
+			}
+			if server != "" {
+				c, err := newAPIClient(server)
+				if err != nil {
+					return err
+				}
+				path := "/api/v1/runs/" + url.PathEscape(args[0]) + "/logs"
+				if follow {
+					path += "?follow=true"
+				}
+				if err := c.stream(cmd.Context(), path, func(line []byte) error {
+					var l rat.RunLogLine
+					if err := json.Unmarshal(line, &l); err != nil {
+						return err
+					}
+					print(l)
+					return nil
+				}); err != nil {
+					return errRemote(server, err)
+				}
+				return nil
+			}
+			a, rl, err := openRunLog(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			st, ok := a.store.(runLogStore)
+			if !ok {
+				return rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run logs")
+			}
+			var seq int64
+			for {
+				run, err := rl.Run(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				lines, err := st.RunLogs(cmd.Context(), args[0], seq, 0)
+				if err != nil {
+					return err
+				}
+				for _, l := range lines {
+					print(l)
+					seq = l.Seq
+				}
+				if !follow || (!run.Finished.IsZero() && len(lines) == 0) {
+					return nil
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		},
+	}
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the run has finished")
+	logs.Flags().BoolVar(&asJSON, "json", false, "print each line as JSON")
+	logs.Flags().StringVar(&server, "server", "", "read the log from a rat serve (URL) instead of the local catalog")
+	cmd.AddCommand(list, show, cancel, logs)
 	return cmd
 }
 

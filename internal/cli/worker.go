@@ -149,6 +149,12 @@ func (a *app) runLocal(ctx context.Context, opts pipeline.Options) (*pipeline.Re
 	if err != nil {
 		return nil, err
 	}
+	if opts.ID == "" {
+		opts.ID = pipeline.NewRunID(time.Now())
+	}
+	progress, closeLog := a.runLogger(opts.ID, nil)
+	defer closeLog()
+	r.Progress = progress
 	return r.Run(ctx, opts)
 }
 

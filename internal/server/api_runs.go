@@ -207,3 +207,75 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
 }
+
+// runLogReader is what the catalog stores read run logs with.
+type runLogReader interface {
+	RunLogs(ctx context.Context, runID string, after int64, limit int) ([]rat.RunLogLine, error)
+}
+
+// runLogs streams a run's log as JSON lines (application/x-ndjson), from
+// the line after ?after=SEQ. With ?follow=true it keeps streaming new lines
+// until the run has finished.
+func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
+	rl, err := s.runLog()
+	if err != nil {
+		return err
+	}
+	lr, ok := s.cfg.Store.(runLogReader)
+	if !ok {
+		return rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run logs")
+	}
+	id := r.PathValue("id")
+	if _, err := rl.Run(r.Context(), id); err != nil {
+		return err
+	}
+	after, err := intParam(r, "after", 0)
+	if err != nil {
+		return err
+	}
+	follow := r.URL.Query().Get("follow") == "true"
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	seq := int64(after)
+	ended := false
+	for {
+		lines, err := lr.RunLogs(r.Context(), id, seq, 1000)
+		if err != nil {
+			return nil // the status line is out; the stream just ends
+		}
+		for _, l := range lines {
+			if err := enc.Encode(l); err != nil {
+				return nil
+			}
+			seq = l.Seq
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if len(lines) == 1000 {
+			continue
+		}
+		if !follow {
+			return nil
+		}
+		run, err := rl.Run(r.Context(), id)
+		if err != nil {
+			return nil
+		}
+		if !run.Finished.IsZero() && len(lines) == 0 {
+			// The last lines are written just after the record: read once
+			// more after they had time to land.
+			if ended {
+				return nil
+			}
+			ended = true
+		}
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

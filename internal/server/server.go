@@ -251,6 +251,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/runs", RoleRead, s.listRuns)
 	api("GET /api/v1/runs/{id}", RoleRead, s.getRun)
 	api("POST /api/v1/runs/{id}/cancel", RoleRun, s.cancelRun)
+	api("GET /api/v1/runs/{id}/logs", RoleRead, s.runLogs)
 
 	api("POST /api/v1/landing/{zone}", RoleRun, s.upload)
 

@@ -86,8 +86,53 @@ AND id NOT IN (SELECT max(id) FROM runs WHERE status = 'success' GROUP BY target
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, tx, `DELETE FROM run_logs WHERE run_id NOT IN (SELECT id FROM runs)`)
 		return err
 	})
 	return n, s.fail("prune runs", err)
+}
+
+// AppendRunLogs stores log lines of a run; a line whose seq is already
+// stored is kept as it was (a retried write does not duplicate lines).
+func (s *Store) AppendRunLogs(ctx context.Context, runID string, lines []rat.RunLogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, l := range lines {
+			if _, err := s.exec(ctx, tx, `INSERT INTO run_logs (run_id, seq, at_us, level, pipeline, message) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, seq) DO NOTHING`, runID, l.Seq, l.At.UnixMicro(), l.Level, l.Pipeline, l.Message); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.fail("write the log of run "+runID, err)
+}
+
+// RunLogs returns up to limit log lines of a run with seq above after.
+func (s *Store) RunLogs(ctx context.Context, runID string, after int64, limit int) ([]rat.RunLogLine, error) {
+	if limit <= 0 {
+		limit = 10_000
+	}
+	rows, err := s.query(ctx, s.db, `SELECT seq, at_us, level, pipeline, message FROM run_logs
+WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`, runID, after, limit)
+	if err != nil {
+		return nil, s.fail("read the log of run "+runID, err)
+	}
+	defer rows.Close()
+	out := []rat.RunLogLine{}
+	for rows.Next() {
+		var l rat.RunLogLine
+		var us int64
+		if err := rows.Scan(&l.Seq, &us, &l.Level, &l.Pipeline, &l.Message); err != nil {
+			return nil, s.fail("read the log of run "+runID, err)
+		}
+		l.At = time.UnixMicro(us).UTC()
+		out = append(out, l)
+	}
+	return out, s.fail("read the log of run "+runID, rows.Err())
 }
