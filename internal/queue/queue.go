@@ -209,10 +209,23 @@ func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) error {
 	if err != nil {
 		return fmt.Errorf("queue migrations: %w", err)
 	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("queue migrations: %w", err)
+	// Processes starting together (rat serve and rat worker on a new queue)
+	// may race to apply the same version: the loser fails on an existing
+	// table, and trying again finds the version applied.
+	for attempt := 1; ; attempt++ {
+		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil {
+			return nil
+		}
+		if attempt == 5 {
+			return fmt.Errorf("queue migrations: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("queue migrations: %w", err)
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // bind keeps the client's methods, whatever its transaction type.

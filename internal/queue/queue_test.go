@@ -141,3 +141,31 @@ func TestSchedulerTicks(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentOpen: processes starting together on a new queue (rat serve
+// and rat worker) all open it, whichever applies the migrations.
+func TestConcurrentOpen(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{SQLitePath: filepath.Join(t.TempDir(), "queue.db")}
+			if name == "postgres" {
+				cfg = Config{PostgresURL: testenv.Postgres(t)}
+			}
+			errs := make(chan error, 4)
+			for range 4 {
+				go func() {
+					q, err := Open(context.Background(), cfg)
+					if err == nil {
+						q.Close()
+					}
+					errs <- err
+				}()
+			}
+			for range 4 {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
