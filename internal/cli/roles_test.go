@@ -298,3 +298,54 @@ func TestAfterTrigger(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelAcrossProcesses: rat runs cancel, sent to a rat serve that only
+// enqueues, stops the run a separate rat worker is executing; the target
+// stays untouched.
+func TestCancelAcrossProcesses(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: cancel\n")
+		// Minutes of work: only a cancellation ends it within the test.
+		u.write("pipelines/silver/slow.sql", "SELECT sum(hash(range)) AS s FROM range(100000000000)\n")
+		base := startServe(t, u, "--no-worker")
+		startDaemon(t, u, regexp.MustCompile(`(worker started)`), "worker")
+		resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var started struct{ ID string }
+		_ = json.NewDecoder(resp.Body).Decode(&started)
+		resp.Body.Close()
+		show := func() (status, msg string) {
+			var r struct{ Status, Error string }
+			_ = json.Unmarshal([]byte(u.ok("runs", "show", started.ID, "--json")), &r)
+			return r.Status, r.Error
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for s, _ := show(); s != "running"; s, _ = show() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the run did not start: %s", s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if out := u.ok("runs", "cancel", started.ID, "--server", base); !strings.Contains(out, "cancelling") {
+			t.Fatalf("runs cancel: %s", out)
+		}
+		deadline = time.Now().Add(60 * time.Second)
+		for {
+			s, msg := show()
+			if s == "failed" {
+				if !strings.Contains(msg, "cancel") {
+					t.Fatalf("cancelled run's error: %q", msg)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the run was not cancelled: %s", s)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		u.fails("silver.slow", "query", "SELECT * FROM silver.slow")
+		u.fails("already finished", "runs", "cancel", started.ID, "--server", base)
+	})
+}

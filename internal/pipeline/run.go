@@ -234,8 +234,8 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 			res.Status = StatusFailed
 		}
 	}
-	if res.Status == StatusSuccess && ctx.Err() != nil {
-		// Cancelled after the last node: the target must stay untouched.
+	if ctx.Err() != nil && res.Error == "" {
+		// Cancelled: the target must stay untouched, and the record says why.
 		res.Status, res.Error = StatusFailed, "cancelled before publishing"
 	}
 	if res.Status == StatusSuccess {
