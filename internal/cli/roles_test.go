@@ -299,14 +299,15 @@ func TestAfterTrigger(t *testing.T) {
 	})
 }
 
-// TestCancelAcrossProcesses: rat runs cancel, sent to a rat serve that only
-// enqueues, stops the run a separate rat worker is executing; the target
-// stays untouched.
+// TestCancelAcrossProcesses: rat runs cancel, sent to a rat serve replica
+// that did not start the run, stops it in the separate rat worker executing
+// it; the target stays untouched. A queued run is cancelled before it starts.
 func TestCancelAcrossProcesses(t *testing.T) {
 	setups(t, func(t *testing.T, u *ratUser) {
 		u.write("workspace.yaml", "name: cancel\n")
 		// Minutes of work: only a cancellation ends it within the test.
 		u.write("pipelines/silver/slow.sql", "SELECT sum(hash(range)) AS s FROM range(100000000000)\n")
+		u.env = append(u.env, "RAT_MAX_PARALLEL_PIPELINES=1") // the worker takes one run at a time
 		base := startServe(t, u, "--no-worker")
 		startDaemon(t, u, regexp.MustCompile(`(worker started)`), "worker")
 		resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
@@ -328,7 +329,9 @@ func TestCancelAcrossProcesses(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if out := u.ok("runs", "cancel", started.ID, "--server", base); !strings.Contains(out, "cancelling") {
+		// Through the other replica, which did not start the run.
+		other := startServe(t, u, "--no-worker")
+		if out := u.ok("runs", "cancel", started.ID, "--server", other); !strings.Contains(out, "cancelling") {
 			t.Fatalf("runs cancel: %s", out)
 		}
 		deadline = time.Now().Add(60 * time.Second)
@@ -347,5 +350,26 @@ func TestCancelAcrossProcesses(t *testing.T) {
 		}
 		u.fails("silver.slow", "query", "SELECT * FROM silver.slow")
 		u.fails("already finished", "runs", "cancel", started.ID, "--server", base)
+
+		// With the worker busy on another slow run, the next waits queued.
+		post := func() string {
+			resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var r struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&r)
+			return r.ID
+		}
+		busy := post()
+		queued := post()
+		u.ok("runs", "cancel", queued, "--server", other)
+		var r struct{ Status, Error string }
+		_ = json.Unmarshal([]byte(u.ok("runs", "show", queued, "--json")), &r)
+		if r.Status != "failed" || r.Error != "cancelled before it started" {
+			t.Fatalf("a queued run cancelled: %+v", r)
+		}
+		u.ok("runs", "cancel", busy, "--server", base)
 	})
 }

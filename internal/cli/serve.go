@@ -147,5 +147,8 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
 			return a.runQueued(ctx, q, opts)
 		},
+		CancelRun: func(ctx context.Context, id string) (bool, error) {
+			return a.cancelQueued(ctx, q, id)
+		},
 	})
 }

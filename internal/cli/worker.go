@@ -13,6 +13,7 @@ import (
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/trigger"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 )
 
@@ -156,6 +157,32 @@ func (a *app) runLocal(ctx context.Context, opts pipeline.Options) (*pipeline.Re
 	defer closeLog()
 	r.Progress = progress
 	return r.Run(ctx, opts)
+}
+
+// cancelQueued cancels a run through the queue, wherever it waits or runs.
+// A run cancelled before any worker took it is recorded as failed here; a
+// running one records itself when its worker stops it.
+func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool, error) {
+	state, err := q.CancelRun(ctx, id)
+	if err != nil || state == "" {
+		return false, err
+	}
+	if state == rivertype.JobStateRunning {
+		return true, nil
+	}
+	rl := a.store.(pipeline.RunLog)
+	rec, err := rl.Run(ctx, id)
+	if err != nil {
+		return true, err
+	}
+	var res pipeline.Result
+	if err := json.Unmarshal(rec.Detail, &res); err != nil {
+		return true, fmt.Errorf("read run %s: %w", id, err)
+	}
+	res.Status, res.Error = pipeline.StatusFailed, "cancelled before it started"
+	detail, _ := json.Marshal(res)
+	rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
+	return true, rl.SaveRun(ctx, rec)
 }
 
 // runQueued enqueues a run, waits for a worker (this process's or

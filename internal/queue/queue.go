@@ -238,7 +238,9 @@ func (q *Queue) bind(c interface {
 	Stop(ctx context.Context) error
 }) {
 	q.insert = func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error) {
-		return c.Insert(ctx, args, nil)
+		opts := args.InsertOpts()
+		opts.Tags = []string{runTag(args.ID)}
+		return c.Insert(ctx, args, &opts)
 	}
 	q.get = c.JobGet
 	q.cancel = c.JobCancel
@@ -268,6 +270,29 @@ func (q *Queue) Waiting(ctx context.Context) (int, time.Duration, error) {
 		}
 	}
 	return len(res.Jobs), oldest, nil
+}
+
+// runTag tags a run's job with the run id, so any process can find it.
+func runTag(id string) string { return "run_" + id }
+
+// CancelRun cancels the job of a run, wherever it is queued or running:
+// a running run stops in whichever worker has it. It returns the job's
+// state before the cancel, or "" when the run has no job left to cancel.
+func (q *Queue) CancelRun(ctx context.Context, runID string) (rivertype.JobState, error) {
+	res, err := q.list(ctx, river.NewJobListParams().Kinds(RunArgs{}.Kind()).TagsAny(runTag(runID)).
+		States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending).
+		First(1))
+	if err != nil {
+		return "", fmt.Errorf("find the job of run %s: %w", runID, err)
+	}
+	if len(res.Jobs) == 0 {
+		return "", nil
+	}
+	job := res.Jobs[0]
+	if _, err := q.cancel(ctx, job.ID); err != nil {
+		return "", fmt.Errorf("cancel run %s: %w", runID, err)
+	}
+	return job.State, nil
 }
 
 // Enqueue schedules a run and returns its id.

@@ -202,8 +202,18 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if rec.Status == string(pipeline.StatusRunning) {
-		return rat.Errorf(rat.ECONFLICT, "run %s is running in another process: cancel it there", id)
+	if rec.Status == string(pipeline.StatusRunning) || rec.Status == "queued" {
+		if s.cfg.CancelRun != nil {
+			ok, err := s.cfg.CancelRun(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
+				return nil
+			}
+		}
+		return rat.Errorf(rat.ECONFLICT, "run %s is %s in another process that this server cannot reach: cancel it there", id, rec.Status)
 	}
 	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
 }

@@ -48,6 +48,10 @@ type Config struct {
 	// StartRun runs pipelines to the end; the server calls it in a goroutine
 	// it tracks, with a context Stop and POST /runs/{id}/cancel cancel.
 	StartRun func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
+	// CancelRun cancels a run this server did not start (another replica
+	// did): it reports whether the run had a job to cancel. nil = such
+	// runs cannot be cancelled here.
+	CancelRun func(ctx context.Context, id string) (bool, error)
 	// Settings lists the effective configuration, secrets redacted
 	// (config.Config.Settings); nil hides /api/v1/config.
 	Settings func() []config.Setting
