@@ -373,3 +373,66 @@ func TestCancelAcrossProcesses(t *testing.T) {
 		u.ok("runs", "cancel", busy, "--server", base)
 	})
 }
+
+// TestOverlapPolicy: a run of a pipeline that another run is building into
+// the same branch waits (overlap: queue, the default) or is skipped
+// (overlap: skip), even with free worker slots.
+func TestOverlapPolicy(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: overlap\n")
+		slow := "SELECT sum(hash(range)) AS s FROM range(100000000000)\n"
+		u.write("pipelines/silver/queued.sql", slow)
+		u.write("pipelines/silver/skipped/pipeline.sql", slow)
+		u.write("pipelines/silver/skipped/config.yaml", "overlap: skip\n")
+		u.env = append(u.env, "RAT_MAX_PARALLEL_PIPELINES=2")
+		base := startServe(t, u)
+		post := func(sel string) string {
+			resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{"selectors":["`+sel+`"]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var r struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&r)
+			return r.ID
+		}
+		show := func(id string) (string, string) {
+			var r struct{ Status, Error string }
+			_ = json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &r)
+			return r.Status, r.Error
+		}
+		waitFor := func(id, want string) string {
+			t.Helper()
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				s, msg := show(id)
+				if s == want {
+					return msg
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("run %s is %s (%s), want %s", id, s, msg, want)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		first := post("silver.queued")
+		waitFor(first, "running")
+		second := post("silver.queued")
+		time.Sleep(3 * time.Second) // a free slot, but the pipeline is taken
+		if s, _ := show(second); s != "queued" {
+			t.Fatalf("the second run of silver.queued is %s while the first runs, want queued", s)
+		}
+		u.ok("runs", "cancel", first, "--server", base)
+		waitFor(second, "running")
+		u.ok("runs", "cancel", second, "--server", base)
+		waitFor(second, "failed")
+
+		third := post("silver.skipped")
+		waitFor(third, "running")
+		if msg := waitFor(post("silver.skipped"), "skipped"); !strings.Contains(msg, "overlap: skip") || !strings.Contains(msg, third) {
+			t.Fatalf("the skipped run says %q", msg)
+		}
+		u.ok("runs", "cancel", third, "--server", base)
+		waitFor(third, "failed")
+	})
+}

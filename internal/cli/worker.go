@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/trigger"
+	"github.com/ratdata/rat/internal/workspace"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 )
@@ -153,10 +155,70 @@ func (a *app) runLocal(ctx context.Context, opts pipeline.Options) (*pipeline.Re
 	if opts.ID == "" {
 		opts.ID = pipeline.NewRunID(time.Now())
 	}
+	if opts.Target == "" {
+		opts.Target = a.cfg.Branch
+	}
+	if res, err := a.lockPipelines(ctx, ws, opts); res != nil || err != nil {
+		return res, err
+	}
+	if lk, ok := a.store.(pipelineLocker); ok {
+		defer func() { _ = lk.UnlockPipelines(context.WithoutCancel(ctx), opts.ID) }()
+	}
 	progress, closeLog := a.runLogger(opts.ID, nil)
 	defer closeLog()
 	r.Progress = progress
 	return r.Run(ctx, opts)
+}
+
+// pipelineLocker is what the catalog stores keep pipeline locks with.
+type pipelineLocker interface {
+	LockPipelines(ctx context.Context, target, runID string, pipelines []string) (map[string]string, error)
+	UnlockPipelines(ctx context.Context, runID string) error
+}
+
+// overlapRetry is how soon a run that waits for another one is tried again.
+const overlapRetry = 2 * time.Second
+
+// lockPipelines applies the overlap policy: a run may start only when no
+// other run is building one of its pipelines into the same branch. When one
+// is, the run waits (queue.Busy) or, if a blocked pipeline says overlap:
+// skip, is recorded as skipped and its result returned.
+func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts pipeline.Options) (*pipeline.Result, error) {
+	lk, ok := a.store.(pipelineLocker)
+	if !ok {
+		return nil, nil
+	}
+	selected, err := ws.Select(opts.Selectors, nil)
+	if err != nil {
+		return nil, nil // the runner reports bad selectors in the run record
+	}
+	names := make([]string, len(selected))
+	policy := map[string]string{}
+	for i, p := range selected {
+		names[i] = p.ID.String()
+		policy[names[i]] = p.Config.Overlap
+	}
+	held, err := lk.LockPipelines(ctx, opts.Target, opts.ID, names)
+	if err != nil || len(held) == 0 {
+		return nil, err
+	}
+	blocked := slices.Sorted(maps.Keys(held))
+	reason := fmt.Sprintf("%s is being built into %s by run %s", blocked[0], opts.Target, held[blocked[0]])
+	skip := false
+	for _, p := range blocked {
+		skip = skip || policy[p] == workspace.OverlapSkip
+	}
+	if !skip {
+		return nil, &queue.Busy{Wait: overlapRetry, Reason: reason + "; waiting (overlap: queue)"}
+	}
+	rl := a.store.(pipeline.RunLog)
+	now := time.Now().UTC()
+	res := &pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
+		RunBranch: "run/" + opts.ID, Status: pipeline.StatusSkipped, Started: now,
+		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: reason + " (overlap: skip)"}
+	detail, _ := json.Marshal(res)
+	return res, rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: string(res.Status), Trigger: opts.Trigger,
+		Started: now, Finished: now, Detail: detail})
 }
 
 // cancelQueued cancels a run through the queue, wherever it waits or runs.

@@ -354,7 +354,21 @@ type runWorker struct {
 // record; only a machinery error makes River retry the job.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if _, err := w.run(ctx, job.Args.Options()); err != nil {
+		var busy *Busy
+		if errors.As(err, &busy) {
+			// Not a failure: the job waits its turn, without using an attempt.
+			return river.JobSnooze(busy.Wait)
+		}
 		return fmt.Errorf("run %s: %w", job.Args.ID, err)
 	}
 	return nil
 }
+
+// Busy is what a Run function returns for a run that must wait for another
+// (the overlap policy queue): the job is tried again after Wait.
+type Busy struct {
+	Wait   time.Duration
+	Reason string
+}
+
+func (b *Busy) Error() string { return b.Reason }

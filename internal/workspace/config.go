@@ -14,7 +14,7 @@ import (
 var pipelineKeys = []string{
 	"description", "owner", "materialized", "unique_key", "partition_by", "merge_strategy",
 	"watermark_column", "on_schema_change", "tags", "columns", "freshness", "tests", "triggers",
-	"documentation", "retries", "retry_delay", "on_bad_rows", "vars",
+	"documentation", "retries", "retry_delay", "on_bad_rows", "vars", "overlap",
 }
 
 var (
@@ -22,6 +22,7 @@ var (
 	mergeStrategies  = []string{string(Merge), string(Append), string(DeleteInsert)}
 	schemaPolicies   = []string{OnSchemaChangeFail, OnSchemaChangeAppend}
 	badRowPolicies   = []string{OnBadRowsReject, OnBadRowsQuarantine}
+	overlapPolicies  = []string{OverlapQueue, OverlapSkip}
 	severities       = []string{string(SeverityError), string(SeverityWarn)}
 	triggerTypes     = []string{"schedule", "landing", "webhook", "after", "freshness", "s3_sensor"}
 	columnTestKinds  = []string{NotNull, Unique, Positive, AcceptedValues, Relationships}
@@ -109,6 +110,8 @@ func parsePipelineYAML(file string, data []byte) (*yamlConfig, error) {
 			c.RetryDelay, err = d.duration(v, key)
 		case "on_bad_rows":
 			c.OnBadRows, err = d.oneOf(v, key, badRowPolicies)
+		case "overlap":
+			c.Overlap, err = d.oneOf(v, key, overlapPolicies)
 		case "vars":
 			if v.Kind != yaml.MappingNode {
 				return d.errorf(v, key, "want a mapping of names to values, got %s", describeNode(v))
@@ -401,6 +404,9 @@ func validateConfig(c *Config, src map[string]place, file string) error {
 	}
 	if c.OnBadRows == "" {
 		c.OnBadRows = OnBadRowsReject
+	}
+	if c.Overlap == "" {
+		c.Overlap = OverlapQueue
 	}
 	for i, k := range c.UniqueKey {
 		if !identPart(k) {

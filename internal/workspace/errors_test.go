@@ -94,6 +94,10 @@ func TestLoadErrors(t *testing.T) {
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "freshness:\n  warn_after: {hour: 3}\n",
 		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: unknown key "freshness.warn_after.hour" (did you mean "freshness.warn_after.hours"?)`}},
+		{"unknown overlap policy", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "overlap: wait\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:1: overlap`, "queue, skip"}},
 		{"empty freshness trigger", map[string]string{
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "triggers:\n  - type: freshness\n",

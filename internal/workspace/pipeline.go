@@ -53,6 +53,13 @@ const (
 	OnBadRowsQuarantine  = "quarantine"
 )
 
+// Overlap policies: what a run does when another run is building one of
+// its pipelines on the same branch.
+const (
+	OverlapQueue = "queue" // wait until the other run ends
+	OverlapSkip  = "skip"  // give up, recorded as skipped
+)
+
 // Warning is a problem that does not stop loading, such as a contradiction
 // between a SQL annotation and the pipeline's YAML.
 type Warning struct {
@@ -116,6 +123,7 @@ type Config struct {
 	Retries         int
 	RetryDelay      time.Duration
 	OnBadRows       string         // reject (default) | quarantine
+	Overlap         string         // queue (default) | skip: a run while another run builds it on the same branch
 	Vars            map[string]any // var() values of this pipeline (over workspace.yaml's)
 }
 
