@@ -436,3 +436,43 @@ func TestOverlapPolicy(t *testing.T) {
 		waitFor(third, "failed")
 	})
 }
+
+// TestScheduleOnTime: in real time, a schedule fires every interval, each
+// tick enqueued within 2 seconds of its due time (rat_scheduler_lag_seconds),
+// and its runs succeed.
+func TestScheduleOnTime(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: ontime\n")
+		u.write("pipelines/silver/tick/pipeline.sql", "SELECT 1 AS x\n")
+		u.write("pipelines/silver/tick/config.yaml", "triggers:\n  - {type: schedule, cron: '@every 3s'}\n")
+		base := startServe(t, u)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := http.Get(base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			count := regexp.MustCompile(`(?m)^rat_scheduler_lag_seconds_count (\d+)$`).FindStringSubmatch(string(b))
+			onTime := regexp.MustCompile(`(?m)^rat_scheduler_lag_seconds_bucket\{le="2"\} (\d+)$`).FindStringSubmatch(string(b))
+			if count == nil || onTime == nil {
+				t.Fatalf("/metrics lacks the scheduler lag:\n%s", b)
+			}
+			if count[1] != onTime[1] {
+				t.Fatalf("%s of %s schedule ticks were enqueued more than 2s late", count[1], onTime[1])
+			}
+			if n, _ := strconv.Atoi(count[1]); n >= 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %s ticks fired in a minute of a 3s schedule", count[1])
+			}
+			time.Sleep(time.Second)
+		}
+		var runs []struct{ Status, Trigger string }
+		if err := json.Unmarshal([]byte(u.ok("runs", "list", "--json", "--status", "success")), &runs); err != nil || len(runs) < 2 || runs[0].Trigger != "schedule" {
+			t.Fatalf("scheduled runs: %v %+v", err, runs)
+		}
+	})
+}
