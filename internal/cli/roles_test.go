@@ -27,6 +27,13 @@ func startServe(t *testing.T, u *ratUser, args ...string) string {
 // matching ready; it returns the line's first submatch.
 func startDaemon(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string) string {
 	t.Helper()
+	v, _ := startProcess(t, u, ready, args...)
+	return v
+}
+
+// startProcess is startDaemon that also returns the process.
+func startProcess(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string) (string, *exec.Cmd) {
+	t.Helper()
 	cmd := u.cmd(args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -49,11 +56,11 @@ func startDaemon(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string)
 	}()
 	select {
 	case v := <-found:
-		return v
+		return v, cmd
 	case <-time.After(30 * time.Second):
 		t.Fatalf("rat %v did not become ready", args)
 	}
-	return ""
+	return "", cmd
 }
 
 func stopDaemon(cmd *exec.Cmd) {
@@ -473,6 +480,59 @@ func TestScheduleOnTime(t *testing.T) {
 		var runs []struct{ Status, Trigger string }
 		if err := json.Unmarshal([]byte(u.ok("runs", "list", "--json", "--status", "success")), &runs); err != nil || len(runs) < 2 || runs[0].Trigger != "schedule" {
 			t.Fatalf("scheduled runs: %v %+v", err, runs)
+		}
+	})
+}
+
+// TestScheduleSurvivesReplica: two rat serve replicas share one catalog and
+// queue; each schedule tick fires once, and when the leader is killed
+// (kill -9) the other replica keeps the schedule firing.
+func TestScheduleSurvivesReplica(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: replicas\n")
+		u.write("pipelines/silver/tick/pipeline.sql", "SELECT 1 AS x\n")
+		u.write("pipelines/silver/tick/config.yaml", "triggers:\n  - {type: schedule, cron: '@every 3s'}\n")
+		listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+		begin := time.Now()
+		_, first := startProcess(t, u, listening, "serve", "--listen", "127.0.0.1:0")
+		scheduled := func() []time.Time {
+			var runs []struct {
+				Trigger string
+				Started time.Time
+			}
+			if err := json.Unmarshal([]byte(u.ok("runs", "list", "--json", "-n", "1000")), &runs); err != nil {
+				t.Fatal(err)
+			}
+			var out []time.Time
+			for _, r := range runs {
+				if r.Trigger == "schedule" {
+					out = append(out, r.Started)
+				}
+			}
+			return out
+		}
+		waitRuns := func(n int) {
+			t.Helper()
+			deadline := time.Now().Add(90 * time.Second)
+			for len(scheduled()) < n {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d scheduled runs, want %d", len(scheduled()), n)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		waitRuns(3) // the first replica alone: it is the leader that schedules
+		startProcess(t, u, listening, "serve", "--listen", "127.0.0.1:0")
+		waitRuns(len(scheduled()) + 2)
+		if err := first.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = first.Wait()
+		killed := len(scheduled())
+		waitRuns(killed + 3)
+		// One run per tick: no more runs than 3s ticks in the time elapsed.
+		if n, max := len(scheduled()), int(time.Since(begin)/(3*time.Second))+1; n > max {
+			t.Fatalf("%d scheduled runs in %s of a 3s schedule: some tick fired twice", n, time.Since(begin))
 		}
 	})
 }
