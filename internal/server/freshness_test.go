@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,5 +49,26 @@ func TestFreshness(t *testing.T) {
 		if metrics["silver.fresh"] != c.metric || metrics["silver.never"] != -1 || len(metrics) != 2 {
 			t.Fatalf("after %s: rat_table_freshness_status %v", c.after, metrics)
 		}
+	}
+}
+
+// TestInvalidCron: a workspace with a bad schedule answers 400 with the
+// place and the fix, and the server keeps serving.
+func TestInvalidCron(t *testing.T) {
+	e := newTestEnv(t, map[string]string{
+		"pipelines/silver/x.sql":  "SELECT 1 AS id\n",
+		"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: '0 25 * * *'}\n",
+	}, nil)
+	for _, path := range []string{"/api/v1/triggers", "/api/v1/workspace"} {
+		r := e.do("GET", path, nil)
+		if r.status != http.StatusBadRequest || r.errCode() != "invalid" || !strings.Contains(r.raw, "pipelines/silver/x.yaml:2") || !strings.Contains(r.raw, "cron") {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.raw)
+		}
+	}
+	if r := e.do("POST", "/api/v1/runs", map[string]any{}); r.status != http.StatusBadRequest {
+		t.Fatalf("POST /runs: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/health/live", nil); r.status != http.StatusOK {
+		t.Fatalf("the server stopped serving: %d", r.status)
 	}
 }

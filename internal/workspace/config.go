@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"github.com/ratdata/rat/internal/trigger"
 	"regexp"
 	"strings"
 	"time"
@@ -217,6 +218,18 @@ func (d yamlDoc) triggers(v *yaml.Node) ([]Trigger, error) {
 			t = "landing"
 		}
 		tr := Trigger{Type: t, Raw: m, Line: item.Line}
+		// Mistakes in schedules and after triggers show at load, with
+		// their place, not only in the scheduler's log.
+		switch t {
+		case "schedule":
+			if _, err := trigger.ParseSchedule(m, fmt.Sprintf("%s:%d: %s", d.file, item.Line, path)); err != nil {
+				return nil, err
+			}
+		case "after":
+			if _, err := trigger.ParseAfter(m, fmt.Sprintf("%s:%d: %s", d.file, item.Line, path)); err != nil {
+				return nil, err
+			}
+		}
 		if t == "freshness" {
 			err := d.mapping(item, path, []string{"type", "warn_after", "error_after"}, func(key string, _, v *yaml.Node) error {
 				if key == "type" {

@@ -94,6 +94,14 @@ func TestLoadErrors(t *testing.T) {
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "freshness:\n  warn_after: {hour: 3}\n",
 		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: unknown key "freshness.warn_after.hour" (did you mean "freshness.warn_after.hours"?)`}},
+		{"invalid cron", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: '61 * * * *'}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: triggers[0]: cron "61 * * * *"`, "want 5 fields"}},
+		{"after without pipelines", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: after}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: triggers[0]: an after trigger needs pipelines:`}},
 		{"unknown overlap policy", map[string]string{
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "overlap: wait\n",
