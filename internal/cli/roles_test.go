@@ -324,9 +324,13 @@ func TestCancelAcrossProcesses(t *testing.T) {
 		var started struct{ ID string }
 		_ = json.NewDecoder(resp.Body).Decode(&started)
 		resp.Body.Close()
-		show := func() (status, msg string) {
+		show := func(id ...string) (status, msg string) {
+			run := started.ID
+			if len(id) > 0 {
+				run = id[0]
+			}
 			var r struct{ Status, Error string }
-			_ = json.Unmarshal([]byte(u.ok("runs", "show", started.ID, "--json")), &r)
+			_ = json.Unmarshal([]byte(u.ok("runs", "show", run, "--json")), &r)
 			return r.Status, r.Error
 		}
 		deadline := time.Now().Add(60 * time.Second)
@@ -370,6 +374,13 @@ func TestCancelAcrossProcesses(t *testing.T) {
 			return r.ID
 		}
 		busy := post()
+		deadline = time.Now().Add(60 * time.Second)
+		for st, _ := show(busy); st != "running"; st, _ = show(busy) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the second slow run did not start: %s", st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		queued := post()
 		u.ok("runs", "cancel", queued, "--server", other)
 		var r struct{ Status, Error string }
