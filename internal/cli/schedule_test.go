@@ -26,19 +26,7 @@ func TestScheduleTick(t *testing.T) {
 		"pipelines/silver/once.sql":  "SELECT 1 AS x\n",
 		"pipelines/silver/once.yaml": "triggers:\n  - {type: schedule, cron: '* * * * *', catch_up: once}\n",
 	}
-	if err := writeTree(dir, files); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	g := &globals{dir: dir}
-	a, err := g.open(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openLocalApp(t, dir, files)
 	fired := map[string]int{}
 	enqueue := func(_ context.Context, o pipeline.Options) error {
 		if o.Trigger != "schedule" || len(o.Selectors) != 1 {
@@ -118,18 +106,7 @@ func TestLandingSensor(t *testing.T) {
 		"pipelines/bronze/orders.sql":  "-- @materialized: incremental\nSELECT * FROM {{ landing('orders') }}\n",
 		"pipelines/bronze/orders.yaml": "triggers:\n  - {type: landing}\n",
 	}
-	if err := writeTree(dir, files); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	a, err := (&globals{dir: dir}).open(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openLocalApp(t, dir, files)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var fired []pipeline.Options
 	enqueue := func(_ context.Context, o pipeline.Options) error {
@@ -176,19 +153,7 @@ func TestLandingSensor(t *testing.T) {
 // TestRunRetention: the scheduler deletes run records older than
 // run_retention_days, once an hour.
 func TestRunRetention(t *testing.T) {
-	dir := t.TempDir()
-	if err := writeTree(dir, map[string]string{"workspace.yaml": "name: keep\nruns: {retention_days: 30}\n"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	a, err := (&globals{dir: dir}).open(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openLocalApp(t, t.TempDir(), map[string]string{"workspace.yaml": "name: keep\nruns: {retention_days: 30}\n"})
 	rl := a.store.(pipeline.RunLog)
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	save := func(id, status string, finished time.Time) {
@@ -210,4 +175,23 @@ func TestRunRetention(t *testing.T) {
 	if len(runs) != 2 || runs[0].ID != "20260520-000000-aaaa" || runs[1].ID != "20260101-000000-aaaa" {
 		t.Fatalf("runs after pruning: %+v", runs)
 	}
+}
+
+// openLocalApp writes files into dir and opens the app there on the
+// embedded default, whatever the environment points at.
+func openLocalApp(t *testing.T, dir string, files map[string]string) *app {
+	t.Helper()
+	if err := writeTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	a, err := (&globals{dir: dir}).open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }
