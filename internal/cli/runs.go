@@ -17,7 +17,7 @@ import (
 func newRunsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "List and show recorded pipeline runs",
+		Short: "List, show, follow the logs of and cancel pipeline runs",
 	}
 	var status, target, server string
 	var limit int
