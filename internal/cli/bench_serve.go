@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,40 +81,11 @@ func (b *benchProcs) command(ctx context.Context, args ...string) *exec.Cmd {
 // start starts a daemon and waits for a stderr line matching ready.
 func (b *benchProcs) start(ctx context.Context, ready *regexp.Regexp, args ...string) (string, error) {
 	cmd := b.command(ctx, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return "", err
+	v, err := startAndWait(cmd, ready, 60*time.Second)
+	if cmd.Process != nil {
+		b.procs = append(b.procs, cmd)
 	}
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	b.procs = append(b.procs, cmd)
-	found := make(chan string, 1)
-	var tail []string
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[len(m)-1]
-				sent = true
-			} else if !sent && len(tail) < 20 {
-				tail = append(tail, sc.Text())
-			}
-		}
-		if !sent {
-			close(found)
-		}
-	}()
-	select {
-	case v, ok := <-found:
-		if !ok {
-			return "", rat.Errorf(rat.EUNAVAILABLE, "rat %s exited before it was ready:\n%s", strings.Join(args, " "), strings.Join(tail, "\n"))
-		}
-		return v, nil
-	case <-time.After(60 * time.Second):
-		return "", rat.Errorf(rat.EUNAVAILABLE, "rat %s was not ready after 60s", strings.Join(args, " "))
-	}
+	return v, err
 }
 
 func (b *benchProcs) stop() {
@@ -123,13 +93,7 @@ func (b *benchProcs) stop() {
 		_ = p.Process.Signal(syscall.SIGTERM)
 	}
 	for _, p := range b.procs {
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-			_ = p.Process.Kill()
-		}
+		waitOrKill(p, 40*time.Second)
 	}
 }
 

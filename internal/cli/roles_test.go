@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -35,43 +34,19 @@ func startDaemon(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string)
 func startProcess(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := u.cmd(args...)
-	stderr, err := cmd.StderrPipe()
+	v, err := startAndWait(cmd, ready, 30*time.Second)
+	if cmd.Process != nil {
+		t.Cleanup(func() { stopDaemon(cmd) })
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopDaemon(cmd) })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[len(m)-1]
-				sent = true
-			}
-		}
-	}()
-	select {
-	case v := <-found:
-		return v, cmd
-	case <-time.After(30 * time.Second):
-		t.Fatalf("rat %v did not become ready", args)
-	}
-	return "", cmd
+	return v, cmd
 }
 
 func stopDaemon(cmd *exec.Cmd) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-	}
+	waitOrKill(cmd, 30*time.Second)
 }
 
 // TestServeAndWorkerRoles: rat serve --no-worker only enqueues; a separate
