@@ -56,21 +56,6 @@ func TestServeAndWorkerRoles(t *testing.T) {
 		u.write("workspace.yaml", "name: roles\n")
 		u.write("pipelines/silver/numbers.sql", "SELECT range AS n FROM range(10)\n")
 		base := startServe(t, u, "--no-worker")
-		post := func() string {
-			resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var body struct {
-				ID string `json:"id"`
-			}
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &body) != nil {
-				t.Fatalf("POST /runs: %d %s", resp.StatusCode, b)
-			}
-			return body.ID
-		}
 		status := func(id string) string {
 			resp, err := http.Get(base + "/api/v1/runs/" + id)
 			if err != nil {
@@ -84,7 +69,7 @@ func TestServeAndWorkerRoles(t *testing.T) {
 			_ = json.Unmarshal(b, &body)
 			return body.Status
 		}
-		id := post()
+		id := postRun(t, base, `{}`)
 		time.Sleep(time.Second)
 		if s := status(id); s != "queued" {
 			t.Fatalf("without a worker the run should wait as queued, is %q", s)
@@ -292,76 +277,26 @@ func TestCancelAcrossProcesses(t *testing.T) {
 		u.env = append(u.env, "RAT_MAX_PARALLEL_PIPELINES=1") // the worker takes one run at a time
 		base := startServe(t, u, "--no-worker")
 		startDaemon(t, u, regexp.MustCompile(`(worker started)`), "worker")
-		resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var started struct{ ID string }
-		_ = json.NewDecoder(resp.Body).Decode(&started)
-		resp.Body.Close()
-		show := func(id ...string) (status, msg string) {
-			run := started.ID
-			if len(id) > 0 {
-				run = id[0]
-			}
-			var r struct{ Status, Error string }
-			_ = json.Unmarshal([]byte(u.ok("runs", "show", run, "--json")), &r)
-			return r.Status, r.Error
-		}
-		deadline := time.Now().Add(60 * time.Second)
-		for s, _ := show(); s != "running"; s, _ = show() {
-			if time.Now().After(deadline) {
-				t.Fatalf("the run did not start: %s", s)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		started := postRun(t, base, `{}`)
+		waitRunStatus(t, u, started, "running")
 		// Through the other replica, which did not start the run.
 		other := startServe(t, u, "--no-worker")
-		if out := u.ok("runs", "cancel", started.ID, "--server", other); !strings.Contains(out, "cancelling") {
+		if out := u.ok("runs", "cancel", started, "--server", other); !strings.Contains(out, "cancelling") {
 			t.Fatalf("runs cancel: %s", out)
 		}
-		deadline = time.Now().Add(60 * time.Second)
-		for {
-			s, msg := show()
-			if s == "failed" {
-				if !strings.Contains(msg, "cancel") {
-					t.Fatalf("cancelled run's error: %q", msg)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the run was not cancelled: %s", s)
-			}
-			time.Sleep(200 * time.Millisecond)
+		if msg := waitRunStatus(t, u, started, "failed"); !strings.Contains(msg, "cancel") {
+			t.Fatalf("cancelled run's error: %q", msg)
 		}
 		u.fails("silver.slow", "query", "SELECT * FROM silver.slow")
-		u.fails("already finished", "runs", "cancel", started.ID, "--server", base)
+		u.fails("already finished", "runs", "cancel", started, "--server", base)
 
 		// With the worker busy on another slow run, the next waits queued.
-		post := func() string {
-			resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var r struct{ ID string }
-			_ = json.NewDecoder(resp.Body).Decode(&r)
-			return r.ID
-		}
-		busy := post()
-		deadline = time.Now().Add(60 * time.Second)
-		for st, _ := show(busy); st != "running"; st, _ = show(busy) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the second slow run did not start: %s", st)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		queued := post()
+		busy := postRun(t, base, `{}`)
+		waitRunStatus(t, u, busy, "running")
+		queued := postRun(t, base, `{}`)
 		u.ok("runs", "cancel", queued, "--server", other)
-		var r struct{ Status, Error string }
-		_ = json.Unmarshal([]byte(u.ok("runs", "show", queued, "--json")), &r)
-		if r.Status != "failed" || r.Error != "cancelled before it started" {
-			t.Fatalf("a queued run cancelled: %+v", r)
+		if st, msg := u.runState(queued); st != "failed" || msg != "cancelled before it started" {
+			t.Fatalf("a queued run cancelled: %s %q", st, msg)
 		}
 		u.ok("runs", "cancel", busy, "--server", base)
 	})
@@ -379,40 +314,13 @@ func TestOverlapPolicy(t *testing.T) {
 		u.write("pipelines/silver/skipped/config.yaml", "overlap: skip\n")
 		u.env = append(u.env, "RAT_MAX_PARALLEL_PIPELINES=2")
 		base := startServe(t, u)
-		post := func(sel string) string {
-			resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(`{"selectors":["`+sel+`"]}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var r struct{ ID string }
-			_ = json.NewDecoder(resp.Body).Decode(&r)
-			return r.ID
-		}
-		show := func(id string) (string, string) {
-			var r struct{ Status, Error string }
-			_ = json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &r)
-			return r.Status, r.Error
-		}
-		waitFor := func(id, want string) string {
-			t.Helper()
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				s, msg := show(id)
-				if s == want {
-					return msg
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("run %s is %s (%s), want %s", id, s, msg, want)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
+		post := func(sel string) string { return postRun(t, base, `{"selectors":["`+sel+`"]}`) }
+		waitFor := func(id, want string) string { t.Helper(); return waitRunStatus(t, u, id, want) }
 		first := post("silver.queued")
 		waitFor(first, "running")
 		second := post("silver.queued")
 		time.Sleep(3 * time.Second) // a free slot, but the pipeline is taken
-		if s, _ := show(second); s != "queued" {
+		if s, _ := u.runState(second); s != "queued" {
 			t.Fatalf("the second run of silver.queued is %s while the first runs, want queued", s)
 		}
 		u.ok("runs", "cancel", first, "--server", base)
@@ -521,4 +429,44 @@ func TestScheduleSurvivesReplica(t *testing.T) {
 			t.Fatalf("%d scheduled runs in %s of a 3s schedule: some tick fired twice", n, time.Since(begin))
 		}
 	})
+}
+
+// postRun starts a run through the API with the JSON body and returns its id.
+func postRun(t *testing.T, base, body string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/runs", "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ ID string }
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &r) != nil || r.ID == "" {
+		t.Fatalf("POST /runs %s: %d %s", body, resp.StatusCode, b)
+	}
+	return r.ID
+}
+
+// runState reads a run's status and error from the catalog.
+func (u *ratUser) runState(id string) (status, msg string) {
+	var r struct{ Status, Error string }
+	_ = json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &r)
+	return r.Status, r.Error
+}
+
+// waitRunStatus waits up to a minute for a run to reach a status and
+// returns its error message.
+func waitRunStatus(t *testing.T, u *ratUser, id, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s, msg := u.runState(id)
+		if s == want {
+			return msg
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s is %s (%s), want %s", id, s, msg, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
