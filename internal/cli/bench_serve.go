@@ -128,21 +128,14 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	}
 	// wait polls a run closely so the figures are not the poll interval.
 	wait := func(id string) (*pipeline.Result, time.Time, error) {
-		for {
-			var raw json.RawMessage
-			if err := c.do(ctx, "GET", "/api/v1/runs/"+id, nil, &raw); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
-				return nil, time.Time{}, err
-			}
-			var res pipeline.Result
-			_ = json.Unmarshal(raw, &res)
-			switch res.Status {
-			case pipeline.StatusSuccess:
-				return &res, time.Now(), nil
-			case pipeline.StatusFailed:
-				return nil, time.Time{}, runFailed(&res)
-			}
-			time.Sleep(2 * time.Millisecond)
+		res, err := c.waitRun(ctx, id, 2*time.Millisecond, nil) // close polling: the figures are not the interval
+		if err != nil {
+			return nil, time.Time{}, err
 		}
+		if res.Status != pipeline.StatusSuccess {
+			return nil, time.Time{}, runFailed(res)
+		}
+		return res, time.Now(), nil
 	}
 	post := func(selector string) (string, time.Time, error) {
 		var started struct {

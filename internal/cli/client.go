@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/pipeline"
 )
 
 // apiClient talks to a rat serve: --server URL, with RAT_API_TOKEN as the
@@ -116,30 +117,30 @@ func apiError(method, path string, status int, data []byte) error {
 	return rat.Errorf(rat.EUNAVAILABLE, "%s %s: HTTP %d", method, path, status)
 }
 
-// waitRun polls a run until it has finished.
-func (c *apiClient) waitRun(ctx context.Context, id string, progress func(status string)) (json.RawMessage, error) {
+// waitRun polls a run every interval until it has ended (success,
+// failed or skipped) and returns its result; progress, if set, sees each
+// new status.
+func (c *apiClient) waitRun(ctx context.Context, id string, every time.Duration, progress func(status string)) (*pipeline.Result, error) {
 	last := ""
 	for {
 		var raw json.RawMessage
 		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &raw); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
 			return nil, err
 		}
-		var st struct {
-			Status string `json:"status"`
+		var res pipeline.Result
+		_ = json.Unmarshal(raw, &res)
+		if st := string(res.Status); st != last && progress != nil {
+			progress(st)
+			last = st
 		}
-		_ = json.Unmarshal(raw, &st)
-		if st.Status != last && progress != nil {
-			progress(st.Status)
-			last = st.Status
-		}
-		switch st.Status {
-		case "success", "failed":
-			return raw, nil
+		switch res.Status {
+		case pipeline.StatusSuccess, pipeline.StatusFailed, pipeline.StatusSkipped:
+			return &res, nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 }

@@ -333,6 +333,11 @@ func TestOverlapPolicy(t *testing.T) {
 		if msg := waitFor(post("silver.skipped"), "skipped"); !strings.Contains(msg, "overlap: skip") || !strings.Contains(msg, third) {
 			t.Fatalf("the skipped run says %q", msg)
 		}
+		// rat run --server ends on a skipped run too, with the reason.
+		_, errs, code := u.run("run", "silver.skipped", "--server", base)
+		if lines := strings.Split(strings.TrimSpace(errs), "\n"); code == 0 || !strings.Contains(lines[len(lines)-1], "was skipped") {
+			t.Fatalf("rat run --server of a skipped run: exit %d\n%s", code, errs)
+		}
 		u.ok("runs", "cancel", third, "--server", base)
 		waitFor(third, "failed")
 	})

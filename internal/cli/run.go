@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/objstore"
@@ -131,7 +130,7 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 		return errRemote(server, err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s queued on %s\n", started.ID, server)
-	raw, err := c.waitRun(ctx, started.ID, func(status string) {
+	res, err := c.waitRun(ctx, started.ID, 500*time.Millisecond, func(status string) {
 		if !asJSON && status != "" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %s\n", started.ID, status)
 		}
@@ -139,19 +138,18 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 	if err != nil {
 		return errRemote(server, err)
 	}
-	var res pipeline.Result
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return errRemote(server, err)
+	if res.Status == pipeline.StatusSkipped {
+		return rat.Errorf(rat.ECONFLICT, "run %s was skipped: %s", res.ID, res.Error)
 	}
 	if asJSON {
-		if err := printJSON(cmd.OutOrStdout(), &res); err != nil {
+		if err := printJSON(cmd.OutOrStdout(), res); err != nil {
 			return err
 		}
 	} else {
-		printRunSummary(cmd.OutOrStdout(), &res, false)
+		printRunSummary(cmd.OutOrStdout(), res, false)
 	}
 	if res.Status == pipeline.StatusFailed {
-		return runFailed(&res)
+		return runFailed(res)
 	}
 	return nil
 }
