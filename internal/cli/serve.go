@@ -61,6 +61,12 @@ then they are cancelled and their targets stay untouched.`,
 			// one tick a second is worked, by one of them.
 			var q *queue.Queue
 			tick := func(ctx context.Context, now time.Time) error {
+				// Nodes whose worker died go to another one.
+				if n, err := q.Reap(ctx, queue.DefaultLease); err != nil {
+					log.Error("reap", "err", err)
+				} else if n > 0 {
+					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
+				}
 				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
 					_, _, err := a.enqueueRun(ctx, q, opts)
 					return err

@@ -59,14 +59,9 @@ worker after its running runs finish.`,
 // database. With workers > 0 this process executes runs too.
 func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger) (*queue.Queue, error) {
 	var q *queue.Queue
-	run := func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-		res, err := a.runLocal(ctx, opts)
-		if err == nil && res.Status == pipeline.StatusSuccess {
-			a.startFollowers(ctx, q, res, log)
-		}
-		return res, err
-	}
-	cfg := queue.Config{Workers: workers, Run: run, Tick: tick}
+	// Processes without workers use the Exec too: cancelling a run records
+	// the nodes it settles.
+	cfg := queue.Config{Workers: workers, Tick: tick, Exec: &queuedExec{a: a, log: log, q: func() *queue.Queue { return q }}}
 	if a.cfg.IsPostgres() {
 		cfg.PostgresURL = a.cfg.CatalogURL
 	} else {
@@ -142,34 +137,6 @@ func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.
 	}
 }
 
-// runLocal executes a run in this process.
-func (a *app) runLocal(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-	ws, err := a.loadWorkspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.runner(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(time.Now())
-	}
-	if opts.Target == "" {
-		opts.Target = a.cfg.Branch
-	}
-	if res, err := a.lockPipelines(ctx, ws, opts); res != nil || err != nil {
-		return res, err
-	}
-	if lk, ok := a.store.(pipelineLocker); ok {
-		defer func() { _ = lk.UnlockPipelines(context.WithoutCancel(ctx), opts.ID) }()
-	}
-	progress, closeLog := a.runLogger(opts.ID, nil)
-	defer closeLog()
-	r.Progress = progress
-	return r.Run(ctx, opts)
-}
-
 // pipelineLocker is what the catalog stores keep pipeline locks with.
 type pipelineLocker interface {
 	LockPipelines(ctx context.Context, target, runID string, pipelines []string) (map[string]string, error)
@@ -241,11 +208,14 @@ func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool
 	if err := json.Unmarshal(rec.Detail, &res); err != nil {
 		return true, fmt.Errorf("read run %s: %w", id, err)
 	}
-	res.Status, res.Error = pipeline.StatusFailed, "cancelled before it started"
+	res.Status, res.Error = pipeline.StatusFailed, cancelledQueued
 	detail, _ := json.Marshal(res)
 	rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
 	return true, rl.SaveRun(ctx, rec)
 }
+
+// cancelledQueued is the error of a run cancelled while it waited.
+const cancelledQueued = "cancelled before it started"
 
 // runQueued enqueues a run, waits for a worker (this process's or
 // another's) to finish it, and reads its result from the run records.
@@ -256,7 +226,7 @@ func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Optio
 		return nil, err
 	}
 	rl := a.store.(pipeline.RunLog)
-	row, err := q.Wait(ctx, job)
+	row, err := q.WaitRun(ctx, opts.ID, job)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +244,8 @@ func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Optio
 		res.Status, res.Error = pipeline.StatusFailed, fmt.Sprintf("the run's job ended %s", row.State)
 		if n := len(row.Errors); n > 0 {
 			res.Error += ": " + row.Errors[n-1].Error
+		} else if row.State == rivertype.JobStateCancelled {
+			res.Error = cancelledQueued
 		}
 		detail, _ := json.Marshal(res)
 		rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail

@@ -101,6 +101,7 @@ type NodeResult struct {
 	Bytes    int64     `json:"bytes"`
 	Started  time.Time `json:"started,omitzero"`   // when the node began building
 	Attempts int       `json:"attempts,omitempty"` // builds tried, when the pipeline sets retries
+	Worker   string    `json:"worker,omitempty"`   // the process that built it, in a queued run (host-pid-id)
 	Duration Duration  `json:"duration"`
 	Error    string    `json:"error,omitempty"`
 	SQL      string    `json:"sql,omitempty"` // rendered, for dry runs
@@ -179,8 +180,10 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 // PlannedNode is one node of a prepared run: a pipeline and the selected
 // pipelines it reads (those it waits for).
 type PlannedNode struct {
-	Pipeline string   `json:"pipeline"`
-	Deps     []string `json:"deps,omitempty"`
+	Pipeline   string        `json:"pipeline"`
+	Deps       []string      `json:"deps,omitempty"`
+	Retries    int           `json:"retries,omitempty"`     // the pipeline's retries setting
+	RetryDelay time.Duration `json:"retry_delay,omitempty"` // and its retry_delay
 }
 
 // Prepare starts a run whose nodes something else executes (the queue's
@@ -205,7 +208,7 @@ func (r *Runner) Prepare(ctx context.Context, opts Options) (*Result, []PlannedN
 	}
 	nodes := make([]PlannedNode, len(selected))
 	for i, p := range selected {
-		nodes[i].Pipeline = p.ID.String()
+		nodes[i] = PlannedNode{Pipeline: p.ID.String(), Retries: p.Config.Retries, RetryDelay: p.Config.RetryDelay}
 		for _, dep := range p.Refs {
 			if index[dep] {
 				nodes[i].Deps = append(nodes[i].Deps, dep.String())
@@ -214,6 +217,7 @@ func (r *Runner) Prepare(ctx context.Context, opts Options) (*Result, []PlannedN
 		// Until its node is built, a pipeline shows as waiting.
 		res.Nodes = append(res.Nodes, NodeResult{Pipeline: nodes[i].Pipeline, Status: StatusWaiting, Kind: kind(p, opts.FullRefresh)})
 	}
+	res.Status = StatusRunning
 	r.save(ctx, res, res.Trigger)
 	return res, nodes, nil
 }
