@@ -10,15 +10,17 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
+	"github.com/ratdata/rat/internal/server"
 )
 
 // queuedExec executes the parts of queued runs for this process's workers:
 // prepare (overlap policy, run branch), one node at a time, and the tests
 // and publishing of a run whose nodes are built.
 type queuedExec struct {
-	a   *app
-	log *slog.Logger
-	q   func() *queue.Queue // for the after triggers a finished run fires
+	a       *app
+	log     *slog.Logger
+	metrics *server.ExecMetrics // nil: not counted
+	q       func() *queue.Queue // for the after triggers a finished run fires
 
 	mu      sync.Mutex
 	runners map[string]*pipeline.Runner // by run id: a run reads the workspace once per process
@@ -66,6 +68,7 @@ func (e *queuedExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipel
 	if err == nil {
 		var res *pipeline.Result
 		if res, err = e.a.lockPipelines(ctx, r.Workspace, opts); res != nil || err != nil {
+			e.observe(res) // skipped by the overlap policy
 			return res, nil, err
 		}
 		var nodes []pipeline.PlannedNode
@@ -81,7 +84,15 @@ func (e *queuedExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipel
 	res := &pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
 		RunBranch: "run/" + opts.ID, Status: pipeline.StatusFailed, Started: now,
 		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: rat.ErrorMessage(err)}
+	e.observe(res)
 	return res, nil, e.save(ctx, res)
+}
+
+// observe counts a finished run.
+func (e *queuedExec) observe(res *pipeline.Result) {
+	if e.metrics != nil && res != nil {
+		e.metrics.ObserveRun(res)
+	}
 }
 
 // save records a run that ended before it started.
@@ -116,12 +127,19 @@ func (e *queuedExec) Build(ctx context.Context, run *pipeline.Result, name strin
 	return rr.Build(ctx, run, name, attempt)
 }
 
-// Progress puts finished nodes into the run's record, so the run shows
-// them while it goes on.
+// Progress puts started and finished nodes into the run's record, so the
+// run shows them while it goes on.
 func (e *queuedExec) Progress(ctx context.Context, run *pipeline.Result, nodes []pipeline.NodeResult) {
 	st, ok := e.a.store.(interface {
 		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
 	})
+	if e.metrics != nil {
+		for _, n := range nodes {
+			if n.Status != pipeline.StatusRunning {
+				e.metrics.ObserveNode(n)
+			}
+		}
+	}
 	if !ok {
 		return
 	}
@@ -161,6 +179,7 @@ func (e *queuedExec) Complete(ctx context.Context, run *pipeline.Result, cancell
 	rr.Progress = progress
 	res := rr.Complete(ctx, run, cancelled)
 	closeLog()
+	e.observe(res)
 	e.unlock(ctx, run.ID)
 	e.mu.Lock()
 	delete(e.runners, run.ID)

@@ -72,12 +72,19 @@ then they are cancelled and their targets stay untouched.`,
 					return err
 				}, log)
 			}
-			q, err = a.openQueue(ctx, workers, tick, log)
+			reg := prometheus.NewRegistry()
+			var em *server.ExecMetrics
+			if workers > 0 {
+				if em, err = server.NewExecMetrics(reg); err != nil {
+					return err
+				}
+			}
+			q, err = a.openQueue(ctx, workers, tick, log, em)
 			if err != nil {
 				return err
 			}
 			defer q.Close()
-			srv, err := a.newServer(ctx, log, q)
+			srv, err := a.newServer(ctx, log, q, reg)
 			if err != nil {
 				return err
 			}
@@ -112,7 +119,7 @@ then they are cancelled and their targets stay untouched.`,
 }
 
 // newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (*server.Server, error) {
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, reg *prometheus.Registry) (*server.Server, error) {
 	var tokens []server.Token
 	if a.cfg.TokenFile != "" {
 		var err error
@@ -131,7 +138,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (
 	return server.New(server.Config{
 		Listen: a.cfg.Listen, Tokens: tokens,
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
-		Logger: log, Registry: prometheus.NewRegistry(), StateDir: a.cfg.StateDir,
+		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {

@@ -86,7 +86,8 @@ type Exec interface {
 	Prepare(ctx context.Context, opts pipeline.Options) (*pipeline.Result, []pipeline.PlannedNode, error)
 	// Build builds one node, once.
 	Build(ctx context.Context, run *pipeline.Result, pipeline string, attempt int) pipeline.NodeResult
-	// Progress records finished nodes in the run's record.
+	// Progress records nodes that started (status running) or settled in
+	// the run's record.
 	Progress(ctx context.Context, run *pipeline.Result, nodes []pipeline.NodeResult)
 	// Complete tests and publishes a run whose nodes are all built (in
 	// run.Nodes) and records it; after a cancel it publishes nothing.
@@ -306,6 +307,8 @@ func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
 	}); err != nil || run == nil {
 		return err
 	}
+	q.cfg.Exec.Progress(ctx, run, []pipeline.NodeResult{{Pipeline: a.Pipeline, Status: pipeline.StatusRunning,
+		Started: q.cfg.Now().UTC(), Worker: q.id, Attempts: a.Attempt}})
 	buildCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := q.heartbeat(buildCtx, cancel, `UPDATE rat_dag_nodes SET heartbeat_us = ? WHERE run_id = ? AND pipeline = ? AND owner = ? AND state = ?`,
@@ -376,7 +379,7 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeli
 		node := nodes[i]
 		now := q.cfg.Now()
 		switch {
-		case stopping && !r.cancelled:
+		case stopping && !r.cancelled && built.Status != pipeline.StatusSuccess:
 			// This worker stops: the node goes back to the queue at once.
 			return q.requeue(ctx, t, a.Run, node, now)
 		case built.Status == pipeline.StatusFailed && !r.cancelled && node.attempt <= node.retries:

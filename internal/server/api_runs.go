@@ -88,7 +88,6 @@ func (s *Server) startRun(opts pipeline.Options) error {
 		}()
 		start := time.Now()
 		res, err := s.cfg.StartRun(ctx, opts)
-		s.metrics.observeRun(res, err, time.Since(start))
 		if err != nil {
 			s.log.Error("run failed to start", "run", opts.ID, "err", err)
 			s.recordFailure(opts, start, err)
