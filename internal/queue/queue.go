@@ -370,8 +370,9 @@ func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { 
 
 // WaitRun waits until a run has ended: its DAG is done, or its rat_run
 // job (job) ended without preparing one. It returns that job's last row.
-// When ctx ends first, the run is cancelled (running nodes stop; the
-// target stays untouched) and ctx's error is returned.
+// When ctx ends first, it returns ctx's error and the run goes on: a
+// server shutting down stops waiting, it does not cancel the runs it
+// started (CancelRun does).
 func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertype.JobRow, error) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -399,7 +400,6 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 		}
 		select {
 		case <-ctx.Done():
-			_, _ = q.CancelRun(bg, runID)
 			return row, ctx.Err()
 		case <-t.C:
 		}
