@@ -282,7 +282,10 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	if nodes == nil && res.Status != pipeline.StatusSuccess {
 		return nil // ended before it started; recorded
 	}
-	stored, err := json.Marshal(res)
+	// The nodes live in their rows: the run's row keeps the rest, small.
+	head := *res
+	head.Nodes = nil
+	stored, err := json.Marshal(&head)
 	if err != nil {
 		return err
 	}

@@ -144,8 +144,11 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	rc := &river.Config{
 		// Poll quickly: a run should start within a second of its enqueue
 		// (the default cooldown caps a client at about 20 jobs a second).
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 200 * time.Millisecond,
+		FetchCooldown: 20 * time.Millisecond,
+		// The jobs a finished node unblocks are inserted in a transaction:
+		// SQLite has no LISTEN/NOTIFY, and Postgres' insert notifications
+		// are rate-limited per queue, so they are often found by polling.
+		FetchPollInterval: 50 * time.Millisecond,
 		JobTimeout:        -1, // nodes take as long as their data does
 		// A job whose worker died is tried again after this; the DAG's own
 		// heartbeats find a dead node's worker sooner (Reap), and a job
@@ -179,9 +182,6 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		// River's SQLite driver works one statement at a time.
 		db.SetMaxOpenConns(1)
-		// SQLite has no LISTEN/NOTIFY: jobs inserted in a transaction (the
-		// nodes a finished node unblocks) are found by polling.
-		rc.FetchPollInterval = 50 * time.Millisecond
 		drv := riversqlite.New(db)
 		c, err := river.NewClient(drv, rc)
 		if err == nil {
