@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -35,10 +36,11 @@ type app struct {
 	onScheduleFire func(lag time.Duration)
 	// lastPrune is when the scheduler last pruned old run records.
 	lastPrune time.Time
-	// tickWS is the workspace the scheduler loaded last, with the
+	// wsCache is the workspace loaded last by cachedWorkspace, with the
 	// fingerprint of its files then.
-	tickWS    *workspace.Workspace
-	tickPrint string
+	wsMu    sync.Mutex
+	wsCache *workspace.Workspace
+	wsPrint string
 }
 
 // loadConfig reads the effective configuration for a command.

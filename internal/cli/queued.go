@@ -46,7 +46,7 @@ func (e *queuedExec) runner(ctx context.Context, runID string) (*pipeline.Runner
 	if r, ok := e.runners[runID]; ok {
 		return r.runner, nil
 	}
-	ws, err := e.a.loadWorkspace(ctx)
+	ws, err := e.a.cachedWorkspace(ctx)
 	if err != nil {
 		return nil, err
 	}

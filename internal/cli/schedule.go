@@ -73,7 +73,7 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 	if err := a.pruneRuns(ctx, now, log); err != nil {
 		return err
 	}
-	ws, err := a.tickWorkspace(ctx)
+	ws, err := a.cachedWorkspace(ctx)
 	if err != nil {
 		return err
 	}
@@ -243,19 +243,23 @@ func (a *app) pendingPipelines(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// tickWorkspace is loadWorkspace for the scheduler, which looks at the
-// workspace every second: the files are loaded again only when one of them
-// changed (names, sizes and modification times), not on every tick.
-func (a *app) tickWorkspace(ctx context.Context) (*workspace.Workspace, error) {
+// cachedWorkspace is loadWorkspace for a long-running process (the
+// scheduler looks at the workspace every second, every run starts by
+// reading it): the files are loaded again only when one of them changed
+// (names, sizes and modification times). A loaded workspace is read-only,
+// so callers share it.
+func (a *app) cachedWorkspace(ctx context.Context) (*workspace.Workspace, error) {
+	a.wsMu.Lock()
+	defer a.wsMu.Unlock()
 	print, err := workspaceFingerprint(a.cfg.WorkspaceDir)
-	if err == nil && a.tickWS != nil && print == a.tickPrint {
-		return a.tickWS, nil
+	if err == nil && a.wsCache != nil && print == a.wsPrint {
+		return a.wsCache, nil
 	}
 	ws, err := a.loadWorkspace(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a.tickWS, a.tickPrint = ws, print
+	a.wsCache, a.wsPrint = ws, print
 	return ws, nil
 }
 

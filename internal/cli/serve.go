@@ -156,7 +156,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 				return err
 			}},
 		},
-		LoadWorkspace: a.loadWorkspace,
+		LoadWorkspace: a.cachedWorkspace,
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {

@@ -289,7 +289,10 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	if err != nil {
 		return err
 	}
-	return q.withTx(ctx, func(t tx) error {
+	var first *NodeArgs
+	var fin *FinishArgs
+	if err := q.withTx(ctx, func(t tx) error {
+		first, fin = nil, nil
 		n, err := t.exec(ctx, `INSERT INTO rat_dag_runs (run_id, result, state) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, id, string(stored), runRunning)
 		if err != nil || n == 0 {
 			return err
@@ -317,9 +320,16 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 				return err
 			}
 			jobs = append(jobs, finishJob(id, 1))
+			fin = &FinishArgs{Run: id, Attempt: 1}
+		} else if len(jobs) > 0 {
+			first = &NodeArgs{Run: id, Pipeline: jobs[0].Args.(NodeArgs).Pipeline, Attempt: 1}
 		}
 		return t.insert(ctx, jobs)
-	})
+	}); err != nil {
+		return err
+	}
+	// The first node starts here, without waiting for a worker to poll.
+	return q.continueWith(ctx, first, fin, q.owner(job.ID, job.Attempt))
 }
 
 // errLostLease ends a build whose node was given to another worker.
@@ -332,8 +342,30 @@ func (q *Queue) owner(id int64, attempt int) string {
 
 // buildNode works a rat_node job.
 func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
-	a := job.Args
-	me := q.owner(job.ID, job.Attempt)
+	return q.continueWith(ctx, &job.Args, nil, q.owner(job.ID, job.Attempt))
+}
+
+// continueWith builds a node and goes on, in the same job, with the first
+// node each build unblocks and with the run's finish when the last node
+// settled. Their jobs are in the queue all the same (other workers take
+// the other unblocked nodes; the job of a node built here finds it taken),
+// but a chain of nodes runs without waiting for a worker to poll.
+func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArgs, me string) error {
+	for node != nil && ctx.Err() == nil {
+		var err error
+		if node, fin, err = q.runNode(ctx, *node, me); err != nil {
+			return err
+		}
+	}
+	if fin != nil && ctx.Err() == nil {
+		return q.finishRun(ctx, *fin, me)
+	}
+	return nil
+}
+
+// runNode claims and builds one node, and reports the node and the finish
+// it can go on with.
+func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string) (*NodeArgs, *FinishArgs, error) {
 	var run *pipeline.Result
 	if err := q.withTx(ctx, func(t tx) error {
 		if ok, err := lockRun(ctx, t, a.Run); err != nil || !ok {
@@ -350,7 +382,7 @@ func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
 		}
 		return err // n == 0: a stale job (its attempt was superseded)
 	}); err != nil || run == nil {
-		return err
+		return nil, nil, err
 	}
 	q.cfg.Exec.Progress(ctx, run, []pipeline.NodeResult{{Pipeline: a.Pipeline, Status: pipeline.StatusRunning,
 		Started: q.cfg.Now().UTC(), Worker: q.id, Attempts: a.Attempt}})
@@ -362,7 +394,7 @@ func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
 	n.Worker = q.id
 	stop()
 	if errors.Is(context.Cause(buildCtx), errLostLease) {
-		return nil
+		return nil, nil, nil
 	}
 	return q.nodeDone(context.WithoutCancel(ctx), a, me, run, n, ctx.Err() != nil)
 }
@@ -402,10 +434,12 @@ func (q *Queue) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, u
 // nodeDone records a node's outcome and moves its run on, in one
 // transaction: a retry, the nodes it unblocks, the downstream of a failure,
 // or the run's finish.
-func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeline.Result, built pipeline.NodeResult, stopping bool) error {
+func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeline.Result, built pipeline.NodeResult, stopping bool) (*NodeArgs, *FinishArgs, error) {
 	var settled []pipeline.NodeResult
+	var next *NodeArgs
+	var fin *FinishArgs
 	err := q.withTx(ctx, func(t tx) error {
-		settled = nil
+		settled, next, fin = nil, nil, nil
 		if ok, err := lockRun(ctx, t, a.Run); err != nil || !ok {
 			return err
 		}
@@ -453,6 +487,9 @@ WHERE e.run_id = ? AND e.pipeline = ? AND n.state <> ?`, []any{a.Run, n.pipeline
 					return err
 				}
 				jobs = append(jobs, nodeJob(a.Run, n.pipeline, n.attempt, now))
+				if next == nil {
+					next = &NodeArgs{Run: a.Run, Pipeline: n.pipeline, Attempt: n.attempt}
+				}
 			}
 		} else {
 			skipped, err := skipDownstream(ctx, t, a.Run, a.Pipeline, "an upstream pipeline failed")
@@ -465,13 +502,17 @@ WHERE e.run_id = ? AND e.pipeline = ? AND n.state <> ?`, []any{a.Run, n.pipeline
 			return err
 		} else if last != nil {
 			jobs = append(jobs, *last)
+			fin = &FinishArgs{Run: a.Run, Attempt: 1}
 		}
 		return t.insert(ctx, jobs)
 	})
-	if err == nil && len(settled) > 0 {
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(settled) > 0 {
 		q.cfg.Exec.Progress(ctx, run, settled)
 	}
-	return err
+	return next, fin, nil
 }
 
 // requeue gives a node a new attempt, due at at.
@@ -535,14 +576,17 @@ func (q *Queue) finishIfDone(ctx context.Context, t tx, run string, r *dagRun) (
 
 // finish works a rat_finish job: tests, publishing, the run's record.
 func (q *Queue) finish(ctx context.Context, job *river.Job[FinishArgs]) error {
-	a := job.Args
-	me := q.owner(job.ID, job.Attempt)
+	return q.finishRun(ctx, job.Args, q.owner(job.ID, job.Attempt))
+}
+
+// finishRun tests and publishes a run, unless another worker has begun.
+func (q *Queue) finishRun(ctx context.Context, a FinishArgs, me string) error {
 	var r *dagRun
 	if err := q.withTx(ctx, func(t tx) error {
 		if ok, err := lockRun(ctx, t, a.Run); err != nil || !ok {
 			return err
 		}
-		n, err := t.exec(ctx, `UPDATE rat_dag_runs SET owner = ?, heartbeat_us = ? WHERE run_id = ? AND state = ? AND attempt = ?`,
+		n, err := t.exec(ctx, `UPDATE rat_dag_runs SET owner = ?, heartbeat_us = ? WHERE run_id = ? AND state = ? AND attempt = ? AND owner = ''`,
 			me, q.nowUS(), a.Run, runFinishing, a.Attempt)
 		if err != nil || n == 0 {
 			return err
@@ -721,8 +765,9 @@ func (q *Queue) cancelDAG(ctx context.Context, run string) (found, finished bool
 	if len(settled) > 0 && q.cfg.Exec != nil {
 		q.cfg.Exec.Progress(ctx, res, settled)
 	}
-	// Stop the nodes being built, wherever they run.
-	jobs, err := q.list(ctx, river.NewJobListParams().Kinds(NodeArgs{}.Kind()).TagsAny(runTag(run)).
+	// Stop the nodes being built, wherever they run (a rat_run job builds
+	// the first node itself).
+	jobs, err := q.list(ctx, river.NewJobListParams().Kinds(NodeArgs{}.Kind(), RunArgs{}.Kind()).TagsAny(runTag(run)).
 		States("running", "available", "scheduled", "retryable").First(10_000))
 	if err != nil {
 		return true, false, fmt.Errorf("cancel run %s: %w", run, err)

@@ -147,8 +147,10 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		FetchCooldown: 20 * time.Millisecond,
 		// The jobs a finished node unblocks are inserted in a transaction:
 		// SQLite has no LISTEN/NOTIFY, and Postgres' insert notifications
-		// are rate-limited per queue, so they are often found by polling.
-		FetchPollInterval: 50 * time.Millisecond,
+		// are rate-limited per queue, so other workers find them by
+		// polling. The worker that unblocked them goes on with one at once
+		// (continueWith). Polling faster costs an idle server CPU.
+		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        -1, // nodes take as long as their data does
 		// A job whose worker died is tried again after this; the DAG's own
 		// heartbeats find a dead node's worker sooner (Reap), and a job
@@ -167,7 +169,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		rc.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.Workers}
 	}
 	if cfg.Tick != nil {
-		rc.Queues[SchedulerQueue] = river.QueueConfig{MaxWorkers: 1}
+		// Ticks come once a second; polling for them more often than
+		// this costs an idle server CPU for nothing.
+		rc.Queues[SchedulerQueue] = river.QueueConfig{MaxWorkers: 1, FetchPollInterval: 500 * time.Millisecond}
 	}
 	switch {
 	case cfg.SQLitePath != "" && cfg.PostgresURL != "":

@@ -43,14 +43,16 @@ type Config struct {
 	// their secrets; nil = os.LookupEnv.
 	Env func(string) (string, bool)
 
-	// LoadWorkspace loads the workspace afresh (files may have changed).
+	// LoadWorkspace loads the workspace as its files are now.
 	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
-	// StartRun runs pipelines to the end; the server calls it in a goroutine
-	// it tracks, with a context Stop and POST /runs/{id}/cancel cancel.
+	// StartRun runs pipelines to the end, or waits for the queue to; the
+	// server calls it in a goroutine it tracks, with a context Stop
+	// cancels (and POST /runs/{id}/cancel when CancelRun is nil).
 	StartRun func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
-	// CancelRun cancels a run this server did not start (another replica
-	// did): it reports whether the run had a job to cancel. nil = such
-	// runs cannot be cancelled here.
+	// CancelRun cancels a run wherever it is queued or runs: it reports
+	// whether the run had a job to cancel. When set, it cancels every run,
+	// including those this server started. nil = runs this server did not
+	// start cannot be cancelled here.
 	CancelRun func(ctx context.Context, id string) (bool, error)
 	// Settings lists the effective configuration, secrets redacted
 	// (config.Config.Settings); nil hides /api/v1/config.
