@@ -113,3 +113,7 @@ func TestRunRecords(t *testing.T) {
 func TestScheduleState(t *testing.T) {
 	catalogtest.ScheduleState(t, open(t, testenv.Postgres(t)))
 }
+
+func TestWebhookDeliveries(t *testing.T) {
+	catalogtest.Deliveries(t, open(t, testenv.Postgres(t)))
+}

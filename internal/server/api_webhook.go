@@ -84,7 +84,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return rat.Errorf(rat.EINVALID, "the webhook trigger of %s needs secret_env or token_env (%s)", p.ID, p.ConfigFile)
 	}
-	if err := s.replay.Check(delivery, sent); err != nil {
+	if err := s.replay.Check(r.Context(), delivery, sent); err != nil {
 		return err
 	}
 	// Only an authenticated caller learns that the trigger is off.

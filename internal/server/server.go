@@ -147,6 +147,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
 		replay: &trigger.Replay{Now: cfg.Now}}
+	if d, ok := cfg.Store.(deliveryRecorder); ok {
+		// Every replica refuses a delivery any of them took.
+		s.replay.Record = d.RecordDelivery
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if err := cfg.Registry.Register(newFreshnessCollector(s)); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -286,4 +290,9 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// deliveryRecorder is what the catalog stores keep webhook deliveries with.
+type deliveryRecorder interface {
+	RecordDelivery(ctx context.Context, id string, at, forget time.Time) (bool, error)
 }

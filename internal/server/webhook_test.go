@@ -2,11 +2,13 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/trigger"
 )
 
@@ -57,6 +59,14 @@ func TestWebhook(t *testing.T) {
 	// The same delivery again is a replay.
 	if r := deliver("silver.orders", body, now, map[string]string{"X-Rat-Signature": sig}); r.status != http.StatusConflict {
 		t.Fatalf("replay: %d %s", r.status, r.raw)
+	}
+	// Another serve replica on the same catalog refuses it too.
+	other := &trigger.Replay{Record: e.lake.Store().(deliveryRecorder).RecordDelivery}
+	if err := other.Check(context.Background(), sig, time.Unix(now, 0)); !rat.IsCode(err, rat.ECONFLICT) {
+		t.Fatalf("the delivery replayed to another replica: %v", err)
+	}
+	if err := other.Check(context.Background(), "fresh-delivery", time.Unix(now, 0)); err != nil {
+		t.Fatalf("a new delivery on another replica: %v", err)
 	}
 	// An old delivery is refused.
 	old := now - 3600

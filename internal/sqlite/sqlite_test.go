@@ -222,3 +222,7 @@ func TestRunRecords(t *testing.T) {
 func TestScheduleState(t *testing.T) {
 	catalogtest.ScheduleState(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
 }
+
+func TestWebhookDeliveries(t *testing.T) {
+	catalogtest.Deliveries(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}

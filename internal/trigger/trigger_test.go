@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -100,16 +101,16 @@ func TestWebhook(t *testing.T) {
 	}
 	now := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 	r := &Replay{Now: func() time.Time { return now }}
-	if err := r.Check("d1", now.Add(-time.Minute)); err != nil {
+	if err := r.Check(context.Background(), "d1", now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Check("d1", now); !rat.IsCode(err, rat.ECONFLICT) {
+	if err := r.Check(context.Background(), "d1", now); !rat.IsCode(err, rat.ECONFLICT) {
 		t.Fatalf("replay: %v", err)
 	}
-	if err := r.Check("d2", now.Add(-time.Hour)); !rat.IsCode(err, rat.EUNAUTHORIZED) {
+	if err := r.Check(context.Background(), "d2", now.Add(-time.Hour)); !rat.IsCode(err, rat.EUNAUTHORIZED) {
 		t.Fatalf("old delivery: %v", err)
 	}
-	if err := r.Check("", now); err == nil {
+	if err := r.Check(context.Background(), "", now); err == nil {
 		t.Fatal("a delivery without id is accepted")
 	}
 }

@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -42,6 +43,11 @@ func TokenValid(expected, got string) bool {
 type Replay struct {
 	Window time.Duration // how old a delivery may be (default 5 minutes)
 	Now    func() time.Time
+	// Record, when set, keeps the ids where every serve replica sees them
+	// (the catalog database): it reports false for an id recorded before
+	// and forgets ids received before forget. Without it, ids are kept in
+	// this process.
+	Record func(ctx context.Context, id string, at, forget time.Time) (bool, error)
 
 	mu   sync.Mutex
 	seen map[string]time.Time
@@ -49,7 +55,7 @@ type Replay struct {
 
 // Check accepts a delivery once: id must be new within the window, and
 // sent (the sender's timestamp) within the window of now, either way.
-func (r *Replay) Check(id string, sent time.Time) error {
+func (r *Replay) Check(ctx context.Context, id string, sent time.Time) error {
 	now := time.Now()
 	if r.Now != nil {
 		now = r.Now()
@@ -64,6 +70,16 @@ func (r *Replay) Check(id string, sent time.Time) error {
 	if d := now.Sub(sent); d > window || d < -window {
 		return rat.Errorf(rat.EUNAUTHORIZED, "webhook delivery %s was sent at %s, outside the %s window: resend it with a fresh timestamp", id, sent.UTC().Format(time.RFC3339), window)
 	}
+	if r.Record != nil {
+		fresh, err := r.Record(ctx, id, now, now.Add(-2*window))
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return replayed(id)
+		}
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen == nil {
@@ -75,8 +91,12 @@ func (r *Replay) Check(id string, sent time.Time) error {
 		}
 	}
 	if _, dup := r.seen[id]; dup {
-		return rat.Errorf(rat.ECONFLICT, "webhook delivery %s was already received: replays are refused", id)
+		return replayed(id)
 	}
 	r.seen[id] = now
 	return nil
+}
+
+func replayed(id string) error {
+	return rat.Errorf(rat.ECONFLICT, "webhook delivery %s was already received: replays are refused", id)
 }

@@ -119,3 +119,30 @@ func ScheduleState(t *testing.T, s ScheduleStore) {
 		}
 	}
 }
+
+// DeliveryStore keeps webhook deliveries.
+type DeliveryStore interface {
+	RecordDelivery(ctx context.Context, id string, at, forget time.Time) (bool, error)
+}
+
+// Deliveries checks that a delivery id is accepted once, and forgotten
+// after the window.
+func Deliveries(t *testing.T, s DeliveryStore) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i, c := range []struct {
+		id    string
+		at    time.Time
+		fresh bool
+	}{
+		{"a", t0, true},
+		{"a", t0.Add(time.Second), false},
+		{"b", t0.Add(time.Second), true},
+		{"a", t0.Add(time.Hour), true}, // forgotten: older than the window
+	} {
+		fresh, err := s.RecordDelivery(ctx, c.id, c.at, c.at.Add(-10*time.Minute))
+		if err != nil || fresh != c.fresh {
+			t.Fatalf("delivery %d (%s): fresh = %v, %v; want %v", i, c.id, fresh, err, c.fresh)
+		}
+	}
+}

@@ -67,3 +67,23 @@ ON CONFLICT (trigger_key) DO NOTHING`, key, s.timestamp().UnixMicro())
 	})
 	return s.fail("switch trigger "+key, err)
 }
+
+// RecordDelivery records a webhook delivery id received at at: it reports
+// false when the id was recorded before (a replay). Ids received before
+// forget are deleted first.
+func (s *Store) RecordDelivery(ctx context.Context, id string, at, forget time.Time) (bool, error) {
+	fresh := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `DELETE FROM webhook_deliveries WHERE received_us < ?`, forget.UnixMicro()); err != nil {
+			return err
+		}
+		res, err := s.exec(ctx, tx, `INSERT INTO webhook_deliveries (id, received_us) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, at.UnixMicro())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		fresh = n == 1
+		return err
+	})
+	return fresh, s.fail("record webhook delivery", err)
+}
