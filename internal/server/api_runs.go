@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -132,6 +133,8 @@ type runJSON struct {
 	Trigger  string     `json:"trigger"`
 	Started  time.Time  `json:"started"`
 	Finished *time.Time `json:"finished,omitempty"`
+	// Pipelines are the pipelines the run built, as far as recorded.
+	Pipelines []string `json:"pipelines,omitempty"`
 }
 
 func (s *Server) runLog() (pipeline.RunLog, error) {
@@ -141,6 +144,9 @@ func (s *Server) runLog() (pipeline.RunLog, error) {
 	return s.cfg.Runs, nil
 }
 
+// listRuns lists runs, newest first. status and target filter in the
+// catalog; trigger and pipeline (a run that built it) filter here, over
+// the newest maxRunScan runs. offset and limit page through the result.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	rl, err := s.runLog()
 	if err != nil {
@@ -150,21 +156,58 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: q.Get("status"), Target: q.Get("target"), Limit: limit})
+	offset, err := intParam(r, "offset", 0)
 	if err != nil {
 		return err
 	}
-	out := make([]runJSON, len(runs))
-	for i, run := range runs {
-		out[i] = runJSON{ID: run.ID, Target: run.Target, Status: run.Status, Trigger: run.Trigger, Started: run.Started.UTC()}
-		if !run.Finished.IsZero() {
-			f := run.Finished.UTC()
-			out[i].Finished = &f
+	q := r.URL.Query()
+	trig, pipe := q.Get("trigger"), q.Get("pipeline")
+	fetch := offset + limit + 1
+	if trig != "" || pipe != "" {
+		fetch = maxRunScan
+	}
+	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: q.Get("status"), Target: q.Get("target"), Limit: fetch})
+	if err != nil {
+		return err
+	}
+	out := []runJSON{}
+	matched := 0
+	for _, run := range runs {
+		if trig != "" && run.Trigger != trig {
+			continue
+		}
+		j := toRunJSON(run)
+		j.Pipelines = runPipelines(run.Detail)
+		if pipe != "" && !slices.Contains(j.Pipelines, pipe) {
+			continue
+		}
+		matched++
+		if matched > offset && len(out) < limit {
+			out = append(out, j)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+	writeJSON(w, http.StatusOK, map[string]any{"runs": out, "more": matched > offset+limit})
 	return nil
+}
+
+// maxRunScan bounds the runs read to filter by trigger or pipeline.
+const maxRunScan = 5000
+
+// runPipelines lists the pipelines a run record built (or plans to).
+func runPipelines(detail []byte) []string {
+	var d struct {
+		Nodes []struct {
+			Pipeline string `json:"pipeline"`
+		} `json:"nodes"`
+	}
+	if json.Unmarshal(detail, &d) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(d.Nodes))
+	for _, n := range d.Nodes {
+		out = append(out, n.Pipeline)
+	}
+	return out
 }
 
 // getRun returns the recorded detail of a run: nodes, tests, error.

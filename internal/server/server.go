@@ -94,6 +94,7 @@ type Server struct {
 	metrics *metrics
 	auth    *authenticator
 	replay  *trigger.Replay // webhook deliveries seen
+	cpu     cpuMeter        // the overview's CPU gauge
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -231,7 +232,9 @@ func (s *Server) routes() {
 	api("GET /api/v1/workspace", RoleRead, s.getWorkspace)
 	api("GET /api/v1/pipelines/{id}", RoleRead, s.getPipeline)
 	api("GET /api/v1/lineage", RoleRead, s.getLineage)
+	api("GET /api/v1/lineage/status", RoleRead, s.getPipelineStatus)
 	api("GET /api/v1/config", RoleRead, s.getConfig)
+	api("GET /api/v1/overview", RoleRead, s.getOverview)
 
 	api("GET /api/v1/tables", RoleRead, s.listTables)
 	api("GET /api/v1/tables/{id}", RoleRead, s.getTable)
@@ -257,6 +260,7 @@ func (s *Server) routes() {
 	api("POST /api/v1/runs/{id}/cancel", RoleRun, s.cancelRun)
 	api("GET /api/v1/runs/{id}/logs", RoleRead, s.runLogs)
 
+	api("GET /api/v1/landing", RoleRead, s.listLanding)
 	api("POST /api/v1/landing/{zone}", RoleRun, s.upload)
 
 	api("GET /api/v1/triggers", RoleRead, s.listTriggers)
