@@ -28,8 +28,9 @@ import (
 // Config holds what a Server needs: plain values, live objects and
 // functions. Only Store and Lake are required.
 type Config struct {
-	Listen string  // host:port; "" = 127.0.0.1:3030
-	Tokens []Token // API tokens; none = no auth (loopback only)
+	Listen  string  // host:port; "" = 127.0.0.1:3030
+	Tokens  []Token // API tokens; none = no auth (loopback only)
+	Version string  // rat's version, shown by the UI's settings page
 
 	Store   catalog.Store
 	Lake    *lake.Lake
@@ -151,6 +152,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s.routes()
+	if err := s.uiRoutes(); err != nil {
+		return nil, err
+	}
 	s.handler = s.recoverPanics(s.mux)
 	return s, nil
 }
