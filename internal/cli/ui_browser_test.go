@@ -1,0 +1,581 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/ratdata/rat/internal/testenv"
+)
+
+// uiToken is the admin token the browser tests' server requires.
+const uiToken = "ui-test-token-7f3a9c2e5b"
+
+// browserSession drives one headless Chromium against a rat serve.
+type browserSession struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string // directory for screenshots
+	dl    string // directory for downloads
+
+	mu   sync.Mutex
+	errs []string // console errors, uncaught exceptions, failed loads
+}
+
+// newBrowser starts headless Chromium (testenv.Chromium: skipped locally
+// without one, a failure under CI=true).
+func newBrowser(t *testing.T, base string) *browserSession {
+	t.Helper()
+	exe := testenv.Chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+
+	shots := os.Getenv("RAT_TEST_SCREENSHOTS")
+	if shots == "" {
+		var err error
+		if shots, err = os.MkdirTemp("", "rat-ui-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots go to %s", shots)
+	b := &browserSession{t: t, ctx: ctx, base: base, shots: shots, dl: t.TempDir()}
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium (%s): %v", exe, err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				b.addErr("console.error: " + strings.Join(parts, " "))
+			}
+		case *cdpruntime.EventExceptionThrown:
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			b.addErr("exception: " + msg)
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.EntryLevelError {
+				b.addErr("log: " + e.Entry.Text + " " + e.Entry.URL)
+			}
+		case *page.EventJavascriptDialogOpening:
+			// The UI confirms destructive actions; the test accepts them.
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			}()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: b.dl}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *browserSession) addErr(s string) {
+	b.mu.Lock()
+	b.errs = append(b.errs, s)
+	b.mu.Unlock()
+}
+
+// takeErrs returns and clears the errors seen so far.
+func (b *browserSession) takeErrs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.errs
+	b.errs = nil
+	return e
+}
+
+// run runs actions with a timeout, failing the test on error.
+func (b *browserSession) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("main") ? document.getElementById("main").innerText.slice(0, 2000) : ""`))
+		b.t.Fatalf("%s: %v\npage text: %s\nbrowser errors: %v", what, err, text, b.takeErrs())
+	}
+}
+
+// eval evaluates a JS expression into out (a pointer).
+func (b *browserSession) eval(expr string, out any) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage]("JSON.stringify(("+expr+") ?? null)"))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err != nil {
+		b.t.Fatalf("evaluate %s: %s", expr, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(str), out); err != nil {
+			b.t.Fatalf("evaluate %s: %v: %s", expr, err, str)
+		}
+	}
+}
+
+// waitJS polls a JS boolean expression until it is true.
+func (b *browserSession) waitJS(what, expr string, timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		b.eval("!!("+expr+")", &ok)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var text string
+			b.eval(`document.getElementById("main").innerText.slice(0, 2000)`, &text)
+			b.t.Fatalf("%s: not true after %s: %s\npage text: %s", what, timeout, expr, text)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// visit opens a page and waits for the element that shows its data.
+func (b *browserSession) visit(path, ready string) {
+	b.t.Helper()
+	b.run("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready)))
+}
+
+// noErrors fails when the page logged errors or shows its failure box.
+func (b *browserSession) noErrors(what string) {
+	b.t.Helper()
+	var failed string
+	b.eval(`Array.from(document.querySelectorAll("#main > .error")).map(e => e.textContent).join("; ")`, &failed)
+	if failed != "" {
+		b.t.Errorf("%s shows an error: %s", what, failed)
+	}
+	if errs := b.takeErrs(); len(errs) > 0 {
+		b.t.Errorf("%s: browser errors: %s", what, strings.Join(errs, "\n"))
+	}
+}
+
+// screenshots writes the page in the light and the dark theme (emulating
+// the system preference) and checks that the theme follows it.
+func (b *browserSession) screenshots(name string) {
+	b.t.Helper()
+	bg := map[string]string{}
+	for _, theme := range []string{"light", "dark"} {
+		b.emulateTheme(theme)
+		time.Sleep(150 * time.Millisecond)
+		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			b.t.Fatalf("screenshot %s %s: %v", name, theme, err)
+		}
+		var color string
+		b.eval(`getComputedStyle(document.body).backgroundColor`, &color)
+		bg[theme] = color
+		if err := os.WriteFile(filepath.Join(b.shots, name+"-"+theme+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	if bg["light"] == bg["dark"] {
+		b.t.Errorf("%s: the background is %s in both themes: the page does not follow the system theme", name, bg["light"])
+	}
+	b.emulateTheme("light")
+}
+
+// emulateTheme makes the page see the system's colour scheme as theme.
+func (b *browserSession) emulateTheme(theme string) {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: theme}}}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// serverTimes returns the server time (request sent to first byte) of the
+// page's HTML and the slowest API call it made, from the browser's
+// resource timing.
+func (b *browserSession) serverTimes() (pageMS, apiMS float64, slowest string) {
+	b.t.Helper()
+	var r struct {
+		Page    float64 `json:"page"`
+		API     float64 `json:"api"`
+		Slowest string  `json:"slowest"`
+	}
+	b.eval(`(() => {
+		const nav = performance.getEntriesByType("navigation")[0];
+		let api = 0, slowest = "";
+		for (const e of performance.getEntriesByType("resource")) {
+			if (!e.name.includes("/api/v1/") || e.name.includes("/logs")) continue;
+			const d = e.responseStart - e.requestStart;
+			if (d > api) { api = d; slowest = new URL(e.name).pathname; }
+		}
+		return { page: nav.responseStart - nav.requestStart, api, slowest };
+	})()`, &r)
+	return r.Page, r.API, r.Slowest
+}
+
+// apiCall calls the API with the admin token and decodes the JSON answer.
+func apiCall(t *testing.T, base, method, path, body string, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+uiToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// uiWorkspace creates the demo workspace, built once, with a landing
+// trigger on bronze.raw_orders and a slow pipeline to watch live.
+func uiWorkspace(t *testing.T) *ratUser {
+	u := newUser(t, false)
+	u.ok("demo", "ws")
+	u.dir = filepath.Join(u.dir, "ws")
+	u.write("pipelines/bronze/raw_orders.yaml", "triggers:\n  - {type: landing, zone: orders}\n")
+	// About three seconds of work on the tiny profile: long enough to see
+	// the run page show it running, and to cancel it.
+	u.write("pipelines/gold/slow.sql", "-- @description: a deliberately slow count, to watch a run live\nSELECT count(*) AS n FROM range(600000000) t(i) WHERE hash(i) % 7 = 0\n")
+	return u
+}
+
+// TestUIBrowser drives the web UI in headless Chromium on the demo
+// workspace, with a token configured: sign-in, every page (no console
+// errors, screenshots in both themes, server times logged), a run started
+// from the UI followed live to the end, cancelling a run, the query
+// console with its CSV download, an upload to a landing zone starting its
+// pipeline, and a branch created, diffed and merged.
+func TestUIBrowser(t *testing.T) {
+	testenv.Chromium(t) // skip (or fail under CI) before building anything
+	u := uiWorkspace(t)
+	u.env = append(u.env, "RAT_API_TOKEN="+uiToken)
+	base := startServe(t, u)
+	b := newBrowser(t, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			var runs struct{ Runs []map[string]any }
+			apiCall(t, base, "GET", "/api/v1/runs?limit=30", "", &runs)
+			for _, r := range runs.Runs {
+				t.Logf("run %v %v %v %v", r["id"], r["status"], r["trigger"], r["pipelines"])
+			}
+		}
+	})
+
+	t.Run("sign in", func(t *testing.T) {
+		b.t = t
+		b.run("open /", chromedp.Navigate(base+"/runs"), chromedp.WaitVisible(chromedp.ID("token")))
+		var url string
+		b.eval(`location.pathname + location.search`, &url)
+		if url != "/login?next=%2Fruns" {
+			t.Errorf("without a session / went to %s, want the login page", url)
+		}
+		b.screenshots("login")
+		b.run("wrong token", chromedp.SendKeys(chromedp.ID("token"), "not-the-token"), chromedp.Submit(chromedp.ID("token")),
+			chromedp.WaitVisible(chromedp.CSS(".error")))
+		b.takeErrs() // the refused sign-in answers 401: the browser logs it
+		b.run("sign in", chromedp.SendKeys(chromedp.ID("token"), uiToken), chromedp.Submit(chromedp.ID("token")),
+			chromedp.WaitVisible(chromedp.CSS("#list table")))
+		b.eval(`location.pathname`, &url)
+		if url != "/runs" {
+			t.Errorf("after signing in the browser is at %s, want /runs (the page asked for)", url)
+		}
+		b.noErrors("sign in")
+	})
+
+	var demoRun struct {
+		Runs []struct{ ID string } `json:"runs"`
+	}
+	apiCall(t, base, "GET", "/api/v1/runs?limit=1", "", &demoRun)
+	if len(demoRun.Runs) == 0 {
+		t.Fatal("the demo workspace has no run")
+	}
+
+	t.Run("every page", func(t *testing.T) {
+		b.t = t
+		pages := []struct{ name, path, ready string }{
+			{"overview", "/", "#runs table"},
+			{"lineage", "/lineage", "#graph .node"},
+			{"pipeline", "/pipelines/silver.orders", "#history table"},
+			{"runs", "/runs", "#list table"},
+			{"run", "/runs/" + demoRun.Runs[0].ID, "#nodes table"},
+			{"tables", "/tables", "#list table"},
+			{"table", "/tables/gold.daily_revenue", "#preview table"},
+			{"query", "/query", "#history li"},
+			{"branches", "/branches", "#list table"},
+			{"landing", "/landing", "#zones-list section table"},
+			{"settings", "/settings", "#config table"},
+		}
+		countRuns := func() int {
+			var r struct{ Runs []any }
+			apiCall(t, base, "GET", "/api/v1/runs?limit=100", "", &r)
+			return len(r.Runs)
+		}
+		before := countRuns()
+		for _, p := range pages {
+			b.visit(p.path, p.ready)
+			b.noErrors(p.name)
+			var html string
+			b.eval(`document.documentElement.outerHTML`, &html)
+			if strings.Contains(html, uiToken) {
+				t.Errorf("page %s shows the API token", p.name)
+			}
+			pageMS, apiMS, slowest := b.serverTimes()
+			t.Logf("server time %-9s page %5.1f ms, slowest API call %5.1f ms %s", p.name, pageMS, apiMS, slowest)
+			b.screenshots(p.name)
+		}
+		// Looking is free: the pipeline page renders its SQL with a dry run
+		// that must not be recorded as a run.
+		if after := countRuns(); after != before {
+			t.Errorf("visiting the pages recorded %d runs", after-before)
+		}
+		// The lineage graph draws every pipeline of the demo and colours
+		// them by their last run.
+		var nodes, ok int
+		b.visit("/lineage", "#graph .node")
+		b.eval(`document.querySelectorAll("#graph .node").length`, &nodes)
+		b.eval(`document.querySelectorAll("#graph .node.success").length`, &ok)
+		if nodes < 7 || ok != 6 {
+			t.Errorf("lineage shows %d nodes, %d successful; want the demo's 6 built pipelines (+ landing zones and gold.slow)", nodes, ok)
+		}
+	})
+
+	t.Run("run live", func(t *testing.T) {
+		b.t = t
+		b.visit("/pipelines/gold.slow", "#sql-src pre")
+		b.run("press Run", chromedp.Click(chromedp.ID("run")), chromedp.WaitVisible(chromedp.ID("nodes")))
+		var path string
+		b.eval(`location.pathname`, &path)
+		if !strings.HasPrefix(path, "/runs/") {
+			t.Fatalf("Run went to %s, want the run page", path)
+		}
+		// Watch the status badge change without reloading the page.
+		seen := map[string]bool{}
+		var order []string
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			var st string
+			b.eval(`(document.querySelector("#status .badge") || {}).textContent || ""`, &st)
+			if st != "" && !seen[st] {
+				seen[st] = true
+				order = append(order, st)
+			}
+			if st == "success" || st == "failed" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !seen["running"] || order[len(order)-1] != "success" {
+			t.Fatalf("the run page showed %v, want running then success", order)
+		}
+		b.waitJS("logs complete", `document.getElementById("log-state").textContent === "complete"`, 30*time.Second)
+		var logLines, rows int
+		b.eval(`document.querySelectorAll("#logs div").length`, &logLines)
+		b.eval(`Array.from(document.querySelectorAll("#nodes tbody tr")).filter(r => r.textContent.includes("gold.slow") && r.textContent.includes("success")).length`, &rows)
+		if logLines == 0 || rows != 1 {
+			t.Errorf("finished run page: %d log lines, %d successful gold.slow rows", logLines, rows)
+		}
+		var bars int
+		b.eval(`document.querySelectorAll("#gantt .bar.success").length`, &bars)
+		if bars != 1 {
+			t.Errorf("the timeline shows %d finished bars, want 1", bars)
+		}
+		b.noErrors("run page")
+		b.screenshots("run-finished")
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		b.t = t
+		b.visit("/pipelines/gold.slow", "#sql-src pre")
+		b.run("press Run", chromedp.Click(chromedp.ID("run")), chromedp.WaitVisible(chromedp.ID("cancel")))
+		b.run("press Cancel", chromedp.Click(chromedp.ID("cancel")))
+		b.waitJS("run cancelled", `(document.querySelector("#status .badge") || {}).textContent === "failed"`, 60*time.Second)
+		b.waitJS("retry offered", `!document.getElementById("retry").classList.contains("hidden")`, 10*time.Second)
+		b.noErrors("cancelled run")
+	})
+
+	t.Run("query and CSV", func(t *testing.T) {
+		b.t = t
+		var want struct {
+			Rows [][]any `json:"rows"`
+		}
+		apiCall(t, base, "POST", "/api/v1/query", `{"sql": "SELECT day, orders, revenue FROM gold.daily_revenue ORDER BY day"}`, &want)
+		if len(want.Rows) == 0 {
+			t.Fatal("gold.daily_revenue is empty")
+		}
+		b.visit("/query", "#history li")
+		b.waitJS("branches listed", `document.querySelectorAll("#q-branch option").length > 0`, 20*time.Second)
+		b.run("type a query",
+			chromedp.Evaluate[chromedp.Void](`(() => { const t = document.getElementById("sql"); t.value = ""; t.dispatchEvent(new Event("input")); })()`),
+			chromedp.SendKeys(chromedp.ID("sql"), "SELECT day, orders, revenue FROM gold.daily_revenue ORDER BY day"),
+			chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+			chromedp.WaitVisible(chromedp.CSS("#grid table")))
+		var rows int
+		var info string
+		b.eval(`document.querySelectorAll("#grid tbody tr").length`, &rows)
+		b.eval(`document.getElementById("res-info").textContent`, &info)
+		if rows != min(len(want.Rows), 100) || !strings.HasPrefix(info, fmt.Sprint(len(want.Rows))+" row") {
+			t.Errorf("the grid shows %d rows (%q), want %d", rows, info, len(want.Rows))
+		}
+		var types string
+		b.eval(`Array.from(document.querySelectorAll("#grid th .type")).map(e => e.textContent).join(",")`, &types)
+		if !strings.Contains(types, "DATE") {
+			t.Errorf("column types %q: want the day column typed DATE", types)
+		}
+		b.run("download CSV", chromedp.Click(chromedp.ID("csv")))
+		csvPath := filepath.Join(b.dl, "rat-query.csv")
+		var data []byte
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if d, err := os.ReadFile(csvPath); err == nil && len(d) > 0 {
+				data = d
+				break
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\r\n")
+		if len(lines) != len(want.Rows)+1 || lines[0] != "day,orders,revenue" {
+			t.Fatalf("downloaded CSV has %d lines starting %q, want a header and %d rows", len(lines), lines[0], len(want.Rows))
+		}
+		if first := fmt.Sprint(want.Rows[0][0]); !strings.HasPrefix(lines[1], first) {
+			t.Errorf("CSV row 1 = %q, want it to start with %s", lines[1], first)
+		}
+		var hist int
+		b.eval(`document.querySelectorAll("#history li button").length`, &hist)
+		if hist == 0 {
+			t.Error("the query is not in the history")
+		}
+		b.run("chart tab", chromedp.Click(chromedp.ID("tab-chart")), chromedp.WaitVisible(chromedp.CSS("#chart-svg svg")))
+		var bars int
+		b.eval(`document.querySelectorAll("#chart-svg .bar").length`, &bars)
+		if bars != len(want.Rows) {
+			t.Errorf("the bar chart has %d bars, want %d", bars, len(want.Rows))
+		}
+		b.noErrors("query console")
+		b.screenshots("query-results")
+	})
+
+	t.Run("landing upload starts its pipeline", func(t *testing.T) {
+		b.t = t
+		b.visit("/landing", "#zones-list section table")
+		// Drop a file on the drop zone as a user dragging it from a file
+		// manager would.
+		b.run("drop a file", chromedp.Evaluate[chromedp.Void](`(() => {
+			document.getElementById("u-zone").value = "orders";
+			const dt = new DataTransfer();
+			dt.items.add(new File(["order_id,customer_id,status,amount,updated_at\n9001,1,placed,12.50,2024-04-01 10:00:00\n9002,2,shipped,30.00,2024-04-01 11:00:00\n"], "orders_2024_04.csv", { type: "text/csv" }));
+			const drop = document.getElementById("drop");
+			drop.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+			drop.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+		})()`))
+		b.waitJS("upload done", `document.getElementById("up-out").textContent.includes("Uploaded orders_2024_04.csv")`, 20*time.Second)
+		// The landing trigger starts bronze.raw_orders; the page then shows
+		// the file consumed by that run.
+		b.waitJS("file consumed", `Array.from(document.querySelectorAll("#zones-list tr")).some(r => r.textContent.includes("orders_2024_04.csv") && r.textContent.includes("consumed"))`, 90*time.Second)
+		var runs struct {
+			Runs []struct {
+				ID, Status string
+				Pipelines  []string
+			} `json:"runs"`
+		}
+		apiCall(t, base, "GET", "/api/v1/runs?trigger=landing", "", &runs)
+		if len(runs.Runs) == 0 || runs.Runs[0].Status != "success" || !strings.Contains(strings.Join(runs.Runs[0].Pipelines, ","), "bronze.raw_orders") {
+			t.Fatalf("landing runs = %+v, want a successful run of bronze.raw_orders", runs.Runs)
+		}
+		var q struct{ Rows [][]any }
+		apiCall(t, base, "POST", "/api/v1/query", `{"sql": "SELECT count(*) FROM bronze.raw_orders WHERE order_id IN (9001, 9002)"}`, &q)
+		if len(q.Rows) != 1 || fmt.Sprint(q.Rows[0][0]) != "2" {
+			t.Errorf("uploaded rows in bronze.raw_orders: %v, want 2", q.Rows)
+		}
+		b.noErrors("landing")
+		b.screenshots("landing-consumed")
+	})
+
+	t.Run("branch create, diff, merge", func(t *testing.T) {
+		b.t = t
+		b.visit("/branches", "#list table")
+		b.run("create dev", chromedp.SendKeys(chromedp.ID("c-name"), "dev"), chromedp.Click(chromedp.CSS(`#create button[type="submit"]`)))
+		b.waitJS("dev listed", `Array.from(document.querySelectorAll("#list td strong")).some(e => e.textContent === "dev")`, 20*time.Second)
+		// Change a table on dev: rebuild gold.daily_revenue there.
+		var created struct{ ID string }
+		if st := apiCall(t, base, "POST", "/api/v1/runs", `{"selectors": ["gold.daily_revenue"], "branch": "dev", "full_refresh": true}`, &created); st != http.StatusAccepted {
+			t.Fatalf("run on dev: %d", st)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			var r struct{ Status string }
+			apiCall(t, base, "GET", "/api/v1/runs/"+created.ID, "", &r)
+			if r.Status == "success" {
+				break
+			}
+			if r.Status == "failed" || time.Now().After(deadline) {
+				t.Fatalf("run on dev: %s", r.Status)
+			}
+		}
+		b.visit("/branches", "#list table")
+		b.run("diff dev with main",
+			chromedp.SetValue(chromedp.ID("d-from"), "dev"), chromedp.SetValue(chromedp.ID("d-to"), "main"),
+			chromedp.Click(chromedp.CSS(`#diff button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#diff-out table")))
+		var diff string
+		b.eval(`document.getElementById("diff-out").innerText`, &diff)
+		if !strings.Contains(diff, "gold.daily_revenue") {
+			t.Fatalf("the diff of dev and main does not list gold.daily_revenue: %s", diff)
+		}
+		b.screenshots("branch-diff")
+		b.run("merge", chromedp.Click(chromedp.ID("merge")))
+		b.waitJS("merged", `document.getElementById("diff-out").textContent.includes("Merged dev into main")`, 30*time.Second)
+		var after struct {
+			Tables []any `json:"tables"`
+		}
+		apiCall(t, base, "GET", "/api/v1/diff?from=dev&to=main", "", &after)
+		if len(after.Tables) != 0 {
+			t.Errorf("after the merge dev and main still differ: %v", after.Tables)
+		}
+		b.noErrors("branches")
+		b.screenshots("branch-merged")
+	})
+}
