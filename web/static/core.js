@@ -135,6 +135,24 @@
   rat.short = (id) => (id ? String(id).slice(0, 10) : "");
   rat.qs = (k) => new URLSearchParams(location.search).get(k);
 
+  // cellText shows a query value by its SQL type: DATE without a time,
+  // nested values as JSON.
+  rat.numeric = (t) => /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL|NUMERIC)/i.test(t || "");
+  rat.cellText = function (v, type) {
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "object") return JSON.stringify(v);
+    if (/^DATE$/i.test(type || "") && typeof v === "string") return v.replace(/T00:00:00(\.0+)?Z$/, "");
+    return String(v);
+  };
+  // grid renders a query result ({columns, rows}) as a typed table.
+  rat.grid = function (res, label) {
+    const cols = res.columns;
+    return h("table", { class: "data", "aria-label": label },
+      h("thead", null, h("tr", null, cols.map((c) => h("th", { scope: "col", class: rat.numeric(c.type) ? "num" : null }, c.name, h("span", { class: "type" }, c.type))))),
+      h("tbody", null, res.rows.map((r) => h("tr", null, r.map((v, i) => h("td", { class: v === null ? "null" : rat.numeric(cols[i].type) ? "num" : null }, rat.cellText(v, cols[i].type)))))));
+  };
+  const h = rat.h;
+
   // branches fills a <select> with the branches (and tags), the current
   // one selected.
   rat.refOptions = async function (select, current, withTags) {

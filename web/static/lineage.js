@@ -7,6 +7,7 @@
 (function () {
   const { h, s, fill, api } = rat;
   const W = 190, H = 26, GAP_Y = 8, GAP_X = 70, LAYER_GAP = 50, TOP = 40;
+  const MAX_ROWS = 40; // a taller column wraps, so big graphs fit a screen
   const order = ["landing", "bronze", "silver", "gold"];
   let view = { x: 0, y: 0, k: 1 };
   let root, svg, bounds = { w: 1, h: 1 };
@@ -34,35 +35,46 @@
       return n.depth;
     };
     nodes.forEach((n) => depth(n, new Set()));
+    // One column per (layer, depth); x comes after ordering, because a
+    // column taller than MAX_ROWS wraps into several.
     const columns = [];
-    const titles = [];
-    let x = 20;
     groups.forEach((g) => {
       const members = nodes.filter((n) => n.group === g);
       const maxD = Math.max(...members.map((n) => n.depth));
-      titles.push({ text: g, x });
       for (let d = 0; d <= maxD; d++) {
         const col = members.filter((n) => n.depth === d).sort((a, b) => a.name.localeCompare(b.name));
-        col.forEach((n) => (n.x = x));
+        col.group = g;
         columns.push(col);
-        x += W + GAP_X;
       }
-      x += LAYER_GAP;
     });
     const place = () => columns.forEach((col) => col.forEach((n, i) => { n.row = i; n.y = TOP + i * (H + GAP_Y); }));
     place();
     // Barycentre sweeps: right (by parents) then left (by children).
-    const bary = (list) => (list.length ? list.reduce((a, p) => a + p.row, 0) / list.length : null);
+    const bary = (list) => (list.length ? list.reduce((a, p) => a + p.row / Math.max(1, p.colLen), 0) / list.length : null);
+    columns.forEach((col) => col.forEach((n) => (n.colLen = col.length)));
     for (let pass = 0; pass < 4; pass++) {
       const cols = pass % 2 ? columns.slice().reverse() : columns;
       cols.forEach((col) => {
-        col.forEach((n) => { const b = bary(pass % 2 ? n.outs : n.ins); n.key2 = b === null ? n.row : b; });
+        col.forEach((n) => { const b = bary(pass % 2 ? n.outs : n.ins); n.key2 = b === null ? n.row / col.length : b; });
         col.sort((a, b) => a.key2 - b.key2);
         col.forEach((n, i) => (n.row = i));
       });
     }
-    place();
-    bounds = { w: x, h: TOP + Math.max(1, ...columns.map((c) => c.length)) * (H + GAP_Y) };
+    const titles = [];
+    let x = 20, maxRows = 1, lastGroup = null;
+    columns.forEach((col) => {
+      if (col.group !== lastGroup) {
+        if (lastGroup !== null) x += LAYER_GAP;
+        titles.push({ text: col.group, x });
+        lastGroup = col.group;
+      }
+      for (let start = 0; start < col.length; start += MAX_ROWS) {
+        col.slice(start, start + MAX_ROWS).forEach((n, i) => { n.x = x; n.row = i; n.y = TOP + i * (H + GAP_Y); });
+        maxRows = Math.max(maxRows, Math.min(MAX_ROWS, col.length - start));
+        x += W + GAP_X;
+      }
+    });
+    bounds = { w: x, h: TOP + maxRows * (H + GAP_Y) };
     return { nodes, edges: lin.edges, titles };
   }
 
@@ -91,6 +103,11 @@
       el.dataset.key = n.key;
       n.el = el;
       el.addEventListener("click", (e) => activate(n, e.shiftKey || e.ctrlKey || e.metaKey));
+      const light = (on) => svg.querySelectorAll(`.edge[data-from="${CSS.escape(n.key)}"], .edge[data-to="${CSS.escape(n.key)}"]`).forEach((p) => p.classList.toggle("hl", on));
+      el.addEventListener("mouseenter", () => light(true));
+      el.addEventListener("mouseleave", () => light(false));
+      el.addEventListener("focus", () => light(true));
+      el.addEventListener("blur", () => light(false));
       el.addEventListener("keydown", (e) => {
         if (e.key === "Enter") activate(n, e.shiftKey);
         else if (e.key === " ") { e.preventDefault(); activate(n, true); }

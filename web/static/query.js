@@ -10,16 +10,14 @@
   let page = 0;
   let editor;
 
-  const cell = (v) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
-  const numeric = (t) => /INT|DECIMAL|DOUBLE|FLOAT|REAL|NUMERIC|HUGEINT/i.test(t || "");
+  const cell = (v, i) => (v === null || v === undefined ? "" : rat.cellText(v, result && i !== undefined ? result.columns[i].type : ""));
+  const numeric = rat.numeric;
 
   function renderGrid() {
     if (!result) return;
     const cols = result.columns;
     const rows = result.rows.slice(page * pageSize, (page + 1) * pageSize);
-    fill("#grid", result.rows.length ? h("div", { class: "scroll" }, h("table", { class: "data", "aria-label": "Query results" },
-      h("thead", null, h("tr", null, cols.map((c) => h("th", { scope: "col", class: numeric(c.type) ? "num" : null }, c.name, h("span", { class: "type" }, c.type))))),
-      h("tbody", null, rows.map((r) => h("tr", null, r.map((v, i) => h("td", { class: v === null ? "null" : numeric(cols[i].type) ? "num" : null }, v === null ? "null" : cell(v)))))))) : rat.empty("The query returned no rows."));
+    fill("#grid", result.rows.length ? h("div", { class: "scroll" }, rat.grid({ columns: cols, rows }, "Query results")) : rat.empty("The query returned no rows."));
     const pages = Math.max(1, Math.ceil(result.rows.length / pageSize));
     fill("#pager", pages > 1 ? [
       h("button", { type: "button", disabled: page === 0, onclick: () => { page--; renderGrid(); } }, "← Previous"),
@@ -44,12 +42,12 @@
     g.appendChild(s("text", { x: 4, y: y(min) + 4, text: rat.num(min) }));
     if (rat.$("#c-kind").value === "bar") {
       rows.forEach((r, i) => g.appendChild(s("rect", { class: "bar", x: L + i * step + step * 0.1, width: Math.max(1, step * 0.8), y: Math.min(y(ys[i]), y(0)), height: Math.abs(y(0) - y(ys[i])) },
-        s("title", { text: cell(r[xi]) + ": " + ys[i] }))));
+        s("title", { text: cell(r[xi], xi) + ": " + ys[i] }))));
     } else {
       g.appendChild(s("polyline", { class: "line", points: rows.map((r, i) => (L + i * step + step / 2).toFixed(1) + "," + y(ys[i]).toFixed(1)).join(" ") }));
     }
     const every = Math.ceil(rows.length / 10);
-    rows.forEach((r, i) => { if (i % every === 0) g.appendChild(s("text", { x: L + i * step, y: H - 22, text: cell(r[xi]).slice(0, 12) })); });
+    rows.forEach((r, i) => { if (i % every === 0) g.appendChild(s("text", { x: L + i * step, y: H - 22, text: cell(r[xi], xi).slice(0, 12) })); });
     fill("#chart-svg", g);
   }
 
@@ -62,8 +60,8 @@
   }
 
   function csv() {
-    const q = (v) => { const t = cell(v); return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t; };
-    return [result.columns.map((c) => q(c.name)).join(",")].concat(result.rows.map((r) => r.map(q).join(","))).join("\r\n") + "\r\n";
+    const q = (v, i) => { const t = cell(v, i); return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t; };
+    return [result.columns.map((c) => q(c.name)).join(",")].concat(result.rows.map((r) => r.map((v, i) => q(v, i)).join(","))).join("\r\n") + "\r\n";
   }
 
   function history() { try { return JSON.parse(localStorage.getItem(histKey) || "[]"); } catch (e) { return []; } }

@@ -5,12 +5,7 @@
   const { h, fill, api } = rat;
   const id = rat.param;
 
-  function grid(res) {
-    if (!res.rows.length) return rat.empty("No rows.");
-    return h("table", { class: "data", "aria-label": "Rows of " + id },
-      h("thead", null, h("tr", null, res.columns.map((c) => h("th", { scope: "col" }, c.name, h("span", { class: "type" }, c.type))))),
-      h("tbody", null, res.rows.map((r) => h("tr", null, r.map((v) => h("td", { class: v === null ? "null" : null }, v === null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v)))))));
-  }
+  const grid = (res) => (res.rows.length ? rat.grid(res, "Rows of " + id) : rat.empty("No rows."));
 
   async function preview(branch, snap) {
     fill("#prev-info", snap ? "as of snapshot " + snap : "current");
@@ -31,7 +26,7 @@
     const stat = (label, v) => h("div", null, h("div", { class: "muted small" }, label), h("div", { class: "stat" }, v));
     fill("#stats",
       t.kind === "view" ? null : [stat("Rows", rat.num(t.rows)), stat("Data files", rat.num(t.files)), stat("Size", rat.bytes(t.bytes)),
-        stat("Partitioning", t.partition || "none"), stat("Snapshots", (t.snapshots || []).length)],
+        stat("Partitioning", t.partition && t.partition !== "[]" ? t.partition : "none"), stat("Snapshots", (t.snapshots || []).length)],
       stat("Last commit", h("code", null, rat.short(t.last_commit))),
       h("div", null, h("a", { class: "button", href: "/query?sql=" + encodeURIComponent("SELECT * FROM " + id + " LIMIT 100") + "&branch=" + encodeURIComponent(branch) }, "Query this table")),
       lin.nodes.some((n) => n.key === id && n.kind === "pipeline") ? h("div", null, h("a", { class: "button", href: "/pipelines/" + encodeURIComponent(id) }, "Open pipeline")) : null);
