@@ -190,6 +190,29 @@ func (b *browserSession) noErrors(what string) {
 	}
 }
 
+// accessible checks what a keyboard and screen-reader user needs: every
+// control has a name (a label, aria-label or text) and none is taken out of
+// the tab order; and the page fits 1024 px without a horizontal scrollbar.
+func (b *browserSession) accessible(name string) {
+	b.t.Helper()
+	var unnamed []string
+	b.eval(`Array.from(document.querySelectorAll("button, input:not([type=hidden]), select, textarea, a[href], [role=button], [role=tab]"))
+		.filter(e => {
+			const named = (e.labels && e.labels.length) || e.getAttribute("aria-label") || e.getAttribute("aria-labelledby") || e.textContent.trim() || e.getAttribute("title");
+			return !named || e.tabIndex < 0;
+		}).map(e => e.outerHTML.slice(0, 120))`, &unnamed)
+	if len(unnamed) > 0 {
+		b.t.Errorf("%s: controls without a name or out of the tab order: %v", name, unnamed)
+	}
+	var overflow int
+	b.run("1024 px", chromedp.EmulateViewport(1024, 768), chromedp.Sleep(100*time.Millisecond))
+	b.eval(`document.documentElement.scrollWidth - document.documentElement.clientWidth`, &overflow)
+	b.run("1280 px", chromedp.EmulateViewport(1280, 900))
+	if overflow > 0 {
+		b.t.Errorf("%s: %d px wider than a 1024 px window", name, overflow)
+	}
+}
+
 // screenshots writes the page in the light and the dark theme (emulating
 // the system preference) and checks that the theme follows it.
 func (b *browserSession) screenshots(name string) {
@@ -367,6 +390,7 @@ func TestUIBrowser(t *testing.T) {
 			if strings.Contains(html, uiToken) {
 				t.Errorf("page %s shows the API token", p.name)
 			}
+			b.accessible(p.name)
 			pageMS, apiMS, slowest := b.serverTimes()
 			t.Logf("server time %-9s page %5.1f ms, slowest API call %5.1f ms %s", p.name, pageMS, apiMS, slowest)
 			b.screenshots(p.name)
@@ -470,14 +494,7 @@ func TestUIBrowser(t *testing.T) {
 			t.Errorf("column types %q: want the day column typed DATE", types)
 		}
 		b.run("download CSV", chromedp.Click(chromedp.ID("csv")))
-		csvPath := filepath.Join(b.dl, "rat-query.csv")
-		var data []byte
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if d, err := os.ReadFile(csvPath); err == nil && len(d) > 0 {
-				data = d
-				break
-			}
-		}
+		data := waitFile(t, filepath.Join(b.dl, "rat-query.csv"))
 		lines := strings.Split(strings.TrimSpace(string(data)), "\r\n")
 		if len(lines) != len(want.Rows)+1 || lines[0] != "day,orders,revenue" {
 			t.Fatalf("downloaded CSV has %d lines starting %q, want a header and %d rows", len(lines), lines[0], len(want.Rows))
@@ -485,6 +502,11 @@ func TestUIBrowser(t *testing.T) {
 		// Dates are written as dates (the API gives them as midnight UTC).
 		if first := fmt.Sprint(want.Rows[0][0])[:10]; !strings.HasPrefix(lines[1], first+",") {
 			t.Errorf("CSV row 1 = %q, want it to start with %s,", lines[1], first)
+		}
+		b.run("download Parquet", chromedp.Click(chromedp.ID("parquet")))
+		pq := waitFile(t, filepath.Join(b.dl, "rat-query.parquet"))
+		if len(pq) < 8 || string(pq[:4]) != "PAR1" || string(pq[len(pq)-4:]) != "PAR1" {
+			t.Errorf("the Parquet download is not a Parquet file (%d bytes)", len(pq))
 		}
 		var hist int
 		b.eval(`document.querySelectorAll("#history li button").length`, &hist)
@@ -579,4 +601,16 @@ func TestUIBrowser(t *testing.T) {
 		b.noErrors("branches")
 		b.screenshots("branch-merged")
 	})
+}
+
+// waitFile waits for a download to land and returns its content.
+func waitFile(t *testing.T, path string) []byte {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if d, err := os.ReadFile(path); err == nil && len(d) > 0 {
+			return d
+		}
+	}
+	t.Fatalf("no download %s", filepath.Base(path))
+	return nil
 }

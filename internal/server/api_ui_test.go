@@ -1,8 +1,14 @@
 package server
 
 import (
+	"database/sql"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
 )
 
 // uiFiles: a landing zone read by a bronze pipeline, a silver pipeline
@@ -176,5 +182,52 @@ func TestRunListFilters(t *testing.T) {
 	}
 	if got, _ := runs("status=failed&pipeline=silver.checked"); len(got) != 1 || got[0] != ids[2] {
 		t.Errorf("status=failed&pipeline=silver.checked: %v", got)
+	}
+}
+
+func TestQueryParquet(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, nil)
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, NULL), (3, 5), (4, 1)) t(id, amount)")
+	dir := t.TempDir()
+	download := func(body map[string]any) (int, string) {
+		r := e.do("POST", "/api/v1/query/parquet", body)
+		if r.status != http.StatusOK {
+			return r.status, r.raw
+		}
+		p := filepath.Join(dir, fmt.Sprintf("q%d.parquet", len(r.raw)))
+		if err := os.WriteFile(p, []byte(r.raw), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return r.status, p
+	}
+	count := func(path string) (n, sum int64) {
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.QueryRow("SELECT count(*), coalesce(sum(amount), 0) FROM read_parquet(?)", path).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		return n, sum
+	}
+	// A trailing comment cannot swallow the server's closing parenthesis.
+	st, p := download(map[string]any{"sql": "SELECT * FROM bronze.raw WHERE amount IS NOT NULL -- no nulls"})
+	if st != http.StatusOK {
+		t.Fatalf("download: %d %s", st, p)
+	}
+	if n, sum := count(p); n != 3 || sum != 16 {
+		t.Errorf("parquet holds %d rows summing %d, want 3 and 16", n, sum)
+	}
+	if _, p := download(map[string]any{"sql": "SELECT * FROM bronze.raw", "limit": 2}); p != "" {
+		if n, _ := count(p); n != 2 {
+			t.Errorf("limit 2: %d rows", n)
+		}
+	}
+	for _, bad := range []string{"SELECT 1) TO 'x.csv'; SELECT (1", "COPY bronze.raw TO 'x.csv'", "SELECT 1; SELECT 2"} {
+		if st, body := download(map[string]any{"sql": bad}); st != http.StatusBadRequest {
+			t.Errorf("%q: %d %s, want 400", bad, st, body)
+		}
 	}
 }

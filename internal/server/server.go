@@ -245,6 +245,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/tables/{id}/preview", RoleRead, s.previewTable)
 	api("GET /api/v1/tables/{id}/snapshots", RoleRead, s.tableSnapshots)
 	api("POST /api/v1/query", RoleRun, s.query)
+	api("POST /api/v1/query/parquet", RoleRun, s.queryParquet)
 
 	api("GET /api/v1/branches", RoleRead, s.listRefs(rat.Branch))
 	api("POST /api/v1/branches", RoleAdmin, s.createRef(rat.Branch))

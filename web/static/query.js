@@ -9,6 +9,7 @@
   let result = null;
   let page = 0;
   let editor;
+  let lastRequest = null; // the query of the results shown, for the Parquet download
 
   const cell = (v, i) => (v === null || v === undefined ? "" : rat.cellText(v, result && i !== undefined ? result.columns[i].type : ""));
   const numeric = rat.numeric;
@@ -91,7 +92,8 @@
       page = 0;
       const info = rat.num(result.rows.length) + " row" + (result.rows.length === 1 ? "" : "s") + (result.truncated ? " (limit reached)" : "") + " in " + rat.secs(result.elapsed_ms / 1000);
       fill("#res-info", info);
-      rat.$("#csv").disabled = rat.$("#json").disabled = false;
+      rat.$("#csv").disabled = rat.$("#json").disabled = rat.$("#parquet").disabled = false;
+      lastRequest = { sql, branch, at, limit };
       renderGrid();
       chartOptions();
       if (!rat.$("#chart").classList.contains("hidden")) renderChart();
@@ -101,7 +103,7 @@
       fill("#res-info", "");
       fill("#grid", rat.errorBox(err));
       fill("#pager");
-      rat.$("#csv").disabled = rat.$("#json").disabled = true;
+      rat.$("#csv").disabled = rat.$("#json").disabled = rat.$("#parquet").disabled = true;
     } finally {
       btn.disabled = false;
     }
@@ -123,6 +125,14 @@
     if (sql) editor.set(sql);
     rat.$("#qform").addEventListener("submit", (e) => { e.preventDefault(); run(); });
     rat.$("#csv").addEventListener("click", () => rat.download("rat-query.csv", csv(), "text/csv"));
+    rat.$("#parquet").addEventListener("click", async () => {
+      // DuckDB writes the file on the server: the query runs again there.
+      try {
+        const resp = await rat.api("query/parquet", { method: "POST", body: lastRequest, raw: true });
+        if (!resp.ok) { const e = await resp.json().catch(() => ({})); throw new Error((e.error && e.error.message) || resp.statusText); }
+        rat.download("rat-query.parquet", await resp.blob(), "application/vnd.apache.parquet");
+      } catch (err) { rat.toast(err.message, true); }
+    });
     rat.$("#json").addEventListener("click", () => rat.download("rat-query.json", JSON.stringify({ columns: result.columns, rows: result.rows }), "application/json"));
     rat.$("#tab-grid").addEventListener("click", () => tab("grid"));
     rat.$("#tab-chart").addEventListener("click", () => tab("chart"));
