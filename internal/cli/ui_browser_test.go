@@ -569,16 +569,7 @@ func TestUIBrowser(t *testing.T) {
 		if st := apiCall(t, base, "POST", "/api/v1/runs", `{"selectors": ["gold.daily_revenue"], "branch": "dev", "full_refresh": true}`, &created); st != http.StatusAccepted {
 			t.Fatalf("run on dev: %d", st)
 		}
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			var r struct{ Status string }
-			apiCall(t, base, "GET", "/api/v1/runs/"+created.ID, "", &r)
-			if r.Status == "success" {
-				break
-			}
-			if r.Status == "failed" || time.Now().After(deadline) {
-				t.Fatalf("run on dev: %s", r.Status)
-			}
-		}
+		waitRunAPI(t, base, created.ID, "success")
 		b.visit("/branches", "#list table")
 		b.run("diff dev with main",
 			chromedp.SetValue(chromedp.ID("d-from"), "dev"), chromedp.SetValue(chromedp.ID("d-to"), "main"),
@@ -600,7 +591,51 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.noErrors("branches")
 		b.screenshots("branch-merged")
+
+		// Both sides rebuild the same table: the merge is a conflict, and
+		// the page says which table and what to do.
+		if st := apiCall(t, base, "POST", "/api/v1/branches", `{"name": "clash", "from": "main"}`, nil); st != http.StatusCreated {
+			t.Fatalf("create clash: %d", st)
+		}
+		for _, branch := range []string{"clash", "main"} {
+			var r struct{ ID string }
+			apiCall(t, base, "POST", "/api/v1/runs", `{"selectors": ["gold.daily_revenue"], "branch": "`+branch+`", "full_refresh": true}`, &r)
+			waitRunAPI(t, base, r.ID, "success")
+		}
+		b.visit("/branches", "#list table")
+		b.run("merge clash", chromedp.SetValue(chromedp.ID("d-from"), "clash"), chromedp.SetValue(chromedp.ID("d-to"), "main"),
+			chromedp.Click(chromedp.ID("merge")))
+		b.waitJS("conflict shown", `document.getElementById("diff-out").textContent.includes("Conflicts")`, 30*time.Second)
+		var conflict []string
+		b.eval(`Array.from(document.querySelectorAll("#diff-out tbody tr")).map(r => r.cells[0].textContent + " " + r.cells[1].textContent)`, &conflict)
+		if len(conflict) != 1 || conflict[0] != "gold.daily_revenue conflict" {
+			t.Errorf("the conflict view lists %q, want gold.daily_revenue as a conflict", conflict)
+		}
+		b.takeErrs() // the refused merge answers 409: the browser logs it
+		b.screenshots("branch-conflict")
+
+		b.run("delete clash", chromedp.Click(chromedp.CSS(`button[aria-label="Delete branch clash"]`)))
+		b.waitJS("clash gone", `!document.querySelector('button[aria-label="Delete branch clash"]')`, 20*time.Second)
+		if st := apiCall(t, base, "GET", "/api/v1/branches/clash", "", nil); st != http.StatusNotFound {
+			t.Errorf("after Delete, GET /branches/clash = %d", st)
+		}
+		b.noErrors("branch conflict and delete")
 	})
+}
+
+// waitRunAPI waits for a run to reach a status through the API.
+func waitRunAPI(t *testing.T, base, id, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var r struct{ Status string }
+		apiCall(t, base, "GET", "/api/v1/runs/"+id, "", &r)
+		if r.Status == want {
+			return
+		}
+		if (r.Status != "running" && r.Status != "queued" && r.Status != "") || time.Now().After(deadline) {
+			t.Fatalf("run %s is %s, want %s", id, r.Status, want)
+		}
+	}
 }
 
 // waitFile waits for a download to land and returns its content.

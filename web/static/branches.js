@@ -4,7 +4,6 @@
 "use strict";
 (function () {
   const { h, fill, api } = rat;
-  const tableName = (t) => (typeof t === "string" ? t : t.layer + "." + t.name);
   const admin = rat.can("admin");
 
   // aheadBehind counts the commits of a branch not on the default branch
@@ -78,7 +77,7 @@
 
   function mergeTables(m) {
     return rat.table([
-      { title: "Table", get: (t) => tableName(t.table) },
+      { title: "Table", get: (t) => t.table },
       { title: "Action", get: (t) => h("span", { class: "badge " + (t.action === "conflict" ? "failed" : "success") }, t.action) },
       { title: "Detail", get: (t) => t.detail || "" },
     ], m.tables || [], { empty: "Nothing to merge.", label: "Merge plan" });
@@ -97,8 +96,7 @@
       await loadList();
     } catch (err) {
       const m = err.data && err.data.merge;
-      fill("#diff-out", rat.errorBox(err), m ? [h("h3", null, "Conflicts"), mergeTables({ tables: m.tables.filter((t) => t.action === "conflict") }),
-        h("p", { class: "muted small" }, "Both branches changed these tables since they forked. Rebuild them on " + source + " from " + into + "'s data, or drop the change, then merge again.")] : null);
+      fill("#diff-out", rat.errorBox(err), m ? [h("h3", null, "Conflicts"), mergeTables({ tables: m.tables.filter((t) => t.action === "conflict") })] : null);
     }
   }
 
