@@ -319,7 +319,10 @@ func uiWorkspace(t *testing.T) *ratUser {
 func TestUIBrowser(t *testing.T) {
 	testenv.Chromium(t) // skip (or fail under CI) before building anything
 	u := uiWorkspace(t)
-	u.env = append(u.env, "RAT_API_TOKEN="+uiToken)
+	// Secrets that no page may show: the token, and an S3 secret key
+	// (unused on local disk, but part of the effective configuration).
+	const s3Secret = "ui-test-s3-secret-4d1e"
+	u.env = append(u.env, "RAT_API_TOKEN="+uiToken, "S3_ACCESS_KEY=ui-test-access", "S3_SECRET_KEY="+s3Secret)
 	base := startServe(t, u)
 	b := newBrowser(t, base)
 	t.Cleanup(func() {
@@ -376,6 +379,13 @@ func TestUIBrowser(t *testing.T) {
 			{"landing", "/landing", "#zones-list section table"},
 			{"settings", "/settings", "#config table"},
 		}
+		var cfg struct{ Settings []struct{ Key, Value string } }
+		apiCall(t, base, "GET", "/api/v1/config", "", &cfg)
+		for _, st := range cfg.Settings {
+			if st.Key == "s3_secret_key" && st.Value != "******" {
+				t.Errorf("GET /config shows s3_secret_key as %q", st.Value)
+			}
+		}
 		countRuns := func() int {
 			var r struct{ Runs []any }
 			apiCall(t, base, "GET", "/api/v1/runs?limit=100", "", &r)
@@ -387,8 +397,8 @@ func TestUIBrowser(t *testing.T) {
 			b.noErrors(p.name)
 			var html string
 			b.eval(`document.documentElement.outerHTML`, &html)
-			if strings.Contains(html, uiToken) {
-				t.Errorf("page %s shows the API token", p.name)
+			if strings.Contains(html, uiToken) || strings.Contains(html, s3Secret) {
+				t.Errorf("page %s shows a secret", p.name)
 			}
 			b.accessible(p.name)
 			pageMS, apiMS, slowest := b.serverTimes()
@@ -453,6 +463,27 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.noErrors("run page")
 		b.screenshots("run-finished")
+	})
+
+	t.Run("lineage select and run", func(t *testing.T) {
+		b.t = t
+		b.visit("/lineage", "#graph .node")
+		// Keyboard only: focus the node, Space selects it.
+		b.run("select gold.daily_revenue", chromedp.Focus(chromedp.CSS(`[data-key="gold.daily_revenue"]`)), chromedp.KeyEvent(" "),
+			chromedp.SetValue(chromedp.ID("with"), "up"))
+		var selected string
+		b.eval(`document.getElementById("selected").textContent`, &selected)
+		if !strings.HasPrefix(selected, "1 selected: gold.daily_revenue") {
+			t.Fatalf("after Space on gold.daily_revenue: %q", selected)
+		}
+		b.run("run selected", chromedp.Click(chromedp.ID("run-selected")), chromedp.WaitVisible(chromedp.ID("nodes")))
+		b.waitJS("run finished", `(document.querySelector("#status .badge") || {}).textContent === "success"`, 90*time.Second)
+		var built []string
+		b.eval(`Array.from(document.querySelectorAll("#nodes tbody tr td:first-child")).map(e => e.textContent)`, &built)
+		if strings.Join(built, ",") != "bronze.raw_orders,silver.orders,gold.daily_revenue" {
+			t.Errorf("the run built %v, want gold.daily_revenue with everything upstream", built)
+		}
+		b.noErrors("lineage run")
 	})
 
 	t.Run("cancel", func(t *testing.T) {

@@ -98,6 +98,19 @@ func TestUIScale(t *testing.T) {
 		b.noErrors("lineage at scale")
 	})
 
+	t.Run("server times", func(t *testing.T) {
+		b.t = t
+		for _, p := range []struct{ path, ready string }{
+			{"/", "#runs table"}, {"/runs", "#list table"}, {"/tables", "#list table"}, {"/lineage", "#graph .node"},
+			{"/pipelines/gold.g7", "#history table"}, {"/branches", "#list table"},
+		} {
+			b.visit(p.path, p.ready)
+			pageMS, apiMS, slowest := b.serverTimes()
+			t.Logf("server time at scale %-20s page %5.1f ms, slowest API call %6.1f ms %s", p.path, pageMS, apiMS, slowest)
+			b.noErrors(p.path)
+		}
+	})
+
 	t.Run("tables", func(t *testing.T) {
 		b.t = t
 		start := time.Now()

@@ -99,11 +99,13 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 			if ws.Config != nil {
 				out.Workspace = ws.Config.Name
 			}
-			if fr, err := s.freshness(ctx); err == nil {
-				for _, f := range fr {
-					if f.Status != "ok" {
-						out.Stale = append(out.Stale, f)
-					}
+			fr, err := s.freshnessOf(ctx, ws)
+			if err != nil {
+				out.Warnings = append(out.Warnings, "freshness: "+rat.ErrorMessage(err))
+			}
+			for _, f := range fr {
+				if f.Status != "ok" {
+					out.Stale = append(out.Stale, f)
 				}
 			}
 		}

@@ -14,7 +14,7 @@ import (
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	branch := s.branchParam(r)
-	tables, err := s.cfg.Lake.Summaries(r.Context(), branch)
+	tables, err := s.summaries(r.Context(), branch)
 	if err != nil {
 		return err
 	}

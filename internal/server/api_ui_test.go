@@ -231,3 +231,30 @@ func TestQueryParquet(t *testing.T) {
 		}
 	}
 }
+
+// The table list is cached by commit: a new commit shows at once, and a
+// branch keeps its own list.
+func TestTableListFollowsCommits(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, nil)
+	names := func(branch string) []string {
+		var out []string
+		for _, tb := range list(t, e.want(e.do("GET", "/api/v1/tables?branch="+branch, nil), http.StatusOK), "tables") {
+			out = append(out, fmt.Sprintf("%s:%v", tb["table"], tb["rows"]))
+		}
+		return out
+	}
+	e.load("bronze.raw", "SELECT 1 AS id, 1 AS amount")
+	if got := names("main"); len(got) != 1 || got[0] != "bronze.raw:1" {
+		t.Fatalf("tables = %v", got)
+	}
+	e.want(e.do("POST", "/api/v1/branches", map[string]any{"name": "dev"}), http.StatusCreated)
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 1), (2, 1), (3, 1)) t(id, amount)")
+	e.load("bronze.other", "SELECT 1 AS x")
+	if got := names("main"); len(got) != 2 || got[0] != "bronze.other:1" || got[1] != "bronze.raw:3" {
+		t.Errorf("after two commits main lists %v", got)
+	}
+	if got := names("dev"); len(got) != 1 || got[0] != "bronze.raw:1" {
+		t.Errorf("dev lists %v, want its own head's tables", got)
+	}
+}

@@ -96,6 +96,7 @@ type Server struct {
 	auth    *authenticator
 	replay  *trigger.Replay // webhook deliveries seen
 	cpu     cpuMeter        // the overview's CPU gauge
+	sums    summaryCache    // table summaries by commit
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc

@@ -17,7 +17,7 @@
         { title: "Size", num: true, get: (f) => rat.bytes(f.size) },
         { title: "Modified", get: (f) => rat.time(f.modified) },
         { title: "Status", get: (f) => h("span", { class: "badge " + (f.status === "consumed" ? "success" : f.status === "waiting" ? "queued" : "unknown") }, f.status) },
-        { title: "Consumed by", get: (f) => f.consumed.map((c, i) => [i ? ", " : "", c.pipeline, " in ", h("a", { href: "/runs/" + encodeURIComponent(c.run) }, rat.short(c.run))]) },
+        { title: "Consumed by", get: (f) => f.consumed.map((c, i) => [i ? ", " : "", c.pipeline, " in ", h("a", { href: "/runs/" + encodeURIComponent(c.run) }, c.run)]) },
       ], z.files, { empty: "No files yet.", label: "Files of " + z.zone }))) : h("div", { class: "panel empty" }, "No landing zones: a pipeline reads one with {{ landing('zone') }}."));
   }
 
@@ -30,7 +30,7 @@
     fill("#up-out", h("div", { class: "note" }, "Uploading " + files.length + " file(s) to " + zone + "…"));
     try {
       const res = await api("landing/" + encodeURIComponent(zone), { method: "POST", body: fd });
-      fill("#up-out", h("div", { class: "note", role: "status" }, "Uploaded " + res.files.map((f) => f.name + " (" + rat.bytes(f.size) + ")").join(", ") + " to " + zone + ". A landing trigger starts the zone's pipelines within seconds."));
+      fill("#up-out", h("div", { class: "note", role: "status" }, "Uploaded " + res.files.map((f) => f.name + " (" + rat.bytes(f.size) + ")").join(", ") + " to " + zone + ". Pipelines with a landing trigger on this zone start within seconds; others read the files on their next run."));
       await load();
     } catch (err) {
       fill("#up-out", rat.errorBox(err));
