@@ -322,7 +322,9 @@ func TestUIBrowser(t *testing.T) {
 	// Secrets that no page may show: the token, and an S3 secret key
 	// (unused on local disk, but part of the effective configuration).
 	const s3Secret = "ui-test-s3-secret-4d1e"
-	u.env = append(u.env, "RAT_API_TOKEN="+uiToken, "S3_ACCESS_KEY=ui-test-access", "S3_SECRET_KEY="+s3Secret)
+	const readToken = "ui-test-read-token-93b0c1"
+	tokens := u.write("tokens.yaml", "tokens:\n  - {name: viewer, token: "+readToken+", role: read}\n")
+	u.env = append(u.env, "RAT_API_TOKEN="+uiToken, "RAT_TOKEN_FILE="+tokens, "S3_ACCESS_KEY=ui-test-access", "S3_SECRET_KEY="+s3Secret)
 	base := startServe(t, u)
 	b := newBrowser(t, base)
 	t.Cleanup(func() {
@@ -651,6 +653,35 @@ func TestUIBrowser(t *testing.T) {
 			t.Errorf("after Delete, GET /branches/clash = %d", st)
 		}
 		b.noErrors("branch conflict and delete")
+	})
+
+	t.Run("sign out, read role", func(t *testing.T) {
+		b.t = t
+		b.visit("/settings", "#config table")
+		b.run("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("token")))
+		for _, p := range []string{"/", "/tables/gold.daily_revenue", "/query", "/branches"} {
+			b.run("open "+p, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.ID("token")))
+		}
+		// A read token sees everything and can change nothing: the buttons
+		// that need more are disabled and say why where it matters.
+		b.run("sign in as viewer", chromedp.SendKeys(chromedp.ID("token"), readToken), chromedp.Submit(chromedp.ID("token")),
+			chromedp.WaitVisible(chromedp.CSS("#list table"))) // back on /branches, the page asked for
+		for _, c := range []struct{ path, ready, disabled string }{
+			{"/pipelines/gold.daily_revenue", "#history table", "#run"},
+			{"/query", "#history li", "#run"},
+			{"/branches", "#list table", `#create button[type="submit"]`},
+			{"/branches", "#list table", "#merge"},
+			{"/landing", "#zones-list section", `#upload button[type="submit"]`},
+		} {
+			b.visit(c.path, c.ready)
+			var disabled bool
+			b.eval(`document.querySelector('`+c.disabled+`').disabled`, &disabled)
+			if !disabled {
+				t.Errorf("%s: %s is enabled for a read token", c.path, c.disabled)
+			}
+			b.noErrors(c.path + " as viewer")
+		}
+		b.screenshots("query-read-role")
 	})
 }
 
