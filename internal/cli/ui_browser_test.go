@@ -439,6 +439,12 @@ func TestUIBrowser(t *testing.T) {
 		for {
 			var st string
 			b.eval(`(document.querySelector("#status .badge") || {}).textContent || ""`, &st)
+			var runningBar bool
+			b.eval(`!!document.querySelector("#gantt .bar.running")`, &runningBar)
+			if runningBar && !seen["timeline shows gold.slow building"] {
+				seen["timeline shows gold.slow building"] = true
+				b.screenshots("run-running")
+			}
 			if st != "" && !seen[st] {
 				seen[st] = true
 				order = append(order, st)
@@ -450,6 +456,9 @@ func TestUIBrowser(t *testing.T) {
 		}
 		if !seen["running"] || order[len(order)-1] != "success" {
 			t.Fatalf("the run page showed %v, want running then success", order)
+		}
+		if !seen["timeline shows gold.slow building"] {
+			t.Error("the timeline never showed gold.slow building while the run went")
 		}
 		b.waitJS("logs complete", `document.getElementById("log-state").textContent === "complete"`, 30*time.Second)
 		var logLines, rows int
@@ -681,7 +690,7 @@ func TestUIBrowser(t *testing.T) {
 			}
 			b.noErrors(c.path + " as viewer")
 		}
-		b.screenshots("query-read-role")
+		b.screenshots("landing-read-role")
 	})
 }
 

@@ -45,7 +45,10 @@
     ["dragleave", "drop"].forEach((ev) => drop.addEventListener(ev, () => drop.classList.remove("over")));
     drop.addEventListener("drop", (e) => { e.preventDefault(); if (canUpload) upload(e.dataTransfer.files); });
     drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); rat.$("#u-file").click(); } });
-    if (!canUpload) rat.$("#upload").querySelectorAll("input, button").forEach((x) => (x.disabled = true));
+    if (!canUpload) {
+      rat.$("#upload").querySelectorAll("input, button").forEach((x) => (x.disabled = true));
+      rat.fill(drop, "Uploading needs a token with the run role.");
+    }
     await load();
     setInterval(() => load().catch(() => {}), 5000);
   });

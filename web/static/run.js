@@ -11,6 +11,27 @@
 
   const live = (st) => st === "running" || st === "queued";
 
+  // While a run goes, its record lists no pipelines yet: the log lines of
+  // nodes starting and finishing (pipeline.EventLine) draw the timeline
+  // until the record has them.
+  const logNodes = new Map();
+  function noteLog(l) {
+    if (!l.pipeline) return;
+    let n = logNodes.get(l.pipeline);
+    const at = new Date(l.at).getTime();
+    if (l.message === "build started") {
+      logNodes.set(l.pipeline, { pipeline: l.pipeline, status: "running", started: l.at, duration: 0, rows: 0, files: 0 });
+      return;
+    }
+    if (!n) return;
+    const done = (status) => { n.status = status; n.duration = (at - new Date(n.started).getTime()) / 1000; };
+    const m = /^built \(([^)]*)\): (\d+) rows, (\d+) files/.exec(l.message);
+    if (m) { done("success"); n.kind = m[1]; n.rows = Number(m[2]); n.files = Number(m[3]); }
+    else if (l.message.startsWith("failed: ")) { done("failed"); n.error = l.message.slice(8); }
+    else if (l.message.startsWith("skipped: ")) { done("skipped"); }
+  }
+  const nodesOf = (r) => (r.nodes && r.nodes.length ? r.nodes : [...logNodes.values()]);
+
   function gantt(nodes) {
     const built = nodes.filter((n) => n.started);
     if (!built.length) return rat.empty(live(run.status) ? "Waiting for the first pipeline to start…" : "No pipeline was built.");
@@ -38,7 +59,7 @@
   function render() {
     fill("#status", rat.badge(run.status));
     const took = run.duration ? rat.secs(run.duration) : run.started ? rat.secs((Date.now() - new Date(run.started)) / 1000) : "";
-    const nodes = run.nodes || [];
+    const nodes = nodesOf(run);
     const stat = (label, v) => h("div", null, h("div", { class: "muted small" }, label), h("div", { class: "stat" }, v));
     fill("#summary",
       stat("Branch", run.target || ""),
@@ -116,6 +137,8 @@
             if (!line.trim()) continue;
             const l = JSON.parse(line);
             lastSeq = Math.max(lastSeq, l.seq);
+            noteLog(l);
+            if (run && live(run.status)) render();
             const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
             pre.appendChild(h("div", { class: l.level }, new Date(l.at).toLocaleTimeString() + "  " + (l.pipeline ? l.pipeline + "  " : "") + l.message));
             if (stick) pre.scrollTop = pre.scrollHeight;
