@@ -76,10 +76,10 @@
       { title: "Pipeline", get: (n) => h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline) },
       { title: "Status", get: (n) => rat.badge(n.status) },
       { title: "Kind", get: (n) => n.kind || "" },
-      { title: "Rows", num: true, get: (n) => rat.num(n.rows) },
-      { title: "Files", num: true, get: (n) => rat.num(n.files) },
-      { title: "Bytes", num: true, get: (n) => rat.bytes(n.bytes) },
-      { title: "Duration", num: true, get: (n) => (n.started || n.duration ? rat.secs(n.duration) : "") },
+      { title: "Rows", num: true, get: (n) => (n.status === "running" ? "" : rat.num(n.rows)) },
+      { title: "Files", num: true, get: (n) => (n.status === "running" ? "" : rat.num(n.files)) },
+      { title: "Bytes", num: true, get: (n) => (n.status === "running" ? "" : rat.bytes(n.bytes)) },
+      { title: "Duration", num: true, get: (n) => (n.status === "running" ? rat.secs((Date.now() - new Date(n.started)) / 1000) + " …" : n.started || n.duration ? rat.secs(n.duration) : "") },
       { title: "Error", get: (n) => (n.error ? h("span", { class: "error" }, n.error) : "") },
     ], nodes, { empty: "No pipelines yet.", label: "Pipelines of the run" }));
     const tests = run.tests || [];
