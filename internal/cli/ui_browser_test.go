@@ -505,6 +505,12 @@ func TestUIBrowser(t *testing.T) {
 		b.waitJS("run cancelled", `(document.querySelector("#status .badge") || {}).textContent === "failed"`, 60*time.Second)
 		b.waitJS("retry offered", `!document.getElementById("retry").classList.contains("hidden")`, 10*time.Second)
 		b.noErrors("cancelled run")
+		b.screenshots("run-cancelled")
+		// The kept run branch can be compared with the target: the
+		// cancelled run built nothing, so they hold the same tables.
+		b.run("compare the run branch", chromedp.Click(chromedp.CSS(`#run-error a[href^="/branches?from=run%2F"]`)))
+		b.waitJS("diff shown", `document.getElementById("diff-out").textContent.includes("hold the same tables")`, 20*time.Second)
+		b.noErrors("run branch diff")
 	})
 
 	t.Run("query and CSV", func(t *testing.T) {

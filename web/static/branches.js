@@ -120,5 +120,13 @@
     rat.$("#diff").addEventListener("submit", (e) => { e.preventDefault(); diff().catch((err) => fill("#diff-out", rat.errorBox(err))); });
     rat.$("#merge").addEventListener("click", () => merge());
     await loadList();
+    // Other pages link here to compare two refs (a failed run's branch
+    // with its target).
+    const from = rat.qs("from"), to = rat.qs("to");
+    if (from && to) {
+      rat.$("#d-from").value = from;
+      rat.$("#d-to").value = to;
+      await diff().catch((err) => fill("#diff-out", rat.errorBox(err)));
+    }
   });
 })();

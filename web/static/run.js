@@ -70,7 +70,9 @@
       stat("Pipelines", nodes.length),
       stat("Rows written", rat.num(nodes.reduce((a, n) => a + (n.rows || 0), 0))),
       run.commit ? stat("Published commit", h("code", { title: run.commit }, rat.short(run.commit))) : null);
-    fill("#run-error", run.error ? rat.errorBox(run.error) : null);
+    fill("#run-error", run.error ? rat.errorBox(run.error) : null,
+      run.status === "failed" && run.run_branch ? h("p", null, "The run branch keeps what this run built before it stopped: ",
+        h("a", { href: "/branches?from=" + encodeURIComponent(run.run_branch) + "&to=" + encodeURIComponent(run.target) }, "compare " + run.run_branch + " with " + run.target)) : null);
     fill("#gantt", gantt(nodes));
     fill("#nodes", rat.table([
       { title: "Pipeline", get: (n) => h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline) },
