@@ -205,7 +205,8 @@ func (b *browserSession) accessible(name string) {
 		b.t.Errorf("%s: controls without a name or out of the tab order: %v", name, unnamed)
 	}
 	var overflow int
-	b.run("1024 px", chromedp.EmulateViewport(1024, 768), chromedp.Sleep(100*time.Millisecond))
+	b.run("1024 px", chromedp.EmulateViewport(1024, 768))
+	b.painted()
 	b.eval(`document.documentElement.scrollWidth - document.documentElement.clientWidth`, &overflow)
 	b.run("1280 px", chromedp.EmulateViewport(1280, 900))
 	if overflow > 0 {
@@ -220,7 +221,7 @@ func (b *browserSession) screenshots(name string) {
 	bg := map[string]string{}
 	for _, theme := range []string{"light", "dark"} {
 		b.emulateTheme(theme)
-		time.Sleep(150 * time.Millisecond)
+		b.painted()
 		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			b.t.Fatalf("screenshot %s %s: %v", name, theme, err)
@@ -236,6 +237,12 @@ func (b *browserSession) screenshots(name string) {
 		b.t.Errorf("%s: the background is %s in both themes: the page does not follow the system theme", name, bg["light"])
 	}
 	b.emulateTheme("light")
+}
+
+// painted waits until the page has drawn two frames after a change.
+func (b *browserSession) painted() {
+	b.t.Helper()
+	b.run("wait for paint", chromedp.Evaluate[chromedp.Void](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))`, chromedp.EvalAwaitPromise))
 }
 
 // emulateTheme makes the page see the system's colour scheme as theme.
@@ -605,6 +612,28 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.noErrors("landing")
 		b.screenshots("landing-consumed")
+	})
+
+	t.Run("runs filters", func(t *testing.T) {
+		b.t = t
+		b.visit("/runs", "#list table")
+		listed := func(what, field, value string) []string {
+			b.run("filter "+what, chromedp.SetValue(chromedp.ID(field), value),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById("filters").dispatchEvent(new Event("change"))`))
+			b.waitJS("filtered list", `(document.getElementById("list").dataset.query || "").includes("`+value+`")`, 10*time.Second)
+			var rows []string
+			b.eval(`Array.from(document.querySelectorAll("#list tbody tr")).map(r => r.cells[1].textContent + " " + r.cells[3].textContent + " " + r.cells[4].textContent)`, &rows)
+			return rows
+		}
+		if rows := listed("trigger landing", "f-trigger", "landing"); len(rows) != 1 || !strings.HasPrefix(rows[0], "success landing bronze.raw_orders") {
+			t.Errorf("trigger=landing lists %q, want the upload's run", rows)
+		}
+		b.visit("/runs", "#list table")
+		rows := listed("pipeline gold.slow", "f-pipeline", "gold.slow")
+		if len(rows) != 2 || !strings.HasPrefix(rows[0], "failed") || !strings.HasPrefix(rows[1], "success") {
+			t.Errorf("pipeline=gold.slow lists %q, want the cancelled run, then the live one", rows)
+		}
+		b.noErrors("runs filters")
 	})
 
 	t.Run("branch create, diff, merge", func(t *testing.T) {

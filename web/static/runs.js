@@ -29,6 +29,7 @@
       { title: "Started", get: (r) => rat.time(r.started) },
       { title: "Took", num: true, get: (r) => (r.finished ? rat.secs((new Date(r.finished) - new Date(r.started)) / 1000) : "…") },
     ], data.runs, { empty: "No runs match these filters.", label: "Runs" }));
+    rat.$("#list").dataset.query = q.toString(); // what the list shows (tests wait on it)
     fill("#count", data.runs.length ? "runs " + (f.page * pageSize + 1) + "–" + (f.page * pageSize + data.runs.length) : "");
     const go = (page) => { const p = new URLSearchParams(location.search); p.set("page", page); history.pushState(null, "", "?" + p); load(); };
     fill("#pager",
