@@ -158,7 +158,8 @@ func (b *browserSession) waitJS(what, expr string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var ok bool
-		b.eval("!!("+expr+")", &ok)
+		// While a page loads, its elements may not exist yet: not true.
+		b.eval("(() => { try { return !!("+expr+"); } catch (e) { return false; } })()", &ok)
 		if ok {
 			return
 		}
@@ -311,6 +312,9 @@ func uiWorkspace(t *testing.T) *ratUser {
 	u.ok("demo", "ws")
 	u.dir = filepath.Join(u.dir, "ws")
 	u.write("pipelines/bronze/raw_orders.yaml", "triggers:\n  - {type: landing, zone: orders}\n")
+	// A warning test that finds rows: runs still publish, and the run page
+	// shows the violations with samples.
+	u.write("pipelines/gold/daily_revenue.yaml", "tests:\n  - {name: busy_days, sql: 'SELECT day, orders FROM {{ this }} WHERE orders >= 20', severity: warn}\n")
 	// About three seconds of work on the tiny profile: long enough to see
 	// the run page show it running, and to cancel it.
 	u.write("pipelines/gold/slow.sql", "-- @description: a deliberately slow count, to watch a run live\nSELECT count(*) AS n FROM range(600000000) t(i) WHERE hash(i) % 7 = 0\n")
@@ -501,6 +505,13 @@ func TestUIBrowser(t *testing.T) {
 		if strings.Join(built, ",") != "bronze.raw_orders,silver.orders,gold.daily_revenue" {
 			t.Errorf("the run built %v, want gold.daily_revenue with everything upstream", built)
 		}
+		var test struct{ Status, Violations, Sample string }
+		b.eval(`(() => { const r = Array.from(document.querySelectorAll("#tests tbody tr")).find(r => r.cells[0].textContent.includes("busy_days"));
+			return r ? { status: r.cells[2].textContent, violations: r.cells[3].textContent, sample: r.cells[4].textContent } : {}; })()`, &test)
+		if test.Status != "fail" || test.Violations == "" || test.Violations == "0" || !strings.Contains(test.Sample, "day=") {
+			t.Errorf("busy_days on the run page: %+v, want a failed warning with sample rows", test)
+		}
+		b.screenshots("run-with-tests")
 		b.noErrors("lineage run")
 	})
 

@@ -46,7 +46,7 @@
     fill("#runs", runsTable(o.runs));
     fill("#failing", rat.table([
       { title: "Test", get: (t) => t.pipeline + " · " + t.name },
-      { title: "Status", get: (t) => rat.badge(t.status) },
+      { title: "Status", get: (t) => h("span", { class: "badge " + (t.status === "fail" && t.severity === "warn" ? "warn" : t.status) }, t.status + (t.severity === "warn" ? " (warn)" : "")) },
       { title: "Violations", num: true, get: (t) => rat.num(t.violations) },
       { title: "Run", get: (t) => h("a", { href: "/runs/" + encodeURIComponent(t.run) }, rat.time(t.when)) },
     ], o.failing_tests, { empty: "No failing tests in the latest runs.", label: "Failing tests" }));

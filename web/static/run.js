@@ -88,7 +88,7 @@
     fill("#tests", rat.table([
       { title: "Test", get: (t) => t.pipeline + " · " + t.name },
       { title: "Kind", get: (t) => t.kind + (t.severity ? " (" + t.severity + ")" : "") },
-      { title: "Status", get: (t) => rat.badge(t.status) },
+      { title: "Status", get: (t) => h("span", { class: "badge " + (t.status === "fail" && t.severity === "warn" ? "warn" : t.status) }, t.status) },
       { title: "Violations", num: true, get: (t) => rat.num(t.violations) },
       { title: "Sample violating rows", get: (t) => (t.sample && t.sample.length ? h("pre", { class: "code small" }, t.sample.join("\n")) : t.error ? h("span", { class: "error" }, t.error) : "") },
     ], tests, { empty: "No tests ran.", label: "Test results" }));
