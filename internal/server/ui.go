@@ -106,8 +106,16 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, ui *web.UI, 
 func (a *authenticator) enabled() bool { return len(a.tokens) > 0 }
 
 // safeNext keeps a post-login redirect on this site: a local path only.
+// Browsers drop tabs and new lines from URLs and read a backslash as a
+// slash, so "/\tevil.example" would leave the site: such values are refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next

@@ -181,3 +181,24 @@ func TestUITokenSignIn(t *testing.T) {
 		t.Errorf("sign out = %d %v, want the cookie removed", out.StatusCode, out.Cookies())
 	}
 }
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/tables":               "/tables",
+		"/runs?status=failed":   "/runs?status=failed",
+		"":                      "/",
+		"tables":                "/",
+		"//evil.example/":       "/",
+		"/\\evil.example":       "/",
+		"/\t/evil.example":      "/",
+		"/\n/evil.example":      "/",
+		"https://evil.example/": "/",
+		"javascript:alert(1)":   "/",
+		"/%0a/evil.example":     "/%0a/evil.example", // stays a path on this site
+		"/tables#x":             "/tables#x",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
