@@ -489,6 +489,14 @@ func TestUIBrowser(t *testing.T) {
 
 	t.Run("lineage select and run", func(t *testing.T) {
 		b.t = t
+		// A click on a node opens its pipeline.
+		b.visit("/lineage", "#graph .node")
+		b.run("click silver.orders", chromedp.Click(chromedp.CSS(`[data-key="silver.orders"] rect`)), chromedp.WaitVisible(chromedp.CSS("#sql-src pre")))
+		var path string
+		b.eval(`location.pathname`, &path)
+		if path != "/pipelines/silver.orders" {
+			t.Errorf("a click on silver.orders opened %s", path)
+		}
 		b.visit("/lineage", "#graph .node")
 		// Keyboard only: focus the node, Space selects it.
 		b.run("select gold.daily_revenue", chromedp.Focus(chromedp.CSS(`[data-key="gold.daily_revenue"]`)), chromedp.KeyEvent(" "),
