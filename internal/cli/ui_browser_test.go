@@ -718,6 +718,53 @@ func TestUIBrowser(t *testing.T) {
 		b.noErrors("branch conflict and delete")
 	})
 
+	t.Run("table time travel", func(t *testing.T) {
+		b.t = t
+		// gold.daily_revenue has been rebuilt several times by now; its first
+		// snapshot had 46 rows.
+		b.visit("/tables/gold.daily_revenue", "#preview table")
+		var snaps int
+		b.eval(`document.querySelectorAll("#snapshots li").length`, &snaps)
+		if snaps < 2 {
+			t.Fatalf("gold.daily_revenue lists %d snapshots, want several", snaps)
+		}
+		// Snapshot ids pass 2^53: the page must keep them exact.
+		var api struct {
+			Snapshots []struct {
+				ID json.Number `json:"id"`
+			} `json:"snapshots"`
+		}
+		req, _ := http.NewRequest("GET", base+"/api/v1/tables/gold.daily_revenue/snapshots", nil)
+		req.Header.Set("Authorization", "Bearer "+uiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(resp.Body)
+		dec.UseNumber()
+		if err := dec.Decode(&api); err != nil || len(api.Snapshots) < 2 {
+			t.Fatalf("snapshots: %v %v", err, api)
+		}
+		resp.Body.Close()
+		oldest := api.Snapshots[0].ID.String()
+		var shown string
+		b.eval(`document.querySelector("#snapshots li:last-child code").textContent`, &shown)
+		if shown != oldest {
+			t.Errorf("the oldest snapshot shows as %s, want %s", shown, oldest)
+		}
+		b.run("preview the oldest", chromedp.Click(chromedp.CSS(`#snapshots li:last-child button`)))
+		b.waitJS("old preview", `document.getElementById("preview").dataset.at === "`+oldest+`"`, 20*time.Second)
+		var rows int
+		var failed bool
+		b.eval(`document.querySelectorAll("#preview tbody tr").length`, &rows)
+		b.eval(`!!document.querySelector("#preview .error")`, &failed)
+		if rows != 46 || failed {
+			t.Errorf("the preview of snapshot %s shows %d rows (error: %v), want the first build's 46", oldest, rows, failed)
+		}
+		b.noErrors("time travel")
+		b.screenshots("table-time-travel")
+	})
+
 	t.Run("sign out, read role", func(t *testing.T) {
 		b.t = t
 		b.visit("/settings", "#config table")

@@ -35,7 +35,7 @@
     const text = await resp.text();
     let data = null;
     if (text) {
-      try { data = JSON.parse(text); } catch (e) { data = { error: { message: text } }; }
+      try { data = rat.parseJSON(text); } catch (e) { data = { error: { message: text } }; }
     }
     if (!resp.ok) {
       const err = new Error((data && data.error && data.error.message) || resp.status + " " + resp.statusText);
@@ -45,6 +45,11 @@
     }
     return data;
   };
+
+  // parseJSON keeps integers beyond 2^53 (snapshot ids, BIGINT values)
+  // exact, as strings, where the browser gives the reviver the source text.
+  rat.parseJSON = (text) => JSON.parse(text, (k, v, ctx) =>
+    typeof v === "number" && !Number.isSafeInteger(v) && ctx && typeof ctx.source === "string" && /^-?\d+$/.test(ctx.source) ? ctx.source : v);
 
   // h builds an element: h("a", {href: "/x", class: "y"}, "text", child…).
   rat.h = function (tag, attrs) {

@@ -137,7 +137,7 @@
             const line = buf.slice(0, i);
             buf = buf.slice(i + 1);
             if (!line.trim()) continue;
-            const l = JSON.parse(line);
+            const l = rat.parseJSON(line);
             lastSeq = Math.max(lastSeq, l.seq);
             noteLog(l);
             if (run && live(run.status)) render();

@@ -17,6 +17,7 @@
     } catch (err) {
       fill("#preview", rat.errorBox(err));
     }
+    rat.$("#preview").dataset.at = snap ? String(snap) : "current"; // what the preview shows (tests wait on it)
   }
 
   async function load() {
