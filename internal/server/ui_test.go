@@ -1,9 +1,12 @@
 package server
 
 import (
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -199,6 +202,60 @@ func TestSafeNext(t *testing.T) {
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestEveryRouteNeedsAToken reads the routes from server.go, so a route
+// added later is checked too: with tokens configured, each API call
+// without a valid token is refused, and so is a change through the UI's
+// cookie without the UI's header.
+func TestEveryRouteNeedsAToken(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := regexp.MustCompile(`api\("([A-Z]+) (/api/v1/[^"]*)"`).FindAllStringSubmatch(string(src), -1)
+	if len(routes) < 30 {
+		t.Fatalf("found %d routes in server.go: the pattern is out of date", len(routes))
+	}
+	const secret = "route-test-secret-0123456789"
+	e := newTestEnv(t, basicFiles, func(c *Config) { c.Tokens = []Token{{Name: "ops", Secret: secret, Role: RoleAdmin}} })
+	session := &http.Cookie{Name: sessionCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(secret))}
+	params := regexp.MustCompile(`\{[^}]+\}`)
+	for _, r := range routes {
+		method, path := r[1], params.ReplaceAllString(r[2], "x")
+		for _, c := range []struct {
+			name string
+			set  func(*http.Request)
+		}{
+			{"no token", func(*http.Request) {}},
+			{"wrong token", func(q *http.Request) { q.Header.Set("Authorization", "Bearer "+secret+"x") }},
+			{"wrong cookie", func(q *http.Request) { q.AddCookie(&http.Cookie{Name: sessionCookie, Value: "eA"}) }},
+		} {
+			req, _ := http.NewRequest(method, e.http.URL+path, strings.NewReader("{}"))
+			c.set(req)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s with %s = %d, want 401", method, path, c.name, resp.StatusCode)
+			}
+		}
+		if method != "GET" {
+			req, _ := http.NewRequest(method, e.http.URL+path, strings.NewReader("{}"))
+			req.AddCookie(session)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s with the session but no %s = %d, want 401", method, path, uiHeader, resp.StatusCode)
+			}
 		}
 	}
 }
