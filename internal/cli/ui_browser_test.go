@@ -418,6 +418,29 @@ func TestUIBrowser(t *testing.T) {
 			t.Logf("server time %-9s page %5.1f ms, slowest API call %5.1f ms %s", p.name, pageMS, apiMS, slowest)
 			b.screenshots(p.name)
 		}
+		// The ◐ button overrides the system theme: light, dark, then the
+		// system again; the choice survives a reload.
+		b.emulateTheme("light")
+		var themes []string
+		for range 3 {
+			var th string
+			b.run("theme button", chromedp.Click(chromedp.ID("theme")))
+			b.eval(`document.documentElement.dataset.theme || "system"`, &th)
+			themes = append(themes, th)
+			if th == "dark" {
+				b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#config table")))
+				var bg, kept string
+				b.eval(`document.documentElement.dataset.theme || "system"`, &kept)
+				b.eval(`getComputedStyle(document.body).backgroundColor`, &bg)
+				if kept != "dark" || bg == "rgb(247, 247, 248)" {
+					t.Errorf("after a reload the theme is %s with background %s, want dark", kept, bg)
+				}
+			}
+		}
+		if strings.Join(themes, ",") != "light,dark,system" {
+			t.Errorf("the theme button cycles %v, want light, dark, system", themes)
+		}
+
 		// Looking is free: the pipeline page renders its SQL with a dry run
 		// that must not be recorded as a run.
 		if after := countRuns(); after != before {
