@@ -418,8 +418,30 @@ func TestUIBrowser(t *testing.T) {
 			t.Logf("server time %-9s page %5.1f ms, slowest API call %5.1f ms %s", p.name, pageMS, apiMS, slowest)
 			b.screenshots(p.name)
 		}
+		// The table page names its lineage neighbours; the pipeline page
+		// shows its SQL rendered, templates resolved.
+		b.visit("/tables/silver.orders", "#preview table")
+		var neighbours string
+		b.eval(`document.getElementById("neighbours").innerText`, &neighbours)
+		if !strings.Contains(neighbours, "bronze.raw_orders") || !strings.Contains(neighbours, "gold.daily_revenue") {
+			t.Errorf("silver.orders neighbours: %q, want bronze.raw_orders upstream and gold.daily_revenue downstream", neighbours)
+		}
+		b.visit("/pipelines/silver.orders", "#sql-src pre")
+		b.run("rendered tab", chromedp.Click(chromedp.ID("tab-ren")), chromedp.WaitVisible(chromedp.CSS("#sql-ren pre")))
+		var rendered string
+		b.eval(`document.querySelector("#sql-ren pre").textContent`, &rendered)
+		if !strings.Contains(rendered, "FROM") || strings.Contains(rendered, "{{") || strings.Contains(rendered, "{%") {
+			t.Errorf("rendered SQL %q: want the templates resolved", rendered)
+		}
+		var keywords int
+		b.eval(`document.querySelectorAll("#sql-ren .tok-kw").length`, &keywords)
+		if keywords < 2 {
+			t.Errorf("the rendered SQL is not highlighted (%d keywords marked)", keywords)
+		}
+
 		// The ◐ button overrides the system theme: light, dark, then the
 		// system again; the choice survives a reload.
+		b.visit("/settings", "#config table")
 		b.emulateTheme("light")
 		var themes []string
 		for range 3 {
@@ -557,9 +579,22 @@ func TestUIBrowser(t *testing.T) {
 		b.screenshots("run-cancelled")
 		// The kept run branch can be compared with the target: the
 		// cancelled run built nothing, so they hold the same tables.
+		var cancelled string
+		b.eval(`location.pathname`, &cancelled)
 		b.run("compare the run branch", chromedp.Click(chromedp.CSS(`#run-error a[href^="/branches?from=run%2F"]`)))
 		b.waitJS("diff shown", `document.getElementById("diff-out").textContent.includes("hold the same tables")`, 20*time.Second)
 		b.noErrors("run branch diff")
+		// Retry the failed part: a new run of gold.slow that succeeds.
+		b.visit(cancelled, "#nodes table")
+		b.run("retry", chromedp.Click(chromedp.ID("retry")))
+		b.waitJS("new run page", `location.pathname !== "`+cancelled+`" && location.pathname.startsWith("/runs/")`, 20*time.Second)
+		b.waitJS("retry succeeded", `(document.querySelector("#status .badge") || {}).textContent === "success"`, 90*time.Second)
+		var retried []string
+		b.eval(`Array.from(document.querySelectorAll("#nodes tbody tr td:first-child")).map(e => e.textContent)`, &retried)
+		if len(retried) != 1 || retried[0] != "gold.slow" {
+			t.Errorf("the retry built %v, want gold.slow", retried)
+		}
+		b.noErrors("retry")
 	})
 
 	t.Run("query and CSV", func(t *testing.T) {
@@ -672,8 +707,8 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.visit("/runs", "#list table")
 		rows := listed("pipeline gold.slow", "f-pipeline", "gold.slow")
-		if len(rows) != 2 || !strings.HasPrefix(rows[0], "failed") || !strings.HasPrefix(rows[1], "success") {
-			t.Errorf("pipeline=gold.slow lists %q, want the cancelled run, then the live one", rows)
+		if len(rows) != 3 || !strings.HasPrefix(rows[0], "success") || !strings.HasPrefix(rows[1], "failed") || !strings.HasPrefix(rows[2], "success") {
+			t.Errorf("pipeline=gold.slow lists %q, want the retry, the cancelled run and the live one, newest first", rows)
 		}
 		b.noErrors("runs filters")
 	})
