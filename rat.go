@@ -137,7 +137,8 @@ type Run struct {
 }
 
 // RunLogLine is one line of a run's log: what happened, when, to which
-// pipeline. Seq orders a run's lines from 1.
+// pipeline. Seq orders a run's lines: the writer's clock in microseconds,
+// unique within the run.
 type RunLogLine struct {
 	Seq      int64     `json:"seq"`
 	At       time.Time `json:"at"`

@@ -2,8 +2,19 @@ package cli
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the test reads the queue's tables
 
 	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/testenv"
@@ -55,5 +66,167 @@ func TestClusterPipelines(t *testing.T) {
 	}
 	if out := u.ok("query", "SELECT DISTINCT _source_file FROM bronze.orders ORDER BY 1", "--format", "csv"); strings.TrimSpace(out) != "_source_file\norders/a.csv\norders/b.csv" {
 		t.Fatalf("sources:\n%s", out)
+	}
+}
+
+// TestClusterRun is the cluster of the README on loopback: Postgres and
+// MinIO, two rat serve replicas that only schedule and answer, three rat
+// worker processes. A run of a 12-pipeline DAG spreads its nodes over the
+// workers; the worker building one node is killed (kill -9) half-way, the
+// node goes to another worker, and the run publishes correct data once.
+// Then a serve replica is killed and the schedule keeps firing from the
+// other.
+func TestClusterRun(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, true)
+	slowFile := filepath.Join(t.TempDir(), "slow.csv")
+	setSlow := func(n int64) {
+		t.Helper()
+		if err := os.WriteFile(slowFile, []byte(fmt.Sprintf("n\n%d\n", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setSlow(100_000_000_000) // minutes of work: the node runs until its worker is killed
+	u.env = append(u.env, "SLOW_FILE="+slowFile, "RAT_MAX_PARALLEL_PIPELINES=1")
+	u.write("workspace.yaml", "name: cluster\n")
+	files := map[string]string{
+		"bronze/customers.sql": "SELECT range AS id, 'c' || range AS name FROM range(100)",
+		"bronze/orders.sql":    "SELECT range AS id, range % 100 AS customer_id, range % 7 AS amount FROM range(1000)",
+		"bronze/items.sql":     "SELECT range AS id, range % 1000 AS order_id FROM range(3000)",
+		"bronze/events.sql":    "SELECT range AS id FROM range(500)",
+		"silver/customers.sql": "SELECT * FROM {{ ref('bronze.customers') }}",
+		"silver/orders.sql":    "SELECT * FROM {{ ref('bronze.orders') }} WHERE amount > 0",
+		"silver/items.sql":     "SELECT * FROM {{ ref('bronze.items') }}",
+		"silver/slow.sql": "SELECT count(*) AS n FROM {{ ref('bronze.events') }}, " +
+			"range((SELECT n FROM read_csv('{{ env_var(\"SLOW_FILE\") }}'))) r WHERE hash(r.range) >= 0 AND events.id = 0",
+		"gold/revenue.sql":  "SELECT c.id, sum(o.amount) AS revenue FROM {{ ref('silver.customers') }} c JOIN {{ ref('silver.orders') }} o ON o.customer_id = c.id GROUP BY c.id",
+		"gold/basket.sql":   "SELECT o.id, count(*) AS items FROM {{ ref('silver.orders') }} o JOIN {{ ref('silver.items') }} i ON i.order_id = o.id GROUP BY o.id",
+		"gold/activity.sql": "SELECT n FROM {{ ref('silver.slow') }}",
+		"gold/summary.sql": "SELECT (SELECT sum(revenue) FROM {{ ref('gold.revenue') }}) AS revenue, " +
+			"(SELECT sum(items) FROM {{ ref('gold.basket') }}) AS items, (SELECT n FROM {{ ref('gold.activity') }}) AS slow",
+	}
+	for name, sql := range files {
+		u.write("pipelines/"+name, "-- @tags: dag\n"+sql+"\n")
+	}
+	u.write("pipelines/bronze/tick/pipeline.sql", "SELECT 1 AS x\n")
+	u.write("pipelines/bronze/tick/config.yaml", "triggers:\n  - {type: schedule, cron: '@every 3s'}\n")
+	var catalogURL string
+	for _, kv := range u.env {
+		if v, ok := strings.CutPrefix(kv, "RAT_CATALOG_URL="); ok {
+			catalogURL = v
+		}
+	}
+	if catalogURL == "" {
+		t.Fatal("the cluster user has no RAT_CATALOG_URL")
+	}
+
+	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	base, first := startProcess(t, u, listening, "serve", "--no-worker", "--listen", "127.0.0.1:0")
+	other, _ := startProcess(t, u, listening, "serve", "--no-worker", "--listen", "127.0.0.1:0")
+	workers := map[int]*exec.Cmd{}
+	for range 3 {
+		_, w := startProcess(t, u, regexp.MustCompile(`(worker started)`), "worker")
+		workers[w.Process.Pid] = w
+	}
+	id := postRun(t, base, `{"selectors": ["tag:dag"]}`)
+
+	// Find the worker building silver.slow from the queue's DAG rows.
+	db, err := sql.Open("pgx", catalogURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var owner string
+	deadline := time.Now().Add(2 * time.Minute)
+	for owner == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("silver.slow never started: %s", u.ok("runs", "show", id))
+		}
+		err := db.QueryRow(`SELECT owner FROM rat_dag_nodes WHERE run_id = $1 AND pipeline = 'silver.slow' AND state = 'running'`, id).Scan(&owner)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // well into the node
+	var victim *exec.Cmd
+	for pid, w := range workers {
+		if strings.Contains(owner, fmt.Sprintf("-%d-", pid)) {
+			victim = w
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no worker process owns silver.slow (owner %q)", owner)
+	}
+	setSlow(1000) // the next attempt is quick
+	if err := victim.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = victim.Wait()
+	t.Logf("killed worker %d while it built silver.slow", victim.Process.Pid)
+
+	if msg := waitRunStatus(t, u, id, "success"); msg != "" {
+		t.Fatalf("run %s: %s", id, msg)
+	}
+	var res struct {
+		Nodes []struct {
+			Pipeline, Status, Worker string
+			Attempts                 int
+		}
+	}
+	if err := json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	spread := map[string]bool{}
+	for _, n := range res.Nodes {
+		if n.Status != "success" || n.Worker == "" {
+			t.Fatalf("node %+v", n)
+		}
+		spread[n.Worker] = true
+		if n.Pipeline == "silver.slow" && (n.Attempts != 2 || strings.Contains(n.Worker, fmt.Sprintf("-%d-", victim.Process.Pid))) {
+			t.Fatalf("silver.slow should be built by another worker in attempt 2: %+v", n)
+		}
+	}
+	if len(res.Nodes) != 12 || len(spread) < 2 {
+		t.Fatalf("%d nodes on %d worker(s), want 12 on several", len(res.Nodes), len(spread))
+	}
+	// Correct data, each row once.
+	want := map[string]string{
+		"SELECT revenue, items, slow FROM gold.summary":                    "revenue,items,slow\n2997,2571,1000",
+		"SELECT count(*) AS n, count(DISTINCT id) AS d FROM silver.orders": "n,d\n857,857",
+		"SELECT count(*) AS n FROM gold.revenue":                           "n\n100",
+	}
+	for q, w := range want {
+		if got := strings.TrimSpace(u.ok("query", q, "--format", "csv")); got != w {
+			t.Fatalf("%s:\n%s\nwant\n%s", q, got, w)
+		}
+	}
+
+	// The schedule fires from whichever replica is left.
+	ticks := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM runs WHERE trigger = 'schedule'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitTicks := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for ticks() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d scheduled runs, want %d", ticks(), n)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	waitTicks(2)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	waitTicks(ticks() + 3)
+	if out := u.ok("runs", "list", "--server", other); !strings.Contains(out, id) {
+		t.Fatalf("the other replica does not list run %s:\n%s", id, out)
 	}
 }

@@ -92,7 +92,7 @@ func TestServeAndWorkerRoles(t *testing.T) {
 		if d, wait := depth(); d != "1" || wait < 0.5 {
 			t.Fatalf("one run waiting for a second: rat_queue_depth %s, oldest wait %.3fs", d, wait)
 		}
-		startDaemon(t, u, regexp.MustCompile(`(worker started)`), "worker")
+		metrics := startDaemon(t, u, regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+/metrics)`), "worker", "--listen", "127.0.0.1:0")
 		deadline := time.Now().Add(60 * time.Second)
 		for status(id) != "success" {
 			if time.Now().After(deadline) {
@@ -105,6 +105,18 @@ func TestServeAndWorkerRoles(t *testing.T) {
 		}
 		if d, wait := depth(); d != "0" || wait != 0 {
 			t.Fatalf("after the run: rat_queue_depth %s, oldest wait %.3fs", d, wait)
+		}
+		// The worker counts what it executed, on its own /metrics.
+		resp, err := http.Get(metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`rat_runs_total{status="success"} 1`, `rat_nodes_total{status="success"} 1`, "process_resident_memory_bytes"} {
+			if !strings.Contains(string(b), want) {
+				t.Fatalf("the worker's /metrics lacks %s:\n%s", want, b)
+			}
 		}
 	})
 }

@@ -30,7 +30,6 @@ func (a *app) runLogger(runID string, next func(pipeline.Event)) (func(pipeline.
 	}
 	var mu sync.Mutex
 	var buf []rat.RunLogLine
-	var seq int64
 	flush := func() {
 		mu.Lock()
 		lines := buf
@@ -64,8 +63,7 @@ func (a *app) runLogger(runID string, next func(pipeline.Event)) (func(pipeline.
 			return
 		}
 		mu.Lock()
-		seq++
-		line.Seq = seq
+		line.Seq = pipeline.LogSeq(line.At)
 		buf = append(buf, line)
 		mu.Unlock()
 	}

@@ -194,19 +194,19 @@ With --follow, keep printing new lines until the run has finished (with
 			if !ok {
 				return rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run logs")
 			}
-			var seq int64
-			for {
+			var cur pipeline.LogCursor
+			for again := false; ; again = true {
 				run, err := rl.Run(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				lines, err := st.RunLogs(cmd.Context(), args[0], seq, 0)
+				lines, err := st.RunLogs(cmd.Context(), args[0], cur.From(again), 0)
 				if err != nil {
 					return err
 				}
+				lines = cur.Fresh(lines)
 				for _, l := range lines {
 					print(l)
-					seq = l.Seq
 				}
 				if !follow || (!run.Finished.IsZero() && len(lines) == 0) {
 					return nil

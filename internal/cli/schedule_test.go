@@ -131,7 +131,15 @@ func TestLandingSensor(t *testing.T) {
 		t.Fatalf("a new file should start the pipeline once: %+v", fired)
 	}
 	// Run it for real: the file is consumed, the sensor rests.
-	res, err := a.runLocal(context.Background(), fired[0])
+	ws, err := a.loadWorkspace(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner, err := a.runner(context.Background(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runner.Run(context.Background(), fired[0])
 	if err != nil || res.Status != pipeline.StatusSuccess {
 		t.Fatalf("run: %+v %v", res, err)
 	}

@@ -62,17 +62,30 @@ then they are cancelled and their targets stay untouched.`,
 			// one tick a second is worked, by one of them.
 			var q *queue.Queue
 			tick := func(ctx context.Context, now time.Time) error {
+				// Nodes whose worker died go to another one.
+				if n, err := q.Reap(ctx, queue.DefaultLease); err != nil {
+					log.Error("reap", "err", err)
+				} else if n > 0 {
+					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
+				}
 				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
 					_, _, err := a.enqueueRun(ctx, q, opts)
 					return err
 				}, log)
 			}
-			q, err = a.openQueue(ctx, workers, tick, log)
+			reg := prometheus.NewRegistry()
+			var em *server.ExecMetrics
+			if workers > 0 {
+				if em, err = server.NewExecMetrics(reg); err != nil {
+					return err
+				}
+			}
+			q, err = a.openQueue(ctx, workers, tick, log, em)
 			if err != nil {
 				return err
 			}
 			defer q.Close()
-			srv, err := a.newServer(ctx, log, q)
+			srv, err := a.newServer(ctx, log, q, reg)
 			if err != nil {
 				return err
 			}
@@ -107,7 +120,7 @@ then they are cancelled and their targets stay untouched.`,
 }
 
 // newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (*server.Server, error) {
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, reg *prometheus.Registry) (*server.Server, error) {
 	var tokens []server.Token
 	if a.cfg.TokenFile != "" {
 		var err error
@@ -126,7 +139,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue) (
 	return server.New(server.Config{
 		Listen: a.cfg.Listen, Tokens: tokens, Version: Version,
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
-		Logger: log, Registry: prometheus.NewRegistry(), StateDir: a.cfg.StateDir,
+		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {

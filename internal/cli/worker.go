@@ -10,9 +10,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
+	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 	"github.com/riverqueue/river/rivertype"
@@ -20,14 +22,27 @@ import (
 )
 
 func newWorkerCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "worker",
-		Short: "Execute queued pipeline runs (no API, no scheduler), for clusters",
-		Long: `Claim and execute the pipeline runs that rat serve (or rat serve --no-worker)
-enqueues, up to max_parallel_pipelines at once. Runs queue in .rat/queue.db on
-the embedded default, or in the catalog's Postgres database on a cluster, so
-any number of workers on any machines share them. SIGINT or SIGTERM stop the
-worker after its running runs finish.`,
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "worker [--listen ADDR]",
+		Short: "Execute the nodes of queued pipeline runs (no API, no scheduler), for clusters",
+		Long: `Claim and execute the jobs of the pipeline runs that rat serve (or rat serve
+--no-worker) enqueues: each node of a run is a job, so the nodes of one run
+spread over every worker. A worker builds up to max_parallel_pipelines nodes
+at once. Runs queue in .rat/queue.db on the embedded default, or in the
+catalog's Postgres database on a cluster, so any number of workers on any
+machines share them.
+
+With --listen, the worker serves /metrics (the runs and nodes it executed,
+process memory and CPU, read cache, data disk) and /health/live for
+Prometheus and Kubernetes.
+
+SIGINT or SIGTERM stop the worker: its running nodes get 30s to finish, then
+they are handed back to the queue, and another worker builds them. A worker
+killed outright loses its nodes to another worker after 15s without
+heartbeat (rat serve's scheduler hands them over).`,
+		Example: `  rat worker
+  rat worker --listen 0.0.0.0:9090   # metrics for Prometheus`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -37,7 +52,23 @@ worker after its running runs finish.`,
 			}
 			defer a.Close()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil, log)
+			reg := prometheus.NewRegistry()
+			em, err := server.NewExecMetrics(reg)
+			if err != nil {
+				return err
+			}
+			if err := server.RegisterProcessMetrics(reg, a.lake, a.cfg.StateDir); err != nil {
+				return err
+			}
+			if listen != "" {
+				addr, stop, err := server.ServeMetrics(ctx, listen, reg)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
+			}
+			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil, log, em)
 			if err != nil {
 				return err
 			}
@@ -45,7 +76,7 @@ worker after its running runs finish.`,
 			if err := q.Start(ctx); err != nil {
 				return err
 			}
-			log.Info(fmt.Sprintf("worker started: %d run(s) at once", a.cfg.MaxParallelPipelines))
+			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.cfg.MaxParallelPipelines))
 			<-ctx.Done()
 			log.Info("stopping")
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
@@ -53,20 +84,17 @@ worker after its running runs finish.`,
 			return q.Stop(stopCtx)
 		},
 	}
+	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics and /health/live on this address, host:port (off by default)")
+	return cmd
 }
 
 // openQueue opens the run queue: .rat/queue.db, or the catalog's Postgres
 // database. With workers > 0 this process executes runs too.
-func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger) (*queue.Queue, error) {
+func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger, metrics *server.ExecMetrics) (*queue.Queue, error) {
 	var q *queue.Queue
-	run := func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-		res, err := a.runLocal(ctx, opts)
-		if err == nil && res.Status == pipeline.StatusSuccess {
-			a.startFollowers(ctx, q, res, log)
-		}
-		return res, err
-	}
-	cfg := queue.Config{Workers: workers, Run: run, Tick: tick}
+	// Processes without workers use the Exec too: cancelling a run records
+	// the nodes it settles.
+	cfg := queue.Config{Workers: workers, Tick: tick, Exec: &queuedExec{a: a, log: log, metrics: metrics, q: func() *queue.Queue { return q }}}
 	if a.cfg.IsPostgres() {
 		cfg.PostgresURL = a.cfg.CatalogURL
 	} else {
@@ -142,34 +170,6 @@ func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.
 	}
 }
 
-// runLocal executes a run in this process.
-func (a *app) runLocal(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-	ws, err := a.loadWorkspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.runner(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(time.Now())
-	}
-	if opts.Target == "" {
-		opts.Target = a.cfg.Branch
-	}
-	if res, err := a.lockPipelines(ctx, ws, opts); res != nil || err != nil {
-		return res, err
-	}
-	if lk, ok := a.store.(pipelineLocker); ok {
-		defer func() { _ = lk.UnlockPipelines(context.WithoutCancel(ctx), opts.ID) }()
-	}
-	progress, closeLog := a.runLogger(opts.ID, nil)
-	defer closeLog()
-	r.Progress = progress
-	return r.Run(ctx, opts)
-}
-
 // pipelineLocker is what the catalog stores keep pipeline locks with.
 type pipelineLocker interface {
 	LockPipelines(ctx context.Context, target, runID string, pipelines []string) (map[string]string, error)
@@ -241,11 +241,14 @@ func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool
 	if err := json.Unmarshal(rec.Detail, &res); err != nil {
 		return true, fmt.Errorf("read run %s: %w", id, err)
 	}
-	res.Status, res.Error = pipeline.StatusFailed, "cancelled before it started"
+	res.Status, res.Error = pipeline.StatusFailed, cancelledQueued
 	detail, _ := json.Marshal(res)
 	rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
 	return true, rl.SaveRun(ctx, rec)
 }
+
+// cancelledQueued is the error of a run cancelled while it waited.
+const cancelledQueued = "cancelled before it started"
 
 // runQueued enqueues a run, waits for a worker (this process's or
 // another's) to finish it, and reads its result from the run records.
@@ -256,7 +259,7 @@ func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Optio
 		return nil, err
 	}
 	rl := a.store.(pipeline.RunLog)
-	row, err := q.Wait(ctx, job)
+	row, err := q.WaitRun(ctx, opts.ID, job)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +277,8 @@ func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Optio
 		res.Status, res.Error = pipeline.StatusFailed, fmt.Sprintf("the run's job ended %s", row.State)
 		if n := len(row.Errors); n > 0 {
 			res.Error += ": " + row.Errors[n-1].Error
+		} else if row.State == rivertype.JobStateCancelled {
+			res.Error = cancelledQueued
 		}
 		detail, _ := json.Marshal(res)
 		rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail

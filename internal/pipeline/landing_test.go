@@ -138,3 +138,59 @@ func TestIngestedAtIsStable(t *testing.T) {
 		t.Fatalf("a.csv keeps its first ingestion time %s, b.csv gets a new one: %v", first[0], got)
 	}
 }
+
+// TestBuildAgainAfterCommit builds a run node by node, as the queue's
+// workers do, and builds an incremental node a second time after its first
+// attempt committed (its worker died before reporting): the data and the
+// landing registry hold each file once.
+func TestBuildAgainAfterCommit(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"pipelines/bronze/orders.sql": "-- @materialized: incremental\n-- @merge_strategy: append\nSELECT * FROM {{ landing('orders') }}\n",
+		"pipelines/silver/total.sql":  "SELECT count(*) AS n, sum(amount) AS amount FROM {{ ref('bronze.orders') }}\n",
+	})
+	ctx := context.Background()
+	landing, err := ingest.LocalLanding(e.dir, filepath.Join(e.dir, ".rat", "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := func() *Runner {
+		return &Runner{Lake: e.lake, Workspace: loadWS(t, e), Landing: landing, TmpDir: filepath.Join(e.dir, ".rat", "tmp")}
+	}
+	e.drop("orders/a.csv", "id,amount\n1,10\n2,20\n")
+	if res := e.runWith(Options{}, nil); res.Status != StatusSuccess {
+		t.Fatalf("first run: %+v", res)
+	}
+	e.drop("orders/b.csv", "id,amount\n3,30\n")
+	r := runner()
+	res, nodes, err := r.Prepare(ctx, Options{Target: "main", Trigger: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 2 || nodes[0].Pipeline != "bronze.orders" || len(nodes[1].Deps) != 1 || nodes[1].Deps[0] != "bronze.orders" {
+		t.Fatalf("planned nodes: %+v", nodes)
+	}
+	if n := r.Build(ctx, res, "bronze.orders", 1); n.Status != StatusSuccess || n.Rows != 1 {
+		t.Fatalf("first attempt: %+v", n)
+	}
+	// A new file arrives before the node is taken over by another worker.
+	e.drop("orders/c.csv", "id,amount\n4,40\n")
+	first := runner().Build(ctx, res, "bronze.orders", 2)
+	if first.Status != StatusSuccess || first.Rows != 2 || first.Attempts != 2 {
+		t.Fatalf("second attempt: %+v", first)
+	}
+	second := r.Build(ctx, res, "silver.total", 1)
+	res.Nodes = []NodeResult{first, second}
+	if out := r.Complete(ctx, res, false); out.Status != StatusSuccess {
+		t.Fatalf("complete: %+v", out)
+	}
+	if got := e.query("main", "SELECT n, amount FROM silver.total"); strings.Join(got, ",") != "4|100" {
+		t.Fatalf("silver.total = %v, want 4 rows summing to 100", got)
+	}
+	if got := e.query("main", "SELECT count(*), count(DISTINCT hash) FROM _rat.landing_files WHERE consumer = 'bronze.orders'"); got[0] != "3|3" {
+		t.Fatalf("registry rows, distinct files = %v, want 3|3", got)
+	}
+	rec := e.runWith(Options{Selectors: []string{"bronze.orders"}}, nil)
+	if !strings.Contains(rec.Nodes[0].Kind, "no new files") {
+		t.Fatalf("a later run found files unconsumed: %+v", rec.Nodes)
+	}
+}

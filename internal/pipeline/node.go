@@ -15,7 +15,7 @@ import (
 
 // execute builds the selected pipelines on the run branch, up to
 // r.Parallel at once, each as soon as the pipelines it reads are built.
-func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*workspace.Pipeline, branch, runID string, opts Options, started time.Time) []NodeResult {
+func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*workspace.Pipeline, res *Result) []NodeResult {
 	parallel := max(r.Parallel, 1)
 	index := map[rat.TableID]int{}
 	for i, p := range selected {
@@ -69,7 +69,7 @@ func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*worksp
 					p := selected[i]
 					r.emit(mu, Event{Kind: "node_started", Pipeline: p.ID.String()})
 					go func(i int) {
-						finished <- done{i, r.nodeWithRetries(ctx, p, branch, runID, opts, started)}
+						finished <- done{i, r.nodeWithRetries(ctx, p, res)}
 					}(i)
 				}
 			}
@@ -103,19 +103,18 @@ func kind(p *workspace.Pipeline, full bool) string {
 }
 
 // nodeWithRetries builds a pipeline, building it again up to its retries
-// setting, retry_delay apart, when it failed before committing anything:
-// a retry never duplicates data. A failure after a commit (the landing
-// registry, the quarantine table) is final.
-func (r *Runner) nodeWithRetries(ctx context.Context, p *workspace.Pipeline, branch, runID string, opts Options, started time.Time) NodeResult {
+// setting, retry_delay apart, when it failed. Each attempt after the first
+// starts from the node's tables as they were when the run forked, so a
+// retry never duplicates data.
+func (r *Runner) nodeWithRetries(ctx context.Context, p *workspace.Pipeline, res *Result) NodeResult {
 	first := r.now()
 	for attempt := 1; ; attempt++ {
-		n := r.node(ctx, p, branch, runID, opts, started)
+		n := r.attempt(ctx, p, res, attempt)
 		if p.Config.Retries > 0 {
-			n.Attempts = attempt
 			n.Started = first.UTC()
 			n.Duration = Duration(r.now().Sub(first))
 		}
-		if n.Status != StatusFailed || !n.retryable || attempt > p.Config.Retries || ctx.Err() != nil {
+		if n.Status != StatusFailed || attempt > p.Config.Retries || ctx.Err() != nil {
 			return n
 		}
 		t := time.NewTimer(p.Config.RetryDelay)
@@ -128,6 +127,21 @@ func (r *Runner) nodeWithRetries(ctx context.Context, p *workspace.Pipeline, bra
 	}
 }
 
+// attempt builds a pipeline once; a later attempt first resets its tables
+// on the run branch.
+func (r *Runner) attempt(ctx context.Context, p *workspace.Pipeline, res *Result, attempt int) NodeResult {
+	if attempt > 1 {
+		if err := r.reset(ctx, res, p.ID); err != nil {
+			return NodeResult{Pipeline: p.ID.String(), Status: StatusFailed, Kind: kind(p, res.FullRefresh), Error: p.File + ": " + rat.ErrorMessage(err)}
+		}
+	}
+	n := r.node(ctx, p, res.RunBranch, res.ID, Options{FullRefresh: res.FullRefresh}, res.Started)
+	if attempt > 1 || p.Config.Retries > 0 {
+		n.Attempts = attempt
+	}
+	return n
+}
+
 // node builds one pipeline's table on the run branch.
 func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID string, opts Options, started time.Time) (n NodeResult) {
 	start := r.now()
@@ -135,9 +149,8 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	defer func() {
 		n.Duration = Duration(r.now().Sub(start))
 	}()
-	committed := false // once true, building again could duplicate data
 	fail := func(err error) NodeResult {
-		n.Status, n.Error, n.retryable = StatusFailed, rat.ErrorMessage(err), !committed
+		n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
 		if !strings.Contains(n.Error, p.File) {
 			n.Error = p.File + ": " + n.Error // every failure says where
 		}
@@ -156,7 +169,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	var zones []string
 	var rejected []ingest.Rejected
 	rc.Landing = func(zone string) (string, error) {
-		files, err := r.landingFiles(ctx, p, branch, zone, incremental)
+		files, err := r.landingFiles(ctx, p, branch, runID, zone, incremental)
 		if err != nil {
 			return "", err
 		}
@@ -220,7 +233,6 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	if err != nil {
 		return fail(ingest.ExplainFiles(used, err))
 	}
-	committed = true
 	if len(rejected) > 0 {
 		if err := r.quarantine(ctx, branch, p.ID, runID, rejected, started); err != nil {
 			return fail(err)
@@ -252,7 +264,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 
 // landingFiles lists a zone's files for a pipeline: all of them, or for an
 // incremental run only those it has not consumed on this branch.
-func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch, zone string, incremental bool) ([]ingest.File, error) {
+func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch, runID, zone string, incremental bool) ([]ingest.File, error) {
 	if r.Landing == nil {
 		return nil, rat.Errorf(rat.EINVALID, "%s reads landing('%s') but the workspace has no landing area", p.File, zone)
 	}
@@ -260,7 +272,7 @@ func (r *Runner) landingFiles(ctx context.Context, p *workspace.Pipeline, branch
 	if err != nil {
 		return nil, err
 	}
-	done, err := Consumed(ctx, r.Lake, branch, p.ID.String())
+	done, err := consumedExcept(ctx, r.Lake, branch, p.ID.String(), runID)
 	if err != nil {
 		return nil, err
 	}

@@ -23,13 +23,20 @@ var Registry = rat.TableID{Layer: "_rat", Name: "landing_files"}
 // Consumed returns, for each file hash a consumer has read on a branch,
 // when it first read it.
 func Consumed(ctx context.Context, l *lake.Lake, branch, consumer string) (map[string]time.Time, error) {
+	return consumedExcept(ctx, l, branch, consumer, "")
+}
+
+// consumedExcept is Consumed without the files run runID recorded: to a
+// node built again within its run, what an earlier attempt read is still
+// unread.
+func consumedExcept(ctx context.Context, l *lake.Lake, branch, consumer, runID string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	if _, err := l.Store().Table(ctx, branch, Registry); rat.IsCode(err, rat.ENOTFOUND) {
 		return out, nil
 	} else if err != nil {
 		return nil, err
 	}
-	q := fmt.Sprintf("SELECT hash, min(ingested_at) FROM %s WHERE consumer = %s GROUP BY hash", Registry, duckdb.Quote(consumer))
+	q := fmt.Sprintf("SELECT hash, min(ingested_at) FROM %s WHERE consumer = %s AND run_id <> %s GROUP BY hash", Registry, duckdb.Quote(consumer), duckdb.Quote(runID))
 	err := l.Query(ctx, branch, lake.At{}, q, func(rows *sql.Rows) error {
 		for rows.Next() {
 			var h string

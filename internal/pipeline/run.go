@@ -66,14 +66,19 @@ const (
 	StatusSkipped Status = "skipped" // not run: an upstream node failed
 	StatusPlanned Status = "planned" // dry run
 	StatusRunning Status = "running"
+	StatusWaiting Status = "waiting" // a node of a running run not built yet
 )
 
 // Result reports a run.
 type Result struct {
-	ID        string       `json:"id"`
-	Target    string       `json:"target"`
-	Selectors []string     `json:"selectors,omitempty"`
-	Trigger   string       `json:"trigger,omitempty"` // manual, api, schedule, landing, webhook, after
+	ID        string   `json:"id"`
+	Target    string   `json:"target"`
+	Selectors []string `json:"selectors,omitempty"`
+	Trigger   string   `json:"trigger,omitempty"` // manual, api, schedule, landing, webhook, after
+	// FullRefresh rebuilds incremental tables from scratch.
+	FullRefresh bool `json:"full_refresh,omitempty"`
+	// Base is the target's head the run branch forked from.
+	Base      string       `json:"base,omitempty"`
 	RunBranch string       `json:"run_branch"`
 	Status    Status       `json:"status"`
 	Started   time.Time    `json:"started"`
@@ -96,11 +101,10 @@ type NodeResult struct {
 	Bytes    int64     `json:"bytes"`
 	Started  time.Time `json:"started,omitzero"`   // when the node began building
 	Attempts int       `json:"attempts,omitempty"` // builds tried, when the pipeline sets retries
+	Worker   string    `json:"worker,omitempty"`   // the process that built it, in a queued run (host-pid-id)
 	Duration Duration  `json:"duration"`
 	Error    string    `json:"error,omitempty"`
 	SQL      string    `json:"sql,omitempty"` // rendered, for dry runs
-
-	retryable bool // failed before it committed anything: safe to build again
 }
 
 // Duration marshals as seconds.
@@ -158,20 +162,114 @@ func NewRunID(t time.Time) string {
 // error-severity test passed. The returned error is for failures of the run
 // machinery; a failed node or test gives a Result with StatusFailed.
 func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Target == "" {
-		opts.Target = rat.DefaultBranch
-	}
-	store := r.Lake.Store()
-	target, err := store.Ref(ctx, opts.Target)
+	res, selected, err := r.prepare(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
+	var mu sync.Mutex
+	if opts.DryRun {
+		return r.dryRun(ctx, res, selected), nil
+	}
+	if err := r.fork(ctx, res); err != nil {
+		return nil, err
+	}
+	res.Nodes = r.execute(ctx, &mu, selected, res)
+	return r.complete(ctx, &mu, res, selected, ctx.Err() != nil), nil
+}
+
+// PlannedNode is one node of a prepared run: a pipeline and the selected
+// pipelines it reads (those it waits for).
+type PlannedNode struct {
+	Pipeline   string        `json:"pipeline"`
+	Deps       []string      `json:"deps,omitempty"`
+	Retries    int           `json:"retries,omitempty"`     // the pipeline's retries setting
+	RetryDelay time.Duration `json:"retry_delay,omitempty"` // and its retry_delay
+}
+
+// Prepare starts a run whose nodes something else executes (the queue's
+// workers, one job per node): it selects the pipelines, forks the run
+// branch and records the run as running. Build builds each node, Complete
+// tests and publishes. Preparing a run again (a retried job) keeps the run
+// branch it already forked.
+func (r *Runner) Prepare(ctx context.Context, opts Options) (*Result, []PlannedNode, error) {
+	if opts.DryRun {
+		return nil, nil, rat.Errorf(rat.EINVALID, "a dry run builds nothing: use Run")
+	}
+	res, selected, err := r.prepare(ctx, &opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.fork(ctx, res); err != nil {
+		return nil, nil, err
+	}
+	index := map[rat.TableID]bool{}
+	for _, p := range selected {
+		index[p.ID] = true
+	}
+	nodes := make([]PlannedNode, len(selected))
+	for i, p := range selected {
+		nodes[i] = PlannedNode{Pipeline: p.ID.String(), Retries: p.Config.Retries, RetryDelay: p.Config.RetryDelay}
+		for _, dep := range p.Refs {
+			if index[dep] {
+				nodes[i].Deps = append(nodes[i].Deps, dep.String())
+			}
+		}
+		// Until its node is built, a pipeline shows as waiting.
+		res.Nodes = append(res.Nodes, NodeResult{Pipeline: nodes[i].Pipeline, Status: StatusWaiting, Kind: kind(p, opts.FullRefresh)})
+	}
+	res.Status = StatusRunning
+	r.save(ctx, res, res.Trigger)
+	return res, nodes, nil
+}
+
+// Build builds one node of a prepared run. Attempt counts from 1; a later
+// attempt (a retry, or a node taken over from a worker that died) first
+// puts the node's tables on the run branch back as they were when the run
+// forked, so whatever an earlier attempt committed is not built twice.
+func (r *Runner) Build(ctx context.Context, res *Result, pipeline string, attempt int) NodeResult {
+	var mu sync.Mutex
+	r.emit(&mu, Event{Kind: "node_started", Pipeline: pipeline})
+	var n NodeResult
+	if p, err := r.Workspace.Resolve(pipeline); err != nil {
+		n = NodeResult{Pipeline: pipeline, Status: StatusFailed, Error: rat.ErrorMessage(err)}
+	} else {
+		n = r.attempt(ctx, p, res, attempt)
+	}
+	r.emit(&mu, Event{Kind: "node_finished", Pipeline: pipeline, Node: &n})
+	return n
+}
+
+// Complete ends a prepared run whose nodes (res.Nodes) are built: it tests
+// the built tables on the run branch and publishes them when everything
+// passed, and records the outcome. A cancelled run runs no tests and
+// publishes nothing.
+func (r *Runner) Complete(ctx context.Context, res *Result, cancelled bool) *Result {
+	var selected []*workspace.Pipeline
+	for _, n := range res.Nodes {
+		if p, err := r.Workspace.Resolve(n.Pipeline); err == nil {
+			selected = append(selected, p)
+		}
+	}
+	var mu sync.Mutex
+	return r.complete(ctx, &mu, res, selected, cancelled)
+}
+
+// prepare selects a run's pipelines and starts its result; it changes
+// nothing in the catalog.
+func (r *Runner) prepare(ctx context.Context, opts *Options) (*Result, []*workspace.Pipeline, error) {
+	if opts.Target == "" {
+		opts.Target = rat.DefaultBranch
+	}
+	target, err := r.Lake.Store().Ref(ctx, opts.Target)
+	if err != nil {
+		return nil, nil, err
+	}
 	if target.Kind != rat.Branch {
-		return nil, rat.Errorf(rat.EINVALID, "cannot run into tag %s: pick a branch", opts.Target)
+		return nil, nil, rat.Errorf(rat.EINVALID, "cannot run into tag %s: pick a branch", opts.Target)
 	}
 	if opts.Modified == nil {
 		if opts.Modified, err = r.ModifiedSince(ctx, opts.Target); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if opts.Trigger == "" {
@@ -179,40 +277,98 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	selected, err := r.Workspace.Select(opts.Selectors, opts.Modified)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	started := r.now()
 	if opts.ID == "" {
 		opts.ID = NewRunID(started)
 	}
-	res := &Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, Started: started.UTC(), Status: StatusSuccess}
+	res := &Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
+		FullRefresh: opts.FullRefresh, Base: target.Head, Started: started.UTC(), Status: StatusSuccess}
 	res.RunBranch = "run/" + res.ID
-	var mu sync.Mutex
-	if opts.DryRun {
-		for _, p := range selected {
-			n := NodeResult{Pipeline: p.ID.String(), Status: StatusPlanned, Kind: kind(p, false)}
-			rc := r.renderContext(ctx, p, opts.Target, false, started)
-			rc.Landing = func(zone string) (string, error) {
-				return "landing_" + zone, nil // a dry run reads no files
-			}
-			sql, err := p.Render(rc)
-			if err != nil {
-				n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
-				res.Status = StatusFailed
-			}
-			n.SQL = sql
-			res.Nodes = append(res.Nodes, n)
+	return res, selected, nil
+}
+
+// dryRun renders the selected pipelines without building them.
+func (r *Runner) dryRun(ctx context.Context, res *Result, selected []*workspace.Pipeline) *Result {
+	for _, p := range selected {
+		n := NodeResult{Pipeline: p.ID.String(), Status: StatusPlanned, Kind: kind(p, false)}
+		rc := r.renderContext(ctx, p, res.Target, false, res.Started)
+		rc.Landing = func(zone string) (string, error) {
+			return "landing_" + zone, nil // a dry run reads no files
 		}
-		res.Status = planned(res.Status)
-		return res, nil
+		sql, err := p.Render(rc)
+		if err != nil {
+			n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
+			res.Status = StatusFailed
+		}
+		n.SQL = sql
+		res.Nodes = append(res.Nodes, n)
 	}
-	if err := store.CreateRef(ctx, rat.Ref{Name: res.RunBranch, Kind: rat.Branch, Head: target.Head}); err != nil {
-		return nil, fmt.Errorf("create run branch: %w", err)
+	res.Status = planned(res.Status)
+	return res
+}
+
+// fork creates the run branch at the target's head and records the run as
+// running. A run branch that exists already (the run's job was retried)
+// is kept, with its head as the run's base.
+func (r *Runner) fork(ctx context.Context, res *Result) error {
+	store := r.Lake.Store()
+	err := store.CreateRef(ctx, rat.Ref{Name: res.RunBranch, Kind: rat.Branch, Head: res.Base})
+	if rat.IsCode(err, rat.ECONFLICT) {
+		ref, rerr := store.Ref(ctx, res.RunBranch)
+		if rerr != nil {
+			return fmt.Errorf("create run branch: %w", err)
+		}
+		res.Base, err = ref.Head, nil
+	}
+	if err != nil {
+		return fmt.Errorf("create run branch: %w", err)
 	}
 	res.Status = StatusRunning
-	r.save(ctx, res, opts.Trigger)
+	r.save(ctx, res, res.Trigger)
 	res.Status = StatusSuccess
-	res.Nodes = r.execute(ctx, &mu, selected, res.RunBranch, res.ID, opts, started)
+	return nil
+}
+
+// reset puts a pipeline's tables (its own and its quarantine table) on the
+// run branch back to where they were when the run forked.
+func (r *Runner) reset(ctx context.Context, res *Result, id rat.TableID) error {
+	store := r.Lake.Store()
+	base, err := store.TablesAt(ctx, res.Base)
+	if err != nil {
+		return fmt.Errorf("reset %s: %w", id, err)
+	}
+	was := map[rat.TableID]string{}
+	for _, t := range base {
+		was[t.Table] = t.Metadata
+	}
+	var changes []catalog.Change
+	for _, t := range []rat.TableID{id, {Layer: id.Layer, Name: id.Name + "__rejected"}} {
+		now := ""
+		if e, err := store.Table(ctx, res.RunBranch, t); err == nil {
+			now = e.Metadata
+		} else if !rat.IsCode(err, rat.ENOTFOUND) {
+			return fmt.Errorf("reset %s: %w", id, err)
+		}
+		if now != was[t] {
+			changes = append(changes, catalog.Change{Table: t, Expected: now, Metadata: was[t]})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	_, err = store.Commit(ctx, catalog.CommitRequest{Branch: res.RunBranch, Message: fmt.Sprintf("reset %s before building it again", id), Changes: changes})
+	if err != nil {
+		return fmt.Errorf("reset %s: %w", id, err)
+	}
+	return nil
+}
+
+// complete tests the built pipelines of a run, publishes them when
+// everything passed, and records the outcome.
+func (r *Runner) complete(ctx context.Context, mu *sync.Mutex, res *Result, selected []*workspace.Pipeline, cancelled bool) *Result {
+	res.Status = StatusSuccess
 	built := map[string]bool{}
 	for _, n := range res.Nodes {
 		if n.Status != StatusSuccess {
@@ -227,42 +383,76 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 			tested = append(tested, p)
 		}
 	}
-	r.emit(&mu, Event{Kind: "tests_started"})
-	res.Tests = r.runTests(ctx, &mu, tested, res.RunBranch, started)
+	if !cancelled {
+		r.emit(mu, Event{Kind: "tests_started"})
+		res.Tests = r.runTests(ctx, mu, tested, res.RunBranch, res.Started)
+	}
 	for _, t := range res.Tests {
 		if t.Status != TestPass && t.Severity == string(workspace.SeverityError) {
 			res.Status = StatusFailed
 		}
 	}
-	if ctx.Err() != nil && res.Error == "" {
+	if (cancelled || ctx.Err() != nil) && res.Error == "" {
 		// Cancelled: the target must stay untouched, and the record says why.
 		res.Status, res.Error = StatusFailed, "cancelled before publishing"
 	}
 	if res.Status == StatusSuccess {
-		r.emit(&mu, Event{Kind: "publishing"})
-		merged, err := r.Lake.Catalog(opts.Target).Merge(ctx, res.RunBranch, catalog.MergeOptions{
-			Message: fmt.Sprintf("run %s: %d pipeline(s)", res.ID, len(res.Nodes)),
-		})
-		if err != nil {
-			res.Status, res.Error = StatusFailed, "publish: "+rat.ErrorMessage(err)
-		} else {
-			res.Commit = merged.Commit
-			if err := store.DeleteRef(ctx, res.RunBranch); err != nil {
-				res.Error = "delete run branch: " + rat.ErrorMessage(err)
-			}
-		}
+		r.emit(mu, Event{Kind: "publishing"})
+		r.publish(ctx, res)
 	}
-	res.Duration = Duration(r.now().Sub(started))
+	res.Duration = Duration(r.now().Sub(res.Started))
 	if res.Status == StatusSuccess {
 		// Pipelines not selected keep the hash of the run that last built them.
-		res.Hashes = r.lastHashes(ctx, opts.Target)
+		res.Hashes = r.lastHashes(ctx, res.Target)
 		for _, p := range selected {
 			res.Hashes[p.ID.String()] = p.Hash
 		}
 	}
-	r.save(ctx, res, opts.Trigger)
-	r.emit(&mu, Event{Kind: "run_finished", Result: res})
-	return res, nil
+	r.save(ctx, res, res.Trigger)
+	r.emit(mu, Event{Kind: "run_finished", Result: res})
+	return res
+}
+
+// publish merges the run branch into the target and deletes it. A run
+// published before (its job was retried after a crash) is recognised by
+// its commit on the target.
+func (r *Runner) publish(ctx context.Context, res *Result) {
+	store := r.Lake.Store()
+	message := fmt.Sprintf("run %s: %d pipeline(s)", res.ID, len(res.Nodes))
+	if _, err := store.Ref(ctx, res.RunBranch); rat.IsCode(err, rat.ENOTFOUND) {
+		if c := r.publishedCommit(ctx, res.Target, message); c != "" {
+			res.Commit = c
+			return
+		}
+	}
+	merged, err := r.Lake.Catalog(res.Target).Merge(ctx, res.RunBranch, catalog.MergeOptions{Message: message})
+	if err != nil {
+		res.Status, res.Error = StatusFailed, "publish: "+rat.ErrorMessage(err)
+		return
+	}
+	res.Commit = merged.Commit
+	if err := store.DeleteRef(ctx, res.RunBranch); err != nil {
+		res.Error = "delete run branch: " + rat.ErrorMessage(err)
+	}
+}
+
+// publishedCommit finds the commit by which a run was published into a
+// branch, among its recent commits; "" when there is none.
+func (r *Runner) publishedCommit(ctx context.Context, branch, message string) string {
+	ref, err := r.Lake.Store().Ref(ctx, branch)
+	if err != nil {
+		return ""
+	}
+	log, err := r.Lake.Store().Log(ctx, ref.Head, 200)
+	if err != nil {
+		return ""
+	}
+	for _, c := range log {
+		if c.Message == message {
+			return c.ID
+		}
+	}
+	return ""
 }
 
 func planned(s Status) Status {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -69,3 +70,62 @@ func (r *Runner) lastHashes(ctx context.Context, target string) map[string]strin
 }
 
 func timeDuration(d Duration) time.Duration { return time.Duration(d) }
+
+// LogSeq returns the seq of a new log line: the clock's microseconds,
+// increasing within the process. Lines of one run come from several
+// processes (the workers building its nodes), so seqs order lines by time
+// rather than count them.
+func LogSeq(now time.Time) int64 {
+	seqMu.Lock()
+	defer seqMu.Unlock()
+	lastSeq = max(now.UnixMicro(), lastSeq+1)
+	return lastSeq
+}
+
+var (
+	seqMu   sync.Mutex
+	lastSeq int64
+)
+
+// logLookback is how late a line may land after lines with higher seqs:
+// a worker flushes its lines every quarter second or so.
+const logLookback = int64(10 * time.Second / time.Microsecond)
+
+// LogCursor follows a run's log: it gives each line once, in seq order
+// per read, even when a worker's line lands after a later one from another
+// worker was read.
+type LogCursor struct {
+	last int64
+	seen map[int64]bool
+}
+
+// From is the seq to read after: the last line read, or when polling for
+// new lines (again), a window before it.
+func (c *LogCursor) From(again bool) int64 {
+	if again {
+		return max(0, c.last-logLookback)
+	}
+	return c.last
+}
+
+// Fresh returns the lines not given before and remembers them.
+func (c *LogCursor) Fresh(lines []rat.RunLogLine) []rat.RunLogLine {
+	if c.seen == nil {
+		c.seen = map[int64]bool{}
+	}
+	out := lines[:0:0]
+	for _, l := range lines {
+		if c.seen[l.Seq] {
+			continue
+		}
+		c.seen[l.Seq] = true
+		c.last = max(c.last, l.Seq)
+		out = append(out, l)
+	}
+	for s := range c.seen {
+		if s < c.last-2*logLookback {
+			delete(c.seen, s)
+		}
+	}
+	return out
+}

@@ -1,13 +1,17 @@
 // Package queue runs pipeline runs as River jobs (DESIGN D10): a client
 // on the embedded default's SQLite queue file or on the cluster's Postgres
-// database. Any process with a worker client claims and executes the jobs;
-// processes without one (rat serve --no-worker, rat run --queue) only
-// enqueue. River brings retries, cancellation and leader election.
+// database. A run is a DAG of jobs, one per node (see dag.go), so the nodes
+// of one run spread over every worker. Any process with a worker client
+// claims and executes the jobs; processes without one (rat serve
+// --no-worker) only enqueue. River brings retries, cancellation and leader
+// election.
 package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -54,12 +58,11 @@ type Config struct {
 	// cluster's database (River's tables live beside the catalog's). One.
 	SQLitePath  string
 	PostgresURL string
-	// Workers is how many runs this process executes at once; 0 makes an
-	// insert-only client.
+	// Workers is how many jobs (nodes) this process executes at once; 0
+	// makes an insert-only client.
 	Workers int
-	// Run executes a run; a run that ends with failed tests is a result,
-	// not an error. Required when Workers > 0.
-	Run func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
+	// Exec executes the parts of runs. Required when Workers > 0.
+	Exec Exec
 	// Now is the clock for run ids.
 	Now func() time.Time
 	// Tick, when set, makes this process a scheduler: River's leader (one
@@ -104,32 +107,35 @@ func (w *tickWorker) Work(ctx context.Context, job *river.Job[TickArgs]) error {
 // Queue enqueues runs and, with workers, executes them.
 type Queue struct {
 	cfg    Config
+	id     string // names this process in the owners of nodes
+	withTx func(ctx context.Context, fn func(tx) error) error
 	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	cancel func(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	list   func(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
+	halt   func(ctx context.Context) error // stop and cancel running jobs
 	close  func()
 }
 
 // Open migrates River's tables and builds the client. It starts nothing:
 // call Start to work jobs.
 func Open(ctx context.Context, cfg Config) (*Queue, error) {
-	if cfg.Workers > 0 && cfg.Run == nil {
-		return nil, errors.New("queue: workers need a Run function")
-	}
-	if cfg.Run == nil {
-		cfg.Run = func(context.Context, pipeline.Options) (*pipeline.Result, error) {
-			return nil, errors.New("this process executes no runs")
-		}
+	if cfg.Workers > 0 && cfg.Exec == nil {
+		return nil, errors.New("queue: workers need an Exec")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	q := &Queue{cfg: cfg}
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	q := &Queue{cfg: cfg, id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &runWorker{run: cfg.Run})
+	river.AddWorker(workers, river.WorkFunc(q.prepare))
+	river.AddWorker(workers, river.WorkFunc(q.buildNode))
+	river.AddWorker(workers, river.WorkFunc(q.finish))
 	river.AddWorker(workers, &tickWorker{tick: cfg.Tick, now: cfg.Now})
 	interval := cfg.TickInterval
 	if interval <= 0 {
@@ -140,7 +146,11 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		// (the default cooldown caps a client at about 20 jobs a second).
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
-		JobTimeout:        -1, // runs take as long as their data does
+		JobTimeout:        -1, // nodes take as long as their data does
+		// A job whose worker died is tried again after this; the DAG's own
+		// heartbeats find a dead node's worker sooner (Reap), and a job
+		// tried again while its first execution lives finds its node taken.
+		RescueStuckJobsAfter: time.Minute,
 	}
 	if cfg.Workers > 0 || cfg.Tick != nil {
 		rc.Queues = map[string]river.QueueConfig{}
@@ -169,17 +179,20 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		// River's SQLite driver works one statement at a time.
 		db.SetMaxOpenConns(1)
+		// SQLite has no LISTEN/NOTIFY: jobs inserted in a transaction (the
+		// nodes a finished node unblocks) are found by polling.
+		rc.FetchPollInterval = 50 * time.Millisecond
 		drv := riversqlite.New(db)
-		if err := migrate(ctx, drv); err != nil {
+		c, err := river.NewClient(drv, rc)
+		if err == nil {
+			q.bind(c)
+			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, fn) }
+			err = migrate(ctx, q, drv)
+		}
+		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		c, err := river.NewClient(drv, rc)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("queue client: %w", err)
-		}
-		q.bind(c)
 		q.close = func() { db.Close() }
 	case cfg.PostgresURL != "":
 		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
@@ -187,16 +200,16 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 			return nil, rat.Errorf(rat.EUNAVAILABLE, "connect the queue to Postgres: %v", err)
 		}
 		drv := riverpgxv5.New(pool)
-		if err := migrate(ctx, drv); err != nil {
+		c, err := river.NewClient(drv, rc)
+		if err == nil {
+			q.bind(c)
+			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
+			err = migrate(ctx, q, drv)
+		}
+		if err != nil {
 			pool.Close()
 			return nil, err
 		}
-		c, err := river.NewClient(drv, rc)
-		if err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("queue client: %w", err)
-		}
-		q.bind(c)
 		q.close = pool.Close
 	default:
 		return nil, errors.New("queue: a SQLite path or a Postgres URL is required")
@@ -204,16 +217,27 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) error {
+// migrate applies River's migrations and creates the DAG tables.
+// Processes starting together (rat serve and rat worker on a new queue)
+// may race to apply the same version: the loser fails on an existing
+// table, and trying again finds the version applied.
+func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx]) error {
 	m, err := rivermigrate.New(drv, nil)
 	if err != nil {
 		return fmt.Errorf("queue migrations: %w", err)
 	}
-	// Processes starting together (rat serve and rat worker on a new queue)
-	// may race to apply the same version: the loser fails on an existing
-	// table, and trying again finds the version applied.
 	for attempt := 1; ; attempt++ {
 		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil {
+			err = q.withTx(ctx, func(t tx) error {
+				for _, stmt := range dagSchema {
+					if _, err := t.exec(ctx, stmt); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
 		if err == nil {
 			return nil
 		}
@@ -236,6 +260,7 @@ func (q *Queue) bind(c interface {
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
 }) {
 	q.insert = func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error) {
 		opts := args.InsertOpts()
@@ -247,16 +272,17 @@ func (q *Queue) bind(c interface {
 	q.list = c.JobList
 	q.start = c.Start
 	q.stop = c.Stop
+	q.halt = c.StopAndCancel
 }
 
 // maxWaiting caps the jobs Waiting looks at; a queue deeper than this
 // reports this many.
 const maxWaiting = 10_000
 
-// Waiting counts the runs waiting for a worker (available, retryable or
+// Waiting counts the jobs (runs to prepare, nodes, finishes) waiting for a worker (available, retryable or
 // scheduled) and how long the oldest of them has waited.
 func (q *Queue) Waiting(ctx context.Context) (int, time.Duration, error) {
-	res, err := q.list(ctx, river.NewJobListParams().Kinds(RunArgs{}.Kind()).
+	res, err := q.list(ctx, river.NewJobListParams().Kinds(RunArgs{}.Kind(), NodeArgs{}.Kind(), FinishArgs{}.Kind()).
 		States(rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled).
 		First(maxWaiting))
 	if err != nil {
@@ -275,10 +301,21 @@ func (q *Queue) Waiting(ctx context.Context) (int, time.Duration, error) {
 // runTag tags a run's job with the run id, so any process can find it.
 func runTag(id string) string { return "run_" + id }
 
-// CancelRun cancels the job of a run, wherever it is queued or running:
-// a running run stops in whichever worker has it. It returns the job's
-// state before the cancel, or "" when the run has no job left to cancel.
+// CancelRun cancels a run wherever it is: queued, or with nodes running
+// in any worker (they stop; the target stays untouched). It returns
+// JobStateRunning when the run was under way (its finish job records it),
+// another state (that of its rat_run job) when it had not started and the
+// caller records it, or "" when there is nothing left to cancel.
 func (q *Queue) CancelRun(ctx context.Context, runID string) (rivertype.JobState, error) {
+	found, finished, err := q.cancelDAG(ctx, runID)
+	switch {
+	case err != nil:
+		return "", err
+	case finished:
+		return "", nil
+	case found:
+		return rivertype.JobStateRunning, nil
+	}
 	res, err := q.list(ctx, river.NewJobListParams().Kinds(RunArgs{}.Kind()).TagsAny(runTag(runID)).
 		States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending).
 		First(1))
@@ -292,7 +329,28 @@ func (q *Queue) CancelRun(ctx context.Context, runID string) (rivertype.JobState
 	if _, err := q.cancel(ctx, job.ID); err != nil {
 		return "", fmt.Errorf("cancel run %s: %w", runID, err)
 	}
-	return job.State, nil
+	if job.State != rivertype.JobStateRunning {
+		return job.State, nil
+	}
+	// It was preparing the run: once it has stopped, cancel what it
+	// prepared, if it got that far.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		row, err := q.get(ctx, job.ID)
+		if err != nil {
+			return "", err
+		}
+		if row.State != rivertype.JobStateRunning {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if found, finished, err := q.cancelDAG(ctx, runID); err != nil || found {
+		if finished {
+			return "", err
+		}
+		return rivertype.JobStateRunning, err
+	}
+	return rivertype.JobStateCancelled, nil
 }
 
 // Enqueue schedules a run and returns its id.
@@ -310,25 +368,38 @@ func (q *Queue) Enqueue(ctx context.Context, opts pipeline.Options) (string, int
 // Job returns a job's state (available, running, completed, retryable, …).
 func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { return q.get(ctx, id) }
 
-// Wait polls a job until it is finalized (completed, cancelled or
-// discarded) and returns its last row. When ctx ends first, the job is
-// cancelled (a running run stops; the target stays untouched) and ctx's
-// error is returned.
-func (q *Queue) Wait(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+// WaitRun waits until a run has ended: its DAG is done, or its rat_run
+// job (job) ended without preparing one. It returns that job's last row.
+// When ctx ends first, the run is cancelled (running nodes stop; the
+// target stays untouched) and ctx's error is returned.
+func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertype.JobRow, error) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
-		row, err := q.get(context.WithoutCancel(ctx), id)
+		bg := context.WithoutCancel(ctx)
+		row, err := q.get(bg, job)
 		if err != nil {
 			return nil, err
 		}
-		switch row.State {
-		case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+		state, err := q.runState(bg, runID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case state == runDone:
 			return row, nil
+		case state == "":
+			switch row.State {
+			case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+				// Prepared meanwhile? Look again before concluding.
+				if again, err := q.runState(bg, runID); err != nil || again == "" {
+					return row, err
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
-			_, _ = q.cancel(context.WithoutCancel(ctx), id)
+			_, _ = q.CancelRun(bg, runID)
 			return row, ctx.Err()
 		case <-t.C:
 		}
@@ -336,35 +407,26 @@ func (q *Queue) Wait(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 }
 
 // Start starts working jobs (for a client with workers) and River's
-// maintenance; Stop waits for running jobs to finish.
+// maintenance.
 func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
 
-// Stop stops the client gracefully.
-func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
+// Stop stops the client gracefully: running jobs may finish until ctx
+// ends; then they are cancelled, and their nodes go back to the queue for
+// other workers (a cancelled run's nodes end as cancelled).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.stop(ctx)
+	if ctx.Err() == nil {
+		return err
+	}
+	halt, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return q.halt(halt)
+}
 
 // Close releases the database connections; call it after Stop.
 func (q *Queue) Close() { q.close() }
 
-type runWorker struct {
-	river.WorkerDefaults[RunArgs]
-	run func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error)
-}
-
-// Work executes a run. Its outcome (success or failed tests) is in the run
-// record; only a machinery error makes River retry the job.
-func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
-	if _, err := w.run(ctx, job.Args.Options()); err != nil {
-		var busy *Busy
-		if errors.As(err, &busy) {
-			// Not a failure: the job waits its turn, without using an attempt.
-			return river.JobSnooze(busy.Wait)
-		}
-		return fmt.Errorf("run %s: %w", job.Args.ID, err)
-	}
-	return nil
-}
-
-// Busy is what a Run function returns for a run that must wait for another
+// Busy is what Exec.Prepare returns for a run that must wait for another
 // (the overlap policy queue): the job is tried again after Wait.
 type Busy struct {
 	Wait   time.Duration

@@ -2,16 +2,12 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
-	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/testenv"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // backends opens a worker queue on SQLite and on Postgres.
@@ -56,57 +52,9 @@ func waitState(t *testing.T, q *Queue, job int64, want rivertype.JobState) *rive
 	}
 }
 
-func TestRunJobs(t *testing.T) {
-	backends(t, func(t *testing.T, open func(Config) *Queue) {
-		ctx := context.Background()
-		var mu sync.Mutex
-		var got []pipeline.Options
-		attempts := 0
-		worker := open(Config{Workers: 2, Run: func(ctx context.Context, o pipeline.Options) (*pipeline.Result, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if o.Target == "flaky" {
-				attempts++
-				if attempts == 1 {
-					return nil, errors.New("lost connection")
-				}
-			}
-			got = append(got, o)
-			return &pipeline.Result{ID: o.ID}, nil
-		}})
-		// An insert-only client (rat serve --no-worker) enqueues; the worker
-		// process claims the job.
-		inserter := open(Config{})
-		if err := worker.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { worker.Stop(context.Background()) })
-		id, job, err := inserter.Enqueue(ctx, pipeline.Options{Target: "main", Selectors: []string{"+gold.x"}, FullRefresh: true, Trigger: "schedule"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitState(t, worker, job, rivertype.JobStateCompleted)
-		mu.Lock()
-		if len(got) != 1 || got[0].ID != id || got[0].Target != "main" || !got[0].FullRefresh || got[0].Selectors[0] != "+gold.x" || got[0].Trigger != "schedule" {
-			t.Fatalf("the worker ran %+v", got)
-		}
-		mu.Unlock()
-		// A machinery error is retried (River's backoff; the first retry
-		// comes within seconds), and the run executes once more.
-		_, job, err = inserter.Enqueue(ctx, pipeline.Options{Target: "flaky"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := waitState(t, worker, job, rivertype.JobStateCompleted)
-		if len(row.Errors) != 1 || row.Attempt != 2 {
-			t.Fatalf("want one failed attempt then success: attempt %d, errors %v", row.Attempt, row.Errors)
-		}
-	})
-}
-
-func TestOpenNeedsRun(t *testing.T) {
+func TestOpenNeedsExec(t *testing.T) {
 	if _, err := Open(context.Background(), Config{SQLitePath: filepath.Join(t.TempDir(), "q.db"), Workers: 1}); err == nil {
-		t.Fatal("a worker queue without a Run function opened")
+		t.Fatal("a worker queue without an Exec opened")
 	}
 	if _, err := Open(context.Background(), Config{}); err == nil {
 		t.Fatal("a queue without a database opened")
@@ -119,7 +67,7 @@ func TestSchedulerTicks(t *testing.T) {
 		ticks := make(chan time.Time, 100)
 		// A worker that is no scheduler, and a scheduler without run workers
 		// (rat serve --no-worker): ticks reach only the scheduler.
-		worker := open(Config{Workers: 1, Run: func(context.Context, pipeline.Options) (*pipeline.Result, error) { return nil, nil }})
+		worker := open(Config{Workers: 1, Exec: newTestExec(nil)})
 		sched := open(Config{TickInterval: 200 * time.Millisecond, Tick: func(ctx context.Context, now time.Time) error {
 			ticks <- now
 			return nil

@@ -89,7 +89,6 @@ func (s *Server) startRun(opts pipeline.Options) error {
 		}()
 		start := time.Now()
 		res, err := s.cfg.StartRun(ctx, opts)
-		s.metrics.observeRun(res, err, time.Since(start))
 		if err != nil {
 			s.log.Error("run failed to start", "run", opts.ID, "err", err)
 			s.recordFailure(opts, start, err)
@@ -291,23 +290,25 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
-	seq := int64(after)
-	ended := false
+	cur := pipeline.LogCursor{}
+	cur.Fresh([]rat.RunLogLine{{Seq: int64(after)}})
+	ended, again := false, false
 	for {
-		lines, err := lr.RunLogs(r.Context(), id, seq, 1000)
+		lines, err := lr.RunLogs(r.Context(), id, cur.From(again), 1000)
 		if err != nil {
 			return nil // the status line is out; the stream just ends
 		}
+		full := len(lines) == 1000
+		lines = cur.Fresh(lines)
 		for _, l := range lines {
 			if err := enc.Encode(l); err != nil {
 				return nil
 			}
-			seq = l.Seq
 		}
 		if flusher != nil {
 			flusher.Flush()
 		}
-		if len(lines) == 1000 {
+		if again = !full; full {
 			continue
 		}
 		if !follow {

@@ -64,9 +64,16 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 			return err == nil
 		}})
 	}
+	// As in rat serve with workers: the process that executes runs counts
+	// them in the same registry.
+	reg := prometheus.NewRegistry()
+	exec, err := NewExecMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{
 		Listen: "127.0.0.1:0", Store: store, Lake: l, Runs: runLog, Landing: landing,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(), StateDir: dir,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, StateDir: dir,
 		LoadWorkspace: loadWS,
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
 			ws, err := loadWS(ctx)
@@ -77,7 +84,14 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 			if e.runner != nil {
 				e.runner(ctx, r)
 			}
-			return r.Run(ctx, opts)
+			res, err := r.Run(ctx, opts)
+			if err == nil {
+				for _, n := range res.Nodes {
+					exec.ObserveNode(n)
+				}
+				exec.ObserveRun(res)
+			}
+			return res, err
 		},
 		Checks: []Check{{Name: "catalog", Fn: func(ctx context.Context) error { _, err := store.Refs(ctx); return err }}},
 	}

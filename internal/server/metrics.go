@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -16,10 +17,6 @@ import (
 
 // metrics are the server's Prometheus instruments.
 type metrics struct {
-	runs          *prometheus.CounterVec
-	nodes         *prometheus.CounterVec
-	runDuration   prometheus.Histogram
-	nodeDuration  prometheus.Histogram
 	queryDuration prometheus.Histogram
 
 	commits        *prometheus.CounterVec
@@ -33,18 +30,6 @@ var durationBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 
 
 func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting func(context.Context) (int, time.Duration, error)) (*metrics, error) {
 	m := &metrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rat_runs_total", Help: "Pipeline runs finished, by status.",
-		}, []string{"status"}),
-		nodes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rat_nodes_total", Help: "Pipeline nodes finished, by status.",
-		}, []string{"status"}),
-		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "rat_run_duration_seconds", Help: "Duration of pipeline runs.", Buckets: durationBuckets,
-		}),
-		nodeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "rat_node_duration_seconds", Help: "Duration of pipeline nodes.", Buckets: durationBuckets,
-		}),
 		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rat_query_duration_seconds", Help: "Duration of API queries and table previews.", Buckets: durationBuckets,
 		}),
@@ -65,8 +50,33 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 		}),
 	}
 	cs := []prometheus.Collector{
-		m.runs, m.nodes, m.runDuration, m.nodeDuration, m.queryDuration,
-		m.commits, m.commitRetries, m.commitDuration, m.schedulerLag,
+		m.queryDuration, m.commits, m.commitRetries, m.commitDuration, m.schedulerLag,
+	}
+	if waiting != nil {
+		cs = append(cs, &queueCollector{waiting: waiting,
+			depth: prometheus.NewDesc("rat_queue_depth", "Runs waiting for a worker (available, retrying or scheduled).", nil, nil),
+			wait:  prometheus.NewDesc("rat_queue_oldest_wait_seconds", "How long the oldest run ready to start has waited for a worker.", nil, nil),
+		})
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := RegisterProcessMetrics(reg, l, stateDir); err != nil {
+		return nil, err
+	}
+	for _, r := range []string{"ok", "conflict", "error"} {
+		m.commits.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// RegisterProcessMetrics registers what every rat process reports:
+// memory, CPU and Go runtime, the read cache's hits and misses, and the
+// use of the disk holding the state directory.
+func RegisterProcessMetrics(reg prometheus.Registerer, l *lake.Lake, stateDir string) error {
+	cs := []prometheus.Collector{
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	}
@@ -85,13 +95,41 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 			Name: "rat_data_disk_used_ratio", Help: "Used fraction of the file system holding rat's state directory.",
 		}, func() float64 { return diskUsedRatio(stateDir) }))
 	}
-	if waiting != nil {
-		cs = append(cs, &queueCollector{waiting: waiting,
-			depth: prometheus.NewDesc("rat_queue_depth", "Runs waiting for a worker (available, retrying or scheduled).", nil, nil),
-			wait:  prometheus.NewDesc("rat_queue_oldest_wait_seconds", "How long the oldest run ready to start has waited for a worker.", nil, nil),
-		})
-	}
 	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExecMetrics count the runs and nodes a process executes: rat serve with
+// its workers, rat worker. In a cluster each worker reports the nodes it
+// built and the runs it finished; sum them over the processes.
+type ExecMetrics struct {
+	runs         *prometheus.CounterVec
+	nodes        *prometheus.CounterVec
+	runDuration  prometheus.Histogram
+	nodeDuration prometheus.Histogram
+}
+
+// NewExecMetrics registers the execution metrics.
+func NewExecMetrics(reg prometheus.Registerer) (*ExecMetrics, error) {
+	m := &ExecMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rat_runs_total", Help: "Pipeline runs finished by this process, by status.",
+		}, []string{"status"}),
+		nodes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rat_nodes_total", Help: "Pipeline nodes settled by this process, by status.",
+		}, []string{"status"}),
+		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_run_duration_seconds", Help: "Duration of pipeline runs.", Buckets: durationBuckets,
+		}),
+		nodeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rat_node_duration_seconds", Help: "Duration of pipeline nodes.", Buckets: durationBuckets,
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.runs, m.nodes, m.runDuration, m.nodeDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -102,31 +140,26 @@ func newMetrics(reg *prometheus.Registry, l *lake.Lake, stateDir string, waiting
 		m.nodes.WithLabelValues(string(st))
 	}
 	m.nodes.WithLabelValues(string(pipeline.StatusSkipped))
-	for _, r := range []string{"ok", "conflict", "error"} {
-		m.commits.WithLabelValues(r)
-	}
 	return m, nil
 }
 
-func (m *metrics) handler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+// ObserveNode counts a settled node.
+func (m *ExecMetrics) ObserveNode(n pipeline.NodeResult) {
+	m.nodes.WithLabelValues(string(n.Status)).Inc()
+	if n.Status != pipeline.StatusSkipped {
+		m.nodeDuration.Observe(time.Duration(n.Duration).Seconds())
+	}
 }
 
-// observeRun counts a finished run and its nodes.
-func (m *metrics) observeRun(res *pipeline.Result, err error, took time.Duration) {
-	if err != nil || res == nil {
-		m.runs.WithLabelValues(string(pipeline.StatusFailed)).Inc()
-		m.runDuration.Observe(took.Seconds())
-		return
-	}
+// ObserveRun counts a finished run.
+func (m *ExecMetrics) ObserveRun(res *pipeline.Result) {
 	m.runs.WithLabelValues(string(res.Status)).Inc()
 	m.runDuration.Observe(time.Duration(res.Duration).Seconds())
-	for _, n := range res.Nodes {
-		m.nodes.WithLabelValues(string(n.Status)).Inc()
-		if n.Status != pipeline.StatusSkipped {
-			m.nodeDuration.Observe(time.Duration(n.Duration).Seconds())
-		}
-	}
+}
+
+// MetricsHandler serves a registry in Prometheus' text format.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
 // live answers 200 while the process serves HTTP at all.
@@ -204,4 +237,27 @@ func (s *Server) ObserveCommit(d time.Duration, attempts int, err error) {
 // ObserveScheduleFire records how late a schedule tick was enqueued.
 func (s *Server) ObserveScheduleFire(lag time.Duration) {
 	s.metrics.schedulerLag.Observe(lag.Seconds())
+}
+
+// ServeMetrics serves /metrics and /health/live on addr, for a process
+// without the API (rat worker). It returns the bound address and a
+// function that stops the listener.
+func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (net.Addr, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, rat.Errorf(rat.EINVALID, "listen on %s: %v", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", MetricsHandler(reg))
+	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr(), func() {
+		stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(stop)
+	}, nil
 }

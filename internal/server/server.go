@@ -229,7 +229,7 @@ func (s *Server) routes() {
 	// Webhooks authenticate with their trigger's own secret, not API tokens.
 	s.mux.Handle("POST /api/v1/webhooks/{pipeline}", s.handle(s.webhook))
 	s.mux.HandleFunc("GET /health/ready", s.ready)
-	s.mux.Handle("GET /metrics", s.metrics.handler(s.cfg.Registry))
+	s.mux.Handle("GET /metrics", MetricsHandler(s.cfg.Registry))
 
 	api := func(pattern string, role Role, h func(http.ResponseWriter, *http.Request) error) {
 		s.mux.Handle(pattern, s.authorize(role, s.handle(h)))

@@ -2,6 +2,9 @@ package catalogtest
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ type RunStore interface {
 	SaveRun(ctx context.Context, r rat.Run) error
 	Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error)
 	Run(ctx context.Context, id string) (rat.Run, error)
+	UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
 }
 
 // RunRecords checks saving, updating, filtering and reading run records.
@@ -57,6 +61,30 @@ func RunRecords(t *testing.T, open func(t *testing.T) RunStore) {
 	}
 	if _, err := s.Run(ctx, "nope"); !rat.IsCode(err, rat.ENOTFOUND) {
 		t.Fatalf("missing run: %v", err)
+	}
+	// Concurrent updates of one record are serialised: none is lost.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			errs <- s.UpdateRun(ctx, "r2", func(r *rat.Run) error {
+				r.Detail = append(r.Detail[:len(r.Detail)-1], []byte(fmt.Sprintf("%q:%d,}", fmt.Sprint("n", i), i))...)
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r2, _ := s.Run(ctx, "r2"); strings.Count(string(r2.Detail), ":") != 8 || r2.Status != "failed" {
+		t.Fatalf("after 8 concurrent updates r2 = %s", r2.Detail)
+	}
+	if err := s.UpdateRun(ctx, "nope", func(*rat.Run) error { return nil }); !rat.IsCode(err, rat.ENOTFOUND) {
+		t.Fatalf("update a missing run: %v", err)
 	}
 }
 

@@ -136,3 +136,28 @@ WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`, runID, after, limit)
 	}
 	return out, s.fail("read the log of run "+runID, rows.Err())
 }
+
+// UpdateRun changes a run record in one transaction: fn gets the stored
+// record and edits it. Concurrent updates of one run (the nodes of a run
+// finishing on several workers) are serialised, none is lost.
+func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		r, err := scanRun(s.queryRow(ctx, tx, `SELECT id, target, status, trigger, started_us, finished_us, detail FROM runs WHERE id = ?`+s.d.forUpdate(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return rat.Errorf(rat.ENOTFOUND, "run %s not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+		var finished any
+		if !r.Finished.IsZero() {
+			finished = r.Finished.UnixMicro()
+		}
+		_, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, finished_us = ?, detail = ? WHERE id = ?`, r.Status, finished, string(r.Detail), id)
+		return err
+	})
+	return s.fail("update run "+id, err)
+}

@@ -1,0 +1,323 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ratdata/rat/internal/pipeline"
+)
+
+// testExec executes runs of a fixed DAG: each Build calls build (or
+// succeeds), and every call is recorded.
+type testExec struct {
+	nodes []pipeline.PlannedNode
+	build func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult
+
+	mu       sync.Mutex
+	who      string // set per queue through a wrapper
+	builds   []string
+	progress map[string]pipeline.NodeResult
+	done     chan *pipeline.Result
+	cancels  []bool
+}
+
+func newTestExec(nodes []pipeline.PlannedNode) *testExec {
+	return &testExec{nodes: nodes, progress: map[string]pipeline.NodeResult{}, done: make(chan *pipeline.Result, 10)}
+}
+
+// as gives the exec to one queue, naming it in the builds it records.
+type as struct {
+	*testExec
+	name string
+}
+
+func (e as) Build(ctx context.Context, run *pipeline.Result, node string, attempt int) pipeline.NodeResult {
+	e.mu.Lock()
+	e.builds = append(e.builds, fmt.Sprintf("%s#%d@%s", node, attempt, e.name))
+	e.mu.Unlock()
+	if e.build != nil {
+		return e.build(ctx, e.name, node, attempt)
+	}
+	return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+}
+
+func (e *testExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipeline.Result, []pipeline.PlannedNode, error) {
+	return &pipeline.Result{ID: opts.ID, Target: opts.Target, Status: pipeline.StatusSuccess}, e.nodes, nil
+}
+
+func (e *testExec) Build(ctx context.Context, run *pipeline.Result, node string, attempt int) pipeline.NodeResult {
+	return as{e, "q"}.Build(ctx, run, node, attempt)
+}
+
+func (e *testExec) Progress(ctx context.Context, run *pipeline.Result, nodes []pipeline.NodeResult) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range nodes {
+		e.progress[n.Pipeline] = n
+	}
+}
+
+func (e *testExec) Complete(ctx context.Context, run *pipeline.Result, cancelled bool) *pipeline.Result {
+	e.mu.Lock()
+	e.cancels = append(e.cancels, cancelled)
+	e.mu.Unlock()
+	e.done <- run
+	return run
+}
+
+func (e *testExec) built() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.builds)
+}
+
+func (e *testExec) wait(t *testing.T) *pipeline.Result {
+	t.Helper()
+	select {
+	case r := <-e.done:
+		return r
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the run did not complete; built %v", e.built())
+		return nil
+	}
+}
+
+func statuses(r *pipeline.Result) string {
+	var out []string
+	for _, n := range r.Nodes {
+		s := n.Pipeline + "=" + string(n.Status)
+		if n.Error != "" {
+			s += "(" + n.Error + ")"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func start(t *testing.T, q *Queue) {
+	t.Helper()
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = q.Stop(ctx)
+	})
+}
+
+// diamond: a before b and c, both before d; e fails, f reads it.
+var diamond = []pipeline.PlannedNode{
+	{Pipeline: "a"}, {Pipeline: "b", Deps: []string{"a"}}, {Pipeline: "c", Deps: []string{"a"}},
+	{Pipeline: "d", Deps: []string{"b", "c"}}, {Pipeline: "e", Retries: 1, RetryDelay: 10 * time.Millisecond},
+	{Pipeline: "f", Deps: []string{"e"}}, {Pipeline: "g", Deps: []string{"f"}},
+}
+
+// TestDAG: nodes are jobs spread over two workers; each node starts when
+// its upstream nodes succeeded, a failure is retried up to its retries and
+// then skips its downstream, and the finish job gets every node's result
+// once, in the planned order.
+func TestDAG(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		exec := newTestExec(diamond)
+		var mu sync.Mutex
+		finished := map[string]bool{}
+		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, n := range diamond {
+				if n.Pipeline == node {
+					for _, d := range n.Deps {
+						if !finished[d] {
+							t.Errorf("%s started before %s finished", node, d)
+						}
+					}
+				}
+			}
+			finished[node] = true
+			if node == "e" {
+				return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: fmt.Sprintf("attempt %d failed", attempt)}
+			}
+			time.Sleep(20 * time.Millisecond) // long enough for the other worker to take jobs
+			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+		}
+		w1 := open(Config{Workers: 2, Exec: as{exec, "w1"}})
+		w2 := open(Config{Workers: 2, Exec: as{exec, "w2"}})
+		start(t, w1)
+		start(t, w2)
+		id, _, err := open(Config{}).Enqueue(ctx, pipeline.Options{Target: "main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := exec.wait(t)
+		if res.ID != id {
+			t.Fatalf("completed run %s, want %s", res.ID, id)
+		}
+		want := "a=success b=success c=success d=success e=failed(attempt 2 failed) f=skipped(an upstream pipeline failed) g=skipped(an upstream pipeline failed)"
+		if got := statuses(res); got != want {
+			t.Fatalf("nodes:\n got %s\nwant %s", got, want)
+		}
+		built := exec.built()
+		var nodes []string
+		workers := map[string]bool{}
+		for _, b := range built {
+			node, where, _ := strings.Cut(b, "@")
+			nodes = append(nodes, node)
+			workers[where] = true
+		}
+		slices.Sort(nodes)
+		if got := strings.Join(nodes, " "); got != "a#1 b#1 c#1 d#1 e#1 e#2" {
+			t.Fatalf("builds: %v", built)
+		}
+		if len(workers) != 2 {
+			t.Logf("all nodes ran on one worker: %v", built) // possible, not wrong
+		}
+		if p := exec.progress["d"]; p.Status != pipeline.StatusSuccess {
+			t.Fatalf("progress of d: %+v", p)
+		}
+		if p := exec.progress["g"]; p.Status != pipeline.StatusSkipped {
+			t.Fatalf("progress of g: %+v", p)
+		}
+	})
+}
+
+// TestDAGTakeover: a node whose worker stops writing heartbeats is given
+// to another attempt by Reap; the old attempt learns it lost the node and
+// reports nothing, the new one completes the run.
+func TestDAGTakeover(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "slow"}, {Pipeline: "after", Deps: []string{"slow"}}})
+		lost := make(chan string, 1)
+		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+			if node == "slow" && attempt == 1 {
+				<-ctx.Done() // hangs until the lease is lost
+				lost <- fmt.Sprint(context.Cause(ctx))
+				return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "interrupted"}
+			}
+			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+		}
+		w := open(Config{Workers: 2, Exec: exec})
+		start(t, w)
+		if _, _, err := w.Enqueue(ctx, pipeline.Options{Target: "main"}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for len(exec.built()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("slow never started")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Nothing is stale yet; a frozen clock makes the heartbeat old.
+		if n, err := w.Reap(ctx, time.Hour); err != nil || n != 0 {
+			t.Fatalf("Reap with a fresh heartbeat = %d, %v", n, err)
+		}
+		if err := w.withTx(ctx, func(t tx) error {
+			_, err := t.exec(ctx, `UPDATE rat_dag_nodes SET heartbeat_us = 0 WHERE pipeline = 'slow'`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.Reap(ctx, time.Minute); err != nil || n != 1 {
+			t.Fatalf("Reap = %d, %v; want 1", n, err)
+		}
+		res := exec.wait(t)
+		if got := statuses(res); got != "slow=success after=success" {
+			t.Fatalf("nodes: %s", got)
+		}
+		select {
+		case cause := <-lost:
+			if !strings.Contains(cause, "handed to another worker") {
+				t.Fatalf("the first attempt ended with %q", cause)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the first attempt never learnt it lost the node")
+		}
+		if got := strings.Join(exec.built(), " "); got != "slow#1@q slow#2@q after#1@q" {
+			t.Fatalf("builds: %s", got)
+		}
+	})
+}
+
+// TestDAGCancel: cancelling a run stops its running node, settles the
+// others as cancelled, and the finish job records a cancelled run.
+func TestDAGCancel(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "slow"}, {Pipeline: "next", Deps: []string{"slow"}}})
+		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+			<-ctx.Done()
+			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "stopped"}
+		}
+		w := open(Config{Workers: 1, Exec: exec})
+		start(t, w)
+		id, job, err := w.Enqueue(ctx, pipeline.Options{Target: "main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(exec.built()) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		state, err := w.CancelRun(ctx, id)
+		if err != nil || state != "running" {
+			t.Fatalf("CancelRun = %q, %v", state, err)
+		}
+		res := exec.wait(t)
+		if got := statuses(res); got != "slow=failed(cancelled) next=skipped(cancelled)" {
+			t.Fatalf("nodes: %s", got)
+		}
+		if !exec.cancels[0] {
+			t.Fatal("Complete was not told the run was cancelled")
+		}
+		if _, err := w.WaitRun(ctx, id, job); err != nil {
+			t.Fatal(err)
+		}
+		if state, err := w.CancelRun(ctx, id); err != nil || state != "" {
+			t.Fatalf("cancelling a finished run = %q, %v", state, err)
+		}
+	})
+}
+
+// TestDAGHandBack: a worker that stops while building a node hands it
+// back; another worker builds it and the run completes.
+func TestDAGHandBack(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "x"}})
+		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+			if who == "leaving" {
+				<-ctx.Done()
+				return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "stopped"}
+			}
+			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+		}
+		leaving := open(Config{Workers: 1, Exec: as{exec, "leaving"}})
+		if err := leaving.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := leaving.Enqueue(ctx, pipeline.Options{Target: "main"}); err != nil {
+			t.Fatal(err)
+		}
+		for len(exec.built()) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_ = leaving.Stop(stopCtx)
+		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
+		res := exec.wait(t)
+		if got := statuses(res); got != "x=success" {
+			t.Fatalf("nodes: %s", got)
+		}
+		if got := strings.Join(exec.built(), " "); got != "x#1@leaving x#2@staying" {
+			t.Fatalf("builds: %s", got)
+		}
+	})
+}

@@ -1,0 +1,112 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
+)
+
+// sqliteTx runs fn in a transaction on the queue file. The file is opened
+// with _txlock=immediate: BEGIN takes SQLite's write lock, so transactions
+// of all processes are serialised.
+func sqliteTx(ctx context.Context, db *sql.DB, c *river.Client[*sql.Tx], fn func(tx) error) error {
+	t, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = t.Rollback() }()
+	if err := fn(sqliteT{t, c}); err != nil {
+		return err
+	}
+	return t.Commit()
+}
+
+type sqliteT struct {
+	t *sql.Tx
+	c *river.Client[*sql.Tx]
+}
+
+func (s sqliteT) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.t.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s sqliteT) query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := s.t.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s sqliteT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	_, err := s.c.InsertManyTx(ctx, s.t, jobs)
+	return err
+}
+
+// pgxTx runs fn in a transaction on the cluster's Postgres database. The
+// DAG's transactions lock their run's row first (lockRun), which
+// serialises the transactions of one run.
+func pgxTx(ctx context.Context, pool *pgxpool.Pool, c *river.Client[pgx.Tx], fn func(tx) error) error {
+	t, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = t.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(pgxT{t, c}); err != nil {
+		return err
+	}
+	return t.Commit(ctx)
+}
+
+type pgxT struct {
+	t pgx.Tx
+	c *river.Client[pgx.Tx]
+}
+
+func (p pgxT) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := p.t.Exec(ctx, sqlstore.DollarRebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (p pgxT) query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := p.t.Query(ctx, sqlstore.DollarRebind(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (p pgxT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	_, err := p.c.InsertManyTx(ctx, p.t, jobs)
+	return err
+}
