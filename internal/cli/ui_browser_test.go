@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -821,6 +822,21 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.noErrors("time travel")
 		b.screenshots("table-time-travel")
+
+		// The query console travels too: as of the oldest snapshot the
+		// table held the first build's 46 rows, today 47 (the upload's day).
+		b.visit("/query?sql="+url.QueryEscape("SELECT count(*) AS n FROM gold.daily_revenue")+"&at="+oldest+"&run=1", "#grid table")
+		var n string
+		b.eval(`document.querySelector("#grid tbody td").textContent`, &n)
+		if n != "46" {
+			t.Errorf("count as of snapshot %s = %s, want 46", oldest, n)
+		}
+		var offered int
+		b.eval(`document.querySelectorAll("#q-commits option").length`, &offered)
+		if offered == 0 {
+			t.Error("the As of field offers no commit times")
+		}
+		b.noErrors("query as of")
 	})
 
 	t.Run("sign out, read role", func(t *testing.T) {

@@ -31,8 +31,14 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 		Runs      []runJSON       `json:"runs"`
 		Failing   []failingTest   `json:"failing_tests"`
 		Stale     []freshnessJSON `json:"stale_tables"`
+		Queue     *queueJSON      `json:"queue,omitempty"`
 		Warnings  []string        `json:"warnings,omitempty"`
 	}{Checks: s.runChecks(ctx), Runs: []runJSON{}, Failing: []failingTest{}, Stale: []freshnessJSON{}}
+	if s.cfg.QueueWaiting != nil {
+		if n, oldest, err := s.cfg.QueueWaiting(ctx); err == nil {
+			out.Queue = &queueJSON{Waiting: n, OldestWaitSeconds: oldest.Seconds()}
+		}
+	}
 
 	mem, memOK := memoryUsed()
 	cpu, cpuOK := s.cpu.used()
@@ -101,6 +107,13 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// queueJSON is the run queue's backlog: runs waiting for a worker and how
+// long the oldest has waited.
+type queueJSON struct {
+	Waiting           int     `json:"waiting"`
+	OldestWaitSeconds float64 `json:"oldest_wait_seconds"`
 }
 
 // checkJSON is one readiness check's state; the error stays in the log.

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 )
@@ -26,7 +28,9 @@ var uiFiles = map[string]string{
 
 func TestOverviewEndpoint(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, uiFiles, nil)
+	e := newTestEnv(t, uiFiles, func(c *Config) {
+		c.QueueWaiting = func(context.Context) (int, time.Duration, error) { return 2, 90 * time.Second, nil }
+	})
 	run := e.want(e.do("POST", "/api/v1/runs", map[string]any{}), http.StatusAccepted).body["id"].(string)
 	if st := e.waitRun(run).body["status"]; st != "failed" {
 		t.Fatalf("run %s: %v, want failed (accepted_values finds 30)", run, st)
@@ -34,6 +38,9 @@ func TestOverviewEndpoint(t *testing.T) {
 	o := e.want(e.do("GET", "/api/v1/overview", nil), http.StatusOK)
 	if o.body["workspace"] != "shop" || o.body["pipelines"] != float64(3) {
 		t.Errorf("overview header = %v %v", o.body["workspace"], o.body["pipelines"])
+	}
+	if q, _ := o.body["queue"].(map[string]any); q["waiting"] != float64(2) || q["oldest_wait_seconds"] != float64(90) {
+		t.Errorf("queue = %v, want 2 waiting, the oldest for 90 s", o.body["queue"])
 	}
 	checks := list(t, o, "checks")
 	if len(checks) != 1 || checks[0]["name"] != "catalog" || checks[0]["status"] != "ok" {

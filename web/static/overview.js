@@ -41,6 +41,8 @@
     fill("#ws-name", o.workspace || "Overview");
     fill("#ws-sub", o.pipelines + " pipeline" + (o.pipelines === 1 ? "" : "s"));
     fill("#checks", o.checks.length ? o.checks.map((c) => h("div", { class: "check" }, rat.badge(c.status), h("span", null, c.name.replace("_", " ")))) : rat.empty("No checks configured."));
+    if (o.queue) rat.$("#checks").appendChild(h("div", { class: "check" }, h("span", { class: "badge " + (o.queue.waiting ? "queued" : "ok") }, String(o.queue.waiting)),
+      h("span", null, "run" + (o.queue.waiting === 1 ? "" : "s") + " waiting for a worker" + (o.queue.waiting ? ", oldest " + rat.secs(o.queue.oldest_wait_seconds) : ""))));
     if (o.warnings) o.warnings.forEach((w) => rat.$("#checks").appendChild(h("div", { class: "error" }, w)));
     fill("#gauges", o.gauges.map(gaugeEl));
     fill("#runs", runsTable(o.runs));

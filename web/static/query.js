@@ -143,6 +143,13 @@
       rat.$("#main").prepend(h("div", { class: "note" }, "Your token's role is read: queries need the run role."));
     }
     await rat.refOptions(rat.$("#q-branch"), rat.qs("branch") || rat.branch, true);
+    // Time travel: the branch's recent commits are offered as times.
+    const commits = async () => {
+      const c = await api("commits?limit=30&ref=" + encodeURIComponent(rat.$("#q-branch").value)).catch(() => ({ commits: [] }));
+      fill("#q-commits", c.commits.map((x) => h("option", { value: x.time }, x.message + " (" + rat.short(x.id) + ")")));
+    };
+    rat.$("#q-branch").addEventListener("change", commits);
+    commits();
     if (rat.qs("at")) rat.$("#q-at").value = rat.qs("at");
     if (sql && rat.qs("run") === "1" && rat.can("run")) run();
   });
