@@ -117,6 +117,18 @@
     svg.appendChild(root);
   }
 
+  function recolour(status) {
+    Object.values(nodesByKey).forEach((n) => {
+      if (n.kind !== "pipeline") return;
+      const st = status[n.key] ? status[n.key].status : "none";
+      ["success", "failed", "running", "skipped", "none"].forEach((c) => {
+        n.el.classList.toggle(c, c === st);
+        n.el.querySelector(".dot").classList.toggle(c, c === st);
+      });
+      n.el.setAttribute("aria-label", n.key + " (pipeline, last run " + st + ")");
+    });
+  }
+
   function activate(n, select) {
     if (select) {
       if (n.kind !== "pipeline") return;
@@ -205,6 +217,8 @@
       return;
     }
     draw(g, st.pipelines || {});
+    // Colours follow runs as they go.
+    setInterval(() => api("lineage/status").then((fresh) => recolour(fresh.pipelines || {})).catch(() => {}), 5000);
     panZoom();
     fit();
     const input = rat.$("#search");
