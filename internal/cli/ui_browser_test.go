@@ -866,6 +866,16 @@ func TestUIBrowser(t *testing.T) {
 			b.noErrors(c.path + " as viewer")
 		}
 		b.screenshots("landing-read-role")
+		// Looking back in time needs no more than reading.
+		b.visit("/tables/gold.daily_revenue", "#preview table")
+		b.run("preview the oldest as viewer", chromedp.Click(chromedp.CSS(`#snapshots li:last-child button`)))
+		b.waitJS("old preview", `(document.getElementById("preview").dataset.at || "current") !== "current"`, 20*time.Second)
+		var rows int
+		b.eval(`document.querySelectorAll("#preview tbody tr").length`, &rows)
+		if rows != 46 {
+			t.Errorf("a viewer's preview of the first snapshot shows %d rows, want 46", rows)
+		}
+		b.noErrors("time travel as viewer")
 	})
 }
 

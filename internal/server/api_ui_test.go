@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,4 +265,31 @@ func TestTableListFollowsCommits(t *testing.T) {
 	if got := names("dev"); len(got) != 1 || got[0] != "bronze.raw:1" {
 		t.Errorf("dev lists %v, want its own head's tables", got)
 	}
+}
+
+// A table preview travels in time with ?at=, so a read token can look at
+// old snapshots too.
+func TestPreviewAt(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, func(c *Config) {
+		c.Tokens = []Token{{Name: "viewer", Secret: "preview-read-secret-1", Role: RoleRead}}
+	})
+	e.token = "preview-read-secret-1"
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10)) t(id, amount)")
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, 20)) t(id, amount)")
+	snaps := list(t, e.want(e.do("GET", "/api/v1/tables/bronze.raw/snapshots", nil), http.StatusOK), "snapshots")
+	if len(snaps) != 2 {
+		t.Fatalf("snapshots = %v", snaps)
+	}
+	// The id as the API wrote it, digit for digit.
+	r := e.want(e.do("GET", "/api/v1/tables/bronze.raw/snapshots", nil), http.StatusOK)
+	i := strings.Index(r.raw, `"id": `)
+	first := r.raw[i+6 : i+6+strings.IndexAny(r.raw[i+6:], ",\n")]
+	if rows := e.want(e.do("GET", "/api/v1/tables/bronze.raw/preview?at="+first, nil), http.StatusOK).body["rows"].([]any); len(rows) != 1 {
+		t.Errorf("preview at the first snapshot: %d rows, want 1", len(rows))
+	}
+	if rows := e.want(e.do("GET", "/api/v1/tables/bronze.raw/preview", nil), http.StatusOK).body["rows"].([]any); len(rows) != 2 {
+		t.Errorf("preview now: %d rows, want 2", len(rows))
+	}
+	e.want(e.do("GET", "/api/v1/tables/bronze.raw/preview?at=yesterday", nil), http.StatusBadRequest)
 }

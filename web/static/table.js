@@ -10,9 +10,7 @@
   async function preview(branch, snap) {
     fill("#prev-info", snap ? "as of snapshot " + snap : "current");
     try {
-      const res = snap
-        ? await api("query", { method: "POST", body: { sql: "SELECT * FROM " + id, branch, at: String(snap), limit: 100 } })
-        : await api("tables/" + encodeURIComponent(id) + "/preview?limit=100&branch=" + encodeURIComponent(branch));
+      const res = await api("tables/" + encodeURIComponent(id) + "/preview?limit=100&branch=" + encodeURIComponent(branch) + (snap ? "&at=" + encodeURIComponent(snap) : ""));
       fill("#preview", grid(res));
     } catch (err) {
       fill("#preview", rat.errorBox(err));
