@@ -276,7 +276,7 @@ func (s *Server) routes() {
 
 	// Anything else under /api/v1 is a JSON 404, not the mux's text page.
 	api("/api/v1/", RoleRead, func(w http.ResponseWriter, r *http.Request) error {
-		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers, freshness)", r.Method, r.URL.Path)
+		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (overview, workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers, freshness); the web UI is at /", r.Method, r.URL.Path)
 	})
 }
 
