@@ -17,6 +17,7 @@ import (
 	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/postgres"
 	"github.com/ratdata/rat/internal/sqlite"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
 // app holds the live objects a command works with. open.go is the only
@@ -34,6 +35,10 @@ type app struct {
 	onScheduleFire func(lag time.Duration)
 	// lastPrune is when the scheduler last pruned old run records.
 	lastPrune time.Time
+	// tickWS is the workspace the scheduler loaded last, with the
+	// fingerprint of its files then.
+	tickWS    *workspace.Workspace
+	tickPrint string
 }
 
 // loadConfig reads the effective configuration for a command.

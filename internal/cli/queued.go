@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,19 +24,27 @@ type queuedExec struct {
 	q       func() *queue.Queue // for the after triggers a finished run fires
 
 	mu      sync.Mutex
-	runners map[string]*pipeline.Runner // by run id: a run reads the workspace once per process
+	runners map[string]*runState // by run id: a run reads the workspace once per process
 	order   []string
+	pending map[string]map[string]pipeline.NodeResult // node progress not yet in the run records
 }
 
 // keepRunners is how many runs' workspaces a process keeps loaded.
 const keepRunners = 8
+
+// runState is what a process keeps of a run it works on: the runner, with
+// the workspace as it was loaded for the run, and the run's log writer.
+type runState struct {
+	runner   *pipeline.Runner // Progress writes the run's log
+	closeLog func()
+}
 
 // runner returns the runner of a run, loading the workspace on first use.
 func (e *queuedExec) runner(ctx context.Context, runID string) (*pipeline.Runner, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r, ok := e.runners[runID]; ok {
-		return r, nil
+		return r.runner, nil
 	}
 	ws, err := e.a.loadWorkspace(ctx)
 	if err != nil {
@@ -45,16 +54,26 @@ func (e *queuedExec) runner(ctx context.Context, runID string) (*pipeline.Runner
 	if err != nil {
 		return nil, err
 	}
+	st := &runState{runner: r}
+	r.Progress, st.closeLog = e.a.runLogger(runID, nil)
 	if e.runners == nil {
-		e.runners = map[string]*pipeline.Runner{}
+		e.runners = map[string]*runState{}
 	}
-	e.runners[runID] = r
+	e.runners[runID] = st
 	e.order = append(e.order, runID)
 	if len(e.order) > keepRunners {
-		delete(e.runners, e.order[0])
-		e.order = e.order[1:]
+		e.forget(e.order[0])
 	}
 	return r, nil
+}
+
+// forget drops a run's state, writing its last log lines; e.mu is held.
+func (e *queuedExec) forget(runID string) {
+	if st, ok := e.runners[runID]; ok {
+		st.closeLog()
+		delete(e.runners, runID)
+	}
+	e.order = slices.DeleteFunc(e.order, func(id string) bool { return id == runID })
 }
 
 // Prepare applies the overlap policy and forks the run branch. Mistakes in
@@ -120,19 +139,16 @@ func (e *queuedExec) Build(ctx context.Context, run *pipeline.Result, name strin
 	if err != nil {
 		return pipeline.NodeResult{Pipeline: name, Status: pipeline.StatusFailed, Error: rat.ErrorMessage(err)}
 	}
-	progress, closeLog := e.a.runLogger(run.ID, nil)
-	defer closeLog()
-	rr := *r
-	rr.Progress = progress
-	return rr.Build(ctx, run, name, attempt)
+	return r.Build(ctx, run, name, attempt)
 }
 
+// progressFlush is how often node progress reaches a run's record: one
+// update of the record per run and flush, whatever the number of nodes.
+const progressFlush = 250 * time.Millisecond
+
 // Progress puts started and finished nodes into the run's record, so the
-// run shows them while it goes on.
+// run shows them while it goes on; updates are batched per run.
 func (e *queuedExec) Progress(ctx context.Context, run *pipeline.Result, nodes []pipeline.NodeResult) {
-	st, ok := e.a.store.(interface {
-		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
-	})
 	if e.metrics != nil {
 		for _, n := range nodes {
 			if n.Status != pipeline.StatusRunning {
@@ -140,19 +156,46 @@ func (e *queuedExec) Progress(ctx context.Context, run *pipeline.Result, nodes [
 			}
 		}
 	}
-	if !ok {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pending == nil {
+		e.pending = map[string]map[string]pipeline.NodeResult{}
+	}
+	p, scheduled := e.pending[run.ID]
+	if !scheduled {
+		p = map[string]pipeline.NodeResult{}
+		e.pending[run.ID] = p
+		time.AfterFunc(progressFlush, func() { e.flush(run.ID) })
+	}
+	for _, n := range nodes {
+		p[n.Pipeline] = n
+	}
+}
+
+// flush writes a run's pending node progress into its record, unless the
+// run has ended meanwhile (its final record has every node).
+func (e *queuedExec) flush(runID string) {
+	e.mu.Lock()
+	nodes := e.pending[runID]
+	delete(e.pending, runID)
+	e.mu.Unlock()
+	st, ok := e.a.store.(interface {
+		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
+	})
+	if !ok || len(nodes) == 0 {
 		return
 	}
-	err := st.UpdateRun(ctx, run.ID, func(rec *rat.Run) error {
+	err := st.UpdateRun(context.Background(), runID, func(rec *rat.Run) error {
+		if rec.Status != string(pipeline.StatusRunning) {
+			return nil
+		}
 		var res pipeline.Result
 		if err := json.Unmarshal(rec.Detail, &res); err != nil {
 			return err
 		}
-		for _, n := range nodes {
-			for i := range res.Nodes {
-				if res.Nodes[i].Pipeline == n.Pipeline {
-					res.Nodes[i] = n
-				}
+		for i, n := range res.Nodes {
+			if u, ok := nodes[n.Pipeline]; ok {
+				res.Nodes[i] = u
 			}
 		}
 		var err error
@@ -160,7 +203,7 @@ func (e *queuedExec) Progress(ctx context.Context, run *pipeline.Result, nodes [
 		return err
 	})
 	if err != nil {
-		e.log.Warn("record node progress", "run", run.ID, "err", err)
+		e.log.Warn("record node progress", "run", runID, "err", err)
 	}
 }
 
@@ -174,16 +217,12 @@ func (e *queuedExec) Complete(ctx context.Context, run *pipeline.Result, cancell
 		e.unlock(ctx, run.ID)
 		return run
 	}
-	progress, closeLog := e.a.runLogger(run.ID, nil)
-	rr := *r
-	rr.Progress = progress
-	res := rr.Complete(ctx, run, cancelled)
-	closeLog()
+	res := r.Complete(ctx, run, cancelled)
+	e.mu.Lock()
+	e.forget(run.ID)
+	e.mu.Unlock()
 	e.observe(res)
 	e.unlock(ctx, run.ID)
-	e.mu.Lock()
-	delete(e.runners, run.ID)
-	e.mu.Unlock()
 	if res.Status == pipeline.StatusSuccess && e.q != nil {
 		e.a.startFollowers(ctx, e.q(), res, e.log)
 	}

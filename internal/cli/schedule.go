@@ -2,9 +2,14 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -68,7 +73,7 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 	if err := a.pruneRuns(ctx, now, log); err != nil {
 		return err
 	}
-	ws, err := a.loadWorkspace(ctx)
+	ws, err := a.tickWorkspace(ctx)
 	if err != nil {
 		return err
 	}
@@ -236,4 +241,45 @@ func (a *app) pendingPipelines(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// tickWorkspace is loadWorkspace for the scheduler, which looks at the
+// workspace every second: the files are loaded again only when one of them
+// changed (names, sizes and modification times), not on every tick.
+func (a *app) tickWorkspace(ctx context.Context) (*workspace.Workspace, error) {
+	print, err := workspaceFingerprint(a.cfg.WorkspaceDir)
+	if err == nil && a.tickWS != nil && print == a.tickPrint {
+		return a.tickWS, nil
+	}
+	ws, err := a.loadWorkspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.tickWS, a.tickPrint = ws, print
+	return ws, nil
+}
+
+// workspaceFingerprint summarises a workspace's files: workspace.yaml and
+// everything but the state directory, landing zones and hidden folders.
+func workspaceFingerprint(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() && path != dir && (strings.HasPrefix(name, ".") || (name == "landing" && filepath.Dir(path) == dir)) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", path, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// shutdownGrace is how long rat serve lets running requests and pipeline
-// runs finish after SIGINT/SIGTERM before it cancels the runs.
+// shutdownGrace is how long rat serve and rat worker let running requests
+// and nodes finish after SIGINT/SIGTERM before the nodes go back to the queue.
 const shutdownGrace = 30 * time.Second
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -38,8 +38,10 @@ Requests then need 'Authorization: Bearer <token>'; the UI asks for a token
 once and keeps it in a cookie.
 Runs go through a queue (.rat/queue.db, or the catalog's Postgres database):
 this process executes them unless --no-worker, and any number of 'rat worker'
-processes may help. SIGINT or SIGTERM stop the server: running pipeline runs get 30s to finish,
-then they are cancelled and their targets stay untouched.`,
+processes may help: each node of a run is a job, so a run spreads over all
+of them. SIGINT or SIGTERM stop the server: the nodes it builds get 30s to
+finish, then they go back to the queue and continue in another worker (or in
+this server once it restarts); the runs themselves are not cancelled.`,
 		Example: `  rat serve
   RAT_API_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -110,7 +109,6 @@ var dagSchema = []string{
 	run_id TEXT NOT NULL,
 	ord INTEGER NOT NULL,
 	pipeline TEXT NOT NULL,
-	deps TEXT NOT NULL,
 	retries INTEGER NOT NULL,
 	retry_delay_ms BIGINT NOT NULL,
 	state TEXT NOT NULL,
@@ -121,6 +119,15 @@ var dagSchema = []string{
 	PRIMARY KEY (run_id, pipeline)
 )`,
 	`CREATE INDEX IF NOT EXISTS rat_dag_nodes_state ON rat_dag_nodes (state, heartbeat_us)`,
+	`CREATE INDEX IF NOT EXISTS rat_dag_nodes_run_state ON rat_dag_nodes (run_id, state)`,
+	// An edge: pipeline reads dep (both nodes of the run).
+	`CREATE TABLE IF NOT EXISTS rat_dag_edges (
+	run_id TEXT NOT NULL,
+	dep TEXT NOT NULL,
+	pipeline TEXT NOT NULL,
+	PRIMARY KEY (run_id, dep, pipeline)
+)`,
+	`CREATE INDEX IF NOT EXISTS rat_dag_edges_pipeline ON rat_dag_edges (run_id, pipeline)`,
 }
 
 // tx is a transaction on the queue's database, whichever the driver, with
@@ -134,7 +141,6 @@ type tx interface {
 // dagNode is a row of rat_dag_nodes.
 type dagNode struct {
 	pipeline   string
-	deps       []string
 	retries    int
 	retryDelay time.Duration
 	state      string
@@ -182,22 +188,52 @@ func readRun(ctx context.Context, t tx, run string) (*dagRun, error) {
 	return &r, nil
 }
 
+const nodeColumns = `pipeline, retries, retry_delay_ms, state, attempt, owner, result`
+
+func scanNode(scan func(...any) error) (*dagNode, error) {
+	var n dagNode
+	var delay int64
+	if err := scan(&n.pipeline, &n.retries, &delay, &n.state, &n.attempt, &n.owner, &n.result); err != nil {
+		return nil, err
+	}
+	n.retryDelay = time.Duration(delay) * time.Millisecond
+	return &n, nil
+}
+
+// readNodes reads every node of a run, in planned order.
 func readNodes(ctx context.Context, t tx, run string) ([]*dagNode, error) {
 	var out []*dagNode
-	err := t.query(ctx, `SELECT pipeline, deps, retries, retry_delay_ms, state, attempt, owner, result FROM rat_dag_nodes WHERE run_id = ? ORDER BY ord`, []any{run},
+	err := t.query(ctx, `SELECT `+nodeColumns+` FROM rat_dag_nodes WHERE run_id = ? ORDER BY ord`, []any{run},
 		func(scan func(...any) error) error {
-			var n dagNode
-			var deps string
-			var delay int64
-			if err := scan(&n.pipeline, &deps, &n.retries, &delay, &n.state, &n.attempt, &n.owner, &n.result); err != nil {
-				return err
-			}
-			n.retryDelay = time.Duration(delay) * time.Millisecond
-			if err := json.Unmarshal([]byte(deps), &n.deps); err != nil {
-				return err
-			}
-			out = append(out, &n)
-			return nil
+			n, err := scanNode(scan)
+			out = append(out, n)
+			return err
+		})
+	return out, err
+}
+
+// readNode reads one node; nil when the run has no such node.
+func readNode(ctx context.Context, t tx, run, pipeline string) (*dagNode, error) {
+	var out *dagNode
+	err := t.query(ctx, `SELECT `+nodeColumns+` FROM rat_dag_nodes WHERE run_id = ? AND pipeline = ?`, []any{run, pipeline},
+		func(scan func(...any) error) error {
+			var err error
+			out, err = scanNode(scan)
+			return err
+		})
+	return out, err
+}
+
+// waitingReaders returns the waiting nodes that read pipeline.
+func waitingReaders(ctx context.Context, t tx, run, pipeline string) ([]*dagNode, error) {
+	var out []*dagNode
+	err := t.query(ctx, `SELECT n.pipeline, n.retries, n.retry_delay_ms, n.state, n.attempt, n.owner, n.result
+FROM rat_dag_edges e JOIN rat_dag_nodes n ON n.run_id = e.run_id AND n.pipeline = e.pipeline
+WHERE e.run_id = ? AND e.dep = ? AND n.state = ?`, []any{run, pipeline, nodeWaiting},
+		func(scan func(...any) error) error {
+			n, err := scanNode(scan)
+			out = append(out, n)
+			return err
 		})
 	return out, err
 }
@@ -205,7 +241,9 @@ func readNodes(ctx context.Context, t tx, run string) ([]*dagNode, error) {
 func nodeJob(run, pipeline string, attempt int, at time.Time) river.InsertManyParams {
 	opts := NodeArgs{}.InsertOpts()
 	opts.Tags = []string{runTag(run)}
-	opts.ScheduledAt = at
+	if time.Until(at) > 0 {
+		opts.ScheduledAt = at
+	}
 	return river.InsertManyParams{Args: NodeArgs{Run: run, Pipeline: pipeline, Attempt: attempt}, InsertOpts: &opts}
 }
 
@@ -244,7 +282,10 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	if nodes == nil && res.Status != pipeline.StatusSuccess {
 		return nil // ended before it started; recorded
 	}
-	stored, err := json.Marshal(res)
+	// The nodes live in their rows: the run's row keeps the rest, small.
+	head := *res
+	head.Nodes = nil
+	stored, err := json.Marshal(&head)
 	if err != nil {
 		return err
 	}
@@ -261,10 +302,14 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 				state = nodeQueued
 				jobs = append(jobs, nodeJob(id, node.Pipeline, 1, now))
 			}
-			deps, _ := json.Marshal(append([]string{}, node.Deps...))
-			if _, err := t.exec(ctx, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, deps, retries, retry_delay_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				id, i, node.Pipeline, string(deps), node.Retries, node.RetryDelay.Milliseconds(), state); err != nil {
+			if _, err := t.exec(ctx, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state) VALUES (?, ?, ?, ?, ?, ?)`,
+				id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state); err != nil {
 				return err
+			}
+			for _, d := range node.Deps {
+				if _, err := t.exec(ctx, `INSERT INTO rat_dag_edges (run_id, dep, pipeline) VALUES (?, ?, ?)`, id, d, node.Pipeline); err != nil {
+					return err
+				}
 			}
 		}
 		if len(nodes) == 0 {
@@ -368,15 +413,10 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeli
 		if err != nil {
 			return err
 		}
-		nodes, err := readNodes(ctx, t, a.Run)
-		if err != nil {
-			return err
+		node, err := readNode(ctx, t, a.Run, a.Pipeline)
+		if err != nil || node == nil || node.state != nodeRunning || node.owner != me {
+			return err // taken over meanwhile: the new owner reports
 		}
-		i := slices.IndexFunc(nodes, func(n *dagNode) bool { return n.pipeline == a.Pipeline })
-		if i < 0 || nodes[i].state != nodeRunning || nodes[i].owner != me {
-			return nil // taken over meanwhile: the new owner reports
-		}
-		node := nodes[i]
 		now := q.cfg.Now()
 		switch {
 		case stopping && !r.cancelled && built.Status != pipeline.StatusSuccess:
@@ -394,23 +434,34 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeli
 		}
 		var jobs []river.InsertManyParams
 		if built.Status == pipeline.StatusSuccess && !r.cancelled {
-			for _, n := range nodes {
-				if n.state == nodeWaiting && ready(n, nodes) {
-					if _, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ? WHERE run_id = ? AND pipeline = ?`, nodeQueued, a.Run, n.pipeline); err != nil {
-						return err
-					}
-					n.state = nodeQueued
-					jobs = append(jobs, nodeJob(a.Run, n.pipeline, n.attempt, now))
+			readers, err := waitingReaders(ctx, t, a.Run, a.Pipeline)
+			if err != nil {
+				return err
+			}
+			for _, n := range readers {
+				var pending int
+				if err := t.query(ctx, `SELECT count(*) FROM rat_dag_edges e JOIN rat_dag_nodes n ON n.run_id = e.run_id AND n.pipeline = e.dep
+WHERE e.run_id = ? AND e.pipeline = ? AND n.state <> ?`, []any{a.Run, n.pipeline, string(pipeline.StatusSuccess)}, func(scan func(...any) error) error {
+					return scan(&pending)
+				}); err != nil {
+					return err
 				}
+				if pending > 0 {
+					continue
+				}
+				if _, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ? WHERE run_id = ? AND pipeline = ?`, nodeQueued, a.Run, n.pipeline); err != nil {
+					return err
+				}
+				jobs = append(jobs, nodeJob(a.Run, n.pipeline, n.attempt, now))
 			}
 		} else {
-			skipped, err := skipDownstream(ctx, t, a.Run, nodes, "an upstream pipeline failed")
+			skipped, err := skipDownstream(ctx, t, a.Run, a.Pipeline, "an upstream pipeline failed")
 			if err != nil {
 				return err
 			}
 			settled = append(settled, skipped...)
 		}
-		if last, err := q.finishIfDone(ctx, t, a.Run, r, nodes); err != nil {
+		if last, err := q.finishIfDone(ctx, t, a.Run, r); err != nil {
 			return err
 		} else if last != nil {
 			jobs = append(jobs, *last)
@@ -441,40 +492,24 @@ func setNode(ctx context.Context, t tx, run string, n *dagNode, state string, re
 	return err
 }
 
-// ready tells whether every upstream node of n succeeded.
-func ready(n *dagNode, nodes []*dagNode) bool {
-	for _, d := range n.deps {
-		for _, m := range nodes {
-			if m.pipeline == d && m.state != string(pipeline.StatusSuccess) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// skipDownstream settles every waiting node that reads a failed or skipped
-// one, transitively, as skipped.
-func skipDownstream(ctx context.Context, t tx, run string, nodes []*dagNode, reason string) ([]pipeline.NodeResult, error) {
+// skipDownstream settles every waiting node that reads the failed node
+// from, transitively, as skipped.
+func skipDownstream(ctx context.Context, t tx, run, from, reason string) ([]pipeline.NodeResult, error) {
 	var out []pipeline.NodeResult
-	for changed := true; changed; {
-		changed = false
-		for _, n := range nodes {
-			if n.state != nodeWaiting {
-				continue
+	for frontier := []string{from}; len(frontier) > 0; {
+		f := frontier[0]
+		frontier = frontier[1:]
+		readers, err := waitingReaders(ctx, t, run, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range readers {
+			res := pipeline.NodeResult{Pipeline: n.pipeline, Status: pipeline.StatusSkipped, Error: reason}
+			if err := setNode(ctx, t, run, n, string(pipeline.StatusSkipped), res); err != nil {
+				return nil, err
 			}
-			for _, d := range n.deps {
-				i := slices.IndexFunc(nodes, func(m *dagNode) bool { return m.pipeline == d })
-				if i >= 0 && (nodes[i].state == string(pipeline.StatusFailed) || nodes[i].state == string(pipeline.StatusSkipped)) {
-					res := pipeline.NodeResult{Pipeline: n.pipeline, Status: pipeline.StatusSkipped, Error: reason}
-					if err := setNode(ctx, t, run, n, string(pipeline.StatusSkipped), res); err != nil {
-						return nil, err
-					}
-					out = append(out, res)
-					changed = true
-					break
-				}
-			}
+			out = append(out, res)
+			frontier = append(frontier, n.pipeline)
 		}
 	}
 	return out, nil
@@ -482,14 +517,14 @@ func skipDownstream(ctx context.Context, t tx, run string, nodes []*dagNode, rea
 
 // finishIfDone moves a run whose nodes are all settled to finishing and
 // returns its finish job.
-func (q *Queue) finishIfDone(ctx context.Context, t tx, run string, r *dagRun, nodes []*dagNode) (*river.InsertManyParams, error) {
+func (q *Queue) finishIfDone(ctx context.Context, t tx, run string, r *dagRun) (*river.InsertManyParams, error) {
 	if r.state != runRunning {
 		return nil, nil
 	}
-	for _, n := range nodes {
-		if n.state == nodeWaiting || n.state == nodeQueued || n.state == nodeRunning {
-			return nil, nil
-		}
+	var active int
+	if err := t.query(ctx, `SELECT count(*) FROM rat_dag_nodes WHERE run_id = ? AND state IN (?, ?, ?)`, []any{run, nodeWaiting, nodeQueued, nodeRunning},
+		func(scan func(...any) error) error { return scan(&active) }); err != nil || active > 0 {
+		return nil, err
 	}
 	if _, err := t.exec(ctx, `UPDATE rat_dag_runs SET state = ?, attempt = 1, owner = '' WHERE run_id = ?`, runFinishing, run); err != nil {
 		return nil, err
@@ -597,8 +632,10 @@ func (q *Queue) Reap(ctx context.Context, lease time.Duration) (int, error) {
 			return err
 		}
 		old := q.cfg.Now().Add(-keepDone).UnixMicro()
-		if _, err := t.exec(ctx, `DELETE FROM rat_dag_nodes WHERE run_id IN (SELECT run_id FROM rat_dag_runs WHERE state = ? AND finished_us < ?)`, runDone, old); err != nil {
-			return err
+		for _, table := range []string{"rat_dag_nodes", "rat_dag_edges"} {
+			if _, err := t.exec(ctx, `DELETE FROM `+table+` WHERE run_id IN (SELECT run_id FROM rat_dag_runs WHERE state = ? AND finished_us < ?)`, runDone, old); err != nil {
+				return err
+			}
 		}
 		_, err := t.exec(ctx, `DELETE FROM rat_dag_runs WHERE state = ? AND finished_us < ?`, runDone, old)
 		return err
@@ -615,16 +652,12 @@ func (q *Queue) Reap(ctx context.Context, lease time.Duration) (int, error) {
 			if it.pipeline == "" {
 				return q.refinish(ctx, t, it.run, it.owner)
 			}
-			nodes, err := readNodes(ctx, t, it.run)
-			if err != nil {
-				return err
-			}
-			i := slices.IndexFunc(nodes, func(n *dagNode) bool { return n.pipeline == it.pipeline })
-			if i < 0 || nodes[i].state != nodeRunning || nodes[i].owner != it.owner {
-				return nil // it reported meanwhile
+			n, err := readNode(ctx, t, it.run, it.pipeline)
+			if err != nil || n == nil || n.state != nodeRunning || n.owner != it.owner {
+				return err // it reported meanwhile
 			}
 			reaped++
-			return q.requeue(ctx, t, it.run, nodes[i], q.cfg.Now())
+			return q.requeue(ctx, t, it.run, n, q.cfg.Now())
 		})
 		if err != nil {
 			return reaped, fmt.Errorf("reap stale nodes: %w", err)
@@ -676,7 +709,7 @@ func (q *Queue) cancelDAG(ctx context.Context, run string) (found, finished bool
 				settled = append(settled, nr)
 			}
 		}
-		last, err := q.finishIfDone(ctx, t, run, r, nodes)
+		last, err := q.finishIfDone(ctx, t, run, r)
 		if err != nil || last == nil {
 			return err
 		}

@@ -144,8 +144,11 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	rc := &river.Config{
 		// Poll quickly: a run should start within a second of its enqueue
 		// (the default cooldown caps a client at about 20 jobs a second).
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 200 * time.Millisecond,
+		FetchCooldown: 20 * time.Millisecond,
+		// The jobs a finished node unblocks are inserted in a transaction:
+		// SQLite has no LISTEN/NOTIFY, and Postgres' insert notifications
+		// are rate-limited per queue, so they are often found by polling.
+		FetchPollInterval: 50 * time.Millisecond,
 		JobTimeout:        -1, // nodes take as long as their data does
 		// A job whose worker died is tried again after this; the DAG's own
 		// heartbeats find a dead node's worker sooner (Reap), and a job
@@ -179,9 +182,6 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		// River's SQLite driver works one statement at a time.
 		db.SetMaxOpenConns(1)
-		// SQLite has no LISTEN/NOTIFY: jobs inserted in a transaction (the
-		// nodes a finished node unblocks) are found by polling.
-		rc.FetchPollInterval = 50 * time.Millisecond
 		drv := riversqlite.New(db)
 		c, err := river.NewClient(drv, rc)
 		if err == nil {
@@ -370,8 +370,9 @@ func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { 
 
 // WaitRun waits until a run has ended: its DAG is done, or its rat_run
 // job (job) ended without preparing one. It returns that job's last row.
-// When ctx ends first, the run is cancelled (running nodes stop; the
-// target stays untouched) and ctx's error is returned.
+// When ctx ends first, it returns ctx's error and the run goes on: a
+// server shutting down stops waiting, it does not cancel the runs it
+// started (CancelRun does).
 func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertype.JobRow, error) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -399,7 +400,6 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 		}
 		select {
 		case <-ctx.Done():
-			_, _ = q.CancelRun(bg, runID)
 			return row, ctx.Err()
 		case <-t.C:
 		}
