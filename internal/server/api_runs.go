@@ -224,10 +224,23 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// cancelRun cancels a run executing in this process. Its nodes stop and it
-// fails before publishing: the target is untouched.
+// cancelRun cancels a run: through the queue when there is one (the run
+// may execute in any process), else the run this process executes. Its
+// nodes stop and it fails before publishing: the target is untouched.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	// With a queue, the queue cancels the run wherever it executes: ending
+	// this server's wait for it would not stop it.
+	if s.cfg.CancelRun != nil {
+		ok, err := s.cfg.CancelRun(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
+			return nil
+		}
+	}
 	s.mu.Lock()
 	cancel, ok := s.active[id]
 	s.mu.Unlock()
@@ -245,16 +258,6 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if rec.Status == string(pipeline.StatusRunning) || rec.Status == "queued" {
-		if s.cfg.CancelRun != nil {
-			ok, err := s.cfg.CancelRun(r.Context(), id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
-				return nil
-			}
-		}
 		return rat.Errorf(rat.ECONFLICT, "run %s is %s in another process that this server cannot reach: cancel it there", id, rec.Status)
 	}
 	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
