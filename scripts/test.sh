@@ -4,7 +4,10 @@
 # Starts a throwaway PostgreSQL and MinIO on loopback in a temp directory,
 # installing them when missing (PostgreSQL from Debian packages, MinIO with
 # `go install`, about 4 minutes the first time), exports RAT_TEST_POSTGRES_URL
-# and RAT_TEST_S3_*, runs the tests, and stops and removes everything on exit.
+# and RAT_TEST_S3_*, installs Debian's chromium for the browser tests when
+# missing and exports RAT_TEST_CHROMIUM, runs the tests, and stops and removes
+# everything on exit. The browser tests write screenshots of every page into
+# RAT_TEST_SCREENSHOTS (default: a new temp directory, named in the test log).
 #
 # Usage:
 #   scripts/test.sh                               # go test ./...
@@ -189,6 +192,32 @@ export RAT_TEST_S3_ACCESS_KEY="$MINIO_ACCESS_KEY"
 export RAT_TEST_S3_SECRET_KEY="$MINIO_SECRET_KEY"
 export RAT_TEST_S3_BUCKET=rat-test
 export RAT_TEST_S3_REGION=us-east-1
+
+# ------------------------------------------------------------------ Chromium
+
+# The browser tests drive Debian's chromium headless (chromedp).
+find_chromium() {
+	local c
+	for c in chromium chromium-browser; do
+		command -v "$c" >/dev/null 2>&1 && { command -v "$c"; return 0; }
+	done
+	return 1
+}
+if ! CHROMIUM=$(find_chromium); then
+	command -v apt-get >/dev/null 2>&1 || die "chromium not found and no apt-get: install Chromium and set RAT_TEST_CHROMIUM to its path"
+	SUDO=""
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "chromium not found: install it (apt-get install chromium) or run this script as root"
+		SUDO=sudo
+	fi
+	log "installing chromium with apt-get (once)"
+	export DEBIAN_FRONTEND=noninteractive
+	{ $SUDO apt-get update && $SUDO apt-get install -y chromium; } >"$WORK/apt-chromium.log" 2>&1 ||
+		{ show_log "$WORK/apt-chromium.log"; die "apt-get install chromium failed"; }
+	CHROMIUM=$(find_chromium) || die "chromium installed but not on PATH"
+fi
+export RAT_TEST_CHROMIUM="$CHROMIUM"
+log "browser tests use $CHROMIUM"
 
 # ---------------------------------------------------------------------- test
 

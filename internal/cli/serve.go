@@ -23,8 +23,8 @@ func newServeCmd(g *globals) *cobra.Command {
 	var noWorker bool
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR]",
-		Short: "Serve the HTTP API, health checks and Prometheus metrics",
-		Long: `Serve rat's JSON API under /api/v1 (workspace, pipelines, tables, branches,
+		Short: "Serve the web UI, the HTTP API, health checks and Prometheus metrics",
+		Long: `Serve the web UI at / and rat's JSON API under /api/v1 (workspace, pipelines, tables, branches,
 tags, commits, merges, queries, runs, landing uploads), /health/live,
 /health/ready and /metrics.
 
@@ -34,7 +34,8 @@ to start without a token: RAT_API_TOKEN (an admin token) or RAT_TOKEN_FILE, a
 YAML file of named tokens with roles read, run or admin:
   tokens:
     - {name: dashboards, token: <random>, role: read}
-Requests then need 'Authorization: Bearer <token>'.
+Requests then need 'Authorization: Bearer <token>'; the UI asks for a token
+once and keeps it in a cookie.
 Runs go through a queue (.rat/queue.db, or the catalog's Postgres database):
 this process executes them unless --no-worker, and any number of 'rat worker'
 processes may help: each node of a run is a job, so a run spreads over all
@@ -138,7 +139,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 	}
 	rl, _ := a.store.(pipeline.RunLog)
 	return server.New(server.Config{
-		Listen: a.cfg.Listen, Tokens: tokens,
+		Listen: a.cfg.Listen, Tokens: tokens, Version: Version,
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
@@ -160,10 +161,28 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
+			if opts.DryRun {
+				// Rendering builds nothing: no queue, no worker, no run
+				// record (the UI's pipeline page renders on every visit).
+				return a.dryRun(ctx, opts)
+			}
 			return a.runQueued(ctx, q, opts)
 		},
 		CancelRun: func(ctx context.Context, id string) (bool, error) {
 			return a.cancelQueued(ctx, q, id)
 		},
 	})
+}
+
+// dryRun renders and plans a run in this process.
+func (a *app) dryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
+	ws, err := a.loadWorkspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.runner(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx, opts)
 }

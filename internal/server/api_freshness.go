@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat/internal/trigger"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
 // freshnessJSON is one table's freshness in GET /freshness.
@@ -29,6 +30,11 @@ func (s *Server) freshness(ctx context.Context) ([]freshnessJSON, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.freshnessOf(ctx, ws)
+}
+
+// freshnessOf is freshness for a workspace already loaded.
+func (s *Server) freshnessOf(ctx context.Context, ws *workspace.Workspace) ([]freshnessJSON, error) {
 	out := []freshnessJSON{}
 	var updated map[string]time.Time
 	now := s.cfg.Now()
@@ -38,7 +44,7 @@ func (s *Server) freshness(ctx context.Context) ([]freshnessJSON, error) {
 			continue
 		}
 		if updated == nil {
-			sums, err := s.cfg.Lake.Summaries(ctx, s.cfg.Branch)
+			sums, err := s.summaries(ctx, s.cfg.Branch)
 			if err != nil {
 				return nil, err
 			}

@@ -188,12 +188,33 @@ func (s *Server) merge(w http.ResponseWriter, r *http.Request) error {
 		body.Error.Message = rat.ErrorMessage(err)
 		writeJSON(w, statusOf[rat.ECONFLICT], struct {
 			errorBody
-			Merge catalog.MergeResult `json:"merge"`
-		}{body, res})
+			Merge mergeJSON `json:"merge"`
+		}{body, toMergeJSON(res)})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, toMergeJSON(res))
 	return nil
+}
+
+// mergeJSON is a merge's answer, tables named layer.name as everywhere else
+// in the API.
+type mergeJSON struct {
+	catalog.MergeResult
+	Tables []mergedTableJSON `json:"tables"`
+}
+
+type mergedTableJSON struct {
+	Table  string `json:"table"`
+	Action string `json:"action"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func toMergeJSON(r catalog.MergeResult) mergeJSON {
+	out := mergeJSON{MergeResult: r, Tables: []mergedTableJSON{}}
+	for _, t := range r.Tables {
+		out.Tables = append(out.Tables, mergedTableJSON{Table: t.Table.String(), Action: string(t.Action), Detail: t.Detail})
+	}
+	return out
 }
 
 func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {

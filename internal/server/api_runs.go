@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -131,6 +132,8 @@ type runJSON struct {
 	Trigger  string     `json:"trigger"`
 	Started  time.Time  `json:"started"`
 	Finished *time.Time `json:"finished,omitempty"`
+	// Pipelines are the pipelines the run built, as far as recorded.
+	Pipelines []string `json:"pipelines,omitempty"`
 }
 
 func (s *Server) runLog() (pipeline.RunLog, error) {
@@ -140,6 +143,9 @@ func (s *Server) runLog() (pipeline.RunLog, error) {
 	return s.cfg.Runs, nil
 }
 
+// listRuns lists runs, newest first. status and target filter in the
+// catalog; trigger and pipeline (a run that built it) filter here, over
+// the newest maxRunScan runs. offset and limit page through the result.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	rl, err := s.runLog()
 	if err != nil {
@@ -149,21 +155,58 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: q.Get("status"), Target: q.Get("target"), Limit: limit})
+	offset, err := intParam(r, "offset", 0)
 	if err != nil {
 		return err
 	}
-	out := make([]runJSON, len(runs))
-	for i, run := range runs {
-		out[i] = runJSON{ID: run.ID, Target: run.Target, Status: run.Status, Trigger: run.Trigger, Started: run.Started.UTC()}
-		if !run.Finished.IsZero() {
-			f := run.Finished.UTC()
-			out[i].Finished = &f
+	q := r.URL.Query()
+	trig, pipe := q.Get("trigger"), q.Get("pipeline")
+	fetch := offset + limit + 1
+	if trig != "" || pipe != "" {
+		fetch = maxRunScan
+	}
+	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: q.Get("status"), Target: q.Get("target"), Limit: fetch})
+	if err != nil {
+		return err
+	}
+	out := []runJSON{}
+	matched := 0
+	for _, run := range runs {
+		if trig != "" && run.Trigger != trig {
+			continue
+		}
+		j := toRunJSON(run)
+		j.Pipelines = runPipelines(run.Detail)
+		if pipe != "" && !slices.Contains(j.Pipelines, pipe) {
+			continue
+		}
+		matched++
+		if matched > offset && len(out) < limit {
+			out = append(out, j)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+	writeJSON(w, http.StatusOK, map[string]any{"runs": out, "more": matched > offset+limit})
 	return nil
+}
+
+// maxRunScan bounds the runs read to filter by trigger or pipeline.
+const maxRunScan = 5000
+
+// runPipelines lists the pipelines a run record built (or plans to).
+func runPipelines(detail []byte) []string {
+	var d struct {
+		Nodes []struct {
+			Pipeline string `json:"pipeline"`
+		} `json:"nodes"`
+	}
+	if json.Unmarshal(detail, &d) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(d.Nodes))
+	for _, n := range d.Nodes {
+		out = append(out, n.Pipeline)
+	}
+	return out
 }
 
 // getRun returns the recorded detail of a run: nodes, tests, error.
@@ -181,10 +224,23 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// cancelRun cancels a run executing in this process. Its nodes stop and it
-// fails before publishing: the target is untouched.
+// cancelRun cancels a run: through the queue when there is one (the run
+// may execute in any process), else the run this process executes. Its
+// nodes stop and it fails before publishing: the target is untouched.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	// With a queue, the queue cancels the run wherever it executes: ending
+	// this server's wait for it would not stop it.
+	if s.cfg.CancelRun != nil {
+		ok, err := s.cfg.CancelRun(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
+			return nil
+		}
+	}
 	s.mu.Lock()
 	cancel, ok := s.active[id]
 	s.mu.Unlock()
@@ -205,16 +261,6 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if rec.Status == string(pipeline.StatusRunning) || rec.Status == "queued" {
-		if s.cfg.CancelRun != nil {
-			ok, err := s.cfg.CancelRun(r.Context(), id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
-				return nil
-			}
-		}
 		return rat.Errorf(rat.ECONFLICT, "run %s is %s in another process that this server cannot reach: cancel it there", id, rec.Status)
 	}
 	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)

@@ -14,7 +14,7 @@ import (
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	branch := s.branchParam(r)
-	tables, err := s.cfg.Lake.Summaries(r.Context(), branch)
+	tables, err := s.summaries(r.Context(), branch)
 	if err != nil {
 		return err
 	}
@@ -61,8 +61,13 @@ func (s *Server) previewTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// ?at= is a snapshot id or a time: a read token can time-travel too.
+	at, err := lake.ParseAt(r.URL.Query().Get("at"))
+	if err != nil {
+		return err
+	}
 	// id is validated (identifiers only), so it is safe in the SQL text.
-	res, err := s.runQuery(r.Context(), s.branchParam(r), lake.At{}, "SELECT * FROM "+id.String(), limit)
+	res, err := s.runQuery(r.Context(), s.branchParam(r), at, "SELECT * FROM "+id.String(), limit)
 	if err != nil {
 		return err
 	}

@@ -187,6 +187,10 @@ func TestRefsMergeDiff(t *testing.T) {
 	if c.errCode() != "conflict" || !strings.Contains(c.errMessage(), id) {
 		t.Fatalf("conflict = %s", c.raw)
 	}
+	if tables := c.body["merge"].(map[string]any)["tables"].([]any); len(tables) != 1 ||
+		tables[0].(map[string]any)["table"] != id || tables[0].(map[string]any)["action"] != "conflict" {
+		t.Fatalf("conflict tables = %v, want %s named as layer.name", tables, id)
+	}
 	if got := e.scalar("main", "SELECT max(id) FROM bronze.raw"); got != "8" {
 		t.Fatalf("a conflicting merge changed main: max(id) = %s", got)
 	}

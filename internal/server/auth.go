@@ -102,10 +102,15 @@ func (a *authenticator) role(r *http.Request) (Role, bool) {
 	if len(a.tokens) == 0 {
 		return RoleAdmin, true
 	}
-	secret, ok := bearer(r)
+	secret, ok := credential(r)
 	if !ok {
 		return 0, false
 	}
+	return a.lookup(secret)
+}
+
+// lookup returns the role of a token secret.
+func (a *authenticator) lookup(secret string) (Role, bool) {
 	sum := sha256.Sum256([]byte(secret))
 	var found Role
 	for _, t := range a.tokens {

@@ -28,8 +28,9 @@ import (
 // Config holds what a Server needs: plain values, live objects and
 // functions. Only Store and Lake are required.
 type Config struct {
-	Listen string  // host:port; "" = 127.0.0.1:3030
-	Tokens []Token // API tokens; none = no auth (loopback only)
+	Listen  string  // host:port; "" = 127.0.0.1:3030
+	Tokens  []Token // API tokens; none = no auth (loopback only)
+	Version string  // rat's version, shown by the UI's settings page
 
 	Store   catalog.Store
 	Lake    *lake.Lake
@@ -96,6 +97,8 @@ type Server struct {
 	metrics *metrics
 	auth    *authenticator
 	replay  *trigger.Replay // webhook deliveries seen
+	cpu     cpuMeter        // the overview's CPU gauge
+	sums    summaryCache    // table summaries by commit
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -156,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s.routes()
+	if err := s.uiRoutes(); err != nil {
+		return nil, err
+	}
 	s.handler = s.recoverPanics(s.mux)
 	return s, nil
 }
@@ -237,13 +243,16 @@ func (s *Server) routes() {
 	api("GET /api/v1/workspace", RoleRead, s.getWorkspace)
 	api("GET /api/v1/pipelines/{id}", RoleRead, s.getPipeline)
 	api("GET /api/v1/lineage", RoleRead, s.getLineage)
+	api("GET /api/v1/lineage/status", RoleRead, s.getPipelineStatus)
 	api("GET /api/v1/config", RoleRead, s.getConfig)
+	api("GET /api/v1/overview", RoleRead, s.getOverview)
 
 	api("GET /api/v1/tables", RoleRead, s.listTables)
 	api("GET /api/v1/tables/{id}", RoleRead, s.getTable)
 	api("GET /api/v1/tables/{id}/preview", RoleRead, s.previewTable)
 	api("GET /api/v1/tables/{id}/snapshots", RoleRead, s.tableSnapshots)
 	api("POST /api/v1/query", RoleRun, s.query)
+	api("POST /api/v1/query/parquet", RoleRun, s.queryParquet)
 
 	api("GET /api/v1/branches", RoleRead, s.listRefs(rat.Branch))
 	api("POST /api/v1/branches", RoleAdmin, s.createRef(rat.Branch))
@@ -263,6 +272,7 @@ func (s *Server) routes() {
 	api("POST /api/v1/runs/{id}/cancel", RoleRun, s.cancelRun)
 	api("GET /api/v1/runs/{id}/logs", RoleRead, s.runLogs)
 
+	api("GET /api/v1/landing", RoleRead, s.listLanding)
 	api("POST /api/v1/landing/{zone}", RoleRun, s.upload)
 
 	api("GET /api/v1/triggers", RoleRead, s.listTriggers)
@@ -272,7 +282,7 @@ func (s *Server) routes() {
 
 	// Anything else under /api/v1 is a JSON 404, not the mux's text page.
 	api("/api/v1/", RoleRead, func(w http.ResponseWriter, r *http.Request) error {
-		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers, freshness)", r.Method, r.URL.Path)
+		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (overview, workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers, freshness); the web UI is at /", r.Method, r.URL.Path)
 	})
 }
 

@@ -51,15 +51,18 @@ func TestMissingServicesSkipOrFailUnderCI(t *testing.T) {
 	helpers := map[string]func(testing.TB){
 		"Postgres": func(tb testing.TB) { testenv.Postgres(tb) },
 		"S3":       func(tb testing.TB) { testenv.S3(tb) },
+		"Chromium": func(tb testing.TB) { testenv.Chromium(tb) },
 	}
 	for name, fn := range helpers {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("RAT_TEST_POSTGRES_URL", "")
 			t.Setenv("RAT_TEST_S3_ENDPOINT", "")
+			t.Setenv("RAT_TEST_CHROMIUM", "")
+			t.Setenv("PATH", t.TempDir()) // no chromium to find
 
 			t.Setenv("CI", "")
 			f := call(t, fn)
-			if f.fatal != "" || !strings.Contains(f.skipped, "not set: run scripts/test.sh") {
+			if f.fatal != "" || !strings.Contains(f.skipped, "not set") || !strings.Contains(f.skipped, "scripts/test.sh") {
 				t.Errorf("without CI: skipped=%q fatal=%q, want a skip that names scripts/test.sh", f.skipped, f.fatal)
 			}
 
