@@ -244,9 +244,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Lock()
 	cancel, ok := s.active[id]
 	s.mu.Unlock()
-	// A run this server executes itself stops with its context; a queued
-	// run (CancelRun set) goes on without its waiter, so it is cancelled
-	// through the queue, wherever it runs.
+	// Without a queue, a run this server executes stops with its context.
 	if ok && s.cfg.CancelRun == nil {
 		cancel()
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
