@@ -25,7 +25,21 @@ type Statement struct {
 	refs   []tableRef // every reference, in text order
 	text   string
 	inline bool // every reference could be located in the text
+	// outside names what the query reads besides tables: table functions
+	// (read_csv, read_text, …) and file paths read by DuckDB's
+	// replacement scans ('data.csv').
+	outside []string
 }
+
+// computeFunctions are the table functions that read nothing: they
+// compute their rows.
+var computeFunctions = map[string]bool{"range": true, "generate_series": true, "unnest": true}
+
+// Outside returns what the query reads besides tables (files, through
+// table functions or paths), in text order; empty when it reads tables
+// only. Queries from the API must read tables only: a token to run
+// queries is not a key to the server's files.
+func (st *Statement) Outside() []string { return st.outside }
 
 // tableRef is one occurrence of a table in the query text.
 type tableRef struct {
@@ -105,10 +119,20 @@ func (d *DB) parse(ctx context.Context, query string) (*Statement, error) {
 	walk = func(v any) {
 		switch n := v.(type) {
 		case map[string]any:
+			if n["type"] == "TABLE_FUNCTION" {
+				if fn, ok := n["function"].(map[string]any); ok {
+					if name, _ := fn["function_name"].(string); !computeFunctions[strings.ToLower(name)] {
+						st.outside = append(st.outside, name+"()")
+					}
+				}
+			}
 			if n["type"] == "BASE_TABLE" {
 				schema, _ := n["schema_name"].(string)
 				name, _ := n["table_name"].(string)
 				catalog, _ := n["catalog_name"].(string)
+				if schema == "" && strings.ContainsAny(name, "./\\:~") {
+					st.outside = append(st.outside, "'"+name+"'") // a file, for a replacement scan
+				}
 				if schema != "" && catalog == "" {
 					// rat's table names are case-insensitive, like SQL's.
 					table := strings.ToLower(schema + "." + name)

@@ -42,6 +42,9 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.cfg.Store.Ref(r.Context(), branch); err != nil {
 		return err
 	}
+	if err := s.tablesOnly(r.Context(), req.SQL); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp("", "rat-query-*.parquet")
 	if err != nil {
 		return fmt.Errorf("parquet download: %w", err)

@@ -134,6 +134,9 @@ func (s *Server) runQuery(ctx context.Context, ref string, at lake.At, query str
 	if _, err := s.cfg.Store.Ref(ctx, ref); err != nil {
 		return nil, err
 	}
+	if err := s.tablesOnly(ctx, query); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.QueryTimeout)
 	defer cancel()
 	start := time.Now()
@@ -177,4 +180,18 @@ func (s *Server) runQuery(ctx context.Context, ref string, at lake.At, query str
 	}
 	res.ElapsedMS = elapsed.Milliseconds()
 	return res, nil
+}
+
+// tablesOnly refuses a query that reads anything but tables: files
+// through table functions (read_text, read_csv, …) or paths. A token
+// that may run queries must not read the server's files.
+func (s *Server) tablesOnly(ctx context.Context, query string) error {
+	st, err := s.cfg.Lake.DB().Parse(ctx, query)
+	if err != nil {
+		return err
+	}
+	if out := st.Outside(); len(out) > 0 {
+		return rat.Errorf(rat.EINVALID, "queries through the API read tables only, and this one reads %s: query tables as layer.name (files come in through landing zones, or 'rat load' on the server)", strings.Join(out, ", "))
+	}
+	return nil
 }

@@ -97,6 +97,8 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("no elapsed_ms: %s", r.raw)
 	}
 	// The server's row limit wins over a larger request.
+	// Computed rows and CTEs are not files.
+	e.want(e.do("POST", "/api/v1/query", map[string]any{"sql": "WITH t AS (SELECT * FROM range(3)) SELECT * FROM t, unnest([1, 2]) u(x)"}), http.StatusOK)
 	big := e.want(e.do("POST", "/api/v1/query", map[string]any{"sql": "SELECT * FROM bronze.raw", "limit": 100}), http.StatusOK)
 	if len(big.body["rows"].([]any)) != 5 || big.body["truncated"] != true {
 		t.Fatalf("limit: %s", big.raw)
@@ -108,6 +110,11 @@ func TestQuery(t *testing.T) {
 		"empty":       map[string]any{"sql": " "},
 		"bad at":      map[string]any{"sql": "SELECT 1", "at": "yesterday-ish"},
 		"unknown key": map[string]any{"query": "SELECT 1"},
+		// The server's files are out of reach, however asked for.
+		"read_text":         map[string]any{"sql": "SELECT content FROM read_text('/etc/hostname')"},
+		"read_csv in a cte": map[string]any{"sql": "WITH t AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM t"},
+		"file path":         map[string]any{"sql": "SELECT * FROM '/etc/passwd.csv'"},
+		"join a file":       map[string]any{"sql": "SELECT * FROM bronze.raw, read_parquet('/tmp/x.parquet')"},
 	} {
 		r := e.do("POST", "/api/v1/query", body)
 		if r.status != http.StatusBadRequest || r.errCode() != "invalid" {
