@@ -38,6 +38,9 @@ type app struct {
 	lastPrune time.Time
 	// wsCache is the workspace loaded last by cachedWorkspace, with the
 	// fingerprint of its files then.
+	// offered are the unconsumed landing files each pipeline's sensor last
+	// started a run for (a failed run leaves them unconsumed).
+	offered map[string]map[string]bool
 	wsMu    sync.Mutex
 	wsCache *workspace.Workspace
 	wsPrint string

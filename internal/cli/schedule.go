@@ -192,7 +192,11 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 		if err != nil {
 			return err
 		}
-		fresh := 0
+		// A run that failed leaves its files unconsumed: they start the
+		// pipeline again only with a file not offered before (one a fix
+		// would come with), not on every tick.
+		fresh, waiting := 0, map[string]bool{}
+		offered := a.offered[p.ID.String()]
 		for _, z := range zones {
 			files, err := landing.Files(ctx, z)
 			if err != nil {
@@ -200,14 +204,21 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 				continue
 			}
 			for _, f := range files {
-				if _, ok := done[f.Hash]; !ok {
-					fresh++
+				if _, ok := done[f.Hash]; !ok && !waiting[f.Hash] {
+					waiting[f.Hash] = true
+					if !offered[f.Hash] {
+						fresh++
+					}
 				}
 			}
 		}
 		if fresh == 0 {
 			continue
 		}
+		if a.offered == nil {
+			a.offered = map[string]map[string]bool{}
+		}
+		a.offered[p.ID.String()] = waiting
 		if err := enqueue(ctx, pipeline.Options{Target: a.cfg.Branch, Selectors: []string{p.ID.String()}, Trigger: "landing"}); err != nil {
 			return err
 		}

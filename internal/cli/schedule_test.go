@@ -147,7 +147,8 @@ func TestLandingSensor(t *testing.T) {
 		t.Fatalf("a consumed file fired again: %+v", fired)
 	}
 	// While a run of the pipeline is queued, new files wait for it.
-	if _, err := a.recordQueued(context.Background(), pipeline.Options{Target: "main", Selectors: []string{"bronze.orders"}, Trigger: "landing"}); err != nil {
+	queued, err := a.recordQueued(context.Background(), pipeline.Options{Target: "main", Selectors: []string{"bronze.orders"}, Trigger: "landing"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := writeTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n"}); err != nil {
@@ -155,6 +156,31 @@ func TestLandingSensor(t *testing.T) {
 	}
 	if n := tick(); n != 0 {
 		t.Fatalf("the sensor fired although a run is queued: %+v", fired)
+	}
+	// The queued run ends without consuming b.csv (say, it failed): b.csv
+	// starts the pipeline once, not on every tick; a new file, once more.
+	rl := a.store.(pipeline.RunLog)
+	rec, err := rl.Run(context.Background(), queued.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Status, rec.Finished = "failed", time.Now()
+	if err := rl.SaveRun(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if n := tick(); n != 1 {
+		t.Fatalf("b.csv, waiting since the queued run, fired %d run(s), want 1", n)
+	}
+	for range 3 {
+		if n := tick(); n != 0 {
+			t.Fatalf("files a failed run left fired again: %+v", fired)
+		}
+	}
+	if err := writeTree(dir, map[string]string{"landing/orders/c.csv": "id\n3\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := tick(); n != 1 {
+		t.Fatalf("a new file beside the failed ones fired %d run(s), want 1", n)
 	}
 }
 
