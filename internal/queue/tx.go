@@ -45,6 +45,15 @@ func (s sqliteT) query(ctx context.Context, query string, args []any, row func(s
 		return err
 	}
 	defer rows.Close()
+	return eachRow(rows, row)
+}
+
+// eachRow calls row for each row of rows, whichever the driver.
+func eachRow(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, row func(scan func(...any) error) error) error {
 	for rows.Next() {
 		if err := row(rows.Scan); err != nil {
 			return err
@@ -95,12 +104,7 @@ func (p pgxT) query(ctx context.Context, query string, args []any, row func(scan
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(rows, row)
 }
 
 func (p pgxT) insert(ctx context.Context, jobs []river.InsertManyParams) error {

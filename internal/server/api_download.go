@@ -12,7 +12,6 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
-	"github.com/ratdata/rat/internal/lake"
 )
 
 // queryParquet is POST /api/v1/query/parquet: the same request as POST
@@ -20,21 +19,11 @@ import (
 // limit), written by DuckDB. The query is checked as one SELECT first;
 // the COPY around it is the server's, never the caller's.
 func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
-	var req queryRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	if strings.TrimSpace(req.SQL) == "" {
-		return rat.Errorf(rat.EINVALID, "sql is empty: send {\"sql\": \"SELECT ...\"}")
-	}
-	at, err := lake.ParseAt(req.At)
+	req, at, err := s.decodeQuery(r)
 	if err != nil {
 		return err
 	}
 	branch := req.Branch
-	if branch == "" {
-		branch = s.cfg.Branch
-	}
 	limit := req.Limit
 	if limit <= 0 || limit > s.cfg.Limits.QueryRows {
 		limit = s.cfg.Limits.QueryRows

@@ -98,25 +98,11 @@ type queryColumn struct {
 }
 
 func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
-	var req queryRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	if strings.TrimSpace(req.SQL) == "" {
-		return rat.Errorf(rat.EINVALID, "sql is empty: send {\"sql\": \"SELECT ...\"}")
-	}
-	if req.Limit < 0 {
-		return rat.Errorf(rat.EINVALID, "limit %d: want a positive number of rows", req.Limit)
-	}
-	at, err := lake.ParseAt(req.At)
+	req, at, err := s.decodeQuery(r)
 	if err != nil {
 		return err
 	}
-	branch := req.Branch
-	if branch == "" {
-		branch = s.cfg.Branch
-	}
-	res, err := s.runQuery(r.Context(), branch, at, req.SQL, req.Limit)
+	res, err := s.runQuery(r.Context(), req.Branch, at, req.SQL, req.Limit)
 	if err != nil {
 		return err
 	}
@@ -194,4 +180,27 @@ func (s *Server) tablesOnly(ctx context.Context, query string) error {
 		return rat.Errorf(rat.EINVALID, "queries through the API read tables only, and this one reads %s: query tables as layer.name (files come in through landing zones, or 'rat load' on the server)", strings.Join(out, ", "))
 	}
 	return nil
+}
+
+// decodeQuery reads a query request: its SQL, limit, time travel, and its
+// branch (the server's when not given).
+func (s *Server) decodeQuery(r *http.Request) (queryRequest, lake.At, error) {
+	var req queryRequest
+	if err := decode(r, &req); err != nil {
+		return req, lake.At{}, err
+	}
+	if strings.TrimSpace(req.SQL) == "" {
+		return req, lake.At{}, rat.Errorf(rat.EINVALID, "sql is empty: send {\"sql\": \"SELECT ...\"}")
+	}
+	if req.Limit < 0 {
+		return req, lake.At{}, rat.Errorf(rat.EINVALID, "limit %d: want a positive number of rows", req.Limit)
+	}
+	at, err := lake.ParseAt(req.At)
+	if err != nil {
+		return req, lake.At{}, err
+	}
+	if req.Branch == "" {
+		req.Branch = s.cfg.Branch
+	}
+	return req, at, nil
 }

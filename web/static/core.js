@@ -100,6 +100,20 @@
     setTimeout(() => t.remove(), bad ? 8000 : 4000);
   };
 
+  // runColumns are the columns of a list of runs; extra ones go before
+  // the times.
+  rat.runColumns = function (extra) {
+    return [
+      { title: "Run", get: (r) => rat.h("a", { href: "/runs/" + encodeURIComponent(r.id) }, r.id) },
+      { title: "Status", get: (r) => rat.badge(r.status) },
+      { title: "Branch", get: (r) => r.target },
+      { title: "Trigger", get: (r) => r.trigger },
+      ...(extra || []),
+      { title: "Started", get: (r) => rat.time(r.started) },
+      { title: "Took", num: true, get: (r) => (r.finished ? rat.secs((new Date(r.finished) - new Date(r.started)) / 1000) : "…") },
+    ];
+  };
+
   // table renders rows as a data table: cols is [{title, num, get(row)}].
   rat.table = function (cols, rows, opts) {
     opts = opts || {};

@@ -26,14 +26,7 @@
   }
 
   function runsTable(runs) {
-    return rat.table([
-      { title: "Run", get: (r) => h("a", { href: "/runs/" + encodeURIComponent(r.id) }, r.id) },
-      { title: "Status", get: (r) => rat.badge(r.status) },
-      { title: "Branch", get: (r) => r.target },
-      { title: "Trigger", get: (r) => r.trigger },
-      { title: "Started", get: (r) => rat.time(r.started) },
-      { title: "Took", num: true, get: (r) => (r.finished ? rat.secs((new Date(r.finished) - new Date(r.started)) / 1000) : "…") },
-    ], runs, { empty: "No runs yet. Open Lineage or a pipeline and press Run.", label: "Recent runs" });
+    return rat.table(rat.runColumns(), runs, { empty: "No runs yet. Open Lineage or a pipeline and press Run.", label: "Recent runs" });
   }
 
   async function load() {

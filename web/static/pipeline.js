@@ -43,14 +43,7 @@
       { title: "Description", get: (x) => [x.description || "", x.pii ? [" ", h("span", { class: "badge warn" }, "PII")] : null] },
       { title: "Tests", get: (x) => (x.tests || []).join(", ") },
     ], c.columns || [], { empty: "No columns documented in the pipeline's YAML.", label: "Columns" }));
-    fill("#history", rat.table([
-      { title: "Run", get: (r) => h("a", { href: "/runs/" + encodeURIComponent(r.id) }, r.id) },
-      { title: "Status", get: (r) => rat.badge(r.status) },
-      { title: "Branch", get: (r) => r.target },
-      { title: "Trigger", get: (r) => r.trigger },
-      { title: "Started", get: (r) => rat.time(r.started) },
-      { title: "Took", num: true, get: (r) => (r.finished ? rat.secs((new Date(r.finished) - new Date(r.started)) / 1000) : "…") },
-    ], runs.runs, { empty: "This pipeline has not run yet.", label: "Run history" }));
+    fill("#history", rat.table(rat.runColumns(), runs.runs, { empty: "This pipeline has not run yet.", label: "Run history" }));
   }
 
   rat.start(async () => {

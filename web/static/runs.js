@@ -20,15 +20,9 @@
     if (f.trigger) q.set("trigger", f.trigger);
     if (f.pipeline) q.set("pipeline", f.pipeline);
     const data = await api("runs?" + q);
-    fill("#list", rat.table([
-      { title: "Run", get: (r) => h("a", { href: "/runs/" + encodeURIComponent(r.id) }, r.id) },
-      { title: "Status", get: (r) => rat.badge(r.status) },
-      { title: "Branch", get: (r) => r.target },
-      { title: "Trigger", get: (r) => r.trigger },
+    fill("#list", rat.table(rat.runColumns([
       { title: "Pipelines", get: (r) => (r.pipelines || []).slice(0, 4).join(", ") + ((r.pipelines || []).length > 4 ? " +" + (r.pipelines.length - 4) : "") },
-      { title: "Started", get: (r) => rat.time(r.started) },
-      { title: "Took", num: true, get: (r) => (r.finished ? rat.secs((new Date(r.finished) - new Date(r.started)) / 1000) : "…") },
-    ], data.runs, { empty: "No runs match these filters.", label: "Runs" }));
+    ]), data.runs, { empty: "No runs match these filters.", label: "Runs" }));
     rat.$("#list").dataset.query = q.toString(); // what the list shows (tests wait on it)
     fill("#count", data.runs.length ? "runs " + (f.page * pageSize + 1) + "–" + (f.page * pageSize + data.runs.length) : "");
     const go = (page) => { const p = new URLSearchParams(location.search); p.set("page", page); history.pushState(null, "", "?" + p); load(); };
