@@ -531,6 +531,11 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.noErrors("run page")
 		b.screenshots("run-finished")
+		// What the run changed: the diff from the target's head it forked
+		// from to the commit it published.
+		b.run("what it changed", chromedp.Click(chromedp.CSS(`#changed a`)))
+		b.waitJS("run diff shown", `document.getElementById("diff-out").textContent.includes("gold.slow")`, 20*time.Second)
+		b.noErrors("run diff")
 	})
 
 	t.Run("lineage select and run", func(t *testing.T) {

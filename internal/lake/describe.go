@@ -24,6 +24,7 @@ type TableInfo struct {
 	Snapshot   int64          `json:"snapshot_id,omitempty"`
 	Rows       int64          `json:"rows"`
 	DataFiles  int64          `json:"files"`
+	Partitions int64          `json:"partitions"` // distinct partitions among the data files (1 when unpartitioned)
 	Bytes      int64          `json:"bytes"`
 	Snapshots  []SnapshotInfo `json:"snapshots"`
 	Files      []DataFile     `json:"data_files,omitempty"`
@@ -104,10 +105,13 @@ func (l *Lake) Describe(ctx context.Context, ref string, id rat.TableID, withFil
 		if err != nil {
 			return TableInfo{}, err
 		}
+		parts := map[string]bool{}
 		for _, f := range files {
 			info.Rows += f.Records
 			info.Bytes += f.Bytes
+			parts[f.Partition] = true
 		}
+		info.Partitions = int64(len(parts))
 		info.DataFiles = int64(len(files))
 		if withFiles {
 			info.Files = files

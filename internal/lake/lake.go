@@ -6,6 +6,9 @@ package lake
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apache/iceberg-go"
@@ -86,6 +89,9 @@ type DataFile struct {
 	Location string `json:"location"`
 	Records  int64  `json:"rows"`
 	Bytes    int64  `json:"bytes"`
+	// Partition is the file's partition values by partition field id,
+	// as text ("" for an unpartitioned table).
+	Partition string `json:"partition,omitempty"`
 }
 
 // Files lists the data files of a snapshot (nil = empty table). Results are
@@ -116,7 +122,7 @@ func (l *Lake) Files(ctx context.Context, tbl *table.Table, snap *table.Snapshot
 			if df.ContentType() != iceberg.EntryContentData {
 				return nil, rat.Errorf(rat.EINVALID, "table %v has delete files: rat reads copy-on-write tables only", tbl.Identifier())
 			}
-			files = append(files, DataFile{Location: df.FilePath(), Records: df.Count(), Bytes: df.FileSizeBytes()})
+			files = append(files, DataFile{Location: df.FilePath(), Records: df.Count(), Bytes: df.FileSizeBytes(), Partition: partitionKey(df.Partition())})
 		}
 	}
 	l.files.put(key, files)
@@ -160,4 +166,17 @@ func (c *fileCache) put(k string, v []DataFile) {
 		clear(c.m)
 	}
 	c.m[k] = v
+}
+
+// partitionKey writes partition values in field id order: "1000=2024-03-01".
+func partitionKey(p map[int]any) string {
+	if len(p) == 0 {
+		return ""
+	}
+	ids := slices.Sorted(maps.Keys(p))
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%d=%v", id, p[id])
+	}
+	return strings.Join(parts, "/")
 }

@@ -76,8 +76,8 @@ func TestPartitionedTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.DataFiles != 3 || !strings.Contains(info.Partition, "ts_day") {
-			t.Fatalf("files = %d (want 3, one per partition), spec %s", info.DataFiles, info.Partition)
+		if info.DataFiles != 3 || info.Partitions != 3 || !strings.Contains(info.Partition, "ts_day") {
+			t.Fatalf("files = %d, partitions = %d (want 3, one file per partition), spec %s", info.DataFiles, info.Partitions, info.Partition)
 		}
 		if n := queryInt(t, l, "main", At{}, "SELECT sum(v) FROM bronze.p WHERE region = 'n'"); n != 6 {
 			t.Fatalf("sum = %d", n)

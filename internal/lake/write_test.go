@@ -48,6 +48,9 @@ func TestTypesRoundTrip(t *testing.T) {
 			t.Errorf("round trip differs:\n got %q\nwant %q", got, want)
 		}
 		info, err := l.Describe(ctx, rat.DefaultBranch, rat.TableID{Layer: "bronze", Name: "types"}, false)
+		if err == nil && info.Partitions != 1 {
+			t.Errorf("an unpartitioned table has %d partitions, want 1", info.Partitions)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -122,10 +122,16 @@
     await loadList();
     // Other pages link here to compare two refs (a failed run's branch
     // with its target).
+    // A ref may also be a commit (what a run changed: its base and the
+    // commit it published), which the lists of branches do not hold.
+    const pick = (sel, v) => {
+      if (![...sel.options].some((o) => o.value === v)) sel.append(h("option", { value: v }, "commit " + rat.short(v)));
+      sel.value = v;
+    };
     const from = rat.qs("from"), to = rat.qs("to");
     if (from && to) {
-      rat.$("#d-from").value = from;
-      rat.$("#d-to").value = to;
+      pick(rat.$("#d-from"), from);
+      pick(rat.$("#d-to"), to);
       await diff().catch((err) => fill("#diff-out", rat.errorBox(err)));
     }
   });

@@ -72,7 +72,9 @@
       run.commit ? stat("Published commit", h("code", { title: run.commit }, rat.short(run.commit))) : null);
     fill("#run-error", run.error ? rat.errorBox(run.error) : null,
       run.status === "failed" && run.run_branch ? h("p", null, "The run branch keeps what this run built before it stopped: ",
-        h("a", { href: "/branches?from=" + encodeURIComponent(run.run_branch) + "&to=" + encodeURIComponent(run.target) }, "compare " + run.run_branch + " with " + run.target)) : null);
+        h("a", { href: "/branches?from=" + encodeURIComponent(run.run_branch) + "&to=" + encodeURIComponent(run.target) }, "compare " + run.run_branch + " with " + run.target)) : null,
+      run.status === "success" && run.base && run.commit ? h("p", { id: "changed" }, "What this run changed in " + run.target + ": ",
+        h("a", { href: "/branches?from=" + encodeURIComponent(run.commit) + "&to=" + encodeURIComponent(run.base) }, "compare the published commit " + rat.short(run.commit) + " with " + rat.short(run.base) + ", where the run started")) : null);
     fill("#gantt", gantt(nodes));
     fill("#nodes", rat.table([
       { title: "Pipeline", get: (n) => h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline) },

@@ -25,7 +25,8 @@
     const stat = (label, v) => h("div", null, h("div", { class: "muted small" }, label), h("div", { class: "stat" }, v));
     fill("#stats",
       t.kind === "view" ? null : [stat("Rows", rat.num(t.rows)), stat("Data files", rat.num(t.files)), stat("Size", rat.bytes(t.bytes)),
-        stat("Partitioning", t.partition && t.partition !== "[]" ? t.partition : "none"), stat("Snapshots", (t.snapshots || []).length)],
+        stat("Partitioning", t.partition && t.partition !== "[]" ? t.partition : "none"),
+        t.partition && t.partition !== "[]" ? stat("Partitions", rat.num(t.partitions)) : null, stat("Snapshots", (t.snapshots || []).length)],
       stat("Last commit", h("code", null, rat.short(t.last_commit))),
       h("div", null, h("a", { class: "button", href: "/query?sql=" + encodeURIComponent("SELECT * FROM " + id + " LIMIT 100") + "&branch=" + encodeURIComponent(branch) }, "Query this table")),
       lin.nodes.some((n) => n.key === id && n.kind === "pipeline") ? h("div", null, h("a", { class: "button", href: "/pipelines/" + encodeURIComponent(id) }, "Open pipeline")) : null);
