@@ -99,12 +99,9 @@ func (e *queuedExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipel
 		return nil, nil, err // the machinery: River tries again
 	}
 	e.unlock(ctx, opts.ID)
-	now := time.Now().UTC()
-	res := &pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
-		RunBranch: "run/" + opts.ID, Status: pipeline.StatusFailed, Started: now,
-		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: rat.ErrorMessage(err)}
+	res, serr := e.a.recordEnded(ctx, opts, pipeline.StatusFailed, rat.ErrorMessage(err))
 	e.observe(res)
-	return res, nil, e.save(ctx, res)
+	return res, nil, serr
 }
 
 // observe counts a finished run.
@@ -112,17 +109,6 @@ func (e *queuedExec) observe(res *pipeline.Result) {
 	if e.metrics != nil && res != nil {
 		e.metrics.ObserveRun(res)
 	}
-}
-
-// save records a run that ended before it started.
-func (e *queuedExec) save(ctx context.Context, res *pipeline.Result) error {
-	rl, ok := e.a.store.(pipeline.RunLog)
-	if !ok {
-		return nil
-	}
-	detail, _ := json.Marshal(res)
-	return rl.SaveRun(ctx, rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Trigger: res.Trigger,
-		Started: res.Started, Finished: res.Started, Detail: detail})
 }
 
 func (e *queuedExec) unlock(ctx context.Context, runID string) {
@@ -213,8 +199,11 @@ func (e *queuedExec) Complete(ctx context.Context, run *pipeline.Result, cancell
 	r, err := e.runner(ctx, run.ID)
 	if err != nil {
 		run.Status, run.Error = pipeline.StatusFailed, rat.ErrorMessage(err)
-		_ = e.save(ctx, run)
+		if _, err := e.a.failUnfinished(ctx, run.ID, run.Error); err != nil {
+			e.log.Error("record run", "run", run.ID, "err", err)
+		}
 		e.unlock(ctx, run.ID)
+		e.observe(run)
 		return run
 	}
 	res := r.Complete(ctx, run, cancelled)

@@ -211,13 +211,25 @@ func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts p
 	if !skip {
 		return nil, &queue.Busy{Wait: overlapRetry, Reason: reason + "; waiting (overlap: queue)"}
 	}
-	rl := a.store.(pipeline.RunLog)
+	return a.recordEnded(ctx, opts, pipeline.StatusSkipped, reason+" (overlap: skip)")
+}
+
+// recordEnded records a run that ended before it started (skipped by the
+// overlap policy, or a mistake in its request) and returns its result.
+func (a *app) recordEnded(ctx context.Context, opts pipeline.Options, status pipeline.Status, reason string) (*pipeline.Result, error) {
 	now := time.Now().UTC()
 	res := &pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
-		RunBranch: "run/" + opts.ID, Status: pipeline.StatusSkipped, Started: now,
-		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: reason + " (overlap: skip)"}
-	detail, _ := json.Marshal(res)
-	return res, rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: string(res.Status), Trigger: opts.Trigger,
+		RunBranch: "run/" + opts.ID, Status: status, Started: now,
+		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: reason}
+	rl, ok := a.store.(pipeline.RunLog)
+	if !ok {
+		return res, nil
+	}
+	detail, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	return res, rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: string(status), Trigger: opts.Trigger,
 		Started: now, Finished: now, Detail: detail})
 }
 
@@ -232,19 +244,33 @@ func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool
 	if state == rivertype.JobStateRunning {
 		return true, nil
 	}
-	rl := a.store.(pipeline.RunLog)
-	rec, err := rl.Run(ctx, id)
-	if err != nil {
-		return true, err
+	_, err = a.failUnfinished(ctx, id, cancelledQueued)
+	return true, err
+}
+
+// failUnfinished records a run that is still queued or running as failed,
+// for reason, in one transaction; it returns the run's result as recorded.
+func (a *app) failUnfinished(ctx context.Context, id, reason string) (*pipeline.Result, error) {
+	st, ok := a.store.(interface {
+		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
+	})
+	if !ok {
+		return nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
 	}
 	var res pipeline.Result
-	if err := json.Unmarshal(rec.Detail, &res); err != nil {
-		return true, fmt.Errorf("read run %s: %w", id, err)
-	}
-	res.Status, res.Error = pipeline.StatusFailed, cancelledQueued
-	detail, _ := json.Marshal(res)
-	rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
-	return true, rl.SaveRun(ctx, rec)
+	err := st.UpdateRun(context.WithoutCancel(ctx), id, func(rec *rat.Run) error {
+		if err := json.Unmarshal(rec.Detail, &res); err != nil {
+			return fmt.Errorf("read run %s: %w", id, err)
+		}
+		if res.Status != "queued" && res.Status != pipeline.StatusRunning {
+			return nil
+		}
+		res.Status, res.Error = pipeline.StatusFailed, reason
+		detail, err := json.Marshal(res)
+		rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
+		return err
+	})
+	return &res, err
 }
 
 // cancelledQueued is the error of a run cancelled while it waited.
@@ -258,33 +284,17 @@ func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Optio
 	if err != nil {
 		return nil, err
 	}
-	rl := a.store.(pipeline.RunLog)
 	row, err := q.WaitRun(ctx, opts.ID, job)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := rl.Run(context.WithoutCancel(ctx), opts.ID)
-	if err != nil {
-		return nil, err
+	// A run whose job gave up (or was cancelled) before the runner
+	// finished is recorded so, with the last error.
+	reason := fmt.Sprintf("the run's job ended %s", row.State)
+	if n := len(row.Errors); n > 0 {
+		reason += ": " + row.Errors[n-1].Error
+	} else if row.State == rivertype.JobStateCancelled {
+		reason = cancelledQueued
 	}
-	var res pipeline.Result
-	if err := json.Unmarshal(rec.Detail, &res); err != nil {
-		return nil, fmt.Errorf("read run %s: %w", opts.ID, err)
-	}
-	if res.Status == "queued" || res.Status == pipeline.StatusRunning {
-		// The job gave up (or was cancelled) before the runner finished:
-		// the record says so, with the last error.
-		res.Status, res.Error = pipeline.StatusFailed, fmt.Sprintf("the run's job ended %s", row.State)
-		if n := len(row.Errors); n > 0 {
-			res.Error += ": " + row.Errors[n-1].Error
-		} else if row.State == rivertype.JobStateCancelled {
-			res.Error = cancelledQueued
-		}
-		detail, _ := json.Marshal(res)
-		rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
-		if err := rl.SaveRun(context.WithoutCancel(ctx), rec); err != nil {
-			return nil, err
-		}
-	}
-	return &res, nil
+	return a.failUnfinished(ctx, opts.ID, reason)
 }
