@@ -258,12 +258,7 @@ func (q *Queue) nowUS() int64 { return q.cfg.Now().UnixMicro() }
 // prepare works a rat_run job: it prepares the run and stores its DAG.
 func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	id := job.Args.ID
-	planned := false
-	if err := q.withTx(ctx, func(t tx) error {
-		ok, err := lockRun(ctx, t, id)
-		planned = ok
-		return err
-	}); err != nil || planned {
+	if state, err := q.runState(ctx, id); err != nil || state != "" {
 		return err // a retried job whose run is under way already
 	}
 	res, nodes, err := q.cfg.Exec.Prepare(ctx, job.Args.Options())
@@ -780,11 +775,11 @@ func (q *Queue) cancelDAG(ctx context.Context, run string) (found, finished bool
 	return true, false, nil
 }
 
-// RunDone tells whether a queued run has ended: its DAG is done, or its
-// rat_run job ended without preparing one.
+// runState returns the state of a run's DAG, "" when it has none (not
+// prepared yet, or prepared nothing).
 func (q *Queue) runState(ctx context.Context, run string) (string, error) {
 	state := ""
-	err := q.withTx(ctx, func(t tx) error {
+	err := q.read(ctx, func(t tx) error {
 		return t.query(ctx, `SELECT state FROM rat_dag_runs WHERE run_id = ?`, []any{run}, func(scan func(...any) error) error {
 			return scan(&state)
 		})

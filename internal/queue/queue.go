@@ -109,6 +109,8 @@ type Queue struct {
 	cfg    Config
 	id     string // names this process in the owners of nodes
 	withTx func(ctx context.Context, fn func(tx) error) error
+	// read runs fn's queries without a write transaction (only reads)
+	read   func(ctx context.Context, fn func(tx) error) error
 	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	cancel func(ctx context.Context, id int64) (*rivertype.JobRow, error)
@@ -191,6 +193,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		if err == nil {
 			q.bind(c)
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, fn) }
+			q.read = func(_ context.Context, fn func(tx) error) error { return sqliteRead(db, fn) }
 			err = migrate(ctx, q, drv)
 		}
 		if err != nil {
@@ -208,6 +211,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		if err == nil {
 			q.bind(c)
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
+			q.read = q.withTx // a Postgres transaction that only reads locks nothing
 			err = migrate(ctx, q, drv)
 		}
 		if err != nil {

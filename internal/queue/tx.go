@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,19 +21,27 @@ func sqliteTx(ctx context.Context, db *sql.DB, c *river.Client[*sql.Tx], fn func
 		return err
 	}
 	defer func() { _ = t.Rollback() }()
-	if err := fn(sqliteT{t, c}); err != nil {
+	if err := fn(sqliteT{t, t, c}); err != nil {
 		return err
 	}
 	return t.Commit()
 }
 
+// sqliteRead runs fn's queries outside a transaction: a read (a waiter
+// polling its run's state) takes no write lock on the queue file.
+func sqliteRead(db *sql.DB, fn func(tx) error) error { return fn(sqliteT{q: db}) }
+
 type sqliteT struct {
-	t *sql.Tx
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	}
+	t *sql.Tx // nil for reads: nothing to insert jobs into
 	c *river.Client[*sql.Tx]
 }
 
 func (s sqliteT) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := s.t.ExecContext(ctx, query, args...)
+	res, err := s.q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -40,7 +49,7 @@ func (s sqliteT) exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (s sqliteT) query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := s.t.QueryContext(ctx, query, args...)
+	rows, err := s.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -65,6 +74,9 @@ func eachRow(rows interface {
 func (s sqliteT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 	if len(jobs) == 0 {
 		return nil
+	}
+	if s.t == nil {
+		return errors.New("queue: jobs are inserted in a transaction")
 	}
 	_, err := s.c.InsertManyTx(ctx, s.t, jobs)
 	return err
