@@ -28,9 +28,14 @@ import (
 // Config holds what a Server needs: plain values, live objects and
 // functions. Only Store and Lake are required.
 type Config struct {
-	Listen  string  // host:port; "" = 127.0.0.1:3030
-	Tokens  []Token // API tokens; none = no auth (loopback only)
-	Version string  // rat's version, shown by the UI's settings page
+	Listen string  // host:port; "" = 127.0.0.1:3030
+	Tokens []Token // API tokens; none = no auth (loopback only)
+	// AllowedHosts are host names (RAT_ALLOWED_HOSTS) answered besides
+	// localhost and the listen address, and trusted as the origin of
+	// browser requests; see guard.go. Enforced on a loopback listen
+	// address always, elsewhere only when set.
+	AllowedHosts []string
+	Version      string // rat's version, shown by the UI's settings page
 
 	Store   catalog.Store
 	Lake    *lake.Lake
@@ -96,6 +101,7 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	auth    *authenticator
+	guard   *hostGuard
 	replay  *trigger.Replay // webhook deliveries seen
 	cpu     cpuMeter        // the overview's CPU gauge
 	sums    summaryCache    // table summaries by commit
@@ -149,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
-		replay: &trigger.Replay{Now: cfg.Now}}
+		replay: &trigger.Replay{Now: cfg.Now}, guard: newHostGuard(cfg.Listen, cfg.AllowedHosts)}
 	if d, ok := cfg.Store.(deliveryRecorder); ok {
 		// Every replica refuses a delivery any of them took.
 		s.replay.Record = d.RecordDelivery
@@ -162,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.uiRoutes(); err != nil {
 		return nil, err
 	}
-	s.handler = s.recoverPanics(s.mux)
+	s.handler = s.recoverPanics(s.guardRequests(s.mux))
 	return s, nil
 }
 
@@ -238,7 +244,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", MetricsHandler(s.cfg.Registry))
 
 	api := func(pattern string, role Role, h func(http.ResponseWriter, *http.Request) error) {
-		s.mux.Handle(pattern, s.authorize(role, s.handle(h)))
+		s.mux.Handle(pattern, s.authorize(role, s.bodyTypes(s.handle(h))))
 	}
 	api("GET /api/v1/workspace", RoleRead, s.getWorkspace)
 	api("GET /api/v1/pipelines/{id}", RoleRead, s.getPipeline)
