@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"crypto/subtle"
 	"net"
 	"net/http"
@@ -75,6 +76,9 @@ func newAuthenticator(listen string, tokens []Token) (*authenticator, error) {
 		}
 		if t.Role < RoleRead || t.Role > RoleAdmin {
 			return nil, rat.Errorf(rat.EINVALID, "token %q: want role read, run or admin", t.Name)
+		}
+		if err := checkTokenLength(listen, fmt.Sprintf("%q", t.Name), t.Secret); err != nil {
+			return nil, err
 		}
 		a.tokens = append(a.tokens, hashedToken{name: t.Name, sum: sha256.Sum256([]byte(t.Secret)), role: t.Role})
 	}

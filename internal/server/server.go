@@ -35,6 +35,9 @@ type Config struct {
 	// browser requests; see guard.go. Enforced on a loopback listen
 	// address always, elsewhere only when set.
 	AllowedHosts []string
+	// MetricsToken, when set, is required by /metrics (RAT_METRICS_TOKEN);
+	// the API tokens are accepted there too.
+	MetricsToken string
 	Version      string // rat's version, shown by the UI's settings page
 
 	Store   catalog.Store
@@ -150,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := metricsAccessOf(cfg).check(cfg.Listen); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registry, cfg.Lake, cfg.StateDir, cfg.QueueWaiting)
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -241,7 +247,7 @@ func (s *Server) routes() {
 	// Webhooks authenticate with their trigger's own secret, not API tokens.
 	s.mux.Handle("POST /api/v1/webhooks/{pipeline}", s.handle(s.webhook))
 	s.mux.HandleFunc("GET /health/ready", s.ready)
-	s.mux.Handle("GET /metrics", MetricsHandler(s.cfg.Registry))
+	s.mux.Handle("GET /metrics", metricsAccessOf(s.cfg).wrap(MetricsHandler(s.cfg.Registry)))
 
 	api := func(pattern string, role Role, h func(http.ResponseWriter, *http.Request) error) {
 		s.mux.Handle(pattern, s.authorize(role, s.bodyTypes(s.handle(h))))
