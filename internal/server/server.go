@@ -105,9 +105,13 @@ type Server struct {
 	metrics *metrics
 	auth    *authenticator
 	guard   *hostGuard
-	replay  *trigger.Replay // webhook deliveries seen
-	cpu     cpuMeter        // the overview's CPU gauge
-	sums    summaryCache    // table summaries by commit
+	// sessions keeps UI sign-ins (the catalog database, so every replica
+	// shares them); limiter counts failed sign-ins per client address.
+	sessions sessionStore
+	limiter  signInLimiter
+	replay   *trigger.Replay // webhook deliveries seen
+	cpu      cpuMeter        // the overview's CPU gauge
+	sums     summaryCache    // table summaries by commit
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -162,6 +166,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
 		replay: &trigger.Replay{Now: cfg.Now}, guard: newHostGuard(cfg.Listen, cfg.AllowedHosts)}
+	s.sessions = &memSessions{}
+	if ss, ok := cfg.Store.(sessionStore); ok {
+		s.sessions = ss
+	}
 	if d, ok := cfg.Store.(deliveryRecorder); ok {
 		// Every replica refuses a delivery any of them took.
 		s.replay.Record = d.RecordDelivery
