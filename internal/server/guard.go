@@ -67,12 +67,19 @@ func normalHost(h string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 }
 
-// hostOf is the host name of a Host header, without its port.
+// hostOf is the host name of a Host header, without its port; "" when
+// the port is not a number ("localhost:1@evil.example").
 func hostOf(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return normalHost(h)
+	h, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return normalHost(hostport)
 	}
-	return normalHost(hostport)
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return normalHost(h)
 }
 
 // allowsHost reports whether a request's Host header names this server.
@@ -131,7 +138,7 @@ func (g *hostGuard) crossOrigin(r *http.Request) error {
 // or token, and tunnels (ngrok and the like) forward their own names.
 func (s *Server) guardRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/v1/webhooks/") && !s.guard.allowsHost(r.Host) {
+		if !isWebhook(r) && !s.guard.allowsHost(r.Host) {
 			s.writeError(w, r, rat.Errorf(codeMisdirected, "this server does not answer to host %q: use http://localhost:%s, or add the name to RAT_ALLOWED_HOSTS (comma-separated host names)", r.Host, s.port()))
 			return
 		}
@@ -141,6 +148,13 @@ func (s *Server) guardRequests(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isWebhook reports whether r is a webhook delivery: POST to
+// /api/v1/webhooks/<pipeline>, one path segment.
+func isWebhook(r *http.Request) bool {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/webhooks/")
+	return ok && r.Method == http.MethodPost && rest != "" && !strings.Contains(rest, "/")
 }
 
 // port is the port the server listens on, for messages.

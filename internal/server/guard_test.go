@@ -56,6 +56,8 @@ func TestHostCheck(t *testing.T) {
 		"127.0.0.1:" + p:              http.StatusOK,
 		"[::1]:" + p:                  http.StatusOK,
 		"localhost":                   http.StatusOK,
+		"0.0.0.0:" + p:                http.StatusMisdirectedRequest, // browsers on Linux reach loopback through 0.0.0.0
+		"localhost:1@evil.example":    http.StatusMisdirectedRequest,
 	} {
 		for _, path := range []string{"/api/v1/tables", "/", "/metrics", "/health/ready", "/static/core.js"} {
 			r := e.raw("GET", path, "", map[string]string{"Host": host})
@@ -74,6 +76,16 @@ func TestHostCheck(t *testing.T) {
 	}
 	if r := e.do("GET", "/api/v1/branches/rebound", nil); r.status != http.StatusNotFound {
 		t.Errorf("the refused request created a branch: %d", r.status)
+	}
+	// Webhook deliveries come through tunnels under their names: only a
+	// POST to one webhook skips the check.
+	if r := e.raw("POST", "/api/v1/webhooks/silver.orders", "{}", map[string]string{"Host": "tunnel.example", "Content-Type": "application/json"}); r.status != http.StatusNotFound {
+		t.Errorf("a webhook through a tunnel: %d %s, want its 404", r.status, r.raw)
+	}
+	for _, path := range []string{"/api/v1/webhooks/silver.orders", "/api/v1/webhooks/x/../../tables"} {
+		if r := e.raw("GET", path, "", map[string]string{"Host": "evil.example"}); r.status == http.StatusOK {
+			t.Errorf("GET %s with a forged Host: %d", path, r.status)
+		}
 	}
 
 	// Names listed in RAT_ALLOWED_HOSTS are answered too.
@@ -180,6 +192,13 @@ func TestCrossOrigin(t *testing.T) {
 	if r := e.raw("POST", "/api/v1/runs/x/cancel", "", map[string]string{"Origin": "http://evil.example"}); r.status != http.StatusForbidden {
 		t.Errorf("cross-site cancel: %d", r.status)
 	}
+	// Nor can it sign the user in (to its own token) or out.
+	for _, path := range []string{"/login", "/logout"} {
+		r := e.raw("POST", path, "token=x", map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+		if r.status != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d", path, r.status)
+		}
+	}
 }
 
 // TestJSONBodies: a page can send text/plain or a form to another site
@@ -275,6 +294,16 @@ func TestUploadErrors(t *testing.T) {
 	}
 	ok := part + "id\n1\n\r\n--" + boundary + "--\r\n"
 	e.want(e.raw("POST", "/api/v1/landing/orders", ok, map[string]string{"Content-Type": ct}), http.StatusCreated)
+}
+
+// TestLoginBodyLimit: the sign-in form is small; a bigger one is 413.
+func TestLoginBodyLimit(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil, func(c *Config) { c.Tokens = []Token{{Name: "ops", Secret: "login-limit-secret-123", Role: RoleAdmin}} })
+	r := e.raw("POST", "/login", "token="+strings.Repeat("x", 9<<10), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.errMessage(), "8 KiB") {
+		t.Errorf("a 9 KiB sign-in: %d %s", r.status, r.raw)
+	}
 }
 
 // TestWebhookBodyLimit: a webhook body over its limit is 413 with the limit.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,6 +41,13 @@ func (s *Server) uiRoutes() error {
 	})
 	s.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		next := safeNext(r.PostFormValue("next"))
 		key, now := clientKey(r), s.cfg.Now()
 		if wait := s.limiter.blocked(key, now); wait > 0 {
