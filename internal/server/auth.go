@@ -166,9 +166,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Role, err
 // tooManyFailures is the answer to a client that failed to sign in too
 // often: 429 with the wait in Retry-After.
 func (s *Server) tooManyFailures(w http.ResponseWriter, wait time.Duration) error {
+	return rat.Errorf(codeTooManyRequests, "too many failed sign-ins from this address: try again in %d seconds", retryAfter(w, wait))
+}
+
+// retryAfter sets Retry-After to wait, in whole seconds, and returns them.
+func retryAfter(w http.ResponseWriter, wait time.Duration) int {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return rat.Errorf(codeTooManyRequests, "too many failed sign-ins from this address: try again in %d seconds", secs)
+	return secs
 }
 
 // authorize requires a token with at least role in front of next.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/web"
 )
 
@@ -51,8 +50,8 @@ func (s *Server) uiRoutes() error {
 		next := safeNext(r.PostFormValue("next"))
 		key, now := clientKey(r), s.cfg.Now()
 		if wait := s.limiter.blocked(key, now); wait > 0 {
-			err := s.tooManyFailures(w, wait)
-			s.renderPage(w, r, ui, http.StatusTooManyRequests, "login", web.Data{Next: next, Error: "Too many failed sign-ins: " + strings.TrimPrefix(rat.ErrorMessage(err), "too many failed sign-ins from this address: ") + "."})
+			msg := fmt.Sprintf("Too many failed sign-ins from this address: try again in %d seconds.", retryAfter(w, wait))
+			s.renderPage(w, r, ui, http.StatusTooManyRequests, "login", web.Data{Next: next, Error: msg})
 			return
 		}
 		secret := strings.TrimSpace(r.PostFormValue("token"))
