@@ -117,3 +117,7 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, testenv.Postgres(t)))
 }
+
+func TestUISessions(t *testing.T) {
+	catalogtest.Sessions(t, open(t, testenv.Postgres(t)))
+}

@@ -226,3 +226,7 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
 }
+
+func TestUISessions(t *testing.T) {
+	catalogtest.Sessions(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}

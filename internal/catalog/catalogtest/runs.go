@@ -146,3 +146,52 @@ func Deliveries(t *testing.T, s DeliveryStore) {
 		}
 	}
 }
+
+// SessionStore keeps web UI sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, idHash, tokenName, tokenMAC string, now, expires time.Time) error
+	Session(ctx context.Context, idHash string, now time.Time) (tokenName, tokenMAC string, ok bool, err error)
+	DeleteSession(ctx context.Context, idHash string) error
+}
+
+// Sessions checks that a session is found until it expires or is deleted,
+// and that expired sessions are pruned.
+func Sessions(t *testing.T, s SessionStore) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := s.CreateSession(ctx, "a", "ops", "mac-a", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, "b", "viewer", "mac-b", t0, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if name, mac, ok, err := s.Session(ctx, "a", t0.Add(time.Minute)); err != nil || !ok || name != "ops" || mac != "mac-a" {
+		t.Fatalf("session a = %q %q %v %v", name, mac, ok, err)
+	}
+	if _, _, ok, err := s.Session(ctx, "a", t0.Add(time.Hour)); err != nil || ok {
+		t.Fatalf("session a at its expiry: ok = %v, %v", ok, err)
+	}
+	if _, _, ok, err := s.Session(ctx, "nope", t0); err != nil || ok {
+		t.Fatalf("an unknown session: ok = %v, %v", ok, err)
+	}
+	if err := s.DeleteSession(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := s.Session(ctx, "b", t0); err != nil || ok {
+		t.Fatalf("a deleted session: ok = %v, %v", ok, err)
+	}
+	if err := s.DeleteSession(ctx, "b"); err != nil {
+		t.Fatalf("deleting a deleted session: %v", err)
+	}
+	// A new session prunes the expired ones: a, expired at t0+1h, is gone
+	// even to a reader whose clock is behind.
+	if err := s.CreateSession(ctx, "c", "ops", "mac-c", t0.Add(3*time.Hour), t0.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := s.Session(ctx, "a", t0); err != nil || ok {
+		t.Fatalf("an expired session was not pruned: ok = %v, %v", ok, err)
+	}
+	if err := s.CreateSession(ctx, "c", "ops", "mac-c", t0.Add(3*time.Hour), t0.Add(4*time.Hour)); err == nil {
+		t.Fatal("a session id was recorded twice")
+	}
+}
