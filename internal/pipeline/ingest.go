@@ -28,6 +28,9 @@ type IngestResult struct {
 // written on a temporary branch and merged in one commit.
 func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, files []ingest.File, sheet, tmpDir string, evolve bool, now time.Time) (IngestResult, error) {
 	res := IngestResult{Table: id.String(), Files: []string{}, Skipped: []string{}}
+	if id.Internal() {
+		return res, rat.InternalTableError(id)
+	}
 	consumer := "ingest:" + id.String()
 	done, err := Consumed(ctx, l, target, consumer)
 	if err != nil {

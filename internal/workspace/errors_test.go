@@ -68,6 +68,12 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown partition transform", map[string]string{
 			"pipelines/silver/x.sql": "-- @partition_by: week(d)\n" + sel,
 		}, rat.EINVALID, []string{`pipelines/silver/x.sql:1: @partition_by: partition "week(d)": want a column name or day(col), month(col), year(col)`}},
+		{"pipeline in rat's own layer", map[string]string{
+			"pipelines/_rat/landing_files.sql": "SELECT 1 AS x WHERE false\n",
+		}, rat.EINVALID, []string{"pipelines/_rat/landing_files.sql: a pipeline may not build _rat.landing_files", "only rat writes them"}},
+		{"@name in rat's own layer", map[string]string{
+			"pipelines/bronze/files.sql": "-- @name: _rat.landing_files\n" + sel,
+		}, rat.EINVALID, []string{"pipelines/bronze/files.sql:1: @name: _rat.landing_files names one of rat's own tables"}},
 		{"sql outside a layer", map[string]string{
 			"pipelines/x.sql": sel,
 		}, rat.EINVALID, []string{"pipelines/x.sql: a pipeline must be inside a layer folder: move it to pipelines/<layer>/x.sql"}},
