@@ -71,3 +71,15 @@ func TestRegistryIsRatsOwn(t *testing.T) {
 		t.Fatalf("bronze.orders holds %s rows, want 3 (a.csv once, b.csv)", n)
 	}
 }
+
+// TestRunIntoReservedBranch: a run publishes by merging into its target,
+// so a target named like rat's own branches is refused up front.
+func TestRunIntoReservedBranch(t *testing.T) {
+	e := newEnv(t, copyFiles(basic))
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10)) t(id, amount)")
+	r := &Runner{Lake: e.lake, Workspace: loadWS(t, e), Parallel: 1}
+	_, err := r.Run(context.Background(), Options{Target: "run/mine"})
+	if err == nil || !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), `cannot run into run/mine: the name is reserved`) {
+		t.Fatalf("run into run/mine: err = %v, want it refused as reserved", err)
+	}
+}

@@ -117,3 +117,13 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, testenv.Postgres(t)))
 }
+
+func TestLegacyRunBranches(t *testing.T) {
+	url := testenv.Postgres(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	catalogtest.LegacyRunBranches(t, open(t, url), db, func() catalog.Store { return open(t, url) })
+}
