@@ -243,7 +243,7 @@ func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 	if a.cfg.WorkspaceDir == "" {
 		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
 	}
-	return workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
+	ws, err := workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
 		Env: os.LookupEnv,
 		Known: func(id rat.TableID) bool {
 			if anyRef {
@@ -253,6 +253,10 @@ func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 			return err == nil
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return ws, a.adoptTriggerKeys(ctx, ws)
 }
 
 // runner builds the pipeline runner for a workspace: run records in the

@@ -127,3 +127,7 @@ func TestLegacyRunBranches(t *testing.T) {
 	defer db.Close()
 	catalogtest.LegacyRunBranches(t, open(t, url), db, func() catalog.Store { return open(t, url) })
 }
+
+func TestTriggerKeyRenames(t *testing.T) {
+	catalogtest.TriggerKeyRenames(t, open(t, testenv.Postgres(t)))
+}

@@ -236,3 +236,7 @@ func TestLegacyRunBranches(t *testing.T) {
 	defer db.Close()
 	catalogtest.LegacyRunBranches(t, open(t, path), db, func() catalog.Store { return open(t, path) })
 }
+
+func TestTriggerKeyRenames(t *testing.T) {
+	catalogtest.TriggerKeyRenames(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}

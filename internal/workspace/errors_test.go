@@ -120,6 +120,18 @@ func TestLoadErrors(t *testing.T) {
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "triggers:\n  - {type: freshness, warn_afer: 3}\n",
 		}, rat.EINVALID, []string{`unknown key "triggers[0].warn_afer"`}},
+		{"identical triggers", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: daily}\n  - {type: landing, zone: a}\n  - {type: schedule, cron: '0 0 * * *', catch_up: all}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:4: triggers[2]: the same trigger as triggers[0] (line 2): it would fire twice`, "different name: keys"}},
+		{"two triggers with one name", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: daily, name: n}\n  - {type: after, pipelines: [silver.y], name: n}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:3: triggers[1].name: triggers[0] (line 2) is named n too`}},
+		{"bad trigger name", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: daily, name: '1st'}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: triggers[0]: name 1st: start with a letter`}},
 		{"unknown trigger type", map[string]string{
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "triggers:\n  - type: shedule\n    cron: daily\n",
