@@ -133,8 +133,8 @@ func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.
 	}
 	after := map[string][]string{}
 	for _, p := range ws.Pipelines() {
-		for i, tr := range p.Config.Triggers {
-			if _, off := disabled[trigger.Key(p.ID.String(), i)]; tr.Type != "after" || off {
+		for _, tr := range p.Config.Triggers {
+			if _, off := disabled[trigger.Key(p.ID.String(), tr.Name)]; tr.Type != "after" || off {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", p.ConfigFile, tr.Line)

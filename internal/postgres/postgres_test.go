@@ -121,3 +121,17 @@ func TestWebhookDeliveries(t *testing.T) {
 func TestUISessions(t *testing.T) {
 	catalogtest.Sessions(t, open(t, testenv.Postgres(t)))
 }
+
+func TestLegacyRunBranches(t *testing.T) {
+	url := testenv.Postgres(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	catalogtest.LegacyRunBranches(t, open(t, url), db, func() catalog.Store { return open(t, url) })
+}
+
+func TestTriggerKeyRenames(t *testing.T) {
+	catalogtest.TriggerKeyRenames(t, open(t, testenv.Postgres(t)))
+}

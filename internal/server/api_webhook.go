@@ -49,10 +49,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var raw map[string]any
-	index := 0
-	for i, t := range p.Config.Triggers {
+	name := ""
+	for _, t := range p.Config.Triggers {
 		if t.Type == "webhook" {
-			raw, index = t.Raw, i
+			raw, name = t.Raw, t.Name
 			break
 		}
 	}
@@ -101,10 +101,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Only an authenticated caller learns that the trigger is off.
-	if off, err := s.triggerDisabled(r.Context(), p.ID.String(), index); err != nil {
+	if off, err := s.triggerDisabled(r.Context(), p.ID.String(), name); err != nil {
 		return err
 	} else if off {
-		return rat.Errorf(rat.ECONFLICT, "the webhook trigger of %s is disabled: enable it with POST /api/v1/triggers/%s/enable", p.ID, trigger.ID(p.ID.String(), index))
+		return rat.Errorf(rat.ECONFLICT, "the webhook trigger of %s is disabled: enable it with POST /api/v1/triggers/%s/enable", p.ID, trigger.ID(p.ID.String(), name))
 	}
 	opts := pipeline.Options{ID: pipeline.NewRunID(s.cfg.Now()), Target: s.cfg.Branch, Selectors: []string{p.ID.String()}, Trigger: "webhook"}
 	if err := s.startRun(opts); err != nil {

@@ -95,7 +95,7 @@ func TestWebhook(t *testing.T) {
 
 	// Triggers are listed, and switched off and on through the API.
 	list := list(t, e.want(e.do("GET", "/api/v1/triggers", nil), http.StatusOK), "triggers")
-	if len(list) != 2 || list[0]["id"] != "silver.orders:0" || list[0]["type"] != "webhook" || list[0]["enabled"] != true ||
+	if len(list) != 2 || list[0]["id"] != "silver.orders:"+list[0]["name"].(string) || list[0]["type"] != "webhook" || list[0]["enabled"] != true ||
 		list[0]["where"] != "pipelines/silver/orders.yaml:2" {
 		t.Fatalf("triggers = %v", list)
 	}

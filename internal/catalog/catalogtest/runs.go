@@ -3,6 +3,7 @@ package catalogtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -193,5 +194,50 @@ func Sessions(t *testing.T, s SessionStore) {
 	}
 	if err := s.CreateSession(ctx, "c", "ops", "mac-c", t0.Add(3*time.Hour), t0.Add(4*time.Hour)); err == nil {
 		t.Fatal("a session id was recorded twice")
+	}
+}
+
+// TriggerKeyStore moves trigger state between keys.
+type TriggerKeyStore interface {
+	ScheduleStore
+	SetTriggerDisabled(ctx context.Context, key string, disabled bool) error
+	DisabledTriggers(ctx context.Context) (map[string]time.Time, error)
+	TriggerKeys(ctx context.Context) ([]string, error)
+	RenameTriggerKeys(ctx context.Context, renames map[string]string) error
+}
+
+// TriggerKeyRenames checks that trigger state moves to new keys in both
+// tables, that state under a new key wins, and that "" forgets a key.
+func TriggerKeyRenames(t *testing.T, s TriggerKeyStore) {
+	ctx := context.Background()
+	t1 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Hour)
+	for key, at := range map[string]time.Time{"p#0": t1, "p#1": t1, "p#2": t1, "p#b": t2} {
+		if err := s.SetScheduleLast(ctx, key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetTriggerDisabled(ctx, "p#0", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenameTriggerKeys(ctx, map[string]string{"p#0": "p#a", "p#1": "p#b", "p#2": ""}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.TriggerKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if want := []string{"p#a", "p#a", "p#b"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys after renames = %v, want %v", keys, want)
+	}
+	if got, ok, _ := s.ScheduleLast(ctx, "p#a"); !ok || !got.Equal(t1) {
+		t.Errorf("p#a's last tick = %v %v, want %v (moved from p#0)", got, ok, t1)
+	}
+	if got, ok, _ := s.ScheduleLast(ctx, "p#b"); !ok || !got.Equal(t2) {
+		t.Errorf("p#b's last tick = %v %v, want its own %v", got, ok, t2)
+	}
+	if d, err := s.DisabledTriggers(ctx); err != nil || len(d) != 1 || d["p#a"].IsZero() {
+		t.Errorf("disabled = %v %v, want p#a (moved from p#0)", d, err)
 	}
 }
