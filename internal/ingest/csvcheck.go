@@ -260,13 +260,21 @@ func Explain(paths []string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var parquet []string
 	for _, p := range paths {
-		if f, ferr := Format(p); ferr != nil || f != "csv" {
+		f, ferr := Format(p)
+		if ferr == nil && f == "parquet" {
+			parquet = append(parquet, p)
+		}
+		if ferr != nil || f != "csv" {
 			continue
 		}
 		if cerr := CheckCSV(p, Delimiter(p)); cerr != nil {
 			return cerr
 		}
+	}
+	if perr := explainParquet(parquet, func(p string) string { return p }, err); perr != nil {
+		return perr
 	}
 	return err
 }

@@ -268,13 +268,22 @@ func Typed(empty []File) bool {
 // ExplainFiles is Explain for landing files: the error names the file by
 // its zone path.
 func ExplainFiles(files []File, err error) error {
+	var parquet []string
+	source := map[string]string{}
 	for _, f := range files {
+		if f.Format == "parquet" {
+			parquet = append(parquet, f.Local)
+			source[f.Local] = f.Source()
+		}
 		if f.Format != "csv" {
 			continue
 		}
 		if cerr := CheckCSV(f.Local, Delimiter(f.Name)); cerr != nil {
 			return relabel(cerr, f)
 		}
+	}
+	if perr := explainParquet(parquet, func(p string) string { return source[p] }, err); perr != nil {
+		return perr
 	}
 	return err
 }

@@ -28,10 +28,10 @@ type ParquetReport struct {
 // bytes, the footer, every column chunk's place in the file and, page by
 // page, the page headers (their sizes must tile the chunk, their value
 // counts must add up to the chunk's) and the page CRCs where the writer
-// stored them. DuckDB checks none of the CRCs; a zeroed or overwritten
-// region of a page with a CRC is an error here instead of wrong values in a
-// table. Pages are read only when they carry a CRC, so a file without CRCs
-// costs a footer and one small read per page.
+// stored them (DuckDB verifies none); then the values of plain-encoded
+// numeric chunks against the footer's statistics (checkValues). A zeroed
+// or overwritten region is an error that names the file, row group and
+// column, instead of wrong values in a table.
 func CheckParquet(path string) (ParquetReport, error) {
 	var rep ParquetReport
 	f, err := os.Open(path)
@@ -85,7 +85,7 @@ func CheckParquet(path string) (ParquetReport, error) {
 	}
 	rep.Rows, rep.RowGroups = meta.NumRows, meta.NumRowGroups()
 	var rows int64
-	w := pageWalker{f: f, path: path, end: footStart}
+	w := pageWalker{f: f, path: path, end: footStart, sealed: map[valueJob]bool{}}
 	for i := range meta.NumRowGroups() {
 		rg := meta.RowGroup(i)
 		rows += rg.NumRows()
@@ -98,7 +98,7 @@ func CheckParquet(path string) (ParquetReport, error) {
 				continue // the chunk lives in another file
 			}
 			where := fmt.Sprintf("row group %d, column %s", i, cc.PathInSchema().String())
-			if err := w.chunk(cc, where, &rep); err != nil {
+			if err := w.chunk(cc, where, valueJob{i, j}, &rep); err != nil {
 				return rep, err
 			}
 		}
@@ -106,7 +106,7 @@ func CheckParquet(path string) (ParquetReport, error) {
 	if rows != meta.NumRows {
 		return rep, damaged("its row groups hold %d rows but the footer says %d", rows, meta.NumRows)
 	}
-	return rep, nil
+	return rep, checkValues(path, meta, w.sealed)
 }
 
 // pageWalker reads the page headers of column chunks.
@@ -115,6 +115,9 @@ type pageWalker struct {
 	path string
 	end  int64 // where the footer starts: no page reaches past it
 	buf  []byte
+	// sealed are the chunks whose every page carried a CRC that matched:
+	// their values need no other check.
+	sealed map[valueJob]bool
 }
 
 func (w *pageWalker) damaged(where, format string, args ...any) error {
@@ -123,7 +126,7 @@ func (w *pageWalker) damaged(where, format string, args ...any) error {
 }
 
 // chunk walks one column chunk's pages.
-func (w *pageWalker) chunk(cc *metadata.ColumnChunkMetaData, where string, rep *ParquetReport) error {
+func (w *pageWalker) chunk(cc *metadata.ColumnChunkMetaData, where string, job valueJob, rep *ParquetReport) error {
 	start := cc.DataPageOffset()
 	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
 		start = cc.DictionaryPageOffset()
@@ -133,6 +136,7 @@ func (w *pageWalker) chunk(cc *metadata.ColumnChunkMetaData, where string, rep *
 		return w.damaged(where, "the column chunk (bytes %d to %d) lies outside the data (bytes 4 to %d)", start, end, w.end)
 	}
 	var values int64
+	sealed := true
 	for pos, page := start, 0; pos < end; page++ {
 		h, hlen, err := w.header(pos, end)
 		if err != nil {
@@ -150,6 +154,8 @@ func (w *pageWalker) chunk(cc *metadata.ColumnChunkMetaData, where string, rep *
 				return w.damaged(fmt.Sprintf("%s, page %d (byte %d)", where, page, pos), "the page's content does not match its CRC checksum")
 			}
 			rep.Checked++
+		} else {
+			sealed = false
 		}
 		if h.data {
 			values += int64(h.values)
@@ -159,6 +165,9 @@ func (w *pageWalker) chunk(cc *metadata.ColumnChunkMetaData, where string, rep *
 	}
 	if values != cc.NumValues() {
 		return w.damaged(where, "its pages hold %d values but the footer says %d", values, cc.NumValues())
+	}
+	if sealed {
+		w.sealed[job] = true
 	}
 	return nil
 }
@@ -313,4 +322,50 @@ func readNumValues(ctx context.Context, p thrift.TProtocol) (int32, error) {
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// damageSigns are what DuckDB's errors say when it cannot decode a Parquet
+// file's pages (lower case).
+var damageSigns = []string{"decompress", "out of buffer", "corrupt", "invalid page", "checksum", "dictionary index"}
+
+// explainParquet turns a DuckDB error that says it could not decode
+// Parquet data into one that names the damaged file (DuckDB names it only
+// sometimes) and what to do; nil when err is not about damaged data.
+// name gives a file's name for the message.
+func explainParquet(paths []string, name func(string) string, err error) error {
+	msg := err.Error()
+	lower := strings.ToLower(msg)
+	sign := ""
+	for _, s := range damageSigns {
+		if strings.Contains(lower, s) {
+			sign = s
+			break
+		}
+	}
+	if sign == "" || len(paths) == 0 {
+		return nil
+	}
+	var named []string
+	for _, p := range paths {
+		if strings.Contains(msg, p) {
+			named = append(named, p)
+		}
+	}
+	if len(named) == 0 {
+		named = paths
+	}
+	cause := msg
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		cause = msg[i+2:]
+	}
+	if len(named) == 1 {
+		return rat.Errorf(rat.EINVALID, "%s is damaged: DuckDB cannot decode its data (%s); nothing was loaded: export or copy the file again",
+			name(named[0]), firstLine(errors.New(cause)))
+	}
+	names := make([]string, len(named))
+	for i, p := range named {
+		names[i] = name(p)
+	}
+	return rat.Errorf(rat.EINVALID, "one of %s is damaged: DuckDB cannot decode its data (%s); nothing was loaded: load them one by one to find it, then export or copy it again",
+		strings.Join(names, ", "), firstLine(errors.New(cause)))
 }
