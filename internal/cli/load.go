@@ -26,7 +26,13 @@ first load, with column types detected from the files. Later loads append
 --evolve adds them. A load that fails commits nothing.
 
 The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
-.parquet, optionally compressed .gz/.zst) unless --format says otherwise.`,
+.parquet, optionally compressed .gz/.zst) unless --format says otherwise.
+
+Files are checked first: a 0-byte file, a CSV line that is not UTF-8 and a
+damaged Parquet file are errors that name the file (and line, or row group
+and column). A file without rows (a CSV header line only) adds nothing:
+appended to a table it commits nothing, and it cannot create one (its
+columns have no types); a 0-row Parquet file creates its typed empty table.`,
 		Example: `  rat load sales.csv --into bronze.sales
   rat load 'exports/*.parquet' --into bronze.orders --mode replace
   rat load more.json --into bronze.sales --branch dev --evolve`,

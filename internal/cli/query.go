@@ -29,7 +29,9 @@ snapshot --at selects: a snapshot id (see 'rat describe') or a time.
 
 Writes (INSERT, CREATE, COPY, ...) are refused: load files with 'rat load'.
 With -o the result goes to a file; its extension picks the format (.csv,
-.json, .parquet) unless --format says otherwise.`,
+.json, .parquet) unless --format says otherwise. The file is written under a
+temporary name beside it and renamed when complete: a failed query leaves an
+existing file as it was.`,
 		Example: `  rat query "SELECT region, sum(amount) FROM bronze.sales GROUP BY ALL"
   rat query "SELECT count(*) FROM bronze.sales" --branch dev
   rat query "SELECT * FROM bronze.sales" --at 2024-05-01T12:00:00Z --format csv
