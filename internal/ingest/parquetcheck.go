@@ -354,9 +354,16 @@ func explainParquet(paths []string, name func(string) string, err error) error {
 	if len(named) == 0 {
 		named = paths
 	}
+	// DuckDB's message: "...: Invalid Input Error: Failed to read file
+	// "PATH": Snappy decompression failure"; keep what went wrong.
 	cause := msg
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		cause = msg[i+2:]
+	if i := strings.LastIndex(cause, "Error: "); i >= 0 {
+		cause = cause[i+len("Error: "):]
+	}
+	if strings.HasPrefix(cause, "Failed to read file ") {
+		if j := strings.Index(cause, "\": "); j >= 0 {
+			cause = cause[j+3:]
+		}
 	}
 	if len(named) == 1 {
 		return rat.Errorf(rat.EINVALID, "%s is damaged: DuckDB cannot decode its data (%s); nothing was loaded: export or copy the file again",

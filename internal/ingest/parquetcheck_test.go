@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -278,4 +279,27 @@ func crcParquet(t testing.TB) ([]byte, int64) {
 	binary.Write(&b, binary.LittleEndian, uint32(len(footer)))
 	b.WriteString("PAR1")
 	return b.Bytes(), int64(4 + len(header))
+}
+
+func TestExplainParquet(t *testing.T) {
+	paths := []string{"/d/a.parquet", "/d/b.parquet"}
+	cases := []struct{ err, want string }{
+		{`read source: Invalid Input Error: Failed to read file "/d/b.parquet": Snappy decompression failure`,
+			"/d/b.parquet is damaged: DuckDB cannot decode its data (Snappy decompression failure); nothing was loaded: export or copy the file again"},
+		{"read source: Invalid Error: Failed to decompress GZIP block: buf error",
+			"one of /d/a.parquet, /d/b.parquet is damaged: DuckDB cannot decode its data (Failed to decompress GZIP block: buf error)"},
+		{`column "x" is VARCHAR in the new data but BIGINT in bronze.t`, ""},
+	}
+	for _, c := range cases {
+		got := explainParquet(paths, func(p string) string { return p }, errors.New(c.err))
+		if c.want == "" {
+			if got != nil {
+				t.Errorf("%q: explained as %v", c.err, got)
+			}
+			continue
+		}
+		if got == nil || !strings.Contains(got.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.err, got, c.want)
+		}
+	}
 }
