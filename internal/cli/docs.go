@@ -78,20 +78,43 @@ Files are overwritten; pages of removed pipelines are left in place.`,
 	return cmd
 }
 
-// writeDocs writes the generated files under dir, in a stable order.
+// writeDocs writes the generated files under dir, in a stable order. Every
+// file is first written under a temporary name beside its destination and
+// the files are renamed into place only when all were written: a failure
+// (a full disk, a path that is not a directory) leaves every existing page
+// as it was and no temporary file behind.
 func writeDocs(dir string, files map[string]string) error {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	outs := make([]*outFile, 0, len(names))
+	defer func() {
+		for _, o := range outs {
+			o.Abort()
+		}
+	}()
 	for _, name := range names {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return rat.Errorf(rat.EINVALID, "create %s: %w: choose another directory with -o DIR", filepath.Dir(p), err)
+			return rat.Errorf(rat.EINVALID, "create %s: %s: choose another directory with -o DIR", filepath.Dir(p), pathError(err))
 		}
-		if err := os.WriteFile(p, []byte(files[name]), 0o644); err != nil {
-			return rat.Errorf(rat.EINVALID, "write %s: %w: choose another directory with -o DIR", p, err)
+		o, err := createOutput(p)
+		if err != nil {
+			return err
+		}
+		outs = append(outs, o)
+		if _, err := o.Write([]byte(files[name])); err != nil {
+			return rat.Errorf(rat.EINVALID, "write %s: %s: choose another directory with -o DIR", p, pathError(err))
+		}
+		if err := o.Close(); err != nil {
+			return rat.Errorf(rat.EINVALID, "write %s: %s: choose another directory with -o DIR", p, pathError(err))
+		}
+	}
+	for _, o := range outs {
+		if err := o.Commit(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -103,7 +104,13 @@ or --sheet NAME). A directory ingests the files in it.`,
 					fmt.Fprintf(out, "nothing new to ingest into %s\n", j.id)
 					continue
 				}
+				if res.Created && res.Rows == 0 {
+					fmt.Fprintf(out, "created table %s on %s with no rows\n", j.id, a.cfg.Branch)
+				}
 				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), j.id, a.cfg.Branch, rat.Duration(time.Since(start)))
+				if len(res.Empty) > 0 {
+					fmt.Fprintf(out, "  recorded without rows (they hold none): %s\n", strings.Join(res.Empty, ", "))
+				}
 			}
 			if asJSON {
 				return printJSON(out, results)

@@ -26,7 +26,13 @@ first load, with column types detected from the files. Later loads append
 --evolve adds them. A load that fails commits nothing.
 
 The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
-.parquet, optionally compressed .gz/.zst) unless --format says otherwise.`,
+.parquet, optionally compressed .gz/.zst) unless --format says otherwise.
+
+Files are checked first: a 0-byte file, a CSV line that is not UTF-8 and a
+damaged Parquet file are errors that name the file (and line, or row group
+and column). A file without rows (a CSV header line only) adds nothing:
+appended to a table it commits nothing, and it cannot create one (its
+columns have no types); a 0-row Parquet file creates its typed empty table.`,
 		Example: `  rat load sales.csv --into bronze.sales
   rat load 'exports/*.parquet' --into bronze.orders --mode replace
   rat load more.json --into bronze.sales --branch dev --evolve`,
@@ -47,7 +53,14 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 			if err != nil {
 				return err
 			}
-			source, err := readSource(files, format)
+			if format, err = filesFormat(files, format); err != nil {
+				return err
+			}
+			in, err := inspectFiles(files, format)
+			if err != nil {
+				return fmt.Errorf("load into %s: %w", id, err)
+			}
+			source, err := readSource(in.read(), format)
 			if err != nil {
 				return err
 			}
@@ -60,10 +73,31 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 			if err := a.requireBranch(ctx, a.cfg.Branch); err != nil {
 				return err
 			}
+			out := cmd.OutOrStdout()
+			for _, f := range in.skipped() {
+				fmt.Fprintf(out, "skipped %s: %s\n", filepath.Base(f), in.why(f))
+			}
+			if len(in.rows) == 0 {
+				// No file holds a row: nothing to append; a replace empties
+				// the table; a new table needs typed columns to exist.
+				_, err := a.store.Table(ctx, a.cfg.Branch, id)
+				switch {
+				case err == nil && m == lake.Append:
+					fmt.Fprintf(out, "no rows to load (%s): %s on %s unchanged, nothing committed\n", in.summary(), id, a.cfg.Branch)
+					return nil
+				case err == nil:
+					source = "SELECT * FROM " + id.String() + " WHERE false"
+				case !rat.IsCode(err, rat.ENOTFOUND):
+					return err
+				case !in.typed():
+					return rat.Errorf(rat.EINVALID, "load into %s: %s: no values to tell the column types from, so %s was not created; load a file with rows first",
+						id, in.summary(), id)
+				}
+			}
 			start := time.Now()
-			names := make([]string, len(files))
-			for i, f := range files {
-				names[i] = filepath.Base(f)
+			var names []string
+			for _, f := range in.read() {
+				names = append(names, filepath.Base(f))
 			}
 			res, err := a.lake.Write(ctx, a.cfg.Branch, id, source, lake.WriteOptions{
 				Mode: m, Evolve: evolve,
@@ -72,9 +106,16 @@ The format comes from the file extension (.csv, .tsv, .json, .ndjson, .jsonl,
 			if err != nil {
 				return fmt.Errorf("load into %s: %w", id, ingest.Explain(files, err))
 			}
-			out := cmd.OutOrStdout()
+			if res.Created && res.Rows == 0 {
+				fmt.Fprintf(out, "created table %s on %s with no rows (%s)\n", id, a.cfg.Branch, in.summary())
+				return nil
+			}
 			if res.Created {
 				fmt.Fprintf(out, "created table %s on %s\n", id, a.cfg.Branch)
+			}
+			if m == lake.Replace && res.Rows == 0 {
+				fmt.Fprintf(out, "replaced the rows of %s on %s with no rows (%s): the table is now empty\n", id, a.cfg.Branch, in.summary())
+				return nil
 			}
 			if len(res.Added) > 0 {
 				fmt.Fprintf(out, "added columns to %s: %s\n", id, strings.Join(res.Added, ", "))
@@ -161,20 +202,31 @@ func expandFiles(args []string) ([]string, error) {
 	return files, nil
 }
 
+// filesFormat is the format of the files: the one --format names, else
+// the one their extensions tell (all the same).
+func filesFormat(files []string, format string) (string, error) {
+	if format != "" {
+		switch format {
+		case "csv", "json", "parquet":
+			return format, nil
+		}
+		return "", rat.Errorf(rat.EINVALID, "--format %q: want csv, json or parquet", format)
+	}
+	for _, f := range files {
+		ff, err := ingest.Format(f)
+		if err != nil {
+			return "", rat.Errorf(rat.EINVALID, "cannot tell the format of %s from its extension: add --format csv|json|parquet", f)
+		}
+		if format != "" && ff != format {
+			return "", rat.Errorf(rat.EINVALID, "files mix formats (%s and %s): load each format separately", format, ff)
+		}
+		format = ff
+	}
+	return format, nil
+}
+
 // readSource builds the DuckDB SELECT that reads the files.
 func readSource(files []string, format string) (string, error) {
-	if format == "" {
-		for _, f := range files {
-			ff, err := ingest.Format(f)
-			if err != nil {
-				return "", rat.Errorf(rat.EINVALID, "cannot tell the format of %s from its extension: add --format csv|json|parquet", f)
-			}
-			if format != "" && ff != format {
-				return "", rat.Errorf(rat.EINVALID, "files mix formats (%s and %s): load each format separately", format, ff)
-			}
-			format = ff
-		}
-	}
 	quoted := make([]string, len(files))
 	for i, f := range files {
 		quoted[i] = duckdb.Quote(f)
@@ -198,4 +250,83 @@ func readSource(files []string, format string) (string, error) {
 		return "SELECT * FROM read_parquet(" + list + ", union_by_name = true)", nil
 	}
 	return "", rat.Errorf(rat.EINVALID, "--format %q: want csv, json or parquet", format)
+}
+
+// inspected is what ingest.Inspect found in the files of a load.
+type inspected struct {
+	format string
+	rows   []string // files with rows
+	empty  []string // files without a row
+	kind   map[string]ingest.Contents
+}
+
+// inspectFiles checks every file before DuckDB reads it: a file of 0 bytes
+// or a damaged Parquet file is an error that names it.
+func inspectFiles(files []string, format string) (*inspected, error) {
+	in := &inspected{format: format, kind: map[string]ingest.Contents{}}
+	for _, f := range files {
+		c, err := ingest.Inspect(f, format)
+		if err != nil {
+			return nil, err
+		}
+		in.kind[f] = c
+		if c == ingest.HasRows {
+			in.rows = append(in.rows, f)
+		} else {
+			in.empty = append(in.empty, f)
+		}
+	}
+	return in, nil
+}
+
+// read lists the files the load reads: those with rows, or when none has
+// any, the others (for their columns).
+func (in *inspected) read() []string {
+	if len(in.rows) > 0 {
+		return in.rows
+	}
+	return in.empty
+}
+
+// skipped lists the files without rows left out of a load of others: read
+// with them, a header line's untyped columns would widen the types.
+func (in *inspected) skipped() []string {
+	if len(in.rows) > 0 {
+		return in.empty
+	}
+	return nil
+}
+
+// why says what an empty file holds.
+func (in *inspected) why(f string) string {
+	switch {
+	case in.kind[f] == ingest.NoRecords:
+		return "no records"
+	case in.format == "csv":
+		return "a header line only, no rows"
+	}
+	return "no rows"
+}
+
+// summary says which files hold no rows.
+func (in *inspected) summary() string {
+	if len(in.empty) == 1 {
+		return filepath.Base(in.empty[0]) + " holds " + in.why(in.empty[0])
+	}
+	names := make([]string, len(in.empty))
+	for i, f := range in.empty {
+		names[i] = filepath.Base(f)
+	}
+	return strings.Join(names, ", ") + " hold no rows"
+}
+
+// typed reports whether the empty files still give their columns' types
+// (Parquet does; a CSV header or an empty JSON array does not).
+func (in *inspected) typed() bool {
+	for _, f := range in.empty {
+		if in.format != "parquet" || in.kind[f] != ingest.NoRows {
+			return false
+		}
+	}
+	return true
 }

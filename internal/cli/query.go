@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,7 +29,9 @@ snapshot --at selects: a snapshot id (see 'rat describe') or a time.
 
 Writes (INSERT, CREATE, COPY, ...) are refused: load files with 'rat load'.
 With -o the result goes to a file; its extension picks the format (.csv,
-.json, .parquet) unless --format says otherwise.`,
+.json, .parquet) unless --format says otherwise. The file is written under a
+temporary name beside it and renamed when complete: a failed query leaves an
+existing file as it was.`,
 		Example: `  rat query "SELECT region, sum(amount) FROM bronze.sales GROUP BY ALL"
   rat query "SELECT count(*) FROM bronze.sales" --branch dev
   rat query "SELECT * FROM bronze.sales" --at 2024-05-01T12:00:00Z --format csv
@@ -72,28 +73,43 @@ With -o the result goes to a file; its extension picks the format (.csv,
 			if _, err := a.store.Ref(ctx, a.cfg.Branch); err != nil {
 				return err
 			}
+			// A file is written under a temporary name beside it and renamed
+			// when complete: a failed query leaves an existing file as it was.
 			if format == "parquet" {
 				abs, err := filepath.Abs(output)
 				if err != nil {
 					return err
 				}
-				return a.lake.WithTables(ctx, a.cfg.Branch, when, args[0], func(conn *sql.Conn, query string) error {
-					r, err := conn.ExecContext(ctx, "COPY ("+query+") TO "+duckdb.Quote(abs)+" (FORMAT parquet, COMPRESSION zstd)")
+				out, err := reserveOutput(abs)
+				if err != nil {
+					return err
+				}
+				defer out.Abort()
+				var n int64
+				err = a.lake.WithTables(ctx, a.cfg.Branch, when, args[0], func(conn *sql.Conn, query string) error {
+					r, err := conn.ExecContext(ctx, "COPY ("+query+") TO "+duckdb.Quote(out.tmp)+" (FORMAT parquet, COMPRESSION zstd)")
 					if err != nil {
 						return duckdb.UserError("query", err)
 					}
-					n, _ := r.RowsAffected()
-					fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", plural(n, "row"), output)
+					n, _ = r.RowsAffected()
 					return nil
 				})
+				if err != nil {
+					return err
+				}
+				if err := out.Commit(); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", plural(n, "row"), output)
+				return nil
 			}
 			var w io.Writer = cmd.OutOrStdout()
-			var file *os.File
+			var file *outFile
 			if output != "" {
-				if file, err = os.Create(output); err != nil {
-					return rat.Errorf(rat.EINVALID, "cannot write %s: %s", output, err.Error())
+				if file, err = createOutput(output); err != nil {
+					return err
 				}
-				defer file.Close()
+				defer file.Abort()
 				w = file
 			}
 			bw := bufio.NewWriter(w)
@@ -111,7 +127,7 @@ With -o the result goes to a file; its extension picks the format (.csv,
 				return err
 			}
 			if file != nil {
-				if err := file.Close(); err != nil {
+				if err := file.Commit(); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", plural(n, "row"), output, rat.Duration(time.Since(start)))

@@ -3,6 +3,8 @@
 package ingest
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/csv"
 	"errors"
@@ -10,7 +12,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ratdata/rat"
 )
@@ -34,7 +38,11 @@ func CheckCSV(path string, delim rune) error {
 		defer gz.Close()
 		r = gz
 	}
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	if err := checkBOM(path, br); err != nil {
+		return err
+	}
+	cr := csv.NewReader(br)
 	cr.Comma = delim
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -44,17 +52,101 @@ func CheckCSV(path string, delim rune) error {
 	if err != nil {
 		return csvError(path, err)
 	}
-	want := len(header)
-	cr.FieldsPerRecord = want
+	header = slices.Clone(header)
+	if bad := invalidUTF8(cr, header, nil); bad != nil {
+		return bad.error(path)
+	}
+	cr.FieldsPerRecord = len(header)
 	for {
-		_, err := cr.Read()
+		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return csvError(path, err)
 		}
+		if bad := invalidUTF8(cr, rec, header); bad != nil {
+			return bad.error(path)
+		}
 	}
+}
+
+// notUTF8 is a byte that is not valid UTF-8, at its line in the file.
+type notUTF8 struct {
+	line   int    // 1-based, counted from the file's start, header included
+	column string // the header's name of the field ("" in the header)
+	b      byte
+}
+
+// invalidUTF8 finds the first invalid UTF-8 byte in the record just read
+// and its line: the line of the field's start, plus the line breaks inside
+// a quoted field before the byte.
+func invalidUTF8(cr *csv.Reader, rec, header []string) *notUTF8 {
+	for i, f := range rec {
+		if utf8.ValidString(f) {
+			continue
+		}
+		at := 0
+		for at < len(f) {
+			r, size := utf8.DecodeRuneInString(f[at:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			at += size
+		}
+		line, _ := cr.FieldPos(i)
+		bad := &notUTF8{line: line + strings.Count(f[:at], "\n"), b: f[at]}
+		if i < len(header) {
+			bad.column = header[i]
+		}
+		return bad
+	}
+	return nil
+}
+
+func (n *notUTF8) error(path string) error {
+	where := "in the header"
+	if n.column != "" {
+		where = fmt.Sprintf("in column %q", n.column)
+	}
+	guess := ""
+	if n.b >= 0x80 {
+		guess = fmt.Sprintf(" (in Windows-1252 or Latin-1 it is %q: the file is probably in one of those)", string(rune(cp1252(n.b))))
+	}
+	return rat.Errorf(rat.EINVALID, "%s:%d: not UTF-8: byte 0x%02X %s is not valid UTF-8%s; re-encode the file as UTF-8 (for example iconv -f WINDOWS-1252 -t UTF-8 %s > %s) and load the new file",
+		path, n.line, n.b, where, guess, filepath.Base(path), utf8Name(filepath.Base(path)))
+}
+
+// checkBOM refuses a UTF-16 or UTF-32 file by its byte order mark: read as
+// UTF-8 every line would be garbage.
+func checkBOM(path string, br *bufio.Reader) error {
+	head, _ := br.Peek(4)
+	enc := ""
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}), bytes.HasPrefix(head, []byte{0, 0, 0xFE, 0xFF}):
+		enc = "UTF-32"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		enc = "UTF-16"
+	default:
+		return nil
+	}
+	return rat.Errorf(rat.EINVALID, "%s:1: not UTF-8: the file is %s (its first bytes are a %s byte order mark); re-encode it as UTF-8 (for example iconv -f %s -t UTF-8 %s > %s) and load the new file",
+		path, enc, enc, enc, filepath.Base(path), utf8Name(filepath.Base(path)))
+}
+
+// utf8Name suggests a name for the re-encoded copy of a file.
+func utf8Name(base string) string {
+	ext := filepath.Ext(base)
+	return strings.TrimSuffix(base, ext) + ".utf8" + ext
+}
+
+// cp1252 maps a byte to its Windows-1252 character (Latin-1 above 0x9F).
+func cp1252(b byte) rune {
+	if b >= 0x80 && b < 0xA0 {
+		const tbl = "€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008DŽ\u008F\u0090‘’“”•–—˜™š›œ\u009DžŸ"
+		return []rune(tbl)[b-0x80]
+	}
+	return rune(b)
 }
 
 // Reject is a malformed line set aside by SplitCSV.
@@ -87,13 +179,20 @@ func SplitCSV(path string, delim rune, out string) ([]Reject, error) {
 		return nil, err
 	}
 	defer dst.Close()
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	if err := checkBOM(path, br); err != nil {
+		return nil, err
+	}
+	cr := csv.NewReader(br)
 	cr.Comma = delim
 	w := csv.NewWriter(dst)
 	w.Comma = delim
 	header, err := cr.Read()
 	if err != nil {
 		return nil, csvError(path, err)
+	}
+	if bad := invalidUTF8(cr, header, nil); bad != nil {
+		return nil, bad.error(path) // no header, no columns: nothing to keep
 	}
 	if err := w.Write(header); err != nil {
 		return nil, err
@@ -114,7 +213,12 @@ func SplitCSV(path string, delim rune, out string) ([]Reject, error) {
 			if errors.Is(pe.Err, csv.ErrFieldCount) {
 				what = fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))
 			}
-			rejects = append(rejects, Reject{Line: pe.StartLine, Error: what, Raw: strings.Join(rec, string(delim))})
+			rejects = append(rejects, Reject{Line: pe.StartLine, Error: what, Raw: strings.ToValidUTF8(strings.Join(rec, string(delim)), "\uFFFD")})
+			continue
+		}
+		if bad := invalidUTF8(cr, rec, header); bad != nil {
+			what := fmt.Sprintf("not UTF-8: byte 0x%02X in column %q", bad.b, bad.column)
+			rejects = append(rejects, Reject{Line: bad.line, Error: what, Raw: strings.ToValidUTF8(strings.Join(rec, string(delim)), "\uFFFD")})
 			continue
 		}
 		if err := w.Write(rec); err != nil {
@@ -156,13 +260,21 @@ func Explain(paths []string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var parquet []string
 	for _, p := range paths {
-		if f, ferr := Format(p); ferr != nil || f != "csv" {
+		f, ferr := Format(p)
+		if ferr == nil && f == "parquet" {
+			parquet = append(parquet, p)
+		}
+		if ferr != nil || f != "csv" {
 			continue
 		}
 		if cerr := CheckCSV(p, Delimiter(p)); cerr != nil {
 			return cerr
 		}
+	}
+	if perr := explainParquet(parquet, func(p string) string { return p }, err); perr != nil {
+		return perr
 	}
 	return err
 }

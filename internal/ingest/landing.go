@@ -230,16 +230,60 @@ func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 	return strings.Join(parts, "\nUNION ALL BY NAME\n"), rejected, nil
 }
 
+// InspectFiles checks files before DuckDB reads them (Inspect) and splits
+// them into those with rows and those without (a CSV header line only, a
+// Parquet file of 0 rows, a JSON "[]"). A file of 0 bytes or a damaged
+// Parquet file is an error that names it by its zone path. Read the files
+// with rows; read the others only when none has rows (their columns then
+// shape a new table), since read beside typed files, a header line's untyped
+// columns widen every type to VARCHAR.
+func InspectFiles(files []File) (rows, empty []File, err error) {
+	for _, f := range files {
+		c := HasRows
+		if f.Format != "excel" {
+			if c, err = Inspect(f.Local, f.Format); err != nil {
+				return nil, nil, relabel(err, f)
+			}
+		}
+		if c == HasRows {
+			rows = append(rows, f)
+		} else {
+			empty = append(empty, f)
+		}
+	}
+	return rows, empty, nil
+}
+
+// Typed reports whether files without rows still give their columns'
+// types: Parquet files do, a CSV header line or an empty JSON array not.
+func Typed(empty []File) bool {
+	for _, f := range empty {
+		if f.Format != "parquet" {
+			return false
+		}
+	}
+	return true
+}
+
 // ExplainFiles is Explain for landing files: the error names the file by
 // its zone path.
 func ExplainFiles(files []File, err error) error {
+	var parquet []string
+	source := map[string]string{}
 	for _, f := range files {
+		if f.Format == "parquet" {
+			parquet = append(parquet, f.Local)
+			source[f.Local] = f.Source()
+		}
 		if f.Format != "csv" {
 			continue
 		}
 		if cerr := CheckCSV(f.Local, Delimiter(f.Name)); cerr != nil {
 			return relabel(cerr, f)
 		}
+	}
+	if perr := explainParquet(parquet, func(p string) string { return source[p] }, err); perr != nil {
+		return perr
 	}
 	return err
 }

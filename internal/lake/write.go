@@ -255,6 +255,14 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		if err != nil {
 			return commitError(id, ref, err)
 		}
+		if created && committed.MetadataLocation() == "" {
+			// No rows and no other change: the transaction committed
+			// nothing, so the new table would not exist. Create it empty,
+			// with the columns the source has.
+			spec := tbl.Spec()
+			_, err := cat.CreateTable(ctx, catalog.Identifier(id), tbl.Schema(), icecat.WithPartitionSpec(&spec))
+			return err
+		}
 		if s := committed.Metadata().CurrentSnapshot(); s != nil {
 			res.SnapshotID = s.SnapshotID
 		}

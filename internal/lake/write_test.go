@@ -102,6 +102,45 @@ func TestAppendReplaceEmpty(t *testing.T) {
 	})
 }
 
+// A first write with no rows creates the table, empty, with the source's
+// columns and types: the table a load or a pipeline says it created exists.
+func TestFirstWriteWithNoRowsCreatesTable(t *testing.T) {
+	backends(t, func(t *testing.T, l *Lake) {
+		ctx := context.Background()
+		src := "SELECT 1::BIGINT AS id, 'x' AS name, DATE '2024-01-01' AS day WHERE false"
+		res := mustWrite(t, l, "main", "bronze.empty", src, WriteOptions{})
+		if !res.Created || res.Rows != 0 || res.Files != 0 {
+			t.Fatalf("write result = %+v, want a new table with no rows", res)
+		}
+		if n := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.empty"); n != 0 {
+			t.Fatalf("count = %d", n)
+		}
+		info, err := l.Describe(ctx, "main", rat.TableID{Layer: "bronze", Name: "empty"}, false)
+		if err != nil {
+			t.Fatalf("the new empty table does not exist: %v", err)
+		}
+		var cols []string
+		for _, c := range info.Columns {
+			cols = append(cols, c.Name+" "+c.Type)
+		}
+		if got := strings.Join(cols, ", "); got != "id BIGINT, name VARCHAR, day DATE" {
+			t.Errorf("columns = %s", got)
+		}
+		// Partitioned too; and the next write appends to it.
+		res = mustWrite(t, l, "main", "bronze.parts", src, WriteOptions{PartitionBy: []Partition{{Column: "day", Transform: "month"}}})
+		if !res.Created {
+			t.Fatalf("partitioned: %+v", res)
+		}
+		res = mustWrite(t, l, "main", "bronze.parts", "SELECT 7::BIGINT AS id, 'y' AS name, DATE '2024-03-05' AS day", WriteOptions{})
+		if res.Created || res.Rows != 1 {
+			t.Fatalf("second write = %+v", res)
+		}
+		if n := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.parts WHERE id = 7"); n != 1 {
+			t.Fatalf("count = %d", n)
+		}
+	})
+}
+
 func TestSchemaChange(t *testing.T) {
 	l := newLocalLake(t)
 	ctx := context.Background()

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -16,6 +17,7 @@ type IngestResult struct {
 	Table   string   `json:"table"`
 	Files   []string `json:"files"`   // files loaded
 	Skipped []string `json:"skipped"` // files whose content was ingested before
+	Empty   []string `json:"empty"`   // files loaded that hold no rows (recorded as ingested)
 	Rows    int64    `json:"rows"`
 	Created bool     `json:"created"`
 	Commit  string   `json:"commit,omitempty"`
@@ -27,7 +29,7 @@ type IngestResult struct {
 // _source_file and _ingested_at. Data and registry land together: they are
 // written on a temporary branch and merged in one commit.
 func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, files []ingest.File, sheet, tmpDir string, evolve bool, now time.Time) (IngestResult, error) {
-	res := IngestResult{Table: id.String(), Files: []string{}, Skipped: []string{}}
+	res := IngestResult{Table: id.String(), Files: []string{}, Skipped: []string{}, Empty: []string{}}
 	if id.Internal() {
 		return res, rat.InternalTableError(id)
 	}
@@ -49,9 +51,12 @@ func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, fi
 	if len(fresh) == 0 {
 		return res, nil
 	}
-	src, _, err := ingest.ReadSQL(fresh, ingest.ReadOptions{IngestedAt: now, Sheet: sheet, TmpDir: tmpDir})
+	rows, empty, err := ingest.InspectFiles(fresh)
 	if err != nil {
 		return res, err
+	}
+	for _, f := range empty {
+		res.Empty = append(res.Empty, f.Source())
 	}
 	head, err := l.Store().Ref(ctx, target)
 	if err != nil {
@@ -60,19 +65,44 @@ func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, fi
 	if head.Kind != rat.Branch {
 		return res, rat.Errorf(rat.EINVALID, "%s is a tag: tags are read-only", target)
 	}
+	// Files without rows are recorded as ingested but read only when no
+	// file has rows and the table is new: then their columns make it, if
+	// they have types (Parquet); a CSV header line alone does not.
+	read := rows
+	if len(rows) == 0 {
+		_, err := l.Store().Table(ctx, target, id)
+		switch {
+		case err == nil:
+		case !rat.IsCode(err, rat.ENOTFOUND):
+			return res, err
+		case !ingest.Typed(empty):
+			return res, rat.Errorf(rat.EINVALID, "%s: no rows, and no values to tell the column types from, so %s was not created; ingest a file with rows first",
+				strings.Join(res.Empty, ", "), id)
+		default:
+			read = empty
+		}
+	}
+	var src string
+	if len(read) > 0 {
+		if src, _, err = ingest.ReadSQL(read, ingest.ReadOptions{IngestedAt: now, Sheet: sheet, TmpDir: tmpDir}); err != nil {
+			return res, err
+		}
+	}
 	runID := NewRunID(now)
 	branch := rat.IngestBranch(runID)
 	if err := l.Store().CreateRef(ctx, rat.Ref{Name: branch, Kind: rat.Branch, Head: head.Head, Internal: true}); err != nil {
 		return res, err
 	}
 	defer func() { _ = l.Store().DeleteRef(context.WithoutCancel(ctx), branch) }()
-	w, err := l.Write(ctx, branch, id, src, lake.WriteOptions{
-		Mode: lake.Append, Evolve: evolve, Message: fmt.Sprintf("ingest %d file(s) into %s", len(fresh), id),
-	})
-	if err != nil {
-		return res, ingest.ExplainFiles(fresh, err)
+	if src != "" {
+		w, err := l.Write(ctx, branch, id, src, lake.WriteOptions{
+			Mode: lake.Append, Evolve: evolve, Message: fmt.Sprintf("ingest %d file(s) into %s", len(fresh), id),
+		})
+		if err != nil {
+			return res, ingest.ExplainFiles(read, err)
+		}
+		res.Rows, res.Created = w.Rows, w.Created
 	}
-	res.Rows, res.Created = w.Rows, w.Created
 	if err := record(ctx, l, branch, consumer, runID, fresh, now); err != nil {
 		return res, err
 	}

@@ -178,7 +178,16 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 		if len(files) == 0 {
 			return "(SELECT NULL AS _source_file WHERE false)", nil
 		}
-		read, rejects, err := ingest.ReadSQL(files, ingest.ReadOptions{
+		// Files without rows count as consumed; their columns are read
+		// only when no file has rows.
+		withRows, empty, err := ingest.InspectFiles(files)
+		if err != nil {
+			return "", fmt.Errorf("landing zone %s: %w", zone, err)
+		}
+		if len(withRows) == 0 {
+			withRows = empty
+		}
+		read, rejects, err := ingest.ReadSQL(withRows, ingest.ReadOptions{
 			IngestedAt: started, TmpDir: r.TmpDir, Quarantine: p.Config.OnBadRows == workspace.OnBadRowsQuarantine,
 		})
 		if err != nil {
