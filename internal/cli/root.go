@@ -80,13 +80,12 @@ By default everything lives in .rat/ next to the nearest workspace.yaml (or in
 the working directory): a SQLite catalog and a local warehouse. Set
 ICEBERG_WAREHOUSE=s3://bucket/prefix/ (with S3_ENDPOINT, S3_ACCESS_KEY,
 S3_SECRET_KEY, S3_REGION) and RAT_CATALOG_URL=postgres://... to move the
-warehouse to S3 and the catalog to Postgres; commands stay the same.
-
-Start here:
-  rat load sales.csv --into bronze.sales
+warehouse to S3 and the catalog to Postgres; commands stay the same.`,
+		Example: `  rat load sales.csv --into bronze.sales
   rat query "SELECT count(*) FROM bronze.sales"
   rat branch create dev && rat load more.csv --into bronze.sales --branch dev
-  rat merge dev && rat log`,
+  rat merge dev && rat log
+  rat demo`,
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
