@@ -110,6 +110,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(out, "error: "+res.Error)
 			}
 			printRunSummary(out, &res, false)
+			printNodeFailures(out, &res)
 			for _, t := range res.Tests {
 				if t.Status != pipeline.TestPass {
 					fmt.Fprintf(out, "✗ %s %s (%s): %s %s\n", t.Pipeline, t.Name, t.Severity, t.Error, strings.Join(t.Sample, "; "))

@@ -104,7 +104,14 @@ type NodeResult struct {
 	Worker   string    `json:"worker,omitempty"`   // the process that built it, in a queued run (host-pid-id)
 	Duration Duration  `json:"duration"`
 	Error    string    `json:"error,omitempty"`
-	SQL      string    `json:"sql,omitempty"` // rendered, for dry runs
+	// Where a failure points: its error code (invalid, not_found, …), the
+	// pipeline's file, the line in it (0 when unknown) and the SQL around
+	// that line, the line marked with '>'.
+	Code    string `json:"code,omitempty"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Excerpt string `json:"excerpt,omitempty"`
+	SQL     string `json:"sql,omitempty"` // rendered, for dry runs
 }
 
 // Duration marshals as seconds.
@@ -231,7 +238,8 @@ func (r *Runner) Build(ctx context.Context, res *Result, pipeline string, attemp
 	r.emit(&mu, Event{Kind: "node_started", Pipeline: pipeline})
 	var n NodeResult
 	if p, err := r.Workspace.Resolve(pipeline); err != nil {
-		n = NodeResult{Pipeline: pipeline, Status: StatusFailed, Error: rat.ErrorMessage(err)}
+		n = NodeResult{Pipeline: pipeline}
+		n.failed(err, nil, "")
 	} else {
 		n = r.attempt(ctx, p, res, attempt)
 	}
@@ -299,7 +307,7 @@ func (r *Runner) dryRun(ctx context.Context, res *Result, selected []*workspace.
 		}
 		sql, err := p.Render(rc)
 		if err != nil {
-			n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
+			n.failed(err, p, "")
 			res.Status = StatusFailed
 		}
 		n.SQL = sql

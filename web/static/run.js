@@ -56,6 +56,17 @@
     return g;
   }
 
+  // nodeFailure shows why a pipeline failed: the error, the file and line
+  // it points at (linked to the pipeline) and the SQL around that line.
+  function nodeFailure(n) {
+    const where = n.file ? n.file + (n.line ? ":" + n.line : "") : "";
+    return h("div", { class: "node-failure", "data-pipeline": n.pipeline },
+      h("div", { class: "error", role: "alert" },
+        h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline), " failed",
+        where ? [" at ", h("code", null, where)] : null, ": ", n.error),
+      n.excerpt ? h("pre", { class: "code small excerpt", "aria-label": "SQL around the failing line" }, n.excerpt) : null);
+  }
+
   function render() {
     fill("#status", rat.badge(run.status));
     const took = run.duration ? rat.secs(run.duration) : run.started ? rat.secs((Date.now() - new Date(run.started)) / 1000) : "";
@@ -71,6 +82,7 @@
       stat("Rows written", rat.num(nodes.reduce((a, n) => a + (n.rows || 0), 0))),
       run.commit ? stat("Published commit", h("code", { title: run.commit }, rat.short(run.commit))) : null);
     fill("#run-error", run.error ? rat.errorBox(run.error) : null,
+      nodes.filter((n) => n.status === "failed" && n.error).map(nodeFailure),
       run.status === "failed" && run.run_branch ? h("p", null, "The run branch keeps what this run built before it stopped: ",
         h("a", { href: "/branches?from=" + encodeURIComponent(run.run_branch) + "&to=" + encodeURIComponent(run.target) }, "compare " + run.run_branch + " with " + run.target)) : null,
       run.status === "success" && run.base && run.commit ? h("p", { id: "changed" }, "What this run changed in " + run.target + ": ",
