@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/ratdata/rat"
 	"github.com/spf13/cobra"
@@ -52,6 +53,13 @@ the table as it is now later with 'rat query --at ID'.`,
 			}
 			if asJSON {
 				return printJSON(out, info)
+			}
+			if info.Kind == "view" {
+				// A view stores its SQL, no rows: they are computed when it is read.
+				fmt.Fprintf(out, "view      %s on %s\n", info.Table, info.Ref)
+				fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
+				fmt.Fprintln(out, strings.TrimSpace(info.SQL))
+				return nil
 			}
 			fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
 			fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, plural(info.DataFiles, "file"), humanBytes(info.Bytes))

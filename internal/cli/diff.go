@@ -38,6 +38,10 @@ func newDiffCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, len(diffs))
 			for i, d := range diffs {
+				if d.Kind == "view" {
+					rows[i] = []string{d.Table, d.Change, "view", "view", ""}
+					continue
+				}
 				delta := d.RowsTo - d.RowsFrom
 				sign := "+"
 				if delta < 0 {

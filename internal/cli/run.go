@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -302,7 +301,7 @@ func progressPrinter(w io.Writer) func(pipeline.Event) {
 			n := e.Node
 			switch n.Status {
 			case pipeline.StatusSuccess:
-				fmt.Fprintf(w, "  ✓ %-30s %-22s %10s rows  %s\n", n.Pipeline, n.Kind, strconv.FormatInt(n.Rows, 10), rat.Duration(time.Duration(n.Duration)))
+				fmt.Fprintf(w, "  ✓ %-30s %-22s %15s  %s\n", n.Pipeline, n.Kind, nodeRows(*n, " rows"), rat.Duration(time.Duration(n.Duration)))
 			case pipeline.StatusSkipped:
 				fmt.Fprintf(w, "  - %-30s skipped: %s\n", n.Pipeline, n.Error)
 			default:
@@ -336,7 +335,7 @@ func printRunSummary(out io.Writer, res *pipeline.Result, dryRun bool) {
 	}
 	rows := make([][]string, len(res.Nodes))
 	for i, n := range res.Nodes {
-		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, strconv.FormatInt(n.Rows, 10), rat.Duration(time.Duration(n.Duration))}
+		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, nodeRows(n, ""), rat.Duration(time.Duration(n.Duration))}
 	}
 	printTable(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
 	pass, fail, warn := 0, 0, 0

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/ratdata/rat/internal/pipeline"
@@ -22,4 +23,13 @@ func printNodeFailures(out io.Writer, res *pipeline.Result) {
 			}
 		}
 	}
+}
+
+// nodeRows is the rows a node wrote, as printed: a view stores none (its
+// SQL runs when it is read), so it shows as "view", not "0".
+func nodeRows(n pipeline.NodeResult, unit string) string {
+	if n.IsView() {
+		return "view"
+	}
+	return strconv.FormatInt(n.Rows, 10) + unit
 }

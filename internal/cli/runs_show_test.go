@@ -7,7 +7,8 @@ import (
 )
 
 // TestRunsShowNamesTheFailure: 'rat runs show' of a failed run prints the
-// failing pipeline's error with its file:line and the SQL around it.
+// failing pipeline's error with its file:line and the SQL around it; a
+// view's row count reads "view", never 0.
 func TestRunsShowNamesTheFailure(t *testing.T) {
 	t.Parallel()
 	u := newUser(t, false)
@@ -35,5 +36,19 @@ func TestRunsShowNamesTheFailure(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("rat runs show does not print %q:\n%s", want, out)
 		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "gold.big") && (!strings.Contains(l, "view") || strings.Contains(l, " 0 ")) {
+			t.Errorf("the view's line says it has rows: %q", l)
+		}
+	}
+	progress := ""
+	for _, l := range strings.Split(errs, "\n") {
+		if strings.Contains(l, "✓ gold.big") {
+			progress = l
+		}
+	}
+	if !strings.Contains(progress, "view") || strings.Contains(progress, "0 rows") {
+		t.Errorf("rat run's progress line of the view: %q\n%s", progress, errs)
 	}
 }

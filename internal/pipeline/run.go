@@ -114,6 +114,9 @@ type NodeResult struct {
 	SQL     string `json:"sql,omitempty"` // rendered, for dry runs
 }
 
+// IsView reports whether the node built a view: it stores SQL, no rows.
+func (n NodeResult) IsView() bool { return n.Kind == string(workspace.View) }
+
 // Duration marshals as seconds.
 type Duration time.Duration
 

@@ -25,8 +25,8 @@
     }
     if (!n) return;
     const done = (status) => { n.status = status; n.duration = (at - new Date(n.started).getTime()) / 1000; };
-    const m = /^built \(([^)]*)\): (\d+) rows, (\d+) files/.exec(l.message);
-    if (m) { done("success"); n.kind = m[1]; n.rows = Number(m[2]); n.files = Number(m[3]); }
+    const m = /^built \(([^)]*)\)(?:: (\d+) rows, (\d+) files)?/.exec(l.message);
+    if (m) { done("success"); n.kind = m[1]; n.rows = Number(m[2] || 0); n.files = Number(m[3] || 0); }
     else if (l.message.startsWith("failed: ")) { done("failed"); n.error = l.message.slice(8); }
     else if (l.message.startsWith("skipped: ")) { done("skipped"); }
   }
@@ -92,9 +92,10 @@
       { title: "Pipeline", get: (n) => h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline) },
       { title: "Status", get: (n) => rat.badge(n.status) },
       { title: "Kind", get: (n) => n.kind || "" },
-      { title: "Rows", num: true, get: (n) => (n.status === "running" ? "" : rat.num(n.rows)) },
-      { title: "Files", num: true, get: (n) => (n.status === "running" ? "" : rat.num(n.files)) },
-      { title: "Bytes", num: true, get: (n) => (n.status === "running" ? "" : rat.bytes(n.bytes)) },
+      // A view stores SQL, not rows: "view", never "0 rows".
+      { title: "Rows", num: true, get: (n) => (n.status === "running" ? "" : n.kind === "view" ? "view" : rat.num(n.rows)) },
+      { title: "Files", num: true, get: (n) => (n.status === "running" || n.kind === "view" ? "" : rat.num(n.files)) },
+      { title: "Bytes", num: true, get: (n) => (n.status === "running" || n.kind === "view" ? "" : rat.bytes(n.bytes)) },
       { title: "Duration", num: true, get: (n) => (n.status === "running" ? rat.secs((Date.now() - new Date(n.started)) / 1000) + " …" : n.started || n.duration ? rat.secs(n.duration) : "") },
       { title: "Error", get: (n) => (n.error ? h("span", { class: "error" }, n.error) : "") },
     ], nodes, { empty: "No pipelines yet.", label: "Pipelines of the run" }));
