@@ -154,18 +154,22 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 }
 
 // runFailed is the one error line of a failed run: the first failure, with
-// its location, and where to look.
+// its location, and where to look. Its code is the failed pipeline's (a
+// SQL mistake is bad input), ETESTFAILED when only tests failed.
 func runFailed(res *pipeline.Result) error {
-	cause := res.Error
+	cause, code := res.Error, rat.EINTERNAL
 	for _, n := range res.Nodes {
 		if n.Status == pipeline.StatusFailed && cause == "" {
 			cause = n.Error
+			if n.Code != "" {
+				code = n.Code
+			}
 		}
 	}
 	if cause == "" {
 		for _, t := range res.Tests {
 			if t.Status != pipeline.TestPass && t.Severity != "warn" {
-				cause = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations)
+				cause, code = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations), rat.ETESTFAILED
 				if t.Error != "" {
 					cause = fmt.Sprintf("test %s of %s: %s", t.Name, t.Pipeline, t.Error)
 				}
@@ -173,7 +177,7 @@ func runFailed(res *pipeline.Result) error {
 			}
 		}
 	}
-	return rat.Errorf(rat.EINVALID, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
+	return rat.Errorf(code, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
 }
 
 // parseVars reads --var KEY=VALUE flags.
