@@ -35,7 +35,11 @@ branch is kept for inspection ('rat query ... --branch run/<id>').
 Selectors (default: every pipeline):
   silver.sales     one pipeline          +silver.sales  it and everything upstream
   silver.sales+    it and downstream     layer:gold     every gold pipeline
-  tag:finance      pipelines tagged so   state:modified pipelines whose files changed, and downstream`,
+  tag:finance      pipelines tagged so   state:modified pipelines whose files changed, and downstream
+
+A failed run exits 5 when error-severity tests failed, else with the status of
+the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --help').
+'rat runs show ID' prints each failure with its file:line and the SQL around it.`,
 		Example: `  rat run
   rat run +gold.daily_sales --full-refresh
   rat run layer:silver --branch dev --dry-run`,
