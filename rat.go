@@ -62,6 +62,10 @@ type Ref struct {
 	Name string
 	Kind RefKind
 	Head string // commit id
+	// Internal marks a branch rat made for its own work (run/<id>,
+	// ingest/<id>): the only kind 'rat run --cleanup' deletes. Only rat
+	// creates refs with reserved names, and only those are internal.
+	Internal bool
 }
 
 var refName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$`)

@@ -44,6 +44,7 @@ type Iceberg struct {
 	warehouse string // URL of the warehouse root, no trailing slash
 	author    string
 	message   string
+	internal  bool // may write rat's own tables (layer _rat)
 	cache     *metadataCache
 }
 
@@ -78,6 +79,24 @@ func (c *Iceberg) WithMessage(msg string) *Iceberg {
 	cp := *c
 	cp.message = msg
 	return &cp
+}
+
+// WithInternal returns a copy that may write rat's own tables (layer _rat):
+// rat's file registry writes through it. Every other writer is refused
+// there, whatever path its write takes.
+func (c *Iceberg) WithInternal() *Iceberg {
+	cp := *c
+	cp.internal = true
+	return &cp
+}
+
+// writable refuses a write into one of rat's own tables unless c is
+// internal: the last guard of the write path.
+func (c *Iceberg) writable(id rat.TableID) error {
+	if id.Internal() && !c.internal {
+		return rat.InternalTableError(id)
+	}
+	return nil
 }
 
 // Ref is the branch this catalog commits to.
@@ -115,6 +134,9 @@ func (c *Iceberg) msg(fallback string) string {
 func (c *Iceberg) CreateTable(ctx context.Context, ident table.Identifier, schema *iceberg.Schema, opts ...icecat.CreateTableOpt) (*table.Table, error) {
 	id, err := TableID(ident)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.writable(id); err != nil {
 		return nil, err
 	}
 	meta, err := c.newMetadata(id, schema, opts)
@@ -336,6 +358,9 @@ func (c *Iceberg) stage(ctx context.Context, tc table.TableCommit) (staged, erro
 // currentLoc, "" for a table not committed yet), applies its updates and
 // writes the resulting metadata file.
 func (c *Iceberg) stageOn(ctx context.Context, id rat.TableID, current table.Metadata, currentLoc string, tc table.TableCommit) (staged, error) {
+	if err := c.writable(id); err != nil {
+		return staged{}, err
+	}
 	for _, r := range tc.Requirements {
 		if err := r.Validate(current); err != nil {
 			// A failed requirement means the table moved: iceberg-go may

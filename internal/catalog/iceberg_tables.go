@@ -41,6 +41,9 @@ func (c *Iceberg) DropTable(ctx context.Context, ident table.Identifier) error {
 	if err != nil {
 		return err
 	}
+	if err := c.writable(id); err != nil {
+		return err
+	}
 	e, err := c.store.Table(ctx, c.ref, id)
 	if rat.IsCode(err, rat.ENOTFOUND) {
 		return fmt.Errorf("%w: %w", icecat.ErrNoSuchTable, err)
@@ -64,6 +67,11 @@ func (c *Iceberg) RenameTable(ctx context.Context, from, to table.Identifier) (*
 	toID, err := TableID(to)
 	if err != nil {
 		return nil, err
+	}
+	for _, id := range []rat.TableID{fromID, toID} {
+		if err := c.writable(id); err != nil {
+			return nil, err
+		}
 	}
 	e, err := c.store.Table(ctx, c.ref, fromID)
 	if rat.IsCode(err, rat.ENOTFOUND) {

@@ -79,6 +79,10 @@ func (c *Iceberg) Merge(ctx context.Context, source string, opts MergeOptions) (
 
 func (c *Iceberg) merge(ctx context.Context, source string, opts MergeOptions) (MergeResult, error) {
 	res := MergeResult{Source: source, Target: c.ref, DryRun: opts.DryRun}
+	if rat.ReservedRefName(c.ref) {
+		// rat never merges into its own branches; nobody else may.
+		return res, rat.ReservedTargetError(c.ref, "merge into")
+	}
 	target, err := c.store.Ref(ctx, c.ref)
 	if err != nil {
 		return res, err

@@ -25,7 +25,7 @@ func newRefCreateCmd(g *globals, kind rat.RefKind) *cobra.Command {
 		Args: exactArgs(1, "the new "+string(kind)+"'s name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			if err := rat.ValidateRefName(name); err != nil {
+			if err := rat.ValidateUserRefName(name, kind); err != nil {
 				return err
 			}
 			ctx := cmd.Context()

@@ -245,6 +245,11 @@ func TestBadInput(t *testing.T) {
 	u.fails(`"nope" not found`, "load", "sales.csv", "--into", "bronze.sales", "--branch", "nope")
 	u.fails("layer.name", "load", "sales.csv", "--into", "sales")
 	u.fails("read-only", "query", "DROP TABLE bronze.sales")
+	// rat's own names: the _rat layer and the run/, ingest/ branch prefixes.
+	u.fails("table _rat.landing_files is read-only", "load", "sales.csv", "--into", "_rat.landing_files")
+	u.fails("table _rat.landing_files is read-only", "ingest", "sales.csv", "--into", "_rat.landing_files")
+	u.fails(`branch name "run/mine" is reserved`, "branch", "create", "run/mine")
+	u.fails(`tag name "ingest/v1" is reserved`, "tag", "create", "ingest/v1")
 	u.fails("--evolve", "load", u.write("wide.csv", "id,region,extra\n9,x,y\n"), "--into", "bronze.sales")
 	u.write("workspace.yaml", "name: demo\nresources:\n  profle: small\n")
 	line = u.fails("workspace.yaml:3", "tables")

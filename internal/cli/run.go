@@ -201,7 +201,9 @@ func parseVars(list []string) (map[string]any, error) {
 }
 
 // cleanupRunBranches deletes the run/ and ingest/ branches that failed
-// runs left for inspection; branches of runs still running stay.
+// runs left for inspection; branches of runs still running stay. Only
+// branches rat made are deleted (the catalog marks them): a user's branch
+// that carries such a name from before the names were reserved stays.
 func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	refs, err := a.store.Refs(ctx)
@@ -212,10 +214,14 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 	out := cmd.OutOrStdout()
 	n := 0
 	for _, r := range refs {
-		id, isRun := strings.CutPrefix(r.Name, "run/")
-		if r.Kind != rat.Branch || (!isRun && !strings.HasPrefix(r.Name, "ingest/")) {
+		if r.Kind != rat.Branch || !rat.ReservedRefName(r.Name) {
 			continue
 		}
+		if !r.Internal {
+			fmt.Fprintf(out, "kept %s: rat did not create it (delete it with 'rat branch delete %s')\n", r.Name, r.Name)
+			continue
+		}
+		id, isRun := strings.CutPrefix(r.Name, rat.RunBranchPrefix)
 		if isRun && rl != nil {
 			if rec, err := rl.Run(ctx, id); err == nil && rec.Status == string(pipeline.StatusRunning) {
 				fmt.Fprintf(out, "kept %s: the run is still running\n", r.Name)
@@ -244,7 +250,7 @@ func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 	if a.cfg.WorkspaceDir == "" {
 		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
 	}
-	return workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
+	ws, err := workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
 		Env: os.LookupEnv,
 		Known: func(id rat.TableID) bool {
 			if anyRef {
@@ -254,6 +260,10 @@ func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 			return err == nil
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return ws, a.adoptTriggerKeys(ctx, ws)
 }
 
 // runner builds the pipeline runner for a workspace: run records in the

@@ -85,7 +85,7 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 		return err
 	}
 	for _, p := range ws.Pipelines() {
-		for i, tr := range p.Config.Triggers {
+		for _, tr := range p.Config.Triggers {
 			if tr.Type != "schedule" {
 				continue
 			}
@@ -95,7 +95,7 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 				log.Error("schedule", "pipeline", p.ID.String(), "err", err)
 				continue
 			}
-			key := trigger.Key(p.ID.String(), i)
+			key := trigger.Key(p.ID.String(), tr.Name)
 			last, ok, err := st.ScheduleLast(ctx, key)
 			if err != nil {
 				return err
@@ -163,8 +163,8 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 	var landing *ingest.Landing
 	for _, p := range ws.Pipelines() {
 		var zones []string
-		for i, tr := range p.Config.Triggers {
-			if _, off := disabled[trigger.Key(p.ID.String(), i)]; tr.Type != "landing" || off {
+		for _, tr := range p.Config.Triggers {
+			if _, off := disabled[trigger.Key(p.ID.String(), tr.Name)]; tr.Type != "landing" || off {
 				continue
 			}
 			if z, ok := tr.Raw["zone"].(string); ok && z != "" {

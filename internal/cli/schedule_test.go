@@ -77,7 +77,8 @@ func TestScheduleTick(t *testing.T) {
 	// A disabled schedule skips its ticks, and enabling it does not catch
 	// them up, whatever its policy.
 	ts := a.store.(server.TriggerStates)
-	if err := ts.SetTriggerDisabled(context.Background(), "silver.all#0", true); err != nil {
+	allKey := triggerKey(t, a, "silver.all", 0)
+	if err := ts.SetTriggerDisabled(context.Background(), allKey, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, now := range []time.Time{at(10, 7, 1), at(10, 9, 1)} {
@@ -85,7 +86,7 @@ func TestScheduleTick(t *testing.T) {
 			t.Fatalf("disabled at %s: %v", now.Format("15:04:05"), got)
 		}
 	}
-	if err := ts.SetTriggerDisabled(context.Background(), "silver.all#0", false); err != nil {
+	if err := ts.SetTriggerDisabled(context.Background(), allKey, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := tick(at(10, 9, 2)); got["silver.all"] != 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,16 +36,32 @@ to start without a token: RAT_API_TOKEN (an admin token) or RAT_TOKEN_FILE, a
 YAML file of named tokens with roles read, run or admin:
   tokens:
     - {name: dashboards, token: <random>, role: read}
+Off loopback every token must be at least 32 bytes (openssl rand -hex 32).
 Requests then need 'Authorization: Bearer <token>'; the UI asks for a token
-once and keeps it in a cookie.
+once and keeps a session (a random id, revoked by signing out, ended after
+12 hours or when its token is removed). Failed sign-ins are rate-limited per
+client address.
+
+A web page the user opens cannot drive the server: requests must name it in
+their Host header (localhost, a loopback IP, the listen address, or a name in
+RAT_ALLOWED_HOSTS, comma-separated; off loopback the list applies only when
+set), requests from another site's pages that change anything are refused,
+and API bodies must be application/json (multipart/form-data for uploads).
+
+/metrics needs no token unless RAT_METRICS_TOKEN is set: then Prometheus
+sends 'Authorization: Bearer <token>' with that token or an API token.
+/health/live and /health/ready never need one.
+
 Runs go through a queue (.rat/queue.db, or the catalog's Postgres database):
 this process executes them unless --no-worker, and any number of 'rat worker'
 processes may help: each node of a run is a job, so a run spreads over all
 of them. SIGINT or SIGTERM stop the server: the nodes it builds get 30s to
 finish, then they go back to the queue and continue in another worker (or in
-this server once it restarts); the runs themselves are not cancelled.`,
+this server once it restarts); the runs themselves are not cancelled.
+See SECURITY.md for what a public deployment needs.`,
 		Example: `  rat serve
-  RAT_API_TOKEN=... rat serve --listen 0.0.0.0:3030`,
+  RAT_API_TOKEN=$(openssl rand -hex 32) rat serve --listen 0.0.0.0:3030
+  RAT_ALLOWED_HOSTS=rat.example.com RAT_METRICS_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -108,7 +126,7 @@ this server once it restarts); the runs themselves are not cancelled.`,
 			if err := srv.Start(ctx); err != nil {
 				return err
 			}
-			log.Info(fmt.Sprintf("listening on http://%s", srv.Addr()), "auth", a.cfg.APIToken != "" || a.cfg.TokenFile != "")
+			log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
 			<-ctx.Done()
 			log.Info("shutting down")
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
@@ -121,8 +139,37 @@ this server once it restarts); the runs themselves are not cancelled.`,
 	return cmd
 }
 
-// newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, reg *prometheus.Registry) (*server.Server, error) {
+// serveURL is a URL a person can open for a bound address: the address
+// itself, or localhost when it listens on every interface.
+func serveURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// authHint says how to sign in, never with the token itself.
+func (a *app) authHint() string {
+	var from []string
+	if a.cfg.APIToken != "" {
+		from = append(from, "RAT_API_TOKEN")
+	}
+	if a.cfg.TokenFile != "" {
+		from = append(from, "a token from "+a.cfg.TokenFile)
+	}
+	if len(from) == 0 {
+		return "off (loopback only; every request may do everything)"
+	}
+	return "on: sign in with " + strings.Join(from, " or ")
+}
+
+// apiTokens are the API tokens: RAT_TOKEN_FILE's, and RAT_API_TOKEN as
+// an admin token.
+func (a *app) apiTokens() ([]server.Token, error) {
 	var tokens []server.Token
 	if a.cfg.TokenFile != "" {
 		var err error
@@ -133,6 +180,15 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 	if t := a.cfg.APIToken.Reveal(); t != "" {
 		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
 	}
+	return tokens, nil
+}
+
+// newServer wires the app into an API server.
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, reg *prometheus.Registry) (*server.Server, error) {
+	tokens, err := a.apiTokens()
+	if err != nil {
+		return nil, err
+	}
 	landing, err := a.landing(ctx)
 	if err != nil {
 		return nil, err
@@ -140,6 +196,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 	rl, _ := a.store.(pipeline.RunLog)
 	return server.New(server.Config{
 		Listen: a.cfg.Listen, Tokens: tokens, Version: buildVersion().Version,
+		AllowedHosts: a.cfg.AllowedHosts, MetricsToken: a.cfg.MetricsToken.Reveal(),
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,

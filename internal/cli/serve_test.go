@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -115,4 +116,40 @@ func TestServeTokenFile(t *testing.T) {
 	u.write("bad.yaml", "tokens:\n  - {name: dash, token: dash-token-0123456789, role: god}\n")
 	u.env[len(u.env)-1] = "RAT_TOKEN_FILE=bad.yaml"
 	u.fails("want read, run or admin", "serve", "--listen", "127.0.0.1:0")
+}
+
+// TestServeLogsURL: rat serve on every interface prints a URL a person
+// can open, and how to sign in, never the token.
+func TestServeLogsURL(t *testing.T) {
+	u := newUser(t, false)
+	const token = "serve-url-token-0123456789abcdef0123"
+	u.env = append(u.env, "RAT_API_TOKEN="+token)
+	line := startDaemon(t, u, regexp.MustCompile(`(.*listening on http://localhost:\d+.*)`), "serve", "--listen", "0.0.0.0:0")
+	if !strings.Contains(line, "sign in with RAT_API_TOKEN") || strings.Contains(line, token) || strings.Contains(line, "[::]") && !strings.Contains(line, "address=") {
+		t.Errorf("serve log: %s", line)
+	}
+	base := regexp.MustCompile(`http://localhost:\d+`).FindString(line)
+	resp, err := http.Get(base + "/health/live")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/health/live: %v %v", base, resp, err)
+	}
+	resp.Body.Close()
+}
+
+func TestServeURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"0.0.0.0:3030":   "http://localhost:3030",
+		"[::]:3030":      "http://localhost:3030",
+		"127.0.0.1:3030": "http://127.0.0.1:3030",
+		"[::1]:3030":     "http://[::1]:3030",
+		"10.0.0.7:80":    "http://10.0.0.7:80",
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := serveURL(a); got != want {
+			t.Errorf("serveURL(%s) = %s, want %s", addr, got, want)
+		}
+	}
 }

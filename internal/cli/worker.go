@@ -35,7 +35,9 @@ machines share them.
 
 With --listen, the worker serves /metrics (the runs and nodes it executed,
 process memory and CPU, read cache, data disk) and /health/live for
-Prometheus and Kubernetes.
+Prometheus and Kubernetes. With RAT_METRICS_TOKEN set, /metrics needs
+'Authorization: Bearer <token>' with that token or an API token
+(RAT_API_TOKEN, RAT_TOKEN_FILE); off loopback it must be 32 bytes or longer.
 
 SIGINT or SIGTERM stop the worker: its running nodes get 30s to finish, then
 they are handed back to the queue, and another worker builds them. A worker
@@ -61,7 +63,13 @@ heartbeat (rat serve's scheduler hands them over).`,
 				return err
 			}
 			if listen != "" {
-				addr, stop, err := server.ServeMetrics(ctx, listen, reg)
+				access := server.MetricsAccess{Token: a.cfg.MetricsToken.Reveal()}
+				if access.Token != "" {
+					if access.Tokens, err = a.apiTokens(); err != nil {
+						return err
+					}
+				}
+				addr, stop, err := server.ServeMetrics(ctx, listen, reg, access)
 				if err != nil {
 					return err
 				}
@@ -125,8 +133,8 @@ func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.
 	}
 	after := map[string][]string{}
 	for _, p := range ws.Pipelines() {
-		for i, tr := range p.Config.Triggers {
-			if _, off := disabled[trigger.Key(p.ID.String(), i)]; tr.Type != "after" || off {
+		for _, tr := range p.Config.Triggers {
+			if _, off := disabled[trigger.Key(p.ID.String(), tr.Name)]; tr.Type != "after" || off {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", p.ConfigFile, tr.Line)

@@ -45,6 +45,12 @@ type Config struct {
 	// each target's newest successful run is always kept.
 	RunRetentionDays int
 	TokenFile        string // named tokens with roles, for rat serve
+	// AllowedHosts are the host names rat serve answers to besides
+	// localhost and its listen address (RAT_ALLOWED_HOSTS).
+	AllowedHosts []string
+	// MetricsToken, when set, is required by /metrics (RAT_METRICS_TOKEN);
+	// API tokens are accepted there too.
+	MetricsToken Secret
 
 	sources map[string]string
 }
@@ -69,6 +75,7 @@ var knownEnv = map[string]bool{
 	"RAT_LISTEN": true, "RAT_API_TOKEN": true, "RAT_TOKEN_FILE": true, "RAT_BRANCH": true, "RAT_DUCKDB_MEMORY_MB": true,
 	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
 	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true, "RAT_RUN_RETENTION_DAYS": true,
+	"RAT_ALLOWED_HOSTS": true, "RAT_METRICS_TOKEN": true,
 	"RAT_DEBUG": true, // read by the command line: print an internal error's full cause
 }
 
@@ -252,6 +259,9 @@ func Load(opts Options) (*Config, error) {
 		c.APIToken = Secret(v)
 		c.sources["api_token"] = "env RAT_API_TOKEN"
 	}
+	if err := c.loadServeEnv(opts.Env); err != nil {
+		return nil, err
+	}
 	for _, e := range []struct {
 		key, env string
 		dst      *int
@@ -348,6 +358,8 @@ func (c *Config) Settings() []Setting {
 		{"listen", c.Listen, ""},
 		{"api_token", c.APIToken.String(), ""},
 		{"token_file", c.TokenFile, ""},
+		{"allowed_hosts", strings.Join(c.AllowedHosts, ","), ""},
+		{"metrics_token", c.MetricsToken.String(), ""},
 		{"run_retention_days", strconv.Itoa(c.RunRetentionDays), ""},
 	}
 	if c.WorkspaceDir == "" {

@@ -188,6 +188,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"listen", "127.0.0.1:3030", "default"},
 		{"api_token", "", "unset"},
 		{"token_file", "", "unset"},
+		{"allowed_hosts", "", "unset"},
+		{"metrics_token", "", "unset"},
 		{"run_retention_days", "90", "default"},
 	}
 	rows := c.Settings()

@@ -23,7 +23,11 @@ type viewFile struct {
 // CreateView stores a view: a SELECT resolved at query time against the
 // tables of whatever branch and snapshot the query reads, never a copy.
 // It replaces an existing view or table of that name in one commit.
+// rat's own tables (layer _rat) are never views.
 func (l *Lake) CreateView(ctx context.Context, ref string, id rat.TableID, query, message string) error {
+	if id.Internal() {
+		return rat.InternalTableError(id)
+	}
 	st, err := l.db.Parse(ctx, query)
 	if err != nil {
 		return fmt.Errorf("view %s: %w", id, err)

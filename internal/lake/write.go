@@ -73,6 +73,9 @@ type WriteOptions struct {
 	// are gone are dropped, new ones added, and a column whose type
 	// changed incompatibly is replaced.
 	Reshape bool
+	// Internal lets rat write its own tables (layer _rat, such as the file
+	// registry); any other write there is refused.
+	Internal bool
 }
 
 // WriteResult reports what a write did.
@@ -99,6 +102,9 @@ func (l *Lake) Write(ctx context.Context, ref string, id rat.TableID, source str
 	}
 	if opts.Message == "" {
 		opts.Message = fmt.Sprintf("%s into %s", opts.Mode, id)
+	}
+	if id.Internal() && !opts.Internal {
+		return WriteResult{}, rat.InternalTableError(id)
 	}
 	if _, err := l.store.Ref(ctx, ref); err != nil {
 		return WriteResult{}, err
@@ -132,6 +138,9 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 			return rat.Errorf(rat.EINVALID, "%s: %s", id, err.Error())
 		}
 		cat := l.Catalog(ref).WithMessage(opts.Message)
+		if opts.Internal {
+			cat = cat.WithInternal()
+		}
 		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema, opts.PartitionBy)
 		if err != nil {
 			return err

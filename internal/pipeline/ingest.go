@@ -28,6 +28,9 @@ type IngestResult struct {
 // written on a temporary branch and merged in one commit.
 func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, files []ingest.File, sheet, tmpDir string, evolve bool, now time.Time) (IngestResult, error) {
 	res := IngestResult{Table: id.String(), Files: []string{}, Skipped: []string{}}
+	if id.Internal() {
+		return res, rat.InternalTableError(id)
+	}
 	consumer := "ingest:" + id.String()
 	done, err := Consumed(ctx, l, target, consumer)
 	if err != nil {
@@ -58,8 +61,8 @@ func Ingest(ctx context.Context, l *lake.Lake, target string, id rat.TableID, fi
 		return res, rat.Errorf(rat.EINVALID, "%s is a tag: tags are read-only", target)
 	}
 	runID := NewRunID(now)
-	branch := "ingest/" + runID
-	if err := l.Store().CreateRef(ctx, rat.Ref{Name: branch, Kind: rat.Branch, Head: head.Head}); err != nil {
+	branch := rat.IngestBranch(runID)
+	if err := l.Store().CreateRef(ctx, rat.Ref{Name: branch, Kind: rat.Branch, Head: head.Head, Internal: true}); err != nil {
 		return res, err
 	}
 	defer func() { _ = l.Store().DeleteRef(context.WithoutCancel(ctx), branch) }()

@@ -65,6 +65,7 @@ func record(ctx context.Context, l *lake.Lake, branch, consumer, runID string, f
 	src := "SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") t(consumer, zone, file, hash, size, run_id, ingested_at)"
 	_, err := l.Write(ctx, branch, Registry, src, lake.WriteOptions{
 		Mode: lake.Append, Message: fmt.Sprintf("%s consumed %d landing file(s)", consumer, len(files)),
+		Internal: true, // rat's own table: only this write may touch it
 	})
 	return err
 }

@@ -271,6 +271,9 @@ func (r *Runner) prepare(ctx context.Context, opts *Options) (*Result, []*worksp
 	if opts.Target == "" {
 		opts.Target = rat.DefaultBranch
 	}
+	if rat.ReservedRefName(opts.Target) {
+		return nil, nil, rat.ReservedTargetError(opts.Target, "run into")
+	}
 	target, err := r.Lake.Store().Ref(ctx, opts.Target)
 	if err != nil {
 		return nil, nil, err
@@ -296,7 +299,7 @@ func (r *Runner) prepare(ctx context.Context, opts *Options) (*Result, []*worksp
 	}
 	res := &Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
 		FullRefresh: opts.FullRefresh, Base: target.Head, Started: started.UTC(), Status: StatusSuccess}
-	res.RunBranch = "run/" + res.ID
+	res.RunBranch = rat.RunBranch(res.ID)
 	return res, selected, nil
 }
 
@@ -325,7 +328,7 @@ func (r *Runner) dryRun(ctx context.Context, res *Result, selected []*workspace.
 // is kept, with its head as the run's base.
 func (r *Runner) fork(ctx context.Context, res *Result) error {
 	store := r.Lake.Store()
-	err := store.CreateRef(ctx, rat.Ref{Name: res.RunBranch, Kind: rat.Branch, Head: res.Base})
+	err := store.CreateRef(ctx, rat.Ref{Name: res.RunBranch, Kind: rat.Branch, Head: res.Base, Internal: true})
 	if rat.IsCode(err, rat.ECONFLICT) {
 		ref, rerr := store.Ref(ctx, res.RunBranch)
 		if rerr != nil {

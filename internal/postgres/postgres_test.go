@@ -117,3 +117,21 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, testenv.Postgres(t)))
 }
+
+func TestUISessions(t *testing.T) {
+	catalogtest.Sessions(t, open(t, testenv.Postgres(t)))
+}
+
+func TestLegacyRunBranches(t *testing.T) {
+	url := testenv.Postgres(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	catalogtest.LegacyRunBranches(t, open(t, url), db, func() catalog.Store { return open(t, url) })
+}
+
+func TestTriggerKeyRenames(t *testing.T) {
+	catalogtest.TriggerKeyRenames(t, open(t, testenv.Postgres(t)))
+}

@@ -30,6 +30,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	if err := objstore.ValidateKey(zone); err != nil || strings.ContainsAny(zone, `/\`) || strings.HasPrefix(zone, ".") {
 		return rat.Errorf(rat.EINVALID, "landing zone %q: use a simple name like orders", zone)
 	}
+	if mediaType(r) != "multipart/form-data" {
+		return errMediaType(r, "upload files as multipart/form-data")
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.UploadBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -42,7 +45,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		if err != nil {
-			return uploadError(err)
+			return bodyError(err)
 		}
 		if part.FileName() == "" {
 			part.Close()
@@ -56,6 +59,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		counter := &countingReader{r: part}
 		err = s.cfg.Landing.Store.Put(r.Context(), zone+"/"+name, counter, -1)
 		part.Close()
+		if counter.err != nil {
+			// The body broke off or was malformed: the client's mistake,
+			// whatever the store made of it.
+			return bodyError(counter.err)
+		}
 		if err != nil {
 			return uploadError(err)
 		}
@@ -97,13 +105,29 @@ func uploadError(err error) error {
 	return fmt.Errorf("store upload: %w", err)
 }
 
+// bodyError is the answer to a request body that could not be read as
+// multipart: over the limit (413), else malformed (400).
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return rat.Errorf(rat.EINVALID, "the upload is not valid multipart/form-data (%s): send the files as a form with file parts, as curl -F file=@orders.csv does", err.Error())
+}
+
+// countingReader counts the bytes of a part and keeps the error reading
+// it failed with, if any.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.err = err
+	}
 	return n, err
 }

@@ -78,7 +78,7 @@ func (s *Server) createRef(kind rat.RefKind) func(http.ResponseWriter, *http.Req
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		if err := rat.ValidateRefName(req.Name); err != nil {
+		if err := rat.ValidateUserRefName(req.Name, kind); err != nil {
 			return err
 		}
 		if req.From == "" {

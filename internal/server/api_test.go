@@ -125,6 +125,7 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("the refused write changed the table: %s rows", n)
 	}
 	req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/query", strings.NewReader("{not json"))
+	req.Header.Set("Content-Type", "application/json")
 	if r := e.send(req); r.status != http.StatusBadRequest || r.errCode() != "invalid" {
 		t.Fatalf("malformed JSON: %d %s", r.status, r.raw)
 	}

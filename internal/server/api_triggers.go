@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -21,6 +23,7 @@ type TriggerStates interface {
 // triggerJSON is a trigger in GET /triggers.
 type triggerJSON struct {
 	ID            string         `json:"id"`
+	Name          string         `json:"name"`
 	Pipeline      string         `json:"pipeline"`
 	Type          string         `json:"type"`
 	Config        map[string]any `json:"config"`
@@ -45,9 +48,9 @@ func triggerOf(p *workspace.Pipeline, i int, disabled map[string]time.Time) trig
 			cfg[k] = v // secrets are named (secret_env), never inlined
 		}
 	}
-	t := triggerJSON{ID: trigger.ID(p.ID.String(), i), Pipeline: p.ID.String(), Type: tr.Type, Config: cfg,
+	t := triggerJSON{ID: trigger.ID(p.ID.String(), tr.Name), Name: tr.Name, Pipeline: p.ID.String(), Type: tr.Type, Config: cfg,
 		Where: fmt.Sprintf("%s:%d", p.ConfigFile, tr.Line), Enabled: true}
-	if since, off := disabled[trigger.Key(p.ID.String(), i)]; off {
+	if since, off := disabled[trigger.Key(p.ID.String(), tr.Name)]; off {
 		t.Enabled, t.DisabledSince = false, &since
 	}
 	return t
@@ -80,10 +83,12 @@ func (s *Server) listTriggers(w http.ResponseWriter, r *http.Request) error {
 // switchTrigger enables or disables one trigger. A disabled schedule skips
 // its ticks (enabling it does not catch them up); a disabled landing sensor
 // leaves new files for later; a disabled webhook answers 409; a disabled
-// after trigger does not start its pipeline.
+// after trigger does not start its pipeline. The id names the trigger
+// (layer.name:trigger-name); an index in place of the name, as ids were
+// before triggers had names, still designates the trigger at that place.
 func (s *Server) switchTrigger(disable bool) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		name, i, err := trigger.ParseID(r.PathValue("id"))
+		pipeline, name, index, err := trigger.ParseID(r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -91,18 +96,26 @@ func (s *Server) switchTrigger(disable bool) func(http.ResponseWriter, *http.Req
 		if err != nil {
 			return err
 		}
-		p, err := ws.Resolve(name)
+		p, err := ws.Resolve(pipeline)
 		if err != nil {
 			return err
 		}
-		if i >= len(p.Config.Triggers) {
-			return rat.Errorf(rat.ENOTFOUND, "pipeline %s has %d trigger(s); there is no trigger %s (see GET /api/v1/triggers)", p.ID, len(p.Config.Triggers), r.PathValue("id"))
+		i := slices.IndexFunc(p.Config.Triggers, func(t workspace.Trigger) bool { return t.Name == name })
+		if i < 0 && index >= 0 && index < len(p.Config.Triggers) {
+			i = index
+		}
+		if i < 0 {
+			var names []string
+			for _, t := range p.Config.Triggers {
+				names = append(names, t.Name)
+			}
+			return rat.Errorf(rat.ENOTFOUND, "pipeline %s has no trigger %s; its triggers are [%s] (see GET /api/v1/triggers)", p.ID, name, strings.Join(names, ", "))
 		}
 		ts, err := s.triggerStates()
 		if err != nil {
 			return err
 		}
-		if err := ts.SetTriggerDisabled(r.Context(), trigger.Key(p.ID.String(), i), disable); err != nil {
+		if err := ts.SetTriggerDisabled(r.Context(), trigger.Key(p.ID.String(), p.Config.Triggers[i].Name), disable); err != nil {
 			return err
 		}
 		disabled, err := ts.DisabledTriggers(r.Context())
@@ -115,7 +128,7 @@ func (s *Server) switchTrigger(disable bool) func(http.ResponseWriter, *http.Req
 }
 
 // triggerDisabled reports whether a pipeline's trigger is switched off.
-func (s *Server) triggerDisabled(ctx context.Context, pipeline string, i int) (bool, error) {
+func (s *Server) triggerDisabled(ctx context.Context, pipeline, name string) (bool, error) {
 	ts, ok := s.cfg.Store.(TriggerStates)
 	if !ok {
 		return false, nil
@@ -124,6 +137,6 @@ func (s *Server) triggerDisabled(ctx context.Context, pipeline string, i int) (b
 	if err != nil {
 		return false, err
 	}
-	_, off := disabled[trigger.Key(pipeline, i)]
+	_, off := disabled[trigger.Key(pipeline, name)]
 	return off, nil
 }

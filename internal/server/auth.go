@@ -3,9 +3,13 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ratdata/rat"
 )
@@ -49,8 +53,8 @@ type Token struct {
 	Role   Role
 }
 
-// authenticator checks bearer tokens. With no tokens, every request is
-// admin: New only allows that on a loopback address.
+// authenticator holds the API tokens, as digests. With no tokens, every
+// request is admin: New only allows that on a loopback address.
 type authenticator struct {
 	tokens []hashedToken
 }
@@ -76,6 +80,9 @@ func newAuthenticator(listen string, tokens []Token) (*authenticator, error) {
 		if t.Role < RoleRead || t.Role > RoleAdmin {
 			return nil, rat.Errorf(rat.EINVALID, "token %q: want role read, run or admin", t.Name)
 		}
+		if err := checkTokenLength(listen, fmt.Sprintf("%q", t.Name), t.Secret); err != nil {
+			return nil, err
+		}
 		a.tokens = append(a.tokens, hashedToken{name: t.Name, sum: sha256.Sum256([]byte(t.Secret)), role: t.Role})
 	}
 	return a, nil
@@ -95,30 +102,19 @@ func IsLoopback(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// role returns the role of the request's bearer token. Every configured
-// token is compared, in constant time on fixed-length digests, so timing
-// says nothing about which token nearly matched.
-func (a *authenticator) role(r *http.Request) (Role, bool) {
-	if len(a.tokens) == 0 {
-		return RoleAdmin, true
-	}
-	secret, ok := credential(r)
-	if !ok {
-		return 0, false
-	}
-	return a.lookup(secret)
-}
-
-// lookup returns the role of a token secret.
-func (a *authenticator) lookup(secret string) (Role, bool) {
+// find returns the token a secret belongs to (the one with the highest
+// role if several share it). Every configured token is compared, in
+// constant time on fixed-length digests, so timing says nothing about
+// which token nearly matched.
+func (a *authenticator) find(secret string) (hashedToken, bool) {
 	sum := sha256.Sum256([]byte(secret))
-	var found Role
+	var found hashedToken
 	for _, t := range a.tokens {
-		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
-			found = max(found, t.role)
+		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 && t.role > found.role {
+			found = t
 		}
 	}
-	return found, found != 0
+	return found, found.role != 0
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.
@@ -131,13 +127,64 @@ func bearer(r *http.Request) (string, bool) {
 	return secret, true
 }
 
+// authenticate returns the role of a request: that of its bearer token,
+// else of its UI session. Without tokens every request is admin (New
+// allows that on loopback only). A client with too many failed attempts
+// is refused (429, with Retry-After) before its token is looked at.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Role, error) {
+	if !s.auth.enabled() {
+		return RoleAdmin, nil
+	}
+	unauthorized := rat.Errorf(rat.EUNAUTHORIZED, "missing or wrong API token: send 'Authorization: Bearer <token>'")
+	if secret, ok := bearer(r); ok {
+		key, now := clientKey(r), s.cfg.Now()
+		if wait := s.limiter.blocked(key, now); wait > 0 {
+			return 0, s.tooManyFailures(w, wait)
+		}
+		if t, ok := s.auth.find(secret); ok {
+			return t.role, nil
+		}
+		s.limiter.fail(key, now)
+		s.log.Warn("wrong API token", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+		return 0, unauthorized
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return 0, unauthorized
+	}
+	// A cross-site form cannot set a header: a change through the cookie
+	// needs the UI's.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(uiHeader) == "" {
+		return 0, unauthorized
+	}
+	if role, ok := s.sessionRole(r.Context(), c.Value); ok {
+		return role, nil
+	}
+	return 0, unauthorized
+}
+
+// tooManyFailures is the answer to a client that failed to sign in too
+// often: 429 with the wait in Retry-After.
+func (s *Server) tooManyFailures(w http.ResponseWriter, wait time.Duration) error {
+	return rat.Errorf(codeTooManyRequests, "too many failed sign-ins from this address: try again in %d seconds", retryAfter(w, wait))
+}
+
+// retryAfter sets Retry-After to wait, in whole seconds, and returns them.
+func retryAfter(w http.ResponseWriter, wait time.Duration) int {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
+}
+
 // authorize requires a token with at least role in front of next.
 func (s *Server) authorize(need Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := s.auth.role(r)
-		if !ok {
+		got, err := s.authenticate(w, r)
+		if rat.IsCode(err, rat.EUNAUTHORIZED) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rat"`)
-			s.writeError(w, r, rat.Errorf(rat.EUNAUTHORIZED, "missing or wrong API token: send 'Authorization: Bearer <token>'"))
+		}
+		if err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		if got < need {

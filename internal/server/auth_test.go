@@ -10,8 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
+)
+
+// Tokens of a server off loopback: at least 32 bytes.
+const (
+	readTok  = "read-secret-1-0123456789abcdef0123"
+	runTok   = "run-secret-2-0123456789abcdef01234"
+	adminTok = "admin-secret-3-0123456789abcdef0123"
 )
 
 func TestAuth(t *testing.T) {
@@ -19,12 +27,12 @@ func TestAuth(t *testing.T) {
 	e := newTestEnv(t, basicFiles, func(c *Config) {
 		c.Listen = "0.0.0.0:3030"
 		c.Tokens = []Token{
-			{Name: "viewer", Secret: "read-secret-1", Role: RoleRead},
-			{Name: "ci", Secret: "run-secret-2", Role: RoleRun},
-			{Name: "ops", Secret: "admin-secret-3", Role: RoleAdmin},
+			{Name: "viewer", Secret: readTok, Role: RoleRead},
+			{Name: "ci", Secret: runTok, Role: RoleRun},
+			{Name: "ops", Secret: adminTok, Role: RoleAdmin},
 		}
 		c.Settings = func() []config.Setting {
-			return []config.Setting{{Key: "api_token", Value: config.Secret("admin-secret-3").String(), Source: "env RAT_API_TOKEN"}}
+			return []config.Setting{{Key: "api_token", Value: config.Secret(adminTok).String(), Source: "env RAT_API_TOKEN"}}
 		}
 	})
 	e.load("bronze.raw", "SELECT 1 AS id, 1 AS amount")
@@ -36,14 +44,14 @@ func TestAuth(t *testing.T) {
 	}{
 		{"", "GET", "/api/v1/tables", nil, http.StatusUnauthorized},
 		{"wrong-secret", "GET", "/api/v1/tables", nil, http.StatusUnauthorized},
-		{"read-secret-1x", "GET", "/api/v1/tables", nil, http.StatusUnauthorized},
-		{"read-secret-1", "GET", "/api/v1/tables", nil, http.StatusOK},
-		{"read-secret-1", "POST", "/api/v1/runs", map[string]any{}, http.StatusForbidden},
-		{"read-secret-1", "POST", "/api/v1/query", map[string]any{"sql": "SELECT 1"}, http.StatusForbidden},
-		{"run-secret-2", "POST", "/api/v1/query", map[string]any{"sql": "SELECT 1"}, http.StatusOK},
-		{"run-secret-2", "POST", "/api/v1/branches", map[string]any{"name": "dev"}, http.StatusForbidden},
-		{"admin-secret-3", "POST", "/api/v1/branches", map[string]any{"name": "dev"}, http.StatusCreated},
-		{"admin-secret-3", "DELETE", "/api/v1/branches/dev", nil, http.StatusNoContent},
+		{readTok + "x", "GET", "/api/v1/tables", nil, http.StatusUnauthorized},
+		{readTok, "GET", "/api/v1/tables", nil, http.StatusOK},
+		{readTok, "POST", "/api/v1/runs", map[string]any{}, http.StatusForbidden},
+		{readTok, "POST", "/api/v1/query", map[string]any{"sql": "SELECT 1"}, http.StatusForbidden},
+		{runTok, "POST", "/api/v1/query", map[string]any{"sql": "SELECT 1"}, http.StatusOK},
+		{runTok, "POST", "/api/v1/branches", map[string]any{"name": "dev"}, http.StatusForbidden},
+		{adminTok, "POST", "/api/v1/branches", map[string]any{"name": "dev"}, http.StatusCreated},
+		{adminTok, "DELETE", "/api/v1/branches/dev", nil, http.StatusNoContent},
 	} {
 		e.token = c.token
 		r := e.do(c.method, c.path, c.body)
@@ -56,14 +64,14 @@ func TestAuth(t *testing.T) {
 		if c.status == http.StatusForbidden && (r.errCode() != "forbidden" || !strings.Contains(r.errMessage(), "needs")) {
 			t.Errorf("403 body: %s", r.raw)
 		}
-		for _, secret := range []string{"read-secret-1", "run-secret-2", "admin-secret-3"} {
+		for _, secret := range []string{readTok, runTok, adminTok} {
 			if strings.Contains(r.raw, secret) {
 				t.Errorf("%s %s: a token appears in the response: %s", c.method, c.path, r.raw)
 			}
 		}
 	}
-	e.token = "admin-secret-3"
-	if r := e.want(e.do("GET", "/api/v1/config", nil), http.StatusOK); strings.Contains(r.raw, "admin-secret-3") || !strings.Contains(r.raw, "api_token") {
+	e.token = adminTok
+	if r := e.want(e.do("GET", "/api/v1/config", nil), http.StatusOK); strings.Contains(r.raw, adminTok) || !strings.Contains(r.raw, "api_token") {
 		t.Fatalf("config leaks or lacks the token: %s", r.raw)
 	}
 	// Health and metrics need no token.
@@ -156,4 +164,87 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("readiness leaks the cause: %s", r.raw)
 	}
 	e.want(e.do("GET", "/health/live", nil), http.StatusOK)
+}
+
+// TestShortTokensOffLoopback: a token others could guess is refused on an
+// address others can reach; on loopback any length will do.
+func TestShortTokensOffLoopback(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil, nil)
+	short := []Token{{Name: "ops", Secret: adminTok, Role: RoleAdmin}, {Name: "dash", Secret: "sixteen-chars-ok", Role: RoleRead}}
+	for _, addr := range []string{"0.0.0.0:3030", "192.168.1.10:3030", "[::]:3030"} {
+		cfg := e.srv.cfg
+		cfg.Listen, cfg.Registry, cfg.Tokens = addr, nil, short
+		_, err := New(cfg)
+		if err == nil || !strings.Contains(err.Error(), `token "dash" is 16 bytes long`) || !strings.Contains(err.Error(), "at least 32 bytes") || strings.Contains(err.Error(), "sixteen-chars-ok") {
+			t.Errorf("New(%s) with a 16-byte token = %v", addr, err)
+		}
+		cfg.Tokens, cfg.MetricsToken = short[:1], "short-metrics"
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "RAT_METRICS_TOKEN is 13 bytes long") {
+			t.Errorf("New(%s) with a short metrics token = %v", addr, err)
+		}
+		cfg.MetricsToken = ""
+		if _, err := New(cfg); err != nil {
+			t.Errorf("New(%s) with a 35-byte token: %v", addr, err)
+		}
+	}
+	cfg := e.srv.cfg
+	cfg.Listen, cfg.Registry, cfg.Tokens, cfg.MetricsToken = "127.0.0.1:3030", nil, short, "short-metrics"
+	if _, err := New(cfg); err != nil {
+		t.Errorf("loopback with short tokens: %v", err)
+	}
+	if _, _, err := ServeMetrics(t.Context(), "0.0.0.0:0", prometheus.NewRegistry(), MetricsAccess{Token: "short-metrics"}); err == nil || !strings.Contains(err.Error(), "RAT_METRICS_TOKEN is 13 bytes long") {
+		t.Errorf("rat worker --listen 0.0.0.0 with a short metrics token: %v", err)
+	}
+}
+
+// TestMetricsToken: with RAT_METRICS_TOKEN set, /metrics answers only to
+// it or an API token — on rat serve and on rat worker --listen.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	const metricsTok = "metrics-token-0123456789abcdef012345"
+	e := newTestEnv(t, nil, func(c *Config) {
+		c.Listen = "0.0.0.0:3030"
+		c.Tokens = []Token{{Name: "viewer", Secret: readTok, Role: RoleRead}}
+		c.MetricsToken = metricsTok
+	})
+	reg := prometheus.NewRegistry()
+	addr, stop, err := ServeMetrics(t.Context(), "127.0.0.1:0", reg, MetricsAccess{Token: metricsTok, Tokens: []Token{{Name: "viewer", Secret: readTok, Role: RoleRead}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for name, base := range map[string]string{"serve": e.http.URL, "worker": "http://" + addr.String()} {
+		for tok, want := range map[string]int{"": 401, "wrong": 401, metricsTok + "x": 401, metricsTok: 200, readTok: 200} {
+			req, _ := http.NewRequest("GET", base+"/metrics", nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s /metrics with %q: %d, want %d", name, tok, resp.StatusCode, want)
+			}
+			if want == 401 && (!strings.Contains(string(body), "RAT_METRICS_TOKEN") || strings.Contains(string(body), "go_goroutines")) {
+				t.Errorf("%s /metrics refused: %s", name, body)
+			}
+			if want == 200 && !strings.Contains(string(body), "go_goroutines") && name == "serve" {
+				t.Errorf("%s /metrics: %.200s", name, body)
+			}
+		}
+		// Health stays open for probes.
+		if resp, err := http.Get(base + "/health/live"); err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s /health/live: %v %v", name, resp, err)
+		}
+	}
+	// On loopback without API tokens only the metrics token opens it:
+	// "no tokens" means every API caller is admin, not every scraper.
+	local := newTestEnv(t, nil, func(c *Config) { c.MetricsToken = metricsTok })
+	if resp, err := http.Get(local.http.URL + "/metrics"); err != nil || resp.StatusCode != 401 {
+		t.Errorf("loopback /metrics without the metrics token: %v %v", resp, err)
+	}
 }

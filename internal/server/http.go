@@ -12,23 +12,28 @@ import (
 	"github.com/ratdata/rat"
 )
 
-// Codes the HTTP layer adds to rat's: a known caller whose role is too weak,
-// and a request body over its limit.
+// Codes the HTTP layer adds to rat's: a known caller whose role is too weak
+// (or a request from another site), a request body over its limit, and too
+// many failed sign-ins.
 const (
-	codeForbidden = "forbidden"
-	codeTooLarge  = "too_large"
+	codeForbidden       = "forbidden"
+	codeTooLarge        = "too_large"
+	codeTooManyRequests = "too_many_requests"
 )
 
 // statusOf is the one table from error codes to HTTP statuses.
 var statusOf = map[string]int{
-	rat.EINVALID:      http.StatusBadRequest,
-	rat.EUNAUTHORIZED: http.StatusUnauthorized,
-	codeForbidden:     http.StatusForbidden,
-	rat.ENOTFOUND:     http.StatusNotFound,
-	rat.ECONFLICT:     http.StatusConflict,
-	codeTooLarge:      http.StatusRequestEntityTooLarge,
-	rat.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	rat.EINTERNAL:     http.StatusInternalServerError,
+	rat.EINVALID:         http.StatusBadRequest,
+	rat.EUNAUTHORIZED:    http.StatusUnauthorized,
+	codeForbidden:        http.StatusForbidden,
+	rat.ENOTFOUND:        http.StatusNotFound,
+	rat.ECONFLICT:        http.StatusConflict,
+	codeTooLarge:         http.StatusRequestEntityTooLarge,
+	codeMisdirected:      http.StatusMisdirectedRequest,
+	codeUnsupportedMedia: http.StatusUnsupportedMediaType,
+	codeTooManyRequests:  http.StatusTooManyRequests,
+	rat.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	rat.EINTERNAL:        http.StatusInternalServerError,
 }
 
 // errorBody is the shape of every API error.
@@ -57,7 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		code = codeTooLarge
-		err = rat.Errorf(codeTooLarge, "request body over the limit of %d bytes", mbe.Limit)
+		err = errTooLarge(r, mbe.Limit)
 	}
 	status, ok := statusOf[code]
 	if !ok {
@@ -83,17 +88,87 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
 
-// decode reads a JSON request body strictly: unknown fields are errors.
+// jsonBodyLimit bounds a JSON request body.
+const jsonBodyLimit = 1 << 20
+
+// decode reads a JSON request body strictly: Content-Type application/json
+// (415 otherwise, so a page of another site cannot send it as a simple
+// text/plain or form request), at most jsonBodyLimit bytes (413), one
+// object with known fields and nothing after it (400).
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return rat.Errorf(rat.EINVALID, "request body is empty: send a JSON object")
-		}
-		return rat.Errorf(rat.EINVALID, "request body is not valid JSON for this endpoint: %s", err.Error())
+	if r.ContentLength == 0 {
+		return rat.Errorf(rat.EINVALID, "request body is empty: send a JSON object")
 	}
-	return nil
+	if mediaType(r) != "application/json" {
+		return errMediaType(r, "send the body as JSON with Content-Type: application/json")
+	}
+	body := &cappedReader{r: r.Body, left: jsonBodyLimit}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		// Anything but white space after the object is refused: two
+		// objects, or an object and garbage, are not one request.
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return nil
+		}
+		if !body.over {
+			return rat.Errorf(rat.EINVALID, "request body holds more than one JSON value: send exactly one JSON object")
+		}
+	}
+	switch {
+	case body.over:
+		return errTooLarge(r, jsonBodyLimit)
+	case errors.Is(err, io.EOF):
+		return rat.Errorf(rat.EINVALID, "request body is empty: send a JSON object")
+	}
+	return rat.Errorf(rat.EINVALID, "request body is not valid JSON for this endpoint: %s", err.Error())
+}
+
+// cappedReader reads at most left bytes and then fails, noting that the
+// body was over its limit.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var b [1]byte
+		if n, _ := c.r.Read(b[:]); n > 0 {
+			c.over = true
+			return 0, errBodyOver
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+var errBodyOver = errors.New("request body over its limit")
+
+// errTooLarge is the 413 error of a body over limit bytes.
+func errTooLarge(r *http.Request, limit int64) error {
+	return rat.Errorf(codeTooLarge, "%s %s: request body over the limit of %s: send less per request", r.Method, r.URL.Path, sizeText(limit))
+}
+
+// sizeText writes a byte count for people: "1 MiB", "1000 bytes".
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s (%d bytes)", n/u.size, u.name, n)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // intParam reads an optional non-negative integer query parameter.

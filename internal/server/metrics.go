@@ -239,16 +239,19 @@ func (s *Server) ObserveScheduleFire(lag time.Duration) {
 	s.metrics.schedulerLag.Observe(lag.Seconds())
 }
 
-// ServeMetrics serves /metrics and /health/live on addr, for a process
-// without the API (rat worker). It returns the bound address and a
-// function that stops the listener.
-func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (net.Addr, func(), error) {
+// ServeMetrics serves /metrics (behind access) and /health/live on addr,
+// for a process without the API (rat worker). It returns the bound address
+// and a function that stops the listener.
+func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, access MetricsAccess) (net.Addr, func(), error) {
+	if err := access.check(addr); err != nil {
+		return nil, nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, rat.Errorf(rat.EINVALID, "listen on %s: %v", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", MetricsHandler(reg))
+	mux.Handle("GET /metrics", access.wrap(MetricsHandler(reg)))
 	mux.HandleFunc("GET /health/live", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -28,9 +28,17 @@ import (
 // Config holds what a Server needs: plain values, live objects and
 // functions. Only Store and Lake are required.
 type Config struct {
-	Listen  string  // host:port; "" = 127.0.0.1:3030
-	Tokens  []Token // API tokens; none = no auth (loopback only)
-	Version string  // rat's version, shown by the UI's settings page
+	Listen string  // host:port; "" = 127.0.0.1:3030
+	Tokens []Token // API tokens; none = no auth (loopback only)
+	// AllowedHosts are host names (RAT_ALLOWED_HOSTS) answered besides
+	// localhost and the listen address, and trusted as the origin of
+	// browser requests; see guard.go. Enforced on a loopback listen
+	// address always, elsewhere only when set.
+	AllowedHosts []string
+	// MetricsToken, when set, is required by /metrics (RAT_METRICS_TOKEN);
+	// the API tokens are accepted there too.
+	MetricsToken string
+	Version      string // rat's version, shown by the UI's settings page
 
 	Store   catalog.Store
 	Lake    *lake.Lake
@@ -96,9 +104,14 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	auth    *authenticator
-	replay  *trigger.Replay // webhook deliveries seen
-	cpu     cpuMeter        // the overview's CPU gauge
-	sums    summaryCache    // table summaries by commit
+	guard   *hostGuard
+	// sessions keeps UI sign-ins (the catalog database, so every replica
+	// shares them); limiter counts failed sign-ins per client address.
+	sessions sessionStore
+	limiter  signInLimiter
+	replay   *trigger.Replay // webhook deliveries seen
+	cpu      cpuMeter        // the overview's CPU gauge
+	sums     summaryCache    // table summaries by commit
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -144,12 +157,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := metricsAccessOf(cfg).check(cfg.Listen); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registry, cfg.Lake, cfg.StateDir, cfg.QueueWaiting)
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
-		replay: &trigger.Replay{Now: cfg.Now}}
+		replay: &trigger.Replay{Now: cfg.Now}, guard: newHostGuard(cfg.Listen, cfg.AllowedHosts)}
+	s.sessions = &memSessions{}
+	if ss, ok := cfg.Store.(sessionStore); ok {
+		s.sessions = ss
+	}
 	if d, ok := cfg.Store.(deliveryRecorder); ok {
 		// Every replica refuses a delivery any of them took.
 		s.replay.Record = d.RecordDelivery
@@ -162,7 +182,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.uiRoutes(); err != nil {
 		return nil, err
 	}
-	s.handler = s.recoverPanics(s.mux)
+	s.handler = s.recoverPanics(s.guardRequests(s.mux))
 	return s, nil
 }
 
@@ -235,10 +255,10 @@ func (s *Server) routes() {
 	// Webhooks authenticate with their trigger's own secret, not API tokens.
 	s.mux.Handle("POST /api/v1/webhooks/{pipeline}", s.handle(s.webhook))
 	s.mux.HandleFunc("GET /health/ready", s.ready)
-	s.mux.Handle("GET /metrics", MetricsHandler(s.cfg.Registry))
+	s.mux.Handle("GET /metrics", metricsAccessOf(s.cfg).wrap(MetricsHandler(s.cfg.Registry)))
 
 	api := func(pattern string, role Role, h func(http.ResponseWriter, *http.Request) error) {
-		s.mux.Handle(pattern, s.authorize(role, s.handle(h)))
+		s.mux.Handle(pattern, s.authorize(role, s.bodyTypes(s.handle(h))))
 	}
 	api("GET /api/v1/workspace", RoleRead, s.getWorkspace)
 	api("GET /api/v1/pipelines/{id}", RoleRead, s.getPipeline)

@@ -1,44 +1,27 @@
 package server
 
 import (
-	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ratdata/rat/internal/web"
 )
 
-// The browser signs in once with a token; the server keeps it in an
-// HttpOnly, SameSite=Strict cookie, so page loads carry it and page
-// scripts never see it. The API accepts the cookie as it accepts a bearer
+// The browser signs in once with a token and gets a session (sessions.go)
+// in an HttpOnly, SameSite=Strict cookie, so page loads carry it and page
+// scripts never see it. The API accepts the session as it accepts a bearer
 // token, except that a request changing something (anything but GET and
 // HEAD) must also carry the uiHeader: a cross-site form cannot set a
-// header, so a forged request from another site is refused.
+// header, so a forged request from another site is refused (and the
+// cross-origin check of guard.go refuses it first).
 const (
 	sessionCookie = "rat_session"
 	uiHeader      = "X-Rat-UI"
 )
-
-// credential returns the token a request presents: its bearer token, else
-// the UI's session cookie.
-func credential(r *http.Request) (string, bool) {
-	if secret, ok := bearer(r); ok {
-		return secret, true
-	}
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return "", false
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(uiHeader) == "" {
-		return "", false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil || len(b) == 0 {
-		return "", false
-	}
-	return string(b), true
-}
 
 // uiRoutes mounts the browser UI at /: its pages need a token like the API
 // (read role), given once on the login page; its static files need none.
@@ -57,28 +40,45 @@ func (s *Server) uiRoutes() error {
 	})
 	s.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		next := safeNext(r.PostFormValue("next"))
+		key, now := clientKey(r), s.cfg.Now()
+		if wait := s.limiter.blocked(key, now); wait > 0 {
+			msg := fmt.Sprintf("Too many failed sign-ins from this address: try again in %d seconds.", retryAfter(w, wait))
+			s.renderPage(w, r, ui, http.StatusTooManyRequests, "login", web.Data{Next: next, Error: msg})
+			return
+		}
 		secret := strings.TrimSpace(r.PostFormValue("token"))
-		if _, ok := s.auth.lookup(secret); !ok || secret == "" {
+		t, ok := s.auth.find(secret)
+		if !ok || secret == "" {
+			s.limiter.fail(key, now)
 			s.log.Warn("ui sign-in refused", "remote", r.RemoteAddr)
 			s.renderPage(w, r, ui, http.StatusUnauthorized, "login", web.Data{Next: next, Error: "That token is not valid. Paste a token from RAT_API_TOKEN or the token file."})
 			return
 		}
-		http.SetCookie(w, &http.Cookie{
-			Name: sessionCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(secret)), Path: "/",
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
-		})
+		id, expires, err := s.startSession(r.Context(), t)
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("sign in: %w", err))
+			return
+		}
+		http.SetCookie(w, sessionCookieFor(r, id, expires))
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	})
 	s.mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
+		s.endSession(r)
+		http.SetCookie(w, sessionCookieFor(r, "", time.Time{}))
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 	for _, p := range web.Pages {
 		s.mux.HandleFunc("GET "+p.Pattern, func(w http.ResponseWriter, r *http.Request) {
-			role, ok := s.auth.role(r)
-			if !ok {
+			role, err := s.authenticate(w, r)
+			if err != nil {
 				// A page is refused like an API call, with a way to sign in.
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return

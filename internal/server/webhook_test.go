@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,8 @@ func TestWebhook(t *testing.T) {
 	}
 	// Another serve replica on the same catalog refuses it too.
 	other := &trigger.Replay{Record: e.lake.Store().(deliveryRecorder).RecordDelivery}
-	if err := other.Check(context.Background(), sig, time.Unix(now, 0)); !rat.IsCode(err, rat.ECONFLICT) {
+	mac, _ := trigger.ParseSignature(sig)
+	if err := other.Check(context.Background(), trigger.SignedDeliveryKey(mac), time.Unix(now, 0)); !rat.IsCode(err, rat.ECONFLICT) {
 		t.Fatalf("the delivery replayed to another replica: %v", err)
 	}
 	if err := other.Check(context.Background(), "fresh-delivery", time.Unix(now, 0)); err != nil {
@@ -93,7 +95,7 @@ func TestWebhook(t *testing.T) {
 
 	// Triggers are listed, and switched off and on through the API.
 	list := list(t, e.want(e.do("GET", "/api/v1/triggers", nil), http.StatusOK), "triggers")
-	if len(list) != 2 || list[0]["id"] != "silver.orders:0" || list[0]["type"] != "webhook" || list[0]["enabled"] != true ||
+	if len(list) != 2 || list[0]["id"] != "silver.orders:"+list[0]["name"].(string) || list[0]["type"] != "webhook" || list[0]["enabled"] != true ||
 		list[0]["where"] != "pipelines/silver/orders.yaml:2" {
 		t.Fatalf("triggers = %v", list)
 	}
@@ -121,6 +123,93 @@ func TestWebhook(t *testing.T) {
 	} {
 		if r := e.do("POST", path, nil); r.status != status || r.errCode() == "" {
 			t.Errorf("POST %s: %d %s, want %d", path, r.status, r.raw, status)
+		}
+	}
+}
+
+// TestWebhookReplayVariants re-sends one signed delivery in every form the
+// signature header may take: each is the same delivery, so only the first
+// starts a run — also on another pipeline that shares the secret.
+func TestWebhookReplayVariants(t *testing.T) {
+	files := map[string]string{
+		"pipelines/silver/orders.sql":   "SELECT 1 AS id\n",
+		"pipelines/silver/orders.yaml":  "triggers:\n  - {type: webhook, secret_env: WH_SECRET}\n",
+		"pipelines/silver/refunds.sql":  "SELECT 2 AS id\n",
+		"pipelines/silver/refunds.yaml": "triggers:\n  - {type: webhook, secret_env: WH_SECRET}\n",
+	}
+	e := newTestEnv(t, files, func(c *Config) {
+		c.Env = func(k string) (string, bool) { return "hook-secret", k == "WH_SECRET" }
+	})
+	body := []byte(`{"export":"done"}`)
+	now := time.Now().Unix()
+	sig := trigger.Sign([]byte("hook-secret"), signedPayload(now, body)) // sha256=<lower-case hex>
+	hexsig := strings.TrimPrefix(sig, "sha256=")
+	deliver := func(pipeline, ts, signature string) response {
+		t.Helper()
+		req, err := http.NewRequest("POST", e.http.URL+"/api/v1/webhooks/"+pipeline, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Rat-Timestamp", ts)
+		req.Header.Set("X-Rat-Signature", signature)
+		return e.send(req)
+	}
+	ts := strconv.FormatInt(now, 10)
+	first := e.want(deliver("silver.orders", ts, sig), http.StatusAccepted)
+	if done := e.waitRun(first.body["id"].(string)); done.body["status"] != "success" {
+		t.Fatalf("webhook run: %s", done.raw)
+	}
+	for _, v := range []struct{ name, pipeline, ts, sig string }{
+		{"the same", "silver.orders", ts, sig},
+		{"upper-case hex", "silver.orders", ts, "sha256=" + strings.ToUpper(hexsig)},
+		{"no sha256= prefix", "silver.orders", ts, hexsig},
+		{"no prefix, upper case", "silver.orders", ts, strings.ToUpper(hexsig)},
+		{"mixed case", "silver.orders", ts, "sha256=" + strings.ToUpper(hexsig[:10]) + hexsig[10:]},
+		{"spaces around", "silver.orders", ts, "  " + sig + " "},
+		{"timestamp with a plus sign", "silver.orders", "+" + ts, sig},
+		{"timestamp with a leading zero", "silver.orders", "0" + ts, sig},
+		{"another pipeline with the same secret", "silver.refunds", ts, sig},
+	} {
+		r := deliver(v.pipeline, v.ts, v.sig)
+		if r.status != http.StatusConflict || !strings.Contains(r.errMessage(), "already received") {
+			t.Errorf("%s: %d %s, want 409 (a replay)", v.name, r.status, r.raw)
+		}
+	}
+	if runs := list(t, e.want(e.do("GET", "/api/v1/runs", nil), http.StatusOK), "runs"); len(runs) != 1 {
+		t.Fatalf("one delivery in several forms started %d runs, want 1", len(runs))
+	}
+}
+
+// TestWebhookNotFoundSaysNothing: an unknown pipeline, a name close to a
+// real one and a pipeline without a webhook get the same answer, so the
+// webhook endpoint does not tell a stranger which pipelines exist.
+func TestWebhookNotFoundSaysNothing(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{
+		"pipelines/silver/orders.sql":  "SELECT 1 AS id\n",
+		"pipelines/silver/orders.yaml": "triggers:\n  - {type: webhook, secret_env: WH_SECRET}\n",
+		"pipelines/silver/plain.sql":   "SELECT 3 AS id\n",
+	}
+	e := newTestEnv(t, files, nil)
+	var answers []string
+	for _, p := range []string{"silver.nope", "silver.order", "silver.plain", "gold.x"} {
+		req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/webhooks/"+p, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		r := e.send(req)
+		if r.status != http.StatusNotFound {
+			t.Errorf("%s: %d %s, want 404", p, r.status, r.raw)
+		}
+		for _, leak := range []string{"silver.orders", "silver.plain", "pipelines/", "did you mean"} {
+			if strings.Contains(r.raw, leak) {
+				t.Errorf("%s: the 404 mentions %q: %s", p, leak, r.raw)
+			}
+		}
+		answers = append(answers, r.raw)
+	}
+	for i := range answers {
+		if answers[i] != answers[0] {
+			t.Errorf("404 answers differ:\n%s\n%s", answers[0], answers[i])
 		}
 	}
 }

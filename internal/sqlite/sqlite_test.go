@@ -226,3 +226,21 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
 }
+
+func TestUISessions(t *testing.T) {
+	catalogtest.Sessions(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}
+
+func TestLegacyRunBranches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	db, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	catalogtest.LegacyRunBranches(t, open(t, path), db, func() catalog.Store { return open(t, path) })
+}
+
+func TestTriggerKeyRenames(t *testing.T) {
+	catalogtest.TriggerKeyRenames(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}

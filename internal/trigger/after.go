@@ -13,8 +13,8 @@ import (
 // succeeded.
 func ParseAfter(raw map[string]any, where string) ([]string, error) {
 	for k := range raw {
-		if k != "type" && k != "pipelines" {
-			return nil, rat.Errorf(rat.EINVALID, "%s: unknown key %q in an after trigger: want pipelines: [layer.name, ...]", where, k)
+		if k != "type" && k != "pipelines" && k != "name" {
+			return nil, rat.Errorf(rat.EINVALID, "%s: unknown key %q in an after trigger: want pipelines: [layer.name, ...] (and optionally name:)", where, k)
 		}
 	}
 	list, _ := raw["pipelines"].([]any)

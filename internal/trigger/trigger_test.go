@@ -115,6 +115,32 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
+// TestSignatureForms: the canonical header and its aliases decode to one
+// MAC, so they are one delivery; anything else is refused.
+func TestSignatureForms(t *testing.T) {
+	secret, body := []byte("s3cret"), []byte(`{"event":"export_done"}`)
+	sig := Sign(secret, body)
+	hexsig := strings.TrimPrefix(sig, "sha256=")
+	want, ok := VerifySignature(secret, body, sig)
+	if !ok {
+		t.Fatal("the canonical form is refused")
+	}
+	for _, form := range []string{hexsig, strings.ToUpper(hexsig), "sha256=" + strings.ToUpper(hexsig), "SHA256=" + hexsig, " " + sig + "\t"} {
+		mac, ok := VerifySignature(secret, body, form)
+		if !ok || SignedDeliveryKey(mac) != SignedDeliveryKey(want) {
+			t.Errorf("form %q: ok=%v, key %s, want %s", form, ok, SignedDeliveryKey(mac), SignedDeliveryKey(want))
+		}
+	}
+	for _, bad := range []string{"", "sha256=", "sha1=" + hexsig, "sha256=" + hexsig[:62], "sha256=" + hexsig + "00", "sha256= " + hexsig, "sha256=sha256=" + hexsig} {
+		if _, ok := VerifySignature(secret, body, bad); ok {
+			t.Errorf("form %q is accepted", bad)
+		}
+	}
+	if TokenDeliveryKey("silver.a", "d-1") == TokenDeliveryKey("silver.b", "d-1") || TokenDeliveryKey("silver.a", "d-1") != TokenDeliveryKey("silver.a", "d-1") {
+		t.Error("token delivery ids are per pipeline")
+	}
+}
+
 func TestFreshness(t *testing.T) {
 	now := time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {

@@ -13,17 +13,58 @@ import (
 	"github.com/ratdata/rat"
 )
 
-// SignatureValid checks an HMAC-SHA256 signature of a webhook's raw body,
-// given as hex, optionally prefixed "sha256=" (GitHub's form). The
-// comparison takes constant time.
-func SignatureValid(secret, body []byte, signature string) bool {
-	sig, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(signature), "sha256="))
-	if err != nil || len(sig) != sha256.Size {
-		return false
+// ParseSignature decodes a webhook signature header. The canonical form is
+// "sha256=<hex>" (GitHub's); the documented aliases are the bare hex and
+// hex in upper or mixed case. Every form of one MAC decodes to the same
+// bytes, which is what replay protection keys on.
+func ParseSignature(signature string) ([]byte, bool) {
+	s := strings.TrimSpace(signature)
+	if len(s) > len("sha256=") && strings.EqualFold(s[:len("sha256=")], "sha256=") {
+		s = s[len("sha256="):]
+	}
+	mac, err := hex.DecodeString(s)
+	if err != nil || len(mac) != sha256.Size {
+		return nil, false
+	}
+	return mac, true
+}
+
+// VerifySignature checks an HMAC-SHA256 signature of a webhook's payload
+// and returns the MAC it carries: the delivery's identity, whatever form
+// the header had. The comparison takes constant time.
+func VerifySignature(secret, payload []byte, signature string) ([]byte, bool) {
+	sig, ok := ParseSignature(signature)
+	if !ok {
+		return nil, false
 	}
 	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	return hmac.Equal(sig, mac.Sum(nil))
+	mac.Write(payload)
+	if !hmac.Equal(sig, mac.Sum(nil)) {
+		return nil, false
+	}
+	return sig, true
+}
+
+// SignatureValid reports whether signature is the HMAC-SHA256 of body.
+func SignatureValid(secret, body []byte, signature string) bool {
+	_, ok := VerifySignature(secret, body, signature)
+	return ok
+}
+
+// SignedDeliveryKey is the replay key of a signed delivery: its MAC. It is
+// the same for every form of the header, and for every pipeline the
+// delivery is sent to (the signature does not cover the URL, so a delivery
+// to one pipeline must not start another that shares the secret).
+func SignedDeliveryKey(mac []byte) string {
+	return "sig:" + hex.EncodeToString(mac)
+}
+
+// TokenDeliveryKey is the replay key of a bearer-token delivery: the
+// sender's delivery id, within the pipeline (senders number their own
+// deliveries). Hashed, so a long id costs the table no more than a short one.
+func TokenDeliveryKey(pipeline, id string) string {
+	sum := sha256.Sum256([]byte(pipeline + "\x00" + id))
+	return "token:" + hex.EncodeToString(sum[:])
 }
 
 // Sign returns the signature SignatureValid accepts, for senders and tests.
@@ -53,8 +94,11 @@ type Replay struct {
 	seen map[string]time.Time
 }
 
-// Check accepts a delivery once: id must be new within the window, and
-// sent (the sender's timestamp) within the window of now, either way.
+// Check accepts a delivery once: its key (SignedDeliveryKey or
+// TokenDeliveryKey) must be new, and sent (the sender's timestamp) within
+// the window of now, either way. Keys are kept for twice the window (a
+// delivery stamped up to one window ahead stays refusable until its
+// timestamp is a window old), then pruned: the table stays bounded.
 func (r *Replay) Check(ctx context.Context, id string, sent time.Time) error {
 	now := time.Now()
 	if r.Now != nil {
@@ -68,7 +112,7 @@ func (r *Replay) Check(ctx context.Context, id string, sent time.Time) error {
 		return rat.Errorf(rat.EUNAUTHORIZED, "webhook delivery has no id: send a unique X-Rat-Delivery header")
 	}
 	if d := now.Sub(sent); d > window || d < -window {
-		return rat.Errorf(rat.EUNAUTHORIZED, "webhook delivery %s was sent at %s, outside the %s window: resend it with a fresh timestamp", id, sent.UTC().Format(time.RFC3339), window)
+		return rat.Errorf(rat.EUNAUTHORIZED, "webhook delivery was sent at %s (X-Rat-Timestamp), outside the %s window around this server's clock: resend it with a fresh timestamp", sent.UTC().Format(time.RFC3339), window)
 	}
 	if r.Record != nil {
 		fresh, err := r.Record(ctx, id, now, now.Add(-2*window))
@@ -76,7 +120,7 @@ func (r *Replay) Check(ctx context.Context, id string, sent time.Time) error {
 			return err
 		}
 		if !fresh {
-			return replayed(id)
+			return errReplayed()
 		}
 		return nil
 	}
@@ -91,12 +135,12 @@ func (r *Replay) Check(ctx context.Context, id string, sent time.Time) error {
 		}
 	}
 	if _, dup := r.seen[id]; dup {
-		return replayed(id)
+		return errReplayed()
 	}
 	r.seen[id] = now
 	return nil
 }
 
-func replayed(id string) error {
-	return rat.Errorf(rat.ECONFLICT, "webhook delivery %s was already received: replays are refused", id)
+func errReplayed() error {
+	return rat.Errorf(rat.ECONFLICT, "this webhook delivery was already received: replays are refused (send each event once, with its own timestamp and signature or X-Rat-Delivery)")
 }

@@ -197,6 +197,7 @@ func (d yamlDoc) triggers(v *yaml.Node) ([]Trigger, error) {
 		return nil, err
 	}
 	var out []Trigger
+	seen := map[string]int{} // trigger name -> index in out
 	for i, item := range items {
 		path := fmt.Sprintf("triggers[%d]", i)
 		if item.Kind != yaml.MappingNode {
@@ -231,8 +232,8 @@ func (d yamlDoc) triggers(v *yaml.Node) ([]Trigger, error) {
 			}
 		}
 		if t == "freshness" {
-			err := d.mapping(item, path, []string{"type", "warn_after", "error_after"}, func(key string, _, v *yaml.Node) error {
-				if key == "type" {
+			err := d.mapping(item, path, []string{"type", "name", "warn_after", "error_after"}, func(key string, _, v *yaml.Node) error {
+				if key == "type" || key == "name" {
 					return nil
 				}
 				dur, err := d.period(v, path+"."+key)
@@ -250,6 +251,16 @@ func (d yamlDoc) triggers(v *yaml.Node) ([]Trigger, error) {
 				return nil, d.errorf(item, path, "a freshness trigger needs warn_after or error_after, like warn_after: {hours: 6}")
 			}
 		}
+		if tr.Name, err = trigger.Name(t, m, fmt.Sprintf("%s:%d: %s", d.file, item.Line, path)); err != nil {
+			return nil, err
+		}
+		if j, dup := seen[tr.Name]; dup {
+			if _, named := m["name"]; named {
+				return nil, d.errorf(item, path+".name", "triggers[%d] (line %d) is named %s too: give each trigger its own name", j, out[j].Line, tr.Name)
+			}
+			return nil, d.errorf(item, path, "the same trigger as triggers[%d] (line %d): it would fire twice; remove one, or give them different name: keys", j, out[j].Line)
+		}
+		seen[tr.Name] = len(out)
 		out = append(out, tr)
 	}
 	return out, nil

@@ -68,6 +68,12 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown partition transform", map[string]string{
 			"pipelines/silver/x.sql": "-- @partition_by: week(d)\n" + sel,
 		}, rat.EINVALID, []string{`pipelines/silver/x.sql:1: @partition_by: partition "week(d)": want a column name or day(col), month(col), year(col)`}},
+		{"pipeline in rat's own layer", map[string]string{
+			"pipelines/_rat/landing_files.sql": "SELECT 1 AS x WHERE false\n",
+		}, rat.EINVALID, []string{"pipelines/_rat/landing_files.sql: a pipeline may not build _rat.landing_files", "only rat writes them"}},
+		{"@name in rat's own layer", map[string]string{
+			"pipelines/bronze/files.sql": "-- @name: _rat.landing_files\n" + sel,
+		}, rat.EINVALID, []string{"pipelines/bronze/files.sql:1: @name: _rat.landing_files names one of rat's own tables"}},
 		{"sql outside a layer", map[string]string{
 			"pipelines/x.sql": sel,
 		}, rat.EINVALID, []string{"pipelines/x.sql: a pipeline must be inside a layer folder: move it to pipelines/<layer>/x.sql"}},
@@ -114,6 +120,18 @@ func TestLoadErrors(t *testing.T) {
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "triggers:\n  - {type: freshness, warn_afer: 3}\n",
 		}, rat.EINVALID, []string{`unknown key "triggers[0].warn_afer"`}},
+		{"identical triggers", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: daily}\n  - {type: landing, zone: a}\n  - {type: schedule, cron: '0 0 * * *', catch_up: all}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:4: triggers[2]: the same trigger as triggers[0] (line 2): it would fire twice`, "different name: keys"}},
+		{"two triggers with one name", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: daily, name: n}\n  - {type: after, pipelines: [silver.y], name: n}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:3: triggers[1].name: triggers[0] (line 2) is named n too`}},
+		{"bad trigger name", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "triggers:\n  - {type: schedule, cron: daily, name: '1st'}\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: triggers[0]: name 1st: start with a letter`}},
 		{"unknown trigger type", map[string]string{
 			"pipelines/silver/x.sql":  sel,
 			"pipelines/silver/x.yaml": "triggers:\n  - type: shedule\n    cron: daily\n",

@@ -100,6 +100,10 @@ func (l *loader) pipeline(c candidate) (*Pipeline, error) {
 				return nil, rat.Errorf(rat.EINVALID, "%s:%d: @name: %q is not a table name: use letters, digits and _ (for example %s_%s)", p.File, a.Line, a.Value, p.ID.Layer, p.ID.Name)
 			}
 		}
+		if id, err := rat.ParseTableID(alias); err == nil && id.Internal() {
+			return nil, rat.Errorf(rat.EINVALID, "%s:%d: @name: %s names one of rat's own tables (layer %s, read-only): an @name is an extra name for %s; remove it or pick a name in another layer",
+				p.File, a.Line, alias, rat.InternalLayer, p.ID)
+		}
 		if alias != p.ID.Name && alias != p.ID.String() {
 			p.Aliases = []string{alias}
 		}

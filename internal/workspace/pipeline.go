@@ -199,7 +199,11 @@ type Freshness struct {
 // Trigger is one entry of triggers[]: its type and the raw mapping, kept for
 // the scheduler. The original Ratatouille's s3_sensor is read as landing.
 type Trigger struct {
-	Type      string // schedule, landing, webhook, after or freshness
+	Type string // schedule, landing, webhook, after or freshness
+	// Name is the trigger's stable name within its pipeline (its name:,
+	// or its type and a hash of its defining fields): its state in the
+	// catalog is keyed by it, never by its place in the list.
+	Name      string
 	Raw       map[string]any
 	Line      int
 	Freshness Freshness // of a freshness trigger

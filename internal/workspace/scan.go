@@ -61,6 +61,11 @@ func (l *loader) scan() ([]candidate, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if len(found) > 0 && layer == rat.InternalLayer {
+			id := found[0].id
+			return nil, nil, rat.Errorf(rat.EINVALID, "%s: a pipeline may not build %s: the %s layer holds rat's own tables (the landing file registry) and only rat writes them; move the pipeline to another layer folder, for example pipelines/bronze/",
+				found[0].sqlFile, id, rat.InternalLayer)
+		}
 		out = append(out, found...)
 		layers = append(layers, layer)
 	}

@@ -18,7 +18,7 @@
     if (tr.error) fill("#triggers", rat.errorBox(tr.error));
     else fill("#triggers", rat.table([
       { title: "Pipeline", get: (t) => h("a", { href: "/pipelines/" + encodeURIComponent(t.pipeline) }, t.pipeline) },
-      { title: "Trigger", get: (t) => h("span", null, t.type, " ", h("code", { class: "small" }, JSON.stringify(t.config))) },
+      { title: "Trigger", get: (t) => h("span", null, h("strong", null, t.name), " ", t.type, " ", h("code", { class: "small" }, JSON.stringify(t.config))) },
       { title: "State", get: (t) => h("span", { class: "badge " + (t.enabled ? "ok" : "skipped") }, t.enabled ? "enabled" : "disabled") },
       { title: "", get: (t) => (rat.can("admin") ? h("button", { type: "button", "aria-label": (t.enabled ? "Disable" : "Enable") + " trigger " + t.id, onclick: async () => {
         try { await api("triggers/" + encodeURIComponent(t.id) + (t.enabled ? "/disable" : "/enable"), { method: "POST" }); location.reload(); } catch (err) { rat.toast(err.message, true); }

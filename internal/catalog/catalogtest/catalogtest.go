@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"InitialState", testInitialState},
 		{"Branches", testBranches},
 		{"BadNames", testBadNames},
+		{"ReservedNames", testReservedNames},
 		{"CommitAndTables", testCommitAndTables},
 		{"CommitValidation", testCommitValidation},
 		{"StaleTableConflicts", testStaleTableConflicts},

@@ -3,6 +3,7 @@ package catalogtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +145,99 @@ func Deliveries(t *testing.T, s DeliveryStore) {
 		if err != nil || fresh != c.fresh {
 			t.Fatalf("delivery %d (%s): fresh = %v, %v; want %v", i, c.id, fresh, err, c.fresh)
 		}
+	}
+}
+
+// SessionStore keeps web UI sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, idHash, tokenName, tokenMAC string, now, expires time.Time) error
+	Session(ctx context.Context, idHash string, now time.Time) (tokenName, tokenMAC string, ok bool, err error)
+	DeleteSession(ctx context.Context, idHash string) error
+}
+
+// Sessions checks that a session is found until it expires or is deleted,
+// and that expired sessions are pruned.
+func Sessions(t *testing.T, s SessionStore) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := s.CreateSession(ctx, "a", "ops", "mac-a", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, "b", "viewer", "mac-b", t0, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if name, mac, ok, err := s.Session(ctx, "a", t0.Add(time.Minute)); err != nil || !ok || name != "ops" || mac != "mac-a" {
+		t.Fatalf("session a = %q %q %v %v", name, mac, ok, err)
+	}
+	if _, _, ok, err := s.Session(ctx, "a", t0.Add(time.Hour)); err != nil || ok {
+		t.Fatalf("session a at its expiry: ok = %v, %v", ok, err)
+	}
+	if _, _, ok, err := s.Session(ctx, "nope", t0); err != nil || ok {
+		t.Fatalf("an unknown session: ok = %v, %v", ok, err)
+	}
+	if err := s.DeleteSession(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := s.Session(ctx, "b", t0); err != nil || ok {
+		t.Fatalf("a deleted session: ok = %v, %v", ok, err)
+	}
+	if err := s.DeleteSession(ctx, "b"); err != nil {
+		t.Fatalf("deleting a deleted session: %v", err)
+	}
+	// A new session prunes the expired ones: a, expired at t0+1h, is gone
+	// even to a reader whose clock is behind.
+	if err := s.CreateSession(ctx, "c", "ops", "mac-c", t0.Add(3*time.Hour), t0.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := s.Session(ctx, "a", t0); err != nil || ok {
+		t.Fatalf("an expired session was not pruned: ok = %v, %v", ok, err)
+	}
+	if err := s.CreateSession(ctx, "c", "ops", "mac-c", t0.Add(3*time.Hour), t0.Add(4*time.Hour)); err == nil {
+		t.Fatal("a session id was recorded twice")
+	}
+}
+
+// TriggerKeyStore moves trigger state between keys.
+type TriggerKeyStore interface {
+	ScheduleStore
+	SetTriggerDisabled(ctx context.Context, key string, disabled bool) error
+	DisabledTriggers(ctx context.Context) (map[string]time.Time, error)
+	TriggerKeys(ctx context.Context) ([]string, error)
+	RenameTriggerKeys(ctx context.Context, renames map[string]string) error
+}
+
+// TriggerKeyRenames checks that trigger state moves to new keys in both
+// tables, that state under a new key wins, and that "" forgets a key.
+func TriggerKeyRenames(t *testing.T, s TriggerKeyStore) {
+	ctx := context.Background()
+	t1 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Hour)
+	for key, at := range map[string]time.Time{"p#0": t1, "p#1": t1, "p#2": t1, "p#b": t2} {
+		if err := s.SetScheduleLast(ctx, key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetTriggerDisabled(ctx, "p#0", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenameTriggerKeys(ctx, map[string]string{"p#0": "p#a", "p#1": "p#b", "p#2": ""}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.TriggerKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if want := []string{"p#a", "p#a", "p#b"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys after renames = %v, want %v", keys, want)
+	}
+	if got, ok, _ := s.ScheduleLast(ctx, "p#a"); !ok || !got.Equal(t1) {
+		t.Errorf("p#a's last tick = %v %v, want %v (moved from p#0)", got, ok, t1)
+	}
+	if got, ok, _ := s.ScheduleLast(ctx, "p#b"); !ok || !got.Equal(t2) {
+		t.Errorf("p#b's last tick = %v %v, want its own %v", got, ok, t2)
+	}
+	if d, err := s.DisabledTriggers(ctx); err != nil || len(d) != 1 || d["p#a"].IsZero() {
+		t.Errorf("disabled = %v %v, want p#a (moved from p#0)", d, err)
 	}
 }

@@ -38,14 +38,15 @@ func (s *Store) Ref(ctx context.Context, name string) (rat.Ref, error) {
 func (s *Store) readRef(ctx context.Context, q querier, name, lock string) (rat.Ref, error) {
 	ref := rat.Ref{Name: name}
 	var kind string
-	err := s.queryRow(ctx, q, `SELECT kind, head FROM refs WHERE name = ?`+lock, name).Scan(&kind, &ref.Head)
+	var internal int
+	err := s.queryRow(ctx, q, `SELECT kind, head, internal FROM refs WHERE name = ?`+lock, name).Scan(&kind, &ref.Head, &internal)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rat.Ref{}, refNotFound(name)
 	}
 	if err != nil {
 		return rat.Ref{}, err
 	}
-	ref.Kind = rat.RefKind(kind)
+	ref.Kind, ref.Internal = rat.RefKind(kind), internal == 1
 	return ref, nil
 }
 
@@ -54,7 +55,7 @@ func (s *Store) Refs(ctx context.Context) ([]rat.Ref, error) {
 	var refs []rat.Ref
 	err := s.retry(ctx, func() error {
 		refs = refs[:0]
-		rows, err := s.query(ctx, s.db, `SELECT name, kind, head FROM refs`)
+		rows, err := s.query(ctx, s.db, `SELECT name, kind, head, internal FROM refs`)
 		if err != nil {
 			return err
 		}
@@ -62,10 +63,11 @@ func (s *Store) Refs(ctx context.Context) ([]rat.Ref, error) {
 		for rows.Next() {
 			var r rat.Ref
 			var kind string
-			if err := rows.Scan(&r.Name, &kind, &r.Head); err != nil {
+			var internal int
+			if err := rows.Scan(&r.Name, &kind, &r.Head, &internal); err != nil {
 				return err
 			}
-			r.Kind = rat.RefKind(kind)
+			r.Kind, r.Internal = rat.RefKind(kind), internal == 1
 			refs = append(refs, r)
 		}
 		return rows.Err()
@@ -79,7 +81,8 @@ func (s *Store) Refs(ctx context.Context) ([]rat.Ref, error) {
 
 // CreateRef creates a branch or tag at ref.Head, which must be a full commit
 // id (resolve short ids with GetCommit first). The new ref sees exactly the
-// tables of that commit.
+// tables of that commit. Reserved names (run/, ingest/) are refused unless
+// ref.Internal says rat makes the branch for its own work.
 func (s *Store) CreateRef(ctx context.Context, ref rat.Ref) error {
 	op := fmt.Sprintf("create %s %q", ref.Kind, ref.Name)
 	if err := rat.ValidateRefName(ref.Name); err != nil {
@@ -87,6 +90,16 @@ func (s *Store) CreateRef(ctx context.Context, ref rat.Ref) error {
 	}
 	if ref.Kind != rat.Branch && ref.Kind != rat.Tag {
 		return rat.Errorf(rat.EINVALID, "create ref %q: kind %q is not valid: use %q or %q", ref.Name, ref.Kind, rat.Branch, rat.Tag)
+	}
+	switch reserved := rat.ReservedRefName(ref.Name); {
+	case reserved && !ref.Internal:
+		return rat.ReservedRefError(ref.Name, ref.Kind)
+	case ref.Internal && (!reserved || ref.Kind != rat.Branch):
+		return rat.Errorf(rat.EINTERNAL, "%s: only branches named run/<id> or ingest/<id> are rat's own", op)
+	}
+	internal := 0
+	if ref.Internal {
+		internal = 1
 	}
 	exists := func() error {
 		return rat.Errorf(rat.ECONFLICT, "%s: a ref named %q already exists: pick another name or delete it first", op, ref.Name)
@@ -103,8 +116,8 @@ func (s *Store) CreateRef(ctx context.Context, ref rat.Ref) error {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO refs (name, kind, head) VALUES (?, ?, ?)`,
-			ref.Name, string(ref.Kind), ref.Head); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO refs (name, kind, head, internal) VALUES (?, ?, ?, ?)`,
+			ref.Name, string(ref.Kind), ref.Head, internal); err != nil {
 			return err
 		}
 		return s.fillRefTables(ctx, tx, ref.Name, ref.Head)

@@ -68,6 +68,58 @@ ON CONFLICT (trigger_key) DO NOTHING`, key, s.timestamp().UnixMicro())
 	return s.fail("switch trigger "+key, err)
 }
 
+// triggerTables are the tables that keep state by trigger key.
+var triggerTables = []string{"schedule_state", "trigger_state"}
+
+// TriggerKeys returns the keys of every trigger with state (a schedule's
+// last tick or a switch-off); a key with both appears twice.
+func (s *Store) TriggerKeys(ctx context.Context) ([]string, error) {
+	var keys []string
+	for _, table := range triggerTables {
+		rows, err := s.query(ctx, s.db, `SELECT trigger_key FROM `+table)
+		if err != nil {
+			return nil, s.fail("read trigger keys", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, s.fail("read trigger keys", err)
+			}
+			keys = append(keys, k)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.fail("read trigger keys", err)
+		}
+	}
+	return keys, nil
+}
+
+// RenameTriggerKeys moves trigger state from old keys to new ones, in one
+// transaction: renames maps an old key to its new key, or to "" to forget
+// it. State already under a new key wins over the old key's.
+func (s *Store) RenameTriggerKeys(ctx context.Context, renames map[string]string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for old, key := range renames {
+			for _, table := range triggerTables {
+				if key != "" {
+					if _, err := s.exec(ctx, tx, `UPDATE `+table+` SET trigger_key = ? WHERE trigger_key = ?
+AND NOT EXISTS (SELECT 1 FROM `+table+` WHERE trigger_key = ?)`, key, old, key); err != nil {
+						return err
+					}
+				}
+				if _, err := s.exec(ctx, tx, `DELETE FROM `+table+` WHERE trigger_key = ?`, old); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return s.fail("rename trigger keys", err)
+}
+
 // RecordDelivery records a webhook delivery id received at at: it reports
 // false when the id was recorded before (a replay). Ids received before
 // forget are deleted first.
