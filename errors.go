@@ -14,6 +14,7 @@ const (
 	EUNAVAILABLE  = "unavailable"  // a backing service cannot be reached
 	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials
 	EINTERNAL     = "internal"     // a bug or an unexpected state
+	ETESTFAILED   = "tests_failed" // error-severity data tests failed; nothing was published
 )
 
 // Error is rat's application error: a code for machines and a message for people.

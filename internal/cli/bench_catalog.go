@@ -32,6 +32,9 @@ retries, then verifies from the log that every acknowledged commit is there
 exactly once. Commits carry catalog entries only (no data files), so this
 measures the catalog itself. Postgres runs in a scratch database that is
 dropped afterwards.`,
+		Example: `  rat bench catalog
+  rat bench catalog --commits 500 --writers 1,4,16
+  rat bench catalog --postgres 'postgres://rat@127.0.0.1:5432/rat?sslmode=disable'`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

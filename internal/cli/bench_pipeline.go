@@ -56,6 +56,9 @@ in one process:
                 into silver vs the full refresh of silver
 The resource profile applies (RAT_PROFILE, RAT_DUCKDB_MEMORY_MB): run it with a
 memory limit below the data size to see DuckDB spill instead of failing.`,
+		Example: `  rat bench pipeline
+  rat bench pipeline --rows 1000000 --days 30
+  RAT_PROFILE=tiny rat bench pipeline --rows 20000000`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {

@@ -48,6 +48,8 @@ with --tables tables in the catalog.
 
 The state lives in a temporary directory (or --dir); --warehouse s3://bucket/prefix/
 puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY).`,
+		Example: `  rat bench query
+  rat bench query --rows 1000000 --reps 3 --query group`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

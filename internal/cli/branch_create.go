@@ -18,7 +18,11 @@ func newRefCreateCmd(g *globals, kind rat.RefKind) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME [--from REF]",
 		Short: "Create a " + string(kind) + " at the head of another branch, a tag or a commit",
-		Args:  exactArgs(1, "the new "+string(kind)+"'s name"),
+		Example: map[rat.RefKind]string{
+			rat.Branch: "  rat branch create dev\n  rat branch create fix-v1 --from v1",
+			rat.Tag:    "  rat tag create v1\n  rat tag create before-merge --from dev",
+		}[kind],
+		Args: exactArgs(1, "the new "+string(kind)+"'s name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if err := rat.ValidateUserRefName(name, kind); err != nil {

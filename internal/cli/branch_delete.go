@@ -14,9 +14,10 @@ func newBranchDeleteCmd(g *globals) *cobra.Command {
 // newRefDeleteCmd deletes a branch or a tag; its commits stay in history.
 func newRefDeleteCmd(g *globals, kind rat.RefKind) *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a " + string(kind) + " (its commits stay reachable from other refs)",
-		Args:  exactArgs(1, "the "+string(kind)+"'s name"),
+		Use:     "delete NAME",
+		Short:   "Delete a " + string(kind) + " (its commits stay reachable from other refs)",
+		Example: "  rat " + string(kind) + " delete " + map[rat.RefKind]string{rat.Branch: "dev", rat.Tag: "v1"}[kind],
+		Args:    exactArgs(1, "the "+string(kind)+"'s name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			a, err := g.open(ctx, nil)

@@ -11,6 +11,9 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Short: "Show the effective settings and where each comes from (secrets redacted)",
 		Long: `Show every setting with its value and source. Precedence, lowest first:
 profile defaults < workspace.yaml < environment variables < flags.`,
+		Example: `  rat config
+  RAT_PROFILE=medium rat config
+  rat -C my-workspace config --json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.loadConfig(nil)

@@ -19,6 +19,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `The shortest way to see rat work: create the demo workspace in DIR (default
 rat-demo) unless it exists, run its bronze → silver → gold pipelines with
 tests and write–audit–publish, and print every gold table.`,
+		Example: `  rat demo
+  rat demo /tmp/demo && rat serve -C /tmp/demo`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return &usageError{msg: "rat demo: want at most one directory"}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/ratdata/rat"
 	"github.com/spf13/cobra"
@@ -10,11 +11,20 @@ import (
 
 func newDescribeCmd(g *globals) *cobra.Command {
 	var branch string
-	var asJSON, files bool
+	var asJSON, files, snapshotID bool
 	cmd := &cobra.Command{
 		Use:   "describe layer.name",
 		Short: "Show a table's schema, snapshots, files, rows and bytes",
-		Args:  exactArgs(1, "one table as layer.name"),
+		Long: `Show a table's schema, snapshots, files, rows and bytes, or a view's SQL.
+
+--snapshot-id prints only the id of the current snapshot, for scripts: read
+the table as it is now later with 'rat query --at ID'.`,
+		Example: `  rat describe bronze.sales
+  rat describe bronze.sales --branch dev --files
+  rat describe bronze.sales --json
+  SNAP=$(rat describe bronze.sales --snapshot-id)
+  rat query "SELECT count(*) FROM bronze.sales" --at "$SNAP"`,
+		Args: exactArgs(1, "one table as layer.name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := rat.ParseTableID(args[0])
 			if err != nil {
@@ -31,8 +41,25 @@ func newDescribeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if snapshotID {
+				switch {
+				case info.Kind == "view":
+					return rat.Errorf(rat.EINVALID, "%s is a view: it has no snapshots (its SQL runs at query time)", info.Table)
+				case info.Snapshot == 0:
+					return rat.Errorf(rat.ENOTFOUND, "%s on %s has no snapshot yet: load or build it first", info.Table, info.Ref)
+				}
+				fmt.Fprintln(out, info.Snapshot)
+				return nil
+			}
 			if asJSON {
 				return printJSON(out, info)
+			}
+			if info.Kind == "view" {
+				// A view stores its SQL, no rows: they are computed when it is read.
+				fmt.Fprintf(out, "view      %s on %s\n", info.Table, info.Ref)
+				fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
+				fmt.Fprintln(out, strings.TrimSpace(info.SQL))
+				return nil
 			}
 			fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
 			fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, plural(info.DataFiles, "file"), humanBytes(info.Bytes))
@@ -78,5 +105,8 @@ func newDescribeCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch or tag (default: the configured branch, main)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (includes the data files)")
 	cmd.Flags().BoolVar(&files, "files", false, "list the current data files")
+	cmd.Flags().BoolVar(&snapshotID, "snapshot-id", false, "print only the current snapshot's id (for --at)")
+	cmd.MarkFlagsMutuallyExclusive("snapshot-id", "json")
+	cmd.MarkFlagsMutuallyExclusive("snapshot-id", "files")
 	return cmd
 }

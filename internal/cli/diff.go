@@ -38,6 +38,17 @@ func newDiffCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, len(diffs))
 			for i, d := range diffs {
+				if d.Kind == "view" { // SQL, no rows to count
+					from, to := "view", "view"
+					switch d.Change {
+					case "added":
+						from = "-"
+					case "removed":
+						to = "-"
+					}
+					rows[i] = []string{d.Table, d.Change, from, to, ""}
+					continue
+				}
 				delta := d.RowsTo - d.RowsFrom
 				sign := "+"
 				if delta < 0 {

@@ -14,6 +14,9 @@ func newLogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log [REF]",
 		Short: "Show the commit history of a branch, tag or commit",
+		Example: `  rat log
+  rat log dev -n 5
+  rat log --json -n 1`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return &usageError{msg: "rat log: want at most one branch, tag or commit (see 'rat log --help')"}

@@ -66,5 +66,10 @@ func plural(n int64, word string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, word)
 	}
+	for _, end := range []string{"s", "sh", "ch", "x", "z"} {
+		if strings.HasSuffix(word, end) {
+			return fmt.Sprintf("%d %ses", n, word) // branches, not branchs
+		}
+	}
 	return fmt.Sprintf("%d %ss", n, word)
 }

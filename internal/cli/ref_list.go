@@ -11,9 +11,10 @@ import (
 func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List " + string(kind) + "es with their head commits",
-		Args:  exactArgs(0, "no arguments"),
+		Use:     "list",
+		Short:   "List " + string(kind) + "es with their head commits",
+		Example: "  rat " + string(kind) + " list\n  rat " + string(kind) + " list --json",
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			a, err := g.open(ctx, nil)

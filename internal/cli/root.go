@@ -23,6 +23,9 @@ type globals struct {
 	profile string
 	stdout  io.Writer
 	stderr  io.Writer
+	// started is set once a command's own code runs: an error before it
+	// (an unknown command, a flag misuse) is a usage error.
+	started bool
 }
 
 // Run executes rat with the given arguments and returns the process exit code.
@@ -38,18 +41,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "rat: interrupted")
-		return 130
+		return exitStatus(err, g.started)
 	}
 	msg := strings.TrimSpace(rat.ErrorMessage(err))
 	fmt.Fprintln(stderr, "rat: "+firstLine(msg))
 	if rat.ErrorCode(err) == rat.EINTERNAL && os.Getenv("RAT_DEBUG") != "" {
 		fmt.Fprintf(stderr, "%+v\n", err)
 	}
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
+	return exitStatus(err, g.started)
 }
 
 // firstLine keeps error output to one line: multi-line causes (DuckDB's
@@ -82,11 +81,12 @@ ICEBERG_WAREHOUSE=s3://bucket/prefix/ (with S3_ENDPOINT, S3_ACCESS_KEY,
 S3_SECRET_KEY, S3_REGION) and RAT_CATALOG_URL=postgres://... to move the
 warehouse to S3 and the catalog to Postgres; commands stay the same.
 
-Start here:
-  rat load sales.csv --into bronze.sales
+` + exitStatusHelp(),
+		Example: `  rat load sales.csv --into bronze.sales
   rat query "SELECT count(*) FROM bronze.sales"
   rat branch create dev && rat load more.csv --into bronze.sales --branch dev
-  rat merge dev && rat log`,
+  rat merge dev && rat log
+  rat demo`,
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -100,7 +100,9 @@ Start here:
 		newLoadCmd(g), newQueryCmd(g), newTablesCmd(g), newDescribeCmd(g),
 		newBranchCmd(g), newTagCmd(g), newMergeCmd(g), newLogCmd(g), newDiffCmd(g),
 		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g),
+		newVersionCmd(),
 	)
+	noteStart(root, &g.started)
 	return root
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +35,11 @@ branch is kept for inspection ('rat query ... --branch run/<id>').
 Selectors (default: every pipeline):
   silver.sales     one pipeline          +silver.sales  it and everything upstream
   silver.sales+    it and downstream     layer:gold     every gold pipeline
-  tag:finance      pipelines tagged so   state:modified pipelines whose files changed, and downstream`,
+  tag:finance      pipelines tagged so   state:modified pipelines whose files changed, and downstream
+
+A failed run exits 5 when error-severity tests failed, else with the status of
+the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --help').
+'rat runs show ID' prints each failure with its file:line and the SQL around it.`,
 		Example: `  rat run
   rat run +gold.daily_sales --full-refresh
   rat run layer:silver --branch dev --dry-run`,
@@ -155,18 +158,22 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 }
 
 // runFailed is the one error line of a failed run: the first failure, with
-// its location, and where to look.
+// its location, and where to look. Its code is the failed pipeline's (a
+// SQL mistake is bad input), ETESTFAILED when only tests failed.
 func runFailed(res *pipeline.Result) error {
-	cause := res.Error
+	cause, code := res.Error, rat.EINTERNAL
 	for _, n := range res.Nodes {
 		if n.Status == pipeline.StatusFailed && cause == "" {
 			cause = n.Error
+			if n.Code != "" {
+				code = n.Code
+			}
 		}
 	}
 	if cause == "" {
 		for _, t := range res.Tests {
 			if t.Status != pipeline.TestPass && t.Severity != "warn" {
-				cause = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations)
+				cause, code = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations), rat.ETESTFAILED
 				if t.Error != "" {
 					cause = fmt.Sprintf("test %s of %s: %s", t.Name, t.Pipeline, t.Error)
 				}
@@ -174,7 +181,7 @@ func runFailed(res *pipeline.Result) error {
 			}
 		}
 	}
-	return rat.Errorf(rat.EINVALID, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
+	return rat.Errorf(code, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
 }
 
 // parseVars reads --var KEY=VALUE flags.
@@ -312,7 +319,7 @@ func progressPrinter(w io.Writer) func(pipeline.Event) {
 			n := e.Node
 			switch n.Status {
 			case pipeline.StatusSuccess:
-				fmt.Fprintf(w, "  ✓ %-30s %-22s %10s rows  %s\n", n.Pipeline, n.Kind, strconv.FormatInt(n.Rows, 10), rat.Duration(time.Duration(n.Duration)))
+				fmt.Fprintf(w, "  ✓ %-30s %-22s %15s  %s\n", n.Pipeline, n.Kind, nodeRows(*n, " rows"), rat.Duration(time.Duration(n.Duration)))
 			case pipeline.StatusSkipped:
 				fmt.Fprintf(w, "  - %-30s skipped: %s\n", n.Pipeline, n.Error)
 			default:
@@ -346,7 +353,7 @@ func printRunSummary(out io.Writer, res *pipeline.Result, dryRun bool) {
 	}
 	rows := make([][]string, len(res.Nodes))
 	for i, n := range res.Nodes {
-		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, strconv.FormatInt(n.Rows, 10), rat.Duration(time.Duration(n.Duration))}
+		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, nodeRows(n, ""), rat.Duration(time.Duration(n.Duration))}
 	}
 	printTable(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
 	pass, fail, warn := 0, 0, 0

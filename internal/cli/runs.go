@@ -110,6 +110,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(out, "error: "+res.Error)
 			}
 			printRunSummary(out, &res, false)
+			printNodeFailures(out, &res)
 			for _, t := range res.Tests {
 				if t.Status != pipeline.TestPass {
 					fmt.Fprintf(out, "✗ %s %s (%s): %s %s\n", t.Pipeline, t.Name, t.Severity, t.Error, strings.Join(t.Sample, "; "))
@@ -222,6 +223,10 @@ With --follow, keep printing new lines until the run has finished (with
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the run has finished")
 	logs.Flags().BoolVar(&asJSON, "json", false, "print each line as JSON")
 	logs.Flags().StringVar(&server, "server", "", "read the log from a rat serve (URL) instead of the local catalog")
+	cmd.Example = "  rat runs list --status failed\n  rat runs show 20260101-060000-ab12"
+	list.Example = "  rat runs list\n  rat runs list --status failed --target main -n 5\n  rat runs list --server http://127.0.0.1:3030 --json"
+	show.Example = "  rat runs show 20260101-060000-ab12\n  rat runs show 20260101-060000-ab12 --json"
+	cancel.Example = "  rat runs cancel 20260101-060000-ab12 --server http://127.0.0.1:3030"
 	cmd.AddCommand(list, show, cancel, logs)
 	return cmd
 }

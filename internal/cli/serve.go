@@ -195,7 +195,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 	}
 	rl, _ := a.store.(pipeline.RunLog)
 	return server.New(server.Config{
-		Listen: a.cfg.Listen, Tokens: tokens, Version: Version,
+		Listen: a.cfg.Listen, Tokens: tokens, Version: buildVersion().Version,
 		AllowedHosts: a.cfg.AllowedHosts, MetricsToken: a.cfg.MetricsToken.Reveal(),
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,

@@ -14,7 +14,10 @@ func newTablesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tables",
 		Short: "List the tables of a branch with their size",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  rat tables
+  rat tables --branch dev
+  rat tables --all --json`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			a, err := g.open(ctx, map[string]string{"branch": branch})

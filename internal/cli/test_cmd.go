@@ -22,7 +22,7 @@ func newTestCmd(g *globals) *cobra.Command {
            tables as they are on the branch
   unit     tests/unit/*.sql: the pipeline's SQL on mock tables (tests/mocks/),
            compared with @expect rows, @expect_count or the file's SELECT
-Exit status 1 when an error-severity test fails.`,
+Exit status 5 when an error-severity test fails (see 'rat --help').`,
 		Example: `  rat test
   rat test silver.orders --type unit
   rat test layer:gold --output json`,
@@ -88,7 +88,7 @@ Exit status 1 when an error-severity test fails.`,
 				fmt.Fprintf(out, "%d test(s), %d failing with severity error\n", len(results), failed)
 			}
 			if failed > 0 {
-				return rat.Errorf(rat.EINVALID, "%d test(s) failed", failed)
+				return rat.Errorf(rat.ETESTFAILED, "%d test(s) failed", failed)
 			}
 			return nil
 		},

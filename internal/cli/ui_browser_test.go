@@ -427,6 +427,14 @@ func TestUIBrowser(t *testing.T) {
 		if !strings.Contains(neighbours, "bronze.raw_orders") || !strings.Contains(neighbours, "gold.daily_revenue") {
 			t.Errorf("silver.orders neighbours: %q, want bronze.raw_orders upstream and gold.daily_revenue downstream", neighbours)
 		}
+		// The demo's gold view stores SQL, no rows: the run page says
+		// "view" where a table has its row count.
+		b.visit("/runs/"+demoRun.Runs[0].ID, "#nodes table")
+		var viewRows string
+		b.eval(`Array.from(document.querySelectorAll("#nodes tbody tr")).filter((r) => r.cells[0].textContent === "gold.customer_value").map((r) => r.cells[3].textContent).join("|")`, &viewRows)
+		if viewRows != "view" {
+			t.Errorf("the run page's rows of the view gold.customer_value: %q, want view", viewRows)
+		}
 		b.visit("/pipelines/silver.orders", "#sql-src pre")
 		b.run("rendered tab", chromedp.Click(chromedp.ID("tab-ren")), chromedp.WaitVisible(chromedp.CSS("#sql-ren pre")))
 		var rendered string

@@ -67,6 +67,8 @@ type Setting struct {
 
 // Env variables rat reads. Any other RAT_* variable is an error (a typo
 // would otherwise be silently ignored); RAT_TEST_* belong to the test suite.
+// README.md documents each one (a test checks it, and that the code reads
+// no other).
 var knownEnv = map[string]bool{
 	"RAT_PROFILE": true, "ICEBERG_WAREHOUSE": true, "S3_ENDPOINT": true, "S3_ACCESS_KEY": true,
 	"S3_SECRET_KEY": true, "S3_REGION": true, "S3_PATH_STYLE": true, "RAT_CATALOG_URL": true,
@@ -74,6 +76,7 @@ var knownEnv = map[string]bool{
 	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
 	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true, "RAT_RUN_RETENTION_DAYS": true,
 	"RAT_ALLOWED_HOSTS": true, "RAT_METRICS_TOKEN": true,
+	"RAT_DEBUG": true, // read by the command line: print an internal error's full cause
 }
 
 // Options are the inputs of Load besides the files it finds.

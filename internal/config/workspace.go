@@ -21,20 +21,21 @@ import (
 const WorkspaceFileName = "workspace.yaml"
 
 // Workspace is workspace.yaml. It accepts every key the original
-// Ratatouille documents; unknown keys are errors.
+// Ratatouille documents; unknown keys are errors. The field comments are
+// the reference docs/workspace-yaml.md is generated from.
 type Workspace struct {
-	Version       any              `yaml:"version"`
-	Name          string           `yaml:"name"`
-	Description   string           `yaml:"description"`
-	Resources     Resources        `yaml:"resources"`
-	Layers        map[string]Layer `yaml:"layers"`
-	Storage       Storage          `yaml:"storage"`
-	Catalog       CatalogSection   `yaml:"catalog"`
-	Isolation     Isolation        `yaml:"isolation"`
-	Runs          RunsSection      `yaml:"runs"`
-	Vars          map[string]any   `yaml:"vars"`
-	Products      []Product        `yaml:"products"`
-	Subscriptions []Subscription   `yaml:"subscriptions"`
+	Version       any              `yaml:"version"`       // the original Ratatouille's format version; accepted, not used
+	Name          string           `yaml:"name"`          // the workspace's name, shown by the UI
+	Description   string           `yaml:"description"`   // what the workspace holds, for people
+	Resources     Resources        `yaml:"resources"`     // sizing: the profile and the values that override it
+	Layers        map[string]Layer `yaml:"layers"`        // layers besides bronze, silver and gold, and settings per layer
+	Storage       Storage          `yaml:"storage"`       // where table files live
+	Catalog       CatalogSection   `yaml:"catalog"`       // where the catalog lives, and the branch commands use
+	Isolation     Isolation        `yaml:"isolation"`     // the original Ratatouille's per-workspace isolation
+	Runs          RunsSection      `yaml:"runs"`          // run records
+	Vars          map[string]any   `yaml:"vars"`          // values for var('name') in templates; a pipeline's vars and --var win
+	Products      []Product        `yaml:"products"`      // data products this workspace publishes (accepted; used by data products later)
+	Subscriptions []Subscription   `yaml:"subscriptions"` // products of other workspaces this one reads (accepted; used later)
 
 	lines map[string]int  // dotted key path -> line, for messages and sources
 	nulls map[string]bool // dotted key paths whose value is null (unset)
@@ -42,74 +43,74 @@ type Workspace struct {
 
 // Resources holds sizing keys; values set here override the profile.
 type Resources struct {
-	Profile              string     `yaml:"profile"`
-	ChunkSizeRows        int        `yaml:"chunk_size_rows"`
-	MaxParallelPipelines int        `yaml:"max_parallel_pipelines"`
-	DuckDBMemoryMB       int        `yaml:"duckdb_memory_mb"`
-	DuckDBThreads        int        `yaml:"duckdb_threads"`
-	MaxMemoryMB          int        `yaml:"max_memory_mb"`
-	CacheMB              int        `yaml:"cache_mb"`
-	Overrides            *Overrides `yaml:"overrides"`
+	Profile              string     `yaml:"profile"`                // tiny, small (default), medium or large; RAT_PROFILE wins
+	ChunkSizeRows        int        `yaml:"chunk_size_rows"`        // rows per Parquet row group written (RAT_CHUNK_SIZE_ROWS)
+	MaxParallelPipelines int        `yaml:"max_parallel_pipelines"` // pipelines a run builds at once (RAT_MAX_PARALLEL_PIPELINES)
+	DuckDBMemoryMB       int        `yaml:"duckdb_memory_mb"`       // DuckDB's memory limit in MiB; it spills to disk above it (RAT_DUCKDB_MEMORY_MB)
+	DuckDBThreads        int        `yaml:"duckdb_threads"`         // DuckDB's threads (RAT_DUCKDB_THREADS)
+	MaxMemoryMB          int        `yaml:"max_memory_mb"`          // a cap on duckdb_memory_mb, whatever sets it
+	CacheMB              int        `yaml:"cache_mb"`               // size of the local read cache for data files on S3 (RAT_CACHE_MB)
+	Overrides            *Overrides `yaml:"overrides"`              // the original Ratatouille's form of the same keys
 }
 
 // Overrides is the original Ratatouille's resources.overrides sub-map. A key
 // set directly under resources wins over the same key here.
 type Overrides struct {
-	MaxMemoryMB          int `yaml:"max_memory_mb"`
-	MaxParallelPipelines int `yaml:"max_parallel_pipelines"`
-	ChunkSizeRows        int `yaml:"chunk_size_rows"`
-	DuckDBMemoryMB       int `yaml:"duckdb_memory_mb"`
+	MaxMemoryMB          int `yaml:"max_memory_mb"`          // as resources.max_memory_mb
+	MaxParallelPipelines int `yaml:"max_parallel_pipelines"` // as resources.max_parallel_pipelines
+	ChunkSizeRows        int `yaml:"chunk_size_rows"`        // as resources.chunk_size_rows
+	DuckDBMemoryMB       int `yaml:"duckdb_memory_mb"`       // as resources.duckdb_memory_mb
 }
 
 // Layer configures one layer (bronze, silver, gold, ...).
 type Layer struct {
-	RetentionDays *int   `yaml:"retention_days"` // nil = keep forever
-	PartitionBy   string `yaml:"partition_by"`
+	RetentionDays *int   `yaml:"retention_days"` // days the layer's data is kept, null = forever (validated; applied by retention later)
+	PartitionBy   string `yaml:"partition_by"`   // the layer's default partition column (accepted; pipelines set partition_by themselves)
 }
 
 // Storage says where table files live.
 type Storage struct {
-	Warehouse string `yaml:"warehouse"`
+	Warehouse string `yaml:"warehouse"` // a directory (relative to the workspace) or s3://bucket/prefix/; default .rat/warehouse (ICEBERG_WAREHOUSE wins)
 }
 
 // CatalogSection says where the catalog lives and which branch to use.
 type CatalogSection struct {
-	URL    string `yaml:"url"`
-	Branch string `yaml:"branch"` // a branch name, or "auto" to follow the git branch
+	URL    string `yaml:"url"`    // a SQLite file (relative to the workspace) or postgres://…; default .rat/catalog.db (RAT_CATALOG_URL wins)
+	Branch string `yaml:"branch"` // the branch commands use: a name, or auto to follow the git branch (RAT_BRANCH wins)
 }
 
 // RunsSection configures run records.
 type RunsSection struct {
-	RetentionDays *int `yaml:"retention_days"` // days run records are kept; 0 = forever
+	RetentionDays *int `yaml:"retention_days"` // days run records are kept, 0 = forever; default 90 (RAT_RUN_RETENTION_DAYS)
 }
 
 // Isolation is the original Ratatouille's per-workspace isolation block.
 type Isolation struct {
-	NessieBranch string `yaml:"nessie_branch"` // auto | git | git:<prefix> | literal branch
-	S3Prefix     string `yaml:"s3_prefix"`     // warehouse prefix of this workspace
+	NessieBranch string `yaml:"nessie_branch"` // the catalog branch, as catalog.branch: auto or git (the git branch), git:<prefix>, or a name
+	S3Prefix     string `yaml:"s3_prefix"`     // a prefix added to an s3:// warehouse, so workspaces can share a bucket
 }
 
 // Product is a data product a workspace publishes (accepted; used later).
 type Product struct {
-	Name   string         `yaml:"name"`
-	Source string         `yaml:"source"`
-	Access []ProductGrant `yaml:"access"`
+	Name   string         `yaml:"name"`   // the product's name
+	Source string         `yaml:"source"` // the table it publishes, layer.name
+	Access []ProductGrant `yaml:"access"` // who may read it
 	SLA    struct {
-		FreshnessHours float64 `yaml:"freshness_hours"`
-	} `yaml:"sla"`
+		FreshnessHours float64 `yaml:"freshness_hours"` // the most hours its data may lag
+	} `yaml:"sla"` // what the product promises
 }
 
 // ProductGrant grants a workspace access to a product.
 type ProductGrant struct {
-	Workspace string `yaml:"workspace"`
-	Level     string `yaml:"level"`
+	Workspace string `yaml:"workspace"` // the workspace granted access
+	Level     string `yaml:"level"`     // its access level
 }
 
 // Subscription subscribes to another workspace's product (accepted; used later).
 type Subscription struct {
-	Product           string `yaml:"product"`
-	Alias             string `yaml:"alias"`
-	VersionConstraint string `yaml:"version_constraint"`
+	Product           string `yaml:"product"`            // the product, as its workspace names it
+	Alias             string `yaml:"alias"`              // the name this workspace reads it by
+	VersionConstraint string `yaml:"version_constraint"` // which versions of the product are acceptable
 }
 
 var (
@@ -238,7 +239,7 @@ func unknownKey(name, typ string, line int, lines map[string]int) string {
 	} else if len(siblings) > 0 {
 		hint = " (valid keys here: " + strings.Join(siblings, ", ") + ")"
 	}
-	return fmt.Sprintf("unknown key %q%s: remove it or fix the spelling (see the workspace.yaml reference in README.md)", path, hint)
+	return fmt.Sprintf("unknown key %q%s: remove it or fix the spelling (every key: docs/workspace-yaml.md)", path, hint)
 }
 
 func joinKey(parent, key string) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/duckdb/duckdb-go/v2/mapping"
 	"github.com/ratdata/rat"
 )
 
@@ -109,3 +110,7 @@ func cleanError(err error) string {
 func UserError(context string, err error) error {
 	return rat.Errorf(rat.EINVALID, "%s: %s", context, cleanError(err))
 }
+
+// Version is the version of the DuckDB library linked in ("v1.5.0"),
+// read without opening a database.
+func Version() string { return mapping.LibraryVersion() }

@@ -12,6 +12,7 @@ import (
 type TableDiff struct {
 	Table    string `json:"table"`
 	Change   string `json:"change"` // added, removed or changed
+	Kind     string `json:"kind"`   // table or view (a view has no row counts)
 	RowsFrom int64  `json:"rows_from"`
 	RowsTo   int64  `json:"rows_to"`
 	Metadata string `json:"metadata,omitempty"`
@@ -40,7 +41,10 @@ func (l *Lake) Diff(ctx context.Context, from, to string) ([]TableDiff, error) {
 		if ma == mb {
 			continue
 		}
-		d := TableDiff{Table: id.String(), Change: "changed", Metadata: mb}
+		d := TableDiff{Table: id.String(), Change: "changed", Kind: "table", Metadata: mb}
+		if IsView(ma) || IsView(mb) {
+			d.Kind = "view"
+		}
 		switch {
 		case ma == "":
 			d.Change = "added"

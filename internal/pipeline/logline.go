@@ -19,6 +19,9 @@ func EventLine(e Event, at time.Time) (line rat.RunLogLine, ok bool) {
 		switch n.Status {
 		case StatusSuccess:
 			l.Message = fmt.Sprintf("built (%s): %d rows, %d files, %s", n.Kind, n.Rows, n.Files, rat.Duration(time.Duration(n.Duration)))
+			if n.IsView() {
+				l.Message = fmt.Sprintf("built (view), %s", rat.Duration(time.Duration(n.Duration)))
+			}
 			if n.Attempts > 1 {
 				l.Message += fmt.Sprintf(", after %d attempts", n.Attempts)
 			}

@@ -132,7 +132,9 @@ func (r *Runner) nodeWithRetries(ctx context.Context, p *workspace.Pipeline, res
 func (r *Runner) attempt(ctx context.Context, p *workspace.Pipeline, res *Result, attempt int) NodeResult {
 	if attempt > 1 {
 		if err := r.reset(ctx, res, p.ID); err != nil {
-			return NodeResult{Pipeline: p.ID.String(), Status: StatusFailed, Kind: kind(p, res.FullRefresh), Error: p.File + ": " + rat.ErrorMessage(err)}
+			n := NodeResult{Pipeline: p.ID.String(), Kind: kind(p, res.FullRefresh)}
+			n.failed(err, p, "")
+			return n
 		}
 	}
 	n := r.node(ctx, p, res.RunBranch, res.ID, Options{FullRefresh: res.FullRefresh}, res.Started)
@@ -149,11 +151,9 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	defer func() {
 		n.Duration = Duration(r.now().Sub(start))
 	}()
+	var rendered string // the SQL as run, once rendered
 	fail := func(err error) NodeResult {
-		n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
-		if !strings.Contains(n.Error, p.File) {
-			n.Error = p.File + ": " + n.Error // every failure says where
-		}
+		n.failed(err, p, rendered)
 		return n
 	}
 	exists := false
@@ -198,6 +198,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	}
 	rendered, err := p.Render(rc)
 	if err != nil {
+		rendered = ""
 		return fail(err)
 	}
 	if len(zones) > 0 && len(used) == 0 {

@@ -104,8 +104,18 @@ type NodeResult struct {
 	Worker   string    `json:"worker,omitempty"`   // the process that built it, in a queued run (host-pid-id)
 	Duration Duration  `json:"duration"`
 	Error    string    `json:"error,omitempty"`
-	SQL      string    `json:"sql,omitempty"` // rendered, for dry runs
+	// Where a failure points: its error code (invalid, not_found, …), the
+	// pipeline's file, the line in it (0 when unknown) and the SQL around
+	// that line, the line marked with '>'.
+	Code    string `json:"code,omitempty"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Excerpt string `json:"excerpt,omitempty"`
+	SQL     string `json:"sql,omitempty"` // rendered, for dry runs
 }
+
+// IsView reports whether the node built a view: it stores SQL, no rows.
+func (n NodeResult) IsView() bool { return n.Kind == string(workspace.View) }
 
 // Duration marshals as seconds.
 type Duration time.Duration
@@ -231,7 +241,8 @@ func (r *Runner) Build(ctx context.Context, res *Result, pipeline string, attemp
 	r.emit(&mu, Event{Kind: "node_started", Pipeline: pipeline})
 	var n NodeResult
 	if p, err := r.Workspace.Resolve(pipeline); err != nil {
-		n = NodeResult{Pipeline: pipeline, Status: StatusFailed, Error: rat.ErrorMessage(err)}
+		n = NodeResult{Pipeline: pipeline}
+		n.failed(err, nil, "")
 	} else {
 		n = r.attempt(ctx, p, res, attempt)
 	}
@@ -302,7 +313,7 @@ func (r *Runner) dryRun(ctx context.Context, res *Result, selected []*workspace.
 		}
 		sql, err := p.Render(rc)
 		if err != nil {
-			n.Status, n.Error = StatusFailed, rat.ErrorMessage(err)
+			n.failed(err, p, "")
 			res.Status = StatusFailed
 		}
 		n.SQL = sql

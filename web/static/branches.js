@@ -69,9 +69,10 @@
     fill("#diff-out", h("h3", null, "Changes on " + from + " compared with " + to), rat.table([
       { title: "Table", get: (t) => h("a", { href: "/tables/" + encodeURIComponent(t.table) + "?branch=" + encodeURIComponent(from) }, t.table) },
       { title: "Change", get: (t) => rat.badge(t.change) },
-      { title: "Rows on " + from, num: true, get: (t) => rat.num(t.rows_from) },
-      { title: "Rows on " + to, num: true, get: (t) => rat.num(t.rows_to) },
-      { title: "Δ rows", num: true, get: (t) => { const d = t.rows_from - t.rows_to; return (d > 0 ? "+" : "") + rat.num(d); } },
+      // A view stores SQL, not rows: it has no counts to compare.
+      { title: "Rows on " + from, num: true, get: (t) => (t.kind === "view" ? "view" : rat.num(t.rows_from)) },
+      { title: "Rows on " + to, num: true, get: (t) => (t.kind === "view" ? "view" : rat.num(t.rows_to)) },
+      { title: "Δ rows", num: true, get: (t) => { if (t.kind === "view") return ""; const d = t.rows_from - t.rows_to; return (d > 0 ? "+" : "") + rat.num(d); } },
     ], d.tables, { empty: from + " and " + to + " hold the same tables.", label: "Diff" }));
   }
 

@@ -25,8 +25,8 @@
     }
     if (!n) return;
     const done = (status) => { n.status = status; n.duration = (at - new Date(n.started).getTime()) / 1000; };
-    const m = /^built \(([^)]*)\): (\d+) rows, (\d+) files/.exec(l.message);
-    if (m) { done("success"); n.kind = m[1]; n.rows = Number(m[2]); n.files = Number(m[3]); }
+    const m = /^built \(([^)]*)\)(?:: (\d+) rows, (\d+) files)?/.exec(l.message);
+    if (m) { done("success"); n.kind = m[1]; n.rows = Number(m[2] || 0); n.files = Number(m[3] || 0); }
     else if (l.message.startsWith("failed: ")) { done("failed"); n.error = l.message.slice(8); }
     else if (l.message.startsWith("skipped: ")) { done("skipped"); }
   }
@@ -56,6 +56,17 @@
     return g;
   }
 
+  // nodeFailure shows why a pipeline failed: the error, the file and line
+  // it points at (linked to the pipeline) and the SQL around that line.
+  function nodeFailure(n) {
+    const where = n.file ? n.file + (n.line ? ":" + n.line : "") : "";
+    return h("div", { class: "node-failure", "data-pipeline": n.pipeline },
+      h("div", { class: "error", role: "alert" },
+        h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline), " failed",
+        where ? [" at ", h("code", null, where)] : null, ": ", n.error),
+      n.excerpt ? h("pre", { class: "code small excerpt", "aria-label": "SQL around the failing line" }, n.excerpt) : null);
+  }
+
   function render() {
     fill("#status", rat.badge(run.status));
     const took = run.duration ? rat.secs(run.duration) : run.started ? rat.secs((Date.now() - new Date(run.started)) / 1000) : "";
@@ -71,6 +82,7 @@
       stat("Rows written", rat.num(nodes.reduce((a, n) => a + (n.rows || 0), 0))),
       run.commit ? stat("Published commit", h("code", { title: run.commit }, rat.short(run.commit))) : null);
     fill("#run-error", run.error ? rat.errorBox(run.error) : null,
+      nodes.filter((n) => n.status === "failed" && n.error).map(nodeFailure),
       run.status === "failed" && run.run_branch ? h("p", null, "The run branch keeps what this run built before it stopped: ",
         h("a", { href: "/branches?from=" + encodeURIComponent(run.run_branch) + "&to=" + encodeURIComponent(run.target) }, "compare " + run.run_branch + " with " + run.target)) : null,
       run.status === "success" && run.base && run.commit ? h("p", { id: "changed" }, "What this run changed in " + run.target + ": ",
@@ -80,9 +92,10 @@
       { title: "Pipeline", get: (n) => h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline) },
       { title: "Status", get: (n) => rat.badge(n.status) },
       { title: "Kind", get: (n) => n.kind || "" },
-      { title: "Rows", num: true, get: (n) => (n.status === "running" ? "" : rat.num(n.rows)) },
-      { title: "Files", num: true, get: (n) => (n.status === "running" ? "" : rat.num(n.files)) },
-      { title: "Bytes", num: true, get: (n) => (n.status === "running" ? "" : rat.bytes(n.bytes)) },
+      // A view stores SQL, not rows: "view", never "0 rows".
+      { title: "Rows", num: true, get: (n) => (n.status === "running" ? "" : n.kind === "view" ? "view" : rat.num(n.rows)) },
+      { title: "Files", num: true, get: (n) => (n.status === "running" || n.kind === "view" ? "" : rat.num(n.files)) },
+      { title: "Bytes", num: true, get: (n) => (n.status === "running" || n.kind === "view" ? "" : rat.bytes(n.bytes)) },
       { title: "Duration", num: true, get: (n) => (n.status === "running" ? rat.secs((Date.now() - new Date(n.started)) / 1000) + " …" : n.started || n.duration ? rat.secs(n.duration) : "") },
       { title: "Error", get: (n) => (n.error ? h("span", { class: "error" }, n.error) : "") },
     ], nodes, { empty: "No pipelines yet.", label: "Pipelines of the run" }));
