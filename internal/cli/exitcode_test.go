@@ -38,7 +38,7 @@ func TestExitStatus(t *testing.T) {
 		{3, []string{"branch", "create", "dev"}},
 		{0, []string{"load", "a.csv", "--into", "bronze.a", "--branch", "dev", "--mode", "replace"}},
 		{0, []string{"load", "a.csv", "--into", "bronze.a", "--mode", "replace"}},
-		{3, []string{"merge", "dev"}}, // both sides rewrote bronze.a
+		{3, []string{"merge", "dev"}},                     // both sides rewrote bronze.a
 		{5, []string{"-C", "ws", "run", "silver.orders"}}, // amount -5 fails the positive test
 		{0, []string{"-C", "ws", "load", "good.csv", "--into", "silver.orders"}},
 		{0, []string{"-C", "ws", "test", "silver.orders"}},
