@@ -14,13 +14,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// shutdownGrace is how long rat serve and rat worker let running requests
-// and nodes finish after SIGINT/SIGTERM before the nodes go back to the queue.
+// shutdownGrace is the default --shutdown-timeout: how long rat serve and
+// rat worker let running requests and nodes finish after SIGINT/SIGTERM
+// before the nodes go back to the queue (Kubernetes' default
+// terminationGracePeriodSeconds).
 const shutdownGrace = 30 * time.Second
 
 func newServeCmd(g *globals) *cobra.Command {
 	var listen string
 	var noWorker bool
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR]",
 		Short: "Serve the web UI, the HTTP API, health checks and Prometheus metrics",
@@ -39,13 +42,18 @@ once and keeps it in a cookie.
 Runs go through a queue (.rat/queue.db, or the catalog's Postgres database):
 this process executes them unless --no-worker, and any number of 'rat worker'
 processes may help: each node of a run is a job, so a run spreads over all
-of them. SIGINT or SIGTERM stop the server: the nodes it builds get 30s to
-finish, then they go back to the queue and continue in another worker (or in
-this server once it restarts); the runs themselves are not cancelled.`,
+of them. SIGINT or SIGTERM stop the server: it claims no more jobs, the
+requests and nodes under way get --shutdown-timeout (default 30s, one
+deadline for all of them) to finish, then the nodes go back to the queue and
+continue in another worker (or in this server once it restarts); the runs
+themselves are not cancelled.`,
 		Example: `  rat serve
   RAT_API_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if grace < 0 {
+				return &usageError{msg: fmt.Sprintf("rat serve: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", grace)}
+			}
 			ctx := cmd.Context()
 			a, err := g.open(ctx, nil)
 			if err != nil {
@@ -100,23 +108,36 @@ this server once it restarts); the runs themselves are not cancelled.`,
 			if err := q.Start(ctx); err != nil {
 				return err
 			}
-			defer func() {
-				stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+			// Stopping is bounded by one deadline: the queue claims no more
+			// jobs and its nodes finish (or go back to the queue), while the
+			// HTTP requests finish. Requests waiting for a run stop waiting
+			// when the queue has stopped (the run goes on elsewhere).
+			stopBoth := func() error {
+				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 				defer cancel()
-				_ = q.Stop(stopCtx)
-			}()
+				queueStopped := make(chan struct{})
+				go func() {
+					defer close(queueStopped)
+					_ = q.Stop(c)
+				}()
+				err := srv.Stop(c)
+				<-queueStopped
+				return err
+			}
 			if err := srv.Start(ctx); err != nil {
+				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+				defer cancel()
+				_ = q.Stop(c)
 				return err
 			}
 			log.Info(fmt.Sprintf("listening on http://%s", srv.Addr()), "auth", a.cfg.APIToken != "" || a.cfg.TokenFile != "")
 			<-ctx.Done()
 			log.Info("shutting down")
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-			defer cancel()
-			return srv.Stop(stopCtx)
+			return stopBoth()
 		},
 	}
 	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
+	cmd.Flags().DurationVar(&grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long requests and running nodes may finish before the nodes go back to the queue")
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
 	return cmd
 }
