@@ -72,12 +72,14 @@ themselves are not cancelled.`,
 			// one tick a second is worked, by one of them.
 			var q *queue.Queue
 			tick := func(ctx context.Context, now time.Time) error {
-				// Nodes whose worker died go to another one.
+				// Nodes whose worker died go to another one; runs whose
+				// rat run process died end as failed (owner lost).
 				if n, err := q.Reap(ctx, queue.DefaultLease); err != nil {
 					log.Error("reap", "err", err)
 				} else if n > 0 {
 					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
 				}
+				a.reapRuns(ctx, nil, log)
 				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
 					_, _, err := a.enqueueRun(ctx, q, opts)
 					return err
@@ -190,7 +192,18 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 			return a.runQueued(ctx, q, opts)
 		},
 		CancelRun: func(ctx context.Context, id string) (bool, error) {
-			return a.cancelQueued(ctx, q, id)
+			found, err := a.cancelQueued(ctx, q, id)
+			if err != nil || found {
+				return found, err
+			}
+			// Not the queue's: a run that a rat run process executes.
+			if rl, ok := a.store.(pipeline.RunLog); ok {
+				if rec, err := rl.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == string(pipeline.StatusRunning) {
+					_, err := a.cancelOwned(ctx, rec, false)
+					return err == nil, err
+				}
+			}
+			return false, nil
 		},
 	})
 }

@@ -81,6 +81,10 @@ type CatalogSection struct {
 // RunsSection configures run records.
 type RunsSection struct {
 	RetentionDays *int `yaml:"retention_days"` // days run records are kept; 0 = forever
+	// Lease is how long the process running a run (rat run) may go without
+	// a heartbeat before another rat process ends the run as failed (owner
+	// lost): a duration such as 30s; "" = the default.
+	Lease string `yaml:"lease"`
 }
 
 // Isolation is the original Ratatouille's per-workspace isolation block.
@@ -185,6 +189,11 @@ func (w *Workspace) validate(file string) error {
 	sort.Strings(names)
 	if d := w.Runs.RetentionDays; d != nil && *d < 0 {
 		return rat.Errorf(rat.EINVALID, "%s:%d: runs.retention_days: want 0 (keep forever) or more days, got %d", file, w.lines["runs.retention_days"], *d)
+	}
+	if v := w.Runs.Lease; v != "" {
+		if _, err := ParseRunLease(v); err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: runs.lease: %w", file, w.lines["runs.lease"], err)
+		}
 	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {

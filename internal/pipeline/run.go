@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -39,6 +40,13 @@ type Runner struct {
 	// Progress receives events as the run goes; it may be nil. It is called
 	// from several goroutines, one event at a time.
 	Progress func(Event)
+	// Owner, when set (NewOwner), makes the runs of Run this process's:
+	// their records carry it and a heartbeat every Lease/6, a cancel
+	// requested in the record stops them, and another process ends them as
+	// failed (owner lost) when no heartbeat came for Lease (DefaultLease
+	// when 0). Queued runs (Prepare, Build, Complete) are the queue's.
+	Owner string
+	Lease time.Duration
 }
 
 // Options select what a run does.
@@ -89,6 +97,8 @@ type Result struct {
 	Error     string       `json:"error,omitempty"`
 	// Hashes are the file hashes of the pipelines built, for state:modified.
 	Hashes map[string]string `json:"hashes,omitempty"`
+
+	lease *runLease // set while this process owns the run (Run)
 }
 
 // NodeResult reports one pipeline of a run.
@@ -170,10 +180,18 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.DryRun {
 		return r.dryRun(ctx, res, selected), nil
 	}
+	if r.leases() != nil {
+		res.lease = &runLease{owner: r.Owner, lease: r.lease()}
+	}
 	if err := r.fork(ctx, res); err != nil {
 		return nil, err
 	}
+	ctx, release := r.keepLease(ctx, res)
+	defer release()
 	res.Nodes = r.execute(ctx, &mu, selected, res)
+	if cause := context.Cause(ctx); errors.Is(cause, errCancelRequested) || errors.Is(cause, errOwnerLost) {
+		res.Error = cause.Error()
+	}
 	return r.complete(ctx, &mu, res, selected, ctx.Err() != nil), nil
 }
 
@@ -392,9 +410,19 @@ func (r *Runner) complete(ctx context.Context, mu *sync.Mutex, res *Result, sele
 			res.Status = StatusFailed
 		}
 	}
-	if (cancelled || ctx.Err() != nil) && res.Error == "" {
+	if cancelled || ctx.Err() != nil {
 		// Cancelled: the target must stay untouched, and the record says why.
-		res.Status, res.Error = StatusFailed, "cancelled before publishing"
+		res.Status = StatusFailed
+		if res.Error == "" {
+			res.Error = "cancelled before publishing"
+		}
+	}
+	if res.Status == StatusSuccess {
+		// An owner that lost its run (or was asked to stop) must not
+		// publish: check once more, just before.
+		if err := r.heartbeat(ctx, res); errors.Is(err, errCancelRequested) || errors.Is(err, errOwnerLost) {
+			res.Status, res.Error = StatusFailed, err.Error()
+		}
 	}
 	if res.Status == StatusSuccess {
 		r.emit(mu, Event{Kind: "publishing"})
