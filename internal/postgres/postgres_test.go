@@ -117,3 +117,7 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, testenv.Postgres(t)))
 }
+
+func TestRunOwners(t *testing.T) {
+	catalogtest.RunOwners(t, open(t, testenv.Postgres(t)))
+}

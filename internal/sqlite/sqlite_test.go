@@ -226,3 +226,7 @@ func TestScheduleState(t *testing.T) {
 func TestWebhookDeliveries(t *testing.T) {
 	catalogtest.Deliveries(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
 }
+
+func TestRunOwners(t *testing.T) {
+	catalogtest.RunOwners(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}
