@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/ratdata/rat"
 	"github.com/spf13/cobra"
@@ -39,6 +40,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "rat: interrupted")
 		return 130
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return 1 // the reader of the output has gone ('rat query … | head'): nothing to tell it
 	}
 	msg := strings.TrimSpace(rat.ErrorMessage(err))
 	fmt.Fprintln(stderr, "rat: "+firstLine(msg))

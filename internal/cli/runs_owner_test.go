@@ -208,3 +208,30 @@ func TestRunOnClosedPipe(t *testing.T) {
 		t.Fatalf("runs after the closed pipe: %+v", runs)
 	}
 }
+
+// TestQueryOnClosedPipe: 'rat query … | head -1' ends rat quietly when the
+// reader has gone: exit 1, not killed by SIGPIPE, no message.
+func TestQueryOnClosedPipe(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, false)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd := u.cmd("query", "SELECT range FROM range(10000000)", "--format", "csv")
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if line, err := bufio.NewReader(r).ReadString('\n'); err != nil || line != "range\n" {
+		t.Fatalf("first line: %q %v", line, err)
+	}
+	r.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "" {
+		t.Fatalf("rat query into a closed pipe: %v, stderr %q", err, stderr.String())
+	}
+}
