@@ -142,6 +142,23 @@ func TestRunsCancelLocal(t *testing.T) {
 		}
 		u.fails("already finished (failed)", "runs", "cancel", id)
 	})
+	t.Run("through a server", func(t *testing.T) {
+		t.Parallel()
+		u := newUser(t, false)
+		u.env = append(u.env, "RAT_RUN_LEASE=3s")
+		ownerWorkspace(t, u)
+		base := startServe(t, u, "--no-worker")
+		cmd, id := startSlowRun(t, u)
+		if out := u.ok("runs", "cancel", id, "--server", base); !strings.Contains(out, "cancelling run "+id) {
+			t.Fatalf("runs cancel --server: %q", out)
+		}
+		if err := cmd.Wait(); err == nil {
+			t.Fatal("the cancelled rat run exited 0")
+		}
+		if status, msg := u.runState(id); status != "failed" || !strings.Contains(msg, "rat runs cancel") {
+			t.Fatalf("run %s is %s (%s), want failed, cancelled", id, status, msg)
+		}
+	})
 	t.Run("process killed", func(t *testing.T) {
 		t.Parallel()
 		u := newUser(t, false)
