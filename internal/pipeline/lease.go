@@ -165,7 +165,7 @@ func (r *Runner) heartbeat(ctx context.Context, res *Result) error {
 // ReapRuns ends the runs whose owner has written no heartbeat for its
 // lease at now: each is recorded as failed (owner lost) and its run branch
 // removed; the target was never touched. A run whose owner stopped after
-// publishing is recorded as the success it was. It returns the runs it
+// publishing is recorded as the success it was (its branch goes too). It returns the runs it
 // ended, as recorded.
 func ReapRuns(ctx context.Context, store catalog.Store, leases RunLeases, now time.Time) ([]*Result, error) {
 	stale, err := leases.StaleRuns(ctx, now)
@@ -188,7 +188,8 @@ func ReapRuns(ctx context.Context, store catalog.Store, leases RunLeases, now ti
 }
 
 // EndOwnerLost ends a running run whose owner is gone, for reason: its
-// record says failed and its run branch is removed. Unless force (the
+// record says failed (or success, when it had published) and its run
+// branch is removed. Unless force (the
 // caller knows the owner is gone), the run must still be stale at now. It
 // returns nil when the run was not ended (it ended or its owner came back
 // meanwhile).
@@ -206,10 +207,10 @@ func EndOwnerLost(ctx context.Context, store catalog.Store, leases RunLeases, id
 		}
 		r.Status, r.Error = StatusFailed, reason
 		if c := publishedBy(ctx, store, &r); c != "" {
-			// The target has the run's commit: the owner stopped after
+			// The target holds the run's commits: the owner stopped after
 			// publishing, before recording it.
 			r.Status, r.Commit = StatusSuccess, c
-			r.Error = reason + "; it had published into " + r.Target + " at " + rat.ShortID(c)
+			r.Error = fmt.Sprintf("%s; it had published: %s (at %s) holds its commits", reason, r.Target, rat.ShortID(c))
 		} else {
 			r.Error = fmt.Sprintf("%s; the run branch %s was removed and %s was not changed", reason, r.RunBranch, r.Target)
 		}
@@ -225,7 +226,7 @@ func EndOwnerLost(ctx context.Context, store catalog.Store, leases RunLeases, id
 	if err != nil || res == nil {
 		return nil, err
 	}
-	if res.Status == StatusFailed && res.RunBranch != "" {
+	if res.RunBranch != "" {
 		if err := store.DeleteRef(ctx, res.RunBranch); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
 			return res, fmt.Errorf("remove the run branch of run %s: %w", id, err)
 		}
@@ -233,27 +234,24 @@ func EndOwnerLost(ctx context.Context, store catalog.Store, leases RunLeases, id
 	return res, nil
 }
 
-// publishedBy returns the commit by which a run was published into its
-// target when its run branch is gone and the target has that commit; "".
+// publishedBy returns the target's head when it holds the run's commits
+// (the owner stopped after merging, before recording the run); "". The
+// owner records a publish before it deletes the run branch, so a run still
+// recorded as running that published has its run branch.
 func publishedBy(ctx context.Context, store catalog.Store, res *Result) string {
-	if res.RunBranch == "" {
+	if res.RunBranch == "" || res.Base == "" {
 		return ""
 	}
-	if _, err := store.Ref(ctx, res.RunBranch); !rat.IsCode(err, rat.ENOTFOUND) {
-		return ""
+	branch, err := store.Ref(ctx, res.RunBranch)
+	if err != nil || branch.Head == res.Base {
+		return "" // gone, or nothing built on it
 	}
-	ref, err := store.Ref(ctx, res.Target)
+	target, err := store.Ref(ctx, res.Target)
 	if err != nil {
 		return ""
 	}
-	log, err := store.Log(ctx, ref.Head, 200)
-	if err != nil {
+	if base, err := store.MergeBase(ctx, target.Head, branch.Head); err != nil || base != branch.Head {
 		return ""
 	}
-	for _, c := range log {
-		if strings.HasPrefix(c.Message, "run "+res.ID+": ") {
-			return c.ID
-		}
-	}
-	return ""
+	return target.Head
 }

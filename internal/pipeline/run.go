@@ -424,9 +424,10 @@ func (r *Runner) complete(ctx context.Context, mu *sync.Mutex, res *Result, sele
 			res.Status, res.Error = StatusFailed, err.Error()
 		}
 	}
+	merged := false
 	if res.Status == StatusSuccess {
 		r.emit(mu, Event{Kind: "publishing"})
-		r.publish(ctx, res)
+		merged = r.publish(ctx, res)
 	}
 	res.Duration = Duration(r.now().Sub(res.Started))
 	if res.Status == StatusSuccess {
@@ -437,31 +438,39 @@ func (r *Runner) complete(ctx context.Context, mu *sync.Mutex, res *Result, sele
 		}
 	}
 	r.save(ctx, res, res.Trigger)
+	if merged {
+		// The run branch goes once the record says the run published: a
+		// process dying in between leaves a success and a branch that
+		// 'rat run --cleanup' removes, never a run branch-less record that
+		// cannot tell whether it published.
+		if err := r.Lake.Store().DeleteRef(context.WithoutCancel(ctx), res.RunBranch); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+			res.Error = "delete run branch: " + rat.ErrorMessage(err)
+			r.save(ctx, res, res.Trigger)
+		}
+	}
 	r.emit(mu, Event{Kind: "run_finished", Result: res})
 	return res
 }
 
-// publish merges the run branch into the target and deletes it. A run
-// published before (its job was retried after a crash) is recognised by
-// its commit on the target.
-func (r *Runner) publish(ctx context.Context, res *Result) {
+// publish merges the run branch into the target; it reports whether it
+// did (the caller deletes the run branch). A run published before (its
+// job was retried after a crash) is recognised by its commit on the target.
+func (r *Runner) publish(ctx context.Context, res *Result) bool {
 	store := r.Lake.Store()
 	message := fmt.Sprintf("run %s: %d pipeline(s)", res.ID, len(res.Nodes))
 	if _, err := store.Ref(ctx, res.RunBranch); rat.IsCode(err, rat.ENOTFOUND) {
 		if c := r.publishedCommit(ctx, res.Target, message); c != "" {
 			res.Commit = c
-			return
+			return false
 		}
 	}
 	merged, err := r.Lake.Catalog(res.Target).Merge(ctx, res.RunBranch, catalog.MergeOptions{Message: message})
 	if err != nil {
 		res.Status, res.Error = StatusFailed, "publish: "+rat.ErrorMessage(err)
-		return
+		return false
 	}
 	res.Commit = merged.Commit
-	if err := store.DeleteRef(ctx, res.RunBranch); err != nil {
-		res.Error = "delete run branch: " + rat.ErrorMessage(err)
-	}
+	return true
 }
 
 // publishedCommit finds the commit by which a run was published into a
