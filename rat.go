@@ -138,6 +138,18 @@ type Run struct {
 	Started  time.Time
 	Finished time.Time // zero while running
 	Detail   []byte    // JSON: nodes, tests, pipeline hashes
+
+	// Owner is the process that executes a run in itself (rat run, rat
+	// demo), as host-pid-random; "" for a queued run, which the queue's
+	// workers execute (its nodes have owners of their own). An owner writes
+	// a heartbeat; when it has written none for Lease, the run is ended as
+	// failed (owner lost) by whichever rat process looks next.
+	Owner     string
+	Heartbeat time.Time
+	Lease     time.Duration
+	// CancelRequested asks the owner to stop the run (rat runs cancel); it
+	// sees the request at its next heartbeat.
+	CancelRequested bool
 }
 
 // RunLogLine is one line of a run's log: what happened, when, to which

@@ -45,6 +45,7 @@ tests and write–audit–publish, and print every gold table.`,
 				return err
 			}
 			defer a.Close()
+			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
 			ws, err := a.loadWorkspace(ctx)
 			if err != nil {
 				return err

@@ -221,7 +221,7 @@ func TestRemoteCommands(t *testing.T) {
 			t.Fatalf("failed run's log:\n%s", failed)
 		}
 		u.fails("not found", "runs", "logs", "no-such-run", "--server", base)
-		u.fails("--server", "runs", "cancel", runs[0].ID)
+		u.fails("already finished (failed): there is nothing to cancel", "runs", "cancel", runs[0].ID)
 		u.fails("cannot reach", "runs", "list", "--server", "http://127.0.0.1:1")
 	})
 }

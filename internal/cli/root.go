@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/ratdata/rat"
 	"github.com/spf13/cobra"
@@ -42,6 +43,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "rat: interrupted")
 		return exitStatus(err, g.started)
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return 1 // the reader of the output has gone ('rat query … | head'): nothing to tell it
 	}
 	msg := strings.TrimSpace(rat.ErrorMessage(err))
 	fmt.Fprintln(stderr, "rat: "+firstLine(msg))

@@ -56,6 +56,8 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 				return err
 			}
 			defer a.Close()
+			// Runs whose process is gone end first (their branches go too).
+			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
 			if cleanup {
 				return a.cleanupRunBranches(cmd)
 			}
@@ -280,6 +282,9 @@ func (a *app) runner(ctx context.Context, ws *workspace.Workspace) (*pipeline.Ru
 	if rl, ok := a.store.(pipeline.RunLog); ok {
 		r.Runs = rl
 	}
+	// Runs executed here (Run) are this process's, with heartbeats; queued
+	// runs are the queue's.
+	r.Owner, r.Lease = pipeline.NewOwner(), a.cfg.RunLease
 	return r, nil
 }
 

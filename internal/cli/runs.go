@@ -121,26 +121,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	show.Flags().StringVar(&server, "server", "", "ask a rat serve (URL) instead of the local catalog")
-	cancel := &cobra.Command{
-		Use:   "cancel RUN_ID --server URL",
-		Short: "Cancel a run that a rat serve is executing (its target stays untouched)",
-		Args:  exactArgs(1, "a run id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if server == "" {
-				return &usageError{msg: "rat runs cancel: --server URL is required (runs execute under rat serve)"}
-			}
-			c, err := newAPIClient(server)
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), "POST", "/api/v1/runs/"+url.PathEscape(args[0])+"/cancel", nil, nil); err != nil {
-				return errRemote(server, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "cancelling run %s\n", args[0])
-			return nil
-		},
-	}
-	cancel.Flags().StringVar(&server, "server", "", "the rat serve running it (URL)")
+	cancel := newRunsCancelCmd(g)
 	var follow bool
 	logs := &cobra.Command{
 		Use:   "logs RUN_ID",
@@ -241,6 +222,8 @@ func openRunLog(cmd *cobra.Command, g *globals) (*app, pipeline.RunLog, error) {
 		a.Close()
 		return nil, nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
 	}
+	// Runs whose process is gone show as what they are: failed.
+	a.reapRuns(cmd.Context(), cmd.ErrOrStderr(), nil)
 	return a, rl, nil
 }
 

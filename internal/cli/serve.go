@@ -16,13 +16,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// shutdownGrace is how long rat serve and rat worker let running requests
-// and nodes finish after SIGINT/SIGTERM before the nodes go back to the queue.
+// shutdownGrace is the default --shutdown-timeout: how long rat serve and
+// rat worker let running requests and nodes finish after SIGINT/SIGTERM
+// before the nodes go back to the queue (Kubernetes' default
+// terminationGracePeriodSeconds).
 const shutdownGrace = 30 * time.Second
 
 func newServeCmd(g *globals) *cobra.Command {
 	var listen string
 	var noWorker bool
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR]",
 		Short: "Serve the web UI, the HTTP API, health checks and Prometheus metrics",
@@ -55,15 +58,20 @@ sends 'Authorization: Bearer <token>' with that token or an API token.
 Runs go through a queue (.rat/queue.db, or the catalog's Postgres database):
 this process executes them unless --no-worker, and any number of 'rat worker'
 processes may help: each node of a run is a job, so a run spreads over all
-of them. SIGINT or SIGTERM stop the server: the nodes it builds get 30s to
-finish, then they go back to the queue and continue in another worker (or in
-this server once it restarts); the runs themselves are not cancelled.
+of them. SIGINT or SIGTERM stop the server: it claims no more jobs, the
+requests and nodes under way get --shutdown-timeout (default 30s, one
+deadline for all of them) to finish, then the nodes go back to the queue and
+continue in another worker (or in this server once it restarts); the runs
+themselves are not cancelled.
 See SECURITY.md for what a public deployment needs.`,
 		Example: `  rat serve
   RAT_API_TOKEN=$(openssl rand -hex 32) rat serve --listen 0.0.0.0:3030
   RAT_ALLOWED_HOSTS=rat.example.com RAT_METRICS_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if grace < 0 {
+				return &usageError{msg: fmt.Sprintf("rat serve: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", grace)}
+			}
 			ctx := cmd.Context()
 			a, err := g.open(ctx, nil)
 			if err != nil {
@@ -82,12 +90,14 @@ See SECURITY.md for what a public deployment needs.`,
 			// one tick a second is worked, by one of them.
 			var q *queue.Queue
 			tick := func(ctx context.Context, now time.Time) error {
-				// Nodes whose worker died go to another one.
+				// Nodes whose worker died go to another one; runs whose
+				// rat run process died end as failed (owner lost).
 				if n, err := q.Reap(ctx, queue.DefaultLease); err != nil {
 					log.Error("reap", "err", err)
 				} else if n > 0 {
 					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
 				}
+				a.reapRuns(ctx, nil, log)
 				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
 					_, _, err := a.enqueueRun(ctx, q, opts)
 					return err
@@ -118,23 +128,36 @@ See SECURITY.md for what a public deployment needs.`,
 			if err := q.Start(ctx); err != nil {
 				return err
 			}
-			defer func() {
-				stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+			// Stopping is bounded by one deadline: the queue claims no more
+			// jobs and its nodes finish (or go back to the queue), while the
+			// HTTP requests finish. Requests waiting for a run stop waiting
+			// when the queue has stopped (the run goes on elsewhere).
+			stopBoth := func() error {
+				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 				defer cancel()
-				_ = q.Stop(stopCtx)
-			}()
+				queueStopped := make(chan struct{})
+				go func() {
+					defer close(queueStopped)
+					_ = q.Stop(c)
+				}()
+				err := srv.Stop(c)
+				<-queueStopped
+				return err
+			}
 			if err := srv.Start(ctx); err != nil {
+				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+				defer cancel()
+				_ = q.Stop(c)
 				return err
 			}
 			log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
 			<-ctx.Done()
 			log.Info("shutting down")
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-			defer cancel()
-			return srv.Stop(stopCtx)
+			return stopBoth()
 		},
 	}
 	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
+	cmd.Flags().DurationVar(&grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long requests and running nodes may finish before the nodes go back to the queue")
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
 	return cmd
 }
@@ -226,7 +249,18 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 			return a.runQueued(ctx, q, opts)
 		},
 		CancelRun: func(ctx context.Context, id string) (bool, error) {
-			return a.cancelQueued(ctx, q, id)
+			found, err := a.cancelQueued(ctx, q, id)
+			if err != nil || found {
+				return found, err
+			}
+			// Not the queue's: a run that a rat run process executes.
+			if rl, ok := a.store.(pipeline.RunLog); ok {
+				if rec, err := rl.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == string(pipeline.StatusRunning) {
+					_, err := a.cancelOwned(ctx, rec, false)
+					return err == nil, err
+				}
+			}
+			return false, nil
 		},
 	})
 }

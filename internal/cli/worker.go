@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -23,8 +24,9 @@ import (
 
 func newWorkerCmd(g *globals) *cobra.Command {
 	var listen string
+	var grace time.Duration
 	cmd := &cobra.Command{
-		Use:   "worker [--listen ADDR]",
+		Use:   "worker [--listen ADDR] [--shutdown-timeout 30s]",
 		Short: "Execute the nodes of queued pipeline runs (no API, no scheduler), for clusters",
 		Long: `Claim and execute the jobs of the pipeline runs that rat serve (or rat serve
 --no-worker) enqueues: each node of a run is a job, so the nodes of one run
@@ -39,14 +41,21 @@ Prometheus and Kubernetes. With RAT_METRICS_TOKEN set, /metrics needs
 'Authorization: Bearer <token>' with that token or an API token
 (RAT_API_TOKEN, RAT_TOKEN_FILE); off loopback it must be 32 bytes or longer.
 
-SIGINT or SIGTERM stop the worker: its running nodes get 30s to finish, then
-they are handed back to the queue, and another worker builds them. A worker
+SIGINT or SIGTERM stop the worker gracefully: it claims no more jobs, its
+running nodes get --shutdown-timeout (default 30s, Kubernetes' default
+terminationGracePeriodSeconds) to finish, then they are handed back to the
+queue and another worker builds them again from the start (the node's
+tables on the run branch are reset, so nothing is built twice). A worker
 killed outright loses its nodes to another worker after 15s without
 heartbeat (rat serve's scheduler hands them over).`,
 		Example: `  rat worker
-  rat worker --listen 0.0.0.0:9090   # metrics for Prometheus`,
+  rat worker --listen 0.0.0.0:9090   # metrics for Prometheus
+  rat worker --shutdown-timeout 2m   # long nodes: set the pod's terminationGracePeriodSeconds higher too`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if grace < 0 {
+				return &usageError{msg: fmt.Sprintf("rat worker: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", grace)}
+			}
 			ctx := cmd.Context()
 			a, err := g.open(ctx, nil)
 			if err != nil {
@@ -87,12 +96,13 @@ heartbeat (rat serve's scheduler hands them over).`,
 			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.cfg.MaxParallelPipelines))
 			<-ctx.Done()
 			log.Info("stopping")
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 			defer cancel()
 			return q.Stop(stopCtx)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics and /health/live on this address, host:port (off by default)")
+	cmd.Flags().DurationVar(&grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long running nodes may finish before they go back to the queue")
 	return cmd
 }
 
@@ -293,6 +303,9 @@ func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Optio
 		return nil, err
 	}
 	row, err := q.WaitRun(ctx, opts.ID, job)
+	if errors.Is(err, queue.ErrStopped) {
+		return nil, rat.Errorf(rat.EUNAVAILABLE, "stopped waiting for run %s: this process is shutting down; the run goes on in the queue ('rat runs show %s')", opts.ID, opts.ID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ratdata/rat"
 )
@@ -51,12 +52,28 @@ type Config struct {
 	// MetricsToken, when set, is required by /metrics (RAT_METRICS_TOKEN);
 	// API tokens are accepted there too.
 	MetricsToken Secret
+	// RunLease is how long the process running a run (rat run) may go
+	// without a heartbeat before another rat process ends the run as
+	// failed (owner lost); the owner writes one every RunLease/6.
+	RunLease time.Duration
 
 	sources map[string]string
 }
 
 // DefaultRunRetentionDays is how long run records are kept by default.
 const DefaultRunRetentionDays = 90
+
+// DefaultRunLease is the default of runs.lease.
+const DefaultRunLease = 30 * time.Second
+
+// ParseRunLease reads a runs.lease value: a duration of at least a second.
+func ParseRunLease(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("want a duration of 1s or more, such as 30s or 2m, got %q", v)
+	}
+	return d, nil
+}
 
 // Setting is one line of `rat config`.
 type Setting struct {
@@ -76,7 +93,8 @@ var knownEnv = map[string]bool{
 	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
 	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true, "RAT_RUN_RETENTION_DAYS": true,
 	"RAT_ALLOWED_HOSTS": true, "RAT_METRICS_TOKEN": true,
-	"RAT_DEBUG": true, // read by the command line: print an internal error's full cause
+	"RAT_DEBUG":     true, // read by the command line: print an internal error's full cause
+	"RAT_RUN_LEASE": true,
 }
 
 // Options are the inputs of Load besides the files it finds.
@@ -175,6 +193,7 @@ func Load(opts Options) (*Config, error) {
 	c.set("s3_path_style", &c.S3.PathStyle, "auto", "default")
 	c.set("listen", &c.Listen, "127.0.0.1:3030", "default")
 	c.setInt("run_retention_days", &c.RunRetentionDays, DefaultRunRetentionDays, "default")
+	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
 
 	if ws != nil {
 		r := ws.Resources
@@ -199,6 +218,10 @@ func Load(opts Options) (*Config, error) {
 		}
 		if d := ws.Runs.RetentionDays; d != nil {
 			c.setInt("run_retention_days", &c.RunRetentionDays, *d, wsFile("runs.retention_days"))
+		}
+		if v := ws.Runs.Lease; v != "" {
+			c.RunLease, _ = ParseRunLease(v) // validated with the file
+			c.sources["run_lease"] = wsFile("runs.lease")
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
@@ -250,6 +273,13 @@ func Load(opts Options) (*Config, error) {
 			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_RUN_RETENTION_DAYS=%q: want 0 (keep forever) or a whole number of days", v)
 		}
 		c.setInt("run_retention_days", &c.RunRetentionDays, n, "env RAT_RUN_RETENTION_DAYS")
+	}
+	if v, ok := opts.Env("RAT_RUN_LEASE"); ok && v != "" {
+		d, err := ParseRunLease(v)
+		if err != nil {
+			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_RUN_LEASE: %w", err)
+		}
+		c.RunLease, c.sources["run_lease"] = d, "env RAT_RUN_LEASE"
 	}
 	if v, ok := opts.Env("RAT_TOKEN_FILE"); ok && v != "" {
 		c.TokenFile = c.relative(v)
@@ -361,6 +391,7 @@ func (c *Config) Settings() []Setting {
 		{"allowed_hosts", strings.Join(c.AllowedHosts, ","), ""},
 		{"metrics_token", c.MetricsToken.String(), ""},
 		{"run_retention_days", strconv.Itoa(c.RunRetentionDays), ""},
+		{"run_lease", c.RunLease.String(), ""},
 	}
 	if c.WorkspaceDir == "" {
 		rows[0] = Setting{"workspace", "(none)", "no " + WorkspaceFileName + " here or above"}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
@@ -191,6 +192,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"allowed_hosts", "", "unset"},
 		{"metrics_token", "", "unset"},
 		{"run_retention_days", "90", "default"},
+		{"run_lease", "30s", "default"},
 	}
 	rows := c.Settings()
 	if len(rows) != len(checks) {
@@ -1051,6 +1053,43 @@ func TestInvalidBranch(t *testing.T) {
 			}
 			contains(t, "error", loadErr(t, dir, tt.env, tt.flags), tt.want...)
 		})
+	}
+}
+
+// TestRunLease: runs.lease in workspace.yaml, RAT_RUN_LEASE over it, both
+// validated, shown by rat config with their source.
+func TestRunLease(t *testing.T) {
+	dir := t.TempDir()
+	write := func(yaml string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func(env map[string]string) (*config.Config, error) {
+		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	}
+	write("name: r\nruns:\n  lease: 2m\n")
+	c, err := load(nil)
+	if err != nil || c.RunLease != 2*time.Minute || setting(t, c, "run_lease").Value != "2m0s" || c.Source("run_lease") != "workspace.yaml:3" {
+		t.Fatalf("from workspace.yaml: %v %s %q", err, c.RunLease, c.Source("run_lease"))
+	}
+	c, err = load(map[string]string{"RAT_RUN_LEASE": "5s"})
+	if err != nil || c.RunLease != 5*time.Second || c.Source("run_lease") != "env RAT_RUN_LEASE" {
+		t.Fatalf("from env: %v %s %q", err, c.RunLease, c.Source("run_lease"))
+	}
+	for _, bad := range []string{"soon", "500ms", "-3s"} {
+		if _, err := load(map[string]string{"RAT_RUN_LEASE": bad}); err == nil || !strings.Contains(err.Error(), "RAT_RUN_LEASE") || !strings.Contains(err.Error(), "1s or more") {
+			t.Fatalf("RAT_RUN_LEASE=%s: %v", bad, err)
+		}
+	}
+	write("name: r\nruns:\n  lease: 10\n")
+	if _, err := load(nil); err == nil || !strings.Contains(err.Error(), "workspace.yaml:3: runs.lease: want a duration") {
+		t.Fatalf("a number in workspace.yaml: %v", err)
+	}
+	write("name: r\nruns:\n  leese: 10s\n")
+	if _, err := load(nil); err == nil || !strings.Contains(err.Error(), "runs.leese") {
+		t.Fatalf("a misspelt key: %v", err)
 	}
 }
 

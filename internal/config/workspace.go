@@ -81,7 +81,8 @@ type CatalogSection struct {
 
 // RunsSection configures run records.
 type RunsSection struct {
-	RetentionDays *int `yaml:"retention_days"` // days run records are kept, 0 = forever; default 90 (RAT_RUN_RETENTION_DAYS)
+	RetentionDays *int   `yaml:"retention_days"` // days run records are kept, 0 = forever; default 90 (RAT_RUN_RETENTION_DAYS)
+	Lease         string `yaml:"lease"`          // how long a rat run process may go without a heartbeat before its run ends as failed (owner lost), e.g. 30s; default 30s (RAT_RUN_LEASE)
 }
 
 // Isolation is the original Ratatouille's per-workspace isolation block.
@@ -186,6 +187,11 @@ func (w *Workspace) validate(file string) error {
 	sort.Strings(names)
 	if d := w.Runs.RetentionDays; d != nil && *d < 0 {
 		return rat.Errorf(rat.EINVALID, "%s:%d: runs.retention_days: want 0 (keep forever) or more days, got %d", file, w.lines["runs.retention_days"], *d)
+	}
+	if v := w.Runs.Lease; v != "" {
+		if _, err := ParseRunLease(v); err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: runs.lease: %w", file, w.lines["runs.lease"], err)
+		}
 	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {

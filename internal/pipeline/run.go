@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -39,6 +40,13 @@ type Runner struct {
 	// Progress receives events as the run goes; it may be nil. It is called
 	// from several goroutines, one event at a time.
 	Progress func(Event)
+	// Owner, when set (NewOwner), makes the runs of Run this process's:
+	// their records carry it and a heartbeat every Lease/6, a cancel
+	// requested in the record stops them, and another process ends them as
+	// failed (owner lost) when no heartbeat came for Lease (DefaultLease
+	// when 0). Queued runs (Prepare, Build, Complete) are the queue's.
+	Owner string
+	Lease time.Duration
 }
 
 // Options select what a run does.
@@ -89,6 +97,8 @@ type Result struct {
 	Error     string       `json:"error,omitempty"`
 	// Hashes are the file hashes of the pipelines built, for state:modified.
 	Hashes map[string]string `json:"hashes,omitempty"`
+
+	lease *runLease // set while this process owns the run (Run)
 }
 
 // NodeResult reports one pipeline of a run.
@@ -180,10 +190,18 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.DryRun {
 		return r.dryRun(ctx, res, selected), nil
 	}
+	if r.leases() != nil {
+		res.lease = &runLease{owner: r.Owner, lease: r.lease()}
+	}
 	if err := r.fork(ctx, res); err != nil {
 		return nil, err
 	}
+	ctx, release := r.keepLease(ctx, res)
+	defer release()
 	res.Nodes = r.execute(ctx, &mu, selected, res)
+	if cause := context.Cause(ctx); errors.Is(cause, errCancelRequested) || errors.Is(cause, errOwnerLost) {
+		res.Error = cause.Error()
+	}
 	return r.complete(ctx, &mu, res, selected, ctx.Err() != nil), nil
 }
 
@@ -406,13 +424,24 @@ func (r *Runner) complete(ctx context.Context, mu *sync.Mutex, res *Result, sele
 			res.Status = StatusFailed
 		}
 	}
-	if (cancelled || ctx.Err() != nil) && res.Error == "" {
+	if cancelled || ctx.Err() != nil {
 		// Cancelled: the target must stay untouched, and the record says why.
-		res.Status, res.Error = StatusFailed, "cancelled before publishing"
+		res.Status = StatusFailed
+		if res.Error == "" {
+			res.Error = "cancelled before publishing"
+		}
 	}
 	if res.Status == StatusSuccess {
+		// An owner that lost its run (or was asked to stop) must not
+		// publish: check once more, just before.
+		if err := r.heartbeat(ctx, res); errors.Is(err, errCancelRequested) || errors.Is(err, errOwnerLost) {
+			res.Status, res.Error = StatusFailed, err.Error()
+		}
+	}
+	merged := false
+	if res.Status == StatusSuccess {
 		r.emit(mu, Event{Kind: "publishing"})
-		r.publish(ctx, res)
+		merged = r.publish(ctx, res)
 	}
 	res.Duration = Duration(r.now().Sub(res.Started))
 	if res.Status == StatusSuccess {
@@ -423,31 +452,39 @@ func (r *Runner) complete(ctx context.Context, mu *sync.Mutex, res *Result, sele
 		}
 	}
 	r.save(ctx, res, res.Trigger)
+	if merged {
+		// The run branch goes once the record says the run published: a
+		// process dying in between leaves a success and a branch that
+		// 'rat run --cleanup' removes, never a run branch-less record that
+		// cannot tell whether it published.
+		if err := r.Lake.Store().DeleteRef(context.WithoutCancel(ctx), res.RunBranch); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+			res.Error = "delete run branch: " + rat.ErrorMessage(err)
+			r.save(ctx, res, res.Trigger)
+		}
+	}
 	r.emit(mu, Event{Kind: "run_finished", Result: res})
 	return res
 }
 
-// publish merges the run branch into the target and deletes it. A run
-// published before (its job was retried after a crash) is recognised by
-// its commit on the target.
-func (r *Runner) publish(ctx context.Context, res *Result) {
+// publish merges the run branch into the target; it reports whether it
+// did (the caller deletes the run branch). A run published before (its
+// job was retried after a crash) is recognised by its commit on the target.
+func (r *Runner) publish(ctx context.Context, res *Result) bool {
 	store := r.Lake.Store()
 	message := fmt.Sprintf("run %s: %d pipeline(s)", res.ID, len(res.Nodes))
 	if _, err := store.Ref(ctx, res.RunBranch); rat.IsCode(err, rat.ENOTFOUND) {
 		if c := r.publishedCommit(ctx, res.Target, message); c != "" {
 			res.Commit = c
-			return
+			return false
 		}
 	}
 	merged, err := r.Lake.Catalog(res.Target).Merge(ctx, res.RunBranch, catalog.MergeOptions{Message: message})
 	if err != nil {
 		res.Status, res.Error = StatusFailed, "publish: "+rat.ErrorMessage(err)
-		return
+		return false
 	}
 	res.Commit = merged.Commit
-	if err := store.DeleteRef(ctx, res.RunBranch); err != nil {
-		res.Error = "delete run branch: " + rat.ErrorMessage(err)
-	}
+	return true
 }
 
 // publishedCommit finds the commit by which a run was published into a

@@ -26,6 +26,9 @@ func (r *Runner) save(ctx context.Context, res *Result, trigger string) {
 	detail, err := json.Marshal(res)
 	if err == nil {
 		rec := rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Trigger: trigger, Started: res.Started, Detail: detail}
+		if res.lease != nil {
+			rec.Owner, rec.Heartbeat, rec.Lease = res.lease.owner, r.now(), res.lease.lease
+		}
 		if res.Status != StatusRunning {
 			rec.Finished = res.Started.Add(timeDuration(res.Duration))
 		}

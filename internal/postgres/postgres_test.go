@@ -135,3 +135,7 @@ func TestLegacyRunBranches(t *testing.T) {
 func TestTriggerKeyRenames(t *testing.T) {
 	catalogtest.TriggerKeyRenames(t, open(t, testenv.Postgres(t)))
 }
+
+func TestRunOwners(t *testing.T) {
+	catalogtest.RunOwners(t, open(t, testenv.Postgres(t)))
+}

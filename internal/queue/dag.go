@@ -345,14 +345,15 @@ func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
 // settled. Their jobs are in the queue all the same (other workers take
 // the other unblocked nodes; the job of a node built here finds it taken),
 // but a chain of nodes runs without waiting for a worker to poll.
+// A stopping worker goes on with nothing: the jobs wait for other workers.
 func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArgs, me string) error {
-	for node != nil && ctx.Err() == nil {
+	for node != nil && ctx.Err() == nil && !q.stopping.Load() {
 		var err error
 		if node, fin, err = q.runNode(ctx, *node, me); err != nil {
 			return err
 		}
 	}
-	if fin != nil && ctx.Err() == nil {
+	if fin != nil && ctx.Err() == nil && !q.stopping.Load() {
 		return q.finishRun(ctx, *fin, me)
 	}
 	return nil

@@ -333,3 +333,58 @@ func TestDAGHandBack(t *testing.T) {
 		}
 	})
 }
+
+// TestDAGGracefulStop: the context given to Start ending (a signal) does
+// not cancel the node being built; Stop lets it finish within its grace
+// period, and the stopping worker goes on with nothing it unblocked: the
+// next node and the finish are left to another worker.
+func TestDAGGracefulStop(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "x"}, {Pipeline: "y", Deps: []string{"x"}}})
+		release := make(chan struct{})
+		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+			if who == "leaving" {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "cancelled"}
+				}
+			}
+			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+		}
+		signal, sigterm := context.WithCancel(context.Background())
+		leaving := open(Config{Workers: 1, Exec: as{exec, "leaving"}})
+		if err := leaving.Start(signal); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := leaving.Enqueue(context.Background(), pipeline.Options{Target: "main"}); err != nil {
+			t.Fatal(err)
+		}
+		for len(exec.built()) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		sigterm()
+		stopped := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			stopped <- leaving.Stop(ctx)
+		}()
+		time.Sleep(200 * time.Millisecond) // the signal and Stop have reached River
+		close(release)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(exec.built(), " "); got != "x#1@leaving" {
+			t.Fatalf("builds after the stop: %s", got)
+		}
+		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
+		res := exec.wait(t)
+		if got := statuses(res); got != "x=success y=success" {
+			t.Fatalf("nodes: %s", got)
+		}
+		if got := strings.Join(exec.built(), " "); got != "x#1@leaving y#1@staying" {
+			t.Fatalf("builds: %s", got)
+		}
+	})
+}

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -119,6 +121,13 @@ type Queue struct {
 	stop   func(ctx context.Context) error
 	halt   func(ctx context.Context) error // stop and cancel running jobs
 	close  func()
+
+	// stopping is set by Stop: a job that finished its node goes on with
+	// no other (the nodes it unblocked wait in the queue for other workers).
+	stopping atomic.Bool
+	// stopped is closed when Stop has returned: waiters stop waiting.
+	stopped  chan struct{}
+	stopOnce sync.Once
 }
 
 // Open migrates River's tables and builds the client. It starts nothing:
@@ -133,7 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	host, _ := os.Hostname()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	q := &Queue{cfg: cfg, id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))}
+	q := &Queue{cfg: cfg, id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), stopped: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(q.prepare))
 	river.AddWorker(workers, river.WorkFunc(q.buildNode))
@@ -378,9 +387,9 @@ func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { 
 
 // WaitRun waits until a run has ended: its DAG is done, or its rat_run
 // job (job) ended without preparing one. It returns that job's last row.
-// When ctx ends first, it returns ctx's error and the run goes on: a
-// server shutting down stops waiting, it does not cancel the runs it
-// started (CancelRun does).
+// When ctx ends first, it returns ctx's error, and when the queue has
+// stopped, ErrStopped; the run goes on: a server shutting down stops
+// waiting, it does not cancel the runs it started (CancelRun does).
 func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertype.JobRow, error) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -409,27 +418,44 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 		select {
 		case <-ctx.Done():
 			return row, ctx.Err()
+		case <-q.stopped:
+			return row, ErrStopped
 		case <-t.C:
 		}
 	}
 }
 
 // Start starts working jobs (for a client with workers) and River's
-// maintenance.
-func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
+// maintenance. Only Stop stops them: ctx ending does not. River cancels
+// the running jobs at once when the context given to its Start ends, so a
+// signal context there would cancel the nodes being built (SIGTERM would
+// skip the grace period Stop gives them).
+func (q *Queue) Start(ctx context.Context) error { return q.start(context.WithoutCancel(ctx)) }
 
-// Stop stops the client gracefully: running jobs may finish until ctx
-// ends; then they are cancelled, and their nodes go back to the queue for
-// other workers (a cancelled run's nodes end as cancelled).
+// Stop stops the client gracefully: it claims no more jobs, and running
+// jobs may finish their node until ctx ends (without going on with the
+// nodes it unblocks); then they are cancelled, and their nodes go back to
+// the queue for other workers (a cancelled run's nodes end as cancelled).
+// When it returns, WaitRun stops waiting (ErrStopped). Calling it again
+// does nothing.
 func (q *Queue) Stop(ctx context.Context) error {
-	err := q.stop(ctx)
-	if ctx.Err() == nil {
-		return err
-	}
-	halt, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	return q.halt(halt)
+	var err error
+	q.stopOnce.Do(func() {
+		defer close(q.stopped)
+		q.stopping.Store(true)
+		if err = q.stop(ctx); ctx.Err() == nil {
+			return
+		}
+		halt, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err = q.halt(halt)
+	})
+	return err
 }
+
+// ErrStopped is WaitRun's error when the queue has stopped: the run goes
+// on in the queue, another process finishes it.
+var ErrStopped = errors.New("the queue of this process has stopped")
 
 // Close releases the database connections; call it after Stop.
 func (q *Queue) Close() { q.close() }

@@ -45,7 +45,13 @@ func TestRunThroughAPI(t *testing.T) {
 		t.Fatalf("gold.total = %s", got)
 	}
 
+	// The record is final a moment before the run returns (it deletes its
+	// run branch after recording) and the metrics count it.
 	after := scrape(t, e)
+	for deadline := time.Now().Add(10 * time.Second); counter(after, "rat_runs_total", "success") == counter(before, "rat_runs_total", "success") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		after = scrape(t, e)
+	}
 	if d := counter(after, "rat_runs_total", "success") - counter(before, "rat_runs_total", "success"); d != 1 {
 		t.Fatalf("rat_runs_total{status=success} moved by %v, want 1", d)
 	}

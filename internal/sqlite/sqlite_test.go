@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
@@ -243,4 +244,51 @@ func TestLegacyRunBranches(t *testing.T) {
 
 func TestTriggerKeyRenames(t *testing.T) {
 	catalogtest.TriggerKeyRenames(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}
+
+func TestRunOwners(t *testing.T) {
+	catalogtest.RunOwners(t, open(t, filepath.Join(t.TempDir(), "catalog.db")))
+}
+
+// BenchmarkStaleRuns measures the read every command that runs or lists
+// runs makes to find runs whose owner is gone, on a catalog holding 100,000
+// finished runs and 3 running ones: the partial index holds the running
+// owned runs only, so the history's size does not count.
+func BenchmarkStaleRuns(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "catalog.db")
+	s, err := sqlite.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 100_000 {
+		status, owner, finished := "success", "h-1-aa", any(now.UnixMicro())
+		if i%33_333 == 0 {
+			status, finished = "running", nil
+		}
+		if _, err := tx.Exec(`INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us) VALUES (?, 'main', ?, 'manual', ?, ?, '{}', ?, ?, ?)`,
+			fmt.Sprintf("r%06d", i), status, now.UnixMicro(), finished, owner, now.UnixMicro(), (30 * time.Second).Microseconds()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		stale, err := s.StaleRuns(b.Context(), now)
+		if err != nil || len(stale) != 0 {
+			b.Fatal(stale, err)
+		}
+	}
 }

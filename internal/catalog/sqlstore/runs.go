@@ -15,14 +15,36 @@ func (s *Store) SaveRun(ctx context.Context, r rat.Run) error {
 	if !r.Finished.IsZero() {
 		finished = r.Finished.UnixMicro()
 	}
+	saved := true
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_us = excluded.finished_us, detail = excluded.detail`,
-			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(r.Detail))
+		// A run with an owner is saved only while it runs: once another
+		// process has ended it (owner lost), its owner cannot overwrite that.
+		res, err := s.exec(ctx, tx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_us = excluded.finished_us, detail = excluded.detail
+WHERE runs.owner = '' OR runs.status = 'running'`,
+			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(r.Detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		saved = n > 0
 		return err
 	})
+	if err == nil && !saved {
+		return rat.Errorf(rat.ECONFLICT, "run %s was ended by another process (its owner was lost): 'rat runs show %s' tells why", r.ID, r.ID)
+	}
 	return s.fail("save run "+r.ID, err)
+}
+
+// runColumns are the columns scanRun reads.
+const runColumns = `id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us, cancel_requested`
+
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 // Runs lists run records, newest first.
@@ -31,7 +53,7 @@ func (s *Store) Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.query(ctx, s.db, `SELECT id, target, status, trigger, started_us, finished_us, detail FROM runs
+	rows, err := s.query(ctx, s.db, `SELECT `+runColumns+` FROM runs
 WHERE (? = '' OR target = ?) AND (? = '' OR status = ?)
 ORDER BY started_us DESC, id DESC LIMIT ?`, f.Target, f.Target, f.Status, f.Status, limit)
 	if err != nil {
@@ -51,7 +73,7 @@ ORDER BY started_us DESC, id DESC LIMIT ?`, f.Target, f.Target, f.Status, f.Stat
 
 // Run returns one run record.
 func (s *Store) Run(ctx context.Context, id string) (rat.Run, error) {
-	row := s.queryRow(ctx, s.db, `SELECT id, target, status, trigger, started_us, finished_us, detail FROM runs WHERE id = ?`, id)
+	row := s.queryRow(ctx, s.db, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id)
 	r, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rat.Run{}, rat.Errorf(rat.ENOTFOUND, "run %s not found: list runs with 'rat runs list'", id)
@@ -61,13 +83,18 @@ func (s *Store) Run(ctx context.Context, id string) (rat.Run, error) {
 
 func scanRun(row interface{ Scan(...any) error }) (rat.Run, error) {
 	var r rat.Run
-	var started int64
+	var started, heartbeat, lease, cancel int64
 	var finished sql.NullInt64
 	var detail string
-	if err := row.Scan(&r.ID, &r.Target, &r.Status, &r.Trigger, &started, &finished, &detail); err != nil {
+	if err := row.Scan(&r.ID, &r.Target, &r.Status, &r.Trigger, &started, &finished, &detail, &r.Owner, &heartbeat, &lease, &cancel); err != nil {
 		return rat.Run{}, err
 	}
 	r.Started = time.UnixMicro(started).UTC()
+	if heartbeat != 0 {
+		r.Heartbeat = time.UnixMicro(heartbeat).UTC()
+	}
+	r.Lease = time.Duration(lease) * time.Microsecond
+	r.CancelRequested = cancel != 0
 	if finished.Valid {
 		r.Finished = time.UnixMicro(finished.Int64).UTC()
 	}
@@ -142,7 +169,7 @@ WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`, runID, after, limit)
 // finishing on several workers) are serialised, none is lost.
 func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := scanRun(s.queryRow(ctx, tx, `SELECT id, target, status, trigger, started_us, finished_us, detail FROM runs WHERE id = ?`+s.d.forUpdate(), id))
+		r, err := scanRun(s.queryRow(ctx, tx, `SELECT `+runColumns+` FROM runs WHERE id = ?`+s.d.forUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return rat.Errorf(rat.ENOTFOUND, "run %s not found", id)
 		}
