@@ -49,6 +49,7 @@ type Resources struct {
 	DuckDBThreads        int        `yaml:"duckdb_threads"`
 	MaxMemoryMB          int        `yaml:"max_memory_mb"`
 	CacheMB              int        `yaml:"cache_mb"`
+	MaxResultBytes       int        `yaml:"max_result_bytes"`
 	Overrides            *Overrides `yaml:"overrides"`
 }
 
