@@ -35,12 +35,13 @@ func TestBudgetMark(t *testing.T) {
 		}
 	})
 	t.Run("bytes", func(t *testing.T) {
-		// Each row is "(x…x)" as text: 100 bytes.
-		q := "SELECT range AS n, repeat('x', 98 - length(range::VARCHAR) - 2) AS s FROM range(100) -- a trailing comment"
+		// Each row's values are 100 bytes as text.
+		q := "SELECT range AS n, repeat('x', 100 - length(range::VARCHAR)) AS s FROM range(100) -- a trailing comment"
 		cols, rows, err := budgetRows(t, db, Budget{Rows: 1000, Bytes: 550}.Mark(q))
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Five rows fit, the sixth is over the budget, nothing comes after.
 		if strings.Join(cols, ",") != "n,s,"+FitsColumn || len(rows) != 6 {
 			t.Fatalf("cols %v, %d rows: want 5 that fit and the one over the budget", cols, len(rows))
 		}
@@ -52,6 +53,10 @@ func TestBudgetMark(t *testing.T) {
 		if last := rows[5]; last[0] != nil || last[1] != nil || last[2] != false {
 			t.Fatalf("the row over the budget = %v, want its values NULL and %s false", last, FitsColumn)
 		}
+		_, rows, err = budgetRows(t, db, Budget{Rows: 3, Bytes: 550}.Mark(q))
+		if err != nil || len(rows) != 4 || rows[3][2] != true {
+			t.Fatalf("row limit 3 within the budget: %v (%v), want 4 rows that fit", rows, err)
+		}
 	})
 	t.Run("one row over the budget", func(t *testing.T) {
 		_, rows, err := budgetRows(t, db, Budget{Rows: 10, Bytes: 1000}.Mark("SELECT repeat('x', 5000) AS s, 1 AS s"))
@@ -62,15 +67,25 @@ func TestBudgetMark(t *testing.T) {
 			t.Fatalf("rows %v", rows)
 		}
 	})
-	t.Run("names", func(t *testing.T) {
-		// Columns of any name pass through; duplicates are numbered, as in
-		// any DuckDB subquery.
-		cols, rows, err := budgetRows(t, db, Budget{Rows: 10, Bytes: 1000}.Mark("SELECT 1 AS size, 2 AS total, 3 AS __rat_fits, 4 AS a, 5 AS a"))
+	t.Run("nulls", func(t *testing.T) {
+		_, rows, err := budgetRows(t, db, Budget{Rows: 10, Bytes: 1000}.Mark("SELECT NULL AS x FROM range(3)"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(cols, ",") != "size,total,__rat_fits,a,a_1,"+FitsColumn || len(rows) != 1 || rows[0][0] != int32(1) || rows[0][4] != int32(5) {
-			t.Fatalf("cols %v rows %v", cols, rows)
+		if len(rows) != 3 || rows[2][1] != true {
+			t.Fatalf("rows of NULLs: %v, want 3 that fit", rows)
+		}
+	})
+	t.Run("names", func(t *testing.T) {
+		// Columns of any name pass through; duplicates are numbered, as in
+		// any DuckDB subquery.
+		cols, rows, err := budgetRows(t, db, Budget{Rows: 10, Bytes: 1000}.Mark(`SELECT 1 AS size, 2 AS total, 3 AS __rat_fits, 4 AS a, 5 AS a, NULL AS "x(y", [{'k': 'v'}] AS "new
+line"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(cols, "|") != "size|total|__rat_fits|a|a_1|x(y|new\nline|"+FitsColumn || len(rows) != 1 || rows[0][0] != int32(1) || rows[0][4] != int32(5) || rows[0][7] != true {
+			t.Fatalf("cols %q rows %v", cols, rows)
 		}
 	})
 }
