@@ -93,7 +93,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	return s.streamQuery(w, r, req.Branch, at, req.SQL, req.Limit)
 }
 
-// streamQuery runs one read-only SELECT (lake.Query refuses anything else)
+// streamQuery runs one read-only SELECT (lake.WithTables refuses anything else)
 // and writes its rows as they are read (resultStream), within the row limit
 // (0 or more than the server's = the server's), the server's byte cap and
 // the time limit. The time limit covers the whole request, writing
@@ -163,9 +163,12 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string,
 				writeErr = err
 				return err
 			}
-			if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				cut, why = cutTime, s.timeLimit()
 				break
+			} else if ctx.Err() != nil {
+				writeErr = ctx.Err() // the client went away
+				return writeErr
 			}
 		}
 		if err := rows.Err(); err != nil {

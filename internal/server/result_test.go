@@ -168,3 +168,52 @@ func TestQuerySlowClient(t *testing.T) {
 		t.Fatalf("the slow client got a whole answer of %d bytes", len(raw))
 	}
 }
+
+// TestResultStreamEnds: an answer is held back until 64 KiB are ready, so an
+// early error is still an HTTP error; after that an error ends the JSON
+// with truncated_by "error" and the error, and the JSON stays valid.
+func TestResultStreamEnds(t *testing.T) {
+	small := httptest.NewRecorder()
+	s := newResultStream(small, 1<<20)
+	if err := s.head([]queryColumn{{Name: "s", Type: "VARCHAR"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.row([]any{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if s.started || small.Body.Len() != 0 {
+		t.Fatalf("a small answer went out before it ended: %q", small.Body.String())
+	}
+	s.discard()
+
+	big := httptest.NewRecorder()
+	s = newResultStream(big, 1<<20)
+	if err := s.head([]queryColumn{{Name: "s", Type: "VARCHAR"}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := s.row([]any{strings.Repeat("x", 10_000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.started || big.Code != http.StatusOK {
+		t.Fatalf("100 KB of rows did not go out: started %v, status %d", s.started, big.Code)
+	}
+	var e errorBody
+	e.Error.Code, e.Error.Message = "invalid", "boom"
+	if err := s.end(cutError, "the query failed after rows were sent: see error", 5, &e); err != nil {
+		t.Fatal(err)
+	}
+	var ans struct {
+		Rows        [][]any `json:"rows"`
+		Truncated   bool    `json:"truncated"`
+		TruncatedBy string  `json:"truncated_by"`
+		Error       struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(big.Body.Bytes(), &ans); err != nil {
+		t.Fatalf("invalid JSON: %v", err)
+	}
+	if len(ans.Rows) != 10 || !ans.Truncated || ans.TruncatedBy != cutError || ans.Error.Message != "boom" {
+		t.Fatalf("answer: %d rows, %v %q %+v", len(ans.Rows), ans.Truncated, ans.TruncatedBy, ans.Error)
+	}
+}
