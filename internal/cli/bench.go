@@ -13,6 +13,6 @@ func newBenchCmd(g *globals) *cobra.Command {
   rat bench catalog --writers 1,8
   rat bench serve`,
 	}
-	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g))
+	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g))
 	return cmd
 }

@@ -223,6 +223,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
+		Limits: server.Limits{ResultBytes: int64(a.cfg.MaxResultBytes)},
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {
 				_, err := a.store.Refs(ctx)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -336,7 +337,8 @@ func TestUIBrowser(t *testing.T) {
 	const s3Secret = "ui-test-s3-secret-4d1e"
 	const readToken = "ui-test-read-token-93b0c1"
 	tokens := u.write("tokens.yaml", "tokens:\n  - {name: viewer, token: "+readToken+", role: read}\n")
-	u.env = append(u.env, "RAT_API_TOKEN="+uiToken, "RAT_TOKEN_FILE="+tokens, "S3_ACCESS_KEY=ui-test-access", "S3_SECRET_KEY="+s3Secret)
+	u.env = append(u.env, "RAT_API_TOKEN="+uiToken, "RAT_TOKEN_FILE="+tokens, "S3_ACCESS_KEY=ui-test-access", "S3_SECRET_KEY="+s3Secret,
+		"RAT_MAX_RESULT_BYTES=1048576") // 1 MiB: a query answer cut at the cap is shown as such
 	base := startServe(t, u)
 	b := newBrowser(t, base)
 	t.Cleanup(func() {
@@ -667,6 +669,27 @@ func TestUIBrowser(t *testing.T) {
 		}
 		b.noErrors("query console")
 		b.screenshots("query-results")
+	})
+
+	t.Run("query over the size cap", func(t *testing.T) {
+		b.t = t
+		b.visit("/query", "#history li")
+		b.run("type a query of about 2 MB",
+			chromedp.Evaluate[chromedp.Void](`(() => { const t = document.getElementById("sql"); t.value = ""; t.dispatchEvent(new Event("input")); })()`),
+			chromedp.SendKeys(chromedp.ID("sql"), "SELECT range AS i, repeat('x', 2000) AS s FROM range(1000)"),
+			chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+			chromedp.WaitVisible(chromedp.CSS("#res-note .note")))
+		var info, note string
+		b.eval(`document.getElementById("res-info").textContent`, &info)
+		b.eval(`document.getElementById("res-note").textContent`, &note)
+		if !strings.Contains(info, "size cap reached") || !strings.Contains(note, "1 MiB") || !strings.Contains(note, "max_result_bytes") {
+			t.Errorf("a cut answer shows %q and %q: want the size cap named", info, note)
+		}
+		n, _ := strconv.Atoi(strings.Fields(info)[0])
+		if n < 400 || n >= 1000 {
+			t.Errorf("%q: want about 500 of the 1000 rows of 2 KB under a cap of 1 MiB", info)
+		}
+		b.noErrors("query over the cap")
 	})
 
 	t.Run("landing upload starts its pipeline", func(t *testing.T) {

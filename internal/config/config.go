@@ -35,6 +35,8 @@ type Config struct {
 	ChunkSizeRows        int
 	MaxParallelPipelines int
 	CacheMB              int
+	// MaxResultBytes caps one API query's answer in bytes (rat serve).
+	MaxResultBytes int
 
 	Warehouse  string // local directory or s3://bucket/prefix/
 	CatalogURL string // SQLite file path or postgres://...
@@ -59,6 +61,10 @@ type Config struct {
 
 	sources map[string]string
 }
+
+// MinResultBytes is the smallest max_result_bytes: room for the columns of
+// a wide answer and a few rows.
+const MinResultBytes = 64 << 10
 
 // DefaultRunRetentionDays is how long run records are kept by default.
 const DefaultRunRetentionDays = 90
@@ -93,8 +99,9 @@ var knownEnv = map[string]bool{
 	"RAT_DUCKDB_THREADS": true, "RAT_CHUNK_SIZE_ROWS": true, "RAT_MAX_PARALLEL_PIPELINES": true,
 	"RAT_CACHE_MB": true, "RAT_WORKSPACE": true, "RAT_RUN_RETENTION_DAYS": true,
 	"RAT_ALLOWED_HOSTS": true, "RAT_METRICS_TOKEN": true,
-	"RAT_DEBUG":     true, // read by the command line: print an internal error's full cause
-	"RAT_RUN_LEASE": true,
+	"RAT_DEBUG":            true, // read by the command line: print an internal error's full cause
+	"RAT_RUN_LEASE":        true,
+	"RAT_MAX_RESULT_BYTES": true,
 }
 
 // Options are the inputs of Load besides the files it finds.
@@ -185,6 +192,7 @@ func Load(opts Options) (*Config, error) {
 	c.setInt("chunk_size_rows", &c.ChunkSizeRows, p.ChunkSizeRows, src)
 	c.setInt("max_parallel_pipelines", &c.MaxParallelPipelines, p.MaxParallelPipelines, src)
 	c.setInt("cache_mb", &c.CacheMB, p.CacheMB, src)
+	c.setInt("max_result_bytes", &c.MaxResultBytes, p.MaxResultBytes, src)
 
 	c.set("warehouse", &c.Warehouse, filepath.Join(c.StateDir, "warehouse"), "default")
 	c.set("catalog_url", &c.CatalogURL, filepath.Join(c.StateDir, "catalog.db"), "default")
@@ -211,6 +219,9 @@ func Load(opts Options) (*Config, error) {
 		c.wsInt("chunk_size_rows", &c.ChunkSizeRows, r.ChunkSizeRows, wsFile("resources.chunk_size_rows"))
 		c.wsInt("max_parallel_pipelines", &c.MaxParallelPipelines, r.MaxParallelPipelines, wsFile("resources.max_parallel_pipelines"))
 		c.wsInt("cache_mb", &c.CacheMB, r.CacheMB, wsFile("resources.cache_mb"))
+		if r.MaxResultBytes != 0 { // validate refuses what is too small
+			c.setInt("max_result_bytes", &c.MaxResultBytes, r.MaxResultBytes, wsFile("resources.max_result_bytes"))
+		}
 		// max_memory_mb caps DuckDB's memory (the original's meaning: the whole
 		// process's budget, of which DuckDB is by far the largest part).
 		if r.MaxMemoryMB > 0 && c.DuckDBMemoryMB > r.MaxMemoryMB {
@@ -301,6 +312,7 @@ func Load(opts Options) (*Config, error) {
 		{"chunk_size_rows", "RAT_CHUNK_SIZE_ROWS", &c.ChunkSizeRows},
 		{"max_parallel_pipelines", "RAT_MAX_PARALLEL_PIPELINES", &c.MaxParallelPipelines},
 		{"cache_mb", "RAT_CACHE_MB", &c.CacheMB},
+		{"max_result_bytes", "RAT_MAX_RESULT_BYTES", &c.MaxResultBytes},
 	} {
 		if v, ok := opts.Env(e.env); ok && v != "" {
 			n, err := strconv.Atoi(v)
@@ -322,6 +334,10 @@ func Load(opts Options) (*Config, error) {
 }
 
 func (c *Config) validate() error {
+	if c.MaxResultBytes < MinResultBytes {
+		return rat.Errorf(rat.EINVALID, "%s: max_result_bytes %d: want a number of bytes of at least %d (64 KiB); profile %s has %d",
+			c.sources["max_result_bytes"], c.MaxResultBytes, MinResultBytes, c.Profile, profiles[c.Profile].MaxResultBytes)
+	}
 	if err := rat.ValidateRefName(c.Branch); err != nil {
 		return rat.Errorf(rat.EINVALID, "%s: %w", c.sources["branch"], err)
 	}
@@ -377,6 +393,7 @@ func (c *Config) Settings() []Setting {
 		{"chunk_size_rows", strconv.Itoa(c.ChunkSizeRows), ""},
 		{"max_parallel_pipelines", strconv.Itoa(c.MaxParallelPipelines), ""},
 		{"cache_mb", strconv.Itoa(c.CacheMB), ""},
+		{"max_result_bytes", strconv.Itoa(c.MaxResultBytes), ""},
 		{"warehouse", c.Warehouse, ""},
 		{"catalog_url", catalogURL, ""},
 		{"branch", c.Branch, ""},

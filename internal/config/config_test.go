@@ -107,10 +107,10 @@ func contains(t *testing.T, what, s string, subs ...string) {
 
 // DESIGN §4 (and README for cache_mb): the numbers are the contract.
 var wantProfiles = []config.Profile{
-	{Name: "tiny", DuckDBMemoryMB: 2048, DuckDBThreads: 1, ChunkSizeRows: 10_000, MaxParallelPipelines: 1, CacheMB: 1024},
-	{Name: "small", DuckDBMemoryMB: 8192, DuckDBThreads: 2, ChunkSizeRows: 50_000, MaxParallelPipelines: 2, CacheMB: 10_240},
-	{Name: "medium", DuckDBMemoryMB: 32768, DuckDBThreads: 4, ChunkSizeRows: 200_000, MaxParallelPipelines: 4, CacheMB: 51_200},
-	{Name: "large", DuckDBMemoryMB: 98304, DuckDBThreads: 8, ChunkSizeRows: 1_000_000, MaxParallelPipelines: 8, CacheMB: 204_800},
+	{Name: "tiny", DuckDBMemoryMB: 2048, DuckDBThreads: 1, ChunkSizeRows: 10_000, MaxParallelPipelines: 1, CacheMB: 1024, MaxResultBytes: 16 << 20},
+	{Name: "small", DuckDBMemoryMB: 8192, DuckDBThreads: 2, ChunkSizeRows: 50_000, MaxParallelPipelines: 2, CacheMB: 10_240, MaxResultBytes: 64 << 20},
+	{Name: "medium", DuckDBMemoryMB: 32768, DuckDBThreads: 4, ChunkSizeRows: 200_000, MaxParallelPipelines: 4, CacheMB: 51_200, MaxResultBytes: 256 << 20},
+	{Name: "large", DuckDBMemoryMB: 98304, DuckDBThreads: 8, ChunkSizeRows: 1_000_000, MaxParallelPipelines: 8, CacheMB: 204_800, MaxResultBytes: 1 << 30},
 }
 
 func TestProfiles(t *testing.T) {
@@ -132,11 +132,11 @@ func TestProfiles(t *testing.T) {
 
 			c := mustLoad(t, noWorkspace(t), env{"RAT_PROFILE": want.Name}, nil)
 			loaded := config.Profile{Name: c.Profile, DuckDBMemoryMB: c.DuckDBMemoryMB, DuckDBThreads: c.DuckDBThreads,
-				ChunkSizeRows: c.ChunkSizeRows, MaxParallelPipelines: c.MaxParallelPipelines, CacheMB: c.CacheMB}
+				ChunkSizeRows: c.ChunkSizeRows, MaxParallelPipelines: c.MaxParallelPipelines, CacheMB: c.CacheMB, MaxResultBytes: c.MaxResultBytes}
 			if loaded != want {
 				t.Errorf("Load with RAT_PROFILE=%s = %+v, want %+v", want.Name, loaded, want)
 			}
-			for _, key := range []string{"duckdb_memory_mb", "duckdb_threads", "chunk_size_rows", "max_parallel_pipelines", "cache_mb"} {
+			for _, key := range []string{"duckdb_memory_mb", "duckdb_threads", "chunk_size_rows", "max_parallel_pipelines", "cache_mb", "max_result_bytes"} {
 				if got, want := c.Source(key), "profile "+want.Name; got != want {
 					t.Errorf("Source(%q) = %q, want %q", key, got, want)
 				}
@@ -178,6 +178,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"chunk_size_rows", "50000", "profile small"},
 		{"max_parallel_pipelines", "2", "profile small"},
 		{"cache_mb", "10240", "profile small"},
+		{"max_result_bytes", "67108864", "profile small"},
 		{"warehouse", filepath.Join(dir, ".rat", "warehouse"), "default"},
 		{"catalog_url", filepath.Join(dir, ".rat", "catalog.db"), "default"},
 		{"branch", "main", "default"},
@@ -582,6 +583,34 @@ func TestEnvironmentNumbers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaxResultBytes: the cap of an API query's answer comes from the
+// profile, workspace.yaml (resources.max_result_bytes) or
+// RAT_MAX_RESULT_BYTES, and is refused below 64 KiB, naming where it was set.
+func TestMaxResultBytes(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, noWorkspace(t), env{"RAT_PROFILE": "tiny"}, nil)
+	if c.MaxResultBytes != 16<<20 || c.Source("max_result_bytes") != "profile tiny" {
+		t.Errorf("tiny: %d from %q", c.MaxResultBytes, c.Source("max_result_bytes"))
+	}
+	ws := workspace(t, "name: x\nresources:\n  max_result_bytes: 1048576\n")
+	c = mustLoad(t, ws, nil, nil)
+	if c.MaxResultBytes != 1<<20 || c.Source("max_result_bytes") != "workspace.yaml:3" {
+		t.Errorf("workspace: %d from %q", c.MaxResultBytes, c.Source("max_result_bytes"))
+	}
+	c = mustLoad(t, ws, env{"RAT_MAX_RESULT_BYTES": "2097152"}, nil)
+	if got := setting(t, c, "max_result_bytes"); got.Value != "2097152" || got.Source != "env RAT_MAX_RESULT_BYTES" {
+		t.Errorf("env over workspace: %+v", got)
+	}
+	for _, bad := range []string{"abc", "0", "-1", "64MiB"} {
+		contains(t, "error", loadErr(t, noWorkspace(t), env{"RAT_MAX_RESULT_BYTES": bad}, nil), "RAT_MAX_RESULT_BYTES", strconv.Quote(bad), "positive whole number")
+	}
+	contains(t, "error", loadErr(t, noWorkspace(t), env{"RAT_MAX_RESULT_BYTES": "1000"}, nil), "env RAT_MAX_RESULT_BYTES", "max_result_bytes 1000", "at least 65536")
+	for _, v := range []string{"100", "-5"} {
+		contains(t, "error", loadErr(t, workspace(t, "name: x\nresources:\n  max_result_bytes: "+v+"\n"), nil, nil), "workspace.yaml:3", "max_result_bytes "+v, "at least 65536")
+	}
+	contains(t, "error", loadErr(t, workspace(t, "name: x\nresources:\n  max_result_bytes: 64MiB\n"), nil, nil), "max_result_bytes")
 }
 
 func TestS3(t *testing.T) {

@@ -50,6 +50,7 @@ type Resources struct {
 	DuckDBThreads        int        `yaml:"duckdb_threads"`         // DuckDB's threads (RAT_DUCKDB_THREADS)
 	MaxMemoryMB          int        `yaml:"max_memory_mb"`          // a cap on duckdb_memory_mb, whatever sets it
 	CacheMB              int        `yaml:"cache_mb"`               // size of the local read cache for data files on S3 (RAT_CACHE_MB)
+	MaxResultBytes       int        `yaml:"max_result_bytes"`       // bytes one API query answer may hold at most, at least 65536; rows past it are left out (RAT_MAX_RESULT_BYTES)
 	Overrides            *Overrides `yaml:"overrides"`              // the original Ratatouille's form of the same keys
 }
 

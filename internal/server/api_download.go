@@ -3,11 +3,12 @@ package server
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -17,8 +18,19 @@ import (
 // queryParquet is POST /api/v1/query/parquet: the same request as POST
 // /query, answered with the result as a Parquet file (at most the row
 // limit), written by DuckDB. The query is checked as one SELECT first;
-// the COPY around it is the server's, never the caller's.
+// the COPY around it is the server's, never the caller's. A result over
+// the server's byte cap is refused (413) rather than cut: the file is
+// whole before anything is sent, and a file that silently lacks rows is
+// worse than none. The time limit covers the whole request.
 func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	deadline := start.Add(s.cfg.Limits.QueryTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	if err := rc.SetWriteDeadline(deadline.Add(resultWriteGrace)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("write deadline: %w", err)
+	}
 	req, at, err := s.decodeQuery(r)
 	if err != nil {
 		return err
@@ -28,10 +40,10 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	if limit <= 0 || limit > s.cfg.Limits.QueryRows {
 		limit = s.cfg.Limits.QueryRows
 	}
-	if _, err := s.cfg.Store.Ref(r.Context(), branch); err != nil {
+	if _, err := s.cfg.Store.Ref(ctx, branch); err != nil {
 		return err
 	}
-	if err := s.tablesOnly(r.Context(), req.SQL); err != nil {
+	if err := s.tablesOnly(ctx, req.SQL); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp("", "rat-query-*.parquet")
@@ -42,14 +54,13 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	f.Close()
 	defer os.Remove(path)
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.QueryTimeout)
-	defer cancel()
-	start := time.Now()
+	budget := duckdb.Budget{Rows: limit, Bytes: s.cfg.Limits.ResultBytes}
 	err = s.cfg.Lake.WithTables(ctx, branch, at, req.SQL, func(conn *sql.Conn, query string) error {
-		// New lines keep a trailing line comment of the query from
-		// swallowing the closing parenthesis.
-		copySQL := fmt.Sprintf("COPY (SELECT * FROM (\n%s\n) LIMIT %d) TO %s (FORMAT parquet)", strings.TrimRight(strings.TrimSpace(query), ";"), limit, duckdb.Quote(path))
+		copySQL := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", budget.Enforce(query), duckdb.Quote(path))
 		if _, err := conn.ExecContext(ctx, copySQL); err != nil {
+			if duckdb.OverBudget(err) {
+				return s.parquetTooLarge()
+			}
 			return duckdb.UserError("query", err)
 		}
 		return nil
@@ -57,7 +68,7 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.queryDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return rat.Errorf(rat.EINVALID, "query stopped after the time limit of %s: narrow it down or add a LIMIT", s.cfg.Limits.QueryTimeout)
+			return rat.Errorf(rat.EINVALID, "%s", s.timeLimit())
 		}
 		return err
 	}
@@ -66,8 +77,24 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("parquet download: %w", err)
 	}
 	defer out.Close()
+	st, err := out.Stat()
+	if err != nil {
+		return fmt.Errorf("parquet download: %w", err)
+	}
+	if st.Size() > s.cfg.Limits.ResultBytes {
+		return s.parquetTooLarge()
+	}
 	w.Header().Set("Content-Type", "application/vnd.apache.parquet")
 	w.Header().Set("Content-Disposition", `attachment; filename="rat-query.parquet"`)
-	_, err = io.Copy(w, out)
-	return err
+	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	if _, err := io.Copy(w, out); err != nil {
+		panic(http.ErrAbortHandler) // the client is gone or too slow; the status went out
+	}
+	return nil
+}
+
+// parquetTooLarge is the 413 of a Parquet download over the byte cap.
+func (s *Server) parquetTooLarge() error {
+	return rat.Errorf(codeTooLarge, "the result is over the server's result size cap of %s (max_result_bytes, counted as text before compression): select fewer or smaller columns, aggregate, or lower the limit",
+		sizeText(s.cfg.Limits.ResultBytes))
 }

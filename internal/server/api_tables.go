@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -67,12 +69,7 @@ func (s *Server) previewTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// id is validated (identifiers only), so it is safe in the SQL text.
-	res, err := s.runQuery(r.Context(), s.branchParam(r), at, "SELECT * FROM "+id.String(), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+	return s.streamQuery(w, r, s.branchParam(r), at, "SELECT * FROM "+id.String(), limit)
 }
 
 // queryRequest is the body of POST /query.
@@ -81,15 +78,6 @@ type queryRequest struct {
 	Branch string `json:"branch"`
 	At     string `json:"at"`
 	Limit  int    `json:"limit"`
-}
-
-// queryResult is a query's answer: at most the row limit, and whether rows
-// were left out.
-type queryResult struct {
-	Columns   []queryColumn `json:"columns"`
-	Rows      [][]any       `json:"rows"`
-	Truncated bool          `json:"truncated"`
-	ElapsedMS int64         `json:"elapsed_ms"`
 }
 
 type queryColumn struct {
@@ -102,70 +90,140 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.runQuery(r.Context(), req.Branch, at, req.SQL, req.Limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+	return s.streamQuery(w, r, req.Branch, at, req.SQL, req.Limit)
 }
 
-// runQuery runs one read-only SELECT (lake.Query refuses anything else)
-// with the row limit (0 or more than the server's = the server's) and the
-// time limit.
-func (s *Server) runQuery(ctx context.Context, ref string, at lake.At, query string, limit int) (*queryResult, error) {
+// streamQuery runs one read-only SELECT (lake.WithTables refuses anything else)
+// and writes its rows as they are read (resultStream), within the row limit
+// (0 or more than the server's = the server's), the server's byte cap and
+// the time limit. The time limit covers the whole request, writing
+// included: a client that stops reading loses its connection, and the
+// DuckDB connection is free again.
+func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string, at lake.At, query string, limit int) error {
+	start := time.Now()
+	deadline := start.Add(s.cfg.Limits.QueryTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
+	out := newResultStream(w, s.cfg.Limits.ResultBytes)
+	// A little past the deadline, so that the end of a cut answer can go out.
+	if err := out.rc.SetWriteDeadline(deadline.Add(resultWriteGrace)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("write deadline: %w", err)
+	}
 	if limit <= 0 || limit > s.cfg.Limits.QueryRows {
 		limit = s.cfg.Limits.QueryRows
 	}
 	if _, err := s.cfg.Store.Ref(ctx, ref); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.tablesOnly(ctx, query); err != nil {
-		return nil, err
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.QueryTimeout)
-	defer cancel()
-	start := time.Now()
-	res := &queryResult{Columns: []queryColumn{}, Rows: [][]any{}}
-	err := s.cfg.Lake.Query(ctx, ref, at, query, func(rows *sql.Rows) error {
+	budget := duckdb.Budget{Rows: limit, Bytes: s.cfg.Limits.ResultBytes}
+	var cut, why string
+	var writeErr error
+	err := s.cfg.Lake.WithTables(ctx, ref, at, query, func(conn *sql.Conn, query string) error {
+		rows, err := conn.QueryContext(ctx, budget.Mark(query))
+		if err != nil {
+			return duckdb.UserError("query", err)
+		}
+		defer rows.Close()
 		types, err := rows.ColumnTypes()
 		if err != nil {
 			return err
 		}
-		for _, t := range types {
-			res.Columns = append(res.Columns, queryColumn{Name: t.Name(), Type: t.DatabaseTypeName()})
+		n := len(types) - 1 // the last column says whether the row fits DuckDB's budget
+		cols := make([]queryColumn, n)
+		for i, t := range types[:n] {
+			cols[i] = queryColumn{Name: t.Name(), Type: t.DatabaseTypeName()}
 		}
-		vals := make([]any, len(types))
-		ptrs := make([]any, len(types))
+		if writeErr = out.head(cols); writeErr != nil {
+			return writeErr
+		}
+		vals := make([]any, n+1)
+		ptrs := make([]any, n+1)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		for rows.Next() {
-			if len(res.Rows) == limit {
-				res.Truncated = true
-				return nil
+			if out.rows == limit {
+				cut, why = cutRows, s.rowLimit(limit)
+				break
 			}
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
 			}
-			row := make([]any, len(vals))
-			for i, v := range vals {
-				row[i] = duckdb.JSON(v)
+			if vals[n] != true {
+				cut, why = cutBytes, s.overCap(out.rows)
+				break
 			}
-			res.Rows = append(res.Rows, row)
+			if err := out.row(vals[:n]); errors.Is(err, errOverCap) {
+				cut, why = cutBytes, s.overCap(out.rows)
+				break
+			} else if err != nil {
+				writeErr = err
+				return err
+			}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cut, why = cutTime, s.timeLimit()
+				break
+			} else if ctx.Err() != nil {
+				writeErr = ctx.Err() // the client went away
+				return writeErr
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return duckdb.UserError("query", err)
 		}
 		return nil
 	})
 	elapsed := time.Since(start)
 	s.metrics.queryDuration.Observe(elapsed.Seconds())
-	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, rat.Errorf(rat.EINVALID, "query stopped after the time limit of %s: narrow it down or add a LIMIT", s.cfg.Limits.QueryTimeout)
-		}
-		return nil, err
+	if writeErr != nil {
+		// The client is gone or too slow: end the connection, so that a
+		// cut answer is never taken for a whole one.
+		panic(http.ErrAbortHandler)
 	}
-	res.ElapsedMS = elapsed.Milliseconds()
-	return res, nil
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = rat.Errorf(rat.EINVALID, "%s", s.timeLimit())
+	}
+	var errBody *errorBody
+	if err != nil {
+		if !out.started {
+			out.discard()
+			return err
+		}
+		cut, why, errBody = cutError, "the query failed after rows were sent: see error", s.safeError(r, err)
+	}
+	if out.end(cut, why, elapsed.Milliseconds(), errBody) != nil {
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// resultWriteGrace is how long after its time limit an answer may still
+// be written: the end of one cut at the limit.
+const resultWriteGrace = 5 * time.Second
+
+func (s *Server) timeLimit() string {
+	return fmt.Sprintf("query stopped after the time limit of %s: narrow it down or add a LIMIT", s.cfg.Limits.QueryTimeout)
+}
+
+// rowLimit explains a result cut at its row limit.
+func (s *Server) rowLimit(limit int) string {
+	if limit < s.cfg.Limits.QueryRows {
+		return fmt.Sprintf("stopped at the limit of %d rows asked for (the server allows up to %d)", limit, s.cfg.Limits.QueryRows)
+	}
+	return fmt.Sprintf("stopped at the server's row limit of %d: narrow the query down or aggregate", limit)
+}
+
+// overCap explains a result cut at the server's byte cap.
+func (s *Server) overCap(rows int) string {
+	what := "stopped at"
+	if rows == 0 {
+		what = "the first row alone is over"
+	}
+	return fmt.Sprintf("%s the server's result size cap of %s (max_result_bytes): select fewer or smaller columns, aggregate, or add a LIMIT",
+		what, sizeText(s.cfg.Limits.ResultBytes))
 }
 
 // tablesOnly refuses a query that reads anything but tables: files

@@ -86,6 +86,9 @@ type Limits struct {
 	QueryRows    int           // rows a query returns at most; 0 = 10,000
 	QueryTimeout time.Duration // 0 = 60s
 	UploadBytes  int64         // bytes of one upload request; 0 = 1 GiB
+	// ResultBytes caps one query's answer (JSON rows, a Parquet download);
+	// 0 = 64 MiB.
+	ResultBytes int64
 }
 
 // Check is one readiness check: the service it names is ready when Fn
@@ -152,6 +155,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Limits.UploadBytes <= 0 {
 		cfg.Limits.UploadBytes = 1 << 30
+	}
+	if cfg.Limits.ResultBytes <= 0 {
+		cfg.Limits.ResultBytes = 64 << 20
 	}
 	auth, err := newAuthenticator(cfg.Listen, cfg.Tokens)
 	if err != nil {

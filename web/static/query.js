@@ -13,6 +13,7 @@
 
   const cell = (v, i) => (v === null || v === undefined ? "" : rat.cellText(v, result && i !== undefined ? result.columns[i].type : ""));
   const numeric = rat.numeric;
+  const cutBy = { rows: "limit reached", bytes: "size cap reached", time: "time limit reached", error: "stopped by an error" };
 
   function renderGrid() {
     if (!result) return;
@@ -90,8 +91,11 @@
     try {
       result = await api("query", { method: "POST", body: { sql, branch, at, limit } });
       page = 0;
-      const info = rat.num(result.rows.length) + " row" + (result.rows.length === 1 ? "" : "s") + (result.truncated ? " (limit reached)" : "") + " in " + rat.secs(result.elapsed_ms / 1000);
+      const info = rat.num(result.rows.length) + " row" + (result.rows.length === 1 ? "" : "s") + (result.truncated ? " (" + (cutBy[result.truncated_by] || "more exist") + ")" : "") + " in " + rat.secs(result.elapsed_ms / 1000);
       fill("#res-info", info);
+      // A cut answer says why: the row limit, the server's size cap, the
+      // time limit, or an error after rows came. Downloads hold these rows.
+      fill("#res-note", result.error ? rat.errorBox(result.error) : result.truncated ? h("div", { class: "note" }, result.message || "More rows exist.") : null);
       rat.$("#csv").disabled = rat.$("#json").disabled = rat.$("#parquet").disabled = false;
       lastRequest = { sql, branch, at, limit };
       renderGrid();
@@ -101,6 +105,7 @@
     } catch (err) {
       result = null;
       fill("#res-info", "");
+      fill("#res-note");
       fill("#grid", rat.errorBox(err));
       fill("#pager");
       rat.$("#csv").disabled = rat.$("#json").disabled = rat.$("#parquet").disabled = true;

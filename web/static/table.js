@@ -11,7 +11,9 @@
     fill("#prev-info", snap ? "as of snapshot " + snap : "current");
     try {
       const res = await api("tables/" + encodeURIComponent(id) + "/preview?limit=100&branch=" + encodeURIComponent(branch) + (snap ? "&at=" + encodeURIComponent(snap) : ""));
-      fill("#preview", grid(res));
+      // The preview shows its first rows by design; any other cut (the
+      // server's size cap, say) is said.
+      fill("#preview", res.truncated && res.truncated_by !== "rows" ? h("div", { class: "note", role: "status" }, res.message) : null, grid(res));
     } catch (err) {
       fill("#preview", rat.errorBox(err));
     }
