@@ -50,7 +50,7 @@ killed outright loses its nodes to another worker after 15s without
 heartbeat (rat serve's scheduler hands them over).`,
 		Example: `  rat worker
   rat worker --listen 0.0.0.0:9090   # metrics for Prometheus
-  rat worker --shutdown-timeout 2m   # long nodes: set the pod's terminationGracePeriodSeconds higher too`,
+  rat worker --shutdown-timeout 2m   # long nodes: raise terminationGracePeriodSeconds of the pod too`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if grace < 0 {

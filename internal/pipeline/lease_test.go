@@ -27,7 +27,7 @@ func TestReapRuns(t *testing.T) {
 	started := time.Now().UTC()
 	lost := &Result{ID: NewRunID(started), Target: "main", RunBranch: "", Status: StatusRunning, Started: started, Base: mainBefore}
 	lost.RunBranch = "run/" + lost.ID
-	if err := store.CreateRef(ctx, rat.Ref{Name: lost.RunBranch, Kind: rat.Branch, Head: mainBefore}); err != nil {
+	if err := store.CreateRef(ctx, rat.Ref{Name: lost.RunBranch, Kind: rat.Branch, Head: mainBefore, Internal: true}); err != nil {
 		t.Fatal(err)
 	}
 	lostRec := rat.Run{ID: lost.ID, Target: "main", Status: "running", Trigger: "manual", Started: started, Detail: mustJSON(t, lost),
@@ -45,7 +45,7 @@ func TestReapRuns(t *testing.T) {
 	if _, err := store.Ref(ctx, done.RunBranch); !rat.IsCode(err, rat.ENOTFOUND) {
 		t.Fatalf("a published run's branch: %v", err)
 	}
-	if err := store.CreateRef(ctx, rat.Ref{Name: done.RunBranch, Kind: rat.Branch, Head: e.head("main")}); err != nil {
+	if err := store.CreateRef(ctx, rat.Ref{Name: done.RunBranch, Kind: rat.Branch, Head: e.head("main"), Internal: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := leases.UpdateRun(ctx, done.ID, func(rec *rat.Run) error {
