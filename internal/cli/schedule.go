@@ -22,7 +22,7 @@ import (
 )
 
 // scheduleGrace is how late a tick may be seen and still count as on time:
-// the scheduler ticks every second; more than this is a missed tick, for
+// the scheduler ticks at each due time (nextTick); more than this is a missed tick, for
 // the catch-up policy to decide.
 const scheduleGrace = 10 * time.Second
 
@@ -126,6 +126,39 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 		}
 	}
 	return nil
+}
+
+// idleTick is the longest the scheduler waits between two ticks: a tick
+// also hands the nodes of stopped workers to others and notices a changed
+// workspace.
+const idleTick = 5 * time.Second
+
+// nextTick says when the scheduler's tick after the one due at t is due:
+// at the next tick of a pipeline's schedule, every second while landing
+// sensors watch for files (and before a tick has loaded the workspace),
+// and idleTick after t otherwise.
+func (a *app) nextTick(t time.Time) time.Time {
+	a.wsMu.Lock()
+	ws := a.wsCache
+	a.wsMu.Unlock()
+	if ws == nil {
+		return t.Add(time.Second)
+	}
+	next := t.Add(idleTick)
+	for _, p := range ws.Pipelines() {
+		for _, tr := range p.Config.Triggers {
+			switch tr.Type {
+			case "landing":
+				return t.Add(time.Second)
+			case "schedule":
+				// A mistake in the trigger is logged by the tick.
+				if s, err := trigger.ParseSchedule(tr.Raw, ""); err == nil && s.Next(t).Before(next) {
+					next = s.Next(t)
+				}
+			}
+		}
+	}
+	return next
 }
 
 // enqueueRun records a run as queued and puts it in the queue.

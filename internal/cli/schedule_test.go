@@ -262,3 +262,38 @@ func TestWorkspaceFingerprint(t *testing.T) {
 		t.Fatal("an edited pipeline kept the fingerprint")
 	}
 }
+
+// TestNextTick: an idle scheduler ticks every idleTick, at the next tick of
+// a schedule when that comes sooner, and every second while a landing
+// sensor watches for files.
+func TestNextTick(t *testing.T) {
+	at := func(h, m, s int) time.Time { return time.Date(2026, 1, 1, h, m, s, 0, time.UTC) }
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		t     time.Time
+		want  time.Time
+	}{
+		{"no triggers", nil, at(10, 0, 30), at(10, 0, 35)},
+		{"schedule later", map[string]string{"pipelines/silver/s.yaml": "triggers:\n  - {type: schedule, cron: '* * * * *'}\n"}, at(10, 0, 30), at(10, 0, 35)},
+		{"schedule sooner", map[string]string{"pipelines/silver/s.yaml": "triggers:\n  - {type: schedule, cron: '* * * * *'}\n"}, at(10, 0, 58), at(10, 1, 0)},
+		{"landing sensor", map[string]string{"pipelines/silver/s.yaml": "triggers:\n  - {type: landing, zone: orders}\n"}, at(10, 0, 30), at(10, 0, 31)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"workspace.yaml": "name: next\n", "pipelines/silver/s.sql": "SELECT 1 AS x\n"}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			a := openLocalApp(t, t.TempDir(), files)
+			if got := a.nextTick(tc.t); !got.Equal(tc.t.Add(time.Second)) {
+				t.Errorf("before the workspace is loaded: %s, want every second", got.Format(time.TimeOnly))
+			}
+			if _, err := a.cachedWorkspace(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.nextTick(tc.t); !got.Equal(tc.want) {
+				t.Errorf("nextTick(%s) = %s, want %s", tc.t.Format(time.TimeOnly), got.Format(time.TimeOnly), tc.want.Format(time.TimeOnly))
+			}
+		})
+	}
+}
