@@ -9,9 +9,11 @@ import (
 	"syscall"
 
 	"github.com/ratdata/rat/internal/cli"
+	"github.com/ratdata/rat/internal/startgc"
 )
 
 func main() {
+	startgc.Restore()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
