@@ -103,6 +103,7 @@ func openApp(ctx context.Context, cfg *config.Config) (_ *app, err error) {
 		TmpDir:       filepath.Join(cfg.StateDir, "tmp"),
 		RowGroupSize: cfg.ChunkSizeRows,
 		Author:       author(),
+		FileListDir:  filepath.Join(cfg.StateDir, "cache", "snapshots"),
 	})
 	return a, nil
 }
