@@ -7,11 +7,12 @@ import (
 	"testing"
 )
 
-// TestNoGCDuringInit: rat's packages initialise with the garbage collector
-// off (iceberg-go's table/substrait alone allocates about 30 MB parsing
-// YAML before main, which with the default GOGC set off several
-// collections on every command), and the collector runs again from main on.
-func TestNoGCDuringInit(t *testing.T) {
+// TestFewGCsDuringInit: rat's packages initialise with the garbage
+// collector off until the heap nears 40 MB (iceberg-go's table/substrait
+// alone allocates about 30 MB parsing YAML before main, which with the
+// default GOGC set off eight collections on every command), and the
+// collector runs as GOGC says from main on.
+func TestFewGCsDuringInit(t *testing.T) {
 	cmd := exec.Command(ratBinary(t), "--help")
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1,gctrace=1")
 	out, err := cmd.CombinedOutput()
@@ -41,9 +42,13 @@ func TestNoGCDuringInit(t *testing.T) {
 	if startgc > substrait {
 		t.Errorf("startgc initialised after iceberg-go's table/substrait (lines %d, %d): the collector ran during its init", startgc, substrait)
 	}
+	var during []string
 	for _, g := range gcs {
 		if g > startgc && g < inits[len(inits)-1] {
-			t.Errorf("a collection ran during package initialisation: %s", lines[g])
+			during = append(during, lines[g])
 		}
+	}
+	if len(during) > 2 {
+		t.Errorf("%d collections during package initialisation, want at most 2:\n%s", len(during), strings.Join(during, "\n"))
 	}
 }
