@@ -52,3 +52,27 @@ func TestFewGCsDuringInit(t *testing.T) {
 		t.Errorf("%d collections during package initialisation, want at most 2:\n%s", len(during), strings.Join(during, "\n"))
 	}
 }
+
+// TestBenchQueryWholeProcess: rat bench query also times what a user waits
+// for — rat query as a new process against DuckDB alone as a new process
+// over the same files — for SELECT 1, a count and a group-by, with the
+// binary's own start reported apart.
+func TestBenchQueryWholeProcess(t *testing.T) {
+	u := newUser(t, false)
+	out := u.ok("bench", "query", "--rows", "2000", "--files", "2", "--reps", "1", "--tables", "1", "--process-reps", "1")
+	i := strings.Index(out, "whole process")
+	if i < 0 {
+		t.Fatalf("no whole-process comparison:\n%s", out)
+	}
+	for _, want := range []string{"RAT QUERY", "DUCKDB ONLY", "SELECT 1", "count", "sum by region", "'rat --help'"} {
+		if !strings.Contains(out[i:], want) {
+			t.Errorf("the whole-process comparison lacks %q:\n%s", want, out[i:])
+		}
+	}
+	if got := u.ok("bench", "duckdb-only", "SELECT 40 + 2 AS answer"); !strings.Contains(got, "answer") || !strings.Contains(got, "42") {
+		t.Errorf("rat bench duckdb-only printed %q", got)
+	}
+	if strings.Contains(u.ok("bench", "--help"), "duckdb-only") {
+		t.Error("the plain-DuckDB side of the bench shows in 'rat bench --help'")
+	}
+}
