@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // SQLite has no LISTEN/NOTIFY: River's SQLite driver writes notifications
@@ -30,6 +33,9 @@ const (
 	// reads, so that one call of its WaitForNotification reads the table
 	// once.
 	listenPoll = 40 * time.Millisecond
+	// listenNudged is how long the listener reads at River's pace after
+	// this process's leader inserted a tick, until it has read something.
+	listenNudged = 250 * time.Millisecond
 )
 
 // sqliteDriver is River's SQLite driver with the adaptive listener.
@@ -47,10 +53,11 @@ func (d *sqliteDriver) GetListener(params *riverdriver.GetListenenerParams) rive
 type waker struct {
 	read   chan struct{} // it wrote a notification (a cancel): read now
 	insert chan struct{} // it inserted jobs into the default queue
+	tick   chan struct{} // River's leader here is inserting a tick
 }
 
 func newWaker() *waker {
-	return &waker{read: make(chan struct{}, 1), insert: make(chan struct{}, 1)}
+	return &waker{read: make(chan struct{}, 1), insert: make(chan struct{}, 1), tick: make(chan struct{}, 1)}
 }
 
 // Wake has the listener read the notification table now. It is safe to
@@ -63,6 +70,26 @@ func (w *waker) Wake() { signal(w.read) }
 // insert would have written may not exist; River itself does the same for
 // its own inserts when it has no listener.
 func (w *waker) Inserted() { signal(w.insert) }
+
+// tickInserts tells the listener when River's leader, in this process,
+// inserts a scheduler tick, so that its notification is read at once:
+// a tick noticed a second late would still wait when the next one is
+// due, which River then drops as a duplicate. It runs inside the insert's
+// transaction, so the listener reads for up to listenNudged, until the
+// notification is committed.
+type tickInserts struct {
+	river.MiddlewareDefaults
+	wake *waker
+}
+
+// InsertMany inserts and, for a tick, nudges the listener.
+func (m *tickInserts) InsertMany(ctx context.Context, params []*rivertype.JobInsertParams, doInner func(context.Context) ([]*rivertype.JobInsertResult, error)) ([]*rivertype.JobInsertResult, error) {
+	res, err := doInner(ctx)
+	if err == nil && slices.ContainsFunc(params, func(p *rivertype.JobInsertParams) bool { return p.Queue == SchedulerQueue }) {
+		signal(m.wake.tick)
+	}
+	return res, err
+}
 
 func signal(ch chan struct{}) {
 	select {
@@ -86,6 +113,7 @@ type pacedListener struct {
 	// River's notifier calls WaitForNotification from one goroutine at a
 	// time, so these need no lock.
 	active time.Time // read at River's pace until then
+	nudged time.Time // or until then, unless something was read
 	next   time.Time // when idle, the next read
 }
 
@@ -100,7 +128,7 @@ func (l *pacedListener) WaitForNotification(ctx context.Context) (*riverdriver.N
 			return ownInsert, nil
 		default:
 		}
-		if wait := time.Until(l.next); wait > 0 && time.Now().After(l.active) {
+		if wait := time.Until(l.next); wait > 0 && time.Now().After(l.active) && time.Now().After(l.nudged) {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -112,6 +140,8 @@ func (l *pacedListener) WaitForNotification(ctx context.Context) (*riverdriver.N
 				return ownInsert, nil
 			case <-l.wake.read:
 				l.active = time.Now().Add(listenActive)
+			case <-l.wake.tick:
+				l.nudged = time.Now().Add(listenNudged)
 			case <-t.C:
 			}
 			t.Stop()
@@ -125,6 +155,7 @@ func (l *pacedListener) WaitForNotification(ctx context.Context) (*riverdriver.N
 			if !schedulerInsert(n) {
 				l.active = time.Now().Add(listenActive)
 			}
+			l.nudged = time.Time{}
 			// The next call returns what that read fetched with n, if
 			// anything, before waiting.
 			l.next = time.Time{}

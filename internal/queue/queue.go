@@ -224,6 +224,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		db.SetMaxOpenConns(1)
 		q.waker = newWaker()
 		drv := &sqliteDriver{Driver: riversqlite.New(db), wake: q.waker}
+		rc.Middleware = []rivertype.Middleware{&tickInserts{wake: q.waker}}
 		c, err := river.NewClient[*sql.Tx](drv, rc)
 		if err == nil {
 			q.bind(c)
