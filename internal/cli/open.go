@@ -44,6 +44,10 @@ type app struct {
 	wsMu    sync.Mutex
 	wsCache *workspace.Workspace
 	wsPrint string
+	// nextDue is the first tick of any schedule after the scheduler's last
+	// tick, once ticked (under wsMu).
+	ticked  bool
+	nextDue time.Time
 }
 
 // loadConfig reads the effective configuration for a command.
