@@ -48,4 +48,3 @@ func newBenchDuckDBOnlyCmd() *cobra.Command {
 	cmd.Flags().IntVar(&threads, "threads", 0, "DuckDB threads (0: DuckDB's default)")
 	return cmd
 }
-
