@@ -82,7 +82,9 @@ func TestIdleSQLiteQueue(t *testing.T) {
 	registerOnce.Do(func() { sql.Register("sqlite-counting", counting) })
 	ctx := context.Background()
 	q, err := Open(ctx, Config{SQLitePath: filepath.Join(t.TempDir(), "queue.db"), sqlDriver: "sqlite-counting",
-		Workers: 2, Exec: newTestExec(nil), Tick: func(context.Context, time.Time) error { return nil }})
+		Workers: 2, Exec: newTestExec(nil), Tick: func(context.Context, time.Time) error { return nil },
+		// As rat serve's idle scheduler: a tick every 5 s.
+		NextTick: func(t time.Time) time.Time { return t.Add(5 * time.Second) }})
 	if err != nil {
 		t.Fatal(err)
 	}
