@@ -13,6 +13,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 )
 
+// How often the queue looks for work.
+//
 // SQLite has no LISTEN/NOTIFY: River's SQLite driver writes notifications
 // (a job inserted, a job to cancel, a leader resigning) to a table, and its
 // listener reads that table every 50 ms — 20 queries a second from every
@@ -180,4 +182,35 @@ func schedulerInsert(n *riverdriver.Notification) bool {
 		Queue string `json:"queue"`
 	}
 	return json.Unmarshal([]byte(n.Payload), &p) == nil && p.Queue == SchedulerQueue
+}
+
+// fetchPoll is how often a worker looks for jobs nobody announced, and
+// how often a scheduler looks for ticks. On SQLite every insert is
+// announced through pacedListener, which reads at River's pace while
+// anything happens and wakes on this process's own inserts, so polling is
+// only a fallback; ticks (one a second) are never rate-limited.
+func fetchPoll(cfg Config) (jobs, ticks time.Duration) {
+	if cfg.SQLitePath != "" {
+		return time.Second, 5 * time.Second
+	}
+	return 200 * time.Millisecond, 500 * time.Millisecond
+}
+
+// tickSchedule is when River's leader enqueues ticks: every interval, or
+// when next says.
+type tickSchedule struct {
+	interval time.Duration
+	next     func(time.Time) time.Time
+}
+
+// Next returns when the tick after the one due at t is due, never at or
+// before t.
+func (s tickSchedule) Next(t time.Time) time.Time {
+	if s.next == nil {
+		return t.Add(s.interval)
+	}
+	if n := s.next(t); n.After(t) {
+		return n
+	}
+	return t.Add(s.interval)
 }

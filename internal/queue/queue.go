@@ -96,25 +96,6 @@ func (TickArgs) InsertOpts() river.InsertOpts {
 	}}}
 }
 
-// tickSchedule is when River's leader enqueues ticks: every interval, or
-// when next says.
-type tickSchedule struct {
-	interval time.Duration
-	next     func(time.Time) time.Time
-}
-
-// Next returns when the tick after the one due at t is due, never at or
-// before t.
-func (s tickSchedule) Next(t time.Time) time.Time {
-	if s.next == nil {
-		return t.Add(s.interval)
-	}
-	if n := s.next(t); n.After(t) {
-		return n
-	}
-	return t.Add(s.interval)
-}
-
 // SchedulerQueue is the queue only scheduler processes work.
 const SchedulerQueue = "rat_scheduler"
 
@@ -333,18 +314,6 @@ func (q *Queue) wake() {
 	if q.waker != nil {
 		q.waker.Wake()
 	}
-}
-
-// fetchPoll is how often a worker looks for jobs nobody announced, and
-// how often a scheduler looks for ticks. On SQLite every insert is
-// announced through pacedListener, which reads at River's pace while
-// anything happens and wakes on this process's own inserts, so polling is
-// only a fallback; ticks (one a second) are never rate-limited.
-func fetchPoll(cfg Config) (jobs, ticks time.Duration) {
-	if cfg.SQLitePath != "" {
-		return time.Second, 5 * time.Second
-	}
-	return 200 * time.Millisecond, 500 * time.Millisecond
 }
 
 // maxWaiting caps the jobs Waiting looks at; a queue deeper than this
