@@ -9,9 +9,11 @@ import (
 	"syscall"
 
 	"github.com/ratdata/rat/internal/cli"
+	"github.com/ratdata/rat/internal/startgc"
 )
 
 func main() {
+	startgc.Restore()
 	// A closed pipe on stdout or stderr ('rat demo | head -1') fails the
 	// write (EPIPE) instead of killing rat half-way through a run: the run
 	// finishes and is recorded.

@@ -11,8 +11,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Example: `  rat bench query --rows 1000000
   rat bench pipeline --rows 500000
   rat bench catalog --writers 1,8
-  rat bench serve`,
+  rat bench serve
+  rat bench api`,
 	}
-	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g))
+	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g), newBenchDuckDBOnlyCmd())
 	return cmd
 }

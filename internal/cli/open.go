@@ -44,6 +44,10 @@ type app struct {
 	wsMu    sync.Mutex
 	wsCache *workspace.Workspace
 	wsPrint string
+	// nextDue is the first tick of any schedule after the scheduler's last
+	// tick, once ticked (under wsMu).
+	ticked  bool
+	nextDue time.Time
 }
 
 // loadConfig reads the effective configuration for a command.
@@ -76,7 +80,34 @@ func (g *globals) openIn(ctx context.Context, dir string, flags map[string]strin
 
 func openApp(ctx context.Context, cfg *config.Config) (_ *app, err error) {
 	a := &app{cfg: cfg}
+	// DuckDB starts (tens of milliseconds of its own) while the catalog
+	// and the warehouse open.
+	type started struct {
+		db  *duckdb.DB
+		err error
+	}
+	duck := make(chan started, 1)
+	go func() {
+		db, err := duckdb.Open(duckdb.Options{
+			MemoryLimitMB: cfg.DuckDBMemoryMB,
+			Threads:       cfg.DuckDBThreads,
+			TempDir:       filepath.Join(cfg.StateDir, "tmp", "duckdb"),
+		})
+		if err == nil {
+			// Its first connection, with rat's settings, kept for the
+			// command's first query.
+			if err = db.SQL().PingContext(ctx); err != nil {
+				db.Close()
+				db = nil
+			}
+		}
+		duck <- started{db, err}
+	}()
+	waited := false
 	defer func() {
+		if !waited {
+			a.db = (<-duck).db // an earlier step failed: close DuckDB too
+		}
 		if err != nil {
 			a.Close()
 		}
@@ -90,19 +121,18 @@ func openApp(ctx context.Context, cfg *config.Config) (_ *app, err error) {
 	if a.cache, err = objstore.NewCache(a.objects, filepath.Join(cfg.StateDir, "cache"), int64(cfg.CacheMB)<<20); err != nil {
 		return nil, err
 	}
-	a.db, err = duckdb.Open(duckdb.Options{
-		MemoryLimitMB: cfg.DuckDBMemoryMB,
-		Threads:       cfg.DuckDBThreads,
-		TempDir:       filepath.Join(cfg.StateDir, "tmp", "duckdb"),
-	})
-	if err != nil {
-		return nil, err
+	d := <-duck
+	waited = true
+	if d.err != nil {
+		return nil, d.err
 	}
+	a.db = d.db
 	a.lake = lake.New(lake.Config{
 		Store: a.store, Objects: a.objects, Cache: a.cache, DB: a.db,
 		TmpDir:       filepath.Join(cfg.StateDir, "tmp"),
 		RowGroupSize: cfg.ChunkSizeRows,
 		Author:       author(),
+		FileListDir:  filepath.Join(cfg.StateDir, "cache", "snapshots"),
 	})
 	return a, nil
 }

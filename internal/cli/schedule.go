@@ -22,7 +22,7 @@ import (
 )
 
 // scheduleGrace is how late a tick may be seen and still count as on time:
-// the scheduler ticks every second; more than this is a missed tick, for
+// the scheduler ticks at each due time (nextTick); more than this is a missed tick, for
 // the catch-up policy to decide.
 const scheduleGrace = 10 * time.Second
 
@@ -84,6 +84,13 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 	if err := a.landingSensors(ctx, ws, disabled, enqueue, log); err != nil {
 		return err
 	}
+	var nextDue time.Time // the first tick of any schedule after this one
+	due := func(t time.Time) {
+		if nextDue.IsZero() || t.Before(nextDue) {
+			nextDue = t
+		}
+	}
+	defer func() { a.setNextDue(nextDue) }()
 	for _, p := range ws.Pipelines() {
 		for _, tr := range p.Config.Triggers {
 			if tr.Type != "schedule" {
@@ -106,6 +113,7 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 				if err := st.SetScheduleLast(ctx, key, now); err != nil {
 					return err
 				}
+				due(s.Next(now))
 				continue
 			}
 			for _, tick := range s.Due(last, now, scheduleGrace) {
@@ -122,10 +130,55 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 				if err := st.SetScheduleLast(ctx, key, latest); err != nil {
 					return err
 				}
+				last = latest
 			}
+			due(s.Next(last))
 		}
 	}
 	return nil
+}
+
+// idleTick is the longest the scheduler waits between two ticks: a tick
+// also hands the nodes of stopped workers to others and notices a changed
+// workspace.
+const idleTick = 5 * time.Second
+
+// nextTick says when the scheduler's tick after the one due at t is due:
+// at the next tick of a pipeline's schedule (as the last tick worked here
+// computed it), every second while landing sensors watch for files (and
+// before a tick has loaded the workspace), and idleTick after t otherwise.
+// River's leader asks before the tick due at t is worked: a schedule it
+// fires moves its next tick, which the tick after (a second later at most)
+// takes into account.
+func (a *app) nextTick(t time.Time) time.Time {
+	a.wsMu.Lock()
+	ws, ticked, nextDue := a.wsCache, a.ticked, a.nextDue
+	a.wsMu.Unlock()
+	if ws == nil || !ticked {
+		return t.Add(time.Second)
+	}
+	for _, p := range ws.Pipelines() {
+		for _, tr := range p.Config.Triggers {
+			if tr.Type == "landing" {
+				return t.Add(time.Second)
+			}
+		}
+	}
+	switch next := t.Add(idleTick); {
+	case nextDue.IsZero() || nextDue.After(next):
+		return next
+	case nextDue.After(t):
+		return nextDue
+	default:
+		return t.Add(time.Second)
+	}
+}
+
+// setNextDue records the first tick of any schedule after the last tick.
+func (a *app) setNextDue(t time.Time) {
+	a.wsMu.Lock()
+	a.ticked, a.nextDue = true, t
+	a.wsMu.Unlock()
 }
 
 // enqueueRun records a run as queued and puts it in the queue.

@@ -263,3 +263,61 @@ func TestWorkspaceFingerprint(t *testing.T) {
 		t.Fatal("an edited pipeline kept the fingerprint")
 	}
 }
+
+// TestNextTick: an idle scheduler ticks every idleTick, at the next tick of
+// a schedule when that comes sooner (as the last tick computed it: an
+// "@every" schedule counts from its last tick), and every second while a
+// landing sensor watches for files.
+func TestNextTick(t *testing.T) {
+	at := func(h, m, s int) time.Time { return time.Date(2026, 1, 1, h, m, s, 0, time.UTC) }
+	enqueue := func(context.Context, pipeline.Options) error { return nil }
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	type step struct{ tick, ask, want time.Time } // a tick worked at tick, then nextTick(ask)
+	for _, tc := range []struct {
+		name    string
+		trigger string
+		steps   []step
+	}{
+		{"no triggers", "", []step{{at(10, 0, 30), at(10, 0, 30), at(10, 0, 35)}}},
+		{"cron", "{type: schedule, cron: '* * * * *'}", []step{
+			{at(10, 0, 30), at(10, 0, 30), at(10, 0, 35)},
+			{at(10, 0, 58), at(10, 0, 58), at(10, 1, 0)},
+			{at(10, 1, 0), at(10, 1, 0), at(10, 1, 5)},
+		}},
+		{"every 3s", "{type: schedule, cron: '@every 3s'}", []step{
+			{at(10, 0, 30), at(10, 0, 30), at(10, 0, 33)},
+			{at(10, 0, 33), at(10, 0, 33), at(10, 0, 36)},
+			// Asked before the tick due then is worked: a second later.
+			{at(10, 0, 33), at(10, 0, 36), at(10, 0, 37)},
+		}},
+		{"landing sensor", "{type: landing, zone: orders}", []step{{at(10, 0, 30), at(10, 0, 30), at(10, 0, 31)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"workspace.yaml": "name: next\n", "pipelines/silver/s.sql": "SELECT 1 AS x\n"}
+			if tc.trigger != "" {
+				files["pipelines/silver/s.yaml"] = "triggers:\n  - " + tc.trigger + "\n"
+			}
+			a := openLocalApp(t, t.TempDir(), files)
+			if got := a.nextTick(at(10, 0, 30)); !got.Equal(at(10, 0, 31)) {
+				t.Errorf("before a tick loaded the workspace: %s, want a second later", got.Format(time.TimeOnly))
+			}
+			// The API loads the workspace too; the schedules are known
+			// once a tick ran.
+			if _, err := a.cachedWorkspace(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.nextTick(at(10, 0, 30)); !got.Equal(at(10, 0, 31)) {
+				t.Errorf("before a tick ran: %s, want a second later", got.Format(time.TimeOnly))
+			}
+			for _, st := range tc.steps {
+				if err := a.scheduleTick(context.Background(), st.tick, enqueue, log); err != nil {
+					t.Fatal(err)
+				}
+				if got := a.nextTick(st.ask); !got.Equal(st.want) {
+					t.Errorf("after a tick at %s, nextTick(%s) = %s, want %s", st.tick.Format(time.TimeOnly),
+						st.ask.Format(time.TimeOnly), got.Format(time.TimeOnly), st.want.Format(time.TimeOnly))
+				}
+			}
+		})
+	}
+}

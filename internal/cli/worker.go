@@ -113,6 +113,9 @@ func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Cont
 	// Processes without workers use the Exec too: cancelling a run records
 	// the nodes it settles.
 	cfg := queue.Config{Workers: workers, Tick: tick, Exec: &queuedExec{a: a, log: log, metrics: metrics, q: func() *queue.Queue { return q }}}
+	if tick != nil {
+		cfg.NextTick = a.nextTick
+	}
 	if a.cfg.IsPostgres() {
 		cfg.PostgresURL = a.cfg.CatalogURL
 	} else {

@@ -32,9 +32,10 @@ type Lake struct {
 	io        icebergio.IO
 	warehouse string
 
-	mu       sync.Mutex
-	catalogs map[string]*catalog.Iceberg
-	files    *fileCache
+	mu          sync.Mutex
+	catalogs    map[string]*catalog.Iceberg
+	files       *fileCache
+	fileListDir string
 }
 
 // Config holds the parts a Lake needs.
@@ -46,6 +47,9 @@ type Config struct {
 	TmpDir       string // local staging directory for files being written
 	RowGroupSize int    // Parquet row group size (the profile's chunk_size_rows)
 	Author       string // commit author
+	// FileListDir keeps the data file lists of snapshots across processes
+	// (see filelist.go); "" keeps them in memory only.
+	FileListDir string
 }
 
 // New returns a Lake.
@@ -53,10 +57,11 @@ func New(cfg Config) *Lake {
 	return &Lake{
 		store: cfg.Store, objects: cfg.Objects, cache: cfg.Cache, db: cfg.DB, tmpDir: cfg.TmpDir,
 		rowGroup: cfg.RowGroupSize, author: cfg.Author,
-		io:        objstore.IcebergIOWithCache(cfg.Objects, cfg.Cache),
-		warehouse: cfg.Objects.URL(""),
-		catalogs:  map[string]*catalog.Iceberg{},
-		files:     &fileCache{m: map[string][]DataFile{}},
+		io:          objstore.IcebergIOWithCache(cfg.Objects, cfg.Cache),
+		warehouse:   cfg.Objects.URL(""),
+		catalogs:    map[string]*catalog.Iceberg{},
+		files:       &fileCache{m: map[string][]DataFile{}},
+		fileListDir: cfg.FileListDir,
 	}
 }
 
@@ -104,6 +109,10 @@ func (l *Lake) Files(ctx context.Context, tbl *table.Table, snap *table.Snapshot
 	if files, ok := l.files.get(key); ok {
 		return files, nil
 	}
+	if files, ok := l.readFileList(snap.ManifestList); ok {
+		l.files.put(key, files)
+		return files, nil
+	}
 	manifests, err := snap.Manifests(l.io)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest list of %s: %w", tbl.Identifier(), err)
@@ -126,6 +135,7 @@ func (l *Lake) Files(ctx context.Context, tbl *table.Table, snap *table.Snapshot
 		}
 	}
 	l.files.put(key, files)
+	l.writeFileList(snap.ManifestList, files)
 	return files, nil
 }
 

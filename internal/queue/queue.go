@@ -8,6 +8,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -73,6 +74,14 @@ type Config struct {
 	// Tick never work ticks.
 	Tick         func(ctx context.Context, now time.Time) error
 	TickInterval time.Duration // default 1s
+	// NextTick, when set, says when the tick after the one due at t is
+	// due (instead of t + TickInterval): River's leader asks it after
+	// each tick, so that an idle scheduler ticks less often.
+	NextTick func(t time.Time) time.Time
+
+	// sqlDriver is the database/sql driver of the queue file (tests count
+	// statements through their own).
+	sqlDriver string
 }
 
 // TickArgs is the scheduler's periodic job.
@@ -121,6 +130,9 @@ type Queue struct {
 	stop   func(ctx context.Context) error
 	halt   func(ctx context.Context) error // stop and cancel running jobs
 	close  func()
+	// waker wakes the SQLite queue's listener after this process wrote a
+	// notification (nil on Postgres, whose notifications are pushed).
+	waker *waker
 
 	// stopping is set by Stop: a job that finished its node goes on with
 	// no other (the nodes it unblocked wait in the queue for other workers).
@@ -152,16 +164,18 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	if interval <= 0 {
 		interval = time.Second
 	}
+	poll, tickPoll := fetchPoll(cfg)
 	rc := &river.Config{
-		// Poll quickly: a run should start within a second of its enqueue
+		// Fetch quickly: a run should start within a second of its enqueue
 		// (the default cooldown caps a client at about 20 jobs a second).
 		FetchCooldown: 20 * time.Millisecond,
-		// The jobs a finished node unblocks are inserted in a transaction:
-		// SQLite has no LISTEN/NOTIFY, and Postgres' insert notifications
-		// are rate-limited per queue, so other workers find them by
-		// polling. The worker that unblocked them goes on with one at once
-		// (continueWith). Polling faster costs an idle server CPU.
-		FetchPollInterval: 200 * time.Millisecond,
+		// An insert notifies the workers of every process (Postgres'
+		// LISTEN/NOTIFY; on SQLite a table that pacedListener reads), but
+		// notifications are rate-limited per queue, so a job inserted
+		// right after another is found by polling. The worker that
+		// unblocked jobs goes on with one at once (continueWith). Polling
+		// faster costs an idle server CPU.
+		FetchPollInterval: poll,
 		JobTimeout:        -1, // nodes take as long as their data does
 		// A job whose worker died is tried again after this; the DAG's own
 		// heartbeats find a dead node's worker sooner (Reap), and a job
@@ -173,16 +187,17 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		rc.Workers = workers
 		// Every started client may become River's leader, so every one
 		// knows the tick; only schedulers work it.
-		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(interval),
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(tickSchedule{interval, cfg.NextTick},
 			func() (river.JobArgs, *river.InsertOpts) { return TickArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
 	}
 	if cfg.Workers > 0 {
 		rc.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.Workers}
 	}
 	if cfg.Tick != nil {
-		// Ticks come once a second; polling for them more often than
-		// this costs an idle server CPU for nothing.
-		rc.Queues[SchedulerQueue] = river.QueueConfig{MaxWorkers: 1, FetchPollInterval: 500 * time.Millisecond}
+		// Ticks come once a second and announce themselves like any
+		// insert; polling for them more often costs an idle server CPU
+		// for nothing.
+		rc.Queues[SchedulerQueue] = river.QueueConfig{MaxWorkers: 1, FetchPollInterval: tickPoll}
 	}
 	switch {
 	case cfg.SQLitePath != "" && cfg.PostgresURL != "":
@@ -191,17 +206,19 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o755); err != nil {
 			return nil, err
 		}
-		db, err := sql.Open("sqlite", "file:"+cfg.SQLitePath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		db, err := sql.Open(cmp.Or(cfg.sqlDriver, "sqlite"), "file:"+cfg.SQLitePath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open queue %s: %w", cfg.SQLitePath, err)
 		}
 		// River's SQLite driver works one statement at a time.
 		db.SetMaxOpenConns(1)
-		drv := riversqlite.New(db)
-		c, err := river.NewClient(drv, rc)
+		q.waker = newWaker()
+		drv := &sqliteDriver{Driver: riversqlite.New(db), wake: q.waker}
+		rc.Middleware = []rivertype.Middleware{&tickInserts{wake: q.waker}}
+		c, err := river.NewClient[*sql.Tx](drv, rc)
 		if err == nil {
 			q.bind(c)
-			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, fn) }
+			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, q.waker, fn) }
 			q.read = func(_ context.Context, fn func(tx) error) error { return sqliteRead(db, fn) }
 			err = migrate(ctx, q, drv)
 		}
@@ -282,14 +299,30 @@ func (q *Queue) bind(c interface {
 	q.insert = func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error) {
 		opts := args.InsertOpts()
 		opts.Tags = []string{runTag(args.ID)}
-		return c.Insert(ctx, args, &opts)
+		res, err := c.Insert(ctx, args, &opts)
+		if q.waker != nil && err == nil {
+			q.waker.Inserted()
+		}
+		return res, err
 	}
 	q.get = c.JobGet
-	q.cancel = c.JobCancel
+	q.cancel = func(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+		row, err := c.JobCancel(ctx, id)
+		q.wake() // a running job is cancelled through a notification
+		return row, err
+	}
 	q.list = c.JobList
 	q.start = c.Start
 	q.stop = c.Stop
 	q.halt = c.StopAndCancel
+}
+
+// wake has this process's listener read the notification it just wrote
+// (on SQLite; Postgres pushes notifications).
+func (q *Queue) wake() {
+	if q.waker != nil {
+		q.waker.Wake()
+	}
 }
 
 // maxWaiting caps the jobs Waiting looks at; a queue deeper than this

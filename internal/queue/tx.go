@@ -15,16 +15,25 @@ import (
 // sqliteTx runs fn in a transaction on the queue file. The file is opened
 // with _txlock=immediate: BEGIN takes SQLite's write lock, so transactions
 // of all processes are serialised.
-func sqliteTx(ctx context.Context, db *sql.DB, c *river.Client[*sql.Tx], fn func(tx) error) error {
+// Jobs inserted in it are announced to this process's listener once
+// committed.
+func sqliteTx(ctx context.Context, db *sql.DB, c *river.Client[*sql.Tx], w *waker, fn func(tx) error) error {
 	t, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = t.Rollback() }()
-	if err := fn(sqliteT{t, t, c}); err != nil {
+	var inserted bool
+	if err := fn(sqliteT{q: t, t: t, c: c, inserted: &inserted}); err != nil {
 		return err
 	}
-	return t.Commit()
+	if err := t.Commit(); err != nil {
+		return err
+	}
+	if inserted {
+		w.Inserted()
+	}
+	return nil
 }
 
 // sqliteRead runs fn's queries outside a transaction: a read (a waiter
@@ -38,6 +47,8 @@ type sqliteT struct {
 	}
 	t *sql.Tx // nil for reads: nothing to insert jobs into
 	c *river.Client[*sql.Tx]
+	// inserted is set when jobs were inserted in t.
+	inserted *bool
 }
 
 func (s sqliteT) exec(ctx context.Context, query string, args ...any) (int64, error) {
@@ -79,6 +90,9 @@ func (s sqliteT) insert(ctx context.Context, jobs []river.InsertManyParams) erro
 		return errors.New("queue: jobs are inserted in a transaction")
 	}
 	_, err := s.c.InsertManyTx(ctx, s.t, jobs)
+	if err == nil {
+		*s.inserted = true
+	}
 	return err
 }
 

@@ -292,3 +292,42 @@ func BenchmarkStaleRuns(b *testing.B) {
 		}
 	}
 }
+
+// TestOpenWhileAnotherProcessWrites: opening a current catalog only reads,
+// so a command (rat query) starts while another process holds the write
+// lock — a pipeline committing, rat serve — instead of waiting for it.
+func TestOpenWhileAnotherProcessWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Another connection takes the write lock and keeps it.
+	other, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+	// Bounded only so that a failure does not hang: waiting for the lock
+	// is the failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open while another connection holds the write lock: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Ref(ctx, rat.DefaultBranch); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -70,6 +70,12 @@ func (s *Store) migrate(ctx context.Context, files fs.FS) error {
 	if err != nil {
 		return err
 	}
+	// Nearly every open finds the schema current: a read says so without
+	// the write lock, which a command would otherwise wait for while another
+	// process commits (on SQLite, the whole file's lock).
+	if s.current(ctx, migs) {
+		return nil
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if s.d.MigrationLock != "" {
 			if _, err := s.exec(ctx, tx, s.d.MigrationLock); err != nil {
@@ -109,7 +115,25 @@ func (s *Store) migrate(ctx context.Context, files fs.FS) error {
 	})
 }
 
-func (s *Store) appliedVersions(ctx context.Context, tx *sql.Tx) ([]int64, error) {
+// current reports whether the database has exactly the migrations known
+// and its root commit. Anything else (a new database, a missing migration,
+// a newer schema, an error) goes through migrate's write transaction,
+// which applies what is missing or says what is wrong.
+func (s *Store) current(ctx context.Context, migs []migration) bool {
+	applied, err := s.appliedVersions(ctx, s.db)
+	if err != nil || len(applied) != len(migs) {
+		return false
+	}
+	for _, m := range migs {
+		if !slices.Contains(applied, m.version) {
+			return false
+		}
+	}
+	var one int
+	return s.queryRow(ctx, s.db, `SELECT 1 FROM commits LIMIT 1`).Scan(&one) == nil
+}
+
+func (s *Store) appliedVersions(ctx context.Context, tx querier) ([]int64, error) {
 	rows, err := s.query(ctx, tx, `SELECT version FROM schema_migrations`)
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
