@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -135,6 +136,12 @@ func columns(ctx context.Context, conn *sql.Conn, query string) ([]Column, error
 		cols[i] = Column{Name: t.Name(), Type: t.DatabaseTypeName()}
 	}
 	return cols, rows.Close()
+}
+
+// subquery is a query to put in parentheses. New lines keep a trailing
+// line comment of the query from swallowing the rest.
+func subquery(query string) string {
+	return "\n" + strings.TrimRight(strings.TrimSpace(query), "; \t\r\n") + "\n"
 }
 
 // watch is one watched query's state, reached by watchFunc through the
