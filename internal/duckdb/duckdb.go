@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/duckdb/duckdb-go/v2/mapping"
@@ -30,6 +31,9 @@ type DB struct {
 	opts      Options
 	scopes    scopes
 	parsed    parseCache
+	// Watch's scalar function, registered on first use.
+	watchMu sync.Mutex
+	watchOK bool
 }
 
 // Open starts an in-memory DuckDB. Extensions are never downloaded.

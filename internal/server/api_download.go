@@ -21,7 +21,8 @@ import (
 // the COPY around it is the server's, never the caller's. A result over
 // the server's byte cap is refused (413) rather than cut: the file is
 // whole before anything is sent, and a file that silently lacks rows is
-// worse than none. The time limit covers the whole request.
+// worse than none. DuckDB stops reading at the first row over the cap.
+// The time limit covers the whole request.
 func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	deadline := start.Add(s.cfg.Limits.QueryTimeout)
@@ -54,11 +55,37 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	f.Close()
 	defer os.Remove(path)
 
-	budget := duckdb.Budget{Rows: limit, Bytes: s.cfg.Limits.ResultBytes}
 	err = s.cfg.Lake.WithTables(ctx, branch, at, req.SQL, func(conn *sql.Conn, query string) error {
-		copySQL := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", budget.Enforce(query), duckdb.Quote(path))
-		if _, err := conn.ExecContext(ctx, copySQL); err != nil {
-			if duckdb.OverBudget(err) {
+		// DuckDB writes the file while the rows pass through the watch,
+		// which counts their size about as the JSON answer would: over
+		// the cap it stops DuckDB, and the request is refused. Rows past
+		// the row limit do not count.
+		var rows int
+		var size int64
+		var buf []byte
+		w, err := s.cfg.Lake.DB().Watch(ctx, conn, query, func(vals []any) (bool, error) {
+			if rows++; rows > limit {
+				return false, nil
+			}
+			for _, v := range vals {
+				if str, ok := v.(string); ok {
+					size += int64(len(str)) + 2 // quoted; escapes not counted
+					continue
+				}
+				buf = appendValue(buf[:0], v)
+				size += int64(len(buf))
+			}
+			if size > s.cfg.Limits.ResultBytes {
+				return false, errOverCap
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		copySQL := fmt.Sprintf("COPY (%s LIMIT %d) TO %s (FORMAT parquet)", w.SQL, limit, duckdb.Quote(path))
+		if _, err := conn.ExecContext(w.Ctx, copySQL); err != nil {
+			if err := w.Err(err); errors.Is(err, errOverCap) {
 				return s.parquetTooLarge()
 			}
 			return duckdb.UserError("query", err)

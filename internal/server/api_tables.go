@@ -94,9 +94,10 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 }
 
 // streamQuery runs one read-only SELECT (lake.WithTables refuses anything else)
-// and writes its rows as they are read (resultStream), within the row limit
-// (0 or more than the server's = the server's), the server's byte cap and
-// the time limit. The time limit covers the whole request, writing
+// and writes its rows (resultStream) while DuckDB produces them
+// (duckdb.Stream: DuckDB holds no result, and stops reading at the first
+// row not needed), within the row limit (0 or more than the server's = the
+// server's), the server's byte cap and the time limit. The time limit covers the whole request, writing
 // included: a client that stops reading loses its connection, and the
 // DuckDB connection is free again.
 func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string, at lake.At, query string, limit int) error {
@@ -118,63 +119,48 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string,
 	if err := s.tablesOnly(ctx, query); err != nil {
 		return err
 	}
-	budget := duckdb.Budget{Rows: limit, Bytes: s.cfg.Limits.ResultBytes}
 	var cut, why string
 	var writeErr error
 	err := s.cfg.Lake.WithTables(ctx, ref, at, query, func(conn *sql.Conn, query string) error {
-		rows, err := conn.QueryContext(ctx, budget.Mark(query))
-		if err != nil {
-			return duckdb.UserError("query", err)
-		}
-		defer rows.Close()
-		types, err := rows.ColumnTypes()
-		if err != nil {
-			return err
-		}
-		n := len(types) - 1 // the last column says whether the row fits DuckDB's budget
-		cols := make([]queryColumn, n)
-		for i, t := range types[:n] {
-			cols[i] = queryColumn{Name: t.Name(), Type: t.DatabaseTypeName()}
-		}
-		if writeErr = out.head(cols); writeErr != nil {
+		err := s.cfg.Lake.DB().Stream(ctx, conn, query, func(cols []duckdb.Column) error {
+			head := make([]queryColumn, len(cols))
+			for i, c := range cols {
+				head[i] = queryColumn{Name: c.Name, Type: c.Type}
+			}
+			writeErr = out.head(head)
 			return writeErr
-		}
-		vals := make([]any, n+1)
-		ptrs := make([]any, n+1)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
+		}, func(vals []any) error {
+			// Called while DuckDB runs the query: it stops reading when
+			// this returns ErrStop.
 			if out.rows == limit {
 				cut, why = cutRows, s.rowLimit(limit)
-				break
+				return duckdb.ErrStop
 			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
-			if vals[n] != true {
+			if err := out.row(vals); errors.Is(err, errOverCap) {
 				cut, why = cutBytes, s.overCap(out.rows)
-				break
-			}
-			if err := out.row(vals[:n]); errors.Is(err, errOverCap) {
-				cut, why = cutBytes, s.overCap(out.rows)
-				break
+				return duckdb.ErrStop
 			} else if err != nil {
 				writeErr = err
 				return err
 			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				cut, why = cutTime, s.timeLimit()
-				break
+				return duckdb.ErrStop
 			} else if ctx.Err() != nil {
 				writeErr = ctx.Err() // the client went away
 				return writeErr
 			}
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil && writeErr == nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && out.rows > 0 {
+				// Stopped at the time limit between two rows.
+				cut, why = cutTime, s.timeLimit()
+				return nil
+			}
 			return duckdb.UserError("query", err)
 		}
-		return nil
+		return err
 	})
 	elapsed := time.Since(start)
 	s.metrics.queryDuration.Observe(elapsed.Seconds())

@@ -74,6 +74,56 @@ func TestQueryResultBytes(t *testing.T) {
 	}
 }
 
+// TestQueryStopsReadingAtTheCap: rows go out while DuckDB produces them,
+// and DuckDB stops reading once the answer is full: a query whose later
+// rows fail answers with the rows that fit, cut at the byte cap, where
+// a query run to its end first fails.
+func TestQueryStopsReadingAtTheCap(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil, func(c *Config) { c.Limits.ResultBytes = 64 << 10 })
+	sql := "SELECT range AS i, CASE WHEN range < 10000 THEN repeat('x', 1000) ELSE error('read past the cap') END AS s FROM range(1000000)"
+	r := e.want(e.do("POST", "/api/v1/query", map[string]any{"sql": sql}), http.StatusOK)
+	rows, _ := r.body["rows"].([]any)
+	if r.body["truncated_by"] != "bytes" || len(rows) < 50 || len(rows) > 64 {
+		t.Fatalf("%d rows: %.300s", len(rows), r.raw[max(0, len(r.raw)-300):])
+	}
+	for i, row := range rows {
+		if row.([]any)[0] != float64(i) {
+			t.Fatalf("row %d = %.50v", i, row)
+		}
+	}
+	// A union's branches count as one answer, in order.
+	r = e.want(e.do("POST", "/api/v1/query", map[string]any{"sql": "SELECT range AS i, repeat('x', 1000) AS s FROM range(40) UNION ALL SELECT 40 + range, repeat('y', 1000) FROM range(40)"}), http.StatusOK)
+	rows, _ = r.body["rows"].([]any)
+	if r.body["truncated_by"] != "bytes" || len(rows) < 50 || len(rows) > 64 {
+		t.Fatalf("union: %d rows: %.300s", len(rows), r.raw[max(0, len(r.raw)-300):])
+	}
+	for i, row := range rows {
+		if row.([]any)[0] != float64(i) {
+			t.Fatalf("union: row %d = %.50v", i, row)
+		}
+	}
+	// The same past the row limit, within the cap.
+	r = e.want(e.do("POST", "/api/v1/query", map[string]any{"sql": strings.Replace(sql, "repeat('x', 1000)", "'x'", 1), "limit": 20}), http.StatusOK)
+	if rows, _ := r.body["rows"].([]any); r.body["truncated_by"] != "rows" || len(rows) != 20 {
+		t.Fatalf("%d rows: %.300s", len(rows), r.raw)
+	}
+}
+
+// TestQueryTimeLimitMidway: a query that passes its time limit after
+// rows came answers with those rows, cut by time.
+func TestQueryTimeLimitMidway(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil, func(c *Config) { c.Limits.QueryTimeout = time.Second })
+	// Ten rows at once, then a scan that finds nothing for minutes.
+	sql := "SELECT range AS i FROM range(10) UNION ALL SELECT range FROM range(1000000000000) WHERE range < 0"
+	r := e.want(e.do("POST", "/api/v1/query", map[string]any{"sql": sql}), http.StatusOK)
+	rows, _ := r.body["rows"].([]any)
+	if msg, _ := r.body["message"].(string); r.body["truncated_by"] != "time" || len(rows) != 10 || !strings.Contains(msg, "time limit of 1s") {
+		t.Fatalf("%d rows: %s", len(rows), r.raw)
+	}
+}
+
 // TestQueryStreamsCompactJSON: answers are compact JSON, one row a line,
 // values encoded as before (decimals and dates as strings), and values
 // JSON cannot hold (NaN) do not break the answer.
@@ -124,6 +174,11 @@ func TestParquetDownloadCapped(t *testing.T) {
 	if big.status != http.StatusRequestEntityTooLarge || big.errCode() != codeTooLarge || !strings.Contains(big.errMessage(), "64 KiB") ||
 		!strings.Contains(big.errMessage(), "max_result_bytes") {
 		t.Fatalf("over the cap: %d %s", big.status, big.raw)
+	}
+	// A union's branches count together, each under the cap.
+	union := e.do("POST", "/api/v1/query/parquet", map[string]any{"sql": "SELECT range AS i, repeat('x', 1000) AS s FROM range(40) UNION ALL SELECT range, repeat('y', 1000) FROM range(40)"})
+	if union.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a union over the cap: %d %.200s", union.status, union.raw)
 	}
 	// Rows past the row limit do not count.
 	limited := e.do("POST", "/api/v1/query/parquet", map[string]any{"sql": "SELECT range AS i, repeat('x', 1000) AS s FROM range(100)", "limit": 10})
