@@ -12,6 +12,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/metrics/metricstest"
 )
 
 // Tokens of a server off loopback: at least 32 bytes.
@@ -205,33 +206,7 @@ func TestMetricsToken(t *testing.T) {
 		c.Tokens = []Token{{Name: "viewer", Secret: readTok, Role: RoleRead}}
 		c.MetricsToken = metricsTok
 	})
-	for name, base := range map[string]string{"serve": e.http.URL} {
-		for tok, want := range map[string]int{"": 401, "wrong": 401, metricsTok + "x": 401, metricsTok: 200, readTok: 200} {
-			req, _ := http.NewRequest("GET", base+"/metrics", nil)
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != want {
-				t.Errorf("%s /metrics with %q: %d, want %d", name, tok, resp.StatusCode, want)
-			}
-			if want == 401 && (!strings.Contains(string(body), "RAT_METRICS_TOKEN") || strings.Contains(string(body), "go_goroutines")) {
-				t.Errorf("%s /metrics refused: %s", name, body)
-			}
-			if want == 200 && !strings.Contains(string(body), "go_goroutines") {
-				t.Errorf("%s /metrics: %.200s", name, body)
-			}
-		}
-		// Health stays open for probes.
-		if resp, err := http.Get(base + "/health/live"); err != nil || resp.StatusCode != 200 {
-			t.Errorf("%s /health/live: %v %v", name, resp, err)
-		}
-	}
+	metricstest.CheckTokenGate(t, e.http.URL, metricsTok, readTok)
 	// On loopback without API tokens only the metrics token opens it:
 	// "no tokens" means every API caller is admin, not every scraper.
 	local := newTestEnv(t, nil, func(c *Config) { c.MetricsToken = metricsTok })
