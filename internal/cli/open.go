@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/objstore"
+	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/postgres"
+	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/sqlite"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -25,7 +27,7 @@ import (
 // place that builds them from configuration.
 type app struct {
 	cfg     *config.Config
-	store   catalog.Store
+	store   catalogDB
 	objects objstore.Store
 	cache   *objstore.Cache
 	db      *duckdb.DB
@@ -49,6 +51,28 @@ type app struct {
 	ticked  bool
 	nextDue time.Time
 }
+
+// catalogDB is everything rat's commands, rat serve and rat worker keep in
+// the catalog database: refs, commits and tables (catalog.Store), run
+// records with their owners' leases and logs, pipeline locks, schedule
+// ticks, trigger states and keys, sessions and webhook deliveries. Both
+// stores implement all of it, checked at compile time below: no command
+// asks at run time whether the store can do something.
+type catalogDB interface {
+	server.Store
+	pipeline.RunStore
+	pipelineLocker
+	scheduleState
+	triggerKeyStore
+	runLogStore
+	PruneRuns(ctx context.Context, before time.Time) (int64, error)
+	ObserveCommits(func(sqlstore.CommitStats))
+}
+
+var (
+	_ catalogDB = (*sqlite.Store)(nil)
+	_ catalogDB = (*postgres.Store)(nil)
+)
 
 // loadConfig reads the effective configuration for a command.
 func (g *globals) loadConfig(flags map[string]string) (*config.Config, error) {
@@ -139,7 +163,7 @@ func openApp(ctx context.Context, cfg *config.Config) (_ *app, err error) {
 
 // openCatalog opens the catalog database: Postgres for a postgres:// URL,
 // else a SQLite file.
-func openCatalog(ctx context.Context, cfg *config.Config) (catalog.Store, error) {
+func openCatalog(ctx context.Context, cfg *config.Config) (catalogDB, error) {
 	url := cfg.CatalogURL
 	if cfg.IsPostgres() {
 		s, err := postgres.Open(ctx, url)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
@@ -112,10 +111,8 @@ func (e *queuedExec) observe(res *pipeline.Result) {
 }
 
 func (e *queuedExec) unlock(ctx context.Context, runID string) {
-	if lk, ok := e.a.store.(pipelineLocker); ok {
-		if err := lk.UnlockPipelines(context.WithoutCancel(ctx), runID); err != nil {
-			e.log.Warn("unlock pipelines", "run", runID, "err", err)
-		}
+	if err := e.a.store.UnlockPipelines(context.WithoutCancel(ctx), runID); err != nil {
+		e.log.Warn("unlock pipelines", "run", runID, "err", err)
 	}
 }
 
@@ -165,28 +162,19 @@ func (e *queuedExec) flush(runID string) {
 	nodes := e.pending[runID]
 	delete(e.pending, runID)
 	e.mu.Unlock()
-	st, ok := e.a.store.(interface {
-		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
-	})
-	if !ok || len(nodes) == 0 {
+	if len(nodes) == 0 {
 		return
 	}
-	err := st.UpdateRun(context.Background(), runID, func(rec *rat.Run) error {
-		if rec.Status != string(pipeline.StatusRunning) {
+	err := e.a.store.UpdateRun(context.Background(), runID, func(rec *rat.Run) error {
+		if rec.Status != pipeline.StatusRunning {
 			return nil
 		}
-		var res pipeline.Result
-		if err := json.Unmarshal(rec.Detail, &res); err != nil {
-			return err
-		}
-		for i, n := range res.Nodes {
+		for i, n := range rec.Detail.Nodes {
 			if u, ok := nodes[n.Pipeline]; ok {
-				res.Nodes[i] = u
+				rec.Detail.Nodes[i] = u
 			}
 		}
-		var err error
-		rec.Detail, err = json.Marshal(res)
-		return err
+		return nil
 	})
 	if err != nil {
 		e.log.Warn("record node progress", "run", runID, "err", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
-	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -36,10 +34,8 @@ type scheduleState interface {
 // run_retention_days (each target's newest success stays).
 func (a *app) pruneRuns(ctx context.Context, now time.Time, log *slog.Logger) error {
 	days := a.cfg.RunRetentionDays
-	pr, ok := a.store.(interface {
-		PruneRuns(ctx context.Context, before time.Time) (int64, error)
-	})
-	if days <= 0 || !ok || now.Sub(a.lastPrune) < time.Hour {
+	pr := a.store
+	if days <= 0 || now.Sub(a.lastPrune) < time.Hour {
 		return nil
 	}
 	n, err := pr.PruneRuns(ctx, now.AddDate(0, 0, -days))
@@ -56,18 +52,14 @@ func (a *app) pruneRuns(ctx context.Context, now time.Time, log *slog.Logger) er
 // disabledTriggers returns the keys of the triggers switched off through
 // the API (none when the catalog keeps no such state).
 func (a *app) disabledTriggers(ctx context.Context) (map[string]time.Time, error) {
-	ts, ok := a.store.(server.TriggerStates)
-	if !ok {
-		return map[string]time.Time{}, nil
-	}
-	return ts.DisabledTriggers(ctx)
+	return a.store.DisabledTriggers(ctx)
 }
 
 // scheduleTick fires the schedule triggers that are due: one run per due
 // tick of a pipeline, enqueued. A new schedule starts at its next tick.
 func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
-	st, ok := a.store.(scheduleState)
-	if !ok || a.cfg.WorkspaceDir == "" {
+	st := a.store
+	if a.cfg.WorkspaceDir == "" {
 		return nil
 	}
 	if err := a.pruneRuns(ctx, now, log); err != nil {
@@ -194,17 +186,12 @@ func (a *app) enqueueRun(ctx context.Context, q *queue.Queue, opts pipeline.Opti
 // recordQueued records a run as queued, so it is visible before a worker
 // takes it.
 func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline.Options, error) {
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		return opts, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
-	}
 	if opts.ID == "" {
 		opts.ID = pipeline.NewRunID(time.Now())
 	}
-	queued := pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, RunBranch: "run/" + opts.ID, Status: "queued",
-		Started: time.Now().UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}}
-	detail, _ := json.Marshal(queued)
-	err := rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: "queued", Trigger: opts.Trigger, Started: queued.Started, Detail: detail})
+	queued := rat.RunDetail{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, RunBranch: rat.RunBranch(opts.ID), Status: rat.RunQueued,
+		Started: time.Now().UTC(), Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}}
+	err := a.store.SaveRun(ctx, queued.Record())
 	return opts, err
 }
 
@@ -283,24 +270,17 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 // pendingPipelines are the pipelines a queued or running run selects.
 func (a *app) pendingPipelines(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		return out, nil
-	}
-	for _, status := range []string{"queued", string(pipeline.StatusRunning)} {
-		runs, err := rl.Runs(ctx, rat.RunFilter{Target: a.cfg.Branch, Status: status, Limit: 1000})
+	for _, status := range []rat.RunStatus{rat.RunQueued, rat.RunRunning} {
+		runs, err := a.store.Runs(ctx, rat.RunFilter{Target: a.cfg.Branch, Status: status, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range runs {
-			var res pipeline.Result
-			if json.Unmarshal(r.Detail, &res) == nil {
-				if len(res.Selectors) == 0 {
-					out["*"] = true // a run of everything
-				}
-				for _, s := range res.Selectors {
-					out[s] = true
-				}
+			if len(r.Detail.Selectors) == 0 {
+				out["*"] = true // a run of everything
+			}
+			for _, s := range r.Detail.Selectors {
+				out[s] = true
 			}
 		}
 	}

@@ -118,11 +118,7 @@ See SECURITY.md for what a public deployment needs.`,
 			if err != nil {
 				return err
 			}
-			if o, ok := a.store.(interface {
-				ObserveCommits(func(sqlstore.CommitStats))
-			}); ok {
-				o.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
-			}
+			a.store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 			a.onScheduleFire = m.ScheduleFired
 			if err := q.Start(ctx); err != nil {
 				return err
@@ -215,11 +211,10 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m
 	if err != nil {
 		return nil, err
 	}
-	rl, _ := a.store.(pipeline.RunLog)
 	return server.New(server.Config{
 		Listen: a.cfg.Listen, Tokens: tokens, Version: buildVersion().Version,
 		AllowedHosts: a.cfg.AllowedHosts, MetricsToken: a.cfg.MetricsToken.Reveal(),
-		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
+		Store: a.store, Lake: a.lake, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Metrics: m, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
 		Limits: server.Limits{ResultBytes: int64(a.cfg.MaxResultBytes)},
@@ -254,11 +249,9 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m
 				return found, err
 			}
 			// Not the queue's: a run that a rat run process executes.
-			if rl, ok := a.store.(pipeline.RunLog); ok {
-				if rec, err := rl.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == string(pipeline.StatusRunning) {
-					_, err := a.cancelOwned(ctx, rec, false)
-					return err == nil, err
-				}
+			if rec, err := a.store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
+				_, err := a.cancelOwned(ctx, rec, false)
+				return err == nil, err
 			}
 			return false, nil
 		},

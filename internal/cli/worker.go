@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -198,10 +197,7 @@ const overlapRetry = 2 * time.Second
 // is, the run waits (queue.Busy) or, if a blocked pipeline says overlap:
 // skip, is recorded as skipped and its result returned.
 func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts pipeline.Options) (*pipeline.Result, error) {
-	lk, ok := a.store.(pipelineLocker)
-	if !ok {
-		return nil, nil
-	}
+	lk := a.store
 	selected, err := ws.Select(opts.Selectors, nil)
 	if err != nil {
 		return nil, nil // the runner reports bad selectors in the run record
@@ -233,18 +229,11 @@ func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts p
 func (a *app) recordEnded(ctx context.Context, opts pipeline.Options, status pipeline.Status, reason string) (*pipeline.Result, error) {
 	now := time.Now().UTC()
 	res := &pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
-		RunBranch: "run/" + opts.ID, Status: status, Started: now,
+		RunBranch: rat.RunBranch(opts.ID), Status: status, Started: now,
 		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: reason}
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		return res, nil
-	}
-	detail, err := json.Marshal(res)
-	if err != nil {
-		return nil, err
-	}
-	return res, rl.SaveRun(ctx, rat.Run{ID: opts.ID, Target: opts.Target, Status: string(status), Trigger: opts.Trigger,
-		Started: now, Finished: now, Detail: detail})
+	rec := res.Record()
+	rec.Finished = now
+	return res, a.store.SaveRun(ctx, rec)
 }
 
 // cancelQueued cancels a run through the queue, wherever it waits or runs.
@@ -265,24 +254,15 @@ func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool
 // failUnfinished records a run that is still queued or running as failed,
 // for reason, in one transaction; it returns the run's result as recorded.
 func (a *app) failUnfinished(ctx context.Context, id, reason string) (*pipeline.Result, error) {
-	st, ok := a.store.(interface {
-		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
-	})
-	if !ok {
-		return nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
-	}
 	var res pipeline.Result
-	err := st.UpdateRun(context.WithoutCancel(ctx), id, func(rec *rat.Run) error {
-		if err := json.Unmarshal(rec.Detail, &res); err != nil {
-			return fmt.Errorf("read run %s: %w", id, err)
-		}
-		if res.Status != "queued" && res.Status != pipeline.StatusRunning {
-			return nil
+	err := a.store.UpdateRun(context.WithoutCancel(ctx), id, func(rec *rat.Run) error {
+		res = rec.Detail
+		if !res.Status.Active() {
+			return nil // ended meanwhile
 		}
 		res.Status, res.Error = pipeline.StatusFailed, reason
-		detail, err := json.Marshal(res)
-		rec.Status, rec.Finished, rec.Detail = string(res.Status), time.Now().UTC(), detail
-		return err
+		rec.Status, rec.Finished, rec.Detail = res.Status, time.Now().UTC(), res
+		return nil
 	})
 	return &res, err
 }

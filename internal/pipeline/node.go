@@ -133,7 +133,7 @@ func (r *Runner) attempt(ctx context.Context, p *workspace.Pipeline, res *Result
 	if attempt > 1 {
 		if err := r.reset(ctx, res, p.ID); err != nil {
 			n := NodeResult{Pipeline: p.ID.String(), Kind: kind(p, res.FullRefresh)}
-			n.failed(err, p, "")
+			failed(&n, err, p, "")
 			return n
 		}
 	}
@@ -153,7 +153,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	}()
 	var rendered string // the SQL as run, once rendered
 	fail := func(err error) NodeResult {
-		n.failed(err, p, rendered)
+		failed(&n, err, p, rendered)
 		return n
 	}
 	exists := false

@@ -225,7 +225,7 @@ func testPruneRuns(t *testing.T, s catalog.Store) {
 		{ID: "20260104-120000-aaaa", Target: "main", Status: "running", Started: day(4)},
 		{ID: "20260120-120000-aaaa", Target: "main", Status: "failed", Started: day(20), Finished: day(20)},
 	} {
-		r.Trigger, r.Detail = "manual", []byte("{}")
+		r.Trigger, r.Detail = "manual", rat.RunDetail{}
 		if err := rs.SaveRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
