@@ -1,6 +1,8 @@
 package rat
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -69,6 +71,22 @@ func (s RunStatus) To(next RunStatus) (RunStatus, error) {
 		return s, Errorf(EINTERNAL, "a run or node cannot go from %q to %q", s, next)
 	}
 	return next, nil
+}
+
+// NewRunID returns a sortable, unique run id: 20060102-150405-abcd.
+func NewRunID(t time.Time) string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+// PlannedNode is one node of a prepared run: a pipeline and the selected
+// pipelines it reads (those it waits for).
+type PlannedNode struct {
+	Pipeline   string        `json:"pipeline"`
+	Deps       []string      `json:"deps,omitempty"`
+	Retries    int           `json:"retries,omitempty"`     // the pipeline's retries setting
+	RetryDelay time.Duration `json:"retry_delay,omitempty"` // and its retry_delay
 }
 
 // Run is the record of one pipeline run.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 )
 
 // queuedExec executes the parts of queued runs for this process's workers:
@@ -19,8 +19,8 @@ import (
 type queuedExec struct {
 	a       *app
 	log     *slog.Logger
-	metrics *metrics.Metrics    // nil: not counted
-	q       func() *queue.Queue // for the after triggers a finished run fires
+	metrics *metrics.Metrics           // nil: not counted
+	q       func() *orchestrator.Queue // for the after triggers a finished run fires
 
 	mu      sync.Mutex
 	runners map[string]*runState // by run id: a run reads the workspace once per process
@@ -78,7 +78,8 @@ func (e *queuedExec) forget(runID string) {
 // Prepare applies the overlap policy and forks the run branch. Mistakes in
 // the request or the workspace (a bad selector, an invalid pipeline) end
 // the run as failed, with the message, instead of being retried.
-func (e *queuedExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipeline.Result, []pipeline.PlannedNode, error) {
+func (e *queuedExec) Prepare(ctx context.Context, args orchestrator.RunArgs) (*pipeline.Result, []pipeline.PlannedNode, error) {
+	opts := pipeline.Options{ID: args.ID, Target: args.Target, Selectors: args.Selectors, FullRefresh: args.FullRefresh, Trigger: args.Trigger}
 	if opts.Target == "" {
 		opts.Target = e.a.cfg.Branch
 	}
@@ -206,4 +207,4 @@ func (e *queuedExec) Complete(ctx context.Context, run *pipeline.Result, cancell
 	return res
 }
 
-var _ queue.Exec = (*queuedExec)(nil)
+var _ orchestrator.Exec = (*queuedExec)(nil)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +50,7 @@ run branch removed. In every case nothing is published.`,
 			}
 			defer a.Close()
 			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
-			msg, err := a.cancelRun(ctx, id, true, func() (*queue.Queue, func(), error) {
+			msg, err := a.cancelRun(ctx, id, true, func() (*orchestrator.Queue, func(), error) {
 				q, err := a.openQueue(ctx, 0, nil, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), nil)
 				if err != nil {
 					return nil, nil, err
@@ -72,7 +72,7 @@ run branch removed. In every case nothing is published.`,
 // A queued run (no owner) is cancelled through the queue that openQueue
 // opens; a run another process executes in itself is asked to stop (with
 // wait, until it has), or ended as owner lost when that process is gone.
-func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue func() (*queue.Queue, func(), error)) (string, error) {
+func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue func() (*orchestrator.Queue, func(), error)) (string, error) {
 	rl := a.store
 	rec, err := rl.Run(ctx, id)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -174,12 +174,12 @@ func (a *app) setNextDue(t time.Time) {
 }
 
 // enqueueRun records a run as queued and puts it in the queue.
-func (a *app) enqueueRun(ctx context.Context, q *queue.Queue, opts pipeline.Options) (int64, pipeline.Options, error) {
+func (a *app) enqueueRun(ctx context.Context, q *orchestrator.Queue, opts pipeline.Options) (int64, pipeline.Options, error) {
 	opts, err := a.recordQueued(ctx, opts)
 	if err != nil {
 		return 0, opts, err
 	}
-	_, job, err := q.Enqueue(ctx, opts)
+	_, job, err := q.Enqueue(ctx, orchestrator.RunArgs{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, FullRefresh: opts.FullRefresh, Trigger: opts.Trigger})
 	return job, opts, err
 }
 

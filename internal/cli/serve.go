@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/server"
 	"github.com/spf13/cobra"
 )
@@ -88,11 +88,11 @@ See SECURITY.md for what a public deployment needs.`,
 			}
 			// Every serve replica is a scheduler; River's leader makes sure
 			// one tick a second is worked, by one of them.
-			var q *queue.Queue
+			var q *orchestrator.Queue
 			tick := func(ctx context.Context, now time.Time) error {
 				// Nodes whose worker died go to another one; runs whose
 				// rat run process died end as failed (owner lost).
-				if n, err := q.Reap(ctx, queue.DefaultLease); err != nil {
+				if n, err := q.Reap(ctx, orchestrator.DefaultLease); err != nil {
 					log.Error("reap", "err", err)
 				} else if n > 0 {
 					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
@@ -202,7 +202,7 @@ func (a *app) apiTokens() ([]server.Token, error) {
 }
 
 // newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m *metrics.Metrics) (*server.Server, error) {
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Queue, m *metrics.Metrics) (*server.Server, error) {
 	tokens, err := a.apiTokens()
 	if err != nil {
 		return nil, err

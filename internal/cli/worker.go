@@ -12,8 +12,8 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 	"github.com/riverqueue/river/rivertype"
@@ -100,11 +100,11 @@ heartbeat (rat serve's scheduler hands them over).`,
 
 // openQueue opens the run queue: .rat/queue.db, or the catalog's Postgres
 // database. With workers > 0 this process executes runs too.
-func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger, metrics *metrics.Metrics) (*queue.Queue, error) {
-	var q *queue.Queue
+func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger, metrics *metrics.Metrics) (*orchestrator.Queue, error) {
+	var q *orchestrator.Queue
 	// Processes without workers use the Exec too: cancelling a run records
 	// the nodes it settles.
-	cfg := queue.Config{Workers: workers, Tick: tick, Exec: &queuedExec{a: a, log: log, metrics: metrics, q: func() *queue.Queue { return q }}}
+	cfg := orchestrator.Config{Workers: workers, Tick: tick, Exec: &queuedExec{a: a, log: log, metrics: metrics, q: func() *orchestrator.Queue { return q }}}
 	if tick != nil {
 		cfg.NextTick = a.nextTick
 	}
@@ -114,14 +114,14 @@ func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Cont
 		cfg.SQLitePath = filepath.Join(a.cfg.StateDir, "queue.db")
 	}
 	var err error
-	q, err = queue.Open(ctx, cfg)
+	q, err = orchestrator.Open(ctx, cfg)
 	return q, err
 }
 
 // startFollowers enqueues the pipelines whose after triggers list one the
 // finished run built, into the same branch. Trigger mistakes are logged, as
 // the scheduler logs a bad schedule: the run itself succeeded.
-func (a *app) startFollowers(ctx context.Context, q *queue.Queue, res *pipeline.Result, log *slog.Logger) {
+func (a *app) startFollowers(ctx context.Context, q *orchestrator.Queue, res *pipeline.Result, log *slog.Logger) {
 	ws, err := a.loadWorkspace(ctx)
 	if err != nil {
 		log.Error("after triggers: load the workspace", "err", err)
@@ -194,7 +194,7 @@ const overlapRetry = 2 * time.Second
 
 // lockPipelines applies the overlap policy: a run may start only when no
 // other run is building one of its pipelines into the same branch. When one
-// is, the run waits (queue.Busy) or, if a blocked pipeline says overlap:
+// is, the run waits (orchestrator.Busy) or, if a blocked pipeline says overlap:
 // skip, is recorded as skipped and its result returned.
 func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts pipeline.Options) (*pipeline.Result, error) {
 	lk := a.store
@@ -219,7 +219,7 @@ func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts p
 		skip = skip || policy[p] == workspace.OverlapSkip
 	}
 	if !skip {
-		return nil, &queue.Busy{Wait: overlapRetry, Reason: reason + "; waiting (overlap: queue)"}
+		return nil, &orchestrator.Busy{Wait: overlapRetry, Reason: reason + "; waiting (overlap: queue)"}
 	}
 	return a.recordEnded(ctx, opts, pipeline.StatusSkipped, reason+" (overlap: skip)")
 }
@@ -239,7 +239,7 @@ func (a *app) recordEnded(ctx context.Context, opts pipeline.Options, status pip
 // cancelQueued cancels a run through the queue, wherever it waits or runs.
 // A run cancelled before any worker took it is recorded as failed here; a
 // running one records itself when its worker stops it.
-func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool, error) {
+func (a *app) cancelQueued(ctx context.Context, q *orchestrator.Queue, id string) (bool, error) {
 	state, err := q.CancelRun(ctx, id)
 	if err != nil || state == "" {
 		return false, err
@@ -272,14 +272,14 @@ const cancelledQueued = "cancelled before it started"
 
 // runQueued enqueues a run, waits for a worker (this process's or
 // another's) to finish it, and reads its result from the run records.
-func (a *app) runQueued(ctx context.Context, q *queue.Queue, opts pipeline.Options) (*pipeline.Result, error) {
+func (a *app) runQueued(ctx context.Context, q *orchestrator.Queue, opts pipeline.Options) (*pipeline.Result, error) {
 	// A record at once, so the run is visible while it waits for a worker.
 	job, opts, err := a.enqueueRun(ctx, q, opts)
 	if err != nil {
 		return nil, err
 	}
 	row, err := q.WaitRun(ctx, opts.ID, job)
-	if errors.Is(err, queue.ErrStopped) {
+	if errors.Is(err, orchestrator.ErrStopped) {
 		return nil, rat.Errorf(rat.EUNAVAILABLE, "stopped waiting for run %s: this process is shutting down; the run goes on in the queue ('rat runs show %s')", opts.ID, opts.ID)
 	}
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // killed, or its machine died), whichever rat process looks next ends the
 // run as failed (owner lost) and removes its run branch; the target was
 // never touched. Queued runs have no owner in their record: the queue's
-// nodes have owners and heartbeats of their own (internal/queue).
+// nodes have owners and heartbeats of their own (internal/orchestrator).
 
 // DefaultLease is how long a run's owner may go without a heartbeat.
 const DefaultLease = 30 * time.Second

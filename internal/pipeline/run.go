@@ -6,8 +6,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -110,12 +108,8 @@ func (r *Runner) emit(mu *sync.Mutex, e Event) {
 	r.Progress(e)
 }
 
-// NewRunID returns a sortable, unique run id: 20060102-150405-abcd.
-func NewRunID(t time.Time) string {
-	b := make([]byte, 2)
-	_, _ = rand.Read(b)
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
-}
+// NewRunID returns a sortable, unique run id (rat.NewRunID).
+func NewRunID(t time.Time) string { return rat.NewRunID(t) }
 
 // Run executes the selected pipelines on a run branch, tests them, and
 // publishes them to the target branch when every node and every
@@ -145,14 +139,8 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	return r.complete(ctx, &mu, res, selected, ctx.Err() != nil), nil
 }
 
-// PlannedNode is one node of a prepared run: a pipeline and the selected
-// pipelines it reads (those it waits for).
-type PlannedNode struct {
-	Pipeline   string        `json:"pipeline"`
-	Deps       []string      `json:"deps,omitempty"`
-	Retries    int           `json:"retries,omitempty"`     // the pipeline's retries setting
-	RetryDelay time.Duration `json:"retry_delay,omitempty"` // and its retry_delay
-}
+// PlannedNode is one node of a prepared run (rat.PlannedNode).
+type PlannedNode = rat.PlannedNode
 
 // Prepare starts a run whose nodes something else executes (the queue's
 // workers, one job per node): it selects the pipelines, forks the run

@@ -5,7 +5,7 @@
 // claims and executes the jobs; processes without one (rat serve
 // --no-worker) only enqueue. River brings retries, cancellation and leader
 // election.
-package queue
+package orchestrator
 
 import (
 	"cmp"
@@ -31,7 +31,6 @@ import (
 	_ "modernc.org/sqlite" // the queue file's driver
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/pipeline"
 )
 
 // RunArgs is the job of one pipeline run.
@@ -49,11 +48,6 @@ func (RunArgs) Kind() string { return "rat_run" }
 // InsertOpts: a run is retried when the machinery failed (a lost
 // connection, a killed worker), not when its tests failed.
 func (RunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
-
-// Options returns the pipeline options of the job.
-func (a RunArgs) Options() pipeline.Options {
-	return pipeline.Options{ID: a.ID, Target: a.Target, Selectors: a.Selectors, FullRefresh: a.FullRefresh, Trigger: a.Trigger}
-}
 
 // Config configures Open.
 type Config struct {
@@ -220,7 +214,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 			q.bind(c)
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, q.waker, fn) }
 			q.read = func(_ context.Context, fn func(tx) error) error { return sqliteRead(db, fn) }
-			err = migrate(ctx, q, drv)
+			err = migrate(ctx, q, drv, "sqlite")
 		}
 		if err != nil {
 			db.Close()
@@ -238,7 +232,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 			q.bind(c)
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
 			q.read = q.withTx // a Postgres transaction that only reads locks nothing
-			err = migrate(ctx, q, drv)
+			err = migrate(ctx, q, drv, "postgres")
 		}
 		if err != nil {
 			pool.Close()
@@ -251,11 +245,11 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// migrate applies River's migrations and creates the DAG tables.
+// migrate applies River's migrations and the queue's own (migrations.go).
 // Processes starting together (rat serve and rat worker on a new queue)
-// may race to apply the same version: the loser fails on an existing
+// may race to apply the same River version: the loser fails on an existing
 // table, and trying again finds the version applied.
-func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx]) error {
+func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx], dialect string) error {
 	m, err := rivermigrate.New(drv, nil)
 	if err != nil {
 		return fmt.Errorf("queue migrations: %w", err)
@@ -263,17 +257,10 @@ func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx]
 	for attempt := 1; ; attempt++ {
 		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		if err == nil {
-			err = q.withTx(ctx, func(t tx) error {
-				for _, stmt := range dagSchema {
-					if _, err := t.exec(ctx, stmt); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
+			err = q.migrateOwn(ctx, dialect)
 		}
-		if err == nil {
-			return nil
+		if err == nil || rat.IsCode(err, rat.EINVALID) {
+			return err
 		}
 		if attempt == 5 {
 			return fmt.Errorf("queue migrations: %w", err)
@@ -404,11 +391,11 @@ func (q *Queue) CancelRun(ctx context.Context, runID string) (rivertype.JobState
 }
 
 // Enqueue schedules a run and returns its id.
-func (q *Queue) Enqueue(ctx context.Context, opts pipeline.Options) (string, int64, error) {
+func (q *Queue) Enqueue(ctx context.Context, opts RunArgs) (string, int64, error) {
 	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(q.cfg.Now())
+		opts.ID = rat.NewRunID(q.cfg.Now())
 	}
-	res, err := q.insert(ctx, RunArgs{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, FullRefresh: opts.FullRefresh, Trigger: opts.Trigger})
+	res, err := q.insert(ctx, opts)
 	if err != nil {
 		return "", 0, fmt.Errorf("enqueue run: %w", err)
 	}

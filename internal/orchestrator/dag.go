@@ -1,4 +1,4 @@
-package queue
+package orchestrator
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat"
 )
 
 // A queued run is a DAG of jobs (DESIGN D10). Its rat_run job prepares it:
@@ -75,59 +75,22 @@ func (FinishArgs) Kind() string { return "rat_finish" }
 // InsertOpts as for nodes.
 func (FinishArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
 
-// Exec executes the parts of a run; the app implements it with a
-// pipeline.Runner.
+// Exec executes the parts of a run; internal/pipeline's Runner does the
+// work (the orchestrator links no DuckDB).
 type Exec interface {
 	// Prepare forks the run branch and returns the run and its nodes. A
 	// run that ends here (skipped by the overlap policy, bad selectors)
 	// comes back recorded, with a final status and no nodes. An error of
 	// type *Busy makes the run wait.
-	Prepare(ctx context.Context, opts pipeline.Options) (*pipeline.Result, []pipeline.PlannedNode, error)
+	Prepare(ctx context.Context, opts RunArgs) (*rat.RunDetail, []rat.PlannedNode, error)
 	// Build builds one node, once.
-	Build(ctx context.Context, run *pipeline.Result, pipeline string, attempt int) pipeline.NodeResult
+	Build(ctx context.Context, run *rat.RunDetail, pipeline string, attempt int) rat.NodeRun
 	// Progress records nodes that started (status running) or settled in
 	// the run's record.
-	Progress(ctx context.Context, run *pipeline.Result, nodes []pipeline.NodeResult)
+	Progress(ctx context.Context, run *rat.RunDetail, nodes []rat.NodeRun)
 	// Complete tests and publishes a run whose nodes are all built (in
 	// run.Nodes) and records it; after a cancel it publishes nothing.
-	Complete(ctx context.Context, run *pipeline.Result, cancelled bool) *pipeline.Result
-}
-
-var dagSchema = []string{
-	`CREATE TABLE IF NOT EXISTS rat_dag_runs (
-	run_id TEXT PRIMARY KEY,
-	result TEXT NOT NULL,
-	state TEXT NOT NULL,
-	cancelled INTEGER NOT NULL DEFAULT 0,
-	attempt INTEGER NOT NULL DEFAULT 0,
-	owner TEXT NOT NULL DEFAULT '',
-	heartbeat_us BIGINT NOT NULL DEFAULT 0,
-	version BIGINT NOT NULL DEFAULT 0,
-	finished_us BIGINT NOT NULL DEFAULT 0
-)`,
-	`CREATE TABLE IF NOT EXISTS rat_dag_nodes (
-	run_id TEXT NOT NULL,
-	ord INTEGER NOT NULL,
-	pipeline TEXT NOT NULL,
-	retries INTEGER NOT NULL,
-	retry_delay_ms BIGINT NOT NULL,
-	state TEXT NOT NULL,
-	attempt INTEGER NOT NULL DEFAULT 1,
-	owner TEXT NOT NULL DEFAULT '',
-	heartbeat_us BIGINT NOT NULL DEFAULT 0,
-	result TEXT NOT NULL DEFAULT '',
-	PRIMARY KEY (run_id, pipeline)
-)`,
-	`CREATE INDEX IF NOT EXISTS rat_dag_nodes_state ON rat_dag_nodes (state, heartbeat_us)`,
-	`CREATE INDEX IF NOT EXISTS rat_dag_nodes_run_state ON rat_dag_nodes (run_id, state)`,
-	// An edge: pipeline reads dep (both nodes of the run).
-	`CREATE TABLE IF NOT EXISTS rat_dag_edges (
-	run_id TEXT NOT NULL,
-	dep TEXT NOT NULL,
-	pipeline TEXT NOT NULL,
-	PRIMARY KEY (run_id, dep, pipeline)
-)`,
-	`CREATE INDEX IF NOT EXISTS rat_dag_edges_pipeline ON rat_dag_edges (run_id, pipeline)`,
+	Complete(ctx context.Context, run *rat.RunDetail, cancelled bool) *rat.RunDetail
 }
 
 // tx is a transaction on the queue's database, whichever the driver, with
@@ -158,7 +121,7 @@ func lockRun(ctx context.Context, t tx, run string) (bool, error) {
 }
 
 type dagRun struct {
-	result    *pipeline.Result
+	result    *rat.RunDetail
 	state     string
 	cancelled bool
 	attempt   int
@@ -181,7 +144,7 @@ func readRun(ctx context.Context, t tx, run string) (*dagRun, error) {
 		return nil, fmt.Errorf("run %s has no DAG", run)
 	}
 	r.cancelled = cancelled != 0
-	r.result = new(pipeline.Result)
+	r.result = new(rat.RunDetail)
 	if err := json.Unmarshal([]byte(result), r.result); err != nil {
 		return nil, fmt.Errorf("run %s: %w", run, err)
 	}
@@ -261,7 +224,7 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	if state, err := q.runState(ctx, id); err != nil || state != "" {
 		return err // a retried job whose run is under way already
 	}
-	res, nodes, err := q.cfg.Exec.Prepare(ctx, job.Args.Options())
+	res, nodes, err := q.cfg.Exec.Prepare(ctx, job.Args)
 	if ctx.Err() != nil {
 		// Cancelled while preparing (CancelRun records it): no DAG.
 		return river.JobCancel(fmt.Errorf("run %s cancelled", id))
@@ -274,7 +237,7 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 		return fmt.Errorf("run %s: %w", id, err)
 	}
-	if nodes == nil && res.Status != pipeline.StatusSuccess {
+	if nodes == nil && res.Status != rat.RunSuccess {
 		return nil // ended before it started; recorded
 	}
 	// The nodes live in their rows: the run's row keeps the rest, small.
@@ -362,7 +325,7 @@ func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArg
 // runNode claims and builds one node, and reports the node and the finish
 // it can go on with.
 func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string) (*NodeArgs, *FinishArgs, error) {
-	var run *pipeline.Result
+	var run *rat.RunDetail
 	if err := q.withTx(ctx, func(t tx) error {
 		if ok, err := lockRun(ctx, t, a.Run); err != nil || !ok {
 			return err
@@ -380,7 +343,7 @@ func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string) (*NodeArgs, 
 	}); err != nil || run == nil {
 		return nil, nil, err
 	}
-	q.cfg.Exec.Progress(ctx, run, []pipeline.NodeResult{{Pipeline: a.Pipeline, Status: pipeline.StatusRunning,
+	q.cfg.Exec.Progress(ctx, run, []rat.NodeRun{{Pipeline: a.Pipeline, Status: rat.RunRunning,
 		Started: q.cfg.Now().UTC(), Worker: q.id, Attempts: a.Attempt}})
 	buildCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -430,8 +393,8 @@ func (q *Queue) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, u
 // nodeDone records a node's outcome and moves its run on, in one
 // transaction: a retry, the nodes it unblocks, the downstream of a failure,
 // or the run's finish.
-func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeline.Result, built pipeline.NodeResult, stopping bool) (*NodeArgs, *FinishArgs, error) {
-	var settled []pipeline.NodeResult
+func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *rat.RunDetail, built rat.NodeRun, stopping bool) (*NodeArgs, *FinishArgs, error) {
+	var settled []rat.NodeRun
 	var next *NodeArgs
 	var fin *FinishArgs
 	err := q.withTx(ctx, func(t tx) error {
@@ -449,21 +412,21 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeli
 		}
 		now := q.cfg.Now()
 		switch {
-		case stopping && !r.cancelled && built.Status != pipeline.StatusSuccess:
+		case stopping && !r.cancelled && built.Status != rat.RunSuccess:
 			// This worker stops: the node goes back to the queue at once.
 			return q.requeue(ctx, t, a.Run, node, now)
-		case built.Status == pipeline.StatusFailed && !r.cancelled && node.attempt <= node.retries:
+		case built.Status == rat.RunFailed && !r.cancelled && node.attempt <= node.retries:
 			return q.requeue(ctx, t, a.Run, node, now.Add(node.retryDelay))
 		}
-		if r.cancelled && built.Status != pipeline.StatusSuccess {
-			built.Status, built.Error = pipeline.StatusFailed, "cancelled"
+		if r.cancelled && built.Status != rat.RunSuccess {
+			built.Status, built.Error = rat.RunFailed, "cancelled"
 		}
 		settled = append(settled, built)
 		if err := setNode(ctx, t, a.Run, node, string(built.Status), built); err != nil {
 			return err
 		}
 		var jobs []river.InsertManyParams
-		if built.Status == pipeline.StatusSuccess && !r.cancelled {
+		if built.Status == rat.RunSuccess && !r.cancelled {
 			readers, err := waitingReaders(ctx, t, a.Run, a.Pipeline)
 			if err != nil {
 				return err
@@ -471,7 +434,7 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *pipeli
 			for _, n := range readers {
 				var pending int
 				if err := t.query(ctx, `SELECT count(*) FROM rat_dag_edges e JOIN rat_dag_nodes n ON n.run_id = e.run_id AND n.pipeline = e.dep
-WHERE e.run_id = ? AND e.pipeline = ? AND n.state <> ?`, []any{a.Run, n.pipeline, string(pipeline.StatusSuccess)}, func(scan func(...any) error) error {
+WHERE e.run_id = ? AND e.pipeline = ? AND n.state <> ?`, []any{a.Run, n.pipeline, string(rat.RunSuccess)}, func(scan func(...any) error) error {
 					return scan(&pending)
 				}); err != nil {
 					return err
@@ -519,7 +482,7 @@ func (q *Queue) requeue(ctx context.Context, t tx, run string, n *dagNode, at ti
 	return t.insert(ctx, []river.InsertManyParams{nodeJob(run, n.pipeline, n.attempt+1, at)})
 }
 
-func setNode(ctx context.Context, t tx, run string, n *dagNode, state string, res pipeline.NodeResult) error {
+func setNode(ctx context.Context, t tx, run string, n *dagNode, state string, res rat.NodeRun) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -531,8 +494,8 @@ func setNode(ctx context.Context, t tx, run string, n *dagNode, state string, re
 
 // skipDownstream settles every waiting node that reads the failed node
 // from, transitively, as skipped.
-func skipDownstream(ctx context.Context, t tx, run, from, reason string) ([]pipeline.NodeResult, error) {
-	var out []pipeline.NodeResult
+func skipDownstream(ctx context.Context, t tx, run, from, reason string) ([]rat.NodeRun, error) {
+	var out []rat.NodeRun
 	for frontier := []string{from}; len(frontier) > 0; {
 		f := frontier[0]
 		frontier = frontier[1:]
@@ -541,8 +504,8 @@ func skipDownstream(ctx context.Context, t tx, run, from, reason string) ([]pipe
 			return nil, err
 		}
 		for _, n := range readers {
-			res := pipeline.NodeResult{Pipeline: n.pipeline, Status: pipeline.StatusSkipped, Error: reason}
-			if err := setNode(ctx, t, run, n, string(pipeline.StatusSkipped), res); err != nil {
+			res := rat.NodeRun{Pipeline: n.pipeline, Status: rat.RunSkipped, Error: reason}
+			if err := setNode(ctx, t, run, n, string(rat.RunSkipped), res); err != nil {
 				return nil, err
 			}
 			out = append(out, res)
@@ -596,7 +559,7 @@ func (q *Queue) finishRun(ctx context.Context, a FinishArgs, me string) error {
 		}
 		r.result.Nodes = r.result.Nodes[:0]
 		for _, n := range nodes {
-			var res pipeline.NodeResult
+			var res rat.NodeRun
 			if err := json.Unmarshal([]byte(n.result), &res); err != nil {
 				return fmt.Errorf("run %s, node %s: %w", a.Run, n.pipeline, err)
 			}
@@ -711,8 +674,8 @@ func (q *Queue) Reap(ctx context.Context, lease time.Duration) (int, error) {
 // when nothing runs the finish job records the run. It reports false when
 // the run has no DAG (its rat_run job has not prepared it).
 func (q *Queue) cancelDAG(ctx context.Context, run string) (found, finished bool, err error) {
-	var settled []pipeline.NodeResult
-	var res *pipeline.Result
+	var settled []rat.NodeRun
+	var res *rat.RunDetail
 	err = q.withTx(ctx, func(t tx) error {
 		settled = nil
 		ok, err := lockRun(ctx, t, run)
@@ -742,8 +705,8 @@ func (q *Queue) cancelDAG(ctx context.Context, run string) (found, finished bool
 		}
 		for _, n := range nodes {
 			if n.state == nodeWaiting || n.state == nodeQueued {
-				nr := pipeline.NodeResult{Pipeline: n.pipeline, Status: pipeline.StatusSkipped, Error: "cancelled"}
-				if err := setNode(ctx, t, run, n, string(pipeline.StatusSkipped), nr); err != nil {
+				nr := rat.NodeRun{Pipeline: n.pipeline, Status: rat.RunSkipped, Error: "cancelled"}
+				if err := setNode(ctx, t, run, n, string(rat.RunSkipped), nr); err != nil {
 					return err
 				}
 				settled = append(settled, nr)
