@@ -99,6 +99,9 @@ type tx interface {
 	exec(ctx context.Context, query string, args ...any) (int64, error)
 	query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error
 	insert(ctx context.Context, jobs []river.InsertManyParams) error
+	// notifyDone tells the waiters of other processes, once committed,
+	// that run ended (Postgres; nothing on SQLite, see notify.go).
+	notifyDone(ctx context.Context, run string) error
 }
 
 // dagNode is a row of rat_dag_nodes.
@@ -238,7 +241,14 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		return fmt.Errorf("run %s: %w", id, err)
 	}
 	if nodes == nil && res.Status != rat.RunSuccess {
-		return nil // ended before it started; recorded
+		// Ended before it started; recorded. Waiters elsewhere look again
+		// (here, River's event for the job's end wakes them).
+		if q.pgPool != nil {
+			if _, err := q.pgPool.Exec(context.WithoutCancel(ctx), `SELECT pg_notify($1, $2)`, runDoneChannel, id); err != nil {
+				return fmt.Errorf("run %s: %w", id, err)
+			}
+		}
+		return nil
 	}
 	// The nodes live in their rows: the run's row keeps the rest, small.
 	head := *res
@@ -578,7 +588,9 @@ func (q *Queue) finishRun(ctx context.Context, a FinishArgs, me string) error {
 		return nil
 	}
 	stopping := ctx.Err() != nil
-	return q.withTx(context.WithoutCancel(ctx), func(t tx) error {
+	ended := false
+	if err := q.withTx(context.WithoutCancel(ctx), func(t tx) error {
+		ended = false
 		if ok, err := lockRun(ctx, t, a.Run); err != nil || !ok {
 			return err
 		}
@@ -586,9 +598,17 @@ func (q *Queue) finishRun(ctx context.Context, a FinishArgs, me string) error {
 			// Stopped half-way: another worker finishes the run again.
 			return q.refinish(ctx, t, a.Run, me)
 		}
-		_, err := t.exec(ctx, `UPDATE rat_dag_runs SET state = ?, owner = '', finished_us = ? WHERE run_id = ? AND owner = ?`, runDone, q.nowUS(), a.Run, me)
+		n, err := t.exec(ctx, `UPDATE rat_dag_runs SET state = ?, owner = '', finished_us = ? WHERE run_id = ? AND owner = ?`, runDone, q.nowUS(), a.Run, me)
+		if err != nil || n == 0 {
+			return err
+		}
+		ended = true
+		return t.notifyDone(ctx, a.Run)
+	}); err != nil || !ended {
 		return err
-	})
+	}
+	q.runEnded(a.Run)
+	return nil
 }
 
 // refinish gives a run's finish a new attempt.

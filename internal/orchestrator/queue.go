@@ -134,6 +134,17 @@ type Queue struct {
 	// stopped is closed when Stop has returned: waiters stop waiting.
 	stopped  chan struct{}
 	stopOnce sync.Once
+
+	// waiting are the waiters of runs in this process (notify.go); on
+	// Postgres, pgPool listens for the runs other processes end.
+	waiting   waiters
+	pgPool    *pgxpool.Pool
+	listenMu  sync.Mutex
+	listening bool
+	// subscribe watches the jobs this process works (nil without workers).
+	subscribe func() (<-chan *river.Event, func())
+	// waitChecks counts the looks of WaitRun at a run's state (tests).
+	waitChecks atomic.Int64
 }
 
 // Open migrates River's tables and builds the client. It starts nothing:
@@ -212,6 +223,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		c, err := river.NewClient[*sql.Tx](drv, rc)
 		if err == nil {
 			q.bind(c)
+			if cfg.Workers > 0 {
+				q.subscribe = func() (<-chan *river.Event, func()) { return c.Subscribe(runEndEvents...) }
+			}
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, q.waker, fn) }
 			q.read = func(_ context.Context, fn func(tx) error) error { return sqliteRead(db, fn) }
 			err = migrate(ctx, q, drv, "sqlite")
@@ -230,7 +244,11 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		c, err := river.NewClient(drv, rc)
 		if err == nil {
 			q.bind(c)
+			if cfg.Workers > 0 {
+				q.subscribe = func() (<-chan *river.Event, func()) { return c.Subscribe(runEndEvents...) }
+			}
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
+			q.pgPool = pool
 			q.read = q.withTx // a Postgres transaction that only reads locks nothing
 			err = migrate(ctx, q, drv, "postgres")
 		}
@@ -410,10 +428,20 @@ func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { 
 // When ctx ends first, it returns ctx's error, and when the queue has
 // stopped, ErrStopped; the run goes on: a server shutting down stops
 // waiting, it does not cancel the runs it started (CancelRun does).
+// It looks at the run when it starts and when a notification says the run
+// may have ended (notify.go), not at a polling pace.
 func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertype.JobRow, error) {
-	t := time.NewTicker(50 * time.Millisecond)
+	woken, remove := q.waiting.add(runID)
+	defer remove()
+	reconcile := reconcileSQLite
+	if q.pgPool != nil {
+		q.listenPostgres(q.pgPool)
+		reconcile = reconcilePostgres
+	}
+	t := time.NewTimer(reconcile)
 	defer t.Stop()
 	for {
+		q.waitChecks.Add(1)
 		bg := context.WithoutCancel(ctx)
 		row, err := q.get(bg, job)
 		if err != nil {
@@ -440,7 +468,9 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 			return row, ctx.Err()
 		case <-q.stopped:
 			return row, ErrStopped
+		case <-woken:
 		case <-t.C:
+			t.Reset(reconcile)
 		}
 	}
 }
@@ -450,7 +480,16 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 // the running jobs at once when the context given to its Start ends, so a
 // signal context there would cancel the nodes being built (SIGTERM would
 // skip the grace period Stop gives them).
-func (q *Queue) Start(ctx context.Context) error { return q.start(context.WithoutCancel(ctx)) }
+func (q *Queue) Start(ctx context.Context) error {
+	if q.subscribe != nil {
+		q.watchJobs(q.subscribe())
+	}
+	return q.start(context.WithoutCancel(ctx))
+}
+
+// runEndEvents are the job events after which a rat_run job may have
+// ended its run.
+var runEndEvents = []river.EventKind{river.EventKindJobCompleted, river.EventKindJobCancelled, river.EventKindJobFailed}
 
 // Stop stops the client gracefully: it claims no more jobs, and running
 // jobs may finish their node until ctx ends (without going on with the

@@ -140,3 +140,10 @@ func (p pgxT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 	_, err := p.c.InsertManyTx(ctx, p.t, jobs)
 	return err
 }
+
+func (sqliteT) notifyDone(context.Context, string) error { return nil }
+
+func (p pgxT) notifyDone(ctx context.Context, run string) error {
+	_, err := p.t.Exec(ctx, `SELECT pg_notify($1, $2)`, runDoneChannel, run)
+	return err
+}
