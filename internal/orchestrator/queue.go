@@ -145,6 +145,10 @@ type Queue struct {
 	subscribe func() (<-chan *river.Event, func())
 	// waitChecks counts the looks of WaitRun at a run's state (tests).
 	waitChecks atomic.Int64
+
+	// heads are the heads of the runs this process works on (node.go).
+	headMu sync.Mutex
+	heads  map[string]*rat.RunDetail
 }
 
 // Open migrates River's tables and builds the client. It starts nothing:
