@@ -194,15 +194,7 @@ func runPipelines(d rat.RunDetail) []string {
 
 // getRun returns the recorded detail of a run: nodes, tests, error.
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
-	rl, err := s.runLog()
-	if err != nil {
-		return err
-	}
-	rec, err := rl.Run(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	b, err := rat.MarshalDetail(rec.Detail)
+	b, err := s.cfg.Store.RunDocument(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -249,6 +241,11 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 		return rat.Errorf(rat.ECONFLICT, "run %s is %s in another process that this server cannot reach: cancel it there", id, rec.Status)
 	}
 	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
+}
+
+// runDocuments reads a run's detail as stored, without decoding it.
+type runDocuments interface {
+	RunDocument(ctx context.Context, id string) ([]byte, error)
 }
 
 // runLogReader is what the catalog stores read run logs with.

@@ -335,6 +335,7 @@ type Store interface {
 	sessionStore
 	deliveryRecorder
 	runLogReader
+	runDocuments
 }
 
 // deliveryRecorder is what the catalog stores keep webhook deliveries with.

@@ -86,6 +86,21 @@ func (s *Store) Run(ctx context.Context, id string) (rat.Run, error) {
 	return r, s.fail("read run "+id, err)
 }
 
+// RunDocument returns a run's detail as stored: the JSON document of
+// rat.RunDetail, passed through without decoding (the API's run document,
+// which clients poll while a run of thousands of nodes goes on).
+func (s *Store) RunDocument(ctx context.Context, id string) ([]byte, error) {
+	var detail string
+	err := s.queryRow(ctx, s.db, `SELECT detail FROM runs WHERE id = ?`, id).Scan(&detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, rat.Errorf(rat.ENOTFOUND, "run %s not found: list runs with 'rat runs list'", id)
+	}
+	if err != nil {
+		return nil, s.fail("read run "+id, err)
+	}
+	return []byte(detail), nil
+}
+
 func scanRun(row interface{ Scan(...any) error }) (rat.Run, error) {
 	var r rat.Run
 	var started, heartbeat, lease, cancel int64
