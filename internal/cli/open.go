@@ -16,11 +16,11 @@ import (
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/objstore"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/postgres"
 	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/sqlite"
-	"github.com/ratdata/rat/internal/workspace"
 )
 
 // app holds the live objects a command works with. open.go is the only
@@ -36,20 +36,11 @@ type app struct {
 	// onScheduleFire, when set, learns how late each schedule tick was
 	// enqueued (rat serve's rat_scheduler_lag_seconds).
 	onScheduleFire func(lag time.Duration)
-	// lastPrune is when the scheduler last pruned old run records.
-	lastPrune time.Time
-	// wsCache is the workspace loaded last by cachedWorkspace, with the
-	// fingerprint of its files then.
-	// offered are the unconsumed landing files each pipeline's sensor last
-	// started a run for (a failed run leaves them unconsumed).
-	offered map[string]map[string]bool
-	wsMu    sync.Mutex
-	wsCache *workspace.Workspace
-	wsPrint string
-	// nextDue is the first tick of any schedule after the scheduler's last
-	// tick, once ticked (under wsMu).
-	ticked  bool
-	nextDue time.Time
+	// ws loads the workspace for long-running processes, sched is rat
+	// serve's scheduler; both built on first use.
+	orchMu sync.Mutex
+	ws     *orchestrator.Workspaces
+	sched  *orchestrator.Scheduler
 }
 
 // catalogDB is everything rat's commands, rat serve and rat worker keep in
@@ -62,7 +53,7 @@ type catalogDB interface {
 	server.Store
 	pipeline.RunStore
 	pipelineLocker
-	scheduleState
+	orchestrator.SchedulerStore
 	triggerKeyStore
 	runLogStore
 	PruneRuns(ctx context.Context, before time.Time) (int64, error)

@@ -131,7 +131,7 @@ func (a *app) startFollowers(ctx context.Context, q *orchestrator.Queue, res *pi
 	for _, p := range ws.Pipelines() {
 		names = append(names, p.ID.String())
 	}
-	disabled, err := a.disabledTriggers(ctx)
+	disabled, err := a.store.DisabledTriggers(ctx)
 	if err != nil {
 		log.Error("after triggers: read their states", "err", err)
 		return
