@@ -88,4 +88,3 @@ func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline
 	err := a.store.SaveRun(ctx, queued.Record())
 	return opts, err
 }
-
