@@ -55,7 +55,7 @@ type catalogDB interface {
 	pipelineLocker
 	orchestrator.SchedulerStore
 	triggerKeyStore
-	runLogStore
+	orchestrator.LogStore
 	PruneRuns(ctx context.Context, before time.Time) (int64, error)
 	ObserveCommits(func(sqlstore.CommitStats))
 }
