@@ -52,7 +52,7 @@ type app struct {
 type catalogDB interface {
 	server.Store
 	pipeline.RunStore
-	pipelineLocker
+	orchestrator.RunStore
 	orchestrator.SchedulerStore
 	triggerKeyStore
 	orchestrator.LogStore

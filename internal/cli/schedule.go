@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/workspace"
@@ -66,25 +65,3 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 
 // nextTick says when the scheduler's tick after the one due at t is due.
 func (a *app) nextTick(t time.Time) time.Time { return a.scheduler().NextTick(t) }
-
-// enqueueRun records a run as queued and puts it in the queue.
-func (a *app) enqueueRun(ctx context.Context, q *orchestrator.Queue, opts pipeline.Options) (int64, pipeline.Options, error) {
-	opts, err := a.recordQueued(ctx, opts)
-	if err != nil {
-		return 0, opts, err
-	}
-	_, job, err := q.Enqueue(ctx, orchestrator.RunArgs{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, FullRefresh: opts.FullRefresh, Trigger: opts.Trigger})
-	return job, opts, err
-}
-
-// recordQueued records a run as queued, so it is visible before a worker
-// takes it.
-func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline.Options, error) {
-	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(time.Now())
-	}
-	queued := rat.RunDetail{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, RunBranch: rat.RunBranch(opts.ID), Status: rat.RunQueued,
-		Started: time.Now().UTC(), Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}}
-	err := a.store.SaveRun(ctx, queued.Record())
-	return opts, err
-}
