@@ -12,7 +12,8 @@ import (
 )
 
 // The queue's own tables (the DAGs of runs) are versioned like the
-// catalog's: numbered files per dialect in migrations/, applied in order in
+// catalog's: numbered files in migrations/ (SQL that SQLite and Postgres
+// both accept, so one set serves both), applied in order in
 // one transaction and recorded in rat_queue_migrations. The queue has its
 // own record, not the catalog's schema_migrations: on Postgres both live
 // in one database, and each side refuses a schema newer than it knows.
@@ -26,7 +27,7 @@ const migrationLockKey = 0x7261745f71756575 // "rat_queu"
 
 // migrateOwn applies the queue's migrations the database lacks.
 func (q *Queue) migrateOwn(ctx context.Context, dialect string) error {
-	sub, err := fs.Sub(migrationFiles, "migrations/"+dialect)
+	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
