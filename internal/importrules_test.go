@@ -26,6 +26,10 @@ func TestImportRules(t *testing.T) {
 			"the token rules are shared by the API server and /metrics"},
 		{"internal/ui", []string{module + "internal/cli", module + "internal/server"},
 			"the UI renders pages; the server mounts it, not the other way round"},
+		{"internal/orchestrator", []string{module + "internal/duckdb", "github.com/duckdb/", module + "internal/server", module + "internal/cli", module + "internal/pipeline"},
+			"the orchestrator schedules and moves runs; node execution is an interface internal/pipeline implements, so it links neither DuckDB nor the HTTP server nor the CLI"},
+		{"internal/server", []string{module + "internal/cli"},
+			"the CLI builds the server, not the other way round"},
 	} {
 		t.Run(rule.pkg, func(t *testing.T) {
 			t.Parallel()

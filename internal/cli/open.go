@@ -11,21 +11,23 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/objstore"
+	"github.com/ratdata/rat/internal/orchestrator"
+	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/postgres"
+	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/sqlite"
-	"github.com/ratdata/rat/internal/workspace"
 )
 
 // app holds the live objects a command works with. open.go is the only
 // place that builds them from configuration.
 type app struct {
 	cfg     *config.Config
-	store   catalog.Store
+	store   catalogDB
 	objects objstore.Store
 	cache   *objstore.Cache
 	db      *duckdb.DB
@@ -34,21 +36,34 @@ type app struct {
 	// onScheduleFire, when set, learns how late each schedule tick was
 	// enqueued (rat serve's rat_scheduler_lag_seconds).
 	onScheduleFire func(lag time.Duration)
-	// lastPrune is when the scheduler last pruned old run records.
-	lastPrune time.Time
-	// wsCache is the workspace loaded last by cachedWorkspace, with the
-	// fingerprint of its files then.
-	// offered are the unconsumed landing files each pipeline's sensor last
-	// started a run for (a failed run leaves them unconsumed).
-	offered map[string]map[string]bool
-	wsMu    sync.Mutex
-	wsCache *workspace.Workspace
-	wsPrint string
-	// nextDue is the first tick of any schedule after the scheduler's last
-	// tick, once ticked (under wsMu).
-	ticked  bool
-	nextDue time.Time
+	// ws loads the workspace for long-running processes, sched is rat
+	// serve's scheduler; both built on first use.
+	orchMu sync.Mutex
+	ws     *orchestrator.Workspaces
+	sched  *orchestrator.Scheduler
 }
+
+// catalogDB is everything rat's commands, rat serve and rat worker keep in
+// the catalog database: refs, commits and tables (catalog.Store), run
+// records with their owners' leases and logs, pipeline locks, schedule
+// ticks, trigger states and keys, sessions and webhook deliveries. Both
+// stores implement all of it, checked at compile time below: no command
+// asks at run time whether the store can do something.
+type catalogDB interface {
+	server.Store
+	pipeline.RunStore
+	orchestrator.RunStore
+	orchestrator.SchedulerStore
+	triggerKeyStore
+	orchestrator.LogStore
+	PruneRuns(ctx context.Context, before time.Time) (int64, error)
+	ObserveCommits(func(sqlstore.CommitStats))
+}
+
+var (
+	_ catalogDB = (*sqlite.Store)(nil)
+	_ catalogDB = (*postgres.Store)(nil)
+)
 
 // loadConfig reads the effective configuration for a command.
 func (g *globals) loadConfig(flags map[string]string) (*config.Config, error) {
@@ -139,7 +154,7 @@ func openApp(ctx context.Context, cfg *config.Config) (_ *app, err error) {
 
 // openCatalog opens the catalog database: Postgres for a postgres:// URL,
 // else a SQLite file.
-func openCatalog(ctx context.Context, cfg *config.Config) (catalog.Store, error) {
+func openCatalog(ctx context.Context, cfg *config.Config) (catalogDB, error) {
 	url := cfg.CatalogURL
 	if cfg.IsPostgres() {
 		s, err := postgres.Open(ctx, url)

@@ -212,7 +212,7 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	rl, _ := a.store.(pipeline.RunLog)
+	rl := a.store
 	out := cmd.OutOrStdout()
 	n := 0
 	for _, r := range refs {
@@ -224,8 +224,8 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 			continue
 		}
 		id, isRun := strings.CutPrefix(r.Name, rat.RunBranchPrefix)
-		if isRun && rl != nil {
-			if rec, err := rl.Run(ctx, id); err == nil && rec.Status == string(pipeline.StatusRunning) {
+		if isRun {
+			if rec, err := rl.Run(ctx, id); err == nil && rec.Status == pipeline.StatusRunning {
 				fmt.Fprintf(out, "kept %s: the run is still running\n", r.Name)
 				continue
 			}
@@ -279,9 +279,7 @@ func (a *app) runner(ctx context.Context, ws *workspace.Workspace) (*pipeline.Ru
 		Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv,
 		Landing: landing, TmpDir: filepath.Join(a.cfg.StateDir, "tmp"),
 	}
-	if rl, ok := a.store.(pipeline.RunLog); ok {
-		r.Runs = rl
-	}
+	r.Runs = a.store
 	// Runs executed here (Run) are this process's, with heartbeats; queued
 	// runs are the queue's.
 	r.Owner, r.Lease = pipeline.NewOwner(), a.cfg.RunLease

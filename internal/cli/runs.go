@@ -39,12 +39,12 @@ func newRunsCmd(g *globals) *cobra.Command {
 					return err
 				}
 				defer a.Close()
-				if runs, err = rl.Runs(cmd.Context(), rat.RunFilter{Target: target, Status: status, Limit: limit}); err != nil {
+				if runs, err = rl.Runs(cmd.Context(), rat.RunFilter{Target: target, Status: rat.RunStatus(status), Limit: limit}); err != nil {
 					return err
 				}
 			}
 			if asJSON {
-				out := make([]json.RawMessage, len(runs))
+				out := make([]rat.RunDetail, len(runs))
 				for i, r := range runs {
 					out[i] = r.Detail
 				}
@@ -52,13 +52,12 @@ func newRunsCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, len(runs))
 			for i, r := range runs {
-				var res pipeline.Result
-				_ = json.Unmarshal(r.Detail, &res)
+				res := r.Detail
 				took := ""
 				if !r.Finished.IsZero() {
 					took = rat.Duration(r.Finished.Sub(r.Started))
 				}
-				rows[i] = []string{r.ID, r.Status, r.Target, r.Trigger, fmt.Sprint(len(res.Nodes)), r.Started.Format("2006-01-02 15:04:05"), took}
+				rows[i] = []string{r.ID, string(r.Status), r.Target, r.Trigger, fmt.Sprint(len(res.Nodes)), r.Started.Format("2006-01-02 15:04:05"), took}
 			}
 			printTable(cmd.OutOrStdout(), []string{"RUN", "STATUS", "TARGET", "TRIGGER", "NODES", "STARTED (UTC)", "TOOK"}, rows)
 			return nil
@@ -97,13 +96,13 @@ func newRunsCmd(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				_, err := out.Write(append(rec.Detail, '\n'))
+				b, err := rat.MarshalDetail(rec.Detail)
+				if err == nil {
+					_, err = out.Write(append(b, '\n'))
+				}
 				return err
 			}
-			var res pipeline.Result
-			if err := json.Unmarshal(rec.Detail, &res); err != nil {
-				return fmt.Errorf("read run %s: %w", rec.ID, err)
-			}
+			res := rec.Detail
 			fmt.Fprintf(out, "run %s into %s: %s (trigger %s, started %s, took %s)\n", rec.ID, rec.Target, rec.Status, rec.Trigger,
 				rec.Started.Format(time.RFC3339), rat.Duration(time.Duration(res.Duration)))
 			if res.Error != "" {
@@ -172,10 +171,7 @@ With --follow, keep printing new lines until the run has finished (with
 				return err
 			}
 			defer a.Close()
-			st, ok := a.store.(runLogStore)
-			if !ok {
-				return rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run logs")
-			}
+			st := a.store
 			var cur pipeline.LogCursor
 			for again := false; ; again = true {
 				run, err := rl.Run(cmd.Context(), args[0])
@@ -217,11 +213,7 @@ func openRunLog(cmd *cobra.Command, g *globals) (*app, pipeline.RunLog, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		a.Close()
-		return nil, nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
-	}
+	rl := a.store
 	// Runs whose process is gone show as what they are: failed.
 	a.reapRuns(cmd.Context(), cmd.ErrOrStderr(), nil)
 	return a, rl, nil
@@ -258,13 +250,13 @@ func remoteRuns(ctx context.Context, server, target, status string, limit int) (
 	// its own request so the output matches a local 'rat runs list'.
 	out := make([]rat.Run, len(body.Runs))
 	for i, r := range body.Runs {
-		out[i] = rat.Run{ID: r.ID, Target: r.Target, Status: r.Status, Trigger: r.Trigger, Started: r.Started, Detail: []byte("{}")}
+		out[i] = rat.Run{ID: r.ID, Target: r.Target, Status: rat.RunStatus(r.Status), Trigger: r.Trigger, Started: r.Started}
 		if r.Finished != nil {
 			out[i].Finished = *r.Finished
 		}
-		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(r.ID), nil, &raw); err == nil {
-			out[i].Detail = raw
+		var d rat.RunDetail
+		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(r.ID), nil, &d); err == nil {
+			out[i].Detail = d
 		}
 	}
 	return out, nil
@@ -272,10 +264,10 @@ func remoteRuns(ctx context.Context, server, target, status string, limit int) (
 
 // recordOf rebuilds a run record from a run's detail JSON.
 func recordOf(raw json.RawMessage) rat.Run {
-	var res pipeline.Result
+	var res rat.RunDetail
 	_ = json.Unmarshal(raw, &res)
-	rec := rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Trigger: res.Trigger, Started: res.Started, Detail: raw}
-	if res.Status != pipeline.StatusRunning && res.Status != "queued" {
+	rec := res.Record()
+	if !res.Status.Active() {
 		rec.Finished = res.Started.Add(time.Duration(res.Duration))
 	}
 	return rec

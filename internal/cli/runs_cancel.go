@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 	"github.com/spf13/cobra"
 )
 
@@ -51,7 +50,7 @@ run branch removed. In every case nothing is published.`,
 			}
 			defer a.Close()
 			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
-			msg, err := a.cancelRun(ctx, id, true, func() (*queue.Queue, func(), error) {
+			msg, err := a.cancelRun(ctx, id, true, func() (*orchestrator.Queue, func(), error) {
 				q, err := a.openQueue(ctx, 0, nil, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), nil)
 				if err != nil {
 					return nil, nil, err
@@ -73,16 +72,13 @@ run branch removed. In every case nothing is published.`,
 // A queued run (no owner) is cancelled through the queue that openQueue
 // opens; a run another process executes in itself is asked to stop (with
 // wait, until it has), or ended as owner lost when that process is gone.
-func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue func() (*queue.Queue, func(), error)) (string, error) {
-	rl, ok := a.store.(pipeline.RunLog)
-	if !ok {
-		return "", rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
-	}
+func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue func() (*orchestrator.Queue, func(), error)) (string, error) {
+	rl := a.store
 	rec, err := rl.Run(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	if rec.Status != string(pipeline.StatusRunning) && rec.Status != "queued" {
+	if !rec.Status.Active() {
 		return "", rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
 	}
 	if rec.Owner != "" {
@@ -113,10 +109,7 @@ func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue fun
 // cancelOwned asks the process running a run in itself to stop it; a run
 // whose process is gone is ended at once (owner lost).
 func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, error) {
-	leases, ok := a.store.(pipeline.RunLeases)
-	if !ok {
-		return "", rat.Errorf(rat.EINTERNAL, "this catalog keeps no run owners")
-	}
+	leases := a.store
 	if _, err := leases.RequestRunCancel(ctx, rec.ID); err != nil {
 		return "", err
 	}
@@ -126,7 +119,7 @@ func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, 
 	if !wait {
 		return fmt.Sprintf("cancelling run %s: its process %s stops it at its next heartbeat", rec.ID, rec.Owner), nil
 	}
-	rl := a.store.(pipeline.RunLog)
+	rl := a.store
 	for deadline := time.Now().Add(2 * max(rec.Lease, time.Second)); ; {
 		select {
 		case <-ctx.Done():
@@ -137,7 +130,7 @@ func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, 
 		if err != nil {
 			return "", err
 		}
-		if now.Status != string(pipeline.StatusRunning) {
+		if now.Status != pipeline.StatusRunning {
 			return fmt.Sprintf("cancelled run %s: %s", rec.ID, runError(now)), nil
 		}
 		if pipeline.OwnerGone(now.Owner) || now.Heartbeat.Add(now.Lease).Before(time.Now()) {
@@ -155,7 +148,7 @@ func (a *app) endOwnerLost(ctx context.Context, leases pipeline.RunLeases, rec r
 		return "", err
 	}
 	if res == nil {
-		now, err := a.store.(pipeline.RunLog).Run(ctx, rec.ID)
+		now, err := a.store.Run(ctx, rec.ID)
 		if err != nil {
 			return "", err
 		}
@@ -166,22 +159,17 @@ func (a *app) endOwnerLost(ctx context.Context, leases pipeline.RunLeases, rec r
 
 // runError is the error a run record holds, or its status.
 func runError(rec rat.Run) string {
-	var res pipeline.Result
-	if json.Unmarshal(rec.Detail, &res) == nil && res.Error != "" {
-		return res.Error
+	if rec.Detail.Error != "" {
+		return rec.Detail.Error
 	}
-	return rec.Status
+	return string(rec.Status)
 }
 
 // reapRuns ends the runs whose process has written no heartbeat for its
 // lease (owner lost), reporting each to w or log. One indexed read when
 // there are none: commands that run or list runs call it.
 func (a *app) reapRuns(ctx context.Context, w io.Writer, log *slog.Logger) {
-	leases, ok := a.store.(pipeline.RunLeases)
-	if !ok {
-		return
-	}
-	ended, err := pipeline.ReapRuns(ctx, a.store, leases, time.Now())
+	ended, err := pipeline.ReapRuns(ctx, a.store, a.store, time.Now())
 	for _, res := range ended {
 		if log != nil {
 			log.Warn("run ended: its owner is gone", "run", res.ID, "status", res.Status, "error", res.Error)

@@ -160,7 +160,7 @@ func TestLandingSensor(t *testing.T) {
 	}
 	// The queued run ends without consuming b.csv (say, it failed): b.csv
 	// starts the pipeline once, not on every tick; a new file, once more.
-	rl := a.store.(pipeline.RunLog)
+	rl := a.store
 	rec, err := rl.Run(context.Background(), queued.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -189,10 +189,10 @@ func TestLandingSensor(t *testing.T) {
 // run_retention_days, once an hour.
 func TestRunRetention(t *testing.T) {
 	a := openLocalApp(t, t.TempDir(), map[string]string{"workspace.yaml": "name: keep\nruns: {retention_days: 30}\n"})
-	rl := a.store.(pipeline.RunLog)
+	rl := a.store
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	save := func(id, status string, finished time.Time) {
-		if err := rl.SaveRun(context.Background(), rat.Run{ID: id, Target: "main", Status: status, Trigger: "manual", Started: finished, Finished: finished, Detail: []byte("{}")}); err != nil {
+	save := func(id string, status rat.RunStatus, finished time.Time) {
+		if err := rl.SaveRun(context.Background(), rat.Run{ID: id, Target: "main", Status: status, Trigger: "manual", Started: finished, Finished: finished}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -232,38 +232,6 @@ func openLocalApp(t *testing.T, dir string, files map[string]string) *app {
 }
 
 // TestWorkspaceFingerprint: the scheduler reloads the workspace when a
-// pipeline file changes, not when landing files or the state change.
-func TestWorkspaceFingerprint(t *testing.T) {
-	dir := t.TempDir()
-	if err := writeTree(dir, map[string]string{
-		"workspace.yaml": "name: fp\n", "pipelines/silver/a.sql": "SELECT 1 AS x\n",
-		"landing/orders/a.csv": "id\n1\n", ".rat/catalog.db": "x",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	print := func() string {
-		t.Helper()
-		p, err := workspaceFingerprint(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	first := print()
-	if err := writeTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n", ".rat/queue.db": "y"}); err != nil {
-		t.Fatal(err)
-	}
-	if print() != first {
-		t.Fatal("a landing file or the state directory changed the fingerprint")
-	}
-	if err := writeTree(dir, map[string]string{"pipelines/silver/a.sql": "SELECT 2 AS x\n"}); err != nil {
-		t.Fatal(err)
-	}
-	if print() == first {
-		t.Fatal("an edited pipeline kept the fingerprint")
-	}
-}
-
 // TestNextTick: an idle scheduler ticks every idleTick, at the next tick of
 // a schedule when that comes sooner (as the last tick computed it: an
 // "@every" schedule counts from its last tick), and every second while a

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/server"
 	"github.com/spf13/cobra"
 )
@@ -88,11 +88,11 @@ See SECURITY.md for what a public deployment needs.`,
 			}
 			// Every serve replica is a scheduler; River's leader makes sure
 			// one tick a second is worked, by one of them.
-			var q *queue.Queue
+			var q *orchestrator.Queue
 			tick := func(ctx context.Context, now time.Time) error {
 				// Nodes whose worker died go to another one; runs whose
 				// rat run process died end as failed (owner lost).
-				if n, err := q.Reap(ctx, queue.DefaultLease); err != nil {
+				if n, err := q.Reap(ctx, orchestrator.DefaultLease); err != nil {
 					log.Error("reap", "err", err)
 				} else if n > 0 {
 					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
@@ -118,11 +118,7 @@ See SECURITY.md for what a public deployment needs.`,
 			if err != nil {
 				return err
 			}
-			if o, ok := a.store.(interface {
-				ObserveCommits(func(sqlstore.CommitStats))
-			}); ok {
-				o.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
-			}
+			a.store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 			a.onScheduleFire = m.ScheduleFired
 			if err := q.Start(ctx); err != nil {
 				return err
@@ -206,7 +202,7 @@ func (a *app) apiTokens() ([]server.Token, error) {
 }
 
 // newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m *metrics.Metrics) (*server.Server, error) {
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Queue, m *metrics.Metrics) (*server.Server, error) {
 	tokens, err := a.apiTokens()
 	if err != nil {
 		return nil, err
@@ -215,11 +211,10 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m
 	if err != nil {
 		return nil, err
 	}
-	rl, _ := a.store.(pipeline.RunLog)
 	return server.New(server.Config{
 		Listen: a.cfg.Listen, Tokens: tokens, Version: buildVersion().Version,
 		AllowedHosts: a.cfg.AllowedHosts, MetricsToken: a.cfg.MetricsToken.Reveal(),
-		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
+		Store: a.store, Lake: a.lake, Landing: landing, Branch: a.cfg.Branch,
 		Logger: log, Metrics: m, StateDir: a.cfg.StateDir,
 		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
 		Limits: server.Limits{ResultBytes: int64(a.cfg.MaxResultBytes)},
@@ -254,11 +249,9 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m
 				return found, err
 			}
 			// Not the queue's: a run that a rat run process executes.
-			if rl, ok := a.store.(pipeline.RunLog); ok {
-				if rec, err := rl.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == string(pipeline.StatusRunning) {
-					_, err := a.cancelOwned(ctx, rec, false)
-					return err == nil, err
-				}
+			if rec, err := a.store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
+				_, err := a.cancelOwned(ctx, rec, false)
+				return err == nil, err
 			}
 			return false, nil
 		},

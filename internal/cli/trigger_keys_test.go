@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/trigger"
 )
 
@@ -62,7 +61,7 @@ func TestTriggerReorderKeepsState(t *testing.T) {
 		t.Fatalf("new schedules fired %d runs", n)
 	}
 	// The quarter-hourly schedule is switched off; its 10:15 tick is skipped.
-	ts := a.store.(server.TriggerStates)
+	ts := a.store
 	if err := ts.SetTriggerDisabled(ctx, triggerKey(t, a, "silver.x", 1), true); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +104,8 @@ func TestLegacyTriggerKeys(t *testing.T) {
 			"  - {type: schedule, cron: '*/15 * * * *', name: quarter}\n",
 	})
 	ctx := context.Background()
-	st := a.store.(scheduleState)
-	ts := a.store.(server.TriggerStates)
+	st := a.store
+	ts := a.store
 	last := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	for key, t0 := range map[string]time.Time{"silver.x#0": last, "silver.x#1": last, "silver.gone#0": last, "silver.x#7": last} {
 		if err := st.SetScheduleLast(ctx, key, t0); err != nil {

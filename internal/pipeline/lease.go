@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -24,10 +23,17 @@ import (
 // killed, or its machine died), whichever rat process looks next ends the
 // run as failed (owner lost) and removes its run branch; the target was
 // never touched. Queued runs have no owner in their record: the queue's
-// nodes have owners and heartbeats of their own (internal/queue).
+// nodes have owners and heartbeats of their own (internal/orchestrator).
 
 // DefaultLease is how long a run's owner may go without a heartbeat.
 const DefaultLease = 30 * time.Second
+
+// RunStore keeps run records and the leases of their owners; the
+// catalog's SQL stores implement it.
+type RunStore interface {
+	RunLog
+	RunLeases
+}
 
 // RunLeases keeps the owners of runs; the catalog's SQL stores implement it.
 type RunLeases interface {
@@ -83,10 +89,20 @@ func cutLast(s, sep string) (before, after string, ok bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
-// runLease is what a Runner keeps of a run it owns.
+// runLease is what a Runner keeps of a run it owns, in the context of
+// the run (Run puts it there).
 type runLease struct {
 	owner string
 	lease time.Duration
+}
+
+type leaseKey struct{}
+
+// leaseOf returns the lease of the run ctx belongs to, nil for a run this
+// process does not own.
+func leaseOf(ctx context.Context) *runLease {
+	l, _ := ctx.Value(leaseKey{}).(*runLease)
+	return l
 }
 
 var (
@@ -96,11 +112,10 @@ var (
 
 // leases returns the run store as RunLeases when the runner owns its runs.
 func (r *Runner) leases() RunLeases {
-	if r.Owner == "" {
+	if r.Owner == "" || r.Runs == nil {
 		return nil
 	}
-	l, _ := r.Runs.(RunLeases)
-	return l
+	return r.Runs
 }
 
 func (r *Runner) lease() time.Duration {
@@ -114,8 +129,7 @@ func (r *Runner) lease() time.Duration {
 // returned context ends when a cancel was requested or the run was taken
 // from this owner; context.Cause tells which.
 func (r *Runner) keepLease(ctx context.Context, res *Result) (context.Context, func()) {
-	leases := r.leases()
-	if leases == nil || res.lease == nil {
+	if r.leases() == nil || leaseOf(ctx) == nil {
 		return ctx, func() {}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -146,11 +160,11 @@ func (r *Runner) keepLease(ctx context.Context, res *Result) (context.Context, f
 // heartbeat writes one heartbeat of a run this runner owns; it returns
 // errCancelRequested or errOwnerLost when the run must stop.
 func (r *Runner) heartbeat(ctx context.Context, res *Result) error {
-	leases := r.leases()
-	if leases == nil || res.lease == nil {
+	leases, l := r.leases(), leaseOf(ctx)
+	if leases == nil || l == nil {
 		return nil
 	}
-	cancel, err := leases.HeartbeatRun(context.WithoutCancel(ctx), res.ID, res.lease.owner, r.now())
+	cancel, err := leases.HeartbeatRun(context.WithoutCancel(ctx), res.ID, l.owner, r.now())
 	switch {
 	case rat.IsCode(err, rat.ECONFLICT):
 		return errOwnerLost
@@ -198,13 +212,10 @@ func EndOwnerLost(ctx context.Context, store catalog.Store, leases RunLeases, id
 	var res *Result
 	err := leases.UpdateRun(ctx, id, func(rec *rat.Run) error {
 		res = nil
-		if rec.Status != string(StatusRunning) || rec.Owner == "" || (!force && !rec.Heartbeat.Add(rec.Lease).Before(now)) {
+		if rec.Status != StatusRunning || rec.Owner == "" || (!force && !rec.Heartbeat.Add(rec.Lease).Before(now)) {
 			return nil
 		}
-		var r Result
-		if err := json.Unmarshal(rec.Detail, &r); err != nil {
-			return fmt.Errorf("read run %s: %w", id, err)
-		}
+		r := rec.Detail
 		r.Status, r.Error = StatusFailed, reason
 		if c := publishedBy(ctx, store, &r); c != "" {
 			// The target holds the run's commits: the owner stopped after
@@ -215,11 +226,7 @@ func EndOwnerLost(ctx context.Context, store catalog.Store, leases RunLeases, id
 			r.Error = fmt.Sprintf("%s; the run branch %s was removed and %s was not changed", reason, r.RunBranch, r.Target)
 		}
 		r.Duration = Duration(now.Sub(r.Started))
-		detail, err := json.Marshal(&r)
-		if err != nil {
-			return err
-		}
-		rec.Status, rec.Finished, rec.Detail = string(r.Status), now.UTC(), detail
+		rec.Status, rec.Finished, rec.Detail = r.Status, now.UTC(), r
 		res = &r
 		return nil
 	})

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ func TestReapRuns(t *testing.T) {
 	ctx := context.Background()
 	store := e.lake.Store()
 	leases := store.(RunLeases)
-	runs := store.(RunLog)
+	runs := store.(RunStore)
 	r := &Runner{Lake: e.lake, Workspace: loadWS(t, e), Runs: runs, Owner: "elsewhere-1-aa", Lease: time.Minute}
 	mainBefore := e.head("main")
 
@@ -30,7 +29,7 @@ func TestReapRuns(t *testing.T) {
 	if err := store.CreateRef(ctx, rat.Ref{Name: lost.RunBranch, Kind: rat.Branch, Head: mainBefore, Internal: true}); err != nil {
 		t.Fatal(err)
 	}
-	lostRec := rat.Run{ID: lost.ID, Target: "main", Status: "running", Trigger: "manual", Started: started, Detail: mustJSON(t, lost),
+	lostRec := rat.Run{ID: lost.ID, Target: "main", Status: "running", Trigger: "manual", Started: started, Detail: *lost,
 		Owner: r.Owner, Heartbeat: started, Lease: time.Minute}
 	if err := runs.SaveRun(ctx, lostRec); err != nil {
 		t.Fatal(err)
@@ -63,15 +62,15 @@ func TestReapRuns(t *testing.T) {
 		t.Fatalf("after the lease: %d ended, %v", len(ended), err)
 	}
 	rec, err := runs.Run(ctx, lost.ID)
-	if err != nil || rec.Status != "failed" || !strings.Contains(string(rec.Detail), "owner lost: its process elsewhere-1-aa wrote no heartbeat") {
+	if err != nil || rec.Status != "failed" || !strings.Contains(rec.Detail.Error, "owner lost: its process elsewhere-1-aa wrote no heartbeat") {
 		t.Fatalf("lost run: %+v %v", rec, err)
 	}
 	if _, err := store.Ref(ctx, lost.RunBranch); !rat.IsCode(err, rat.ENOTFOUND) {
 		t.Fatalf("the lost run's branch: %v", err)
 	}
 	rec, err = runs.Run(ctx, done.ID)
-	var got Result
-	if err != nil || json.Unmarshal(rec.Detail, &got) != nil || rec.Status != "success" || got.Commit != done.Commit || !strings.Contains(got.Error, "it had published") {
+	got := rec.Detail
+	if err != nil || rec.Status != "success" || got.Commit != done.Commit || !strings.Contains(got.Error, "it had published") {
 		t.Fatalf("published run: %+v %+v %v", rec, got, err)
 	}
 	if _, err := store.Ref(ctx, done.RunBranch); !rat.IsCode(err, rat.ENOTFOUND) {
@@ -85,13 +84,4 @@ func TestReapRuns(t *testing.T) {
 	if err := runs.SaveRun(ctx, lostRec); !rat.IsCode(err, rat.ECONFLICT) {
 		t.Fatalf("the lost owner's save: %v", err)
 	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

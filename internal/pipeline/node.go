@@ -10,79 +10,62 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/orchestrator/dag"
 	"github.com/ratdata/rat/internal/workspace"
 )
 
 // execute builds the selected pipelines on the run branch, up to
 // r.Parallel at once, each as soon as the pipelines it reads are built.
+// The order is the queued runs' state machine (dag.Graph), held in memory.
 func (r *Runner) execute(ctx context.Context, mu *sync.Mutex, selected []*workspace.Pipeline, res *Result) []NodeResult {
 	parallel := max(r.Parallel, 1)
-	index := map[rat.TableID]int{}
+	index := map[string]int{}
+	planned := make([]PlannedNode, len(selected))
 	for i, p := range selected {
-		index[p.ID] = i
+		index[p.ID.String()] = i
+		planned[i].Pipeline = p.ID.String()
+		for _, dep := range p.Refs {
+			planned[i].Deps = append(planned[i].Deps, dep.String())
+		}
 	}
+	g := dag.NewGraph(planned)
 	results := make([]NodeResult, len(selected))
-	state := make([]Status, len(selected)) // "" = waiting
 	type done struct {
 		i int
 		n NodeResult
 	}
 	finished := make(chan done)
 	running := 0
-	ready := func(i int) (ok, skip bool) {
-		for _, dep := range selected[i].Refs {
-			j, in := index[dep]
-			if !in {
-				continue // not selected: read as it is on the target
+	for g.Left() > 0 {
+		for running < parallel {
+			name, ok := g.Next()
+			if !ok {
+				break
 			}
-			switch state[j] {
-			case StatusSuccess:
-			case StatusFailed, StatusSkipped:
-				return false, true
-			default:
-				return false, false
-			}
-		}
-		return true, false
-	}
-	remaining := len(selected)
-	for remaining > 0 {
-		progressed := true
-		for progressed {
-			progressed = false
-			for i := range selected {
-				if state[i] != "" || running >= parallel {
-					continue
-				}
-				ok, skip := ready(i)
-				switch {
-				case skip:
-					state[i] = StatusSkipped
-					results[i] = NodeResult{Pipeline: selected[i].ID.String(), Status: StatusSkipped, Kind: kind(selected[i], false), Error: "an upstream pipeline failed"}
-					remaining--
-					progressed = true
-					r.emit(mu, Event{Kind: "node_finished", Pipeline: results[i].Pipeline, Node: &results[i]})
-				case ok:
-					state[i] = "running"
-					running++
-					progressed = true
-					p := selected[i]
-					r.emit(mu, Event{Kind: "node_started", Pipeline: p.ID.String()})
-					go func(i int) {
-						finished <- done{i, r.nodeWithRetries(ctx, p, res)}
-					}(i)
-				}
-			}
+			i := index[name]
+			running++
+			p := selected[i]
+			r.emit(mu, Event{Kind: "node_started", Pipeline: name})
+			go func() {
+				finished <- done{i, r.nodeWithRetries(ctx, p, res)}
+			}()
 		}
 		if running == 0 {
 			break
 		}
 		d := <-finished
 		running--
-		remaining--
 		results[d.i] = d.n
-		state[d.i] = d.n.Status
+		_, skipped, err := g.Done(d.n.Pipeline, d.n.Status)
+		if err != nil {
+			results[d.i].Status, results[d.i].Error = StatusFailed, rat.ErrorMessage(err)
+		}
 		r.emit(mu, Event{Kind: "node_finished", Pipeline: d.n.Pipeline, Node: &results[d.i]})
+		for _, name := range skipped {
+			i := index[name]
+			results[i] = NodeResult{Pipeline: name, Status: StatusSkipped, Kind: kind(selected[i], false), Error: dag.SkippedUpstream}
+			r.emit(mu, Event{Kind: "node_finished", Pipeline: name, Node: &results[i]})
+		}
 	}
 	return results
 }
@@ -114,10 +97,11 @@ func (r *Runner) nodeWithRetries(ctx context.Context, p *workspace.Pipeline, res
 			n.Started = first.UTC()
 			n.Duration = Duration(r.now().Sub(first))
 		}
-		if n.Status != StatusFailed || attempt > p.Config.Retries || ctx.Err() != nil {
+		d := dag.Settle(dag.Attempt{Status: n.Status, Attempt: attempt, Retries: p.Config.Retries, RetryDelay: p.Config.RetryDelay})
+		if !d.Requeue || ctx.Err() != nil {
 			return n
 		}
-		t := time.NewTimer(p.Config.RetryDelay)
+		t := time.NewTimer(d.Delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -133,7 +117,7 @@ func (r *Runner) attempt(ctx context.Context, p *workspace.Pipeline, res *Result
 	if attempt > 1 {
 		if err := r.reset(ctx, res, p.ID); err != nil {
 			n := NodeResult{Pipeline: p.ID.String(), Kind: kind(p, res.FullRefresh)}
-			n.failed(err, p, "")
+			failed(&n, err, p, "")
 			return n
 		}
 	}
@@ -153,7 +137,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	}()
 	var rendered string // the SQL as run, once rendered
 	fail := func(err error) NodeResult {
-		n.failed(err, p, rendered)
+		failed(&n, err, p, rendered)
 		return n
 	}
 	exists := false

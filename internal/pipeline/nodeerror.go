@@ -21,7 +21,7 @@ var duckdbLine = regexp.MustCompile(`(?s)\n+LINE (\d+):.*$`)
 // failed marks n failed by err: its message on one line, with the file
 // and line it points to, its error code, and an excerpt of the SQL around
 // that line. rendered is the SQL the node ran ("" when rendering failed).
-func (n *NodeResult) failed(err error, p *workspace.Pipeline, rendered string) {
+func failed(n *NodeResult, err error, p *workspace.Pipeline, rendered string) {
 	n.Status = StatusFailed
 	n.Code = rat.ErrorCode(err)
 	msg := rat.ErrorMessage(err)

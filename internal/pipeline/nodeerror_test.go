@@ -53,7 +53,7 @@ func TestLocate(t *testing.T) {
 func TestNodeFailedSaysWhere(t *testing.T) {
 	var n NodeResult
 	err := rat.Errorf(rat.EINVALID, "read source: Binder Error: Referenced column \"x\" not found\nCandidate bindings: \"y\"\n\nLINE 2: SELECT x\n  ^")
-	n.failed(err, &workspace.Pipeline{File: "pipelines/silver/a.sql", SQL: "-- @materialized: table\nSELECT x\nFROM t\n"}, "-- @materialized: table\nSELECT x\nFROM t\n")
+	failed(&n, err, &workspace.Pipeline{File: "pipelines/silver/a.sql", SQL: "-- @materialized: table\nSELECT x\nFROM t\n"}, "-- @materialized: table\nSELECT x\nFROM t\n")
 	want := `pipelines/silver/a.sql:2: read source: Binder Error: Referenced column "x" not found Candidate bindings: "y"`
 	if n.Status != StatusFailed || n.Error != want || n.Code != rat.EINVALID || n.File != "pipelines/silver/a.sql" || n.Line != 2 {
 		t.Fatalf("node %+v\nwant error %q", n, want)
@@ -62,7 +62,7 @@ func TestNodeFailedSaysWhere(t *testing.T) {
 		t.Fatalf("excerpt:\n%s", n.Excerpt)
 	}
 	var other NodeResult
-	other.failed(errors.New("boom"), &workspace.Pipeline{File: "pipelines/silver/a.sql", SQL: "SELECT 1\n"}, "")
+	failed(&other, errors.New("boom"), &workspace.Pipeline{File: "pipelines/silver/a.sql", SQL: "SELECT 1\n"}, "")
 	if other.Error != "pipelines/silver/a.sql: boom" || other.Code != rat.EINTERNAL || other.Line != 0 {
 		t.Fatalf("node %+v", other)
 	}

@@ -6,9 +6,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,7 +33,7 @@ type Runner struct {
 	TmpDir string
 	// Runs records runs; nil keeps no records (and state:modified then
 	// treats every pipeline as modified).
-	Runs RunLog
+	Runs RunStore
 	// Progress receives events as the run goes; it may be nil. It is called
 	// from several goroutines, one event at a time.
 	Progress func(Event)
@@ -64,86 +61,27 @@ type Options struct {
 	Modified func(*workspace.Pipeline) bool
 }
 
-// Status is the outcome of a run or of one of its nodes.
-type Status string
+// Status is the outcome of a run or of one of its nodes (rat.RunStatus).
+type Status = rat.RunStatus
 
 // Statuses.
 const (
-	StatusSuccess Status = "success"
-	StatusFailed  Status = "failed"  // a node failed or an error-severity test failed
-	StatusSkipped Status = "skipped" // not run: an upstream node failed
-	StatusPlanned Status = "planned" // dry run
-	StatusRunning Status = "running"
-	StatusWaiting Status = "waiting" // a node of a running run not built yet
+	StatusSuccess = rat.RunSuccess
+	StatusFailed  = rat.RunFailed  // a node failed or an error-severity test failed
+	StatusSkipped = rat.RunSkipped // not run: an upstream node failed
+	StatusPlanned = rat.RunPlanned // dry run
+	StatusRunning = rat.RunRunning
+	StatusWaiting = rat.RunWaiting // a node of a running run not built yet
 )
 
-// Result reports a run.
-type Result struct {
-	ID        string   `json:"id"`
-	Target    string   `json:"target"`
-	Selectors []string `json:"selectors,omitempty"`
-	Trigger   string   `json:"trigger,omitempty"` // manual, api, schedule, landing, webhook, after
-	// FullRefresh rebuilds incremental tables from scratch.
-	FullRefresh bool `json:"full_refresh,omitempty"`
-	// Base is the target's head the run branch forked from.
-	Base      string       `json:"base,omitempty"`
-	RunBranch string       `json:"run_branch"`
-	Status    Status       `json:"status"`
-	Started   time.Time    `json:"started"`
-	Duration  Duration     `json:"duration"`
-	Nodes     []NodeResult `json:"nodes"`
-	Tests     []TestResult `json:"tests"`
-	Commit    string       `json:"commit,omitempty"` // the target's head after publishing
-	Error     string       `json:"error,omitempty"`
-	// Hashes are the file hashes of the pipelines built, for state:modified.
-	Hashes map[string]string `json:"hashes,omitempty"`
+// Result reports a run (rat.RunDetail).
+type Result = rat.RunDetail
 
-	lease *runLease // set while this process owns the run (Run)
-}
+// NodeResult reports one pipeline of a run (rat.NodeRun).
+type NodeResult = rat.NodeRun
 
-// NodeResult reports one pipeline of a run.
-type NodeResult struct {
-	Pipeline string    `json:"pipeline"`
-	Status   Status    `json:"status"`
-	Kind     string    `json:"kind"` // table, view, incremental/<strategy>
-	Rows     int64     `json:"rows"`
-	Files    int       `json:"files"`
-	Bytes    int64     `json:"bytes"`
-	Started  time.Time `json:"started,omitzero"`   // when the node began building
-	Attempts int       `json:"attempts,omitempty"` // builds tried, when the pipeline sets retries
-	Worker   string    `json:"worker,omitempty"`   // the process that built it, in a queued run (host-pid-id)
-	Duration Duration  `json:"duration"`
-	Error    string    `json:"error,omitempty"`
-	// Where a failure points: its error code (invalid, not_found, …), the
-	// pipeline's file, the line in it (0 when unknown) and the SQL around
-	// that line, the line marked with '>'.
-	Code    string `json:"code,omitempty"`
-	File    string `json:"file,omitempty"`
-	Line    int    `json:"line,omitempty"`
-	Excerpt string `json:"excerpt,omitempty"`
-	SQL     string `json:"sql,omitempty"` // rendered, for dry runs
-}
-
-// IsView reports whether the node built a view: it stores SQL, no rows.
-func (n NodeResult) IsView() bool { return n.Kind == string(workspace.View) }
-
-// Duration marshals as seconds.
-type Duration time.Duration
-
-// MarshalJSON writes seconds with millisecond precision.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(fmt.Sprintf("%.3f", time.Duration(d).Seconds())), nil
-}
-
-// UnmarshalJSON reads seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s float64
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	*d = Duration(s * float64(time.Second))
-	return nil
-}
+// Duration marshals as seconds (rat.Seconds).
+type Duration = rat.Seconds
 
 // Event is one step of a run, for progress output.
 type Event struct {
@@ -170,12 +108,8 @@ func (r *Runner) emit(mu *sync.Mutex, e Event) {
 	r.Progress(e)
 }
 
-// NewRunID returns a sortable, unique run id: 20060102-150405-abcd.
-func NewRunID(t time.Time) string {
-	b := make([]byte, 2)
-	_, _ = rand.Read(b)
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
-}
+// NewRunID returns a sortable, unique run id (rat.NewRunID).
+func NewRunID(t time.Time) string { return rat.NewRunID(t) }
 
 // Run executes the selected pipelines on a run branch, tests them, and
 // publishes them to the target branch when every node and every
@@ -191,7 +125,7 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 		return r.dryRun(ctx, res, selected), nil
 	}
 	if r.leases() != nil {
-		res.lease = &runLease{owner: r.Owner, lease: r.lease()}
+		ctx = context.WithValue(ctx, leaseKey{}, &runLease{owner: r.Owner, lease: r.lease()})
 	}
 	if err := r.fork(ctx, res); err != nil {
 		return nil, err
@@ -205,14 +139,8 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	return r.complete(ctx, &mu, res, selected, ctx.Err() != nil), nil
 }
 
-// PlannedNode is one node of a prepared run: a pipeline and the selected
-// pipelines it reads (those it waits for).
-type PlannedNode struct {
-	Pipeline   string        `json:"pipeline"`
-	Deps       []string      `json:"deps,omitempty"`
-	Retries    int           `json:"retries,omitempty"`     // the pipeline's retries setting
-	RetryDelay time.Duration `json:"retry_delay,omitempty"` // and its retry_delay
-}
+// PlannedNode is one node of a prepared run (rat.PlannedNode).
+type PlannedNode = rat.PlannedNode
 
 // Prepare starts a run whose nodes something else executes (the queue's
 // workers, one job per node): it selects the pipelines, forks the run
@@ -260,7 +188,7 @@ func (r *Runner) Build(ctx context.Context, res *Result, pipeline string, attemp
 	var n NodeResult
 	if p, err := r.Workspace.Resolve(pipeline); err != nil {
 		n = NodeResult{Pipeline: pipeline}
-		n.failed(err, nil, "")
+		failed(&n, err, nil, "")
 	} else {
 		n = r.attempt(ctx, p, res, attempt)
 	}
@@ -331,7 +259,7 @@ func (r *Runner) dryRun(ctx context.Context, res *Result, selected []*workspace.
 		}
 		sql, err := p.Render(rc)
 		if err != nil {
-			n.failed(err, p, "")
+			failed(&n, err, p, "")
 			res.Status = StatusFailed
 		}
 		n.SQL = sql

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -23,17 +22,12 @@ func (r *Runner) save(ctx context.Context, res *Result, trigger string) {
 	if r.Runs == nil {
 		return
 	}
-	detail, err := json.Marshal(res)
-	if err == nil {
-		rec := rat.Run{ID: res.ID, Target: res.Target, Status: string(res.Status), Trigger: trigger, Started: res.Started, Detail: detail}
-		if res.lease != nil {
-			rec.Owner, rec.Heartbeat, rec.Lease = res.lease.owner, r.now(), res.lease.lease
-		}
-		if res.Status != StatusRunning {
-			rec.Finished = res.Started.Add(timeDuration(res.Duration))
-		}
-		err = r.Runs.SaveRun(context.WithoutCancel(ctx), rec)
+	rec := res.Record()
+	rec.Trigger = trigger
+	if l := leaseOf(ctx); l != nil {
+		rec.Owner, rec.Heartbeat, rec.Lease = l.owner, r.now(), l.lease
 	}
+	err := r.Runs.SaveRun(context.WithoutCancel(ctx), rec)
 	if err != nil && res.Error == "" {
 		res.Error = "record run: " + rat.ErrorMessage(err)
 	}
@@ -59,20 +53,15 @@ func (r *Runner) lastHashes(ctx context.Context, target string) map[string]strin
 	if r.Runs == nil {
 		return out
 	}
-	runs, err := r.Runs.Runs(ctx, rat.RunFilter{Target: target, Status: string(StatusSuccess), Limit: 1})
+	runs, err := r.Runs.Runs(ctx, rat.RunFilter{Target: target, Status: StatusSuccess, Limit: 1})
 	if err != nil || len(runs) == 0 {
 		return out
 	}
-	var last Result
-	if json.Unmarshal(runs[0].Detail, &last) == nil {
-		for k, v := range last.Hashes {
-			out[k] = v
-		}
+	for k, v := range runs[0].Detail.Hashes {
+		out[k] = v
 	}
 	return out
 }
-
-func timeDuration(d Duration) time.Duration { return time.Duration(d) }
 
 // LogSeq returns the seq of a new log line: the clock's microseconds,
 // increasing within the process. Lines of one run come from several

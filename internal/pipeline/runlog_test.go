@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +12,7 @@ import (
 func TestRunRecordsAndStateModified(t *testing.T) {
 	e := newEnv(t, copyFiles(basic))
 	e.load("bronze.raw", "SELECT 1 AS id, 2 AS amount")
-	rl, ok := e.lake.Store().(RunLog)
+	rl, ok := e.lake.Store().(RunStore)
 	if !ok {
 		t.Fatal("the SQLite store keeps no run records")
 	}
@@ -23,8 +22,8 @@ func TestRunRecordsAndStateModified(t *testing.T) {
 	if err != nil || rec.Status != "success" || rec.Trigger != "manual" || rec.Finished.IsZero() {
 		t.Fatalf("record %+v, %v", rec, err)
 	}
-	var detail Result
-	if err := json.Unmarshal(rec.Detail, &detail); err != nil || len(detail.Nodes) != 2 || detail.Hashes["gold.total"] == "" {
+	detail := rec.Detail
+	if len(detail.Nodes) != 2 || detail.Hashes["gold.total"] == "" {
 		t.Fatalf("detail %+v, %v", detail, err)
 	}
 	// Nothing changed: state:modified selects nothing.

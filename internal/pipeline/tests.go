@@ -22,18 +22,7 @@ const (
 )
 
 // TestResult reports one test.
-type TestResult struct {
-	Pipeline   string   `json:"pipeline"`
-	Name       string   `json:"name"`
-	Kind       string   `json:"kind"` // quality, column or custom
-	Severity   string   `json:"severity"`
-	Status     string   `json:"status"`
-	Violations int64    `json:"violations"`
-	Sample     []string `json:"sample,omitempty"` // up to 5 violating rows
-	Error      string   `json:"error,omitempty"`
-	File       string   `json:"file,omitempty"`
-	Duration   Duration `json:"duration"`
-}
+type TestResult = rat.TestRun
 
 // check is one test ready to run: SQL returning violating rows, or (for
 // custom tests with an expected count) a count to compare.

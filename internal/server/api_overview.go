@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
@@ -76,8 +75,8 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	if s.cfg.Runs != nil {
-		runs, err := s.cfg.Runs.Runs(ctx, rat.RunFilter{Limit: 30})
+	{
+		runs, err := s.cfg.Store.Runs(ctx, rat.RunFilter{Limit: 30})
 		if err != nil {
 			return err
 		}
@@ -90,11 +89,7 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			// The newest result of each test decides whether it fails now.
-			var res pipeline.Result
-			if json.Unmarshal(run.Detail, &res) != nil {
-				continue
-			}
-			for _, t := range res.Tests {
+			for _, t := range run.Detail.Tests {
 				key := t.Pipeline + "\x00" + t.Name
 				if seen[key] {
 					continue
@@ -144,7 +139,7 @@ func (s *Server) runChecks(ctx context.Context) []checkJSON {
 }
 
 func toRunJSON(run rat.Run) runJSON {
-	j := runJSON{ID: run.ID, Target: run.Target, Status: run.Status, Trigger: run.Trigger, Started: run.Started.UTC()}
+	j := runJSON{ID: run.ID, Target: run.Target, Status: string(run.Status), Trigger: run.Trigger, Started: run.Started.UTC()}
 	if !run.Finished.IsZero() {
 		f := run.Finished.UTC()
 		j.Finished = &f
@@ -177,16 +172,7 @@ func (s *Server) getPipelineStatus(w http.ResponseWriter, r *http.Request) error
 	}
 	out := map[string]pipelineStatus{}
 	for _, run := range runs {
-		var d struct {
-			Nodes []struct {
-				Pipeline string `json:"pipeline"`
-				Status   string `json:"status"`
-			} `json:"nodes"`
-			Tests []pipeline.TestResult `json:"tests"`
-		}
-		if json.Unmarshal(run.Detail, &d) != nil {
-			continue
-		}
+		d := run.Detail
 		// A node that built but failed an error-severity test did not
 		// publish: it shows as failed.
 		failedTests := map[string]bool{}
@@ -196,12 +182,12 @@ func (s *Server) getPipelineStatus(w http.ResponseWriter, r *http.Request) error
 			}
 		}
 		for _, n := range d.Nodes {
-			if _, ok := out[n.Pipeline]; !ok && n.Status != string(pipeline.StatusPlanned) {
+			if _, ok := out[n.Pipeline]; !ok && n.Status != pipeline.StatusPlanned {
 				st := n.Status
-				if st == string(pipeline.StatusSuccess) && failedTests[n.Pipeline] {
-					st = string(pipeline.StatusFailed)
+				if st == pipeline.StatusSuccess && failedTests[n.Pipeline] {
+					st = pipeline.StatusFailed
 				}
-				out[n.Pipeline] = pipelineStatus{Status: st, Run: run.ID, At: run.Started.UTC()}
+				out[n.Pipeline] = pipelineStatus{Status: string(st), Run: run.ID, At: run.Started.UTC()}
 			}
 		}
 	}

@@ -61,7 +61,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", "/api/v1/runs/"+opts.ID)
 	writeJSON(w, http.StatusAccepted, map[string]any{
-		"id": opts.ID, "status": pipeline.StatusRunning, "target": opts.Target, "run_branch": "run/" + opts.ID,
+		"id": opts.ID, "status": pipeline.StatusRunning, "target": opts.Target, "run_branch": rat.RunBranch(opts.ID),
 	})
 	return nil
 }
@@ -103,23 +103,19 @@ func (s *Server) startRun(opts pipeline.Options) error {
 // recorded it, so GET /runs/{id} does not answer 404 for an id the server
 // handed out.
 func (s *Server) recordFailure(opts pipeline.Options, start time.Time, cause error) {
-	if s.cfg.Runs == nil {
-		return
-	}
 	bg := context.Background()
-	if _, err := s.cfg.Runs.Run(bg, opts.ID); err == nil {
+	if _, err := s.cfg.Store.Run(bg, opts.ID); err == nil {
 		return
 	}
 	msg := rat.ErrorMessage(cause)
 	if rat.ErrorCode(cause) == rat.EINTERNAL {
 		msg = "internal error; the server log has the details"
 	}
-	res := pipeline.Result{ID: opts.ID, Target: opts.Target, Trigger: opts.Trigger, RunBranch: "run/" + opts.ID, Status: pipeline.StatusFailed,
-		Started: start.UTC(), Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: msg}
-	detail, _ := json.Marshal(res)
-	rec := rat.Run{ID: opts.ID, Target: opts.Target, Status: string(pipeline.StatusFailed), Trigger: opts.Trigger,
-		Started: start.UTC(), Finished: s.cfg.Now().UTC(), Detail: detail}
-	if err := s.cfg.Runs.SaveRun(bg, rec); err != nil {
+	res := rat.RunDetail{ID: opts.ID, Target: opts.Target, Trigger: opts.Trigger, RunBranch: rat.RunBranch(opts.ID), Status: rat.RunFailed,
+		Started: start.UTC(), Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}, Error: msg}
+	rec := res.Record()
+	rec.Finished = s.cfg.Now().UTC()
+	if err := s.cfg.Store.SaveRun(bg, rec); err != nil {
 		s.log.Error("record run", "run", opts.ID, "err", err)
 	}
 }
@@ -136,12 +132,7 @@ type runJSON struct {
 	Pipelines []string `json:"pipelines,omitempty"`
 }
 
-func (s *Server) runLog() (pipeline.RunLog, error) {
-	if s.cfg.Runs == nil {
-		return nil, rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run records")
-	}
-	return s.cfg.Runs, nil
-}
+func (s *Server) runLog() (pipeline.RunLog, error) { return s.cfg.Store, nil }
 
 // listRuns lists runs, newest first. status and target filter in the
 // catalog; trigger and pipeline (a run that built it) filter here, over
@@ -165,7 +156,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if trig != "" || pipe != "" {
 		fetch = maxRunScan
 	}
-	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: q.Get("status"), Target: q.Get("target"), Limit: fetch})
+	runs, err := rl.Runs(r.Context(), rat.RunFilter{Status: rat.RunStatus(q.Get("status")), Target: q.Get("target"), Limit: fetch})
 	if err != nil {
 		return err
 	}
@@ -193,15 +184,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 const maxRunScan = 5000
 
 // runPipelines lists the pipelines a run record built (or plans to).
-func runPipelines(detail []byte) []string {
-	var d struct {
-		Nodes []struct {
-			Pipeline string `json:"pipeline"`
-		} `json:"nodes"`
-	}
-	if json.Unmarshal(detail, &d) != nil {
-		return nil
-	}
+func runPipelines(d rat.RunDetail) []string {
 	out := make([]string, 0, len(d.Nodes))
 	for _, n := range d.Nodes {
 		out = append(out, n.Pipeline)
@@ -211,16 +194,12 @@ func runPipelines(detail []byte) []string {
 
 // getRun returns the recorded detail of a run: nodes, tests, error.
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
-	rl, err := s.runLog()
-	if err != nil {
-		return err
-	}
-	rec, err := rl.Run(r.Context(), r.PathValue("id"))
+	b, err := s.cfg.Store.RunDocument(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(append(rec.Detail, '\n'))
+	_, err = w.Write(append(b, '\n'))
 	return err
 }
 
@@ -258,10 +237,15 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if rec.Status == string(pipeline.StatusRunning) || rec.Status == "queued" {
+	if rec.Status.Active() {
 		return rat.Errorf(rat.ECONFLICT, "run %s is %s in another process that this server cannot reach: cancel it there", id, rec.Status)
 	}
 	return rat.Errorf(rat.ECONFLICT, "run %s already finished (%s): there is nothing to cancel", id, rec.Status)
+}
+
+// runDocuments reads a run's detail as stored, without decoding it.
+type runDocuments interface {
+	RunDocument(ctx context.Context, id string) ([]byte, error)
 }
 
 // runLogReader is what the catalog stores read run logs with.
@@ -277,10 +261,7 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	lr, ok := s.cfg.Store.(runLogReader)
-	if !ok {
-		return rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run logs")
-	}
+	lr := s.cfg.Store
 	id := r.PathValue("id")
 	if _, err := rl.Run(r.Context(), id); err != nil {
 		return err

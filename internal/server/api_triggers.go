@@ -33,11 +33,7 @@ type triggerJSON struct {
 }
 
 func (s *Server) triggerStates() (TriggerStates, error) {
-	ts, ok := s.cfg.Store.(TriggerStates)
-	if !ok {
-		return nil, rat.Errorf(rat.ENOTFOUND, "this catalog keeps no trigger states")
-	}
-	return ts, nil
+	return s.cfg.Store, nil
 }
 
 func triggerOf(p *workspace.Pipeline, i int, disabled map[string]time.Time) triggerJSON {
@@ -129,11 +125,7 @@ func (s *Server) switchTrigger(disable bool) func(http.ResponseWriter, *http.Req
 
 // triggerDisabled reports whether a pipeline's trigger is switched off.
 func (s *Server) triggerDisabled(ctx context.Context, pipeline, name string) (bool, error) {
-	ts, ok := s.cfg.Store.(TriggerStates)
-	if !ok {
-		return false, nil
-	}
-	disabled, err := ts.DisabledTriggers(ctx)
+	disabled, err := s.cfg.Store.DisabledTriggers(ctx)
 	if err != nil {
 		return false, err
 	}

@@ -50,8 +50,8 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 	}
 	laketest.WriteFiles(t, dir, all)
 	l := laketest.Local(t, dir)
-	store := l.Store()
-	runLog := store.(pipeline.RunLog)
+	store := l.Store().(Store) // a SQLite store
+	runLog := l.Store().(pipeline.RunStore)
 	tmp := filepath.Join(dir, ".rat", "tmp")
 	landing, err := ingest.LocalLanding(dir, tmp)
 	if err != nil {
@@ -74,7 +74,7 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Listen: "127.0.0.1:0", Store: store, Lake: l, Runs: runLog, Landing: landing,
+		Listen: "127.0.0.1:0", Store: store, Lake: l, Landing: landing,
 		Logger: logger, Metrics: m, StateDir: dir,
 		LoadWorkspace: loadWS,
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {

@@ -40,9 +40,8 @@ type Config struct {
 	MetricsToken string
 	Version      string // rat's version, shown by the UI's settings page
 
-	Store   catalog.Store
+	Store   Store
 	Lake    *lake.Lake
-	Runs    pipeline.RunLog  // run records; nil = runs cannot be listed
 	Landing *ingest.Landing  // the landing area; nil = uploads are refused
 	Branch  string           // the default branch of requests; "" = main
 	Checks  []Check          // readiness checks (catalog, object store, …)
@@ -174,14 +173,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics, auth: auth, active: map[string]context.CancelFunc{},
 		replay: &trigger.Replay{Now: cfg.Now}, guard: newHostGuard(cfg.Listen, cfg.AllowedHosts)}
-	s.sessions = &memSessions{}
-	if ss, ok := cfg.Store.(sessionStore); ok {
-		s.sessions = ss
-	}
-	if d, ok := cfg.Store.(deliveryRecorder); ok {
-		// Every replica refuses a delivery any of them took.
-		s.replay.Record = d.RecordDelivery
-	}
+	s.sessions = cfg.Store
+	// Every replica refuses a delivery any of them took.
+	s.replay.Record = cfg.Store.RecordDelivery
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if err := cfg.Metrics.WatchFreshness(s.freshnessMetrics); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -328,6 +322,20 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Store is what the server needs of the catalog database: refs, commits
+// and tables, run records and logs, trigger states, sign-in sessions and
+// webhook deliveries. The SQLite and Postgres stores implement it (asserted
+// where they are built, internal/cli).
+type Store interface {
+	catalog.Store
+	pipeline.RunLog
+	TriggerStates
+	sessionStore
+	deliveryRecorder
+	runLogReader
+	runDocuments
 }
 
 // deliveryRecorder is what the catalog stores keep webhook deliveries with.

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -104,47 +103,4 @@ func sessionCookieFor(r *http.Request, id string, expires time.Time) *http.Cooki
 		c.Expires = expires
 	}
 	return c
-}
-
-// memSessions keeps sessions in this process, for stores that cannot.
-type memSessions struct {
-	mu sync.Mutex
-	m  map[string]memSession
-}
-
-type memSession struct {
-	name, mac string
-	expires   time.Time
-}
-
-func (m *memSessions) CreateSession(_ context.Context, idHash, tokenName, tokenMAC string, now, expires time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil {
-		m.m = map[string]memSession{}
-	}
-	for k, v := range m.m {
-		if !v.expires.After(now) {
-			delete(m.m, k)
-		}
-	}
-	m.m[idHash] = memSession{tokenName, tokenMAC, expires}
-	return nil
-}
-
-func (m *memSessions) Session(_ context.Context, idHash string, now time.Time) (string, string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.m[idHash]
-	if !ok || !v.expires.After(now) {
-		return "", "", false, nil
-	}
-	return v.name, v.mac, true, nil
-}
-
-func (m *memSessions) DeleteSession(_ context.Context, idHash string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.m, idHash)
-	return nil
 }

@@ -24,10 +24,10 @@ func RunOwners(t *testing.T, s RunOwnerStore) {
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	lease := 30 * time.Second
 	for _, r := range []rat.Run{
-		{ID: "owned", Target: "main", Status: "running", Trigger: "manual", Started: t0, Detail: []byte(`{}`), Owner: "h-1-aa", Heartbeat: t0, Lease: lease},
-		{ID: "short", Target: "main", Status: "running", Trigger: "manual", Started: t0, Detail: []byte(`{}`), Owner: "h-2-bb", Heartbeat: t0, Lease: 2 * time.Second},
-		{ID: "queued", Target: "main", Status: "running", Trigger: "api", Started: t0, Detail: []byte(`{}`)},
-		{ID: "done", Target: "main", Status: "success", Trigger: "manual", Started: t0, Finished: t0, Detail: []byte(`{}`), Owner: "h-3-cc", Heartbeat: t0, Lease: lease},
+		{ID: "owned", Target: "main", Status: "running", Trigger: "manual", Started: t0, Detail: rat.RunDetail{}, Owner: "h-1-aa", Heartbeat: t0, Lease: lease},
+		{ID: "short", Target: "main", Status: "running", Trigger: "manual", Started: t0, Detail: rat.RunDetail{}, Owner: "h-2-bb", Heartbeat: t0, Lease: 2 * time.Second},
+		{ID: "queued", Target: "main", Status: "running", Trigger: "api", Started: t0, Detail: rat.RunDetail{}},
+		{ID: "done", Target: "main", Status: "success", Trigger: "manual", Started: t0, Finished: t0, Detail: rat.RunDetail{}, Owner: "h-3-cc", Heartbeat: t0, Lease: lease},
 	} {
 		if err := s.SaveRun(ctx, r); err != nil {
 			t.Fatal(err)
@@ -77,7 +77,7 @@ func RunOwners(t *testing.T, s RunOwnerStore) {
 	}
 	// Ended by another process: the owner's heartbeat and save are refused.
 	if err := s.UpdateRun(ctx, "short", func(r *rat.Run) error {
-		r.Status, r.Finished, r.Detail = "failed", t0.Add(time.Minute), []byte(`{"error":"owner lost"}`)
+		r.Status, r.Finished, r.Detail = "failed", t0.Add(time.Minute), rat.RunDetail{Error: "owner lost"}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -85,22 +85,22 @@ func RunOwners(t *testing.T, s RunOwnerStore) {
 	if _, err := s.HeartbeatRun(ctx, "short", "h-2-bb", t0.Add(time.Minute)); !rat.IsCode(err, rat.ECONFLICT) {
 		t.Fatalf("heartbeat of an ended run: %v", err)
 	}
-	late := rat.Run{ID: "short", Target: "main", Status: "success", Trigger: "manual", Started: t0, Finished: t0.Add(2 * time.Minute), Detail: []byte(`{}`), Owner: "h-2-bb", Heartbeat: t0, Lease: 2 * time.Second}
+	late := rat.Run{ID: "short", Target: "main", Status: "success", Trigger: "manual", Started: t0, Finished: t0.Add(2 * time.Minute), Detail: rat.RunDetail{}, Owner: "h-2-bb", Heartbeat: t0, Lease: 2 * time.Second}
 	if err := s.SaveRun(ctx, late); !rat.IsCode(err, rat.ECONFLICT) {
 		t.Fatalf("the owner's late save: %v", err)
 	}
-	if r, _ := s.Run(ctx, "short"); r.Status != "failed" || string(r.Detail) != `{"error":"owner lost"}` {
+	if r, _ := s.Run(ctx, "short"); r.Status != "failed" || r.Detail.Error != "owner lost" {
 		t.Fatalf("the ended run was overwritten: %+v", r)
 	}
 	// An owned run that finished is not saved again; runs without owner
 	// are, whatever their status.
-	if err := s.SaveRun(ctx, rat.Run{ID: "done", Target: "main", Status: "failed", Trigger: "manual", Started: t0, Finished: t0, Detail: []byte(`{}`), Owner: "h-3-cc"}); !rat.IsCode(err, rat.ECONFLICT) {
+	if err := s.SaveRun(ctx, rat.Run{ID: "done", Target: "main", Status: "failed", Trigger: "manual", Started: t0, Finished: t0, Detail: rat.RunDetail{}, Owner: "h-3-cc"}); !rat.IsCode(err, rat.ECONFLICT) {
 		t.Fatalf("an owned finished run saved again: %v", err)
 	}
-	if err := s.SaveRun(ctx, rat.Run{ID: "queued", Target: "main", Status: "success", Trigger: "api", Started: t0, Finished: t0, Detail: []byte(`{}`)}); err != nil {
+	if err := s.SaveRun(ctx, rat.Run{ID: "queued", Target: "main", Status: "success", Trigger: "api", Started: t0, Finished: t0, Detail: rat.RunDetail{}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveRun(ctx, rat.Run{ID: "queued", Target: "main", Status: "failed", Trigger: "api", Started: t0, Finished: t0, Detail: []byte(`{}`)}); err != nil {
+	if err := s.SaveRun(ctx, rat.Run{ID: "queued", Target: "main", Status: "failed", Trigger: "api", Started: t0, Finished: t0, Detail: rat.RunDetail{}}); err != nil {
 		t.Fatalf("a queued run's record saved again (a retried finish): %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,26 +25,26 @@ func RunRecords(t *testing.T, open func(t *testing.T) RunStore) {
 	ctx := context.Background()
 	base := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	for i, r := range []rat.Run{
-		{ID: "r1", Target: "main", Status: "success", Trigger: "manual", Started: base, Finished: base.Add(time.Second), Detail: []byte(`{"a":1}`)},
-		{ID: "r2", Target: "dev", Status: "failed", Trigger: "schedule", Started: base.Add(time.Minute), Finished: base.Add(2 * time.Minute), Detail: []byte(`{}`)},
-		{ID: "r3", Target: "main", Status: "running", Trigger: "manual", Started: base.Add(time.Hour), Detail: []byte(`{}`)},
+		{ID: "r1", Target: "main", Status: "success", Trigger: "manual", Started: base, Finished: base.Add(time.Second), Detail: rat.RunDetail{Commit: "a1"}},
+		{ID: "r2", Target: "dev", Status: "failed", Trigger: "schedule", Started: base.Add(time.Minute), Finished: base.Add(2 * time.Minute), Detail: rat.RunDetail{}},
+		{ID: "r3", Target: "main", Status: "running", Trigger: "manual", Started: base.Add(time.Hour), Detail: rat.RunDetail{}},
 	} {
 		if err := s.SaveRun(ctx, r); err != nil {
 			t.Fatalf("save %d: %v", i, err)
 		}
 	}
 	got, err := s.Run(ctx, "r1")
-	if err != nil || !got.Started.Equal(base) || !got.Finished.Equal(base.Add(time.Second)) || string(got.Detail) != `{"a":1}` || got.Trigger != "manual" {
+	if err != nil || !got.Started.Equal(base) || !got.Finished.Equal(base.Add(time.Second)) || got.Detail.Commit != "a1" || got.Trigger != "manual" {
 		t.Fatalf("run r1 = %+v, %v", got, err)
 	}
 	if r3, _ := s.Run(ctx, "r3"); !r3.Finished.IsZero() {
 		t.Fatalf("a running run has no finish time: %+v", r3)
 	}
 	// Updating a run keeps its start and replaces status, finish and detail.
-	if err := s.SaveRun(ctx, rat.Run{ID: "r3", Target: "main", Status: "success", Trigger: "manual", Started: base.Add(time.Hour), Finished: base.Add(2 * time.Hour), Detail: []byte(`{"done":true}`)}); err != nil {
+	if err := s.SaveRun(ctx, rat.Run{ID: "r3", Target: "main", Status: "success", Trigger: "manual", Started: base.Add(time.Hour), Finished: base.Add(2 * time.Hour), Detail: rat.RunDetail{Error: "done"}}); err != nil {
 		t.Fatal(err)
 	}
-	if r3, _ := s.Run(ctx, "r3"); r3.Status != "success" || string(r3.Detail) != `{"done":true}` || r3.Finished.IsZero() {
+	if r3, _ := s.Run(ctx, "r3"); r3.Status != "success" || r3.Detail.Error != "done" || r3.Finished.IsZero() {
 		t.Fatalf("updated r3 = %+v", r3)
 	}
 	all, err := s.Runs(ctx, rat.RunFilter{})
@@ -69,7 +68,7 @@ func RunRecords(t *testing.T, open func(t *testing.T) RunStore) {
 	for i := range 8 {
 		wg.Go(func() {
 			errs <- s.UpdateRun(ctx, "r2", func(r *rat.Run) error {
-				r.Detail = append(r.Detail[:len(r.Detail)-1], []byte(fmt.Sprintf("%q:%d,}", fmt.Sprint("n", i), i))...)
+				r.Detail.Nodes = append(r.Detail.Nodes, rat.NodeRun{Pipeline: fmt.Sprint("n", i)})
 				return nil
 			})
 		})
@@ -81,8 +80,8 @@ func RunRecords(t *testing.T, open func(t *testing.T) RunStore) {
 			t.Fatal(err)
 		}
 	}
-	if r2, _ := s.Run(ctx, "r2"); strings.Count(string(r2.Detail), ":") != 8 || r2.Status != "failed" {
-		t.Fatalf("after 8 concurrent updates r2 = %s", r2.Detail)
+	if r2, _ := s.Run(ctx, "r2"); len(r2.Detail.Nodes) != 8 || r2.Status != "failed" {
+		t.Fatalf("after 8 concurrent updates r2 = %+v", r2.Detail)
 	}
 	if err := s.UpdateRun(ctx, "nope", func(*rat.Run) error { return nil }); !rat.IsCode(err, rat.ENOTFOUND) {
 		t.Fatalf("update a missing run: %v", err)

@@ -14,18 +14,19 @@ import (
 	"github.com/ratdata/rat"
 )
 
-// migration is one numbered schema file.
-type migration struct {
-	version int64
-	name    string
-	sql     string
+// Migration is one numbered schema file, NNNN_name.sql.
+type Migration struct {
+	Version int64
+	Name    string
+	SQL     string
 }
 
 var migrationName = regexp.MustCompile(`^(\d+)_([a-z0-9_]+)\.sql$`)
 
-// readMigrations loads NNNN_name.sql files from the root of files, ordered
-// by version.
-func readMigrations(files fs.FS) ([]migration, error) {
+// ReadMigrations loads NNNN_name.sql files from the root of files, ordered
+// by version. The catalog's stores and the orchestrator's queue tables
+// (internal/orchestrator/migrations) are versioned this way.
+func ReadMigrations(files fs.FS) ([]Migration, error) {
 	if files == nil {
 		return nil, errors.New("read migrations: none given")
 	}
@@ -33,7 +34,7 @@ func readMigrations(files fs.FS) ([]migration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	var out []migration
+	var out []Migration
 	for _, e := range entries {
 		if e.IsDir() {
 			continue
@@ -50,12 +51,12 @@ func readMigrations(files fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read migrations: %w", err)
 		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(body)})
 	}
-	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+	slices.SortFunc(out, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
 	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("read migrations: %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
+		if out[i].Version == out[i-1].Version {
+			return nil, fmt.Errorf("read migrations: %s and %s share version %d", out[i-1].Name, out[i].Name, out[i].Version)
 		}
 	}
 	return out, nil
@@ -66,7 +67,7 @@ func readMigrations(files fs.FS) ([]migration, error) {
 // database serialise on it (Dialect.MigrationLock on Postgres, the write lock
 // of BEGIN IMMEDIATE on SQLite), and the loser finds the work done.
 func (s *Store) migrate(ctx context.Context, files fs.FS) error {
-	migs, err := readMigrations(files)
+	migs, err := ReadMigrations(files)
 	if err != nil {
 		return err
 	}
@@ -94,21 +95,21 @@ func (s *Store) migrate(ctx context.Context, files fs.FS) error {
 			return err
 		}
 		if len(applied) > 0 && len(migs) > 0 {
-			if newest := slices.Max(applied); newest > migs[len(migs)-1].version {
+			if newest := slices.Max(applied); newest > migs[len(migs)-1].Version {
 				return rat.Errorf(rat.EINVALID, "the catalog database has schema version %d but this rat knows versions up to %d: upgrade rat",
-					newest, migs[len(migs)-1].version)
+					newest, migs[len(migs)-1].Version)
 			}
 		}
 		for _, m := range migs {
-			if slices.Contains(applied, m.version) {
+			if slices.Contains(applied, m.Version) {
 				continue
 			}
-			if _, err := s.exec(ctx, tx, m.sql); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			if _, err := s.exec(ctx, tx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}
 			if _, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)`,
-				m.version, m.name, s.timestamp().UnixMicro()); err != nil {
-				return fmt.Errorf("record migration %s: %w", m.name, err)
+				m.Version, m.Name, s.timestamp().UnixMicro()); err != nil {
+				return fmt.Errorf("record migration %s: %w", m.Name, err)
 			}
 		}
 		return s.bootstrap(ctx, tx)
@@ -119,13 +120,13 @@ func (s *Store) migrate(ctx context.Context, files fs.FS) error {
 // and its root commit. Anything else (a new database, a missing migration,
 // a newer schema, an error) goes through migrate's write transaction,
 // which applies what is missing or says what is wrong.
-func (s *Store) current(ctx context.Context, migs []migration) bool {
+func (s *Store) current(ctx context.Context, migs []Migration) bool {
 	applied, err := s.appliedVersions(ctx, s.db)
 	if err != nil || len(applied) != len(migs) {
 		return false
 	}
 	for _, m := range migs {
-		if !slices.Contains(applied, m.version) {
+		if !slices.Contains(applied, m.Version) {
 			return false
 		}
 	}

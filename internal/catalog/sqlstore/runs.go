@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -15,15 +16,19 @@ func (s *Store) SaveRun(ctx context.Context, r rat.Run) error {
 	if !r.Finished.IsZero() {
 		finished = r.Finished.UnixMicro()
 	}
+	detail, err := rat.MarshalDetail(r.Detail)
+	if err != nil {
+		return s.fail("save run "+r.ID, err)
+	}
 	saved := true
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		// A run with an owner is saved only while it runs: once another
 		// process has ended it (owner lost), its owner cannot overwrite that.
 		res, err := s.exec(ctx, tx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_us = excluded.finished_us, detail = excluded.detail
 WHERE runs.owner = '' OR runs.status = 'running'`,
-			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(r.Detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
+			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
 		if err != nil {
 			return err
 		}
@@ -81,6 +86,21 @@ func (s *Store) Run(ctx context.Context, id string) (rat.Run, error) {
 	return r, s.fail("read run "+id, err)
 }
 
+// RunDocument returns a run's detail as stored: the JSON document of
+// rat.RunDetail, passed through without decoding (the API's run document,
+// which clients poll while a run of thousands of nodes goes on).
+func (s *Store) RunDocument(ctx context.Context, id string) ([]byte, error) {
+	var detail string
+	err := s.queryRow(ctx, s.db, `SELECT detail FROM runs WHERE id = ?`, id).Scan(&detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, rat.Errorf(rat.ENOTFOUND, "run %s not found: list runs with 'rat runs list'", id)
+	}
+	if err != nil {
+		return nil, s.fail("read run "+id, err)
+	}
+	return []byte(detail), nil
+}
+
 func scanRun(row interface{ Scan(...any) error }) (rat.Run, error) {
 	var r rat.Run
 	var started, heartbeat, lease, cancel int64
@@ -98,7 +118,13 @@ func scanRun(row interface{ Scan(...any) error }) (rat.Run, error) {
 	if finished.Valid {
 		r.Finished = time.UnixMicro(finished.Int64).UTC()
 	}
-	r.Detail = []byte(detail)
+	d, err := rat.UnmarshalDetail([]byte(detail))
+	if err != nil {
+		// One damaged record must not hide the others: it shows what it is.
+		d = rat.RunDetail{ID: r.ID, Target: r.Target, Status: r.Status, Trigger: r.Trigger, Started: r.Started,
+			Error: fmt.Sprintf("the record's detail cannot be read: %v", err)}
+	}
+	r.Detail = d
 	return r, nil
 }
 
@@ -183,7 +209,11 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*rat.Run) erro
 		if !r.Finished.IsZero() {
 			finished = r.Finished.UnixMicro()
 		}
-		_, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, finished_us = ?, detail = ? WHERE id = ?`, r.Status, finished, string(r.Detail), id)
+		detail, err := rat.MarshalDetail(r.Detail)
+		if err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, finished_us = ?, detail = ? WHERE id = ?`, r.Status, finished, string(detail), id)
 		return err
 	})
 	return s.fail("update run "+id, err)

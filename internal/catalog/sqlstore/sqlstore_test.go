@@ -41,7 +41,7 @@ func TestChunks(t *testing.T) {
 }
 
 func TestReadMigrations(t *testing.T) {
-	ms, err := readMigrations(fstest.MapFS{
+	ms, err := ReadMigrations(fstest.MapFS{
 		"0002_more.sql": {Data: []byte("B")},
 		"0001_init.sql": {Data: []byte("A")},
 		"0010_late.sql": {Data: []byte("C")},
@@ -49,14 +49,14 @@ func TestReadMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 3 || ms[0].version != 1 || ms[1].version != 2 || ms[2].version != 10 || ms[2].sql != "C" {
+	if len(ms) != 3 || ms[0].Version != 1 || ms[1].Version != 2 || ms[2].Version != 10 || ms[2].SQL != "C" {
 		t.Fatalf("migrations = %+v, want versions 1, 2, 10 in order", ms)
 	}
 	for name, files := range map[string]fstest.MapFS{
 		"bad name":  {"init.sql": {}},
 		"duplicate": {"0001_a.sql": {}, "01_b.sql": {}},
 	} {
-		if _, err := readMigrations(files); err == nil {
+		if _, err := ReadMigrations(files); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

@@ -1,4 +1,4 @@
-package queue
+package orchestrator
 
 import (
 	"context"
@@ -9,25 +9,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat"
 )
 
 // testExec executes runs of a fixed DAG: each Build calls build (or
 // succeeds), and every call is recorded.
 type testExec struct {
-	nodes []pipeline.PlannedNode
-	build func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult
+	nodes []rat.PlannedNode
+	build func(ctx context.Context, who, node string, attempt int) rat.NodeRun
 
 	mu       sync.Mutex
 	who      string // set per queue through a wrapper
 	builds   []string
-	progress map[string]pipeline.NodeResult
-	done     chan *pipeline.Result
+	progress map[string]rat.NodeRun
+	done     chan *rat.RunDetail
 	cancels  []bool
 }
 
-func newTestExec(nodes []pipeline.PlannedNode) *testExec {
-	return &testExec{nodes: nodes, progress: map[string]pipeline.NodeResult{}, done: make(chan *pipeline.Result, 10)}
+func newTestExec(nodes []rat.PlannedNode) *testExec {
+	return &testExec{nodes: nodes, progress: map[string]rat.NodeRun{}, done: make(chan *rat.RunDetail, 10)}
 }
 
 // as gives the exec to one queue, naming it in the builds it records.
@@ -36,25 +36,25 @@ type as struct {
 	name string
 }
 
-func (e as) Build(ctx context.Context, run *pipeline.Result, node string, attempt int) pipeline.NodeResult {
+func (e as) Build(ctx context.Context, run *rat.RunDetail, node string, attempt int) rat.NodeRun {
 	e.mu.Lock()
 	e.builds = append(e.builds, fmt.Sprintf("%s#%d@%s", node, attempt, e.name))
 	e.mu.Unlock()
 	if e.build != nil {
 		return e.build(ctx, e.name, node, attempt)
 	}
-	return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+	return rat.NodeRun{Pipeline: node, Status: rat.RunSuccess}
 }
 
-func (e *testExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipeline.Result, []pipeline.PlannedNode, error) {
-	return &pipeline.Result{ID: opts.ID, Target: opts.Target, Status: pipeline.StatusSuccess}, e.nodes, nil
+func (e *testExec) Prepare(ctx context.Context, opts RunArgs) (*rat.RunDetail, []rat.PlannedNode, error) {
+	return &rat.RunDetail{ID: opts.ID, Target: opts.Target, Status: rat.RunSuccess}, e.nodes, nil
 }
 
-func (e *testExec) Build(ctx context.Context, run *pipeline.Result, node string, attempt int) pipeline.NodeResult {
+func (e *testExec) Build(ctx context.Context, run *rat.RunDetail, node string, attempt int) rat.NodeRun {
 	return as{e, "q"}.Build(ctx, run, node, attempt)
 }
 
-func (e *testExec) Progress(ctx context.Context, run *pipeline.Result, nodes []pipeline.NodeResult) {
+func (e *testExec) Progress(ctx context.Context, run *rat.RunDetail, nodes []rat.NodeRun) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, n := range nodes {
@@ -62,7 +62,7 @@ func (e *testExec) Progress(ctx context.Context, run *pipeline.Result, nodes []p
 	}
 }
 
-func (e *testExec) Complete(ctx context.Context, run *pipeline.Result, cancelled bool) *pipeline.Result {
+func (e *testExec) Complete(ctx context.Context, run *rat.RunDetail, cancelled bool) *rat.RunDetail {
 	e.mu.Lock()
 	e.cancels = append(e.cancels, cancelled)
 	e.mu.Unlock()
@@ -76,7 +76,7 @@ func (e *testExec) built() []string {
 	return slices.Clone(e.builds)
 }
 
-func (e *testExec) wait(t *testing.T) *pipeline.Result {
+func (e *testExec) wait(t *testing.T) *rat.RunDetail {
 	t.Helper()
 	select {
 	case r := <-e.done:
@@ -87,7 +87,7 @@ func (e *testExec) wait(t *testing.T) *pipeline.Result {
 	}
 }
 
-func statuses(r *pipeline.Result) string {
+func statuses(r *rat.RunDetail) string {
 	var out []string
 	for _, n := range r.Nodes {
 		s := n.Pipeline + "=" + string(n.Status)
@@ -112,7 +112,7 @@ func start(t *testing.T, q *Queue) {
 }
 
 // diamond: a before b and c, both before d; e fails, f reads it.
-var diamond = []pipeline.PlannedNode{
+var diamond = []rat.PlannedNode{
 	{Pipeline: "a"}, {Pipeline: "b", Deps: []string{"a"}}, {Pipeline: "c", Deps: []string{"a"}},
 	{Pipeline: "d", Deps: []string{"b", "c"}}, {Pipeline: "e", Retries: 1, RetryDelay: 10 * time.Millisecond},
 	{Pipeline: "f", Deps: []string{"e"}}, {Pipeline: "g", Deps: []string{"f"}},
@@ -128,7 +128,7 @@ func TestDAG(t *testing.T) {
 		exec := newTestExec(diamond)
 		var mu sync.Mutex
 		finished := map[string]bool{}
-		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+		exec.build = func(ctx context.Context, who, node string, attempt int) rat.NodeRun {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, n := range diamond {
@@ -142,16 +142,16 @@ func TestDAG(t *testing.T) {
 			}
 			finished[node] = true
 			if node == "e" {
-				return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: fmt.Sprintf("attempt %d failed", attempt)}
+				return rat.NodeRun{Pipeline: node, Status: rat.RunFailed, Error: fmt.Sprintf("attempt %d failed", attempt)}
 			}
 			time.Sleep(20 * time.Millisecond) // long enough for the other worker to take jobs
-			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+			return rat.NodeRun{Pipeline: node, Status: rat.RunSuccess}
 		}
 		w1 := open(Config{Workers: 2, Exec: as{exec, "w1"}})
 		w2 := open(Config{Workers: 2, Exec: as{exec, "w2"}})
 		start(t, w1)
 		start(t, w2)
-		id, _, err := open(Config{}).Enqueue(ctx, pipeline.Options{Target: "main"})
+		id, _, err := open(Config{}).Enqueue(ctx, RunArgs{Target: "main"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestDAG(t *testing.T) {
 		}
 		// A node's progress is reported after its transaction, which may
 		// be after the finish job (on another worker) completed the run.
-		progress := func(node string, want pipeline.Status) {
+		progress := func(node string, want rat.RunStatus) {
 			t.Helper()
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 				exec.mu.Lock()
@@ -194,8 +194,8 @@ func TestDAG(t *testing.T) {
 				}
 			}
 		}
-		progress("d", pipeline.StatusSuccess)
-		progress("g", pipeline.StatusSkipped)
+		progress("d", rat.RunSuccess)
+		progress("g", rat.RunSkipped)
 	})
 }
 
@@ -205,19 +205,19 @@ func TestDAG(t *testing.T) {
 func TestDAGTakeover(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Config) *Queue) {
 		ctx := context.Background()
-		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "slow"}, {Pipeline: "after", Deps: []string{"slow"}}})
+		exec := newTestExec([]rat.PlannedNode{{Pipeline: "slow"}, {Pipeline: "after", Deps: []string{"slow"}}})
 		lost := make(chan string, 1)
-		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+		exec.build = func(ctx context.Context, who, node string, attempt int) rat.NodeRun {
 			if node == "slow" && attempt == 1 {
 				<-ctx.Done() // hangs until the lease is lost
 				lost <- fmt.Sprint(context.Cause(ctx))
-				return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "interrupted"}
+				return rat.NodeRun{Pipeline: node, Status: rat.RunFailed, Error: "interrupted"}
 			}
-			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+			return rat.NodeRun{Pipeline: node, Status: rat.RunSuccess}
 		}
 		w := open(Config{Workers: 2, Exec: exec})
 		start(t, w)
-		if _, _, err := w.Enqueue(ctx, pipeline.Options{Target: "main"}); err != nil {
+		if _, _, err := w.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(30 * time.Second)
@@ -263,14 +263,14 @@ func TestDAGTakeover(t *testing.T) {
 func TestDAGCancel(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Config) *Queue) {
 		ctx := context.Background()
-		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "slow"}, {Pipeline: "next", Deps: []string{"slow"}}})
-		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+		exec := newTestExec([]rat.PlannedNode{{Pipeline: "slow"}, {Pipeline: "next", Deps: []string{"slow"}}})
+		exec.build = func(ctx context.Context, who, node string, attempt int) rat.NodeRun {
 			<-ctx.Done()
-			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "stopped"}
+			return rat.NodeRun{Pipeline: node, Status: rat.RunFailed, Error: "stopped"}
 		}
 		w := open(Config{Workers: 1, Exec: exec})
 		start(t, w)
-		id, job, err := w.Enqueue(ctx, pipeline.Options{Target: "main"})
+		id, job, err := w.Enqueue(ctx, RunArgs{Target: "main"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,19 +302,19 @@ func TestDAGCancel(t *testing.T) {
 func TestDAGHandBack(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Config) *Queue) {
 		ctx := context.Background()
-		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "x"}})
-		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+		exec := newTestExec([]rat.PlannedNode{{Pipeline: "x"}})
+		exec.build = func(ctx context.Context, who, node string, attempt int) rat.NodeRun {
 			if who == "leaving" {
 				<-ctx.Done()
-				return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "stopped"}
+				return rat.NodeRun{Pipeline: node, Status: rat.RunFailed, Error: "stopped"}
 			}
-			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+			return rat.NodeRun{Pipeline: node, Status: rat.RunSuccess}
 		}
 		leaving := open(Config{Workers: 1, Exec: as{exec, "leaving"}})
 		if err := leaving.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := leaving.Enqueue(ctx, pipeline.Options{Target: "main"}); err != nil {
+		if _, _, err := leaving.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
 			t.Fatal(err)
 		}
 		for len(exec.built()) == 0 {
@@ -340,24 +340,24 @@ func TestDAGHandBack(t *testing.T) {
 // next node and the finish are left to another worker.
 func TestDAGGracefulStop(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Config) *Queue) {
-		exec := newTestExec([]pipeline.PlannedNode{{Pipeline: "x"}, {Pipeline: "y", Deps: []string{"x"}}})
+		exec := newTestExec([]rat.PlannedNode{{Pipeline: "x"}, {Pipeline: "y", Deps: []string{"x"}}})
 		release := make(chan struct{})
-		exec.build = func(ctx context.Context, who, node string, attempt int) pipeline.NodeResult {
+		exec.build = func(ctx context.Context, who, node string, attempt int) rat.NodeRun {
 			if who == "leaving" {
 				select {
 				case <-release:
 				case <-ctx.Done():
-					return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusFailed, Error: "cancelled"}
+					return rat.NodeRun{Pipeline: node, Status: rat.RunFailed, Error: "cancelled"}
 				}
 			}
-			return pipeline.NodeResult{Pipeline: node, Status: pipeline.StatusSuccess}
+			return rat.NodeRun{Pipeline: node, Status: rat.RunSuccess}
 		}
 		signal, sigterm := context.WithCancel(context.Background())
 		leaving := open(Config{Workers: 1, Exec: as{exec, "leaving"}})
 		if err := leaving.Start(signal); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := leaving.Enqueue(context.Background(), pipeline.Options{Target: "main"}); err != nil {
+		if _, _, err := leaving.Enqueue(context.Background(), RunArgs{Target: "main"}); err != nil {
 			t.Fatal(err)
 		}
 		for len(exec.built()) == 0 {

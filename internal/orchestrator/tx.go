@@ -1,4 +1,4 @@
-package queue
+package orchestrator
 
 import (
 	"context"
@@ -138,5 +138,12 @@ func (p pgxT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 		return nil
 	}
 	_, err := p.c.InsertManyTx(ctx, p.t, jobs)
+	return err
+}
+
+func (sqliteT) notifyDone(context.Context, string) error { return nil }
+
+func (p pgxT) notifyDone(ctx context.Context, run string) error {
+	_, err := p.t.Exec(ctx, `SELECT pg_notify($1, $2)`, runDoneChannel, run)
 	return err
 }

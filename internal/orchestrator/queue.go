@@ -5,7 +5,7 @@
 // claims and executes the jobs; processes without one (rat serve
 // --no-worker) only enqueue. River brings retries, cancellation and leader
 // election.
-package queue
+package orchestrator
 
 import (
 	"cmp"
@@ -31,7 +31,6 @@ import (
 	_ "modernc.org/sqlite" // the queue file's driver
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/pipeline"
 )
 
 // RunArgs is the job of one pipeline run.
@@ -49,11 +48,6 @@ func (RunArgs) Kind() string { return "rat_run" }
 // InsertOpts: a run is retried when the machinery failed (a lost
 // connection, a killed worker), not when its tests failed.
 func (RunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
-
-// Options returns the pipeline options of the job.
-func (a RunArgs) Options() pipeline.Options {
-	return pipeline.Options{ID: a.ID, Target: a.Target, Selectors: a.Selectors, FullRefresh: a.FullRefresh, Trigger: a.Trigger}
-}
 
 // Config configures Open.
 type Config struct {
@@ -140,6 +134,21 @@ type Queue struct {
 	// stopped is closed when Stop has returned: waiters stop waiting.
 	stopped  chan struct{}
 	stopOnce sync.Once
+
+	// waiting are the waiters of runs in this process (notify.go); on
+	// Postgres, pgPool listens for the runs other processes end.
+	waiting   waiters
+	pgPool    *pgxpool.Pool
+	listenMu  sync.Mutex
+	listening bool
+	// subscribe watches the jobs this process works (nil without workers).
+	subscribe func() (<-chan *river.Event, func())
+	// waitChecks counts the looks of WaitRun at a run's state (tests).
+	waitChecks atomic.Int64
+
+	// heads are the heads of the runs this process works on (node.go).
+	headMu sync.Mutex
+	heads  map[string]*rat.RunDetail
 }
 
 // Open migrates River's tables and builds the client. It starts nothing:
@@ -218,9 +227,12 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		c, err := river.NewClient[*sql.Tx](drv, rc)
 		if err == nil {
 			q.bind(c)
+			if cfg.Workers > 0 {
+				q.subscribe = func() (<-chan *river.Event, func()) { return c.Subscribe(runEndEvents...) }
+			}
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return sqliteTx(ctx, db, c, q.waker, fn) }
 			q.read = func(_ context.Context, fn func(tx) error) error { return sqliteRead(db, fn) }
-			err = migrate(ctx, q, drv)
+			err = migrate(ctx, q, drv, "sqlite")
 		}
 		if err != nil {
 			db.Close()
@@ -236,9 +248,13 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		c, err := river.NewClient(drv, rc)
 		if err == nil {
 			q.bind(c)
+			if cfg.Workers > 0 {
+				q.subscribe = func() (<-chan *river.Event, func()) { return c.Subscribe(runEndEvents...) }
+			}
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
+			q.pgPool = pool
 			q.read = q.withTx // a Postgres transaction that only reads locks nothing
-			err = migrate(ctx, q, drv)
+			err = migrate(ctx, q, drv, "postgres")
 		}
 		if err != nil {
 			pool.Close()
@@ -251,11 +267,11 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// migrate applies River's migrations and creates the DAG tables.
+// migrate applies River's migrations and the queue's own (migrations.go).
 // Processes starting together (rat serve and rat worker on a new queue)
-// may race to apply the same version: the loser fails on an existing
+// may race to apply the same River version: the loser fails on an existing
 // table, and trying again finds the version applied.
-func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx]) error {
+func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx], dialect string) error {
 	m, err := rivermigrate.New(drv, nil)
 	if err != nil {
 		return fmt.Errorf("queue migrations: %w", err)
@@ -263,17 +279,10 @@ func migrate[TTx any](ctx context.Context, q *Queue, drv riverdriver.Driver[TTx]
 	for attempt := 1; ; attempt++ {
 		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		if err == nil {
-			err = q.withTx(ctx, func(t tx) error {
-				for _, stmt := range dagSchema {
-					if _, err := t.exec(ctx, stmt); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
+			err = q.migrateOwn(ctx, dialect)
 		}
-		if err == nil {
-			return nil
+		if err == nil || rat.IsCode(err, rat.EINVALID) {
+			return err
 		}
 		if attempt == 5 {
 			return fmt.Errorf("queue migrations: %w", err)
@@ -404,11 +413,11 @@ func (q *Queue) CancelRun(ctx context.Context, runID string) (rivertype.JobState
 }
 
 // Enqueue schedules a run and returns its id.
-func (q *Queue) Enqueue(ctx context.Context, opts pipeline.Options) (string, int64, error) {
+func (q *Queue) Enqueue(ctx context.Context, opts RunArgs) (string, int64, error) {
 	if opts.ID == "" {
-		opts.ID = pipeline.NewRunID(q.cfg.Now())
+		opts.ID = rat.NewRunID(q.cfg.Now())
 	}
-	res, err := q.insert(ctx, RunArgs{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, FullRefresh: opts.FullRefresh, Trigger: opts.Trigger})
+	res, err := q.insert(ctx, opts)
 	if err != nil {
 		return "", 0, fmt.Errorf("enqueue run: %w", err)
 	}
@@ -423,10 +432,20 @@ func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { 
 // When ctx ends first, it returns ctx's error, and when the queue has
 // stopped, ErrStopped; the run goes on: a server shutting down stops
 // waiting, it does not cancel the runs it started (CancelRun does).
+// It looks at the run when it starts and when a notification says the run
+// may have ended (notify.go), not at a polling pace.
 func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertype.JobRow, error) {
-	t := time.NewTicker(50 * time.Millisecond)
+	woken, remove := q.waiting.add(runID)
+	defer remove()
+	reconcile := reconcileSQLite
+	if q.pgPool != nil {
+		q.listenPostgres(q.pgPool)
+		reconcile = reconcilePostgres
+	}
+	t := time.NewTimer(reconcile)
 	defer t.Stop()
 	for {
+		q.waitChecks.Add(1)
 		bg := context.WithoutCancel(ctx)
 		row, err := q.get(bg, job)
 		if err != nil {
@@ -453,7 +472,9 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 			return row, ctx.Err()
 		case <-q.stopped:
 			return row, ErrStopped
+		case <-woken:
 		case <-t.C:
+			t.Reset(reconcile)
 		}
 	}
 }
@@ -463,7 +484,16 @@ func (q *Queue) WaitRun(ctx context.Context, runID string, job int64) (*rivertyp
 // the running jobs at once when the context given to its Start ends, so a
 // signal context there would cancel the nodes being built (SIGTERM would
 // skip the grace period Stop gives them).
-func (q *Queue) Start(ctx context.Context) error { return q.start(context.WithoutCancel(ctx)) }
+func (q *Queue) Start(ctx context.Context) error {
+	if q.subscribe != nil {
+		q.watchJobs(q.subscribe())
+	}
+	return q.start(context.WithoutCancel(ctx))
+}
+
+// runEndEvents are the job events after which a rat_run job may have
+// ended its run.
+var runEndEvents = []river.EventKind{river.EventKindJobCompleted, river.EventKindJobCancelled, river.EventKindJobFailed}
 
 // Stop stops the client gracefully: it claims no more jobs, and running
 // jobs may finish their node until ctx ends (without going on with the

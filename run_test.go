@@ -1,0 +1,84 @@
+package rat
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestRunStatusTransitions: the one state machine of runs and nodes allows
+// exactly the listed moves; final states move nowhere.
+func TestRunStatusTransitions(t *testing.T) {
+	t.Parallel()
+	all := []RunStatus{"", RunQueued, RunWaiting, RunRunning, RunSuccess, RunFailed, RunSkipped, RunPlanned}
+	legal := map[[2]RunStatus]bool{}
+	for _, m := range [][2]RunStatus{
+		{"", RunQueued}, {"", RunWaiting}, {"", RunRunning}, {"", RunSuccess}, {"", RunFailed}, {"", RunSkipped}, {"", RunPlanned},
+		{RunQueued, RunQueued}, {RunQueued, RunRunning}, {RunQueued, RunSuccess}, {RunQueued, RunFailed}, {RunQueued, RunSkipped},
+		{RunWaiting, RunWaiting}, {RunWaiting, RunQueued}, {RunWaiting, RunRunning}, {RunWaiting, RunFailed}, {RunWaiting, RunSkipped},
+		{RunRunning, RunRunning}, {RunRunning, RunQueued}, {RunRunning, RunSuccess}, {RunRunning, RunFailed}, {RunRunning, RunSkipped},
+		{"", ""},
+	} {
+		legal[m] = true
+	}
+	for _, from := range all {
+		for _, to := range all {
+			want := legal[[2]RunStatus{from, to}]
+			if got := from.CanBecome(to); got != want {
+				t.Errorf("%q → %q: CanBecome = %v, want %v", from, to, got, want)
+			}
+			next, err := from.To(to)
+			switch {
+			case want && (err != nil || next != to):
+				t.Errorf("%q → %q: To = %q, %v", from, to, next, err)
+			case !want && (err == nil || !IsCode(err, EINTERNAL) || next != from):
+				t.Errorf("%q → %q: To = %q, %v; want an internal error and the state kept", from, to, next, err)
+			}
+		}
+	}
+	for _, s := range all {
+		if s.Final() == s.Active() && s != "" {
+			t.Errorf("%q: final %v, active %v", s, s.Final(), s.Active())
+		}
+	}
+}
+
+// TestRunDetailJSON: a run's detail keeps the JSON shape of the records
+// and API documents written before it was typed.
+func TestRunDetailJSON(t *testing.T) {
+	t.Parallel()
+	old := `{"id":"20260101-000000-abcd","target":"main","run_branch":"run/20260101-000000-abcd","status":"success","started":"2026-01-01T00:00:00Z","duration":1.500,` +
+		`"nodes":[{"pipeline":"silver.a","status":"success","kind":"table","rows":3,"files":1,"bytes":10,"duration":0.250}],"tests":[],"commit":"c1","hashes":{"silver.a":"h"}}`
+	d, err := UnmarshalDetail([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != RunSuccess || time.Duration(d.Duration) != 1500*time.Millisecond || len(d.Nodes) != 1 || d.Nodes[0].Rows != 3 || d.Hashes["silver.a"] != "h" {
+		t.Fatalf("decoded %+v", d)
+	}
+	b, err := MarshalDetail(d)
+	if err != nil || string(b) != old {
+		t.Fatalf("encoded again:\n%s\nwant\n%s (%v)", b, old, err)
+	}
+	rec := d.Record()
+	if rec.ID != d.ID || rec.Status != RunSuccess || !rec.Finished.Equal(d.Started.Add(1500*time.Millisecond)) || rec.Detail.Commit != "c1" {
+		t.Fatalf("record %+v", rec)
+	}
+	if e, err := UnmarshalDetail(nil); err != nil || e.ID != "" {
+		t.Fatalf("empty detail: %+v %v", e, err)
+	}
+	if _, err := UnmarshalDetail([]byte(`{"status":`)); err == nil {
+		t.Fatal("a damaged detail decoded")
+	}
+	var s Seconds
+	if err := json.Unmarshal([]byte(`0.002`), &s); err != nil || time.Duration(s) != 2*time.Millisecond {
+		t.Fatalf("seconds: %v %v", s, err)
+	}
+}
+
+func TestRunBranch(t *testing.T) {
+	t.Parallel()
+	if got := RunBranch("20260101-000000-abcd"); got != "run/20260101-000000-abcd" || !ReservedRefName(got) {
+		t.Fatalf("RunBranch = %q", got)
+	}
+}
