@@ -112,14 +112,14 @@ func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchA
 	}
 	capBytes := o.cap
 	if capBytes == 0 {
-		capBytes = int64(a.cfg.MaxResultBytes)
+		capBytes = int64(a.Config.MaxResultBytes)
 	}
 	id := rat.TableID{Layer: "bench", Name: "wide"}
 	start := time.Now()
 	for from := 0; from < o.rows; from += o.batch {
 		// Distinct values, so that Parquet cannot store one of them for all.
 		src := fmt.Sprintf("SELECT i, lpad(CAST(i AS VARCHAR), 8, '0') || repeat('x', %d) AS s FROM range(%d, %d) t(i)", o.rowBytes-8, from, min(from+o.batch, o.rows))
-		if _, err := a.lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
+		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
 			a.Close()
 			return err
 		}

@@ -88,7 +88,7 @@ memory limit below the data size to see DuckDB spill instead of failing.`,
 }
 
 func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows, days int) error {
-	db := a.db.SQL()
+	db := a.DB.SQL()
 	exec := func(q string) (time.Duration, error) {
 		t := time.Now()
 		_, err := db.ExecContext(ctx, q)
@@ -116,19 +116,19 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 	}
 	st, _ := os.Stat(base)
 	fmt.Fprintf(out, "generated %d events (%s of CSV) in %s; DuckDB memory limit %d MB, %d threads\n",
-		rows, humanBytes(st.Size()), rat.Duration(time.Since(start)), a.cfg.DuckDBMemoryMB, a.cfg.DuckDBThreads)
+		rows, humanBytes(st.Size()), rat.Duration(time.Since(start)), a.Config.DuckDBMemoryMB, a.Config.DuckDBThreads)
 
 	ws, err := a.loadWorkspaceRefs(ctx, true)
 	if err != nil {
 		return err
 	}
-	runner, err := a.runner(ctx, ws)
+	runner, err := a.Runner(ctx, ws)
 	if err != nil {
 		return err
 	}
 	run := func(sel string, full bool) (time.Duration, *pipeline.Result, error) {
 		t := time.Now()
-		res, err := runner.Run(ctx, pipeline.Options{Target: a.cfg.Branch, Selectors: []string{sel}, FullRefresh: full})
+		res, err := runner.Run(ctx, pipeline.Options{Target: a.Config.Branch, Selectors: []string{sel}, FullRefresh: full})
 		if err == nil && res.Status != pipeline.StatusSuccess {
 			err = runFailed(res)
 		}
@@ -136,7 +136,7 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 	}
 	plainDir := filepath.Join(dir, "plain")
 	csvRead := fmt.Sprintf("read_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)", duckdb.Quote(base))
-	opts := fmt.Sprintf("FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d", a.cfg.ChunkSizeRows)
+	opts := fmt.Sprintf("FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d", a.Config.ChunkSizeRows)
 
 	// Ingest.
 	ratIngest, _, err := run("bronze.events", false)
@@ -161,11 +161,11 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 		return err
 	}
 	silverRows := res.Nodes[0].Rows
-	bronze, err := a.lake.Resolve(ctx, a.cfg.Branch, rat.TableID{Layer: "bronze", Name: "events"}, lakeAt())
+	bronze, err := a.Lake.Resolve(ctx, a.Config.Branch, rat.TableID{Layer: "bronze", Name: "events"}, lakeAt())
 	if err != nil {
 		return err
 	}
-	paths, err := a.lake.LocalPaths(ctx, bronze.Files)
+	paths, err := a.Lake.LocalPaths(ctx, bronze.Files)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 	fmt.Fprintf(out, "\nincremental run (1%% batch: %d rows merged): %s = %.1f%% of the full refresh (%s)\n",
 		res.Nodes[0].Rows, ms(ratInc), 100*float64(ratInc)/float64(ratFull), ms(ratFull))
 	var n int64
-	if err := a.lake.Query(ctx, a.cfg.Branch, lakeAt(), "SELECT count(*) FROM silver.events", func(r *sql.Rows) error {
+	if err := a.Lake.Query(ctx, a.Config.Branch, lakeAt(), "SELECT count(*) FROM silver.events", func(r *sql.Rows) error {
 		if r.Next() {
 			return r.Scan(&n)
 		}

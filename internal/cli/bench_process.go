@@ -40,7 +40,7 @@ func benchProcesses(ctx context.Context, out io.Writer, a *app, g *globals, dir 
 		return append(append([]string{"-C", dir}, global...), "query", q)
 	}
 	plain := func(q string) []string {
-		return []string{"bench", "duckdb-only", "--memory-mb", strconv.Itoa(a.cfg.DuckDBMemoryMB), "--threads", strconv.Itoa(a.cfg.DuckDBThreads),
+		return []string{"bench", "duckdb-only", "--memory-mb", strconv.Itoa(a.Config.DuckDBMemoryMB), "--threads", strconv.Itoa(a.Config.DuckDBThreads),
 			strings.ReplaceAll(q, "bench.events", plainFrom)}
 	}
 	queries := []struct{ name, sql string }{{"SELECT 1", "SELECT 1"}}

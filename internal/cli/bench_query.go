@@ -114,17 +114,17 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) AS amount,
 			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty
 			FROM range(%d, %d) t(i)`, per*i, per*i+n)
-		if _, err := a.lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
+		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "built bench.events: %d rows in %d files in %s (warehouse %s)\n", rows, files, rat.Duration(time.Since(start)), a.cfg.Warehouse)
+	fmt.Fprintf(out, "built bench.events: %d rows in %d files in %s (warehouse %s)\n", rows, files, rat.Duration(time.Since(start)), a.Config.Warehouse)
 
-	res, err := a.lake.Resolve(ctx, rat.DefaultBranch, id, lake.At{})
+	res, err := a.Lake.Resolve(ctx, rat.DefaultBranch, id, lake.At{})
 	if err != nil {
 		return err
 	}
-	paths, err := a.lake.LocalPaths(ctx, res.Files) // warms the cache on S3
+	paths, err := a.Lake.LocalPaths(ctx, res.Files) // warms the cache on S3
 	if err != nil {
 		return err
 	}
@@ -136,13 +136,13 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 
 	runRat := func(q string) (time.Duration, error) {
 		t := time.Now()
-		err := a.lake.Query(ctx, rat.DefaultBranch, lake.At{}, q, drain)
+		err := a.Lake.Query(ctx, rat.DefaultBranch, lake.At{}, q, drain)
 		return time.Since(t), err
 	}
 	runPlain := func(q string) (time.Duration, error) {
 		q = strings.ReplaceAll(q, "bench.events", plainFrom)
 		t := time.Now()
-		rows, err := a.db.SQL().QueryContext(ctx, q)
+		rows, err := a.DB.SQL().QueryContext(ctx, q)
 		if err != nil {
 			return 0, err
 		}
@@ -217,14 +217,14 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 	// Planning overhead with many tables in the catalog.
 	for i := 0; i < tables-1; i++ {
 		other := rat.TableID{Layer: "bench", Name: fmt.Sprintf("t%03d", i)}
-		if _, err := a.lake.Write(ctx, rat.DefaultBranch, other, "SELECT 1 AS x", lake.WriteOptions{}); err != nil {
+		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, other, "SELECT 1 AS x", lake.WriteOptions{}); err != nil {
 			return err
 		}
 	}
 	var plans []time.Duration
 	for r := 0; r < max(reps, 5)*4; r++ {
 		t := time.Now()
-		if _, err := a.lake.Plan(ctx, rat.DefaultBranch, lake.At{}, benchQueries[1].sql); err != nil {
+		if _, err := a.Lake.Plan(ctx, rat.DefaultBranch, lake.At{}, benchQueries[1].sql); err != nil {
 			return err
 		}
 		plans = append(plans, time.Since(t))
@@ -234,8 +234,8 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 	// process would; a distinct query text defeats the parse cache.
 	var cold []time.Duration
 	for r := 0; r < max(reps, 5)*2; r++ {
-		fresh := lake.New(lake.Config{Store: a.store, Objects: a.objects, Cache: a.cache, DB: a.db,
-			TmpDir: filepath.Join(a.cfg.StateDir, "tmp"), RowGroupSize: a.cfg.ChunkSizeRows})
+		fresh := lake.New(lake.Config{Store: a.Store, Objects: a.Objects, Cache: a.Cache, DB: a.DB,
+			TmpDir: filepath.Join(a.Config.StateDir, "tmp"), RowGroupSize: a.Config.ChunkSizeRows})
 		t := time.Now()
 		if _, err := fresh.Plan(ctx, rat.DefaultBranch, lake.At{}, fmt.Sprintf("%s -- %d", benchQueries[1].sql, r)); err != nil {
 			return err
@@ -243,7 +243,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 		cold = append(cold, time.Since(t))
 	}
 	fmt.Fprintf(out, "planning overhead with %d tables in the catalog, cold caches: median %s, max %s\n", tables, ms(median(cold)), ms(slicesMax(cold)))
-	if c := a.cache; c != nil && a.cfg.IsS3() {
+	if c := a.Cache; c != nil && a.Config.IsS3() {
 		fmt.Fprintf(out, "read cache: %d hits, %d misses, %s\n", c.Hits(), c.Misses(), humanBytes(c.Bytes()))
 	}
 	return nil

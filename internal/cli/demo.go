@@ -50,12 +50,12 @@ tests and write–audit–publish, and print every gold table.`,
 			if err != nil {
 				return err
 			}
-			runner, err := a.runner(ctx, ws)
+			runner, err := a.Runner(ctx, ws)
 			if err != nil {
 				return err
 			}
 			runner.Progress = progressPrinter(cmd.ErrOrStderr())
-			res, err := runner.Run(ctx, pipeline.Options{Target: a.cfg.Branch})
+			res, err := runner.Run(ctx, pipeline.Options{Target: a.Config.Branch})
 			if err != nil {
 				return err
 			}
@@ -69,7 +69,7 @@ tests and write–audit–publish, and print every gold table.`,
 				}
 				fmt.Fprintf(out, "\n%s\n", p.ID)
 				q := "SELECT * FROM " + p.ID.String() + " ORDER BY ALL LIMIT 10"
-				err := a.lake.Query(ctx, a.cfg.Branch, lake.At{}, q, func(rows *sql.Rows) error {
+				err := a.Lake.Query(ctx, a.Config.Branch, lake.At{}, q, func(rows *sql.Rows) error {
 					_, err := writeRows(out, rows, "table", 10)
 					return err
 				})

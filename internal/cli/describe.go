@@ -36,7 +36,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				return err
 			}
 			defer a.Close()
-			info, err := a.lake.Describe(ctx, a.cfg.Branch, id, files || asJSON)
+			info, err := a.Lake.Describe(ctx, a.Config.Branch, id, files || asJSON)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ func newDiffCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			diffs, err := a.lake.Diff(ctx, args[0], args[1])
+			diffs, err := a.Lake.Diff(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}

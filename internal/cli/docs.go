@@ -39,7 +39,7 @@ Files are overwritten; pages of removed pipelines are left in place.`,
 			// such table" is kept and returned after generating.
 			var describeErr error
 			columns := func(id rat.TableID) ([]docs.ColumnInfo, bool) {
-				info, err := a.lake.Describe(ctx, a.cfg.Branch, id, false)
+				info, err := a.Lake.Describe(ctx, a.Config.Branch, id, false)
 				if err != nil {
 					if !rat.IsCode(err, rat.ENOTFOUND) && describeErr == nil {
 						describeErr = fmt.Errorf("describe %s: %w", id, err)

@@ -53,7 +53,7 @@ or --sheet NAME). A directory ingests the files in it.`,
 			}
 			defer a.Close()
 			start := time.Now()
-			tmp := filepath.Join(a.cfg.StateDir, "tmp")
+			tmp := filepath.Join(a.Config.StateDir, "tmp")
 			if err := os.MkdirAll(tmp, 0o755); err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ or --sheet NAME). A directory ingests the files in it.`,
 			out := cmd.OutOrStdout()
 			var results []pipeline.IngestResult
 			for _, j := range jobs {
-				res, err := pipeline.Ingest(ctx, a.lake, a.cfg.Branch, j.id, j.files, j.sheet, tmp, evolve, start)
+				res, err := pipeline.Ingest(ctx, a.Lake, a.Config.Branch, j.id, j.files, j.sheet, tmp, evolve, start)
 				if err != nil {
 					return fmt.Errorf("ingest into %s: %w", j.id, err)
 				}
@@ -105,9 +105,9 @@ or --sheet NAME). A directory ingests the files in it.`,
 					continue
 				}
 				if res.Created && res.Rows == 0 {
-					fmt.Fprintf(out, "created table %s on %s with no rows\n", j.id, a.cfg.Branch)
+					fmt.Fprintf(out, "created table %s on %s with no rows\n", j.id, a.Config.Branch)
 				}
-				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), j.id, a.cfg.Branch, rat.Duration(time.Since(start)))
+				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), j.id, a.Config.Branch, rat.Duration(time.Since(start)))
 				if len(res.Empty) > 0 {
 					fmt.Fprintf(out, "  recorded without rows (they hold none): %s\n", strings.Join(res.Empty, ", "))
 				}

@@ -70,7 +70,7 @@ columns have no types); a 0-row Parquet file creates its typed empty table.`,
 				return err
 			}
 			defer a.Close()
-			if err := a.requireBranch(ctx, a.cfg.Branch); err != nil {
+			if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -80,10 +80,10 @@ columns have no types); a 0-row Parquet file creates its typed empty table.`,
 			if len(in.rows) == 0 {
 				// No file holds a row: nothing to append; a replace empties
 				// the table; a new table needs typed columns to exist.
-				_, err := a.store.Table(ctx, a.cfg.Branch, id)
+				_, err := a.Store.Table(ctx, a.Config.Branch, id)
 				switch {
 				case err == nil && m == lake.Append:
-					fmt.Fprintf(out, "no rows to load (%s): %s on %s unchanged, nothing committed\n", in.summary(), id, a.cfg.Branch)
+					fmt.Fprintf(out, "no rows to load (%s): %s on %s unchanged, nothing committed\n", in.summary(), id, a.Config.Branch)
 					return nil
 				case err == nil:
 					source = "SELECT * FROM " + id.String() + " WHERE false"
@@ -99,7 +99,7 @@ columns have no types); a 0-row Parquet file creates its typed empty table.`,
 			for _, f := range in.read() {
 				names = append(names, filepath.Base(f))
 			}
-			res, err := a.lake.Write(ctx, a.cfg.Branch, id, source, lake.WriteOptions{
+			res, err := a.Lake.Write(ctx, a.Config.Branch, id, source, lake.WriteOptions{
 				Mode: m, Evolve: evolve,
 				Message: fmt.Sprintf("load %s into %s (%s)", strings.Join(names, ", "), id, m),
 			})
@@ -107,23 +107,23 @@ columns have no types); a 0-row Parquet file creates its typed empty table.`,
 				return fmt.Errorf("load into %s: %w", id, ingest.Explain(files, err))
 			}
 			if res.Created && res.Rows == 0 {
-				fmt.Fprintf(out, "created table %s on %s with no rows (%s)\n", id, a.cfg.Branch, in.summary())
+				fmt.Fprintf(out, "created table %s on %s with no rows (%s)\n", id, a.Config.Branch, in.summary())
 				return nil
 			}
 			if res.Created {
-				fmt.Fprintf(out, "created table %s on %s\n", id, a.cfg.Branch)
+				fmt.Fprintf(out, "created table %s on %s\n", id, a.Config.Branch)
 			}
 			if m == lake.Replace && res.Rows == 0 {
-				fmt.Fprintf(out, "replaced the rows of %s on %s with no rows (%s): the table is now empty\n", id, a.cfg.Branch, in.summary())
+				fmt.Fprintf(out, "replaced the rows of %s on %s with no rows (%s): the table is now empty\n", id, a.Config.Branch, in.summary())
 				return nil
 			}
 			if len(res.Added) > 0 {
 				fmt.Fprintf(out, "added columns to %s: %s\n", id, strings.Join(res.Added, ", "))
 			}
 			if m == lake.Replace {
-				fmt.Fprintf(out, "replaced the rows of %s on %s with %s (%s, %s", id, a.cfg.Branch, plural(res.Rows, "row"), plural(int64(res.Files), "file"), humanBytes(res.Bytes))
+				fmt.Fprintf(out, "replaced the rows of %s on %s with %s (%s, %s", id, a.Config.Branch, plural(res.Rows, "row"), plural(int64(res.Files), "file"), humanBytes(res.Bytes))
 			} else {
-				fmt.Fprintf(out, "loaded %s into %s on %s (%s, %s", plural(res.Rows, "row"), id, a.cfg.Branch, plural(int64(res.Files), "file"), humanBytes(res.Bytes))
+				fmt.Fprintf(out, "loaded %s into %s on %s (%s, %s", plural(res.Rows, "row"), id, a.Config.Branch, plural(int64(res.Files), "file"), humanBytes(res.Bytes))
 			}
 			if res.SnapshotID != 0 {
 				fmt.Fprintf(out, ", snapshot %d", res.SnapshotID)

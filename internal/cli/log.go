@@ -30,15 +30,15 @@ func newLogCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			ref := a.cfg.Branch
+			ref := a.Config.Branch
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			head, err := catalog.ResolveRef(ctx, a.store, ref)
+			head, err := catalog.ResolveRef(ctx, a.Store, ref)
 			if err != nil {
 				return err
 			}
-			commits, err := a.store.Log(ctx, head, limit)
+			commits, err := a.Store.Log(ctx, head, limit)
 			if err != nil {
 				return err
 			}

@@ -31,10 +31,10 @@ conflicting table is named. --dry-run shows what would happen.`,
 				return err
 			}
 			defer a.Close()
-			if err := a.requireBranch(ctx, a.cfg.Branch); err != nil {
+			if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
 				return err
 			}
-			res, err := a.lake.Catalog(a.cfg.Branch).Merge(ctx, args[0], catalog.MergeOptions{DryRun: dryRun, Message: message})
+			res, err := a.Lake.Catalog(a.Config.Branch).Merge(ctx, args[0], catalog.MergeOptions{DryRun: dryRun, Message: message})
 			out := cmd.OutOrStdout()
 			if asJSON && (err == nil || len(res.Conflicts()) > 0) {
 				if jerr := printJSON(out, res); jerr != nil {

@@ -70,7 +70,7 @@ existing file as it was.`,
 				return err
 			}
 			defer a.Close()
-			if _, err := a.store.Ref(ctx, a.cfg.Branch); err != nil {
+			if _, err := a.Store.Ref(ctx, a.Config.Branch); err != nil {
 				return err
 			}
 			// A file is written under a temporary name beside it and renamed
@@ -86,7 +86,7 @@ existing file as it was.`,
 				}
 				defer out.Abort()
 				var n int64
-				err = a.lake.WithTables(ctx, a.cfg.Branch, when, args[0], func(conn *sql.Conn, query string) error {
+				err = a.Lake.WithTables(ctx, a.Config.Branch, when, args[0], func(conn *sql.Conn, query string) error {
 					r, err := conn.ExecContext(ctx, "COPY ("+query+") TO "+duckdb.Quote(out.tmp)+" (FORMAT parquet, COMPRESSION zstd)")
 					if err != nil {
 						return duckdb.UserError("query", err)
@@ -115,7 +115,7 @@ existing file as it was.`,
 			bw := bufio.NewWriter(w)
 			start := time.Now()
 			var n int64
-			err = a.lake.Query(ctx, a.cfg.Branch, when, args[0], func(rows *sql.Rows) error {
+			err = a.Lake.Query(ctx, a.Config.Branch, when, args[0], func(rows *sql.Rows) error {
 				var err error
 				n, err = writeRows(bw, rows, format, maxRows)
 				return err

@@ -50,7 +50,7 @@ func (e *queuedExec) runner(ctx context.Context, runID string) (*pipeline.Runner
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.a.runner(ctx, ws)
+	r, err := e.a.Runner(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (e *queuedExec) forget(runID string) {
 // the run as failed, with the message, instead of being retried.
 func (e *queuedExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipeline.Result, []pipeline.PlannedNode, error) {
 	if opts.Target == "" {
-		opts.Target = e.a.cfg.Branch
+		opts.Target = e.a.Config.Branch
 	}
 	r, err := e.runner(ctx, opts.ID)
 	if err == nil {
@@ -112,7 +112,7 @@ func (e *queuedExec) observe(res *pipeline.Result) {
 }
 
 func (e *queuedExec) unlock(ctx context.Context, runID string) {
-	if lk, ok := e.a.store.(pipelineLocker); ok {
+	if lk, ok := e.a.Store.(pipelineLocker); ok {
 		if err := lk.UnlockPipelines(context.WithoutCancel(ctx), runID); err != nil {
 			e.log.Warn("unlock pipelines", "run", runID, "err", err)
 		}
@@ -165,7 +165,7 @@ func (e *queuedExec) flush(runID string) {
 	nodes := e.pending[runID]
 	delete(e.pending, runID)
 	e.mu.Unlock()
-	st, ok := e.a.store.(interface {
+	st, ok := e.a.Store.(interface {
 		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
 	})
 	if !ok || len(nodes) == 0 {

@@ -22,7 +22,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			refs, err := a.store.Refs(ctx)
+			refs, err := a.Store.Refs(ctx)
 			if err != nil {
 				return err
 			}
@@ -37,7 +37,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				if r.Kind != kind {
 					continue
 				}
-				c, err := a.store.GetCommit(ctx, r.Head)
+				c, err := a.Store.GetCommit(ctx, r.Head)
 				if err != nil {
 					return err
 				}
@@ -52,7 +52,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 			rows := make([][]string, len(out))
 			for i, r := range out {
 				mark := "  "
-				if r.Name == a.cfg.Branch {
+				if r.Name == a.Config.Branch {
 					mark = "* "
 				}
 				rows[i] = []string{mark + r.Name, rat.ShortID(r.Head), r.Time, r.Message}

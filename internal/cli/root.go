@@ -1,5 +1,5 @@
-// Package cli is rat's command line: one file per command, and open.go, the
-// single place that turns configuration into live objects.
+// Package cli is rat's command line: one file per command. The live objects
+// a command works with come from the composition root, internal/app.
 package cli
 
 import (

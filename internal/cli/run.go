@@ -3,12 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/ratdata/rat/internal/ingest"
-	"github.com/ratdata/rat/internal/objstore"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,7 +65,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
 			}
 			out := cmd.OutOrStdout()
-			runner, err := a.runner(ctx, ws)
+			runner, err := a.Runner(ctx, ws)
 			if err != nil {
 				return err
 			}
@@ -80,7 +76,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 			if !asJSON {
 				printer = progressPrinter(cmd.ErrOrStderr())
 			}
-			opts := pipeline.Options{Target: a.cfg.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun}
+			opts := pipeline.Options{Target: a.Config.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun}
 			if dryRun {
 				runner.Progress = printer
 			} else {
@@ -208,11 +204,11 @@ func parseVars(list []string) (map[string]any, error) {
 // that carries such a name from before the names were reserved stays.
 func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 	ctx := cmd.Context()
-	refs, err := a.store.Refs(ctx)
+	refs, err := a.Store.Refs(ctx)
 	if err != nil {
 		return err
 	}
-	rl, _ := a.store.(pipeline.RunLog)
+	rl, _ := a.Store.(pipeline.RunLog)
 	out := cmd.OutOrStdout()
 	n := 0
 	for _, r := range refs {
@@ -230,7 +226,7 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 				continue
 			}
 		}
-		if err := a.store.DeleteRef(ctx, r.Name); err != nil {
+		if err := a.Store.DeleteRef(ctx, r.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "deleted %s\n", r.Name)
@@ -249,16 +245,16 @@ func (a *app) loadWorkspace(ctx context.Context) (*workspace.Workspace, error) {
 // loadWorkspaceRefs loads the workspace; with anyRef, refs to tables the
 // catalog lacks are accepted (unit tests read mocks, not the catalog).
 func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Workspace, error) {
-	if a.cfg.WorkspaceDir == "" {
+	if a.Config.WorkspaceDir == "" {
 		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
 	}
-	ws, err := workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
+	ws, err := workspace.Load(a.Config.WorkspaceDir, workspace.LoadOptions{
 		Env: os.LookupEnv,
 		Known: func(id rat.TableID) bool {
 			if anyRef {
 				return true
 			}
-			_, err := a.store.Table(ctx, a.cfg.Branch, id)
+			_, err := a.Store.Table(ctx, a.Config.Branch, id)
 			return err == nil
 		},
 	})
@@ -266,52 +262,6 @@ func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 		return nil, err
 	}
 	return ws, a.adoptTriggerKeys(ctx, ws)
-}
-
-// runner builds the pipeline runner for a workspace: run records in the
-// catalog database, the landing area beside the warehouse.
-func (a *app) runner(ctx context.Context, ws *workspace.Workspace) (*pipeline.Runner, error) {
-	landing, err := a.landing(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &pipeline.Runner{
-		Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv,
-		Landing: landing, TmpDir: filepath.Join(a.cfg.StateDir, "tmp"),
-	}
-	if rl, ok := a.store.(pipeline.RunLog); ok {
-		r.Runs = rl
-	}
-	// Runs executed here (Run) are this process's, with heartbeats; queued
-	// runs are the queue's.
-	r.Owner, r.Lease = pipeline.NewOwner(), a.cfg.RunLease
-	return r, nil
-}
-
-// landing opens the landing area: landing/ in the workspace for a local
-// warehouse, <warehouse>/_landing/ for one on S3 (shared by every server).
-func (a *app) landing(ctx context.Context) (*ingest.Landing, error) {
-	tmp := filepath.Join(a.cfg.StateDir, "tmp")
-	if !a.cfg.IsS3() {
-		dir := a.cfg.WorkspaceDir
-		if dir == "" {
-			dir = filepath.Dir(a.cfg.StateDir)
-		}
-		return ingest.LocalLanding(dir, tmp)
-	}
-	bucket, prefix, err := objstore.ParseS3URL(a.cfg.Warehouse)
-	if err != nil {
-		return nil, err
-	}
-	s3, err := objstore.NewS3(ctx, objstore.S3Config{
-		Endpoint: a.cfg.S3.Endpoint, Region: a.cfg.S3.Region,
-		AccessKey: a.cfg.S3.AccessKey, SecretKey: a.cfg.S3.SecretKey.Reveal(),
-		Bucket: bucket, Prefix: path.Join(prefix, "_landing") + "/", PathStyle: a.cfg.S3.PathStyle,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ingest.Landing{Store: s3, TmpDir: tmp}, nil
 }
 
 // progressPrinter prints one line per finished node and test.

@@ -24,7 +24,7 @@ const runLogFlush = 250 * time.Millisecond
 // lines in the catalog, and a function that writes what is left and stops.
 // next, if set, sees every event too.
 func (a *app) runLogger(runID string, next func(pipeline.Event)) (func(pipeline.Event), func()) {
-	st, ok := a.store.(runLogStore)
+	st, ok := a.Store.(runLogStore)
 	if !ok {
 		return next, func() {}
 	}

@@ -172,7 +172,7 @@ With --follow, keep printing new lines until the run has finished (with
 				return err
 			}
 			defer a.Close()
-			st, ok := a.store.(runLogStore)
+			st, ok := a.Store.(runLogStore)
 			if !ok {
 				return rat.Errorf(rat.ENOTFOUND, "this catalog keeps no run logs")
 			}
@@ -217,7 +217,7 @@ func openRunLog(cmd *cobra.Command, g *globals) (*app, pipeline.RunLog, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rl, ok := a.store.(pipeline.RunLog)
+	rl, ok := a.Store.(pipeline.RunLog)
 	if !ok {
 		a.Close()
 		return nil, nil, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")

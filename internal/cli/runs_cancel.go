@@ -74,7 +74,7 @@ run branch removed. In every case nothing is published.`,
 // opens; a run another process executes in itself is asked to stop (with
 // wait, until it has), or ended as owner lost when that process is gone.
 func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue func() (*queue.Queue, func(), error)) (string, error) {
-	rl, ok := a.store.(pipeline.RunLog)
+	rl, ok := a.Store.(pipeline.RunLog)
 	if !ok {
 		return "", rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
 	}
@@ -113,7 +113,7 @@ func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue fun
 // cancelOwned asks the process running a run in itself to stop it; a run
 // whose process is gone is ended at once (owner lost).
 func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, error) {
-	leases, ok := a.store.(pipeline.RunLeases)
+	leases, ok := a.Store.(pipeline.RunLeases)
 	if !ok {
 		return "", rat.Errorf(rat.EINTERNAL, "this catalog keeps no run owners")
 	}
@@ -126,7 +126,7 @@ func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, 
 	if !wait {
 		return fmt.Sprintf("cancelling run %s: its process %s stops it at its next heartbeat", rec.ID, rec.Owner), nil
 	}
-	rl := a.store.(pipeline.RunLog)
+	rl := a.Store.(pipeline.RunLog)
 	for deadline := time.Now().Add(2 * max(rec.Lease, time.Second)); ; {
 		select {
 		case <-ctx.Done():
@@ -150,12 +150,12 @@ func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, 
 }
 
 func (a *app) endOwnerLost(ctx context.Context, leases pipeline.RunLeases, rec rat.Run, reason string) (string, error) {
-	res, err := pipeline.EndOwnerLost(ctx, a.store, leases, rec.ID, reason, time.Now(), true)
+	res, err := pipeline.EndOwnerLost(ctx, a.Store, leases, rec.ID, reason, time.Now(), true)
 	if err != nil {
 		return "", err
 	}
 	if res == nil {
-		now, err := a.store.(pipeline.RunLog).Run(ctx, rec.ID)
+		now, err := a.Store.(pipeline.RunLog).Run(ctx, rec.ID)
 		if err != nil {
 			return "", err
 		}
@@ -177,11 +177,11 @@ func runError(rec rat.Run) string {
 // lease (owner lost), reporting each to w or log. One indexed read when
 // there are none: commands that run or list runs call it.
 func (a *app) reapRuns(ctx context.Context, w io.Writer, log *slog.Logger) {
-	leases, ok := a.store.(pipeline.RunLeases)
+	leases, ok := a.Store.(pipeline.RunLeases)
 	if !ok {
 		return
 	}
-	ended, err := pipeline.ReapRuns(ctx, a.store, leases, time.Now())
+	ended, err := pipeline.ReapRuns(ctx, a.Store, leases, time.Now())
 	for _, res := range ended {
 		if log != nil {
 			log.Warn("run ended: its owner is gone", "run", res.ID, "status", res.Status, "error", res.Error)

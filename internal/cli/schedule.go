@@ -35,8 +35,8 @@ type scheduleState interface {
 // pruneRuns deletes, once an hour, the run records older than
 // run_retention_days (each target's newest success stays).
 func (a *app) pruneRuns(ctx context.Context, now time.Time, log *slog.Logger) error {
-	days := a.cfg.RunRetentionDays
-	pr, ok := a.store.(interface {
+	days := a.Config.RunRetentionDays
+	pr, ok := a.Store.(interface {
 		PruneRuns(ctx context.Context, before time.Time) (int64, error)
 	})
 	if days <= 0 || !ok || now.Sub(a.lastPrune) < time.Hour {
@@ -56,7 +56,7 @@ func (a *app) pruneRuns(ctx context.Context, now time.Time, log *slog.Logger) er
 // disabledTriggers returns the keys of the triggers switched off through
 // the API (none when the catalog keeps no such state).
 func (a *app) disabledTriggers(ctx context.Context) (map[string]time.Time, error) {
-	ts, ok := a.store.(server.TriggerStates)
+	ts, ok := a.Store.(server.TriggerStates)
 	if !ok {
 		return map[string]time.Time{}, nil
 	}
@@ -66,8 +66,8 @@ func (a *app) disabledTriggers(ctx context.Context) (map[string]time.Time, error
 // scheduleTick fires the schedule triggers that are due: one run per due
 // tick of a pipeline, enqueued. A new schedule starts at its next tick.
 func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
-	st, ok := a.store.(scheduleState)
-	if !ok || a.cfg.WorkspaceDir == "" {
+	st, ok := a.Store.(scheduleState)
+	if !ok || a.Config.WorkspaceDir == "" {
 		return nil
 	}
 	if err := a.pruneRuns(ctx, now, log); err != nil {
@@ -117,7 +117,7 @@ func (a *app) scheduleTick(ctx context.Context, now time.Time, enqueue func(cont
 				continue
 			}
 			for _, tick := range s.Due(last, now, scheduleGrace) {
-				opts := pipeline.Options{Target: a.cfg.Branch, Selectors: []string{p.ID.String()}, Trigger: "schedule"}
+				opts := pipeline.Options{Target: a.Config.Branch, Selectors: []string{p.ID.String()}, Trigger: "schedule"}
 				if err := enqueue(ctx, opts); err != nil {
 					return err
 				}
@@ -194,7 +194,7 @@ func (a *app) enqueueRun(ctx context.Context, q *queue.Queue, opts pipeline.Opti
 // recordQueued records a run as queued, so it is visible before a worker
 // takes it.
 func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline.Options, error) {
-	rl, ok := a.store.(pipeline.RunLog)
+	rl, ok := a.Store.(pipeline.RunLog)
 	if !ok {
 		return opts, rat.Errorf(rat.EINTERNAL, "this catalog keeps no run records")
 	}
@@ -234,14 +234,14 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 			if pending, err = a.pendingPipelines(ctx); err != nil {
 				return err
 			}
-			if landing, err = a.landing(ctx); err != nil {
+			if landing, err = a.Landing(ctx); err != nil {
 				return err
 			}
 		}
 		if pending[p.ID.String()] || pending["*"] {
 			continue
 		}
-		done, err := pipeline.Consumed(ctx, a.lake, a.cfg.Branch, p.ID.String())
+		done, err := pipeline.Consumed(ctx, a.Lake, a.Config.Branch, p.ID.String())
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 			a.offered = map[string]map[string]bool{}
 		}
 		a.offered[p.ID.String()] = waiting
-		if err := enqueue(ctx, pipeline.Options{Target: a.cfg.Branch, Selectors: []string{p.ID.String()}, Trigger: "landing"}); err != nil {
+		if err := enqueue(ctx, pipeline.Options{Target: a.Config.Branch, Selectors: []string{p.ID.String()}, Trigger: "landing"}); err != nil {
 			return err
 		}
 		log.Info("landing sensor fired", "pipeline", p.ID.String(), "new_files", fresh)
@@ -283,12 +283,12 @@ func (a *app) landingSensors(ctx context.Context, ws *workspace.Workspace, disab
 // pendingPipelines are the pipelines a queued or running run selects.
 func (a *app) pendingPipelines(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
-	rl, ok := a.store.(pipeline.RunLog)
+	rl, ok := a.Store.(pipeline.RunLog)
 	if !ok {
 		return out, nil
 	}
 	for _, status := range []string{"queued", string(pipeline.StatusRunning)} {
-		runs, err := rl.Runs(ctx, rat.RunFilter{Target: a.cfg.Branch, Status: status, Limit: 1000})
+		runs, err := rl.Runs(ctx, rat.RunFilter{Target: a.Config.Branch, Status: status, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
@@ -315,7 +315,7 @@ func (a *app) pendingPipelines(ctx context.Context) (map[string]bool, error) {
 func (a *app) cachedWorkspace(ctx context.Context) (*workspace.Workspace, error) {
 	a.wsMu.Lock()
 	defer a.wsMu.Unlock()
-	print, err := workspaceFingerprint(a.cfg.WorkspaceDir)
+	print, err := workspaceFingerprint(a.Config.WorkspaceDir)
 	if err == nil && a.wsCache != nil && print == a.wsPrint {
 		return a.wsCache, nil
 	}

@@ -79,10 +79,10 @@ See SECURITY.md for what a public deployment needs.`,
 			}
 			defer a.Close()
 			if listen != "" {
-				a.cfg.Listen = listen
+				a.Config.Listen = listen
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			workers := a.cfg.MaxParallelPipelines
+			workers := a.Config.MaxParallelPipelines
 			if noWorker {
 				workers = 0
 			}
@@ -119,7 +119,7 @@ See SECURITY.md for what a public deployment needs.`,
 			if err != nil {
 				return err
 			}
-			if o, ok := a.store.(interface {
+			if o, ok := a.Store.(interface {
 				ObserveCommits(func(sqlstore.CommitStats))
 			}); ok {
 				o.ObserveCommits(func(c sqlstore.CommitStats) { srv.ObserveCommit(c.Duration, c.Attempts, c.Err) })
@@ -178,11 +178,11 @@ func serveURL(addr net.Addr) string {
 // authHint says how to sign in, never with the token itself.
 func (a *app) authHint() string {
 	var from []string
-	if a.cfg.APIToken != "" {
+	if a.Config.APIToken != "" {
 		from = append(from, "RAT_API_TOKEN")
 	}
-	if a.cfg.TokenFile != "" {
-		from = append(from, "a token from "+a.cfg.TokenFile)
+	if a.Config.TokenFile != "" {
+		from = append(from, "a token from "+a.Config.TokenFile)
 	}
 	if len(from) == 0 {
 		return "off (loopback only; every request may do everything)"
@@ -194,13 +194,13 @@ func (a *app) authHint() string {
 // an admin token.
 func (a *app) apiTokens() ([]server.Token, error) {
 	var tokens []server.Token
-	if a.cfg.TokenFile != "" {
+	if a.Config.TokenFile != "" {
 		var err error
-		if tokens, err = server.LoadTokens(a.cfg.TokenFile); err != nil {
+		if tokens, err = server.LoadTokens(a.Config.TokenFile); err != nil {
 			return nil, err
 		}
 	}
-	if t := a.cfg.APIToken.Reveal(); t != "" {
+	if t := a.Config.APIToken.Reveal(); t != "" {
 		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
 	}
 	return tokens, nil
@@ -212,25 +212,25 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 	if err != nil {
 		return nil, err
 	}
-	landing, err := a.landing(ctx)
+	landing, err := a.Landing(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rl, _ := a.store.(pipeline.RunLog)
+	rl, _ := a.Store.(pipeline.RunLog)
 	return server.New(server.Config{
-		Listen: a.cfg.Listen, Tokens: tokens, Version: buildVersion().Version,
-		AllowedHosts: a.cfg.AllowedHosts, MetricsToken: a.cfg.MetricsToken.Reveal(),
-		Store: a.store, Lake: a.lake, Runs: rl, Landing: landing, Branch: a.cfg.Branch,
-		Logger: log, Registry: reg, StateDir: a.cfg.StateDir,
-		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
-		Limits: server.Limits{ResultBytes: int64(a.cfg.MaxResultBytes)},
+		Listen: a.Config.Listen, Tokens: tokens, Version: buildVersion().Version,
+		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
+		Store: a.Store, Lake: a.Lake, Runs: rl, Landing: landing, Branch: a.Config.Branch,
+		Logger: log, Registry: reg, StateDir: a.Config.StateDir,
+		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
+		Limits: server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {
-				_, err := a.store.Refs(ctx)
+				_, err := a.Store.Refs(ctx)
 				return err
 			}},
 			{Name: "object_store", Fn: func(ctx context.Context) error {
-				_, err := a.objects.List(ctx, "_rat_health/")
+				_, err := a.Objects.List(ctx, "_rat_health/")
 				return err
 			}},
 			{Name: "queue", Fn: func(ctx context.Context) error {
@@ -255,7 +255,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 				return found, err
 			}
 			// Not the queue's: a run that a rat run process executes.
-			if rl, ok := a.store.(pipeline.RunLog); ok {
+			if rl, ok := a.Store.(pipeline.RunLog); ok {
 				if rec, err := rl.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == string(pipeline.StatusRunning) {
 					_, err := a.cancelOwned(ctx, rec, false)
 					return err == nil, err
@@ -272,7 +272,7 @@ func (a *app) dryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Resu
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.runner(ctx, ws)
+	r, err := a.Runner(ctx, ws)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func newTablesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			list, err := a.lake.Summaries(ctx, a.cfg.Branch)
+			list, err := a.Lake.Summaries(ctx, a.Config.Branch)
 			if err != nil {
 				return err
 			}
@@ -43,7 +43,7 @@ func newTablesCmd(g *globals) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), list)
 			}
 			if len(list) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.cfg.Branch)
+				fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.Config.Branch)
 				return nil
 			}
 			rows := make([][]string, len(list))

@@ -47,16 +47,16 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 			if err != nil {
 				return err
 			}
-			r, err := a.runner(ctx, ws)
+			r, err := a.Runner(ctx, ws)
 			if err != nil {
 				return err
 			}
 			var results []pipeline.TestResult
 			if kind == "" || kind == "unit" {
-				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.cfg.StateDir, "tmp"))...)
+				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.Config.StateDir, "tmp"))...)
 			}
 			if kind == "" || kind == "quality" {
-				results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.cfg.Branch, time.Now())...)
+				results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.Config.Branch, time.Now())...)
 			}
 			out := cmd.OutOrStdout()
 			failed := 0

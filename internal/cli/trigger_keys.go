@@ -22,7 +22,7 @@ type triggerKeyStore interface {
 // under an index that names no trigger any more is dropped, so no later
 // trigger can inherit it.
 func (a *app) adoptTriggerKeys(ctx context.Context, ws *workspace.Workspace) error {
-	ks, ok := a.store.(triggerKeyStore)
+	ks, ok := a.Store.(triggerKeyStore)
 	if !ok {
 		return nil
 	}

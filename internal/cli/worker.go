@@ -68,11 +68,11 @@ heartbeat (rat serve's scheduler hands them over).`,
 			if err != nil {
 				return err
 			}
-			if err := server.RegisterProcessMetrics(reg, a.lake, a.cfg.StateDir); err != nil {
+			if err := server.RegisterProcessMetrics(reg, a.Lake, a.Config.StateDir); err != nil {
 				return err
 			}
 			if listen != "" {
-				access := server.MetricsAccess{Token: a.cfg.MetricsToken.Reveal()}
+				access := server.MetricsAccess{Token: a.Config.MetricsToken.Reveal()}
 				if access.Token != "" {
 					if access.Tokens, err = a.apiTokens(); err != nil {
 						return err
@@ -85,7 +85,7 @@ heartbeat (rat serve's scheduler hands them over).`,
 				defer stop()
 				log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
 			}
-			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil, log, em)
+			q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, em)
 			if err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ heartbeat (rat serve's scheduler hands them over).`,
 			if err := q.Start(ctx); err != nil {
 				return err
 			}
-			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.cfg.MaxParallelPipelines))
+			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.Config.MaxParallelPipelines))
 			<-ctx.Done()
 			log.Info("stopping")
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
@@ -116,10 +116,10 @@ func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Cont
 	if tick != nil {
 		cfg.NextTick = a.nextTick
 	}
-	if a.cfg.IsPostgres() {
-		cfg.PostgresURL = a.cfg.CatalogURL
+	if a.Config.IsPostgres() {
+		cfg.PostgresURL = a.Config.CatalogURL
 	} else {
-		cfg.SQLitePath = filepath.Join(a.cfg.StateDir, "queue.db")
+		cfg.SQLitePath = filepath.Join(a.Config.StateDir, "queue.db")
 	}
 	var err error
 	q, err = queue.Open(ctx, cfg)
@@ -205,7 +205,7 @@ const overlapRetry = 2 * time.Second
 // is, the run waits (queue.Busy) or, if a blocked pipeline says overlap:
 // skip, is recorded as skipped and its result returned.
 func (a *app) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts pipeline.Options) (*pipeline.Result, error) {
-	lk, ok := a.store.(pipelineLocker)
+	lk, ok := a.Store.(pipelineLocker)
 	if !ok {
 		return nil, nil
 	}
@@ -242,7 +242,7 @@ func (a *app) recordEnded(ctx context.Context, opts pipeline.Options, status pip
 	res := &pipeline.Result{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
 		RunBranch: "run/" + opts.ID, Status: status, Started: now,
 		Nodes: []pipeline.NodeResult{}, Tests: []pipeline.TestResult{}, Error: reason}
-	rl, ok := a.store.(pipeline.RunLog)
+	rl, ok := a.Store.(pipeline.RunLog)
 	if !ok {
 		return res, nil
 	}
@@ -272,7 +272,7 @@ func (a *app) cancelQueued(ctx context.Context, q *queue.Queue, id string) (bool
 // failUnfinished records a run that is still queued or running as failed,
 // for reason, in one transaction; it returns the run's result as recorded.
 func (a *app) failUnfinished(ctx context.Context, id, reason string) (*pipeline.Result, error) {
-	st, ok := a.store.(interface {
+	st, ok := a.Store.(interface {
 		UpdateRun(ctx context.Context, id string, fn func(*rat.Run) error) error
 	})
 	if !ok {
