@@ -87,11 +87,10 @@ existing file as it was.`,
 				defer out.Abort()
 				var n int64
 				err = a.Lake.WithTables(ctx, a.Config.Branch, when, args[0], func(conn *sql.Conn, query string) error {
-					r, err := conn.ExecContext(ctx, "COPY ("+query+") TO "+duckdb.Quote(out.tmp)+" (FORMAT parquet, COMPRESSION zstd)")
-					if err != nil {
+					var err error
+					if n, err = duckdb.Export(ctx, conn, query, out.tmp, duckdb.ExportOptions{Compression: "zstd"}); err != nil {
 						return duckdb.UserError("query", err)
 					}
-					n, _ = r.RowsAffected()
 					return nil
 				})
 				if err != nil {
