@@ -38,7 +38,7 @@ or --sheet NAME). A directory ingests the files in it.`,
 			if err != nil {
 				return err
 			}
-			paths, err := expandInputs(args)
+			paths, err := ingest.ExpandInputs(args)
 			if err != nil {
 				return err
 			}
