@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
-	"github.com/ratdata/rat/internal/server"
 )
 
 // queuedExec executes the parts of queued runs for this process's workers:
@@ -20,7 +20,7 @@ import (
 type queuedExec struct {
 	a       *app
 	log     *slog.Logger
-	metrics *server.ExecMetrics // nil: not counted
+	metrics *metrics.Metrics    // nil: not counted
 	q       func() *queue.Queue // for the after triggers a finished run fires
 
 	mu      sync.Mutex
@@ -107,7 +107,7 @@ func (e *queuedExec) Prepare(ctx context.Context, opts pipeline.Options) (*pipel
 // observe counts a finished run.
 func (e *queuedExec) observe(res *pipeline.Result) {
 	if e.metrics != nil && res != nil {
-		e.metrics.ObserveRun(res)
+		e.metrics.RunFinished(string(res.Status), time.Duration(res.Duration))
 	}
 }
 
@@ -138,7 +138,7 @@ func (e *queuedExec) Progress(ctx context.Context, run *pipeline.Result, nodes [
 	if e.metrics != nil {
 		for _, n := range nodes {
 			if n.Status != pipeline.StatusRunning {
-				e.metrics.ObserveNode(n)
+				e.metrics.NodeSettled(string(n.Status), time.Duration(n.Duration))
 			}
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
 	"github.com/ratdata/rat/internal/server"
@@ -103,28 +103,27 @@ See SECURITY.md for what a public deployment needs.`,
 					return err
 				}, log)
 			}
-			reg := prometheus.NewRegistry()
-			var em *server.ExecMetrics
-			if workers > 0 {
-				if em, err = server.NewExecMetrics(reg); err != nil {
-					return err
-				}
+			// Scrapes start with the server, once the queue is open.
+			waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
+			m, err := a.newMetrics(workers > 0, true, waiting, log)
+			if err != nil {
+				return err
 			}
-			q, err = a.openQueue(ctx, workers, tick, log, em)
+			q, err = a.openQueue(ctx, workers, tick, log, m)
 			if err != nil {
 				return err
 			}
 			defer q.Close()
-			srv, err := a.newServer(ctx, log, q, reg)
+			srv, err := a.newServer(ctx, log, q, m)
 			if err != nil {
 				return err
 			}
 			if o, ok := a.Store.(interface {
 				ObserveCommits(func(sqlstore.CommitStats))
 			}); ok {
-				o.ObserveCommits(func(c sqlstore.CommitStats) { srv.ObserveCommit(c.Duration, c.Attempts, c.Err) })
+				o.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 			}
-			a.onScheduleFire = srv.ObserveScheduleFire
+			a.onScheduleFire = m.ScheduleFired
 			if err := q.Start(ctx); err != nil {
 				return err
 			}
@@ -207,7 +206,7 @@ func (a *app) apiTokens() ([]server.Token, error) {
 }
 
 // newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, reg *prometheus.Registry) (*server.Server, error) {
+func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, m *metrics.Metrics) (*server.Server, error) {
 	tokens, err := a.apiTokens()
 	if err != nil {
 		return nil, err
@@ -221,7 +220,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *queue.Queue, r
 		Listen: a.Config.Listen, Tokens: tokens, Version: buildVersion().Version,
 		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
 		Store: a.Store, Lake: a.Lake, Runs: rl, Landing: landing, Branch: a.Config.Branch,
-		Logger: log, Registry: reg, StateDir: a.Config.StateDir,
+		Logger: log, Metrics: m, StateDir: a.Config.StateDir,
 		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
 		Limits: server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
 		Checks: []server.Check{

@@ -11,11 +11,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
-	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 	"github.com/riverqueue/river/rivertype"
@@ -63,29 +62,23 @@ heartbeat (rat serve's scheduler hands them over).`,
 			}
 			defer a.Close()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			reg := prometheus.NewRegistry()
-			em, err := server.NewExecMetrics(reg)
+			m, err := a.newMetrics(true, false, nil, log)
 			if err != nil {
 				return err
 			}
-			if err := server.RegisterProcessMetrics(reg, a.Lake, a.Config.StateDir); err != nil {
-				return err
-			}
 			if listen != "" {
-				access := server.MetricsAccess{Token: a.Config.MetricsToken.Reveal()}
-				if access.Token != "" {
-					if access.Tokens, err = a.apiTokens(); err != nil {
-						return err
-					}
+				access, err := a.metricsAccess()
+				if err != nil {
+					return err
 				}
-				addr, stop, err := server.ServeMetrics(ctx, listen, reg, access)
+				addr, stop, err := m.Serve(ctx, listen, access)
 				if err != nil {
 					return err
 				}
 				defer stop()
 				log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
 			}
-			q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, em)
+			q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, m)
 			if err != nil {
 				return err
 			}
@@ -108,7 +101,7 @@ heartbeat (rat serve's scheduler hands them over).`,
 
 // openQueue opens the run queue: .rat/queue.db, or the catalog's Postgres
 // database. With workers > 0 this process executes runs too.
-func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger, metrics *server.ExecMetrics) (*queue.Queue, error) {
+func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger, metrics *metrics.Metrics) (*queue.Queue, error) {
 	var q *queue.Queue
 	// Processes without workers use the Exec too: cancelling a run records
 	// the nodes it settles.

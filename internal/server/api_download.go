@@ -91,7 +91,7 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	s.metrics.queryDuration.Observe(time.Since(start).Seconds())
+	s.metrics.QueryDone(time.Since(start))
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			return rat.Errorf(rat.EINVALID, "%s", s.timeLimit())

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -79,36 +79,15 @@ func (s *Server) getFreshness(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// freshnessCollector reports the freshness of tables at each scrape.
-type freshnessCollector struct {
-	s           *Server
-	age, status *prometheus.Desc
-}
-
-func newFreshnessCollector(s *Server) *freshnessCollector {
-	return &freshnessCollector{s: s,
-		age: prometheus.NewDesc("rat_table_age_seconds",
-			"Seconds since a table with a freshness policy last changed on the served branch.", []string{"table"}, nil),
-		status: prometheus.NewDesc("rat_table_freshness_status",
-			"Freshness of a table with a freshness policy: 0 ok, 1 warn (older than warn_after), 2 error (older than error_after), -1 never built.", []string{"table"}, nil),
-	}
-}
-
-func (c *freshnessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.status }
-
-func (c *freshnessCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tables, err := c.s.freshness(ctx)
+// freshnessMetrics is freshness for the metrics' scrapes.
+func (s *Server) freshnessMetrics(ctx context.Context) ([]metrics.Freshness, error) {
+	tables, err := s.freshness(ctx)
 	if err != nil {
-		c.s.log.Warn("freshness metrics", "err", err)
-		return
+		return nil, err
 	}
-	code := map[string]float64{trigger.Fresh: 0, trigger.Stale: 1, trigger.Expired: 2, trigger.Unknown: -1}
-	for _, t := range tables {
-		ch <- prometheus.MustNewConstMetric(c.status, prometheus.GaugeValue, code[t.Status], t.Table)
-		if t.Updated != nil {
-			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, t.AgeSeconds, t.Table)
-		}
+	out := make([]metrics.Freshness, len(tables))
+	for i, t := range tables {
+		out[i] = metrics.Freshness{Table: t.Table, Status: t.Status, AgeSeconds: t.AgeSeconds, Built: t.Updated != nil}
 	}
+	return out, nil
 }

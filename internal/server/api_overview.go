@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 )
 
@@ -40,13 +41,13 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	mem, memOK := memoryUsed()
-	cpu, cpuOK := s.cpu.used()
+	mem, memOK := metrics.MemoryUsed()
+	cpu, cpuOK := s.cpu.Used()
 	disk := 0.0
 	if s.cfg.StateDir != "" {
-		disk = diskUsedRatio(s.cfg.StateDir)
+		disk = metrics.DiskUsed(s.cfg.StateDir)
 	}
-	p95, p95OK := histogramQuantile(s.metrics.queryDuration, 0.95)
+	p95, p95OK := s.metrics.QueryLatency(0.95)
 	out.Gauges = []gauge{
 		newGauge("memory", "ratio", mem, memOK),
 		newGauge("cpu", "ratio", cpu, cpuOK),

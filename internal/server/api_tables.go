@@ -163,7 +163,7 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string,
 		return err
 	})
 	elapsed := time.Since(start)
-	s.metrics.queryDuration.Observe(elapsed.Seconds())
+	s.metrics.QueryDone(elapsed)
 	if writeErr != nil {
 		// The client is gone or too slow: end the connection, so that a
 		// cut answer is never taken for a whole one.

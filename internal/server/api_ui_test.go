@@ -85,26 +85,6 @@ func TestOverviewEndpoint(t *testing.T) {
 	}
 }
 
-func TestHistogramQuantile(t *testing.T) {
-	e := newTestEnv(t, basicFiles, nil)
-	h := e.srv.metrics.queryDuration
-	if _, ok := histogramQuantile(h, .95); ok {
-		t.Fatal("an empty histogram has a p95")
-	}
-	for i := 0; i < 95; i++ {
-		h.Observe(0.02) // bucket (0.01, 0.025]
-	}
-	for i := 0; i < 5; i++ {
-		h.Observe(20) // bucket (10, 30]
-	}
-	if v, _ := histogramQuantile(h, .95); v <= 0.01 || v > 0.025 {
-		t.Errorf("p95 = %v, want inside (0.01, 0.025]", v)
-	}
-	if v, _ := histogramQuantile(h, .99); v <= 10 || v > 30 {
-		t.Errorf("p99 = %v, want inside (10, 30]", v)
-	}
-}
-
 func TestLandingListAndPipelineStatus(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, uiFiles, nil)

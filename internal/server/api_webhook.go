@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/httpauth"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/trigger"
 )
@@ -86,7 +87,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		got, _ := bearer(r)
+		got, _ := httpauth.Bearer(r)
 		if !trigger.TokenValid(token, got) {
 			return unauthorized
 		}

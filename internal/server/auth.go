@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/httpauth"
+	"github.com/ratdata/rat/internal/metrics"
 )
 
 // Role is what a token may do. Each role includes the ones before it.
@@ -69,7 +71,7 @@ func newAuthenticator(listen string, tokens []Token) (*authenticator, error) {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return nil, rat.Errorf(rat.EINVALID, "listen address %q: want host:port, for example 127.0.0.1:3030", listen)
 	}
-	if len(tokens) == 0 && !IsLoopback(listen) {
+	if len(tokens) == 0 && !httpauth.IsLoopback(listen) {
 		return nil, rat.Errorf(rat.EINVALID, "refusing to listen on %s without a token: set RAT_API_TOKEN (an admin token) or listen on a loopback address such as 127.0.0.1:3030", listen)
 	}
 	a := &authenticator{}
@@ -80,26 +82,12 @@ func newAuthenticator(listen string, tokens []Token) (*authenticator, error) {
 		if t.Role < RoleRead || t.Role > RoleAdmin {
 			return nil, rat.Errorf(rat.EINVALID, "token %q: want role read, run or admin", t.Name)
 		}
-		if err := checkTokenLength(listen, fmt.Sprintf("%q", t.Name), t.Secret); err != nil {
+		if err := httpauth.CheckTokenLength(listen, fmt.Sprintf("%q", t.Name), t.Secret); err != nil {
 			return nil, err
 		}
 		a.tokens = append(a.tokens, hashedToken{name: t.Name, sum: sha256.Sum256([]byte(t.Secret)), role: t.Role})
 	}
 	return a, nil
-}
-
-// IsLoopback reports whether a listen address only accepts local
-// connections: localhost or a loopback IP. ":3030" listens everywhere.
-func IsLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // find returns the token a secret belongs to (the one with the highest
@@ -117,16 +105,6 @@ func (a *authenticator) find(secret string) (hashedToken, bool) {
 	return found, found.role != 0
 }
 
-// bearer returns the token of an "Authorization: Bearer <token>" header.
-func bearer(r *http.Request) (string, bool) {
-	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return "", false
-	}
-	return secret, true
-}
-
 // authenticate returns the role of a request: that of its bearer token,
 // else of its UI session. Without tokens every request is admin (New
 // allows that on loopback only). A client with too many failed attempts
@@ -136,7 +114,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Role, err
 		return RoleAdmin, nil
 	}
 	unauthorized := rat.Errorf(rat.EUNAUTHORIZED, "missing or wrong API token: send 'Authorization: Bearer <token>'")
-	if secret, ok := bearer(r); ok {
+	if secret, ok := httpauth.Bearer(r); ok {
 		key, now := clientKey(r), s.cfg.Now()
 		if wait := s.limiter.blocked(key, now); wait > 0 {
 			return 0, s.tooManyFailures(w, wait)
@@ -193,4 +171,14 @@ func (s *Server) authorize(need Role, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// metricsAccessOf is the /metrics rule of a server's configuration:
+// RAT_METRICS_TOKEN, or any API token, when the former is set.
+func metricsAccessOf(cfg Config) metrics.Access {
+	a := metrics.Access{Token: cfg.MetricsToken}
+	for _, t := range cfg.Tokens {
+		a.Secrets = append(a.Secrets, t.Secret)
+	}
+	return a
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
 )
@@ -88,7 +87,7 @@ func TestListenNeedsTokenOffLoopback(t *testing.T) {
 	base := e.srv.cfg
 	for _, addr := range []string{"0.0.0.0:3030", ":3030", "192.168.1.10:3030", "[::]:3030"} {
 		cfg := base
-		cfg.Listen, cfg.Registry = addr, nil
+		cfg.Listen, cfg.Metrics = addr, nil
 		_, err := New(cfg)
 		want := "refusing to listen on " + addr + " without a token: set RAT_API_TOKEN"
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -96,13 +95,13 @@ func TestListenNeedsTokenOffLoopback(t *testing.T) {
 		}
 	}
 	cfg := base
-	cfg.Listen, cfg.Registry = "3030", nil
+	cfg.Listen, cfg.Metrics = "3030", nil
 	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "want host:port") {
 		t.Errorf("New(3030) = %v, want a host:port error", err)
 	}
 	for _, addr := range []string{"127.0.0.1:3030", "localhost:3030", "[::1]:3030"} {
 		cfg := base
-		cfg.Listen, cfg.Registry = addr, nil
+		cfg.Listen, cfg.Metrics = addr, nil
 		if _, err := New(cfg); err != nil {
 			t.Errorf("New(%s) without tokens: %v", addr, err)
 		}
@@ -110,7 +109,7 @@ func TestListenNeedsTokenOffLoopback(t *testing.T) {
 
 	// Start owns a real listener; Stop releases it.
 	cfg = base
-	cfg.Listen, cfg.Registry = "127.0.0.1:0", nil
+	cfg.Listen, cfg.Metrics = "127.0.0.1:0", nil
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +173,7 @@ func TestShortTokensOffLoopback(t *testing.T) {
 	short := []Token{{Name: "ops", Secret: adminTok, Role: RoleAdmin}, {Name: "dash", Secret: "sixteen-chars-ok", Role: RoleRead}}
 	for _, addr := range []string{"0.0.0.0:3030", "192.168.1.10:3030", "[::]:3030"} {
 		cfg := e.srv.cfg
-		cfg.Listen, cfg.Registry, cfg.Tokens = addr, nil, short
+		cfg.Listen, cfg.Metrics, cfg.Tokens = addr, nil, short
 		_, err := New(cfg)
 		if err == nil || !strings.Contains(err.Error(), `token "dash" is 16 bytes long`) || !strings.Contains(err.Error(), "at least 32 bytes") || strings.Contains(err.Error(), "sixteen-chars-ok") {
 			t.Errorf("New(%s) with a 16-byte token = %v", addr, err)
@@ -189,17 +188,15 @@ func TestShortTokensOffLoopback(t *testing.T) {
 		}
 	}
 	cfg := e.srv.cfg
-	cfg.Listen, cfg.Registry, cfg.Tokens, cfg.MetricsToken = "127.0.0.1:3030", nil, short, "short-metrics"
+	cfg.Listen, cfg.Metrics, cfg.Tokens, cfg.MetricsToken = "127.0.0.1:3030", nil, short, "short-metrics"
 	if _, err := New(cfg); err != nil {
 		t.Errorf("loopback with short tokens: %v", err)
 	}
-	if _, _, err := ServeMetrics(t.Context(), "0.0.0.0:0", prometheus.NewRegistry(), MetricsAccess{Token: "short-metrics"}); err == nil || !strings.Contains(err.Error(), "RAT_METRICS_TOKEN is 13 bytes long") {
-		t.Errorf("rat worker --listen 0.0.0.0 with a short metrics token: %v", err)
-	}
 }
 
-// TestMetricsToken: with RAT_METRICS_TOKEN set, /metrics answers only to
-// it or an API token — on rat serve and on rat worker --listen.
+// TestMetricsToken: with RAT_METRICS_TOKEN set, /metrics of rat serve
+// answers only to it or an API token (rat worker --listen: the same test
+// in internal/metrics).
 func TestMetricsToken(t *testing.T) {
 	t.Parallel()
 	const metricsTok = "metrics-token-0123456789abcdef012345"
@@ -208,13 +205,7 @@ func TestMetricsToken(t *testing.T) {
 		c.Tokens = []Token{{Name: "viewer", Secret: readTok, Role: RoleRead}}
 		c.MetricsToken = metricsTok
 	})
-	reg := prometheus.NewRegistry()
-	addr, stop, err := ServeMetrics(t.Context(), "127.0.0.1:0", reg, MetricsAccess{Token: metricsTok, Tokens: []Token{{Name: "viewer", Secret: readTok, Role: RoleRead}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	for name, base := range map[string]string{"serve": e.http.URL, "worker": "http://" + addr.String()} {
+	for name, base := range map[string]string{"serve": e.http.URL} {
 		for tok, want := range map[string]int{"": 401, "wrong": 401, metricsTok + "x": 401, metricsTok: 200, readTok: 200} {
 			req, _ := http.NewRequest("GET", base+"/metrics", nil)
 			if tok != "" {
@@ -232,7 +223,7 @@ func TestMetricsToken(t *testing.T) {
 			if want == 401 && (!strings.Contains(string(body), "RAT_METRICS_TOKEN") || strings.Contains(string(body), "go_goroutines")) {
 				t.Errorf("%s /metrics refused: %s", name, body)
 			}
-			if want == 200 && !strings.Contains(string(body), "go_goroutines") && name == "serve" {
+			if want == 200 && !strings.Contains(string(body), "go_goroutines") {
 				t.Errorf("%s /metrics: %.200s", name, body)
 			}
 		}

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/lake/laketest"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -65,15 +65,17 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 		}})
 	}
 	// As in rat serve with workers: the process that executes runs counts
-	// them in the same registry.
-	reg := prometheus.NewRegistry()
-	exec, err := NewExecMetrics(reg)
+	// them in the same metrics.
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cache := l.Cache()
+	m, err := metrics.New(metrics.Config{Exec: true, Serve: true, StateDir: dir, Logger: logger,
+		Cache: func() (int64, int64) { return cache.Hits(), cache.Misses() }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{
 		Listen: "127.0.0.1:0", Store: store, Lake: l, Runs: runLog, Landing: landing,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, StateDir: dir,
+		Logger: logger, Metrics: m, StateDir: dir,
 		LoadWorkspace: loadWS,
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
 			ws, err := loadWS(ctx)
@@ -87,9 +89,9 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 			res, err := r.Run(ctx, opts)
 			if err == nil {
 				for _, n := range res.Nodes {
-					exec.ObserveNode(n)
+					m.NodeSettled(string(n.Status), time.Duration(n.Duration))
 				}
-				exec.ObserveRun(res)
+				m.RunFinished(string(res.Status), time.Duration(res.Duration))
 			}
 			return res, err
 		},
@@ -107,7 +109,7 @@ func newTestEnv(t *testing.T, files map[string]string, configure func(*Config)) 
 	if o, ok := store.(interface {
 		ObserveCommits(func(sqlstore.CommitStats))
 	}); ok {
-		o.ObserveCommits(func(c sqlstore.CommitStats) { srv.ObserveCommit(c.Duration, c.Attempts, c.Err) })
+		o.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 	}
 	e.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

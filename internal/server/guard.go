@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/httpauth"
 )
 
 // A web page the user opens must not drive rat: on a loopback server
@@ -46,7 +47,7 @@ type hostGuard struct {
 }
 
 func newHostGuard(listen string, allowed []string) *hostGuard {
-	g := &hostGuard{loopback: IsLoopback(listen), names: map[string]bool{}, trusted: map[string]bool{}}
+	g := &hostGuard{loopback: httpauth.IsLoopback(listen), names: map[string]bool{}, trusted: map[string]bool{}}
 	g.enforce = g.loopback || len(allowed) > 0
 	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
 		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {

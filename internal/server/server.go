@@ -1,5 +1,5 @@
 // Package server is rat's HTTP face: the JSON API under /api/v1, health
-// checks and Prometheus metrics. It takes live objects (the catalog store,
+// checks, /metrics (internal/metrics) and the browser UI (internal/ui). It takes live objects (the catalog store,
 // the lake, a run log) and functions injected by the CLI; it never reads
 // configuration itself.
 package server
@@ -14,12 +14,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
@@ -67,15 +67,15 @@ type Config struct {
 	// (config.Config.Settings); nil hides /api/v1/config.
 	Settings func() []config.Setting
 
-	// Registry receives rat's metrics and the process and Go collectors;
-	// nil = a new registry.
-	Registry *prometheus.Registry
-	// StateDir is the directory whose disk usage rat_data_disk_used_ratio
-	// reports; "" = no such metric.
+	// Metrics are the process's metrics, served at /metrics; the server
+	// records its queries there and adds the tables' freshness. nil = new
+	// ones of the server's own (metrics.Config.Serve, with StateDir and
+	// QueueWaiting).
+	Metrics *metrics.Metrics
+	// StateDir is the directory whose disk the overview's gauge shows.
 	StateDir string
 	// QueueWaiting reports the runs waiting for a worker and the wait of
-	// the oldest (rat_queue_depth, rat_queue_oldest_wait_seconds); nil =
-	// no such metrics.
+	// the oldest, for the overview; nil = not shown.
 	QueueWaiting func(ctx context.Context) (int, time.Duration, error)
 
 	Limits Limits
@@ -105,16 +105,16 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
-	metrics *metrics
+	metrics *metrics.Metrics
 	auth    *authenticator
 	guard   *hostGuard
 	// sessions keeps UI sign-ins (the catalog database, so every replica
 	// shares them); limiter counts failed sign-ins per client address.
 	sessions sessionStore
 	limiter  signInLimiter
-	replay   *trigger.Replay // webhook deliveries seen
-	cpu      cpuMeter        // the overview's CPU gauge
-	sums     summaryCache    // table summaries by commit
+	replay   *trigger.Replay  // webhook deliveries seen
+	cpu      metrics.CPUMeter // the overview's CPU gauge
+	sums     summaryCache     // table summaries by commit
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -144,9 +144,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
-	}
 	if cfg.Limits.QueryRows <= 0 {
 		cfg.Limits.QueryRows = 10_000
 	}
@@ -163,14 +160,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := metricsAccessOf(cfg).check(cfg.Listen); err != nil {
+	if err := metricsAccessOf(cfg).Check(cfg.Listen); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registry, cfg.Lake, cfg.StateDir, cfg.QueueWaiting)
-	if err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+	if cfg.Metrics == nil {
+		mcfg := metrics.Config{StateDir: cfg.StateDir, Serve: true, QueueWaiting: cfg.QueueWaiting, Logger: cfg.Logger}
+		if c := cfg.Lake.Cache(); c != nil {
+			mcfg.Cache = func() (int64, int64) { return c.Hits(), c.Misses() }
+		}
+		if cfg.Metrics, err = metrics.New(mcfg); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: m, auth: auth, active: map[string]context.CancelFunc{},
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics, auth: auth, active: map[string]context.CancelFunc{},
 		replay: &trigger.Replay{Now: cfg.Now}, guard: newHostGuard(cfg.Listen, cfg.AllowedHosts)}
 	s.sessions = &memSessions{}
 	if ss, ok := cfg.Store.(sessionStore); ok {
@@ -181,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 		s.replay.Record = d.RecordDelivery
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	if err := cfg.Registry.Register(newFreshnessCollector(s)); err != nil {
+	if err := cfg.Metrics.WatchFreshness(s.freshnessMetrics); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s.routes()
@@ -261,7 +263,7 @@ func (s *Server) routes() {
 	// Webhooks authenticate with their trigger's own secret, not API tokens.
 	s.mux.Handle("POST /api/v1/webhooks/{pipeline}", s.handle(s.webhook))
 	s.mux.HandleFunc("GET /health/ready", s.ready)
-	s.mux.Handle("GET /metrics", metricsAccessOf(s.cfg).wrap(MetricsHandler(s.cfg.Registry)))
+	s.mux.Handle("GET /metrics", s.metrics.Handler(metricsAccessOf(s.cfg)))
 
 	api := func(pattern string, role Role, h func(http.ResponseWriter, *http.Request) error) {
 		s.mux.Handle(pattern, s.authorize(role, s.bodyTypes(s.handle(h))))

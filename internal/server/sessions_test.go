@@ -27,7 +27,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 func (e *testEnv) replica(tokens []Token) *httptest.Server {
 	e.t.Helper()
 	cfg := e.srv.cfg
-	cfg.Registry, cfg.Tokens = nil, tokens
+	cfg.Metrics, cfg.Tokens = nil, tokens
 	s, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)

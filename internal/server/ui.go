@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ratdata/rat/internal/web"
+	"github.com/ratdata/rat/internal/ui"
 )
 
 // The browser signs in once with a token and gets a session (sessions.go)
@@ -26,17 +26,17 @@ const (
 // uiRoutes mounts the browser UI at /: its pages need a token like the API
 // (read role), given once on the login page; its static files need none.
 func (s *Server) uiRoutes() error {
-	ui, err := web.New()
+	pages, err := ui.New()
 	if err != nil {
 		return err
 	}
-	s.mux.Handle("GET /static/", ui.Static())
+	s.mux.Handle("GET /static/", pages.Static())
 	s.mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		if !s.auth.enabled() {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		s.renderPage(w, r, ui, http.StatusOK, "login", web.Data{Next: safeNext(r.URL.Query().Get("next"))})
+		s.renderPage(w, r, pages, http.StatusOK, "login", ui.Data{Next: safeNext(r.URL.Query().Get("next"))})
 	})
 	s.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
@@ -51,7 +51,7 @@ func (s *Server) uiRoutes() error {
 		key, now := clientKey(r), s.cfg.Now()
 		if wait := s.limiter.blocked(key, now); wait > 0 {
 			msg := fmt.Sprintf("Too many failed sign-ins from this address: try again in %d seconds.", retryAfter(w, wait))
-			s.renderPage(w, r, ui, http.StatusTooManyRequests, "login", web.Data{Next: next, Error: msg})
+			s.renderPage(w, r, pages, http.StatusTooManyRequests, "login", ui.Data{Next: next, Error: msg})
 			return
 		}
 		secret := strings.TrimSpace(r.PostFormValue("token"))
@@ -59,7 +59,7 @@ func (s *Server) uiRoutes() error {
 		if !ok || secret == "" {
 			s.limiter.fail(key, now)
 			s.log.Warn("ui sign-in refused", "remote", r.RemoteAddr)
-			s.renderPage(w, r, ui, http.StatusUnauthorized, "login", web.Data{Next: next, Error: "That token is not valid. Paste a token from RAT_API_TOKEN or the token file."})
+			s.renderPage(w, r, pages, http.StatusUnauthorized, "login", ui.Data{Next: next, Error: "That token is not valid. Paste a token from RAT_API_TOKEN or the token file."})
 			return
 		}
 		id, expires, err := s.startSession(r.Context(), t)
@@ -75,7 +75,7 @@ func (s *Server) uiRoutes() error {
 		http.SetCookie(w, sessionCookieFor(r, "", time.Time{}))
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
-	for _, p := range web.Pages {
+	for _, p := range ui.Pages {
 		s.mux.HandleFunc("GET "+p.Pattern, func(w http.ResponseWriter, r *http.Request) {
 			role, err := s.authenticate(w, r)
 			if err != nil {
@@ -83,21 +83,21 @@ func (s *Server) uiRoutes() error {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			s.renderPage(w, r, ui, http.StatusOK, p.Name, web.Data{Page: p, Param: r.PathValue("id"), Role: role.String()})
+			s.renderPage(w, r, pages, http.StatusOK, p.Name, ui.Data{Page: p, Param: r.PathValue("id"), Role: role.String()})
 		})
 	}
 	return nil
 }
 
 // renderPage fills in what every page shows and renders it.
-func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, ui *web.UI, status int, name string, d web.Data) {
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, pages *ui.UI, status int, name string, d ui.Data) {
 	d.Auth = s.auth.enabled()
 	d.Branch = s.cfg.Branch
 	d.Version = s.cfg.Version
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	if err := ui.Render(w, status, name, d); err != nil {
+	if err := pages.Render(w, status, name, d); err != nil {
 		s.writeError(w, r, err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ratdata/rat/internal/web"
+	"github.com/ratdata/rat/internal/ui"
 )
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -36,7 +36,7 @@ func get(t *testing.T, c *http.Client, u string, mod func(*http.Request)) (*http
 // pagePaths is one URL of every UI page.
 func pagePaths() []string {
 	var out []string
-	for _, p := range web.Pages {
+	for _, p := range ui.Pages {
 		out = append(out, strings.NewReplacer("{$}", "", "{id}", "gold.total").Replace(p.Pattern))
 	}
 	return out

@@ -1,15 +1,19 @@
-// Package web serves rat's browser UI: one server-rendered HTML page per
-// thing a data engineer looks at (overview, lineage, runs, tables, query,
+// Package ui is rat's browser UI: one server-rendered HTML page per thing
+// a data engineer looks at (overview, lineage, runs, tables, query,
 // branches, landing, settings), each with a small hand-written script that
-// reads the JSON API under /api/v1. The files come from the root web
-// package (embedded); this package parses the templates once and renders
-// them. It knows nothing about tokens or the catalog: internal/server
-// mounts it behind its authentication.
-package web
+// reads the JSON API under /api/v1. Its files sit beside this source and
+// are embedded in the binary, so building rat needs no Node toolchain
+// (DESIGN D12): templates/ (a layout and one HTML shell per page) and
+// static/ (the stylesheet, core.js and one script per page). This package
+// parses the templates once and renders them. It knows nothing about
+// tokens or the catalog: internal/server mounts it behind its
+// authentication (ui.go there: routes and sign-in).
+package ui
 
 import (
 	"bytes"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -17,9 +21,12 @@ import (
 	"net/http"
 	"path"
 	"strings"
-
-	assets "github.com/ratdata/rat/web"
 )
+
+// assets holds templates/*.html and static/*.
+//
+//go:embed templates static
+var assets embed.FS
 
 // Page is one page of the UI.
 type Page struct {
@@ -69,21 +76,21 @@ type UI struct {
 func New() (*UI, error) {
 	u := &UI{pages: map[string]*template.Template{}, etags: map[string]string{}}
 	funcs := template.FuncMap{"nav": func() []Page { return Pages }, "asset": u.asset}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets.FS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse ui layout: %w", err)
 	}
 	for _, p := range Pages {
-		t, err := template.Must(layout.Clone()).ParseFS(assets.FS, "templates/"+p.Name+".html")
+		t, err := template.Must(layout.Clone()).ParseFS(assets, "templates/"+p.Name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse ui page %s: %w", p.Name, err)
 		}
 		u.pages[p.Name] = t
 	}
-	if u.login, err = template.Must(layout.Clone()).ParseFS(assets.FS, "templates/login.html"); err != nil {
+	if u.login, err = template.Must(layout.Clone()).ParseFS(assets, "templates/login.html"); err != nil {
 		return nil, fmt.Errorf("parse ui login page: %w", err)
 	}
-	u.static, err = fs.Sub(assets.FS, "static")
+	u.static, err = fs.Sub(assets, "static")
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,12 @@
 //go:build unix
 
-package server
+package metrics
 
 import "syscall"
 
-// diskUsedRatio is the used fraction of the file system holding dir, or 0
+// DiskUsed is the used fraction of the file system holding dir, or 0
 // when it cannot be read.
-func diskUsedRatio(dir string) float64 {
+func DiskUsed(dir string) float64 {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil || st.Blocks == 0 {
 		return 0
