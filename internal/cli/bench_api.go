@@ -16,6 +16,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -125,7 +126,7 @@ func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchA
 		}
 	}
 	a.Close()
-	fmt.Fprintf(progress, "built bench.wide: %d rows of %s in appends of %d rows in %s\n", o.rows, humanBytes(int64(o.rowBytes)), o.batch, rat.Duration(time.Since(start)))
+	fmt.Fprintf(progress, "built bench.wide: %d rows of %s in appends of %d rows in %s\n", o.rows, textout.Bytes(int64(o.rowBytes)), o.batch, rat.Duration(time.Since(start)))
 
 	builds := []struct{ name, bin string }{{"this build", self}}
 	if o.compare != "" {
@@ -161,23 +162,23 @@ func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchA
 			m := results[b.name][r.name]
 			after := "—" // the answer came in one piece
 			if m.streamPeak > 0 {
-				after = humanBytes(m.streamPeak)
+				after = textout.Bytes(m.streamPeak)
 			}
-			table = append(table, []string{r.name, b.name, strconv.Itoa(m.status), humanBytes(m.body), m.cut, ms(m.firstByte), ms(m.wall),
-				humanBytes(m.idle), humanBytes(m.execPeak), after, humanBytes(m.peak), fmt.Sprintf("%.2f", float64(m.peak)/float64(limit))})
+			table = append(table, []string{r.name, b.name, strconv.Itoa(m.status), textout.Bytes(m.body), m.cut, ms(m.firstByte), ms(m.wall),
+				textout.Bytes(m.idle), textout.Bytes(m.execPeak), after, textout.Bytes(m.peak), fmt.Sprintf("%.2f", float64(m.peak)/float64(limit))})
 		}
 	}
-	printTable(out, []string{"ANSWER", "SERVER", "STATUS", "BODY", "CUT", "FIRST BYTE", "WALL", "IDLE RSS", "RSS TO 1ST BYTE", "RSS AFTER", "PEAK RSS", "PEAK / (CAP + 256 MiB)"}, table)
+	textout.Table(out, []string{"ANSWER", "SERVER", "STATUS", "BODY", "CUT", "FIRST BYTE", "WALL", "IDLE RSS", "RSS TO 1ST BYTE", "RSS AFTER", "PEAK RSS", "PEAK / (CAP + 256 MiB)"}, table)
 	fmt.Fprintln(out, "RSS columns: resident memory of the server; the two in the middle are sampled every 2ms, PEAK is the kernel's high-water mark (VmHWM)")
 	fmt.Fprintf(out, "query %q; table: %d rows × %s (%s) in appends of %d rows; cap (max_result_bytes of this build) %s; target peak ≤ %s\n",
-		o.sql, o.rows, humanBytes(int64(o.rowBytes)), humanBytes(int64(o.rows)*int64(o.rowBytes)), o.batch, humanBytes(capBytes), humanBytes(limit))
+		o.sql, o.rows, textout.Bytes(int64(o.rowBytes)), textout.Bytes(int64(o.rows)*int64(o.rowBytes)), o.batch, textout.Bytes(capBytes), textout.Bytes(limit))
 	for _, r := range requests {
 		m := results["this build"][r.name]
 		verdict := "within"
 		if m.peak > limit {
 			verdict = "OVER"
 		}
-		fmt.Fprintf(out, "%s: peak RSS %s %s the target %s", r.name, humanBytes(m.peak), verdict, humanBytes(limit))
+		fmt.Fprintf(out, "%s: peak RSS %s %s the target %s", r.name, textout.Bytes(m.peak), verdict, textout.Bytes(limit))
 		if len(builds) > 1 {
 			c := results[builds[1].name][r.name]
 			fmt.Fprintf(out, "; compared build / this build: peak RSS %.1fx, wall %.1fx", float64(c.peak)/float64(m.peak), float64(c.wall)/float64(m.wall))

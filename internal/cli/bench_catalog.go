@@ -14,6 +14,7 @@ import (
 	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/postgres"
 	"github.com/ratdata/rat/internal/sqlite"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -102,7 +103,7 @@ dropped afterwards.`,
 					}
 				}
 			}
-			printTable(out, []string{"BACKEND", "WORKLOAD", "WRITERS", "COMMITS", "COMMITS/S", "CONFLICTS", "RETRIES", "CHECK"}, rows)
+			textout.Table(out, []string{"BACKEND", "WORKLOAD", "WRITERS", "COMMITS", "COMMITS/S", "CONFLICTS", "RETRIES", "CHECK"}, rows)
 			if pgURL == "" {
 				fmt.Fprintln(out, "(Postgres skipped: pass --postgres URL or set RAT_CATALOG_URL=postgres://...)")
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +41,7 @@ func newBenchDuckDBOnlyCmd() *cobra.Command {
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "(%s)\n", plural(n, "row"))
+			fmt.Fprintf(cmd.ErrOrStderr(), "(%s)\n", textout.Plural(n, "row"))
 			return w.Flush()
 		},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -116,7 +117,7 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 	}
 	st, _ := os.Stat(base)
 	fmt.Fprintf(out, "generated %d events (%s of CSV) in %s; DuckDB memory limit %d MB, %d threads\n",
-		rows, humanBytes(st.Size()), rat.Duration(time.Since(start)), a.Config.DuckDBMemoryMB, a.Config.DuckDBThreads)
+		rows, textout.Bytes(st.Size()), rat.Duration(time.Since(start)), a.Config.DuckDBMemoryMB, a.Config.DuckDBThreads)
 
 	ws, err := a.loadWorkspaceRefs(ctx, true)
 	if err != nil {
@@ -192,7 +193,7 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 		return err
 	}
 	fmt.Fprintln(out)
-	printTable(out, []string{"STEP", "RAT", "PLAIN DUCKDB", "RATIO"}, [][]string{
+	textout.Table(out, []string{"STEP", "RAT", "PLAIN DUCKDB", "RATIO"}, [][]string{
 		{"ingest (CSV → bronze)", ms(ratIngest), ms(plainIngest), fmt.Sprintf("%.2f", float64(ratIngest)/float64(plainIngest))},
 		{fmt.Sprintf("full refresh (silver, %d rows, %d partitions)", silverRows, days), ms(ratFull), ms(plainFull), fmt.Sprintf("%.2f", float64(ratFull)/float64(plainFull))},
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/textout"
 )
 
 // processQueries are the queries rat bench query also runs as whole
@@ -78,7 +79,7 @@ func benchProcesses(ctx context.Context, out io.Writer, a *app, g *globals, dir 
 		table = append(table, []string{q.name, ms(median(rw)) + " / " + ms(median(rc)), ms(median(pw)) + " / " + ms(median(pc)),
 			ms(median(rw) - median(pw))})
 	}
-	printTable(out, []string{"QUERY", "RAT QUERY", "DUCKDB ONLY", "RAT − DUCKDB (WALL)"}, table)
+	textout.Table(out, []string{"QUERY", "RAT QUERY", "DUCKDB ONLY", "RAT − DUCKDB (WALL)"}, table)
 	var hw, hc []time.Duration
 	for r := -1; r < reps; r++ {
 		x, err := runProcess(ctx, exe, env, []string{"--help"})

@@ -15,6 +15,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -208,7 +209,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 		logSum += math.Log(ratio)
 		table = append(table, []string{q.name, ms(rm), ms(pm), fmt.Sprintf("%.2f", ratio)})
 	}
-	printTable(out, []string{"QUERY", "RAT", "DUCKDB", "RATIO"}, table)
+	textout.Table(out, []string{"QUERY", "RAT", "DUCKDB", "RATIO"}, table)
 	fmt.Fprintf(out, "geometric mean ratio rat/duckdb: %.3f\n", math.Exp(logSum/float64(len(queries))))
 	if err := processes(plainFrom); err != nil {
 		return err
@@ -244,7 +245,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 	}
 	fmt.Fprintf(out, "planning overhead with %d tables in the catalog, cold caches: median %s, max %s\n", tables, ms(median(cold)), ms(slicesMax(cold)))
 	if c := a.Cache; c != nil && a.Config.IsS3() {
-		fmt.Fprintf(out, "read cache: %d hits, %d misses, %s\n", c.Hits(), c.Misses(), humanBytes(c.Bytes()))
+		fmt.Fprintf(out, "read cache: %d hits, %d misses, %s\n", c.Hits(), c.Misses(), textout.Bytes(c.Bytes()))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -215,7 +216,7 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	fmt.Fprintln(out)
 	sp50, sp99 := percentile(serveLat, 50), percentile(serveLat, 99)
 	cp50, cp99 := percentile(cliLat, 50), percentile(cliLat, 99)
-	printTable(out, []string{"TRIGGER → NODE START", "PIPELINES IN WORKSPACE", "RUNS", "P50", "P99"}, [][]string{
+	textout.Table(out, []string{"TRIGGER → NODE START", "PIPELINES IN WORKSPACE", "RUNS", "P50", "P99"}, [][]string{
 		{"rat serve API (POST /api/v1/runs)", "1", fmt.Sprint(len(serveLat)), ms(sp50), ms(sp99)},
 		{"new 'rat run' process", "1", fmt.Sprint(len(cliLat)), ms(cp50), ms(cp99)},
 		{"rat serve API (POST /api/v1/runs)", fmt.Sprint(nodes + 1), fmt.Sprint(len(bigLat)), ms(percentile(bigLat, 50)), ms(percentile(bigLat, 99))},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +53,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				return nil
 			}
 			if asJSON {
-				return printJSON(out, info)
+				return textout.JSON(out, info)
 			}
 			if info.Kind == "view" {
 				// A view stores its SQL, no rows: they are computed when it is read.
@@ -62,7 +63,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				return nil
 			}
 			fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
-			fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, plural(info.DataFiles, "file"), humanBytes(info.Bytes))
+			fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, textout.Plural(info.DataFiles, "file"), textout.Bytes(info.Bytes))
 			fmt.Fprintf(out, "location  %s\n", info.Location)
 			fmt.Fprintf(out, "partition %s\n", info.Partition)
 			fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
@@ -74,7 +75,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				}
 				cols[i] = []string{strconv.Itoa(c.ID), c.Name, c.Type, null}
 			}
-			printTable(out, []string{"ID", "COLUMN", "TYPE", "NULLS"}, cols)
+			textout.Table(out, []string{"ID", "COLUMN", "TYPE", "NULLS"}, cols)
 			fmt.Fprintln(out)
 			snaps := make([][]string, 0, len(info.Snapshots))
 			for i := len(info.Snapshots) - 1; i >= 0; i-- {
@@ -89,15 +90,15 @@ the table as it is now later with 'rat query --at ID'.`,
 			if len(snaps) == 0 {
 				fmt.Fprintln(out, "no snapshots: the table is empty")
 			} else {
-				printTable(out, []string{"SNAPSHOT", "TIME (UTC)", "OPERATION", "ADDED", "DELETED", "TOTAL ROWS"}, snaps)
+				textout.Table(out, []string{"SNAPSHOT", "TIME (UTC)", "OPERATION", "ADDED", "DELETED", "TOTAL ROWS"}, snaps)
 			}
 			if files {
 				fmt.Fprintln(out)
 				rows := make([][]string, len(info.Files))
 				for i, f := range info.Files {
-					rows[i] = []string{f.Location, strconv.FormatInt(f.Records, 10), humanBytes(f.Bytes)}
+					rows[i] = []string{f.Location, strconv.FormatInt(f.Records, 10), textout.Bytes(f.Bytes)}
 				}
-				printTable(out, []string{"FILE", "ROWS", "SIZE"}, rows)
+				textout.Table(out, []string{"FILE", "ROWS", "SIZE"}, rows)
 			}
 			return nil
 		},

@@ -10,6 +10,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -107,13 +108,13 @@ or --sheet NAME). A directory ingests the files in it.`,
 				if res.Created && res.Rows == 0 {
 					fmt.Fprintf(out, "created table %s on %s with no rows\n", j.id, a.Config.Branch)
 				}
-				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), j.id, a.Config.Branch, rat.Duration(time.Since(start)))
+				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", textout.Plural(int64(len(res.Files)), "file"), textout.Plural(res.Rows, "row"), j.id, a.Config.Branch, rat.Duration(time.Since(start)))
 				if len(res.Empty) > 0 {
 					fmt.Fprintf(out, "  recorded without rows (they hold none): %s\n", strings.Join(res.Empty, ", "))
 				}
 			}
 			if asJSON {
-				return printJSON(out, results)
+				return textout.JSON(out, results)
 			}
 			return nil
 		},

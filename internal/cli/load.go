@@ -9,6 +9,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -127,9 +128,9 @@ columns have no types); a 0-row Parquet file creates its typed empty table.`,
 				fmt.Fprintf(out, "added columns to %s: %s\n", id, strings.Join(res.Added, ", "))
 			}
 			if m == lake.Replace {
-				fmt.Fprintf(out, "replaced the rows of %s on %s with %s (%s, %s", id, a.Config.Branch, plural(res.Rows, "row"), plural(int64(res.Files), "file"), humanBytes(res.Bytes))
+				fmt.Fprintf(out, "replaced the rows of %s on %s with %s (%s, %s", id, a.Config.Branch, textout.Plural(res.Rows, "row"), textout.Plural(int64(res.Files), "file"), textout.Bytes(res.Bytes))
 			} else {
-				fmt.Fprintf(out, "loaded %s into %s on %s (%s, %s", plural(res.Rows, "row"), id, a.Config.Branch, plural(int64(res.Files), "file"), humanBytes(res.Bytes))
+				fmt.Fprintf(out, "loaded %s into %s on %s (%s, %s", textout.Plural(res.Rows, "row"), id, a.Config.Branch, textout.Plural(int64(res.Files), "file"), textout.Bytes(res.Bytes))
 			}
 			if res.SnapshotID != 0 {
 				fmt.Fprintf(out, ", snapshot %d", res.SnapshotID)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -66,7 +67,7 @@ func newLogCmd(g *globals) *cobra.Command {
 					}
 					out[i] = e
 				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return textout.JSON(cmd.OutOrStdout(), out)
 			}
 			rows := make([][]string, len(commits))
 			for i, c := range commits {
@@ -83,7 +84,7 @@ func newLogCmd(g *globals) *cobra.Command {
 				}
 				rows[i] = []string{rat.ShortID(c.ID), c.Time.Format("2006-01-02 15:04:05"), c.Author, msg, strings.Join(tables, ", ")}
 			}
-			printTable(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
 			return nil
 		},
 	}

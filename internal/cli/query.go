@@ -14,6 +14,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -99,7 +100,7 @@ existing file as it was.`,
 				if err := out.Commit(); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", plural(n, "row"), output)
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", textout.Plural(n, "row"), output)
 				return nil
 			}
 			var w io.Writer = cmd.OutOrStdout()
@@ -129,9 +130,9 @@ existing file as it was.`,
 				if err := file.Commit(); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", plural(n, "row"), output, rat.Duration(time.Since(start)))
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", textout.Plural(n, "row"), output, rat.Duration(time.Since(start)))
 			} else if format == "table" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "(%s in %s)\n", plural(n, "row"), rat.Duration(time.Since(start)))
+				fmt.Fprintf(cmd.ErrOrStderr(), "(%s in %s)\n", textout.Plural(n, "row"), rat.Duration(time.Since(start)))
 			}
 			return nil
 		},
@@ -235,7 +236,7 @@ func writeRows(w io.Writer, rows *sql.Rows, format string, maxRows int) (int64, 
 			}
 			table = append(table, rec)
 		}
-		printTable(w, cols, table)
+		textout.Table(w, cols, table)
 		if maxRows > 0 && n > int64(maxRows) {
 			fmt.Fprintf(w, "... showing %d of %d rows; use --max-rows 0, or -o FILE for all\n", maxRows, n)
 		}

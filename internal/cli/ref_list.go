@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -47,7 +48,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				if out == nil {
 					out = []row{}
 				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return textout.JSON(cmd.OutOrStdout(), out)
 			}
 			rows := make([][]string, len(out))
 			for i, r := range out {
@@ -57,7 +58,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				}
 				rows[i] = []string{mark + r.Name, rat.ShortID(r.Head), r.Time, r.Message}
 			}
-			printTable(cmd.OutOrStdout(), []string{"  " + strings.ToUpper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"  " + strings.ToUpper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
 			return nil
 		},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/ratdata/rat/internal/workspace"
 	"github.com/spf13/cobra"
 )
@@ -90,7 +91,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 				return err
 			}
 			if asJSON {
-				if err := printJSON(out, res); err != nil {
+				if err := textout.JSON(out, res); err != nil {
 					return err
 				}
 			} else {
@@ -143,7 +144,7 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 		return rat.Errorf(rat.ECONFLICT, "run %s was skipped: %s", res.ID, res.Error)
 	}
 	if asJSON {
-		if err := printJSON(cmd.OutOrStdout(), res); err != nil {
+		if err := textout.JSON(cmd.OutOrStdout(), res); err != nil {
 			return err
 		}
 	} else {
@@ -232,7 +233,7 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 		fmt.Fprintf(out, "deleted %s\n", r.Name)
 		n++
 	}
-	fmt.Fprintf(out, "deleted %s\n", plural(int64(n), "run branch"))
+	fmt.Fprintf(out, "deleted %s\n", textout.Plural(int64(n), "run branch"))
 	return nil
 }
 
@@ -303,14 +304,14 @@ func printRunSummary(out io.Writer, res *pipeline.Result, dryRun bool) {
 			fmt.Fprintln(out, strings.TrimSpace(n.SQL))
 			fmt.Fprintln(out)
 		}
-		fmt.Fprintf(out, "dry run: %s would be built into %s; nothing was written\n", plural(int64(len(res.Nodes)), "pipeline"), res.Target)
+		fmt.Fprintf(out, "dry run: %s would be built into %s; nothing was written\n", textout.Plural(int64(len(res.Nodes)), "pipeline"), res.Target)
 		return
 	}
 	rows := make([][]string, len(res.Nodes))
 	for i, n := range res.Nodes {
 		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, nodeRows(n, ""), rat.Duration(time.Duration(n.Duration))}
 	}
-	printTable(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
+	textout.Table(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
 	pass, fail, warn := 0, 0, 0
 	for _, t := range res.Tests {
 		switch {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -48,7 +49,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 				for i, r := range runs {
 					out[i] = r.Detail
 				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return textout.JSON(cmd.OutOrStdout(), out)
 			}
 			rows := make([][]string, len(runs))
 			for i, r := range runs {
@@ -60,7 +61,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 				}
 				rows[i] = []string{r.ID, r.Status, r.Target, r.Trigger, fmt.Sprint(len(res.Nodes)), r.Started.Format("2006-01-02 15:04:05"), took}
 			}
-			printTable(cmd.OutOrStdout(), []string{"RUN", "STATUS", "TARGET", "TRIGGER", "NODES", "STARTED (UTC)", "TOOK"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"RUN", "STATUS", "TARGET", "TRIGGER", "NODES", "STARTED (UTC)", "TOOK"}, rows)
 			return nil
 		},
 	}

@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"log/slog"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 
 	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -69,7 +70,7 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 				if results == nil {
 					results = []pipeline.TestResult{}
 				}
-				if err := printJSON(out, results); err != nil {
+				if err := textout.JSON(out, results); err != nil {
 					return err
 				}
 			} else {
@@ -84,7 +85,7 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 					}
 					rows[i] = []string{t.Pipeline, t.Name, t.Kind, t.Severity, t.Status, detail}
 				}
-				printTable(out, []string{"PIPELINE", "TEST", "KIND", "SEVERITY", "RESULT", "DETAIL"}, rows)
+				textout.Table(out, []string{"PIPELINE", "TEST", "KIND", "SEVERITY", "RESULT", "DETAIL"}, rows)
 				fmt.Fprintf(out, "%d test(s), %d failing with severity error\n", len(results), failed)
 			}
 			if failed > 0 {
