@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
@@ -123,13 +124,13 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 			return err
 		}
 	}
-	c, err := newAPIClient(base)
+	c, err := client.New(base)
 	if err != nil {
 		return err
 	}
 	// wait polls a run closely so the figures are not the poll interval.
 	wait := func(id string) (*pipeline.Result, time.Time, error) {
-		res, err := c.waitRun(ctx, id, 2*time.Millisecond, nil) // close polling: the figures are not the interval
+		res, err := c.WaitRun(ctx, id, 2*time.Millisecond, nil) // close polling: the figures are not the interval
 		if err != nil {
 			return nil, time.Time{}, err
 		}
@@ -143,7 +144,7 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 			ID string `json:"id"`
 		}
 		t := time.Now()
-		err := c.do(ctx, "POST", "/api/v1/runs", map[string]any{"selectors": []string{selector}}, &started)
+		err := c.Do(ctx, "POST", "/api/v1/runs", map[string]any{"selectors": []string{selector}}, &started)
 		return started.ID, t, err
 	}
 

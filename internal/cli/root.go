@@ -129,3 +129,8 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// errRemote says where a failed remote command ran.
+func errRemote(server string, err error) error {
+	return fmt.Errorf("rat serve at %s: %w", server, err)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/textout"
 	"github.com/ratdata/rat/internal/workspace"
@@ -117,7 +118,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 // printing the same summary a local run prints.
 func runRemote(cmd *cobra.Command, server string, selectors []string, branch string, fullRefresh, asJSON bool) error {
 	ctx := cmd.Context()
-	c, err := newAPIClient(server)
+	c, err := client.New(server)
 	if err != nil {
 		return err
 	}
@@ -128,11 +129,11 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 		ID string `json:"id"`
 	}
 	req := map[string]any{"selectors": selectors, "branch": branch, "full_refresh": fullRefresh}
-	if err := c.do(ctx, "POST", "/api/v1/runs", req, &started); err != nil {
+	if err := c.Do(ctx, "POST", "/api/v1/runs", req, &started); err != nil {
 		return errRemote(server, err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s queued on %s\n", started.ID, server)
-	res, err := c.waitRun(ctx, started.ID, 500*time.Millisecond, func(status string) {
+	res, err := c.WaitRun(ctx, started.ID, 500*time.Millisecond, func(status string) {
 		if !asJSON && status != "" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %s\n", started.ID, status)
 		}

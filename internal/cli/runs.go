@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
@@ -77,12 +78,12 @@ func newRunsCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rec rat.Run
 			if server != "" {
-				c, err := newAPIClient(server)
+				c, err := client.New(server)
 				if err != nil {
 					return err
 				}
 				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", "/api/v1/runs/"+url.PathEscape(args[0]), nil, &raw); err != nil {
+				if err := c.Do(cmd.Context(), "GET", "/api/v1/runs/"+url.PathEscape(args[0]), nil, &raw); err != nil {
 					return errRemote(server, err)
 				}
 				rec = recordOf(raw)
@@ -148,7 +149,7 @@ With --follow, keep printing new lines until the run has finished (with
 				fmt.Fprintf(out, "%s  %-5s  %-28s  %s\n", l.At.Format("15:04:05.000"), l.Level, p, l.Message)
 			}
 			if server != "" {
-				c, err := newAPIClient(server)
+				c, err := client.New(server)
 				if err != nil {
 					return err
 				}
@@ -156,7 +157,7 @@ With --follow, keep printing new lines until the run has finished (with
 				if follow {
 					path += "?follow=true"
 				}
-				if err := c.stream(cmd.Context(), path, func(line []byte) error {
+				if err := c.Stream(cmd.Context(), path, func(line []byte) error {
 					var l rat.RunLogLine
 					if err := json.Unmarshal(line, &l); err != nil {
 						return err
@@ -230,7 +231,7 @@ func openRunLog(cmd *cobra.Command, g *globals) (*app, pipeline.RunLog, error) {
 
 // remoteRuns lists runs through a rat serve.
 func remoteRuns(ctx context.Context, server, target, status string, limit int) ([]rat.Run, error) {
-	c, err := newAPIClient(server)
+	c, err := client.New(server)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func remoteRuns(ctx context.Context, server, target, status string, limit int) (
 			Finished *time.Time `json:"finished"`
 		} `json:"runs"`
 	}
-	if err := c.do(ctx, "GET", "/api/v1/runs?"+q.Encode(), nil, &body); err != nil {
+	if err := c.Do(ctx, "GET", "/api/v1/runs?"+q.Encode(), nil, &body); err != nil {
 		return nil, err
 	}
 	// The list holds summaries; each run's detail (nodes, tests) comes from
@@ -264,7 +265,7 @@ func remoteRuns(ctx context.Context, server, target, status string, limit int) (
 			out[i].Finished = *r.Finished
 		}
 		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(r.ID), nil, &raw); err == nil {
+		if err := c.Do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(r.ID), nil, &raw); err == nil {
 			out[i].Detail = raw
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/queue"
 	"github.com/spf13/cobra"
@@ -34,11 +35,11 @@ run branch removed. In every case nothing is published.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if server != "" {
-				c, err := newAPIClient(server)
+				c, err := client.New(server)
 				if err != nil {
 					return err
 				}
-				if err := c.do(cmd.Context(), "POST", "/api/v1/runs/"+url.PathEscape(id)+"/cancel", nil, nil); err != nil {
+				if err := c.Do(cmd.Context(), "POST", "/api/v1/runs/"+url.PathEscape(id)+"/cancel", nil, nil); err != nil {
 					return errRemote(server, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "cancelling run %s\n", id)
