@@ -26,6 +26,10 @@ func TestImportRules(t *testing.T) {
 			"the token rules are shared by the API server and /metrics"},
 		{"internal/ui", []string{module + "internal/cli", module + "internal/server"},
 			"the UI renders pages; the server mounts it, not the other way round"},
+		{"internal/bench", []string{module + "internal/cli"},
+			"the cli defines the bench commands and calls into internal/bench, not the other way round"},
+		{"internal/app", []string{module + "internal/cli", module + "internal/server"},
+			"the composition root builds what the commands, serve and worker use; it depends on none of them"},
 	} {
 		t.Run(rule.pkg, func(t *testing.T) {
 			t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/spf13/cobra"
@@ -61,7 +62,7 @@ tests and write–audit–publish, and print every gold table.`,
 			}
 			printRunSummary(out, res, false)
 			if res.Status != pipeline.StatusSuccess {
-				return runFailed(res)
+				return res.Failure()
 			}
 			for _, p := range ws.Pipelines() {
 				if p.ID.Layer != "gold" {
@@ -70,7 +71,7 @@ tests and write–audit–publish, and print every gold table.`,
 				fmt.Fprintf(out, "\n%s\n", p.ID)
 				q := "SELECT * FROM " + p.ID.String() + " ORDER BY ALL LIMIT 10"
 				err := a.Lake.Query(ctx, a.Config.Branch, lake.At{}, q, func(rows *sql.Rows) error {
-					_, err := writeRows(out, rows, "table", 10)
+					_, err := duckdb.WriteRows(out, rows, "table", 10)
 					return err
 				})
 				if err != nil {

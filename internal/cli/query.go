@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"database/sql"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -117,7 +115,7 @@ existing file as it was.`,
 			var n int64
 			err = a.Lake.Query(ctx, a.Config.Branch, when, args[0], func(rows *sql.Rows) error {
 				var err error
-				n, err = writeRows(bw, rows, format, maxRows)
+				n, err = duckdb.WriteRows(bw, rows, format, maxRows)
 				return err
 			})
 			if err != nil {
@@ -143,103 +141,4 @@ existing file as it was.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the result to this file")
 	cmd.Flags().IntVar(&maxRows, "max-rows", 1000, "rows to print in table format (0 = all)")
 	return cmd
-}
-
-// writeRows renders a result set and returns the number of rows in it.
-func writeRows(w io.Writer, rows *sql.Rows, format string, maxRows int) (int64, error) {
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	text := duckdb.Formatters(rows)
-	var n int64
-	switch format {
-	case "csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(cols); err != nil {
-			return 0, err
-		}
-		rec := make([]string, len(cols))
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				return n, err
-			}
-			for i, v := range vals {
-				rec[i] = text[i](v)
-			}
-			if err := cw.Write(rec); err != nil {
-				return n, err
-			}
-			n++
-		}
-		cw.Flush()
-		return n, cw.Error()
-	case "json":
-		if _, err := io.WriteString(w, "["); err != nil {
-			return 0, err
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				return n, err
-			}
-			// Keys in column order, which a map would lose.
-			var obj strings.Builder
-			obj.WriteByte('{')
-			for i, v := range vals {
-				k, _ := json.Marshal(cols[i])
-				val, err := json.Marshal(duckdb.JSON(v))
-				if err != nil {
-					return n, err
-				}
-				if i > 0 {
-					obj.WriteByte(',')
-				}
-				obj.Write(k)
-				obj.WriteByte(':')
-				obj.Write(val)
-			}
-			obj.WriteByte('}')
-			data := obj.String()
-			sep := ",\n "
-			if n == 0 {
-				sep = "\n "
-			}
-			if _, err := io.WriteString(w, sep+data); err != nil {
-				return n, err
-			}
-			n++
-		}
-		_, err := io.WriteString(w, "\n]\n")
-		return n, err
-	default:
-		var table [][]string
-		for rows.Next() {
-			n++
-			if maxRows > 0 && n > int64(maxRows) {
-				continue
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return n, err
-			}
-			rec := make([]string, len(cols))
-			for i, v := range vals {
-				if v == nil {
-					rec[i] = "NULL"
-				} else {
-					rec[i] = text[i](v)
-				}
-			}
-			table = append(table, rec)
-		}
-		textout.Table(w, cols, table)
-		if maxRows > 0 && n > int64(maxRows) {
-			fmt.Fprintf(w, "... showing %d of %d rows; use --max-rows 0, or -o FILE for all\n", maxRows, n)
-		}
-		return n, nil
-	}
 }

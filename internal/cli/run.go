@@ -99,7 +99,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 				printRunSummary(out, res, dryRun)
 			}
 			if res.Status == pipeline.StatusFailed {
-				return runFailed(res)
+				return res.Failure()
 			}
 			return nil
 		},
@@ -152,36 +152,9 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 		printRunSummary(cmd.OutOrStdout(), res, false)
 	}
 	if res.Status == pipeline.StatusFailed {
-		return runFailed(res)
+		return res.Failure()
 	}
 	return nil
-}
-
-// runFailed is the one error line of a failed run: the first failure, with
-// its location, and where to look. Its code is the failed pipeline's (a
-// SQL mistake is bad input), ETESTFAILED when only tests failed.
-func runFailed(res *pipeline.Result) error {
-	cause, code := res.Error, rat.EINTERNAL
-	for _, n := range res.Nodes {
-		if n.Status == pipeline.StatusFailed && cause == "" {
-			cause = n.Error
-			if n.Code != "" {
-				code = n.Code
-			}
-		}
-	}
-	if cause == "" {
-		for _, t := range res.Tests {
-			if t.Status != pipeline.TestPass && t.Severity != "warn" {
-				cause, code = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations), rat.ETESTFAILED
-				if t.Error != "" {
-					cause = fmt.Sprintf("test %s of %s: %s", t.Name, t.Pipeline, t.Error)
-				}
-				break
-			}
-		}
-	}
-	return rat.Errorf(code, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
 }
 
 // parseVars reads --var KEY=VALUE flags.
