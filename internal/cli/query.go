@@ -41,27 +41,8 @@ existing file as it was.`,
 			if err != nil {
 				return err
 			}
-			if format == "" {
-				format = "table"
-				if output != "" {
-					switch strings.ToLower(filepath.Ext(output)) {
-					case ".csv":
-						format = "csv"
-					case ".json":
-						format = "json"
-					case ".parquet":
-						format = "parquet"
-					}
-				}
-			}
-			switch format {
-			case "table", "csv", "json":
-			case "parquet":
-				if output == "" {
-					return &usageError{msg: "rat query: --format parquet needs -o FILE"}
-				}
-			default:
-				return &usageError{msg: fmt.Sprintf("rat query: --format %q: want table, csv, json or parquet", format)}
+			if format, err = queryFormat(format, output); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			a, err := g.open(ctx, map[string]string{"branch": branch})
@@ -75,31 +56,7 @@ existing file as it was.`,
 			// A file is written under a temporary name beside it and renamed
 			// when complete: a failed query leaves an existing file as it was.
 			if format == "parquet" {
-				abs, err := filepath.Abs(output)
-				if err != nil {
-					return err
-				}
-				out, err := reserveOutput(abs)
-				if err != nil {
-					return err
-				}
-				defer out.Abort()
-				var n int64
-				err = a.Lake.WithTables(ctx, a.Config.Branch, when, args[0], func(conn *sql.Conn, query string) error {
-					var err error
-					if n, err = duckdb.Export(ctx, conn, query, out.tmp, duckdb.ExportOptions{Compression: "zstd"}); err != nil {
-						return duckdb.UserError("query", err)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-				if err := out.Commit(); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", textout.Plural(n, "row"), output)
-				return nil
+				return queryToParquet(cmd, a, when, args[0], output)
 			}
 			var w io.Writer = cmd.OutOrStdout()
 			var file *outFile
@@ -141,4 +98,63 @@ existing file as it was.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the result to this file")
 	cmd.Flags().IntVar(&maxRows, "max-rows", 1000, "rows to print in table format (0 = all)")
 	return cmd
+}
+
+// queryFormat is the output format of rat query: --format, else the one
+// -o's extension names, else a table.
+func queryFormat(format, output string) (string, error) {
+	if format == "" {
+		format = "table"
+		if output != "" {
+			switch strings.ToLower(filepath.Ext(output)) {
+			case ".csv":
+				format = "csv"
+			case ".json":
+				format = "json"
+			case ".parquet":
+				format = "parquet"
+			}
+		}
+	}
+	switch format {
+	case "table", "csv", "json":
+	case "parquet":
+		if output == "" {
+			return "", &usageError{msg: "rat query: --format parquet needs -o FILE"}
+		}
+	default:
+		return "", &usageError{msg: fmt.Sprintf("rat query: --format %q: want table, csv, json or parquet", format)}
+	}
+	return format, nil
+}
+
+// queryToParquet writes a query's result to a Parquet file through the
+// engine's export, under a temporary name renamed when complete.
+func queryToParquet(cmd *cobra.Command, a *app, when lake.At, sqlText, output string) error {
+	ctx := cmd.Context()
+	abs, err := filepath.Abs(output)
+	if err != nil {
+		return err
+	}
+	out, err := reserveOutput(abs)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	var n int64
+	err = a.Lake.WithTables(ctx, a.Config.Branch, when, sqlText, func(conn *sql.Conn, query string) error {
+		var err error
+		if n, err = duckdb.Export(ctx, conn, query, out.tmp, duckdb.ExportOptions{Compression: "zstd"}); err != nil {
+			return duckdb.UserError("query", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", textout.Plural(n, "row"), output)
+	return nil
 }

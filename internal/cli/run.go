@@ -59,19 +59,8 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 			if cleanup {
 				return a.cleanupRunBranches(cmd)
 			}
-			ws, err := a.loadWorkspace(ctx)
+			runner, err := a.workspaceRunner(cmd, vars)
 			if err != nil {
-				return err
-			}
-			for _, w := range ws.Warnings() {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
-			}
-			out := cmd.OutOrStdout()
-			runner, err := a.Runner(ctx, ws)
-			if err != nil {
-				return err
-			}
-			if runner.Vars, err = parseVars(vars); err != nil {
 				return err
 			}
 			var printer func(pipeline.Event)
@@ -91,17 +80,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if err := textout.JSON(out, res); err != nil {
-					return err
-				}
-			} else {
-				printRunSummary(out, res, dryRun)
-			}
-			if res.Status == pipeline.StatusFailed {
-				return res.Failure()
-			}
-			return nil
+			return reportRun(cmd.OutOrStdout(), res, asJSON, dryRun)
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch to publish into (default: the configured branch, main)")
@@ -144,17 +123,43 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 	if res.Status == pipeline.StatusSkipped {
 		return rat.Errorf(rat.ECONFLICT, "run %s was skipped: %s", res.ID, res.Error)
 	}
+	return reportRun(cmd.OutOrStdout(), res, asJSON, false)
+}
+
+// reportRun prints a run's result (as JSON, or its summary) and returns
+// its failure.
+func reportRun(out io.Writer, res *pipeline.Result, asJSON, dryRun bool) error {
 	if asJSON {
-		if err := textout.JSON(cmd.OutOrStdout(), res); err != nil {
+		if err := textout.JSON(out, res); err != nil {
 			return err
 		}
 	} else {
-		printRunSummary(cmd.OutOrStdout(), res, false)
+		printRunSummary(out, res, dryRun)
 	}
 	if res.Status == pipeline.StatusFailed {
 		return res.Failure()
 	}
 	return nil
+}
+
+// workspaceRunner loads the workspace, warns of what it noticed in it and
+// returns its runner, with the --var values.
+func (a *app) workspaceRunner(cmd *cobra.Command, vars []string) (*pipeline.Runner, error) {
+	ws, err := a.loadWorkspace(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws.Warnings() {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
+	}
+	runner, err := a.Runner(cmd.Context(), ws)
+	if err != nil {
+		return nil, err
+	}
+	if runner.Vars, err = parseVars(vars); err != nil {
+		return nil, err
+	}
+	return runner, nil
 }
 
 // parseVars reads --var KEY=VALUE flags.
