@@ -44,30 +44,7 @@ func newLogCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				type change struct {
-					Table    string `json:"table"`
-					Metadata string `json:"metadata,omitempty"`
-				}
-				type entry struct {
-					ID      string   `json:"id"`
-					Parents []string `json:"parents"`
-					Author  string   `json:"author"`
-					Message string   `json:"message"`
-					Time    string   `json:"time"`
-					Changes []change `json:"changes"`
-				}
-				out := make([]entry, len(commits))
-				for i, c := range commits {
-					e := entry{ID: c.ID, Parents: c.Parents, Author: c.Author, Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Changes: []change{}}
-					if e.Parents == nil {
-						e.Parents = []string{}
-					}
-					for _, ch := range c.Changes {
-						e.Changes = append(e.Changes, change{ch.Table.String(), ch.Metadata})
-					}
-					out[i] = e
-				}
-				return textout.JSON(cmd.OutOrStdout(), out)
+				return textout.JSON(cmd.OutOrStdout(), logEntries(commits))
 			}
 			rows := make([][]string, len(commits))
 			for i, c := range commits {
@@ -91,4 +68,36 @@ func newLogCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many commits (0 = all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// logChange is a table a commit changed, as rat log --json prints it.
+type logChange struct {
+	Table    string `json:"table"`
+	Metadata string `json:"metadata,omitempty"`
+}
+
+// logEntry is a commit as rat log --json prints it.
+type logEntry struct {
+	ID      string      `json:"id"`
+	Parents []string    `json:"parents"`
+	Author  string      `json:"author"`
+	Message string      `json:"message"`
+	Time    string      `json:"time"`
+	Changes []logChange `json:"changes"`
+}
+
+// logEntries are commits as rat log --json prints them.
+func logEntries(commits []rat.Commit) []logEntry {
+	out := make([]logEntry, len(commits))
+	for i, c := range commits {
+		e := logEntry{ID: c.ID, Parents: c.Parents, Author: c.Author, Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Changes: []logChange{}}
+		if e.Parents == nil {
+			e.Parents = []string{}
+		}
+		for _, ch := range c.Changes {
+			e.Changes = append(e.Changes, logChange{ch.Table.String(), ch.Metadata})
+		}
+		out[i] = e
+	}
+	return out
 }
