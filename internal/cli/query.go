@@ -58,38 +58,7 @@ existing file as it was.`,
 			if format == "parquet" {
 				return queryToParquet(cmd, a, when, args[0], output)
 			}
-			var w io.Writer = cmd.OutOrStdout()
-			var file *outFile
-			if output != "" {
-				if file, err = createOutput(output); err != nil {
-					return err
-				}
-				defer file.Abort()
-				w = file
-			}
-			bw := bufio.NewWriter(w)
-			start := time.Now()
-			var n int64
-			err = a.Lake.Query(ctx, a.Config.Branch, when, args[0], func(rows *sql.Rows) error {
-				var err error
-				n, err = duckdb.WriteRows(bw, rows, format, maxRows)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if err := bw.Flush(); err != nil {
-				return err
-			}
-			if file != nil {
-				if err := file.Commit(); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", textout.Plural(n, "row"), output, rat.Duration(time.Since(start)))
-			} else if format == "table" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "(%s in %s)\n", textout.Plural(n, "row"), rat.Duration(time.Since(start)))
-			}
-			return nil
+			return queryToWriter(cmd, a, when, args[0], format, output, maxRows)
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch, tag to read (default: the configured branch, main)")
@@ -156,5 +125,44 @@ func queryToParquet(cmd *cobra.Command, a *app, when lake.At, sqlText, output st
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", textout.Plural(n, "row"), output)
+	return nil
+}
+
+// queryToWriter prints a query's result in format (table, csv or json),
+// or writes it to output, under a temporary name renamed when complete.
+func queryToWriter(cmd *cobra.Command, a *app, when lake.At, sqlText, format, output string, maxRows int) error {
+	ctx := cmd.Context()
+	var w io.Writer = cmd.OutOrStdout()
+	var file *outFile
+	var err error
+	if output != "" {
+		if file, err = createOutput(output); err != nil {
+			return err
+		}
+		defer file.Abort()
+		w = file
+	}
+	bw := bufio.NewWriter(w)
+	start := time.Now()
+	var n int64
+	err = a.Lake.Query(ctx, a.Config.Branch, when, sqlText, func(rows *sql.Rows) error {
+		var err error
+		n, err = duckdb.WriteRows(bw, rows, format, maxRows)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if file != nil {
+		if err := file.Commit(); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", textout.Plural(n, "row"), output, rat.Duration(time.Since(start)))
+	} else if format == "table" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "(%s in %s)\n", textout.Plural(n, "row"), rat.Duration(time.Since(start)))
+	}
 	return nil
 }
