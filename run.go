@@ -237,3 +237,31 @@ type RunFilter struct {
 	Status RunStatus // "" = any
 	Limit  int       // 0 = 50
 }
+
+// Failure is the one error line of a run that did not succeed: its first
+// failure, with its location, and where to look. Its code is the failed
+// pipeline's (a SQL mistake is bad input), ETESTFAILED when only tests
+// failed.
+func (r *RunDetail) Failure() error {
+	cause, code := r.Error, EINTERNAL
+	for _, n := range r.Nodes {
+		if n.Status == RunFailed && cause == "" {
+			cause = n.Error
+			if n.Code != "" {
+				code = n.Code
+			}
+		}
+	}
+	if cause == "" {
+		for _, t := range r.Tests {
+			if t.Status != "pass" && t.Severity != "warn" {
+				cause, code = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations), ETESTFAILED
+				if t.Error != "" {
+					cause = fmt.Sprintf("test %s of %s: %s", t.Name, t.Pipeline, t.Error)
+				}
+				break
+			}
+		}
+	}
+	return Errorf(code, "run %s failed: %s; %s was not changed; inspect the run branch %s", r.ID, cause, r.Target, r.RunBranch)
+}

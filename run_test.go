@@ -82,3 +82,41 @@ func TestRunBranch(t *testing.T) {
 		t.Fatalf("RunBranch = %q", got)
 	}
 }
+
+func TestRunFailure(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		res  RunDetail
+		code string
+		want string
+	}{
+		{"node error keeps its code", RunDetail{ID: "r1", Target: "main", RunBranch: "run/r1", Status: RunFailed, Nodes: []NodeRun{
+			{Pipeline: "bronze.a", Status: RunSuccess},
+			{Pipeline: "silver.b", Status: RunFailed, Error: "silver/b.sql:3: no such column x", Code: EINVALID},
+			{Pipeline: "gold.c", Status: RunFailed, Error: "later"},
+		}}, EINVALID, "run r1 failed: silver/b.sql:3: no such column x; main was not changed; inspect the run branch run/r1"},
+		{"node error without a code is internal", RunDetail{ID: "r2", Target: "dev", RunBranch: "run/r2", Nodes: []NodeRun{
+			{Pipeline: "silver.b", Status: RunFailed, Error: "disk full"},
+		}}, EINTERNAL, "run r2 failed: disk full; dev was not changed"},
+		{"run error first", RunDetail{ID: "r3", Target: "main", RunBranch: "run/r3", Error: "publish: conflict", Nodes: []NodeRun{
+			{Pipeline: "silver.b", Status: RunFailed, Error: "x", Code: EINVALID},
+		}}, EINTERNAL, "run r3 failed: publish: conflict;"},
+		{"failed test", RunDetail{ID: "r4", Target: "main", RunBranch: "run/r4", Tests: []TestRun{
+			{Name: "warned", Pipeline: "silver.b", Status: "fail", Severity: "warn", Violations: 1},
+			{Name: "not_null_id", Pipeline: "silver.b", Status: "fail", Severity: "error", Violations: 7},
+		}}, ETESTFAILED, "run r4 failed: test not_null_id of silver.b failed (7 violating rows)"},
+		{"test that could not run", RunDetail{ID: "r5", Target: "main", RunBranch: "run/r5", Tests: []TestRun{
+			{Name: "custom", Pipeline: "gold.c", Status: "error", Severity: "error", Error: "no such table"},
+		}}, ETESTFAILED, "run r5 failed: test custom of gold.c: no such table"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.res.Failure()
+			if !IsCode(err, c.code) {
+				t.Errorf("code of %v = %s, want %s", err, ErrorCode(err), c.code)
+			}
+			if got := err.Error(); len(got) < len(c.want) || got[:len(c.want)] != c.want {
+				t.Errorf("Failure() = %q, want it to start with %q", got, c.want)
+			}
+		})
+	}
+}

@@ -28,8 +28,12 @@ func TestImportRules(t *testing.T) {
 			"the UI renders pages; the server mounts it, not the other way round"},
 		{"internal/orchestrator", []string{module + "internal/duckdb", "github.com/duckdb/", module + "internal/server", module + "internal/cli", module + "internal/pipeline"},
 			"the orchestrator schedules and moves runs; node execution is an interface internal/pipeline implements, so it links neither DuckDB nor the HTTP server nor the CLI"},
-		{"internal/server", []string{module + "internal/cli"},
+		{"internal/server", []string{module + "internal/cli", module + "internal/app"},
 			"the CLI builds the server, not the other way round"},
+		{"internal/bench", []string{module + "internal/cli"},
+			"the cli defines the bench commands and calls into internal/bench, not the other way round"},
+		{"internal/app", []string{module + "internal/cli", module + "internal/bench"},
+			"the composition root builds what the commands, serve and worker use; the commands depend on it, not it on them"},
 	} {
 		t.Run(rule.pkg, func(t *testing.T) {
 			t.Parallel()

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"context"
+
+	ratapp "github.com/ratdata/rat/internal/app"
+	"github.com/ratdata/rat/internal/bench"
 	"github.com/spf13/cobra"
 )
 
@@ -15,5 +19,215 @@ func newBenchCmd(g *globals) *cobra.Command {
   rat bench api`,
 	}
 	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g), newBenchDuckDBOnlyCmd())
+	return cmd
+}
+
+// benchEnv is what the benchmarks get from a command: the composition
+// root for a directory, the --profile to pass on, the command's output.
+func (g *globals) benchEnv(cmd *cobra.Command) bench.Env {
+	return bench.Env{
+		Open: func(ctx context.Context, dir string, flags map[string]string) (*ratapp.App, error) {
+			a, err := g.openIn(ctx, dir, flags)
+			if err != nil {
+				return nil, err
+			}
+			return a.App, nil
+		},
+		Profile:  g.profile,
+		Out:      cmd.OutOrStdout(),
+		Progress: cmd.ErrOrStderr(),
+	}
+}
+
+func newBenchQueryCmd(g *globals) *cobra.Command {
+	var rows, reps, files, tables, processReps int
+	var warehouse, dir, only string
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "Compare query speed through rat with plain DuckDB read_parquet over the same files",
+		Long: `Build a synthetic table (id, ts, customer, region, amount, qty), then run 10
+analytical queries twice per repetition: through rat (catalog lookup, Iceberg
+metadata, field-id mapping, read cache) and through plain DuckDB read_parquet
+over the very same files, in one process, warm. Prints per-query medians,
+each ratio rat/plain and their geometric mean, and rat's planning overhead
+with --tables tables in the catalog.
+
+Then what a user waits for: 'rat query' as a new process against DuckDB
+alone as a new process (a hidden subcommand of this binary, so both pay the
+same process start, reported on its own as 'rat --help'), for SELECT 1, a
+count and a group-by (or the --query ones), --process-reps runs each.
+
+The state lives in a temporary directory (or --dir); --warehouse s3://bucket/prefix/
+puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY).`,
+		Example: `  rat bench query
+  rat bench query --rows 1000000 --reps 3 --query group`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.Query(cmd.Context(), g.benchEnv(cmd), bench.QueryOptions{Dir: dir, Warehouse: warehouse, Rows: rows, Files: files,
+				Reps: reps, Tables: tables, ProcessReps: processReps, Only: only})
+		},
+	}
+	cmd.Flags().IntVar(&rows, "rows", 10_000_000, "rows in the synthetic table")
+	cmd.Flags().IntVar(&files, "files", 10, "number of appends (data files) the table is built from")
+	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per query and engine")
+	cmd.Flags().IntVar(&tables, "tables", 100, "tables in the catalog when measuring planning overhead")
+	cmd.Flags().IntVar(&processReps, "process-reps", 10, "runs per query of the whole-process comparison (0 skips it)")
+	cmd.Flags().StringVar(&warehouse, "warehouse", "", "warehouse for the bench table (default: a local temporary directory)")
+	cmd.Flags().StringVar(&only, "query", "", "run only the queries whose name contains this text")
+	cmd.Flags().StringVar(&dir, "dir", "", "state directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+func newBenchPipelineCmd(g *globals) *cobra.Command {
+	var rows, days int
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Compare pipeline runs with plain DuckDB doing the same work, and incremental with full runs",
+		Long: `Build a workspace with a landing zone of --rows events over --days days, then measure,
+in one process:
+  ingest        rat ingesting the CSV into bronze (Iceberg, registry, run branch,
+                publish) vs plain DuckDB reading the CSV and writing Parquet
+  full refresh  rat rebuilding the partitioned silver table vs plain DuckDB running
+                the same SQL from the bronze files into partitioned Parquet
+  incremental   rat merging a 1 % batch (changed and new keys of the last days)
+                into silver vs the full refresh of silver
+The resource profile applies (RAT_PROFILE, RAT_DUCKDB_MEMORY_MB): run it with a
+memory limit below the data size to see DuckDB spill instead of failing.`,
+		Example: `  rat bench pipeline
+  rat bench pipeline --rows 1000000 --days 30
+  RAT_PROFILE=tiny rat bench pipeline --rows 20000000`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.Pipeline(cmd.Context(), g.benchEnv(cmd), bench.PipelineOptions{Dir: dir, Rows: rows, Days: days})
+		},
+	}
+	cmd.Flags().IntVar(&rows, "rows", 5_000_000, "events in the landing file")
+	cmd.Flags().IntVar(&days, "days", 100, "days the events span (silver has one partition per day)")
+	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+func newBenchCatalogCmd(g *globals) *cobra.Command {
+	var commits int
+	var pgURL string
+	var writerList []int
+	cmd := &cobra.Command{
+		Use:   "catalog",
+		Short: "Measure catalog commits per second with concurrent writers, then check none was lost",
+		Long: `Commit to a fresh catalog with 1 and 8 concurrent writers, on SQLite and (with
+--postgres or a postgres:// RAT_CATALOG_URL) on Postgres, in two workloads:
+each writer on its own table (throughput), and all writers on one table
+(contention: conflicts are retried). Reports commits/s, conflicts and
+retries, then verifies from the log that every acknowledged commit is there
+exactly once. Commits carry catalog entries only (no data files), so this
+measures the catalog itself. Postgres runs in a scratch database that is
+dropped afterwards.`,
+		Example: `  rat bench catalog
+  rat bench catalog --commits 500 --writers 1,4,16
+  rat bench catalog --postgres 'postgres://rat@127.0.0.1:5432/rat?sslmode=disable'`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pgURL == "" {
+				if cfg, err := g.loadConfig(nil); err == nil && cfg.IsPostgres() {
+					pgURL = cfg.CatalogURL
+				}
+			}
+			return bench.Catalog(cmd.Context(), g.benchEnv(cmd), bench.CatalogOptions{Commits: commits, Writers: writerList, Postgres: pgURL})
+		},
+	}
+	cmd.Flags().IntVar(&commits, "commits", 2000, "commits per run, split across the writers")
+	cmd.Flags().StringVar(&pgURL, "postgres", "", "Postgres URL to benchmark too (a scratch database is created and dropped)")
+	cmd.Flags().IntSliceVar(&writerList, "writers", []int{1, 8}, "concurrent writer counts to run")
+	return cmd
+}
+func newBenchServeCmd(g *globals) *cobra.Command {
+	var runs, nodes, workers int
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Measure trigger-to-node-start latency and node throughput of rat serve",
+		Long: `Start 'rat serve' (and, with --workers N, 'rat serve --no-worker' plus N 'rat worker'
+processes) on a new workspace, then measure:
+  latency     --runs API runs of a one-node pipeline, one after another: the time
+              from POST /api/v1/runs to the node starting (p50, p99), side by
+              side with starting the same run as a new 'rat run' process; then
+              again once the workspace holds the --nodes pipelines below
+  throughput  one run of --nodes independent trivial pipelines: nodes per second
+The catalog comes from the environment as usual: set RAT_CATALOG_URL to a
+Postgres database to measure the cluster setup (its queue is then Postgres too).`,
+		Example: `  rat bench serve
+  rat bench serve --workers 3 --nodes 200`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runs < 1 || nodes < 1 || workers < 0 {
+				return &usageError{msg: "rat bench serve: --runs and --nodes must be at least 1, --workers at least 0"}
+			}
+			return bench.Serve(cmd.Context(), g.benchEnv(cmd), bench.ServeOptions{Dir: dir, Runs: runs, Nodes: nodes, Workers: workers})
+		},
+	}
+	cmd.Flags().IntVar(&runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
+	cmd.Flags().IntVar(&nodes, "nodes", 1000, "trivial pipelines in the throughput run")
+	cmd.Flags().IntVar(&workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
+	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+func newBenchAPICmd(g *globals) *cobra.Command {
+	var rows, rowBytes, batch int
+	var capBytes int64
+	var compare, dir, sqlText string
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Measure the memory rat serve needs to answer a query whose result is far larger than its cap",
+		Long: `Build a table of --rows rows of --row-bytes bytes each (1,000 × 1 MB by default),
+start 'rat serve' on it, and send it the query that returns the whole table, as
+JSON (POST /api/v1/query) and as a Parquet download (POST /api/v1/query/parquet),
+each to a freshly started server. For each it prints the answer's status, size,
+whether it was cut, the wall time, and the server's resident memory: idle, and at
+its peak (VmHWM from /proc) against the result cap (max_result_bytes) + 256 MiB.
+
+The table is written in appends of --batch rows: DuckDB reads a data file a vector
+(up to 2,048 rows) at a time, so a table written in one append of 1,000 rows of
+1 MB makes DuckDB hold all of them at once, whatever the server does with them;
+--batch 1000 shows that floor.
+
+--compare PATH measures a second rat binary (another build, e.g. of an older
+commit) on the same table, side by side, with the ratios of the two. Linux only
+(/proc).`,
+		Example: `  rat bench api
+  rat bench api --rows 200 --compare /tmp/rat-main
+  RAT_PROFILE=tiny rat bench api --batch 1000`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rows < 1 || rowBytes < 16 || batch < 1 || capBytes < 0 {
+				return &usageError{msg: "rat bench api: --rows and --batch must be at least 1, --row-bytes at least 16, --cap not negative"}
+			}
+			return bench.API(cmd.Context(), g.benchEnv(cmd), bench.APIOptions{
+				Dir: dir, Rows: rows, RowBytes: rowBytes, Batch: batch, Cap: capBytes, Compare: compare, SQL: sqlText})
+		},
+	}
+	cmd.Flags().IntVar(&rows, "rows", 1000, "rows in the table")
+	cmd.Flags().IntVar(&rowBytes, "row-bytes", 1_000_000, "bytes of each row's text value")
+	cmd.Flags().IntVar(&batch, "batch", 50, "rows per append (data file) when building the table")
+	cmd.Flags().Int64Var(&capBytes, "cap", 0, "max_result_bytes of the server (default: the configured value, from the profile)")
+	cmd.Flags().StringVar(&compare, "compare", "", "another rat binary to measure side by side on the same table")
+	cmd.Flags().StringVar(&sqlText, "sql", "SELECT * FROM bench.wide", "the query to send")
+	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+
+// newBenchDuckDBOnlyCmd is the plain-DuckDB side of rat bench query's
+// whole-process comparison (bench.DuckDBOnly).
+func newBenchDuckDBOnlyCmd() *cobra.Command {
+	var memoryMB, threads int
+	cmd := &cobra.Command{
+		Use:    `duckdb-only "SQL"`,
+		Short:  "Run one query on DuckDB alone (the plain side of 'rat bench query')",
+		Hidden: true,
+		Args:   exactArgs(1, "one SQL statement in quotes"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.DuckDBOnly(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), memoryMB, threads, args[0])
+		},
+	}
+	cmd.Flags().IntVar(&memoryMB, "memory-mb", 0, "DuckDB memory_limit in MB (0: DuckDB's default)")
+	cmd.Flags().IntVar(&threads, "threads", 0, "DuckDB threads (0: DuckDB's default)")
 	return cmd
 }

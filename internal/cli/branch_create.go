@@ -35,13 +35,13 @@ func newRefCreateCmd(g *globals, kind rat.RefKind) *cobra.Command {
 			}
 			defer a.Close()
 			if from == "" {
-				from = a.cfg.Branch
+				from = a.Config.Branch
 			}
-			head, err := catalog.ResolveRef(ctx, a.store, from)
+			head, err := catalog.ResolveRef(ctx, a.Store, from)
 			if err != nil {
 				return err
 			}
-			if err := a.store.CreateRef(ctx, rat.Ref{Name: name, Kind: kind, Head: head}); err != nil {
+			if err := a.Store.CreateRef(ctx, rat.Ref{Name: name, Kind: kind, Head: head}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s at %s (from %s)\n", kind, name, rat.ShortID(head), from)

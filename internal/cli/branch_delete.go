@@ -25,14 +25,14 @@ func newRefDeleteCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			ref, err := a.store.Ref(ctx, args[0])
+			ref, err := a.Store.Ref(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			if ref.Kind != kind {
 				return rat.Errorf(rat.EINVALID, "%s is a %s, not a %s: use 'rat %s delete %s'", ref.Name, ref.Kind, kind, ref.Kind, ref.Name)
 			}
-			if err := a.store.DeleteRef(ctx, args[0]); err != nil {
+			if err := a.Store.DeleteRef(ctx, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s %s (was at %s)\n", kind, ref.Name, rat.ShortID(ref.Head))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -22,13 +23,13 @@ profile defaults < workspace.yaml < environment variables < flags.`,
 			}
 			settings := cfg.Settings()
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), settings)
+				return textout.JSON(cmd.OutOrStdout(), settings)
 			}
 			rows := make([][]string, len(settings))
 			for i, s := range settings {
 				rows[i] = []string{s.Key, s.Value, s.Source}
 			}
-			printTable(cmd.OutOrStdout(), []string{"KEY", "VALUE", "SOURCE"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"KEY", "VALUE", "SOURCE"}, rows)
 			return nil
 		},
 	}

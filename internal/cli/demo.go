@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/spf13/cobra"
@@ -50,18 +51,18 @@ tests and write–audit–publish, and print every gold table.`,
 			if err != nil {
 				return err
 			}
-			runner, err := a.runner(ctx, ws)
+			runner, err := a.Runner(ctx, ws)
 			if err != nil {
 				return err
 			}
 			runner.Progress = progressPrinter(cmd.ErrOrStderr())
-			res, err := runner.Run(ctx, pipeline.Options{Target: a.cfg.Branch})
+			res, err := runner.Run(ctx, pipeline.Options{Target: a.Config.Branch})
 			if err != nil {
 				return err
 			}
 			printRunSummary(out, res, false)
 			if res.Status != pipeline.StatusSuccess {
-				return runFailed(res)
+				return res.Failure()
 			}
 			for _, p := range ws.Pipelines() {
 				if p.ID.Layer != "gold" {
@@ -69,8 +70,8 @@ tests and write–audit–publish, and print every gold table.`,
 				}
 				fmt.Fprintf(out, "\n%s\n", p.ID)
 				q := "SELECT * FROM " + p.ID.String() + " ORDER BY ALL LIMIT 10"
-				err := a.lake.Query(ctx, a.cfg.Branch, lake.At{}, q, func(rows *sql.Rows) error {
-					_, err := writeRows(out, rows, "table", 10)
+				err := a.Lake.Query(ctx, a.Config.Branch, lake.At{}, q, func(rows *sql.Rows) error {
+					_, err := duckdb.WriteRows(out, rows, "table", 10)
 					return err
 				})
 				if err != nil {

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -36,7 +39,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				return err
 			}
 			defer a.Close()
-			info, err := a.lake.Describe(ctx, a.cfg.Branch, id, files || asJSON)
+			info, err := a.Lake.Describe(ctx, a.Config.Branch, id, files || asJSON)
 			if err != nil {
 				return err
 			}
@@ -52,7 +55,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				return nil
 			}
 			if asJSON {
-				return printJSON(out, info)
+				return textout.JSON(out, info)
 			}
 			if info.Kind == "view" {
 				// A view stores its SQL, no rows: they are computed when it is read.
@@ -61,44 +64,7 @@ the table as it is now later with 'rat query --at ID'.`,
 				fmt.Fprintln(out, strings.TrimSpace(info.SQL))
 				return nil
 			}
-			fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
-			fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, plural(info.DataFiles, "file"), humanBytes(info.Bytes))
-			fmt.Fprintf(out, "location  %s\n", info.Location)
-			fmt.Fprintf(out, "partition %s\n", info.Partition)
-			fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
-			cols := make([][]string, len(info.Columns))
-			for i, c := range info.Columns {
-				null := "NULL"
-				if c.Required {
-					null = "NOT NULL"
-				}
-				cols[i] = []string{strconv.Itoa(c.ID), c.Name, c.Type, null}
-			}
-			printTable(out, []string{"ID", "COLUMN", "TYPE", "NULLS"}, cols)
-			fmt.Fprintln(out)
-			snaps := make([][]string, 0, len(info.Snapshots))
-			for i := len(info.Snapshots) - 1; i >= 0; i-- {
-				s := info.Snapshots[i]
-				mark := ""
-				if s.Current {
-					mark = "*"
-				}
-				snaps = append(snaps, []string{mark + strconv.FormatInt(s.ID, 10), s.Time.Format("2006-01-02 15:04:05"), s.Operation,
-					"+" + strconv.FormatInt(s.Added, 10), "-" + strconv.FormatInt(s.Removed, 10), strconv.FormatInt(s.Rows, 10)})
-			}
-			if len(snaps) == 0 {
-				fmt.Fprintln(out, "no snapshots: the table is empty")
-			} else {
-				printTable(out, []string{"SNAPSHOT", "TIME (UTC)", "OPERATION", "ADDED", "DELETED", "TOTAL ROWS"}, snaps)
-			}
-			if files {
-				fmt.Fprintln(out)
-				rows := make([][]string, len(info.Files))
-				for i, f := range info.Files {
-					rows[i] = []string{f.Location, strconv.FormatInt(f.Records, 10), humanBytes(f.Bytes)}
-				}
-				printTable(out, []string{"FILE", "ROWS", "SIZE"}, rows)
-			}
+			printTableInfo(out, info, files)
 			return nil
 		},
 	}
@@ -109,4 +75,47 @@ the table as it is now later with 'rat query --at ID'.`,
 	cmd.MarkFlagsMutuallyExclusive("snapshot-id", "json")
 	cmd.MarkFlagsMutuallyExclusive("snapshot-id", "files")
 	return cmd
+}
+
+// printTableInfo prints a table's summary, columns and snapshots, and with
+// files its data files.
+func printTableInfo(out io.Writer, info lake.TableInfo, files bool) {
+	fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
+	fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, textout.Plural(info.DataFiles, "file"), textout.Bytes(info.Bytes))
+	fmt.Fprintf(out, "location  %s\n", info.Location)
+	fmt.Fprintf(out, "partition %s\n", info.Partition)
+	fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
+	cols := make([][]string, len(info.Columns))
+	for i, c := range info.Columns {
+		null := "NULL"
+		if c.Required {
+			null = "NOT NULL"
+		}
+		cols[i] = []string{strconv.Itoa(c.ID), c.Name, c.Type, null}
+	}
+	textout.Table(out, []string{"ID", "COLUMN", "TYPE", "NULLS"}, cols)
+	fmt.Fprintln(out)
+	snaps := make([][]string, 0, len(info.Snapshots))
+	for i := len(info.Snapshots) - 1; i >= 0; i-- {
+		s := info.Snapshots[i]
+		mark := ""
+		if s.Current {
+			mark = "*"
+		}
+		snaps = append(snaps, []string{mark + strconv.FormatInt(s.ID, 10), s.Time.Format("2006-01-02 15:04:05"), s.Operation,
+			"+" + strconv.FormatInt(s.Added, 10), "-" + strconv.FormatInt(s.Removed, 10), strconv.FormatInt(s.Rows, 10)})
+	}
+	if len(snaps) == 0 {
+		fmt.Fprintln(out, "no snapshots: the table is empty")
+	} else {
+		textout.Table(out, []string{"SNAPSHOT", "TIME (UTC)", "OPERATION", "ADDED", "DELETED", "TOTAL ROWS"}, snaps)
+	}
+	if files {
+		fmt.Fprintln(out)
+		rows := make([][]string, len(info.Files))
+		for i, f := range info.Files {
+			rows[i] = []string{f.Location, strconv.FormatInt(f.Records, 10), textout.Bytes(f.Bytes)}
+		}
+		textout.Table(out, []string{"FILE", "ROWS", "SIZE"}, rows)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -21,16 +22,16 @@ func newDiffCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			diffs, err := a.lake.Diff(ctx, args[0], args[1])
+			diffs, err := a.Lake.Diff(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if diffs == nil {
-					return printJSON(out, []any{})
+					return textout.JSON(out, []any{})
 				}
-				return printJSON(out, diffs)
+				return textout.JSON(out, diffs)
 			}
 			if len(diffs) == 0 {
 				fmt.Fprintf(out, "no differences between %s and %s\n", args[0], args[1])
@@ -56,7 +57,7 @@ func newDiffCmd(g *globals) *cobra.Command {
 				}
 				rows[i] = []string{d.Table, d.Change, strconv.FormatInt(d.RowsFrom, 10), strconv.FormatInt(d.RowsTo, 10), sign + strconv.FormatInt(delta, 10)}
 			}
-			printTable(out, []string{"TABLE", "CHANGE", "ROWS " + args[0], "ROWS " + args[1], "DELTA"}, rows)
+			textout.Table(out, []string{"TABLE", "CHANGE", "ROWS " + args[0], "ROWS " + args[1], "DELTA"}, rows)
 			return nil
 		},
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/docs"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +40,7 @@ Files are overwritten; pages of removed pipelines are left in place.`,
 			// such table" is kept and returned after generating.
 			var describeErr error
 			columns := func(id rat.TableID) ([]docs.ColumnInfo, bool) {
-				info, err := a.lake.Describe(ctx, a.cfg.Branch, id, false)
+				info, err := a.Lake.Describe(ctx, a.Config.Branch, id, false)
 				if err != nil {
 					if !rat.IsCode(err, rat.ENOTFOUND) && describeErr == nil {
 						describeErr = fmt.Errorf("describe %s: %w", id, err)
@@ -70,7 +71,7 @@ Files are overwritten; pages of removed pipelines are left in place.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s (%s and one page per pipeline)\n",
-				plural(int64(len(files)), "file"), dir, docs.ReadmeFile)
+				textout.Plural(int64(len(files)), "file"), dir, docs.ReadmeFile)
 			return nil
 		},
 	}

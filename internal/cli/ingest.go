@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +40,7 @@ or --sheet NAME). A directory ingests the files in it.`,
 			if err != nil {
 				return err
 			}
-			paths, err := expandInputs(args)
+			paths, err := ingest.ExpandInputs(args)
 			if err != nil {
 				return err
 			}
@@ -53,67 +55,31 @@ or --sheet NAME). A directory ingests the files in it.`,
 			}
 			defer a.Close()
 			start := time.Now()
-			tmp := filepath.Join(a.cfg.StateDir, "tmp")
+			tmp := filepath.Join(a.Config.StateDir, "tmp")
 			if err := os.MkdirAll(tmp, 0o755); err != nil {
 				return err
 			}
 			// A workbook with several sheets, without --sheet, gives one
 			// table per sheet: <table>_<sheet>.
-			type job struct {
-				id    rat.TableID
-				files []ingest.File
-				sheet string
-			}
-			var jobs []job
-			var rest []ingest.File
-			for _, f := range files {
-				if f.Format != "excel" || sheet != "" {
-					rest = append(rest, f)
-					continue
-				}
-				sheets, err := ingest.ExcelSheets(f.Local, tmp)
-				if err != nil {
-					return err
-				}
-				if len(sheets) <= 1 {
-					rest = append(rest, f)
-					continue
-				}
-				for _, s := range sheets {
-					jobs = append(jobs, job{ingest.SheetTable(id, s), []ingest.File{f}, s})
-				}
-			}
-			if len(rest) > 0 {
-				jobs = append([]job{{id, rest, sheet}}, jobs...)
+			jobs, err := ingest.Targets(id, files, sheet, tmp)
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			var results []pipeline.IngestResult
 			for _, j := range jobs {
-				res, err := pipeline.Ingest(ctx, a.lake, a.cfg.Branch, j.id, j.files, j.sheet, tmp, evolve, start)
+				res, err := pipeline.Ingest(ctx, a.Lake, a.Config.Branch, j.Table, j.Files, j.Sheet, tmp, evolve, start)
 				if err != nil {
-					return fmt.Errorf("ingest into %s: %w", j.id, err)
+					return fmt.Errorf("ingest into %s: %w", j.Table, err)
 				}
 				results = append(results, res)
 				if asJSON {
 					continue
 				}
-				for _, s := range res.Skipped {
-					fmt.Fprintf(out, "skipped %s: already ingested into %s\n", s, j.id)
-				}
-				if len(res.Files) == 0 {
-					fmt.Fprintf(out, "nothing new to ingest into %s\n", j.id)
-					continue
-				}
-				if res.Created && res.Rows == 0 {
-					fmt.Fprintf(out, "created table %s on %s with no rows\n", j.id, a.cfg.Branch)
-				}
-				fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", plural(int64(len(res.Files)), "file"), plural(res.Rows, "row"), j.id, a.cfg.Branch, rat.Duration(time.Since(start)))
-				if len(res.Empty) > 0 {
-					fmt.Fprintf(out, "  recorded without rows (they hold none): %s\n", strings.Join(res.Empty, ", "))
-				}
+				printIngested(out, j.Table, res, a.Config.Branch, start)
 			}
 			if asJSON {
-				return printJSON(out, results)
+				return textout.JSON(out, results)
 			}
 			return nil
 		},
@@ -124,4 +90,22 @@ or --sheet NAME). A directory ingests the files in it.`,
 	cmd.Flags().BoolVar(&evolve, "evolve", false, "add columns the table lacks instead of failing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// printIngested says what an ingest into table id did.
+func printIngested(out io.Writer, id rat.TableID, res pipeline.IngestResult, branch string, start time.Time) {
+	for _, s := range res.Skipped {
+		fmt.Fprintf(out, "skipped %s: already ingested into %s\n", s, id)
+	}
+	if len(res.Files) == 0 {
+		fmt.Fprintf(out, "nothing new to ingest into %s\n", id)
+		return
+	}
+	if res.Created && res.Rows == 0 {
+		fmt.Fprintf(out, "created table %s on %s with no rows\n", id, branch)
+	}
+	fmt.Fprintf(out, "ingested %s (%s) into %s on %s in %s\n", textout.Plural(int64(len(res.Files)), "file"), textout.Plural(res.Rows, "row"), id, branch, rat.Duration(time.Since(start)))
+	if len(res.Empty) > 0 {
+		fmt.Fprintf(out, "  recorded without rows (they hold none): %s\n", strings.Join(res.Empty, ", "))
+	}
 }

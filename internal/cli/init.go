@@ -10,6 +10,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -50,21 +51,7 @@ func writeWorkspace(dir string, demo bool) error {
 			files[k] = v
 		}
 	}
-	return writeTree(dir, files)
-}
-
-// writeTree writes files (relative path → content) under dir.
-func writeTree(dir string, files map[string]string) error {
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return workspace.WriteTree(dir, files)
 }
 
 func skeletonFiles(name string) map[string]string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -35,7 +36,7 @@ func newLineageCmd(g *globals) *cobra.Command {
 				fmt.Fprint(out, ws.DOT())
 				return nil
 			case "json":
-				return printJSON(out, ws.Lineage())
+				return textout.JSON(out, ws.Lineage())
 			case "text":
 			default:
 				return &usageError{msg: "rat lineage: --format wants text, dot, mermaid or json"}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -30,43 +31,20 @@ func newLogCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			ref := a.cfg.Branch
+			ref := a.Config.Branch
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			head, err := catalog.ResolveRef(ctx, a.store, ref)
+			head, err := catalog.ResolveRef(ctx, a.Store, ref)
 			if err != nil {
 				return err
 			}
-			commits, err := a.store.Log(ctx, head, limit)
+			commits, err := a.Store.Log(ctx, head, limit)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				type change struct {
-					Table    string `json:"table"`
-					Metadata string `json:"metadata,omitempty"`
-				}
-				type entry struct {
-					ID      string   `json:"id"`
-					Parents []string `json:"parents"`
-					Author  string   `json:"author"`
-					Message string   `json:"message"`
-					Time    string   `json:"time"`
-					Changes []change `json:"changes"`
-				}
-				out := make([]entry, len(commits))
-				for i, c := range commits {
-					e := entry{ID: c.ID, Parents: c.Parents, Author: c.Author, Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Changes: []change{}}
-					if e.Parents == nil {
-						e.Parents = []string{}
-					}
-					for _, ch := range c.Changes {
-						e.Changes = append(e.Changes, change{ch.Table.String(), ch.Metadata})
-					}
-					out[i] = e
-				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return textout.JSON(cmd.OutOrStdout(), logEntries(commits))
 			}
 			rows := make([][]string, len(commits))
 			for i, c := range commits {
@@ -83,11 +61,43 @@ func newLogCmd(g *globals) *cobra.Command {
 				}
 				rows[i] = []string{rat.ShortID(c.ID), c.Time.Format("2006-01-02 15:04:05"), c.Author, msg, strings.Join(tables, ", ")}
 			}
-			printTable(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
 			return nil
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many commits (0 = all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// logChange is a table a commit changed, as rat log --json prints it.
+type logChange struct {
+	Table    string `json:"table"`
+	Metadata string `json:"metadata,omitempty"`
+}
+
+// logEntry is a commit as rat log --json prints it.
+type logEntry struct {
+	ID      string      `json:"id"`
+	Parents []string    `json:"parents"`
+	Author  string      `json:"author"`
+	Message string      `json:"message"`
+	Time    string      `json:"time"`
+	Changes []logChange `json:"changes"`
+}
+
+// logEntries are commits as rat log --json prints them.
+func logEntries(commits []rat.Commit) []logEntry {
+	out := make([]logEntry, len(commits))
+	for i, c := range commits {
+		e := logEntry{ID: c.ID, Parents: c.Parents, Author: c.Author, Message: c.Message, Time: c.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Changes: []logChange{}}
+		if e.Parents == nil {
+			e.Parents = []string{}
+		}
+		for _, ch := range c.Changes {
+			e.Changes = append(e.Changes, logChange{ch.Table.String(), ch.Metadata})
+		}
+		out[i] = e
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -31,13 +32,13 @@ conflicting table is named. --dry-run shows what would happen.`,
 				return err
 			}
 			defer a.Close()
-			if err := a.requireBranch(ctx, a.cfg.Branch); err != nil {
+			if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
 				return err
 			}
-			res, err := a.lake.Catalog(a.cfg.Branch).Merge(ctx, args[0], catalog.MergeOptions{DryRun: dryRun, Message: message})
+			res, err := a.Lake.Catalog(a.Config.Branch).Merge(ctx, args[0], catalog.MergeOptions{DryRun: dryRun, Message: message})
 			out := cmd.OutOrStdout()
 			if asJSON && (err == nil || len(res.Conflicts()) > 0) {
-				if jerr := printJSON(out, res); jerr != nil {
+				if jerr := textout.JSON(out, res); jerr != nil {
 					return jerr
 				}
 				return err
@@ -82,5 +83,5 @@ func printMergeTables(out interface{ Write([]byte) (int, error) }, res catalog.M
 	for i, t := range res.Tables {
 		rows[i] = []string{t.Table.String(), string(t.Action), t.Detail}
 	}
-	printTable(out, []string{"TABLE", "ACTION", "DETAIL"}, rows)
+	textout.Table(out, []string{"TABLE", "ACTION", "DETAIL"}, rows)
 }

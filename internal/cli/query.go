@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"database/sql"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -42,27 +41,8 @@ existing file as it was.`,
 			if err != nil {
 				return err
 			}
-			if format == "" {
-				format = "table"
-				if output != "" {
-					switch strings.ToLower(filepath.Ext(output)) {
-					case ".csv":
-						format = "csv"
-					case ".json":
-						format = "json"
-					case ".parquet":
-						format = "parquet"
-					}
-				}
-			}
-			switch format {
-			case "table", "csv", "json":
-			case "parquet":
-				if output == "" {
-					return &usageError{msg: "rat query: --format parquet needs -o FILE"}
-				}
-			default:
-				return &usageError{msg: fmt.Sprintf("rat query: --format %q: want table, csv, json or parquet", format)}
+			if format, err = queryFormat(format, output); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			a, err := g.open(ctx, map[string]string{"branch": branch})
@@ -70,71 +50,15 @@ existing file as it was.`,
 				return err
 			}
 			defer a.Close()
-			if _, err := a.store.Ref(ctx, a.cfg.Branch); err != nil {
+			if _, err := a.Store.Ref(ctx, a.Config.Branch); err != nil {
 				return err
 			}
 			// A file is written under a temporary name beside it and renamed
 			// when complete: a failed query leaves an existing file as it was.
 			if format == "parquet" {
-				abs, err := filepath.Abs(output)
-				if err != nil {
-					return err
-				}
-				out, err := reserveOutput(abs)
-				if err != nil {
-					return err
-				}
-				defer out.Abort()
-				var n int64
-				err = a.lake.WithTables(ctx, a.cfg.Branch, when, args[0], func(conn *sql.Conn, query string) error {
-					r, err := conn.ExecContext(ctx, "COPY ("+query+") TO "+duckdb.Quote(out.tmp)+" (FORMAT parquet, COMPRESSION zstd)")
-					if err != nil {
-						return duckdb.UserError("query", err)
-					}
-					n, _ = r.RowsAffected()
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-				if err := out.Commit(); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", plural(n, "row"), output)
-				return nil
+				return queryToParquet(cmd, a, when, args[0], output)
 			}
-			var w io.Writer = cmd.OutOrStdout()
-			var file *outFile
-			if output != "" {
-				if file, err = createOutput(output); err != nil {
-					return err
-				}
-				defer file.Abort()
-				w = file
-			}
-			bw := bufio.NewWriter(w)
-			start := time.Now()
-			var n int64
-			err = a.lake.Query(ctx, a.cfg.Branch, when, args[0], func(rows *sql.Rows) error {
-				var err error
-				n, err = writeRows(bw, rows, format, maxRows)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if err := bw.Flush(); err != nil {
-				return err
-			}
-			if file != nil {
-				if err := file.Commit(); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", plural(n, "row"), output, rat.Duration(time.Since(start)))
-			} else if format == "table" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "(%s in %s)\n", plural(n, "row"), rat.Duration(time.Since(start)))
-			}
-			return nil
+			return queryToWriter(cmd, a, when, args[0], format, output, maxRows)
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch, tag to read (default: the configured branch, main)")
@@ -145,101 +69,100 @@ existing file as it was.`,
 	return cmd
 }
 
-// writeRows renders a result set and returns the number of rows in it.
-func writeRows(w io.Writer, rows *sql.Rows, format string, maxRows int) (int64, error) {
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
+// queryFormat is the output format of rat query: --format, else the one
+// -o's extension names, else a table.
+func queryFormat(format, output string) (string, error) {
+	if format == "" {
+		format = "table"
+		if output != "" {
+			switch strings.ToLower(filepath.Ext(output)) {
+			case ".csv":
+				format = "csv"
+			case ".json":
+				format = "json"
+			case ".parquet":
+				format = "parquet"
+			}
+		}
 	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	text := duckdb.Formatters(rows)
-	var n int64
 	switch format {
-	case "csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(cols); err != nil {
-			return 0, err
+	case "table", "csv", "json":
+	case "parquet":
+		if output == "" {
+			return "", &usageError{msg: "rat query: --format parquet needs -o FILE"}
 		}
-		rec := make([]string, len(cols))
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				return n, err
-			}
-			for i, v := range vals {
-				rec[i] = text[i](v)
-			}
-			if err := cw.Write(rec); err != nil {
-				return n, err
-			}
-			n++
-		}
-		cw.Flush()
-		return n, cw.Error()
-	case "json":
-		if _, err := io.WriteString(w, "["); err != nil {
-			return 0, err
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				return n, err
-			}
-			// Keys in column order, which a map would lose.
-			var obj strings.Builder
-			obj.WriteByte('{')
-			for i, v := range vals {
-				k, _ := json.Marshal(cols[i])
-				val, err := json.Marshal(duckdb.JSON(v))
-				if err != nil {
-					return n, err
-				}
-				if i > 0 {
-					obj.WriteByte(',')
-				}
-				obj.Write(k)
-				obj.WriteByte(':')
-				obj.Write(val)
-			}
-			obj.WriteByte('}')
-			data := obj.String()
-			sep := ",\n "
-			if n == 0 {
-				sep = "\n "
-			}
-			if _, err := io.WriteString(w, sep+data); err != nil {
-				return n, err
-			}
-			n++
-		}
-		_, err := io.WriteString(w, "\n]\n")
-		return n, err
 	default:
-		var table [][]string
-		for rows.Next() {
-			n++
-			if maxRows > 0 && n > int64(maxRows) {
-				continue
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return n, err
-			}
-			rec := make([]string, len(cols))
-			for i, v := range vals {
-				if v == nil {
-					rec[i] = "NULL"
-				} else {
-					rec[i] = text[i](v)
-				}
-			}
-			table = append(table, rec)
-		}
-		printTable(w, cols, table)
-		if maxRows > 0 && n > int64(maxRows) {
-			fmt.Fprintf(w, "... showing %d of %d rows; use --max-rows 0, or -o FILE for all\n", maxRows, n)
-		}
-		return n, nil
+		return "", &usageError{msg: fmt.Sprintf("rat query: --format %q: want table, csv, json or parquet", format)}
 	}
+	return format, nil
+}
+
+// queryToParquet writes a query's result to a Parquet file through the
+// engine's export, under a temporary name renamed when complete.
+func queryToParquet(cmd *cobra.Command, a *app, when lake.At, sqlText, output string) error {
+	ctx := cmd.Context()
+	abs, err := filepath.Abs(output)
+	if err != nil {
+		return err
+	}
+	out, err := reserveOutput(abs)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	var n int64
+	err = a.Lake.WithTables(ctx, a.Config.Branch, when, sqlText, func(conn *sql.Conn, query string) error {
+		var err error
+		if n, err = duckdb.Export(ctx, conn, query, out.tmp, duckdb.ExportOptions{Compression: "zstd"}); err != nil {
+			return duckdb.UserError("query", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s\n", textout.Plural(n, "row"), output)
+	return nil
+}
+
+// queryToWriter prints a query's result in format (table, csv or json),
+// or writes it to output, under a temporary name renamed when complete.
+func queryToWriter(cmd *cobra.Command, a *app, when lake.At, sqlText, format, output string, maxRows int) error {
+	ctx := cmd.Context()
+	var w io.Writer = cmd.OutOrStdout()
+	var file *outFile
+	var err error
+	if output != "" {
+		if file, err = createOutput(output); err != nil {
+			return err
+		}
+		defer file.Abort()
+		w = file
+	}
+	bw := bufio.NewWriter(w)
+	start := time.Now()
+	var n int64
+	err = a.Lake.Query(ctx, a.Config.Branch, when, sqlText, func(rows *sql.Rows) error {
+		var err error
+		n, err = duckdb.WriteRows(bw, rows, format, maxRows)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if file != nil {
+		if err := file.Commit(); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s to %s in %s\n", textout.Plural(n, "row"), output, rat.Duration(time.Since(start)))
+	} else if format == "table" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "(%s in %s)\n", textout.Plural(n, "row"), rat.Duration(time.Since(start)))
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -22,7 +23,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			refs, err := a.store.Refs(ctx)
+			refs, err := a.Store.Refs(ctx)
 			if err != nil {
 				return err
 			}
@@ -37,7 +38,7 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				if r.Kind != kind {
 					continue
 				}
-				c, err := a.store.GetCommit(ctx, r.Head)
+				c, err := a.Store.GetCommit(ctx, r.Head)
 				if err != nil {
 					return err
 				}
@@ -47,17 +48,17 @@ func newRefListCmd(g *globals, kind rat.RefKind) *cobra.Command {
 				if out == nil {
 					out = []row{}
 				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return textout.JSON(cmd.OutOrStdout(), out)
 			}
 			rows := make([][]string, len(out))
 			for i, r := range out {
 				mark := "  "
-				if r.Name == a.cfg.Branch {
+				if r.Name == a.Config.Branch {
 					mark = "* "
 				}
 				rows[i] = []string{mark + r.Name, rat.ShortID(r.Head), r.Time, r.Message}
 			}
-			printTable(cmd.OutOrStdout(), []string{"  " + strings.ToUpper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"  " + strings.ToUpper(string(kind)), "HEAD", "TIME (UTC)", "MESSAGE"}, rows)
 			return nil
 		},
 	}

@@ -29,7 +29,7 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := a.runner(ctx, ws)
+	r, err := a.Runner(ctx, ws)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +39,11 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 	}
 	// Branches a user made before run/ and ingest/ were reserved (rat
 	// refuses to create them now, so plant them as an older rat left them).
-	main, err := a.store.Ref(ctx, "main")
+	main, err := a.Store.Ref(ctx, "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", sqlite.DSN(a.cfg.CatalogURL))
+	db, err := sql.Open("sqlite", sqlite.DSN(a.Config.CatalogURL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.store.CreateRef(ctx, rat.Ref{Name: "run/other", Kind: rat.Branch, Head: main.Head}); err == nil || !strings.Contains(err.Error(), "reserved") {
+	if err := a.Store.CreateRef(ctx, rat.Ref{Name: "run/other", Kind: rat.Branch, Head: main.Head}); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("a user creating run/other: err = %v, want it refused as reserved", err)
 	}
 	var out bytes.Buffer
@@ -64,7 +64,7 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 		t.Fatal(err)
 	}
 	left := map[string]bool{}
-	refs, err := a.store.Refs(ctx)
+	refs, err := a.Store.Refs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ratdata/rat/internal/proc"
 )
 
 // startServe starts `rat serve` with args and returns its base URL; the
@@ -34,7 +36,7 @@ func startDaemon(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string)
 func startProcess(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := u.cmd(args...)
-	v, err := startAndWait(cmd, ready, 30*time.Second)
+	v, err := proc.StartAndWait(cmd, ready, 30*time.Second)
 	if cmd.Process != nil {
 		t.Cleanup(func() { stopDaemon(cmd) })
 	}
@@ -46,7 +48,7 @@ func startProcess(t *testing.T, u *ratUser, ready *regexp.Regexp, args ...string
 
 func stopDaemon(cmd *exec.Cmd) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	waitOrKill(cmd, 30*time.Second)
+	proc.WaitOrKill(cmd, 30*time.Second)
 }
 
 // TestServeAndWorkerRoles: rat serve --no-worker only enqueues; a separate

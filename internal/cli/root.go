@@ -1,5 +1,5 @@
-// Package cli is rat's command line: one file per command, and open.go, the
-// single place that turns configuration into live objects.
+// Package cli is rat's command line: one file per command. The live objects
+// a command works with come from the composition root, internal/app.
 package cli
 
 import (
@@ -128,4 +128,9 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// errRemote says where a failed remote command ran.
+func errRemote(server string, err error) error {
+	return fmt.Errorf("rat serve at %s: %w", server, err)
 }

@@ -3,17 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/ratdata/rat/internal/ingest"
-	"github.com/ratdata/rat/internal/objstore"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/ratdata/rat/internal/workspace"
 	"github.com/spf13/cobra"
 )
@@ -61,26 +59,15 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 			if cleanup {
 				return a.cleanupRunBranches(cmd)
 			}
-			ws, err := a.loadWorkspace(ctx)
+			runner, err := a.workspaceRunner(cmd, vars)
 			if err != nil {
-				return err
-			}
-			for _, w := range ws.Warnings() {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
-			}
-			out := cmd.OutOrStdout()
-			runner, err := a.runner(ctx, ws)
-			if err != nil {
-				return err
-			}
-			if runner.Vars, err = parseVars(vars); err != nil {
 				return err
 			}
 			var printer func(pipeline.Event)
 			if !asJSON {
 				printer = progressPrinter(cmd.ErrOrStderr())
 			}
-			opts := pipeline.Options{Target: a.cfg.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun}
+			opts := pipeline.Options{Target: a.Config.Branch, Selectors: args, FullRefresh: fullRefresh, DryRun: dryRun}
 			if dryRun {
 				runner.Progress = printer
 			} else {
@@ -93,17 +80,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if err := printJSON(out, res); err != nil {
-					return err
-				}
-			} else {
-				printRunSummary(out, res, dryRun)
-			}
-			if res.Status == pipeline.StatusFailed {
-				return runFailed(res)
-			}
-			return nil
+			return reportRun(cmd.OutOrStdout(), res, asJSON, dryRun)
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch to publish into (default: the configured branch, main)")
@@ -120,7 +97,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 // printing the same summary a local run prints.
 func runRemote(cmd *cobra.Command, server string, selectors []string, branch string, fullRefresh, asJSON bool) error {
 	ctx := cmd.Context()
-	c, err := newAPIClient(server)
+	c, err := client.New(server)
 	if err != nil {
 		return err
 	}
@@ -131,11 +108,11 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 		ID string `json:"id"`
 	}
 	req := map[string]any{"selectors": selectors, "branch": branch, "full_refresh": fullRefresh}
-	if err := c.do(ctx, "POST", "/api/v1/runs", req, &started); err != nil {
+	if err := c.Do(ctx, "POST", "/api/v1/runs", req, &started); err != nil {
 		return errRemote(server, err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s queued on %s\n", started.ID, server)
-	res, err := c.waitRun(ctx, started.ID, 500*time.Millisecond, func(status string) {
+	res, err := c.WaitRun(ctx, started.ID, 500*time.Millisecond, func(status string) {
 		if !asJSON && status != "" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %s\n", started.ID, status)
 		}
@@ -146,44 +123,43 @@ func runRemote(cmd *cobra.Command, server string, selectors []string, branch str
 	if res.Status == pipeline.StatusSkipped {
 		return rat.Errorf(rat.ECONFLICT, "run %s was skipped: %s", res.ID, res.Error)
 	}
+	return reportRun(cmd.OutOrStdout(), res, asJSON, false)
+}
+
+// reportRun prints a run's result (as JSON, or its summary) and returns
+// its failure.
+func reportRun(out io.Writer, res *pipeline.Result, asJSON, dryRun bool) error {
 	if asJSON {
-		if err := printJSON(cmd.OutOrStdout(), res); err != nil {
+		if err := textout.JSON(out, res); err != nil {
 			return err
 		}
 	} else {
-		printRunSummary(cmd.OutOrStdout(), res, false)
+		printRunSummary(out, res, dryRun)
 	}
 	if res.Status == pipeline.StatusFailed {
-		return runFailed(res)
+		return res.Failure()
 	}
 	return nil
 }
 
-// runFailed is the one error line of a failed run: the first failure, with
-// its location, and where to look. Its code is the failed pipeline's (a
-// SQL mistake is bad input), ETESTFAILED when only tests failed.
-func runFailed(res *pipeline.Result) error {
-	cause, code := res.Error, rat.EINTERNAL
-	for _, n := range res.Nodes {
-		if n.Status == pipeline.StatusFailed && cause == "" {
-			cause = n.Error
-			if n.Code != "" {
-				code = n.Code
-			}
-		}
+// workspaceRunner loads the workspace, warns of what it noticed in it and
+// returns its runner, with the --var values.
+func (a *app) workspaceRunner(cmd *cobra.Command, vars []string) (*pipeline.Runner, error) {
+	ws, err := a.loadWorkspace(cmd.Context())
+	if err != nil {
+		return nil, err
 	}
-	if cause == "" {
-		for _, t := range res.Tests {
-			if t.Status != pipeline.TestPass && t.Severity != "warn" {
-				cause, code = fmt.Sprintf("test %s of %s failed (%d violating rows)", t.Name, t.Pipeline, t.Violations), rat.ETESTFAILED
-				if t.Error != "" {
-					cause = fmt.Sprintf("test %s of %s: %s", t.Name, t.Pipeline, t.Error)
-				}
-				break
-			}
-		}
+	for _, w := range ws.Warnings() {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
 	}
-	return rat.Errorf(code, "run %s failed: %s; %s was not changed; inspect the run branch %s", res.ID, cause, res.Target, res.RunBranch)
+	runner, err := a.Runner(cmd.Context(), ws)
+	if err != nil {
+		return nil, err
+	}
+	if runner.Vars, err = parseVars(vars); err != nil {
+		return nil, err
+	}
+	return runner, nil
 }
 
 // parseVars reads --var KEY=VALUE flags.
@@ -208,11 +184,11 @@ func parseVars(list []string) (map[string]any, error) {
 // that carries such a name from before the names were reserved stays.
 func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 	ctx := cmd.Context()
-	refs, err := a.store.Refs(ctx)
+	refs, err := a.Store.Refs(ctx)
 	if err != nil {
 		return err
 	}
-	rl := a.store
+	rl := a.Store
 	out := cmd.OutOrStdout()
 	n := 0
 	for _, r := range refs {
@@ -230,13 +206,13 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 				continue
 			}
 		}
-		if err := a.store.DeleteRef(ctx, r.Name); err != nil {
+		if err := a.Store.DeleteRef(ctx, r.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "deleted %s\n", r.Name)
 		n++
 	}
-	fmt.Fprintf(out, "deleted %s\n", plural(int64(n), "run branch"))
+	fmt.Fprintf(out, "deleted %s\n", textout.Plural(int64(n), "run branch"))
 	return nil
 }
 
@@ -249,16 +225,16 @@ func (a *app) loadWorkspace(ctx context.Context) (*workspace.Workspace, error) {
 // loadWorkspaceRefs loads the workspace; with anyRef, refs to tables the
 // catalog lacks are accepted (unit tests read mocks, not the catalog).
 func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Workspace, error) {
-	if a.cfg.WorkspaceDir == "" {
+	if a.Config.WorkspaceDir == "" {
 		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
 	}
-	ws, err := workspace.Load(a.cfg.WorkspaceDir, workspace.LoadOptions{
+	ws, err := workspace.Load(a.Config.WorkspaceDir, workspace.LoadOptions{
 		Env: os.LookupEnv,
 		Known: func(id rat.TableID) bool {
 			if anyRef {
 				return true
 			}
-			_, err := a.store.Table(ctx, a.cfg.Branch, id)
+			_, err := a.Store.Table(ctx, a.Config.Branch, id)
 			return err == nil
 		},
 	})
@@ -266,50 +242,6 @@ func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 		return nil, err
 	}
 	return ws, a.adoptTriggerKeys(ctx, ws)
-}
-
-// runner builds the pipeline runner for a workspace: run records in the
-// catalog database, the landing area beside the warehouse.
-func (a *app) runner(ctx context.Context, ws *workspace.Workspace) (*pipeline.Runner, error) {
-	landing, err := a.landing(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &pipeline.Runner{
-		Lake: a.lake, Workspace: ws, Parallel: a.cfg.MaxParallelPipelines, Env: os.LookupEnv,
-		Landing: landing, TmpDir: filepath.Join(a.cfg.StateDir, "tmp"),
-	}
-	r.Runs = a.store
-	// Runs executed here (Run) are this process's, with heartbeats; queued
-	// runs are the queue's.
-	r.Owner, r.Lease = pipeline.NewOwner(), a.cfg.RunLease
-	return r, nil
-}
-
-// landing opens the landing area: landing/ in the workspace for a local
-// warehouse, <warehouse>/_landing/ for one on S3 (shared by every server).
-func (a *app) landing(ctx context.Context) (*ingest.Landing, error) {
-	tmp := filepath.Join(a.cfg.StateDir, "tmp")
-	if !a.cfg.IsS3() {
-		dir := a.cfg.WorkspaceDir
-		if dir == "" {
-			dir = filepath.Dir(a.cfg.StateDir)
-		}
-		return ingest.LocalLanding(dir, tmp)
-	}
-	bucket, prefix, err := objstore.ParseS3URL(a.cfg.Warehouse)
-	if err != nil {
-		return nil, err
-	}
-	s3, err := objstore.NewS3(ctx, objstore.S3Config{
-		Endpoint: a.cfg.S3.Endpoint, Region: a.cfg.S3.Region,
-		AccessKey: a.cfg.S3.AccessKey, SecretKey: a.cfg.S3.SecretKey.Reveal(),
-		Bucket: bucket, Prefix: path.Join(prefix, "_landing") + "/", PathStyle: a.cfg.S3.PathStyle,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ingest.Landing{Store: s3, TmpDir: tmp}, nil
 }
 
 // progressPrinter prints one line per finished node and test.
@@ -351,14 +283,14 @@ func printRunSummary(out io.Writer, res *pipeline.Result, dryRun bool) {
 			fmt.Fprintln(out, strings.TrimSpace(n.SQL))
 			fmt.Fprintln(out)
 		}
-		fmt.Fprintf(out, "dry run: %s would be built into %s; nothing was written\n", plural(int64(len(res.Nodes)), "pipeline"), res.Target)
+		fmt.Fprintf(out, "dry run: %s would be built into %s; nothing was written\n", textout.Plural(int64(len(res.Nodes)), "pipeline"), res.Target)
 		return
 	}
 	rows := make([][]string, len(res.Nodes))
 	for i, n := range res.Nodes {
 		rows[i] = []string{n.Pipeline, string(n.Status), n.Kind, nodeRows(n, ""), rat.Duration(time.Duration(n.Duration))}
 	}
-	printTable(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
+	textout.Table(out, []string{"PIPELINE", "STATUS", "KIND", "ROWS", "TIME"}, rows)
 	pass, fail, warn := 0, 0, 0
 	for _, t := range res.Tests {
 		switch {

@@ -11,7 +11,7 @@ import (
 // lines in the catalog (orchestrator.StartRunLog), and a function that
 // writes what is left and stops. next, if set, sees every event too.
 func (a *app) runLogger(runID string, next func(pipeline.Event)) (func(pipeline.Event), func()) {
-	add, stop := orchestrator.StartRunLog(a.store, runID)
+	add, stop := orchestrator.StartRunLog(a.Store, runID)
 	progress := func(e pipeline.Event) {
 		if next != nil {
 			next(e)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/spf13/cobra"
@@ -33,11 +34,11 @@ run branch removed. In every case nothing is published.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if server != "" {
-				c, err := newAPIClient(server)
+				c, err := client.New(server)
 				if err != nil {
 					return err
 				}
-				if err := c.do(cmd.Context(), "POST", "/api/v1/runs/"+url.PathEscape(id)+"/cancel", nil, nil); err != nil {
+				if err := c.Do(cmd.Context(), "POST", "/api/v1/runs/"+url.PathEscape(id)+"/cancel", nil, nil); err != nil {
 					return errRemote(server, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "cancelling run %s\n", id)
@@ -73,7 +74,7 @@ run branch removed. In every case nothing is published.`,
 // opens; a run another process executes in itself is asked to stop (with
 // wait, until it has), or ended as owner lost when that process is gone.
 func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue func() (*orchestrator.Queue, func(), error)) (string, error) {
-	rl := a.store
+	rl := a.Store
 	rec, err := rl.Run(ctx, id)
 	if err != nil {
 		return "", err
@@ -109,7 +110,7 @@ func (a *app) cancelRun(ctx context.Context, id string, wait bool, openQueue fun
 // cancelOwned asks the process running a run in itself to stop it; a run
 // whose process is gone is ended at once (owner lost).
 func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, error) {
-	leases := a.store
+	leases := a.Store
 	if _, err := leases.RequestRunCancel(ctx, rec.ID); err != nil {
 		return "", err
 	}
@@ -119,7 +120,7 @@ func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, 
 	if !wait {
 		return fmt.Sprintf("cancelling run %s: its process %s stops it at its next heartbeat", rec.ID, rec.Owner), nil
 	}
-	rl := a.store
+	rl := a.Store
 	for deadline := time.Now().Add(2 * max(rec.Lease, time.Second)); ; {
 		select {
 		case <-ctx.Done():
@@ -143,12 +144,12 @@ func (a *app) cancelOwned(ctx context.Context, rec rat.Run, wait bool) (string, 
 }
 
 func (a *app) endOwnerLost(ctx context.Context, leases pipeline.RunLeases, rec rat.Run, reason string) (string, error) {
-	res, err := pipeline.EndOwnerLost(ctx, a.store, leases, rec.ID, reason, time.Now(), true)
+	res, err := pipeline.EndOwnerLost(ctx, a.Store, leases, rec.ID, reason, time.Now(), true)
 	if err != nil {
 		return "", err
 	}
 	if res == nil {
-		now, err := a.store.Run(ctx, rec.ID)
+		now, err := a.Store.Run(ctx, rec.ID)
 		if err != nil {
 			return "", err
 		}
@@ -169,7 +170,7 @@ func runError(rec rat.Run) string {
 // lease (owner lost), reporting each to w or log. One indexed read when
 // there are none: commands that run or list runs call it.
 func (a *app) reapRuns(ctx context.Context, w io.Writer, log *slog.Logger) {
-	ended, err := pipeline.ReapRuns(ctx, a.store, a.store, time.Now())
+	ended, err := pipeline.ReapRuns(ctx, a.Store, a.Store, time.Now())
 	for _, res := range ended {
 		if log != nil {
 			log.Warn("run ended: its owner is gone", "run", res.ID, "status", res.Status, "error", res.Error)

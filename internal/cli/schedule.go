@@ -16,7 +16,7 @@ func (a *app) workspaces() *orchestrator.Workspaces {
 	a.orchMu.Lock()
 	defer a.orchMu.Unlock()
 	if a.ws == nil {
-		a.ws = &orchestrator.Workspaces{Dir: a.cfg.WorkspaceDir, Load: a.loadWorkspace}
+		a.ws = &orchestrator.Workspaces{Dir: a.Config.WorkspaceDir, Load: a.loadWorkspace}
 	}
 	return a.ws
 }
@@ -34,10 +34,10 @@ func (a *app) scheduler() *orchestrator.Scheduler {
 	defer a.orchMu.Unlock()
 	if a.sched == nil {
 		a.sched = &orchestrator.Scheduler{
-			Store: a.store, Branch: a.cfg.Branch, RetentionDays: a.cfg.RunRetentionDays,
-			Landing: a.landing,
+			Store: a.Store, Branch: a.Config.Branch, RetentionDays: a.Config.RunRetentionDays,
+			Landing: a.Landing,
 			Consumed: func(ctx context.Context, branch, p string) (map[string]time.Time, error) {
-				return pipeline.Consumed(ctx, a.lake, branch, p)
+				return pipeline.Consumed(ctx, a.Lake, branch, p)
 			},
 			OnFire: func(lag time.Duration) {
 				if a.onScheduleFire != nil {
@@ -46,7 +46,7 @@ func (a *app) scheduler() *orchestrator.Scheduler {
 			},
 			Log: slog.Default(),
 		}
-		if a.cfg.WorkspaceDir != "" {
+		if a.Config.WorkspaceDir != "" {
 			a.sched.Workspaces = ws
 		}
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/server"
 	"io"
 	"log/slog"
 	"os"
@@ -76,7 +75,7 @@ func TestScheduleTick(t *testing.T) {
 	}
 	// A disabled schedule skips its ticks, and enabling it does not catch
 	// them up, whatever its policy.
-	ts := a.store.(server.TriggerStates)
+	ts := a.Store
 	allKey := triggerKey(t, a, "silver.all", 0)
 	if err := ts.SetTriggerDisabled(context.Background(), allKey, true); err != nil {
 		t.Fatal(err)
@@ -136,7 +135,7 @@ func TestLandingSensor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner, err := a.runner(context.Background(), ws)
+	runner, err := a.Runner(context.Background(), ws)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +159,7 @@ func TestLandingSensor(t *testing.T) {
 	}
 	// The queued run ends without consuming b.csv (say, it failed): b.csv
 	// starts the pipeline once, not on every tick; a new file, once more.
-	rl := a.store
+	rl := a.Store
 	rec, err := rl.Run(context.Background(), queued.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +188,7 @@ func TestLandingSensor(t *testing.T) {
 // run_retention_days, once an hour.
 func TestRunRetention(t *testing.T) {
 	a := openLocalApp(t, t.TempDir(), map[string]string{"workspace.yaml": "name: keep\nruns: {retention_days: 30}\n"})
-	rl := a.store
+	rl := a.Store
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	save := func(id string, status rat.RunStatus, finished time.Time) {
 		if err := rl.SaveRun(context.Background(), rat.Run{ID: id, Target: "main", Status: status, Trigger: "manual", Started: finished, Finished: finished}); err != nil {

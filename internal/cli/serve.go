@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"log/slog"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 
 	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/orchestrator"
@@ -79,10 +80,10 @@ See SECURITY.md for what a public deployment needs.`,
 			}
 			defer a.Close()
 			if listen != "" {
-				a.cfg.Listen = listen
+				a.Config.Listen = listen
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			workers := a.cfg.MaxParallelPipelines
+			workers := a.Config.MaxParallelPipelines
 			if noWorker {
 				workers = 0
 			}
@@ -118,7 +119,7 @@ See SECURITY.md for what a public deployment needs.`,
 			if err != nil {
 				return err
 			}
-			a.store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
+			a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 			a.onScheduleFire = m.ScheduleFired
 			if err := q.Start(ctx); err != nil {
 				return err
@@ -173,11 +174,11 @@ func serveURL(addr net.Addr) string {
 // authHint says how to sign in, never with the token itself.
 func (a *app) authHint() string {
 	var from []string
-	if a.cfg.APIToken != "" {
+	if a.Config.APIToken != "" {
 		from = append(from, "RAT_API_TOKEN")
 	}
-	if a.cfg.TokenFile != "" {
-		from = append(from, "a token from "+a.cfg.TokenFile)
+	if a.Config.TokenFile != "" {
+		from = append(from, "a token from "+a.Config.TokenFile)
 	}
 	if len(from) == 0 {
 		return "off (loopback only; every request may do everything)"
@@ -189,13 +190,13 @@ func (a *app) authHint() string {
 // an admin token.
 func (a *app) apiTokens() ([]server.Token, error) {
 	var tokens []server.Token
-	if a.cfg.TokenFile != "" {
+	if a.Config.TokenFile != "" {
 		var err error
-		if tokens, err = server.LoadTokens(a.cfg.TokenFile); err != nil {
+		if tokens, err = server.LoadTokens(a.Config.TokenFile); err != nil {
 			return nil, err
 		}
 	}
-	if t := a.cfg.APIToken.Reveal(); t != "" {
+	if t := a.Config.APIToken.Reveal(); t != "" {
 		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
 	}
 	return tokens, nil
@@ -207,24 +208,24 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 	if err != nil {
 		return nil, err
 	}
-	landing, err := a.landing(ctx)
+	landing, err := a.Landing(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return server.New(server.Config{
-		Listen: a.cfg.Listen, Tokens: tokens, Version: buildVersion().Version,
-		AllowedHosts: a.cfg.AllowedHosts, MetricsToken: a.cfg.MetricsToken.Reveal(),
-		Store: a.store, Lake: a.lake, Landing: landing, Branch: a.cfg.Branch,
-		Logger: log, Metrics: m, StateDir: a.cfg.StateDir,
-		Settings: a.cfg.Settings, QueueWaiting: q.Waiting,
-		Limits: server.Limits{ResultBytes: int64(a.cfg.MaxResultBytes)},
+		Listen: a.Config.Listen, Tokens: tokens, Version: buildVersion().Version,
+		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
+		Store: a.Store, Lake: a.Lake, Landing: landing, Branch: a.Config.Branch,
+		Logger: log, Metrics: m, StateDir: a.Config.StateDir,
+		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
+		Limits: server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {
-				_, err := a.store.Refs(ctx)
+				_, err := a.Store.Refs(ctx)
 				return err
 			}},
 			{Name: "object_store", Fn: func(ctx context.Context) error {
-				_, err := a.objects.List(ctx, "_rat_health/")
+				_, err := a.Objects.List(ctx, "_rat_health/")
 				return err
 			}},
 			{Name: "queue", Fn: func(ctx context.Context) error {
@@ -249,7 +250,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 				return found, err
 			}
 			// Not the queue's: a run that a rat run process executes.
-			if rec, err := a.store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
+			if rec, err := a.Store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
 				_, err := a.cancelOwned(ctx, rec, false)
 				return err == nil, err
 			}
@@ -264,7 +265,7 @@ func (a *app) dryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Resu
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.runner(ctx, ws)
+	r, err := a.Runner(ctx, ws)
 	if err != nil {
 		return nil, err
 	}

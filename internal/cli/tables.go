@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -25,7 +26,7 @@ func newTablesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			list, err := a.lake.Summaries(ctx, a.cfg.Branch)
+			list, err := a.Lake.Summaries(ctx, a.Config.Branch)
 			if err != nil {
 				return err
 			}
@@ -40,10 +41,10 @@ func newTablesCmd(g *globals) *cobra.Command {
 				list = kept
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), list)
+				return textout.JSON(cmd.OutOrStdout(), list)
 			}
 			if len(list) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.cfg.Branch)
+				fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.Config.Branch)
 				return nil
 			}
 			rows := make([][]string, len(list))
@@ -52,9 +53,9 @@ func newTablesCmd(g *globals) *cobra.Command {
 					rows[i] = []string{s.Table, "view", "", "", "", ""}
 					continue
 				}
-				rows[i] = []string{s.Table, "table", strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), humanBytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
+				rows[i] = []string{s.Table, "table", strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), textout.Bytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
 			}
-			printTable(cmd.OutOrStdout(), []string{"TABLE", "KIND", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
+			textout.Table(cmd.OutOrStdout(), []string{"TABLE", "KIND", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
 			return nil
 		},
 	}

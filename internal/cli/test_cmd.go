@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -47,45 +49,20 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 			if err != nil {
 				return err
 			}
-			r, err := a.runner(ctx, ws)
+			r, err := a.Runner(ctx, ws)
 			if err != nil {
 				return err
 			}
 			var results []pipeline.TestResult
 			if kind == "" || kind == "unit" {
-				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.cfg.StateDir, "tmp"))...)
+				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.Config.StateDir, "tmp"))...)
 			}
 			if kind == "" || kind == "quality" {
-				results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.cfg.Branch, time.Now())...)
+				results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.Config.Branch, time.Now())...)
 			}
-			out := cmd.OutOrStdout()
-			failed := 0
-			for _, t := range results {
-				if t.Status != pipeline.TestPass && t.Severity != "warn" {
-					failed++
-				}
-			}
-			if output == "json" {
-				if results == nil {
-					results = []pipeline.TestResult{}
-				}
-				if err := printJSON(out, results); err != nil {
-					return err
-				}
-			} else {
-				rows := make([][]string, len(results))
-				for i, t := range results {
-					detail := t.Error
-					if t.Violations > 0 && t.Kind != "unit" {
-						detail = strconv.FormatInt(t.Violations, 10) + " violating row(s)"
-						if len(t.Sample) > 0 {
-							detail += ", e.g. " + t.Sample[0]
-						}
-					}
-					rows[i] = []string{t.Pipeline, t.Name, t.Kind, t.Severity, t.Status, detail}
-				}
-				printTable(out, []string{"PIPELINE", "TEST", "KIND", "SEVERITY", "RESULT", "DETAIL"}, rows)
-				fmt.Fprintf(out, "%d test(s), %d failing with severity error\n", len(results), failed)
+			failed, err := printTestResults(cmd.OutOrStdout(), results, output == "json")
+			if err != nil {
+				return err
 			}
 			if failed > 0 {
 				return rat.Errorf(rat.ETESTFAILED, "%d test(s) failed", failed)
@@ -97,4 +74,35 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 	cmd.Flags().StringVar(&kind, "type", "", "run only quality or only unit tests")
 	cmd.Flags().StringVar(&output, "output", "console", "console or json")
 	return cmd
+}
+
+// printTestResults prints test results (as JSON, or a table and a count)
+// and returns how many failed with severity error.
+func printTestResults(out io.Writer, results []pipeline.TestResult, asJSON bool) (int, error) {
+	failed := 0
+	for _, t := range results {
+		if t.Status != pipeline.TestPass && t.Severity != "warn" {
+			failed++
+		}
+	}
+	if asJSON {
+		if results == nil {
+			results = []pipeline.TestResult{}
+		}
+		return failed, textout.JSON(out, results)
+	}
+	rows := make([][]string, len(results))
+	for i, t := range results {
+		detail := t.Error
+		if t.Violations > 0 && t.Kind != "unit" {
+			detail = strconv.FormatInt(t.Violations, 10) + " violating row(s)"
+			if len(t.Sample) > 0 {
+				detail += ", e.g. " + t.Sample[0]
+			}
+		}
+		rows[i] = []string{t.Pipeline, t.Name, t.Kind, t.Severity, t.Status, detail}
+	}
+	textout.Table(out, []string{"PIPELINE", "TEST", "KIND", "SEVERITY", "RESULT", "DETAIL"}, rows)
+	fmt.Fprintf(out, "%d test(s), %d failing with severity error\n", len(results), failed)
+	return failed, nil
 }

@@ -8,12 +8,6 @@ import (
 	"github.com/ratdata/rat/internal/workspace"
 )
 
-// triggerKeyStore is what the catalog stores keep trigger state keys with.
-type triggerKeyStore interface {
-	TriggerKeys(ctx context.Context) ([]string, error)
-	RenameTriggerKeys(ctx context.Context, renames map[string]string) error
-}
-
 // adoptTriggerKeys moves trigger state that an older rat kept by the
 // trigger's place in its pipeline's list (layer.name#index) to the
 // trigger's name, as the workspace lists them now, the first time a
@@ -22,8 +16,7 @@ type triggerKeyStore interface {
 // under an index that names no trigger any more is dropped, so no later
 // trigger can inherit it.
 func (a *app) adoptTriggerKeys(ctx context.Context, ws *workspace.Workspace) error {
-	ks := a.store
-	keys, err := ks.TriggerKeys(ctx)
+	keys, err := a.Store.TriggerKeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -44,7 +37,7 @@ func (a *app) adoptTriggerKeys(ctx context.Context, ws *workspace.Workspace) err
 			}
 		}
 	}
-	if err := ks.RenameTriggerKeys(ctx, renames); err != nil {
+	if err := a.Store.RenameTriggerKeys(ctx, renames); err != nil {
 		return fmt.Errorf("move trigger state to trigger names: %w", err)
 	}
 	return nil

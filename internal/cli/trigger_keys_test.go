@@ -61,7 +61,7 @@ func TestTriggerReorderKeepsState(t *testing.T) {
 		t.Fatalf("new schedules fired %d runs", n)
 	}
 	// The quarter-hourly schedule is switched off; its 10:15 tick is skipped.
-	ts := a.store
+	ts := a.Store
 	if err := ts.SetTriggerDisabled(ctx, triggerKey(t, a, "silver.x", 1), true); err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,8 @@ func TestLegacyTriggerKeys(t *testing.T) {
 			"  - {type: schedule, cron: '*/15 * * * *', name: quarter}\n",
 	})
 	ctx := context.Background()
-	st := a.store
-	ts := a.store
+	st := a.Store
+	ts := a.Store
 	last := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	for key, t0 := range map[string]time.Time{"silver.x#0": last, "silver.x#1": last, "silver.gone#0": last, "silver.x#7": last} {
 		if err := st.SetScheduleLast(ctx, key, t0); err != nil {
@@ -134,7 +134,7 @@ func TestLegacyTriggerKeys(t *testing.T) {
 	if _, off := disabled[quarter]; !off || len(disabled) != 1 {
 		t.Fatalf("disabled triggers = %v, want only %s", disabled, quarter)
 	}
-	keys, err := a.store.(triggerKeyStore).TriggerKeys(ctx)
+	keys, err := a.Store.TriggerKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -76,7 +77,7 @@ DuckDB, duckdb-go, iceberg-go and Go in the binary. Include it in bug reports.`,
 			v := buildVersion()
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return printJSON(out, v)
+				return textout.JSON(out, v)
 			}
 			commit := v.Commit
 			if commit == "" {

@@ -72,7 +72,7 @@ heartbeat (rat serve's scheduler hands them over).`,
 				defer stop()
 				log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
 			}
-			q, err := a.openQueue(ctx, a.cfg.MaxParallelPipelines, nil, log, m)
+			q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, m)
 			if err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ heartbeat (rat serve's scheduler hands them over).`,
 			if err := q.Start(ctx); err != nil {
 				return err
 			}
-			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.cfg.MaxParallelPipelines))
+			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.Config.MaxParallelPipelines))
 			<-ctx.Done()
 			log.Info("stopping")
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
@@ -105,10 +105,10 @@ func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Cont
 	if tick != nil {
 		cfg.NextTick = a.nextTick
 	}
-	if a.cfg.IsPostgres() {
-		cfg.PostgresURL = a.cfg.CatalogURL
+	if a.Config.IsPostgres() {
+		cfg.PostgresURL = a.Config.CatalogURL
 	} else {
-		cfg.SQLitePath = filepath.Join(a.cfg.StateDir, "queue.db")
+		cfg.SQLitePath = filepath.Join(a.Config.StateDir, "queue.db")
 	}
 	var err error
 	q, err = orchestrator.Open(ctx, cfg)
@@ -122,10 +122,10 @@ func (a *app) runs(log *slog.Logger, m *metrics.Metrics) *orchestrator.Runs {
 		log = slog.Default()
 	}
 	return &orchestrator.Runs{
-		Store: a.store, Branch: a.cfg.Branch, Workspaces: a.workspaces(), LoadWorkspace: a.loadWorkspace,
+		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.workspaces(), LoadWorkspace: a.loadWorkspace,
 		Metrics: m, Log: log,
 		NewEngine: func(ctx context.Context, runID string, ws *workspace.Workspace) (orchestrator.Engine, func(), error) {
-			r, err := a.runner(ctx, ws)
+			r, err := a.Runner(ctx, ws)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -374,8 +374,12 @@ func (c *Config) validate() error {
 func (c *Config) IsS3() bool { return strings.HasPrefix(c.Warehouse, "s3://") }
 
 // IsPostgres reports whether the catalog is in Postgres.
-func (c *Config) IsPostgres() bool {
-	return strings.HasPrefix(c.CatalogURL, "postgres://") || strings.HasPrefix(c.CatalogURL, "postgresql://")
+func (c *Config) IsPostgres() bool { return IsPostgresURL(c.CatalogURL) }
+
+// IsPostgresURL reports whether a catalog URL names a Postgres database
+// (else it is a SQLite file).
+func IsPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
 // Source tells where a key's value came from.

@@ -253,32 +253,6 @@ func CSVRead(path string, delim rune) string {
 		quote(path), quote(string(delim)))
 }
 
-// Explain turns a failed read of CSV files into an error that names the
-// file and line of the first malformed record, when there is one (DuckDB's
-// own message may name neither); otherwise it returns err.
-func Explain(paths []string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var parquet []string
-	for _, p := range paths {
-		f, ferr := Format(p)
-		if ferr == nil && f == "parquet" {
-			parquet = append(parquet, p)
-		}
-		if ferr != nil || f != "csv" {
-			continue
-		}
-		if cerr := CheckCSV(p, Delimiter(p)); cerr != nil {
-			return cerr
-		}
-	}
-	if perr := explainParquet(parquet, func(p string) string { return p }, err); perr != nil {
-		return perr
-	}
-	return err
-}
-
 // Delimiter returns the field delimiter a CSV-like file's name implies.
 func Delimiter(path string) rune {
 	n := strings.ToLower(path)

@@ -111,7 +111,7 @@ func inspectCSV(path string) (Contents, error) {
 	if _, err := cr.Read(); errors.Is(err, io.EOF) {
 		return HasRows, emptyFile(path, "csv", "blank lines only")
 	} else if err != nil {
-		return HasRows, nil // malformed: DuckDB's strict read and Explain say where
+		return HasRows, nil // malformed: DuckDB's strict read and ExplainFiles say where
 	}
 	if _, err := cr.Read(); errors.Is(err, io.EOF) {
 		return NoRows, nil

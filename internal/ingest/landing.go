@@ -35,6 +35,8 @@ type File struct {
 	// IngestedAt, when set, is the file's _ingested_at (the time it was
 	// first ingested); zero means ReadOptions.IngestedAt.
 	IngestedAt time.Time `json:"-"`
+	// Contents is what InspectFiles found in the file.
+	Contents Contents `json:"-"`
 }
 
 // Source is how the file is named in _source_file: zone/name, or the
@@ -170,7 +172,8 @@ type Rejected struct {
 // files of one zone may differ) plus _source_file and _ingested_at. CSV
 // files are checked first, so a malformed line is an error with file:line
 // (or, with Quarantine, set aside and returned). Excel files are converted
-// to CSV, one table per sheet.
+// to CSV, one table per sheet. PlainSQL reads files without the lineage
+// columns.
 func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 	if len(files) == 0 {
 		return "", nil, rat.Errorf(rat.EINVALID, "no files to read")
@@ -239,13 +242,13 @@ func ReadSQL(files []File, o ReadOptions) (string, []Rejected, error) {
 // columns widen every type to VARCHAR.
 func InspectFiles(files []File) (rows, empty []File, err error) {
 	for _, f := range files {
-		c := HasRows
+		f.Contents = HasRows
 		if f.Format != "excel" {
-			if c, err = Inspect(f.Local, f.Format); err != nil {
+			if f.Contents, err = Inspect(f.Local, f.Format); err != nil {
 				return nil, nil, relabel(err, f)
 			}
 		}
-		if c == HasRows {
+		if f.Contents == HasRows {
 			rows = append(rows, f)
 		} else {
 			empty = append(empty, f)
@@ -265,8 +268,10 @@ func Typed(empty []File) bool {
 	return true
 }
 
-// ExplainFiles is Explain for landing files: the error names the file by
-// its zone path.
+// ExplainFiles turns a failed read of files into an error that names the
+// file (by its Source: a landing file by its zone path) and the line of the
+// first malformed CSV record (DuckDB's own message may name neither), or
+// the Parquet file DuckDB could not decode; otherwise it returns err.
 func ExplainFiles(files []File, err error) error {
 	var parquet []string
 	source := map[string]string{}
@@ -290,6 +295,9 @@ func ExplainFiles(files []File, err error) error {
 
 // relabel names a landing file by its zone path rather than its local copy.
 func relabel(err error, f File) error {
+	if f.Local == f.Source() {
+		return err
+	}
 	msg := strings.Replace(err.Error(), f.Local, f.Source(), 1)
 	return rat.Errorf(rat.ErrorCode(err), "%s", msg)
 }

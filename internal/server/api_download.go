@@ -17,11 +17,11 @@ import (
 
 // queryParquet is POST /api/v1/query/parquet: the same request as POST
 // /query, answered with the result as a Parquet file (at most the row
-// limit), written by DuckDB. The query is checked as one SELECT first;
-// the COPY around it is the server's, never the caller's. A result over
-// the server's byte cap is refused (413) rather than cut: the file is
-// whole before anything is sent, and a file that silently lacks rows is
-// worse than none. DuckDB stops reading at the first row over the cap.
+// limit), written by DuckDB (duckdb.Export). The query is checked as one
+// SELECT first; the export around it is the server's, never the caller's.
+// A result over the server's byte cap is refused (413) rather than cut:
+// the file is whole before anything is sent, and a file that silently
+// lacks rows is worse than none. DuckDB stops reading at the first row over the cap.
 // The time limit covers the whole request.
 func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
@@ -83,8 +83,7 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		copySQL := fmt.Sprintf("COPY (%s LIMIT %d) TO %s (FORMAT parquet)", w.SQL, limit, duckdb.Quote(path))
-		if _, err := conn.ExecContext(w.Ctx, copySQL); err != nil {
+		if _, err := duckdb.Export(w.Ctx, conn, w.SQL, path, duckdb.ExportOptions{Limit: limit}); err != nil {
 			if err := w.Err(err); errors.Is(err, errOverCap) {
 				return s.parquetTooLarge()
 			}

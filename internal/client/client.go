@@ -1,11 +1,12 @@
-package cli
+// Package client talks to a rat serve's HTTP API: the commands that act on
+// a remote server (--server URL) and the benchmarks that drive one.
+package client
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,24 +18,25 @@ import (
 	"github.com/ratdata/rat/internal/pipeline"
 )
 
-// apiClient talks to a rat serve: --server URL, with RAT_API_TOKEN as the
-// bearer token.
-type apiClient struct {
+// Client talks to a rat serve at one URL, with RAT_API_TOKEN as the bearer
+// token.
+type Client struct {
 	base  string
 	token string
 	http  *http.Client
 }
 
-func newAPIClient(server string) (*apiClient, error) {
+// New returns a client of the rat serve at server (--server URL).
+func New(server string) (*Client, error) {
 	if !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://") {
 		return nil, rat.Errorf(rat.EINVALID, "--server %q: want a URL like http://127.0.0.1:3030", server)
 	}
-	return &apiClient{base: strings.TrimSuffix(server, "/"), token: os.Getenv("RAT_API_TOKEN"), http: &http.Client{Timeout: 60 * time.Second}}, nil
+	return &Client{base: strings.TrimSuffix(server, "/"), token: os.Getenv("RAT_API_TOKEN"), http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
-// do sends a request and decodes a JSON answer into out; an API error
+// Do sends a request and decodes a JSON answer into out; an API error
 // comes back as the rat error it describes.
-func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -75,9 +77,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	return json.Unmarshal(data, out)
 }
 
-// stream reads a JSON-lines answer, calling fn for each line until the
+// Stream reads a JSON-lines answer, calling fn for each line until the
 // server ends it.
-func (c *apiClient) stream(ctx context.Context, path string, fn func(line []byte) error) error {
+func (c *Client) Stream(ctx context.Context, path string, fn func(line []byte) error) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
 	if err != nil {
 		return err
@@ -117,14 +119,14 @@ func apiError(method, path string, status int, data []byte) error {
 	return rat.Errorf(rat.EUNAVAILABLE, "%s %s: HTTP %d", method, path, status)
 }
 
-// waitRun polls a run every interval until it has ended (success,
+// WaitRun polls a run every interval until it has ended (success,
 // failed or skipped) and returns its result; progress, if set, sees each
 // new status.
-func (c *apiClient) waitRun(ctx context.Context, id string, every time.Duration, progress func(status string)) (*pipeline.Result, error) {
+func (c *Client) WaitRun(ctx context.Context, id string, every time.Duration, progress func(status string)) (*pipeline.Result, error) {
 	last := ""
 	for {
 		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &raw); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+		if err := c.Do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &raw); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
 			return nil, err
 		}
 		var res pipeline.Result
@@ -143,9 +145,4 @@ func (c *apiClient) waitRun(ctx context.Context, id string, every time.Duration,
 		case <-time.After(every):
 		}
 	}
-}
-
-// errRemote says where a failed remote command ran.
-func errRemote(server string, err error) error {
-	return fmt.Errorf("rat serve at %s: %w", server, err)
 }

@@ -1,4 +1,7 @@
-package cli
+// Package textout renders what rat prints for people: aligned tables,
+// indented JSON, byte sizes and counted nouns. The commands and the
+// benchmarks print through it so that their output looks the same.
+package textout
 
 import (
 	"encoding/json"
@@ -8,8 +11,8 @@ import (
 	"unicode/utf8"
 )
 
-// printTable writes rows as aligned columns under a header.
-func printTable(w io.Writer, header []string, rows [][]string) {
+// Table writes rows as aligned columns under a header.
+func Table(w io.Writer, header []string, rows [][]string) {
 	widths := make([]int, len(header))
 	for i, h := range header {
 		widths[i] = utf8.RuneCountInString(h)
@@ -40,15 +43,15 @@ func printTable(w io.Writer, header []string, rows [][]string) {
 	}
 }
 
-// printJSON writes v as indented JSON.
-func printJSON(w io.Writer, v any) error {
+// JSON writes v as indented JSON.
+func JSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
-// humanBytes formats a byte count: 512 B, 1.5 KiB, 3.2 MiB.
-func humanBytes(n int64) string {
+// Bytes formats a byte count: 512 B, 1.5 KiB, 3.2 MiB.
+func Bytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -61,8 +64,8 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// plural returns "1 row" or "2 rows".
-func plural(n int64, word string) string {
+// Plural returns "1 row" or "2 rows".
+func Plural(n int64, word string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, word)
 	}

@@ -1,4 +1,7 @@
-package cli
+// Package proc starts long-running rat processes (rat serve, rat worker)
+// and stops them: the benchmarks and the cli's tests both drive them as
+// child processes and wait for their "ready" line on stderr.
+package proc
 
 import (
 	"bufio"
@@ -10,10 +13,10 @@ import (
 	"github.com/ratdata/rat"
 )
 
-// startAndWait starts cmd (a long-running rat command) and waits up to
+// StartAndWait starts cmd (a long-running rat command) and waits up to
 // timeout for a stderr line matching ready; it returns that line's last
 // submatch. A command that exits first reports its first lines.
-func startAndWait(cmd *exec.Cmd, ready *regexp.Regexp, timeout time.Duration) (string, error) {
+func StartAndWait(cmd *exec.Cmd, ready *regexp.Regexp, timeout time.Duration) (string, error) {
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return "", err
@@ -50,8 +53,8 @@ func startAndWait(cmd *exec.Cmd, ready *regexp.Regexp, timeout time.Duration) (s
 	}
 }
 
-// waitOrKill waits for a process told to stop, and kills it after grace.
-func waitOrKill(cmd *exec.Cmd, grace time.Duration) {
+// WaitOrKill waits for a process told to stop, and kills it after grace.
+func WaitOrKill(cmd *exec.Cmd, grace time.Duration) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	select {

@@ -1,111 +1,54 @@
-package cli
+package bench
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"regexp"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/spf13/cobra"
+	"github.com/ratdata/rat/internal/textout"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
-func newBenchServeCmd(g *globals) *cobra.Command {
-	var runs, nodes, workers int
-	var dir string
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Measure trigger-to-node-start latency and node throughput of rat serve",
-		Long: `Start 'rat serve' (and, with --workers N, 'rat serve --no-worker' plus N 'rat worker'
-processes) on a new workspace, then measure:
-  latency     --runs API runs of a one-node pipeline, one after another: the time
-              from POST /api/v1/runs to the node starting (p50, p99), side by
-              side with starting the same run as a new 'rat run' process; then
-              again once the workspace holds the --nodes pipelines below
-  throughput  one run of --nodes independent trivial pipelines: nodes per second
-The catalog comes from the environment as usual: set RAT_CATALOG_URL to a
-Postgres database to measure the cluster setup (its queue is then Postgres too).`,
-		Example: `  rat bench serve
-  rat bench serve --workers 3 --nodes 200`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runs < 1 || nodes < 1 || workers < 0 {
-				return &usageError{msg: "rat bench serve: --runs and --nodes must be at least 1, --workers at least 0"}
-			}
-			if dir == "" {
-				d, err := os.MkdirTemp("", "rat-bench-serve-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			}
-			if err := writeTree(dir, map[string]string{
-				"workspace.yaml":          "name: bench-serve\n",
-				"pipelines/gold/ping.sql": "SELECT 1 AS x\n",
-			}); err != nil {
-				return err
-			}
-			return benchServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, dir, runs, nodes, workers)
-		},
+// ServeOptions are the flags of rat bench serve.
+type ServeOptions struct {
+	Dir     string // workspace directory ("": a temporary one, removed afterwards)
+	Runs    int    // runs of the one-node pipeline for the latency figures
+	Nodes   int    // trivial pipelines in the throughput run
+	Workers int    // separate rat worker processes (0: rat serve executes runs itself)
+}
+
+// Serve starts rat serve (and workers) on a new workspace and measures the
+// trigger-to-node-start latency of API runs against new 'rat run'
+// processes, and the node throughput of one wide run.
+func Serve(ctx context.Context, env Env, o ServeOptions) error {
+	dir, cleanup, err := tempDir(o.Dir, "rat-bench-serve-")
+	if err != nil {
+		return err
 	}
-	cmd.Flags().IntVar(&runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
-	cmd.Flags().IntVar(&nodes, "nodes", 1000, "trivial pipelines in the throughput run")
-	cmd.Flags().IntVar(&workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
-	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
-	return cmd
-}
-
-// benchProcs runs rat child processes and stops them all at the end.
-type benchProcs struct {
-	self  string
-	dir   string
-	extra []string // global flags passed on (--profile)
-	procs []*exec.Cmd
-}
-
-func (b *benchProcs) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, b.self, append(append([]string{"-C", b.dir}, b.extra...), args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	return cmd
-}
-
-// start starts a daemon and waits for a stderr line matching ready.
-func (b *benchProcs) start(ctx context.Context, ready *regexp.Regexp, args ...string) (string, error) {
-	cmd := b.command(ctx, args...)
-	v, err := startAndWait(cmd, ready, 60*time.Second)
-	if cmd.Process != nil {
-		b.procs = append(b.procs, cmd)
+	defer cleanup()
+	if err := workspace.WriteTree(dir, map[string]string{
+		"workspace.yaml":          "name: bench-serve\n",
+		"pipelines/gold/ping.sql": "SELECT 1 AS x\n",
+	}); err != nil {
+		return err
 	}
-	return v, err
+	return benchServe(ctx, env, dir, o.Runs, o.Nodes, o.Workers)
 }
 
-func (b *benchProcs) stop() {
-	for _, p := range b.procs {
-		_ = p.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range b.procs {
-		waitOrKill(p, 40*time.Second)
-	}
-}
-
-func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir string, runs, nodes, workers int) error {
+func benchServe(ctx context.Context, env Env, dir string, runs, nodes, workers int) error {
+	out, progress := env.Out, env.Progress
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	b := &benchProcs{self: self, dir: dir}
-	if g.profile != "" {
-		b.extra = []string{"--profile", g.profile}
-	}
+	b := &benchProcs{self: self, dir: dir, extra: env.globalArgs()}
 	defer b.stop()
 	serveArgs := []string{"serve", "--listen", "127.0.0.1:0"}
 	if workers > 0 {
@@ -122,18 +65,18 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 			return err
 		}
 	}
-	c, err := newAPIClient(base)
+	c, err := client.New(base)
 	if err != nil {
 		return err
 	}
 	// wait polls a run closely so the figures are not the poll interval.
 	wait := func(id string) (*pipeline.Result, time.Time, error) {
-		res, err := c.waitRun(ctx, id, 2*time.Millisecond, nil) // close polling: the figures are not the interval
+		res, err := c.WaitRun(ctx, id, 2*time.Millisecond, nil) // close polling: the figures are not the interval
 		if err != nil {
 			return nil, time.Time{}, err
 		}
 		if res.Status != pipeline.StatusSuccess {
-			return nil, time.Time{}, runFailed(res)
+			return nil, time.Time{}, res.Failure()
 		}
 		return res, time.Now(), nil
 	}
@@ -142,7 +85,7 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 			ID string `json:"id"`
 		}
 		t := time.Now()
-		err := c.do(ctx, "POST", "/api/v1/runs", map[string]any{"selectors": []string{selector}}, &started)
+		err := c.Do(ctx, "POST", "/api/v1/runs", map[string]any{"selectors": []string{selector}}, &started)
 		return started.ID, t, err
 	}
 
@@ -187,7 +130,7 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	for i := range nodes {
 		files[fmt.Sprintf("pipelines/bronze/n%04d.sql", i)] = fmt.Sprintf("SELECT %d AS x\n", i)
 	}
-	if err := writeTree(dir, files); err != nil {
+	if err := workspace.WriteTree(dir, files); err != nil {
 		return err
 	}
 	fmt.Fprintf(progress, "%d latency runs with %d pipelines in the workspace...\n", runs, nodes+1)
@@ -215,7 +158,7 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	fmt.Fprintln(out)
 	sp50, sp99 := percentile(serveLat, 50), percentile(serveLat, 99)
 	cp50, cp99 := percentile(cliLat, 50), percentile(cliLat, 99)
-	printTable(out, []string{"TRIGGER → NODE START", "PIPELINES IN WORKSPACE", "RUNS", "P50", "P99"}, [][]string{
+	textout.Table(out, []string{"TRIGGER → NODE START", "PIPELINES IN WORKSPACE", "RUNS", "P50", "P99"}, [][]string{
 		{"rat serve API (POST /api/v1/runs)", "1", fmt.Sprint(len(serveLat)), ms(sp50), ms(sp99)},
 		{"new 'rat run' process", "1", fmt.Sprint(len(cliLat)), ms(cp50), ms(cp99)},
 		{"rat serve API (POST /api/v1/runs)", fmt.Sprint(nodes + 1), fmt.Sprint(len(bigLat)), ms(percentile(bigLat, 50)), ms(percentile(bigLat, 99))},
@@ -232,16 +175,6 @@ func catalogKind() string {
 		return "Postgres"
 	}
 	return "SQLite (embedded)"
-}
-
-func percentile(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[max(0, min(len(s)-1, i-1))]
 }
 
 func minTime(a, b time.Time) time.Time {

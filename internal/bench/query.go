@@ -1,21 +1,19 @@
-package cli
+package bench
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
-	"github.com/spf13/cobra"
+	"github.com/ratdata/rat/internal/textout"
 )
 
 // benchQueries are the fixed analytical queries of `rat bench query`; the
@@ -33,72 +31,50 @@ var benchQueries = []struct{ name, sql string }{
 	{"string filter", `SELECT count(*) FROM bench.events WHERE customer LIKE '%77%' AND qty > 5`},
 }
 
-func newBenchQueryCmd(g *globals) *cobra.Command {
-	var rows, reps, files, tables, processReps int
-	var warehouse, dir, only string
-	cmd := &cobra.Command{
-		Use:   "query",
-		Short: "Compare query speed through rat with plain DuckDB read_parquet over the same files",
-		Long: `Build a synthetic table (id, ts, customer, region, amount, qty), then run 10
-analytical queries twice per repetition: through rat (catalog lookup, Iceberg
-metadata, field-id mapping, read cache) and through plain DuckDB read_parquet
-over the very same files, in one process, warm. Prints per-query medians,
-each ratio rat/plain and their geometric mean, and rat's planning overhead
-with --tables tables in the catalog.
-
-Then what a user waits for: 'rat query' as a new process against DuckDB
-alone as a new process (a hidden subcommand of this binary, so both pay the
-same process start, reported on its own as 'rat --help'), for SELECT 1, a
-count and a group-by (or the --query ones), --process-reps runs each.
-
-The state lives in a temporary directory (or --dir); --warehouse s3://bucket/prefix/
-puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY).`,
-		Example: `  rat bench query
-  rat bench query --rows 1000000 --reps 3 --query group`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if dir == "" {
-				d, err := os.MkdirTemp("", "rat-bench-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			}
-			flags := map[string]string{"catalog_url": filepath.Join(dir, "catalog.db")}
-			if warehouse != "" {
-				if strings.HasPrefix(warehouse, "s3://") {
-					warehouse = strings.TrimSuffix(warehouse, "/") + fmt.Sprintf("/bench-%d/", time.Now().UnixNano())
-				}
-				flags["warehouse"] = warehouse
-			}
-			a, err := g.openIn(ctx, dir, flags)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			return benchQuery(ctx, cmd.OutOrStdout(), a, rows, files, reps, tables, only, func(plainFrom string) error {
-				if processReps <= 0 {
-					return nil
-				}
-				return benchProcesses(ctx, cmd.OutOrStdout(), a, g, dir, flags, plainFrom, only, processReps)
-			})
-		},
-	}
-	cmd.Flags().IntVar(&rows, "rows", 10_000_000, "rows in the synthetic table")
-	cmd.Flags().IntVar(&files, "files", 10, "number of appends (data files) the table is built from")
-	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per query and engine")
-	cmd.Flags().IntVar(&tables, "tables", 100, "tables in the catalog when measuring planning overhead")
-	cmd.Flags().IntVar(&processReps, "process-reps", 10, "runs per query of the whole-process comparison (0 skips it)")
-	cmd.Flags().StringVar(&warehouse, "warehouse", "", "warehouse for the bench table (default: a local temporary directory)")
-	cmd.Flags().StringVar(&only, "query", "", "run only the queries whose name contains this text")
-	cmd.Flags().StringVar(&dir, "dir", "", "state directory to use (default: a new temporary directory, removed afterwards)")
-	return cmd
+// QueryOptions are the flags of rat bench query.
+type QueryOptions struct {
+	Dir         string // state directory ("": a temporary one, removed afterwards)
+	Warehouse   string // "": a local directory; s3://bucket/prefix/ puts the table on S3
+	Rows        int    // rows in the synthetic table
+	Files       int    // appends (data files) the table is built from
+	Reps        int    // timed repetitions per query and engine
+	Tables      int    // tables in the catalog when measuring planning overhead
+	ProcessReps int    // runs per query of the whole-process comparison (0 skips it)
+	Only        string // run only the queries whose name contains this
 }
 
-func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, tables int, only string, processes func(plainFrom string) error) error {
-	files = max(files, 1)
+// Query builds a synthetic table and times the fixed queries through rat
+// and through plain DuckDB over the same files, in one process, then as
+// whole processes, then rat's planning overhead.
+func Query(ctx context.Context, env Env, o QueryOptions) error {
+	dir, cleanup, err := tempDir(o.Dir, "rat-bench-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	flags := map[string]string{"catalog_url": filepath.Join(dir, "catalog.db")}
+	if w := o.Warehouse; w != "" {
+		if strings.HasPrefix(w, "s3://") {
+			w = strings.TrimSuffix(w, "/") + fmt.Sprintf("/bench-%d/", time.Now().UnixNano())
+		}
+		flags["warehouse"] = w
+	}
+	a, err := env.Open(ctx, dir, flags)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return benchQuery(ctx, env.Out, a, o, func(plainFrom string) error {
+		if o.ProcessReps <= 0 {
+			return nil
+		}
+		return benchProcesses(ctx, env, a, dir, flags, plainFrom, o.Only, o.ProcessReps)
+	})
+}
+
+func benchQuery(ctx context.Context, out io.Writer, a *app.App, o QueryOptions, processes func(plainFrom string) error) error {
+	rows, reps, tables, only := o.Rows, o.Reps, o.Tables, o.Only
+	files := max(o.Files, 1)
 	id := rat.TableID{Layer: "bench", Name: "events"}
 	start := time.Now()
 	per := rows / files
@@ -114,17 +90,17 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) AS amount,
 			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty
 			FROM range(%d, %d) t(i)`, per*i, per*i+n)
-		if _, err := a.lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
+		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "built bench.events: %d rows in %d files in %s (warehouse %s)\n", rows, files, rat.Duration(time.Since(start)), a.cfg.Warehouse)
+	fmt.Fprintf(out, "built bench.events: %d rows in %d files in %s (warehouse %s)\n", rows, files, rat.Duration(time.Since(start)), a.Config.Warehouse)
 
-	res, err := a.lake.Resolve(ctx, rat.DefaultBranch, id, lake.At{})
+	res, err := a.Lake.Resolve(ctx, rat.DefaultBranch, id, lake.At{})
 	if err != nil {
 		return err
 	}
-	paths, err := a.lake.LocalPaths(ctx, res.Files) // warms the cache on S3
+	paths, err := a.Lake.LocalPaths(ctx, res.Files) // warms the cache on S3
 	if err != nil {
 		return err
 	}
@@ -136,13 +112,13 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 
 	runRat := func(q string) (time.Duration, error) {
 		t := time.Now()
-		err := a.lake.Query(ctx, rat.DefaultBranch, lake.At{}, q, drain)
+		err := a.Lake.Query(ctx, rat.DefaultBranch, lake.At{}, q, drain)
 		return time.Since(t), err
 	}
 	runPlain := func(q string) (time.Duration, error) {
 		q = strings.ReplaceAll(q, "bench.events", plainFrom)
 		t := time.Now()
-		rows, err := a.db.SQL().QueryContext(ctx, q)
+		rows, err := a.DB.SQL().QueryContext(ctx, q)
 		if err != nil {
 			return 0, err
 		}
@@ -208,7 +184,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 		logSum += math.Log(ratio)
 		table = append(table, []string{q.name, ms(rm), ms(pm), fmt.Sprintf("%.2f", ratio)})
 	}
-	printTable(out, []string{"QUERY", "RAT", "DUCKDB", "RATIO"}, table)
+	textout.Table(out, []string{"QUERY", "RAT", "DUCKDB", "RATIO"}, table)
 	fmt.Fprintf(out, "geometric mean ratio rat/duckdb: %.3f\n", math.Exp(logSum/float64(len(queries))))
 	if err := processes(plainFrom); err != nil {
 		return err
@@ -217,14 +193,14 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 	// Planning overhead with many tables in the catalog.
 	for i := 0; i < tables-1; i++ {
 		other := rat.TableID{Layer: "bench", Name: fmt.Sprintf("t%03d", i)}
-		if _, err := a.lake.Write(ctx, rat.DefaultBranch, other, "SELECT 1 AS x", lake.WriteOptions{}); err != nil {
+		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, other, "SELECT 1 AS x", lake.WriteOptions{}); err != nil {
 			return err
 		}
 	}
 	var plans []time.Duration
 	for r := 0; r < max(reps, 5)*4; r++ {
 		t := time.Now()
-		if _, err := a.lake.Plan(ctx, rat.DefaultBranch, lake.At{}, benchQueries[1].sql); err != nil {
+		if _, err := a.Lake.Plan(ctx, rat.DefaultBranch, lake.At{}, benchQueries[1].sql); err != nil {
 			return err
 		}
 		plans = append(plans, time.Since(t))
@@ -234,8 +210,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 	// process would; a distinct query text defeats the parse cache.
 	var cold []time.Duration
 	for r := 0; r < max(reps, 5)*2; r++ {
-		fresh := lake.New(lake.Config{Store: a.store, Objects: a.objects, Cache: a.cache, DB: a.db,
-			TmpDir: filepath.Join(a.cfg.StateDir, "tmp"), RowGroupSize: a.cfg.ChunkSizeRows})
+		fresh := a.NewLake("")
 		t := time.Now()
 		if _, err := fresh.Plan(ctx, rat.DefaultBranch, lake.At{}, fmt.Sprintf("%s -- %d", benchQueries[1].sql, r)); err != nil {
 			return err
@@ -243,37 +218,8 @@ func benchQuery(ctx context.Context, out io.Writer, a *app, rows, files, reps, t
 		cold = append(cold, time.Since(t))
 	}
 	fmt.Fprintf(out, "planning overhead with %d tables in the catalog, cold caches: median %s, max %s\n", tables, ms(median(cold)), ms(slicesMax(cold)))
-	if c := a.cache; c != nil && a.cfg.IsS3() {
-		fmt.Fprintf(out, "read cache: %d hits, %d misses, %s\n", c.Hits(), c.Misses(), humanBytes(c.Bytes()))
+	if c := a.Cache; c != nil && a.Config.IsS3() {
+		fmt.Fprintf(out, "read cache: %d hits, %d misses, %s\n", c.Hits(), c.Misses(), textout.Bytes(c.Bytes()))
 	}
 	return nil
 }
-
-func drain(rows *sql.Rows) error {
-	_, err := duckdb.EachRow(rows, func([]string, []any) error { return nil })
-	return err
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func slicesMax(d []time.Duration) time.Duration {
-	var m time.Duration
-	for _, x := range d {
-		m = max(m, x)
-	}
-	return m
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
-
-func lakeAt() lake.At { return lake.At{} }

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bytes"
@@ -7,11 +7,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/app"
+	"github.com/ratdata/rat/internal/textout"
 )
 
 // processQueries are the queries rat bench query also runs as whole
@@ -26,26 +29,24 @@ type processRun struct{ wall, cpu time.Duration }
 // ('rat bench duckdb-only', in this binary, so that both pay the same
 // process start and package initialisation — reported on its own as
 // 'rat --help').
-func benchProcesses(ctx context.Context, out io.Writer, a *app, g *globals, dir string, flags map[string]string, plainFrom string, only string, reps int) error {
+func benchProcesses(ctx context.Context, env Env, a *app.App, dir string, flags map[string]string, plainFrom string, only string, reps int) error {
+	out := env.Out
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	env := benchEnv(flags)
-	var global []string
-	if g.profile != "" {
-		global = []string{"--profile", g.profile}
-	}
+	vars := benchEnv(flags)
+	global := env.globalArgs()
 	ratQuery := func(q string) []string {
 		return append(append([]string{"-C", dir}, global...), "query", q)
 	}
 	plain := func(q string) []string {
-		return []string{"bench", "duckdb-only", "--memory-mb", strconv.Itoa(a.cfg.DuckDBMemoryMB), "--threads", strconv.Itoa(a.cfg.DuckDBThreads),
+		return []string{"bench", "duckdb-only", "--memory-mb", strconv.Itoa(a.Config.DuckDBMemoryMB), "--threads", strconv.Itoa(a.Config.DuckDBThreads),
 			strings.ReplaceAll(q, "bench.events", plainFrom)}
 	}
 	queries := []struct{ name, sql string }{{"SELECT 1", "SELECT 1"}}
 	for _, q := range benchQueries {
-		if (only == "" && containsString(processQueries, q.name)) || (only != "" && strings.Contains(q.name, only)) {
+		if (only == "" && slices.Contains(processQueries, q.name)) || (only != "" && strings.Contains(q.name, only)) {
 			queries = append(queries, q)
 		}
 	}
@@ -59,11 +60,11 @@ func benchProcesses(ctx context.Context, out io.Writer, a *app, g *globals, dir 
 			if r%2 != 0 {
 				first, second = second, first
 			}
-			x, err := runProcess(ctx, exe, env, first)
+			x, err := runProcess(ctx, exe, vars, first)
 			if err != nil {
 				return fmt.Errorf("query %q as a process: %w", q.name, err)
 			}
-			y, err := runProcess(ctx, exe, env, second)
+			y, err := runProcess(ctx, exe, vars, second)
 			if err != nil {
 				return fmt.Errorf("query %q as a process: %w", q.name, err)
 			}
@@ -78,10 +79,10 @@ func benchProcesses(ctx context.Context, out io.Writer, a *app, g *globals, dir 
 		table = append(table, []string{q.name, ms(median(rw)) + " / " + ms(median(rc)), ms(median(pw)) + " / " + ms(median(pc)),
 			ms(median(rw) - median(pw))})
 	}
-	printTable(out, []string{"QUERY", "RAT QUERY", "DUCKDB ONLY", "RAT − DUCKDB (WALL)"}, table)
+	textout.Table(out, []string{"QUERY", "RAT QUERY", "DUCKDB ONLY", "RAT − DUCKDB (WALL)"}, table)
 	var hw, hc []time.Duration
 	for r := -1; r < reps; r++ {
-		x, err := runProcess(ctx, exe, env, []string{"--help"})
+		x, err := runProcess(ctx, exe, vars, []string{"--help"})
 		if err != nil {
 			return err
 		}
@@ -125,13 +126,4 @@ func runProcess(ctx context.Context, exe string, env, args []string) (processRun
 		return processRun{}, rat.Errorf(rat.EINTERNAL, "rat %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return processRun{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -10,15 +10,18 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/spf13/cobra"
+	"github.com/ratdata/rat/internal/textout"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
-// benchWorkspace is the workspace of `rat bench pipeline`: landing files
+// pipelineWorkspace is the workspace of `rat bench pipeline`: landing files
 // ingested into bronze, cleaned and merged into a partitioned silver table,
 // aggregated into gold.
-var benchWorkspace = map[string]string{
+var pipelineWorkspace = map[string]string{
 	"workspace.yaml": "name: bench\n",
 	"pipelines/bronze/events.sql": `-- @materialized: incremental
 SELECT * FROM {{ landing('events') }}
@@ -40,55 +43,35 @@ GROUP BY ALL
 
 const benchSilverSQL = `SELECT id, ts, customer, region, amount, qty, updated_at FROM %s WHERE amount >= 0`
 
-func newBenchPipelineCmd(g *globals) *cobra.Command {
-	var rows, days int
-	var dir string
-	cmd := &cobra.Command{
-		Use:   "pipeline",
-		Short: "Compare pipeline runs with plain DuckDB doing the same work, and incremental with full runs",
-		Long: `Build a workspace with a landing zone of --rows events over --days days, then measure,
-in one process:
-  ingest        rat ingesting the CSV into bronze (Iceberg, registry, run branch,
-                publish) vs plain DuckDB reading the CSV and writing Parquet
-  full refresh  rat rebuilding the partitioned silver table vs plain DuckDB running
-                the same SQL from the bronze files into partitioned Parquet
-  incremental   rat merging a 1 % batch (changed and new keys of the last days)
-                into silver vs the full refresh of silver
-The resource profile applies (RAT_PROFILE, RAT_DUCKDB_MEMORY_MB): run it with a
-memory limit below the data size to see DuckDB spill instead of failing.`,
-		Example: `  rat bench pipeline
-  rat bench pipeline --rows 1000000 --days 30
-  RAT_PROFILE=tiny rat bench pipeline --rows 20000000`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				d, err := os.MkdirTemp("", "rat-bench-pipeline-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			}
-			if err := writeTree(dir, benchWorkspace); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			a, err := g.openIn(ctx, dir, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			return benchPipeline(ctx, cmd.OutOrStdout(), a, dir, rows, max(days, 1))
-		},
-	}
-	cmd.Flags().IntVar(&rows, "rows", 5_000_000, "events in the landing file")
-	cmd.Flags().IntVar(&days, "days", 100, "days the events span (silver has one partition per day)")
-	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
-	return cmd
+// PipelineOptions are the flags of rat bench pipeline.
+type PipelineOptions struct {
+	Dir  string // workspace directory ("": a temporary one, removed afterwards)
+	Rows int    // events in the landing file
+	Days int    // days the events span (silver has one partition per day)
 }
 
-func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows, days int) error {
-	db := a.db.SQL()
+// Pipeline builds a workspace with a landing zone of events and compares
+// rat's ingest and full refresh with plain DuckDB doing the same work, and
+// an incremental run with the full refresh.
+func Pipeline(ctx context.Context, env Env, o PipelineOptions) error {
+	dir, cleanup, err := tempDir(o.Dir, "rat-bench-pipeline-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := workspace.WriteTree(dir, pipelineWorkspace); err != nil {
+		return err
+	}
+	a, err := env.Open(ctx, dir, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return benchPipeline(ctx, env.Out, a, dir, o.Rows, max(o.Days, 1))
+}
+
+func benchPipeline(ctx context.Context, out io.Writer, a *app.App, dir string, rows, days int) error {
+	db := a.DB.SQL()
 	exec := func(q string) (time.Duration, error) {
 		t := time.Now()
 		_, err := db.ExecContext(ctx, q)
@@ -116,27 +99,28 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 	}
 	st, _ := os.Stat(base)
 	fmt.Fprintf(out, "generated %d events (%s of CSV) in %s; DuckDB memory limit %d MB, %d threads\n",
-		rows, humanBytes(st.Size()), rat.Duration(time.Since(start)), a.cfg.DuckDBMemoryMB, a.cfg.DuckDBThreads)
+		rows, textout.Bytes(st.Size()), rat.Duration(time.Since(start)), a.Config.DuckDBMemoryMB, a.Config.DuckDBThreads)
 
-	ws, err := a.loadWorkspaceRefs(ctx, true)
+	// Every ref resolves: the bench's sources are its own pipelines.
+	ws, err := workspace.Load(a.Config.WorkspaceDir, workspace.LoadOptions{Env: os.LookupEnv, Known: func(rat.TableID) bool { return true }})
 	if err != nil {
 		return err
 	}
-	runner, err := a.runner(ctx, ws)
+	runner, err := a.Runner(ctx, ws)
 	if err != nil {
 		return err
 	}
 	run := func(sel string, full bool) (time.Duration, *pipeline.Result, error) {
 		t := time.Now()
-		res, err := runner.Run(ctx, pipeline.Options{Target: a.cfg.Branch, Selectors: []string{sel}, FullRefresh: full})
+		res, err := runner.Run(ctx, pipeline.Options{Target: a.Config.Branch, Selectors: []string{sel}, FullRefresh: full})
 		if err == nil && res.Status != pipeline.StatusSuccess {
-			err = runFailed(res)
+			err = res.Failure()
 		}
 		return time.Since(t), res, err
 	}
 	plainDir := filepath.Join(dir, "plain")
 	csvRead := fmt.Sprintf("read_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)", duckdb.Quote(base))
-	opts := fmt.Sprintf("FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d", a.cfg.ChunkSizeRows)
+	opts := fmt.Sprintf("FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d", a.Config.ChunkSizeRows)
 
 	// Ingest.
 	ratIngest, _, err := run("bronze.events", false)
@@ -161,11 +145,11 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 		return err
 	}
 	silverRows := res.Nodes[0].Rows
-	bronze, err := a.lake.Resolve(ctx, a.cfg.Branch, rat.TableID{Layer: "bronze", Name: "events"}, lakeAt())
+	bronze, err := a.Lake.Resolve(ctx, a.Config.Branch, rat.TableID{Layer: "bronze", Name: "events"}, lake.At{})
 	if err != nil {
 		return err
 	}
-	paths, err := a.lake.LocalPaths(ctx, bronze.Files)
+	paths, err := a.Lake.LocalPaths(ctx, bronze.Files)
 	if err != nil {
 		return err
 	}
@@ -192,14 +176,14 @@ func benchPipeline(ctx context.Context, out io.Writer, a *app, dir string, rows,
 		return err
 	}
 	fmt.Fprintln(out)
-	printTable(out, []string{"STEP", "RAT", "PLAIN DUCKDB", "RATIO"}, [][]string{
+	textout.Table(out, []string{"STEP", "RAT", "PLAIN DUCKDB", "RATIO"}, [][]string{
 		{"ingest (CSV → bronze)", ms(ratIngest), ms(plainIngest), fmt.Sprintf("%.2f", float64(ratIngest)/float64(plainIngest))},
 		{fmt.Sprintf("full refresh (silver, %d rows, %d partitions)", silverRows, days), ms(ratFull), ms(plainFull), fmt.Sprintf("%.2f", float64(ratFull)/float64(plainFull))},
 	})
 	fmt.Fprintf(out, "\nincremental run (1%% batch: %d rows merged): %s = %.1f%% of the full refresh (%s)\n",
 		res.Nodes[0].Rows, ms(ratInc), 100*float64(ratInc)/float64(ratFull), ms(ratFull))
 	var n int64
-	if err := a.lake.Query(ctx, a.cfg.Branch, lakeAt(), "SELECT count(*) FROM silver.events", func(r *sql.Rows) error {
+	if err := a.Lake.Query(ctx, a.Config.Branch, lake.At{}, "SELECT count(*) FROM silver.events", func(r *sql.Rows) error {
 		if r.Next() {
 			return r.Scan(&n)
 		}

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bytes"
@@ -16,76 +16,43 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/lake"
-	"github.com/spf13/cobra"
+	"github.com/ratdata/rat/internal/proc"
+	"github.com/ratdata/rat/internal/textout"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
 // benchAPISlack is what rat serve may use beyond the result cap while it
 // answers the bench's query: the process itself, DuckDB's scan, buffers.
 const benchAPISlack = 256 << 20
 
-func newBenchAPICmd(g *globals) *cobra.Command {
-	var rows, rowBytes, batch int
-	var capBytes int64
-	var compare, dir, sqlText string
-	cmd := &cobra.Command{
-		Use:   "api",
-		Short: "Measure the memory rat serve needs to answer a query whose result is far larger than its cap",
-		Long: `Build a table of --rows rows of --row-bytes bytes each (1,000 × 1 MB by default),
-start 'rat serve' on it, and send it the query that returns the whole table, as
-JSON (POST /api/v1/query) and as a Parquet download (POST /api/v1/query/parquet),
-each to a freshly started server. For each it prints the answer's status, size,
-whether it was cut, the wall time, and the server's resident memory: idle, and at
-its peak (VmHWM from /proc) against the result cap (max_result_bytes) + 256 MiB.
-
-The table is written in appends of --batch rows: DuckDB reads a data file a vector
-(up to 2,048 rows) at a time, so a table written in one append of 1,000 rows of
-1 MB makes DuckDB hold all of them at once, whatever the server does with them;
---batch 1000 shows that floor.
-
---compare PATH measures a second rat binary (another build, e.g. of an older
-commit) on the same table, side by side, with the ratios of the two. Linux only
-(/proc).`,
-		Example: `  rat bench api
-  rat bench api --rows 200 --compare /tmp/rat-main
-  RAT_PROFILE=tiny rat bench api --batch 1000`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if rows < 1 || rowBytes < 16 || batch < 1 || capBytes < 0 {
-				return &usageError{msg: "rat bench api: --rows and --batch must be at least 1, --row-bytes at least 16, --cap not negative"}
-			}
-			if _, err := os.Stat("/proc/self/status"); err != nil {
-				return rat.Errorf(rat.EINVALID, "rat bench api reads memory figures from /proc: it runs on Linux only")
-			}
-			if dir == "" {
-				d, err := os.MkdirTemp("", "rat-bench-api-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			}
-			if err := writeTree(dir, map[string]string{"workspace.yaml": "name: bench-api\n"}); err != nil {
-				return err
-			}
-			return benchAPI(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, benchAPIOptions{
-				dir: dir, rows: rows, rowBytes: rowBytes, batch: batch, cap: capBytes, compare: compare, sql: sqlText})
-		},
-	}
-	cmd.Flags().IntVar(&rows, "rows", 1000, "rows in the table")
-	cmd.Flags().IntVar(&rowBytes, "row-bytes", 1_000_000, "bytes of each row's text value")
-	cmd.Flags().IntVar(&batch, "batch", 50, "rows per append (data file) when building the table")
-	cmd.Flags().Int64Var(&capBytes, "cap", 0, "max_result_bytes of the server (default: the configured value, from the profile)")
-	cmd.Flags().StringVar(&compare, "compare", "", "another rat binary to measure side by side on the same table")
-	cmd.Flags().StringVar(&sqlText, "sql", "SELECT * FROM bench.wide", "the query to send")
-	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
-	return cmd
+// APIOptions are the flags of rat bench api.
+type APIOptions struct {
+	Dir      string // workspace directory ("": a temporary one, removed afterwards)
+	Rows     int    // rows in the table
+	RowBytes int    // bytes of each row's text value
+	Batch    int    // rows per append (data file) when building the table
+	Cap      int64  // max_result_bytes of the server (0: the configured value)
+	Compare  string // another rat binary to measure side by side
+	SQL      string // the query to send
 }
 
-type benchAPIOptions struct {
-	dir                   string
-	rows, rowBytes, batch int
-	cap                   int64
-	compare, sql          string
+// API builds a wide table, starts rat serve on it and measures the
+// server's memory while it answers a query whose result is far larger
+// than its cap, as JSON and as a Parquet download (Linux: /proc).
+func API(ctx context.Context, env Env, o APIOptions) error {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		return rat.Errorf(rat.EINVALID, "rat bench api reads memory figures from /proc: it runs on Linux only")
+	}
+	dir, cleanup, err := tempDir(o.Dir, "rat-bench-api-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := workspace.WriteTree(dir, map[string]string{"workspace.yaml": "name: bench-api\n"}); err != nil {
+		return err
+	}
+	o.Dir = dir
+	return benchAPI(ctx, env, o)
 }
 
 // apiMeasure is one request to one freshly started server.
@@ -101,37 +68,38 @@ type apiMeasure struct {
 	execPeak, streamPeak int64
 }
 
-func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchAPIOptions) error {
+func benchAPI(ctx context.Context, env Env, o APIOptions) error {
+	out, progress := env.Out, env.Progress
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	a, err := g.openIn(ctx, o.dir, nil)
+	a, err := env.Open(ctx, o.Dir, nil)
 	if err != nil {
 		return err
 	}
-	capBytes := o.cap
+	capBytes := o.Cap
 	if capBytes == 0 {
-		capBytes = int64(a.cfg.MaxResultBytes)
+		capBytes = int64(a.Config.MaxResultBytes)
 	}
 	id := rat.TableID{Layer: "bench", Name: "wide"}
 	start := time.Now()
-	for from := 0; from < o.rows; from += o.batch {
+	for from := 0; from < o.Rows; from += o.Batch {
 		// Distinct values, so that Parquet cannot store one of them for all.
-		src := fmt.Sprintf("SELECT i, lpad(CAST(i AS VARCHAR), 8, '0') || repeat('x', %d) AS s FROM range(%d, %d) t(i)", o.rowBytes-8, from, min(from+o.batch, o.rows))
-		if _, err := a.lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
+		src := fmt.Sprintf("SELECT i, lpad(CAST(i AS VARCHAR), 8, '0') || repeat('x', %d) AS s FROM range(%d, %d) t(i)", o.RowBytes-8, from, min(from+o.Batch, o.Rows))
+		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
 			a.Close()
 			return err
 		}
 	}
 	a.Close()
-	fmt.Fprintf(progress, "built bench.wide: %d rows of %s in appends of %d rows in %s\n", o.rows, humanBytes(int64(o.rowBytes)), o.batch, rat.Duration(time.Since(start)))
+	fmt.Fprintf(progress, "built bench.wide: %d rows of %s in appends of %d rows in %s\n", o.Rows, textout.Bytes(int64(o.RowBytes)), o.Batch, rat.Duration(time.Since(start)))
 
 	builds := []struct{ name, bin string }{{"this build", self}}
-	if o.compare != "" {
-		builds = append(builds, struct{ name, bin string }{"compared (" + o.compare + ")", o.compare})
+	if o.Compare != "" {
+		builds = append(builds, struct{ name, bin string }{"compared (" + o.Compare + ")", o.Compare})
 	}
-	query, err := json.Marshal(map[string]any{"sql": o.sql, "limit": o.rows})
+	query, err := json.Marshal(map[string]any{"sql": o.SQL, "limit": o.Rows})
 	if err != nil {
 		return err
 	}
@@ -141,11 +109,11 @@ func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchA
 		results[b.name] = map[string]apiMeasure{}
 		for _, r := range requests {
 			fmt.Fprintf(progress, "%s: %s...\n", b.name, r.name)
-			var env []string
-			if o.cap != 0 && b.bin == self {
-				env = []string{"RAT_MAX_RESULT_BYTES=" + strconv.FormatInt(o.cap, 10)}
+			var vars []string
+			if o.Cap != 0 && b.bin == self {
+				vars = []string{"RAT_MAX_RESULT_BYTES=" + strconv.FormatInt(o.Cap, 10)}
 			}
-			m, err := measureAPI(ctx, g, b.bin, o.dir, env, r.path, string(query))
+			m, err := measureAPI(ctx, env, b.bin, o.Dir, vars, r.path, string(query))
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", b.name, r.name, err)
 			}
@@ -161,23 +129,23 @@ func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchA
 			m := results[b.name][r.name]
 			after := "—" // the answer came in one piece
 			if m.streamPeak > 0 {
-				after = humanBytes(m.streamPeak)
+				after = textout.Bytes(m.streamPeak)
 			}
-			table = append(table, []string{r.name, b.name, strconv.Itoa(m.status), humanBytes(m.body), m.cut, ms(m.firstByte), ms(m.wall),
-				humanBytes(m.idle), humanBytes(m.execPeak), after, humanBytes(m.peak), fmt.Sprintf("%.2f", float64(m.peak)/float64(limit))})
+			table = append(table, []string{r.name, b.name, strconv.Itoa(m.status), textout.Bytes(m.body), m.cut, ms(m.firstByte), ms(m.wall),
+				textout.Bytes(m.idle), textout.Bytes(m.execPeak), after, textout.Bytes(m.peak), fmt.Sprintf("%.2f", float64(m.peak)/float64(limit))})
 		}
 	}
-	printTable(out, []string{"ANSWER", "SERVER", "STATUS", "BODY", "CUT", "FIRST BYTE", "WALL", "IDLE RSS", "RSS TO 1ST BYTE", "RSS AFTER", "PEAK RSS", "PEAK / (CAP + 256 MiB)"}, table)
+	textout.Table(out, []string{"ANSWER", "SERVER", "STATUS", "BODY", "CUT", "FIRST BYTE", "WALL", "IDLE RSS", "RSS TO 1ST BYTE", "RSS AFTER", "PEAK RSS", "PEAK / (CAP + 256 MiB)"}, table)
 	fmt.Fprintln(out, "RSS columns: resident memory of the server; the two in the middle are sampled every 2ms, PEAK is the kernel's high-water mark (VmHWM)")
 	fmt.Fprintf(out, "query %q; table: %d rows × %s (%s) in appends of %d rows; cap (max_result_bytes of this build) %s; target peak ≤ %s\n",
-		o.sql, o.rows, humanBytes(int64(o.rowBytes)), humanBytes(int64(o.rows)*int64(o.rowBytes)), o.batch, humanBytes(capBytes), humanBytes(limit))
+		o.SQL, o.Rows, textout.Bytes(int64(o.RowBytes)), textout.Bytes(int64(o.Rows)*int64(o.RowBytes)), o.Batch, textout.Bytes(capBytes), textout.Bytes(limit))
 	for _, r := range requests {
 		m := results["this build"][r.name]
 		verdict := "within"
 		if m.peak > limit {
 			verdict = "OVER"
 		}
-		fmt.Fprintf(out, "%s: peak RSS %s %s the target %s", r.name, humanBytes(m.peak), verdict, humanBytes(limit))
+		fmt.Fprintf(out, "%s: peak RSS %s %s the target %s", r.name, textout.Bytes(m.peak), verdict, textout.Bytes(limit))
 		if len(builds) > 1 {
 			c := results[builds[1].name][r.name]
 			fmt.Fprintf(out, "; compared build / this build: peak RSS %.1fx, wall %.1fx", float64(c.peak)/float64(m.peak), float64(c.wall)/float64(m.wall))
@@ -190,17 +158,14 @@ func benchAPI(ctx context.Context, out, progress io.Writer, g *globals, o benchA
 	return nil
 }
 
-// measureAPI starts bin serving dir, sends one query request and reads the
+// measureAPI starts bin serving dir (vars added to its environment), sends one query request and reads the
 // whole answer, and reports the server's memory around it.
-func measureAPI(ctx context.Context, g *globals, bin, dir string, env []string, path, body string) (apiMeasure, error) {
-	p := &benchProcs{self: bin, dir: dir}
-	if g.profile != "" {
-		p.extra = []string{"--profile", g.profile}
-	}
+func measureAPI(ctx context.Context, env Env, bin, dir string, vars []string, path, body string) (apiMeasure, error) {
+	p := &benchProcs{self: bin, dir: dir, extra: env.globalArgs()}
 	defer p.stop()
 	cmd := p.command(ctx, "serve", "--listen", "127.0.0.1:0", "--no-worker")
-	cmd.Env = append(cmd.Env, env...)
-	base, err := startAndWait(cmd, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), 60*time.Second)
+	cmd.Env = append(cmd.Env, vars...)
+	base, err := proc.StartAndWait(cmd, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), 60*time.Second)
 	if cmd.Process != nil {
 		p.procs = append(p.procs, cmd)
 	}
