@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,7 +21,7 @@ import (
 
 func newBenchServeCmd(g *globals) *cobra.Command {
 	var runs, nodes, workers int
-	var dir string
+	var dir, pprofDir string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Measure trigger-to-node-start latency and node throughput of rat serve",
@@ -48,19 +49,25 @@ Postgres database to measure the cluster setup (its queue is then Postgres too).
 				defer os.RemoveAll(d)
 				dir = d
 			}
+			if pprofDir != "" {
+				if err := os.MkdirAll(pprofDir, 0o755); err != nil {
+					return rat.Errorf(rat.EINVALID, "--pprof: %v", err)
+				}
+			}
 			if err := writeTree(dir, map[string]string{
 				"workspace.yaml":          "name: bench-serve\n",
 				"pipelines/gold/ping.sql": "SELECT 1 AS x\n",
 			}); err != nil {
 				return err
 			}
-			return benchServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, dir, runs, nodes, workers)
+			return benchServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, dir, pprofDir, runs, nodes, workers)
 		},
 	}
 	cmd.Flags().IntVar(&runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
 	cmd.Flags().IntVar(&nodes, "nodes", 1000, "trivial pipelines in the throughput run")
 	cmd.Flags().IntVar(&workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
 	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	cmd.Flags().StringVar(&pprofDir, "pprof", "", "write CPU profiles of rat serve and of each worker into this directory (serve.pprof, worker-N.pprof)")
 	return cmd
 }
 
@@ -97,7 +104,7 @@ func (b *benchProcs) stop() {
 	}
 }
 
-func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir string, runs, nodes, workers int) error {
+func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir, pprofDir string, runs, nodes, workers int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -111,14 +118,21 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	if workers > 0 {
 		serveArgs = append(serveArgs, "--no-worker")
 	}
+	profile := func(args []string, name string) []string {
+		if pprofDir == "" {
+			return args
+		}
+		return append(args, "--cpuprofile", filepath.Join(pprofDir, name+".pprof"))
+	}
+	serveArgs = profile(serveArgs, "serve")
 	t0 := time.Now()
 	base, err := b.start(ctx, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), serveArgs...)
 	if err != nil {
 		return err
 	}
 	ready := time.Since(t0)
-	for range workers {
-		if _, err := b.start(ctx, regexp.MustCompile(`(worker started)`), "worker"); err != nil {
+	for i := range workers {
+		if _, err := b.start(ctx, regexp.MustCompile(`(worker started)`), profile([]string{"worker"}, fmt.Sprintf("worker-%d", i+1))...); err != nil {
 			return err
 		}
 	}
@@ -207,9 +221,13 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	}
 	took := done.Sub(t)
 	first, last := res.Nodes[0].Started, res.Nodes[0].Started
+	var builds []time.Duration
+	var busy time.Duration
 	for _, n := range res.Nodes {
 		first = minTime(first, n.Started)
 		last = maxTime(last, n.Started.Add(time.Duration(n.Duration)))
+		builds = append(builds, time.Duration(n.Duration))
+		busy += time.Duration(n.Duration)
 	}
 
 	fmt.Fprintln(out)
@@ -223,6 +241,8 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir st
 	fmt.Fprintf(out, "ratio p50 serve / new process: %.2f\n", float64(sp50)/float64(cp50))
 	fmt.Fprintf(out, "\nthroughput: %d nodes in %s = %.0f nodes/s (nodes building: %s; the rest is queueing, tests and the publish)\n",
 		len(res.Nodes), rat.Duration(took), float64(len(res.Nodes))/took.Seconds(), rat.Duration(last.Sub(first)))
+	fmt.Fprintf(out, "one node's build: p50 %s, p99 %s; nodes built at once on average: %.1f\n",
+		ms(percentile(builds, 50)), ms(percentile(builds, 99)), float64(busy)/float64(last.Sub(first)))
 	fmt.Fprintf(out, "rat serve ready in %s; %d worker process(es); catalog %s\n", ms(ready), workers, catalogKind())
 	return nil
 }
