@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,18 +11,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/postgres"
 	"github.com/spf13/cobra"
 )
 
 func newBenchServeCmd(g *globals) *cobra.Command {
-	var runs, nodes, workers int
-	var dir, pprofDir string
+	var o benchServeOpts
+	var dir, pgURL string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Measure trigger-to-node-start latency and node throughput of rat serve",
@@ -31,44 +34,117 @@ processes) on a new workspace, then measure:
               from POST /api/v1/runs to the node starting (p50, p99), side by
               side with starting the same run as a new 'rat run' process; then
               again once the workspace holds the --nodes pipelines below
-  throughput  one run of --nodes independent trivial pipelines: nodes per second
+  throughput  one run of --nodes independent trivial pipelines: nodes per second,
+              and the CPU time rat serve and the workers spent per node (Linux)
 The catalog comes from the environment as usual: set RAT_CATALOG_URL to a
-Postgres database to measure the cluster setup (its queue is then Postgres too).`,
+Postgres database to measure the cluster setup (its queue is then Postgres too).
+With --postgres the whole measurement runs a second time on a scratch database
+next to the one the URL names (dropped afterwards), and a last table puts the
+two side by side.`,
 		Example: `  rat bench serve
-  rat bench serve --workers 3 --nodes 200`,
+  rat bench serve --workers 3 --nodes 200
+  rat bench serve --workers 3 --postgres 'postgres://rat@127.0.0.1:5432/rat?sslmode=disable'`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runs < 1 || nodes < 1 || workers < 0 {
+			if o.runs < 1 || o.nodes < 1 || o.workers < 0 {
 				return &usageError{msg: "rat bench serve: --runs and --nodes must be at least 1, --workers at least 0"}
 			}
-			if dir == "" {
-				d, err := os.MkdirTemp("", "rat-bench-serve-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			}
-			if pprofDir != "" {
-				if err := os.MkdirAll(pprofDir, 0o755); err != nil {
+			if o.pprofDir != "" {
+				if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
 					return rat.Errorf(rat.EINVALID, "--pprof: %v", err)
 				}
 			}
-			if err := writeTree(dir, map[string]string{
-				"workspace.yaml":          "name: bench-serve\n",
-				"pipelines/gold/ping.sql": "SELECT 1 AS x\n",
-			}); err != nil {
-				return err
+			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			passes := []benchServePass{{catalog: catalogKind(os.Getenv("RAT_CATALOG_URL")), dir: dir}}
+			if pgURL != "" {
+				url, drop, err := postgres.ScratchDatabase(ctx, pgURL, "rat_bench_serve_")
+				if err != nil {
+					return fmt.Errorf("--postgres: %w", err)
+				}
+				defer drop()
+				second := benchServePass{catalog: catalogKind(url), env: []string{"RAT_CATALOG_URL=" + url}, prefix: "postgres-"}
+				if dir != "" {
+					second.dir = dir + "-postgres"
+				}
+				passes = append(passes, second)
 			}
-			return benchServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, dir, pprofDir, runs, nodes, workers)
+			var figures []serveFigures
+			for _, pass := range passes {
+				if len(passes) > 1 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "catalog %s:\n", pass.catalog)
+				}
+				f, err := benchServeOnce(ctx, out, cmd.ErrOrStderr(), g, o, pass)
+				if err != nil {
+					return err
+				}
+				figures = append(figures, f)
+			}
+			printServeSummary(out, o, figures)
+			return nil
 		},
 	}
-	cmd.Flags().IntVar(&runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
-	cmd.Flags().IntVar(&nodes, "nodes", 1000, "trivial pipelines in the throughput run")
-	cmd.Flags().IntVar(&workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
+	cmd.Flags().IntVar(&o.runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
+	cmd.Flags().IntVar(&o.nodes, "nodes", 1000, "trivial pipelines in the throughput run")
+	cmd.Flags().IntVar(&o.workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
 	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
-	cmd.Flags().StringVar(&pprofDir, "pprof", "", "write CPU profiles of rat serve and of each worker into this directory (serve.pprof, worker-N.pprof)")
+	cmd.Flags().StringVar(&o.pprofDir, "pprof", "", "write CPU profiles of rat serve and of each worker into this directory (serve.pprof, worker-N.pprof)")
+	cmd.Flags().StringVar(&pgURL, "postgres", "", "also measure on Postgres: a scratch database next to the one this URL names")
 	return cmd
+}
+
+// benchServeOpts are the flags of one rat bench serve.
+type benchServeOpts struct {
+	runs, nodes, workers int
+	pprofDir             string
+}
+
+// benchServePass is one measurement: a catalog, its workspace, the
+// environment its processes get.
+type benchServePass struct {
+	catalog string
+	dir     string   // "": a new temporary directory
+	env     []string // added to the processes' environment
+	prefix  string   // of the profile files
+}
+
+// serveFigures are one pass's headline figures.
+type serveFigures struct {
+	catalog     string
+	nodesPerSec float64
+	p50, p99    time.Duration // trigger → node start, one-node pipeline
+	cpuPerNode  time.Duration // of rat serve and the workers; 0: unknown
+}
+
+func benchServeOnce(ctx context.Context, out, progress io.Writer, g *globals, o benchServeOpts, pass benchServePass) (serveFigures, error) {
+	if pass.dir == "" {
+		d, err := os.MkdirTemp("", "rat-bench-serve-")
+		if err != nil {
+			return serveFigures{}, err
+		}
+		defer os.RemoveAll(d)
+		pass.dir = d
+	}
+	if err := writeTree(pass.dir, map[string]string{
+		"workspace.yaml":          "name: bench-serve\n",
+		"pipelines/gold/ping.sql": "SELECT 1 AS x\n",
+	}); err != nil {
+		return serveFigures{}, err
+	}
+	return benchServe(ctx, out, progress, g, o, pass)
+}
+
+// printServeSummary prints the headline figures of every pass.
+func printServeSummary(out io.Writer, o benchServeOpts, figures []serveFigures) {
+	rows := make([][]string, 0, len(figures))
+	for _, f := range figures {
+		cpu := "-"
+		if f.cpuPerNode > 0 {
+			cpu = ms(f.cpuPerNode)
+		}
+		rows = append(rows, []string{f.catalog, fmt.Sprintf("%.0f", f.nodesPerSec), ms(f.p50), ms(f.p99), cpu})
+	}
+	fmt.Fprintf(out, "\nsummary (%d nodes, %d worker process(es)):\n", o.nodes, o.workers)
+	printTable(out, []string{"CATALOG", "NODES/S", "TRIGGER → NODE START P50", "P99", "CPU PER NODE"}, rows)
 }
 
 // benchProcs runs rat child processes and stops them all at the end.
@@ -76,12 +152,13 @@ type benchProcs struct {
 	self  string
 	dir   string
 	extra []string // global flags passed on (--profile)
+	env   []string // added to the environment
 	procs []*exec.Cmd
 }
 
 func (b *benchProcs) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, b.self, append(append([]string{"-C", b.dir}, b.extra...), args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), b.env...), "NO_COLOR=1")
 	return cmd
 }
 
@@ -104,134 +181,68 @@ func (b *benchProcs) stop() {
 	}
 }
 
-func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir, pprofDir string, runs, nodes, workers int) error {
+func benchServe(ctx context.Context, out, progress io.Writer, g *globals, o benchServeOpts, pass benchServePass) (serveFigures, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return serveFigures{}, err
 	}
-	b := &benchProcs{self: self, dir: dir}
+	b := &benchProcs{self: self, dir: pass.dir, env: pass.env}
 	if g.profile != "" {
 		b.extra = []string{"--profile", g.profile}
 	}
 	defer b.stop()
 	serveArgs := []string{"serve", "--listen", "127.0.0.1:0"}
-	if workers > 0 {
+	if o.workers > 0 {
 		serveArgs = append(serveArgs, "--no-worker")
 	}
 	profile := func(args []string, name string) []string {
-		if pprofDir == "" {
+		if o.pprofDir == "" {
 			return args
 		}
-		return append(args, "--cpuprofile", filepath.Join(pprofDir, name+".pprof"))
+		return append(args, "--cpuprofile", filepath.Join(o.pprofDir, pass.prefix+name+".pprof"))
 	}
-	serveArgs = profile(serveArgs, "serve")
 	t0 := time.Now()
-	base, err := b.start(ctx, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), serveArgs...)
+	base, err := b.start(ctx, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), profile(serveArgs, "serve")...)
 	if err != nil {
-		return err
+		return serveFigures{}, err
 	}
 	ready := time.Since(t0)
-	for i := range workers {
+	for i := range o.workers {
 		if _, err := b.start(ctx, regexp.MustCompile(`(worker started)`), profile([]string{"worker"}, fmt.Sprintf("worker-%d", i+1))...); err != nil {
-			return err
+			return serveFigures{}, err
 		}
 	}
 	c, err := newAPIClient(base)
 	if err != nil {
-		return err
+		return serveFigures{}, err
 	}
-	// wait polls a run until it ends. The figures come from the run's
-	// record (when its nodes started, when it ended), not from the poll.
-	wait := func(id string, every time.Duration) (*pipeline.Result, error) {
-		res, err := c.waitRun(ctx, id, every, nil)
-		if err != nil {
-			return nil, err
-		}
-		if res.Status != pipeline.StatusSuccess {
-			return nil, runFailed(res)
-		}
-		return res, nil
-	}
-	post := func(selector string) (string, time.Time, error) {
-		var started struct {
-			ID string `json:"id"`
-		}
-		t := time.Now()
-		err := c.do(ctx, "POST", "/api/v1/runs", map[string]any{"selectors": []string{selector}}, &started)
-		return started.ID, t, err
-	}
-
-	fmt.Fprintf(progress, "rat serve ready in %s (%d worker process(es)); %d latency runs...\n", ms(ready), workers, runs)
-	latency := func() ([]time.Duration, error) {
-		lat := make([]time.Duration, 0, runs)
-		for range runs {
-			id, t, err := post("gold.ping")
-			if err != nil {
-				return nil, err
-			}
-			res, err := wait(id, 2*time.Millisecond) // a one-node run: its record is small
-			if err != nil {
-				return nil, err
-			}
-			lat = append(lat, res.Nodes[0].Started.Sub(t))
-		}
-		return lat, nil
-	}
-	serveLat, err := latency()
+	m := &serveMeasure{ctx: ctx, c: c}
+	fmt.Fprintf(progress, "rat serve ready in %s (%d worker process(es)); %d latency runs...\n", ms(ready), o.workers, o.runs)
+	serveLat, err := m.latency(o.runs)
 	if err != nil {
-		return err
+		return serveFigures{}, err
 	}
-	// The same run started by hand: a new rat process per run.
-	cliRuns := min(runs, 10)
-	cliLat := make([]time.Duration, 0, cliRuns)
-	for range cliRuns {
-		cmd := b.command(ctx, "run", "gold.ping", "--json")
-		t := time.Now()
-		data, err := cmd.Output()
-		if err != nil {
-			return rat.Errorf(rat.EINTERNAL, "rat run gold.ping: %v", err)
-		}
-		var res pipeline.Result
-		if err := json.Unmarshal(data, &res); err != nil || len(res.Nodes) == 0 {
-			return rat.Errorf(rat.EINTERNAL, "rat run gold.ping printed no result: %v", err)
-		}
-		cliLat = append(cliLat, res.Nodes[0].Started.Sub(t))
+	cliLat, err := cliLatency(ctx, b, min(o.runs, 10))
+	if err != nil {
+		return serveFigures{}, err
 	}
 	// Every run loads the workspace: measure again with the big one.
 	files := map[string]string{}
-	for i := range nodes {
+	for i := range o.nodes {
 		files[fmt.Sprintf("pipelines/bronze/n%04d.sql", i)] = fmt.Sprintf("SELECT %d AS x\n", i)
 	}
-	if err := writeTree(dir, files); err != nil {
-		return err
+	if err := writeTree(pass.dir, files); err != nil {
+		return serveFigures{}, err
 	}
-	fmt.Fprintf(progress, "%d latency runs with %d pipelines in the workspace...\n", runs, nodes+1)
-	bigLat, err := latency()
+	fmt.Fprintf(progress, "%d latency runs with %d pipelines in the workspace...\n", o.runs, o.nodes+1)
+	bigLat, err := m.latency(o.runs)
 	if err != nil {
-		return err
+		return serveFigures{}, err
 	}
-
-	fmt.Fprintf(progress, "throughput run of %d nodes...\n", nodes)
-	id, t, err := post("layer:bronze")
+	fmt.Fprintf(progress, "throughput run of %d nodes...\n", o.nodes)
+	tp, err := m.throughput(b.pids())
 	if err != nil {
-		return err
-	}
-	// Polling the record of a run of --nodes nodes costs rat serve (and
-	// this process) CPU that the workers need: look seldom, and take the
-	// end from the record.
-	res, err := wait(id, 100*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	took := res.Started.Add(time.Duration(res.Duration)).Sub(t)
-	first, last := res.Nodes[0].Started, res.Nodes[0].Started
-	var builds []time.Duration
-	var busy time.Duration
-	for _, n := range res.Nodes {
-		first = minTime(first, n.Started)
-		last = maxTime(last, n.Started.Add(time.Duration(n.Duration)))
-		builds = append(builds, time.Duration(n.Duration))
-		busy += time.Duration(n.Duration)
+		return serveFigures{}, err
 	}
 
 	fmt.Fprintln(out)
@@ -240,19 +251,142 @@ func benchServe(ctx context.Context, out, progress io.Writer, g *globals, dir, p
 	printTable(out, []string{"TRIGGER → NODE START", "PIPELINES IN WORKSPACE", "RUNS", "P50", "P99"}, [][]string{
 		{"rat serve API (POST /api/v1/runs)", "1", fmt.Sprint(len(serveLat)), ms(sp50), ms(sp99)},
 		{"new 'rat run' process", "1", fmt.Sprint(len(cliLat)), ms(cp50), ms(cp99)},
-		{"rat serve API (POST /api/v1/runs)", fmt.Sprint(nodes + 1), fmt.Sprint(len(bigLat)), ms(percentile(bigLat, 50)), ms(percentile(bigLat, 99))},
+		{"rat serve API (POST /api/v1/runs)", fmt.Sprint(o.nodes + 1), fmt.Sprint(len(bigLat)), ms(percentile(bigLat, 50)), ms(percentile(bigLat, 99))},
 	})
 	fmt.Fprintf(out, "ratio p50 serve / new process: %.2f\n", float64(sp50)/float64(cp50))
-	fmt.Fprintf(out, "\nthroughput: %d nodes in %s = %.0f nodes/s (nodes building: %s; the rest is queueing, tests and the publish)\n",
-		len(res.Nodes), rat.Duration(took), float64(len(res.Nodes))/took.Seconds(), rat.Duration(last.Sub(first)))
-	fmt.Fprintf(out, "one node's build: p50 %s, p99 %s; nodes built at once on average: %.1f\n",
-		ms(percentile(builds, 50)), ms(percentile(builds, 99)), float64(busy)/float64(last.Sub(first)))
-	fmt.Fprintf(out, "rat serve ready in %s; %d worker process(es); catalog %s\n", ms(ready), workers, catalogKind())
-	return nil
+	tp.print(out)
+	fmt.Fprintf(out, "rat serve ready in %s; %d worker process(es); catalog %s\n", ms(ready), o.workers, pass.catalog)
+	return serveFigures{catalog: pass.catalog, nodesPerSec: tp.perSecond(), p50: sp50, p99: sp99, cpuPerNode: tp.cpuPerNode()}, nil
 }
 
-func catalogKind() string {
-	if v := os.Getenv("RAT_CATALOG_URL"); strings.HasPrefix(v, "postgres") {
+// serveMeasure posts runs to a rat serve and waits for them.
+type serveMeasure struct {
+	ctx context.Context
+	c   *apiClient
+}
+
+func (m *serveMeasure) post(selector string) (string, time.Time, error) {
+	var started struct {
+		ID string `json:"id"`
+	}
+	t := time.Now()
+	err := m.c.do(m.ctx, "POST", "/api/v1/runs", map[string]any{"selectors": []string{selector}}, &started)
+	return started.ID, t, err
+}
+
+// wait polls a run until it ends. The figures come from the run's record
+// (when its nodes started, when it ended), not from the poll.
+func (m *serveMeasure) wait(id string, every time.Duration) (*pipeline.Result, error) {
+	res, err := m.c.waitRun(m.ctx, id, every, nil)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != pipeline.StatusSuccess {
+		return nil, runFailed(res)
+	}
+	return res, nil
+}
+
+// latency runs the one-node pipeline n times, one after another, and
+// returns the times from POST to the node's start.
+func (m *serveMeasure) latency(n int) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		id, t, err := m.post("gold.ping")
+		if err != nil {
+			return nil, err
+		}
+		res, err := m.wait(id, 2*time.Millisecond) // a one-node run: its record is small
+		if err != nil {
+			return nil, err
+		}
+		lat = append(lat, res.Nodes[0].Started.Sub(t))
+	}
+	return lat, nil
+}
+
+// cliLatency starts the one-node pipeline n times as a new 'rat run'
+// process and returns the times from the start to the node's start.
+func cliLatency(ctx context.Context, b *benchProcs, n int) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		cmd := b.command(ctx, "run", "gold.ping", "--json")
+		t := time.Now()
+		data, err := cmd.Output()
+		if err != nil {
+			return nil, rat.Errorf(rat.EINTERNAL, "rat run gold.ping: %v", err)
+		}
+		var res pipeline.Result
+		if err := json.Unmarshal(data, &res); err != nil || len(res.Nodes) == 0 {
+			return nil, rat.Errorf(rat.EINTERNAL, "rat run gold.ping printed no result: %v", err)
+		}
+		lat = append(lat, res.Nodes[0].Started.Sub(t))
+	}
+	return lat, nil
+}
+
+// throughputFigures describe the run of every bronze pipeline.
+type throughputFigures struct {
+	nodes  int
+	took   time.Duration // POST to the run's end
+	builds []time.Duration
+	busy   time.Duration // the sum of the builds
+	span   time.Duration // first node's start to last node's end
+	cpu    time.Duration // of rat serve and the workers during the run; 0: unknown
+}
+
+// throughput runs every bronze pipeline in one run. pids are the rat
+// processes whose CPU time counts.
+func (m *serveMeasure) throughput(pids []int) (*throughputFigures, error) {
+	cpu0, cpuOK := processesCPU(pids)
+	id, t, err := m.post("layer:bronze")
+	if err != nil {
+		return nil, err
+	}
+	// Polling the record of a run of --nodes nodes costs rat serve (and
+	// this process) CPU that the workers need: look seldom, and take the
+	// end from the record.
+	res, err := m.wait(id, 100*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	f := &throughputFigures{nodes: len(res.Nodes), took: res.Started.Add(time.Duration(res.Duration)).Sub(t)}
+	if cpu1, ok := processesCPU(pids); ok && cpuOK {
+		f.cpu = cpu1 - cpu0
+	}
+	first, last := res.Nodes[0].Started, res.Nodes[0].Started
+	for _, n := range res.Nodes {
+		first = minTime(first, n.Started)
+		last = maxTime(last, n.Started.Add(time.Duration(n.Duration)))
+		f.builds = append(f.builds, time.Duration(n.Duration))
+		f.busy += time.Duration(n.Duration)
+	}
+	f.span = last.Sub(first)
+	return f, nil
+}
+
+func (f *throughputFigures) perSecond() float64 { return float64(f.nodes) / f.took.Seconds() }
+
+func (f *throughputFigures) cpuPerNode() time.Duration {
+	if f.nodes == 0 {
+		return 0
+	}
+	return f.cpu / time.Duration(f.nodes)
+}
+
+func (f *throughputFigures) print(out io.Writer) {
+	fmt.Fprintf(out, "\nthroughput: %d nodes in %s = %.0f nodes/s (nodes building: %s; the rest is queueing, tests and the publish)\n",
+		f.nodes, rat.Duration(f.took), f.perSecond(), rat.Duration(f.span))
+	fmt.Fprintf(out, "one node's build: p50 %s, p99 %s; nodes built at once on average: %.1f\n",
+		ms(percentile(f.builds, 50)), ms(percentile(f.builds, 99)), float64(f.busy)/float64(max(f.span, 1)))
+	if f.cpu > 0 {
+		fmt.Fprintf(out, "CPU time of rat serve and the workers: %s = %s per node\n", rat.Duration(f.cpu), ms(f.cpuPerNode()))
+	}
+}
+
+// catalogKind names the catalog a RAT_CATALOG_URL value selects.
+func catalogKind(url string) string {
+	if strings.HasPrefix(url, "postgres") {
 		return "Postgres"
 	}
 	return "SQLite (embedded)"
@@ -280,4 +414,49 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// pids returns the process ids of the running children.
+func (b *benchProcs) pids() []int {
+	out := make([]int, 0, len(b.procs))
+	for _, p := range b.procs {
+		out = append(out, p.Process.Pid)
+	}
+	return out
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100
+// on every Linux architecture Go supports.
+const userHZ = 100
+
+// processesCPU sums the CPU time (user and system) the processes have used
+// so far, from /proc/<pid>/stat. It reports false where there is no /proc
+// (not Linux) or a process cannot be read.
+func processesCPU(pids []int) (time.Duration, bool) {
+	var ticks int64
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, false
+		}
+		// The fields after the command name, which is in parentheses
+		// and may hold spaces: state is field 3 of stat(5), utime 14
+		// and stime 15.
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 {
+			return 0, false
+		}
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) < 13 {
+			return 0, false
+		}
+		for _, v := range f[11:13] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / userHZ, true
 }
