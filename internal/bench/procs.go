@@ -16,12 +16,13 @@ type benchProcs struct {
 	self  string
 	dir   string
 	extra []string // global flags passed on (--profile)
+	env   []string // added to the environment
 	procs []*exec.Cmd
 }
 
 func (b *benchProcs) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, b.self, append(append([]string{"-C", b.dir}, b.extra...), args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), b.env...), "NO_COLOR=1")
 	return cmd
 }
 

@@ -140,8 +140,7 @@ dropped afterwards.`,
 	return cmd
 }
 func newBenchServeCmd(g *globals) *cobra.Command {
-	var runs, nodes, workers int
-	var dir string
+	var o bench.ServeOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Measure trigger-to-node-start latency and node throughput of rat serve",
@@ -151,25 +150,33 @@ processes) on a new workspace, then measure:
               from POST /api/v1/runs to the node starting (p50, p99), side by
               side with starting the same run as a new 'rat run' process; then
               again once the workspace holds the --nodes pipelines below
-  throughput  one run of --nodes independent trivial pipelines: nodes per second
+  throughput  one run of --nodes independent trivial pipelines: nodes per second,
+              and the CPU time rat serve and the workers spent per node (Linux)
 The catalog comes from the environment as usual: set RAT_CATALOG_URL to a
-Postgres database to measure the cluster setup (its queue is then Postgres too).`,
+Postgres database to measure the cluster setup (its queue is then Postgres too).
+With --postgres the whole measurement runs a second time on a scratch database
+next to the one the URL names (dropped afterwards), and a last table puts the
+two side by side.`,
 		Example: `  rat bench serve
-  rat bench serve --workers 3 --nodes 200`,
+  rat bench serve --workers 3 --nodes 200
+  rat bench serve --workers 3 --postgres 'postgres://rat@127.0.0.1:5432/rat?sslmode=disable'`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runs < 1 || nodes < 1 || workers < 0 {
+			if o.Runs < 1 || o.Nodes < 1 || o.Workers < 0 {
 				return &usageError{msg: "rat bench serve: --runs and --nodes must be at least 1, --workers at least 0"}
 			}
-			return bench.Serve(cmd.Context(), g.benchEnv(cmd), bench.ServeOptions{Dir: dir, Runs: runs, Nodes: nodes, Workers: workers})
+			return bench.Serve(cmd.Context(), g.benchEnv(cmd), o)
 		},
 	}
-	cmd.Flags().IntVar(&runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
-	cmd.Flags().IntVar(&nodes, "nodes", 1000, "trivial pipelines in the throughput run")
-	cmd.Flags().IntVar(&workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
-	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	cmd.Flags().IntVar(&o.Runs, "runs", 50, "runs of the one-node pipeline for the latency figures")
+	cmd.Flags().IntVar(&o.Nodes, "nodes", 1000, "trivial pipelines in the throughput run")
+	cmd.Flags().IntVar(&o.Workers, "workers", 0, "separate 'rat worker' processes (0: rat serve executes runs itself)")
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	cmd.Flags().StringVar(&o.PprofDir, "pprof", "", "write CPU profiles of rat serve and of each worker into this directory (serve.pprof, worker-N.pprof)")
+	cmd.Flags().StringVar(&o.Postgres, "postgres", "", "also measure on Postgres: a scratch database next to the one this URL names")
 	return cmd
 }
+
 func newBenchAPICmd(g *globals) *cobra.Command {
 	var rows, rowBytes, batch int
 	var capBytes int64

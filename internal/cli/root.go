@@ -22,8 +22,12 @@ var Version = "dev"
 type globals struct {
 	dir     string
 	profile string
-	stdout  io.Writer
-	stderr  io.Writer
+	// cpuProfile is the hidden --cpuprofile file; stopProfile ends and
+	// writes it (nil when no profile runs).
+	cpuProfile  string
+	stopProfile func() error
+	stdout      io.Writer
+	stderr      io.Writer
 	// started is set once a command's own code runs: an error before it
 	// (an unknown command, a flag misuse) is a usage error.
 	started bool
@@ -37,6 +41,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if g.stopProfile != nil {
+		if perr := g.stopProfile(); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if err == nil {
 		return 0
 	}
@@ -97,6 +106,7 @@ warehouse to S3 and the catalog to Postgres; commands stay the same.
 	}
 	root.PersistentFlags().StringVarP(&g.dir, "workspace", "C", "", "run as if in this directory (default: the working directory)")
 	root.PersistentFlags().StringVar(&g.profile, "profile", "", "resource profile: tiny, small, medium or large (default from RAT_PROFILE or workspace.yaml, else small)")
+	addCPUProfile(root, g)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{msg: err.Error() + " (see 'rat " + c.Name() + " --help')"}
 	})

@@ -63,6 +63,7 @@ func dialect() sqlstore.Dialect {
 			return db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 		},
 		RowLocks:      true,
+		WritableCTE:   true,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 		Classify:      classify,
 	}

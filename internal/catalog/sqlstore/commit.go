@@ -113,6 +113,12 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, op string, req catalog
 	for i, ch := range changes {
 		c.Changes[i] = rat.TableChange{Table: ch.Table, Metadata: ch.Metadata}
 	}
+	if s.d.WritableCTE && len(changes) <= chunkSize {
+		if err := s.writeCommitOnce(ctx, tx, req.Branch, c, changes); err != nil {
+			return rat.Commit{}, err
+		}
+		return c, nil
+	}
 	if _, err := s.exec(ctx, tx, `INSERT INTO commits (id, parent, author, message, created_us) VALUES (?, ?, ?, ?, ?)`,
 		c.ID, head, c.Author, c.Message, c.Time.UnixMicro()); err != nil {
 		return rat.Commit{}, fmt.Errorf("insert commit: %w", err)

@@ -44,6 +44,10 @@ type Dialect struct {
 	// which the store then uses to lock the ref rows a transaction depends
 	// on. Without it the database must serialise writers at BEGIN.
 	RowLocks bool
+	// WritableCTE says the database runs INSERT, UPDATE and DELETE inside
+	// WITH clauses of one statement (Postgres): a commit is then recorded
+	// in one round trip while its branch is locked.
+	WritableCTE bool
 	// MigrationLock, when set, is executed first in the migration
 	// transaction to serialise concurrent migrations (Postgres:
 	// pg_advisory_xact_lock). SQLite needs none: BEGIN IMMEDIATE already
