@@ -61,7 +61,7 @@ func (l *Lake) CreateView(ctx context.Context, ref string, id rat.TableID, query
 	}
 	_, err = l.store.Commit(ctx, catalog.CommitRequest{
 		Branch: ref, Author: l.author, Message: message,
-		Changes: []catalog.Change{{Table: id, Expected: expected, Metadata: loc}},
+		Changes: []catalog.Change{{Table: id, Expected: expected, Metadata: l.objects.Stored(loc)}},
 	})
 	return err
 }
