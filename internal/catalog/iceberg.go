@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -78,6 +77,9 @@ type Locator interface {
 	// Learn registers a root the warehouse had, from a location known to
 	// end in suffix.
 	Learn(location, suffix string)
+	// LearnFile is Learn for a file of a table:
+	// <root>/<layer>/<name>/<dir>/<file>.
+	LearnFile(location string)
 	// Record makes sure files written under the current root can be found
 	// after a move; it is called before each commit.
 	Record(ctx context.Context) error
@@ -89,6 +91,7 @@ type plainLocations struct{}
 func (plainLocations) Stored(l string) string       { return l }
 func (plainLocations) Resolve(l string) string      { return l }
 func (plainLocations) Learn(string, string)         {}
+func (plainLocations) LearnFile(string)             {}
 func (plainLocations) Record(context.Context) error { return nil }
 
 // NewIceberg binds store to one ref.
@@ -307,9 +310,7 @@ func (c *Iceberg) ReadMetadata(ctx context.Context, loc string) (table.Metadata,
 	// A full location recorded before locations were relative names the
 	// root it was written under (<root>/<layer>/<name>/metadata/<file>):
 	// the warehouse may have moved since.
-	if i := nthLastSlash(loc, 4); i > 0 {
-		c.locs.Learn(loc, loc[i:])
-	}
+	c.locs.LearnFile(loc)
 	fsys, err := c.fs(ctx)
 	if err != nil {
 		return nil, err
@@ -510,16 +511,4 @@ func metadataVersion(loc string) int {
 		return -1
 	}
 	return v
-}
-
-// nthLastSlash is the index of the n-th slash from the end of s, or -1.
-func nthLastSlash(s string, n int) int {
-	i := len(s)
-	for ; n > 0; n-- {
-		i = strings.LastIndexByte(s[:i], '/')
-		if i < 0 {
-			return -1
-		}
-	}
-	return i
 }

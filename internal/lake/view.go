@@ -68,6 +68,8 @@ func (l *Lake) CreateView(ctx context.Context, ref string, id rat.TableID, query
 
 // ViewSQL reads a stored view's SQL.
 func (l *Lake) ViewSQL(ctx context.Context, location string) (string, error) {
+	location = l.objects.Resolve(location)
+	l.objects.LearnFile(location)
 	key, ok := l.objects.Key(location)
 	if !ok {
 		return "", rat.Errorf(rat.EINVALID, "view %s lies outside the warehouse", location)

@@ -37,10 +37,10 @@ type Locations struct {
 	Store
 	root string // Store.URL(""), no trailing slash
 
-	mu       sync.Mutex
-	former   []string // other roots, longest first
-	loaded   bool     // RootsKey was read
-	recorded bool     // RootsKey lists root
+	mu     sync.Mutex
+	former []string // other roots, longest first
+	loaded bool     // RootsKey was read
+	listed []string // what RootsKey held when last read or written here
 }
 
 var _ Store = (*Locations)(nil)
@@ -58,14 +58,11 @@ func NewLocations(s Store) *Locations {
 func (l *Locations) Root() string { return l.root }
 
 // Key maps a location to a key of the current warehouse: a location under the
-// current root, under a root the warehouse had before it moved, or a
-// relative location as the catalog records it (which is the key itself).
+// current root or under a root the warehouse had before it moved. (A
+// location as the catalog records it goes through Resolve first.)
 func (l *Locations) Key(location string) (string, bool) {
 	if k, ok := l.Store.Key(location); ok {
 		return k, true
-	}
-	if isRelative(location) {
-		return location, ValidateKey(location) == nil
 	}
 	for _, root := range l.formerRoots() {
 		if rest, ok := strings.CutPrefix(location, root+"/"); ok && ValidateKey(rest) == nil {
@@ -111,14 +108,27 @@ func (l *Locations) Learn(location, suffix string) {
 	l.addLocked(root)
 }
 
-// Record makes sure RootsKey lists the current root, so files written
-// under it can be found after the warehouse moves. Writers call it before
-// committing; it reads the list once per process and writes it only when
-// the warehouse is at a new place.
+// LearnFile is Learn for the location of a file of a table
+// ("<root>/<layer>/<name>/<metadata|data|views>/<file>").
+func (l *Locations) LearnFile(location string) {
+	i := len(location)
+	for n := 0; n < 4; n++ {
+		if i = strings.LastIndexByte(location[:i], '/'); i <= 0 {
+			return
+		}
+	}
+	l.Learn(location, location[i:])
+}
+
+// Record makes sure RootsKey lists the current root and every root
+// learned, so files written under them are found after the warehouse moves.
+// Writers call it before committing; it reads the list once per process
+// and writes it only when the warehouse is at a new place (or a former root
+// was learned from an older catalog).
 func (l *Locations) Record(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.recorded {
+	if l.listed != nil && l.listsAllLocked() {
 		return nil
 	}
 	roots, err := l.readRoots(ctx)
@@ -129,18 +139,37 @@ func (l *Locations) Record(ctx context.Context) error {
 		l.addLocked(r)
 	}
 	l.loaded = true
-	if !slices.Contains(roots, l.root) {
-		roots = append(roots, l.root)
-		data, err := json.MarshalIndent(rootsFile{Roots: roots}, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := l.Store.Put(ctx, RootsKey, bytes.NewReader(data), int64(len(data))); err != nil {
-			return fmt.Errorf("record warehouse root %s: %w", l.root, err)
+	l.listed = roots
+	if l.listsAllLocked() {
+		return nil
+	}
+	for _, r := range append(slices.Clone(l.former), l.root) {
+		if !slices.Contains(roots, r) {
+			roots = append(roots, r)
 		}
 	}
-	l.recorded = true
+	data, err := json.MarshalIndent(rootsFile{Roots: roots}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := l.Store.Put(ctx, RootsKey, bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("record warehouse root %s: %w", l.root, err)
+	}
+	l.listed = roots
 	return nil
+}
+
+// listsAllLocked reports whether the list last seen holds every root known.
+func (l *Locations) listsAllLocked() bool {
+	if !slices.Contains(l.listed, l.root) {
+		return false
+	}
+	for _, r := range l.former {
+		if !slices.Contains(l.listed, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // formerRoots returns the other roots, reading RootsKey the first time a
