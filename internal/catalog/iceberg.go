@@ -46,6 +46,7 @@ type Iceberg struct {
 	message   string
 	internal  bool // may write rat's own tables (layer _rat)
 	cache     *metadataCache
+	locs      Locator
 }
 
 var (
@@ -59,7 +60,39 @@ type IcebergConfig struct {
 	FS        table.FSysF // file IO for metadata and manifests
 	Warehouse string      // URL of the warehouse root: file:///abs/dir or s3://bucket/prefix
 	Author    string
+	// Locations records and resolves metadata locations (objstore.Locations);
+	// nil records full locations as they are.
+	Locations Locator
 }
+
+// Locator is the warehouse's location provider as the catalog uses it
+// (objstore.Locations implements it): the catalog records locations in the
+// provider's form and resolves them through it, so a warehouse that moved
+// keeps its tables.
+type Locator interface {
+	// Stored is the form a location is recorded in (relative to the root).
+	Stored(location string) string
+	// Resolve turns a recorded location into a full one.
+	Resolve(stored string) string
+	// Learn registers a root the warehouse had, from a location known to
+	// end in suffix.
+	Learn(location, suffix string)
+	// LearnFile is Learn for a file of a table:
+	// <root>/<layer>/<name>/<dir>/<file>.
+	LearnFile(location string)
+	// Record makes sure files written under the current root can be found
+	// after a move; it is called before each commit.
+	Record(ctx context.Context) error
+}
+
+// plainLocations records full locations (no provider configured).
+type plainLocations struct{}
+
+func (plainLocations) Stored(l string) string       { return l }
+func (plainLocations) Resolve(l string) string      { return l }
+func (plainLocations) Learn(string, string)         {}
+func (plainLocations) LearnFile(string)             {}
+func (plainLocations) Record(context.Context) error { return nil }
 
 // NewIceberg binds store to one ref.
 func NewIceberg(store Store, cfg IcebergConfig) *Iceberg {
@@ -71,7 +104,11 @@ func NewIceberg(store Store, cfg IcebergConfig) *Iceberg {
 	for len(w) > 0 && w[len(w)-1] == '/' {
 		w = w[:len(w)-1]
 	}
-	return &Iceberg{store: store, ref: cfg.Ref, fs: cfg.FS, warehouse: w, author: author, cache: newMetadataCache(4096)}
+	locs := cfg.Locations
+	if locs == nil {
+		locs = plainLocations{}
+	}
+	return &Iceberg{store: store, ref: cfg.Ref, fs: cfg.FS, warehouse: w, author: author, cache: newMetadataCache(4096), locs: locs}
 }
 
 // WithMessage returns a copy whose commits carry the given message.
@@ -195,7 +232,7 @@ func (c *Iceberg) newMetadata(id rat.TableID, schema *iceberg.Schema, opts []ice
 func (c *Iceberg) commitCreate(ctx context.Context, st staged, msg string) error {
 	_, err := c.store.Commit(ctx, CommitRequest{
 		Branch: c.ref, Author: c.author, Message: c.msg(msg),
-		Changes: []Change{{Table: st.id, Metadata: st.loc}},
+		Changes: []Change{{Table: st.id, Metadata: c.locs.Stored(st.loc)}},
 	})
 	if rat.IsCode(err, rat.ECONFLICT) {
 		return fmt.Errorf("%w: %s on branch %s: %w", icecat.ErrTableAlreadyExists, st.id, c.ref, err)
@@ -251,21 +288,29 @@ func (c *Iceberg) LoadTable(ctx context.Context, ident table.Identifier) (*table
 	return c.Open(ctx, id, e.Metadata)
 }
 
-// Open returns the table whose metadata file is at loc (any commit's).
+// Open returns the table whose metadata file is at loc (any commit's, as
+// the catalog records it).
 func (c *Iceberg) Open(ctx context.Context, id rat.TableID, loc string) (*table.Table, error) {
 	meta, err := c.ReadMetadata(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
-	return table.New(Identifier(id), meta, loc, c.fs, c), nil
+	c.locs.Learn(meta.Location(), "/"+id.Layer+"/"+id.Name)
+	return table.New(Identifier(id), meta, c.locs.Resolve(loc), c.fs, c), nil
 }
 
-// ReadMetadata reads and parses a metadata file. Metadata files are
-// immutable, so parsed copies are cached in memory.
+// ReadMetadata reads and parses a metadata file (loc as the catalog records
+// it, or full). Metadata files are immutable, so parsed copies are cached
+// in memory.
 func (c *Iceberg) ReadMetadata(ctx context.Context, loc string) (table.Metadata, error) {
+	loc = c.locs.Resolve(loc)
 	if m, ok := c.cache.get(loc); ok {
 		return m, nil
 	}
+	// A full location recorded before locations were relative names the
+	// root it was written under (<root>/<layer>/<name>/metadata/<file>):
+	// the warehouse may have moved since.
+	c.locs.LearnFile(loc)
 	fsys, err := c.fs(ctx)
 	if err != nil {
 		return nil, err
@@ -347,6 +392,7 @@ func (c *Iceberg) stage(ctx context.Context, tc table.TableCommit) (staged, erro
 		if current, err = c.ReadMetadata(ctx, currentLoc); err != nil {
 			return staged{}, err
 		}
+		c.locs.Learn(current.Location(), "/"+id.Layer+"/"+id.Name)
 	case rat.IsCode(err, rat.ENOTFOUND):
 	default:
 		return staged{}, err
@@ -383,12 +429,12 @@ func (c *Iceberg) stageOn(ctx context.Context, id rat.TableID, current table.Met
 		}
 		version = v + 1
 	}
-	updated, err := table.UpdateTableMetadata(base, tc.Updates, currentLoc)
+	updated, err := table.UpdateTableMetadata(base, tc.Updates, c.locs.Resolve(currentLoc))
 	if err != nil {
 		return staged{}, fmt.Errorf("update table %s: %w", id, err)
 	}
 	if current != nil && currentLoc != "" && updated.Equals(current) {
-		return staged{id: id, meta: current, loc: currentLoc, noop: true}, nil
+		return staged{id: id, meta: current, loc: c.locs.Resolve(currentLoc), noop: true}, nil
 	}
 	loc, err := c.writeMetadata(ctx, updated, version)
 	if err != nil {
@@ -401,7 +447,7 @@ func (c *Iceberg) commit(ctx context.Context, all []staged) error {
 	changes := make([]Change, len(all))
 	names := make([]string, len(all))
 	for i, st := range all {
-		changes[i] = Change{Table: st.id, Expected: st.expected, Metadata: st.loc}
+		changes[i] = Change{Table: st.id, Expected: st.expected, Metadata: c.locs.Stored(st.loc)}
 		names[i] = st.id.String()
 	}
 	sort.Strings(names)
@@ -444,6 +490,11 @@ func (c *Iceberg) writeMetadata(ctx context.Context, meta table.Metadata, versio
 	}
 	if err := wfs.WriteFile(loc, data); err != nil {
 		return "", fmt.Errorf("write metadata %s: %w", loc, err)
+	}
+	// The commit that follows makes this file (and the data files and
+	// manifests written before it) reachable: their root must be on record.
+	if err := c.locs.Record(ctx); err != nil {
+		return "", err
 	}
 	return loc, nil
 }

@@ -251,7 +251,7 @@ func (c *Iceberg) replayAppends(ctx context.Context, id rat.TableID, b, s, t, so
 	if dryRun {
 		return &Change{Table: id, Expected: t}, detail, nil
 	}
-	tbl := table.New(Identifier(id), tm, t, c.fs, c)
+	tbl := table.New(Identifier(id), tm, c.locs.Resolve(t), c.fs, c)
 	tx := tbl.NewTransaction()
 	if err := tx.AddDataFiles(ctx, added, iceberg.Properties{"rat.operation": "merge", "rat.merge.source": source}); err != nil {
 		return nil, "", fmt.Errorf("replay appends of %s: %w", id, err)
@@ -264,7 +264,7 @@ func (c *Iceberg) replayAppends(ctx context.Context, id rat.TableID, b, s, t, so
 	if err != nil {
 		return nil, "", err
 	}
-	return &Change{Table: id, Expected: t, Metadata: st.loc}, detail, nil
+	return &Change{Table: id, Expected: t, Metadata: c.locs.Stored(st.loc)}, detail, nil
 }
 
 // appendsOnly walks a table's snapshots back to the one with id since and

@@ -23,7 +23,7 @@ import (
 // Lake ties the catalog, the object store and DuckDB together.
 type Lake struct {
 	store     catalog.Store
-	objects   objstore.Store
+	objects   *objstore.Locations
 	cache     *objstore.Cache
 	db        *duckdb.DB
 	tmpDir    string
@@ -54,11 +54,13 @@ type Config struct {
 
 // New returns a Lake.
 func New(cfg Config) *Lake {
+	// Every location lake and the catalog meet goes through one provider.
+	objects := objstore.NewLocations(cfg.Objects)
 	return &Lake{
-		store: cfg.Store, objects: cfg.Objects, cache: cfg.Cache, db: cfg.DB, tmpDir: cfg.TmpDir,
+		store: cfg.Store, objects: objects, cache: cfg.Cache, db: cfg.DB, tmpDir: cfg.TmpDir,
 		rowGroup: cfg.RowGroupSize, author: cfg.Author,
-		io:          objstore.IcebergIOWithCache(cfg.Objects, cfg.Cache),
-		warehouse:   cfg.Objects.URL(""),
+		io:          objstore.IcebergIOWithCache(objects, cfg.Cache),
+		warehouse:   objects.Root(),
 		catalogs:    map[string]*catalog.Iceberg{},
 		files:       &fileCache{m: map[string][]DataFile{}},
 		fileListDir: cfg.FileListDir,
@@ -81,7 +83,7 @@ func (l *Lake) Catalog(ref string) *catalog.Iceberg {
 	c, ok := l.catalogs[ref]
 	if !ok {
 		c = catalog.NewIceberg(l.store, catalog.IcebergConfig{
-			Ref: ref, Warehouse: l.warehouse, Author: l.author,
+			Ref: ref, Warehouse: l.warehouse, Author: l.author, Locations: l.objects,
 			FS: func(context.Context) (icebergio.IO, error) { return l.io, nil },
 		})
 		l.catalogs[ref] = c

@@ -61,13 +61,15 @@ func (l *Lake) CreateView(ctx context.Context, ref string, id rat.TableID, query
 	}
 	_, err = l.store.Commit(ctx, catalog.CommitRequest{
 		Branch: ref, Author: l.author, Message: message,
-		Changes: []catalog.Change{{Table: id, Expected: expected, Metadata: loc}},
+		Changes: []catalog.Change{{Table: id, Expected: expected, Metadata: l.objects.Stored(loc)}},
 	})
 	return err
 }
 
 // ViewSQL reads a stored view's SQL.
 func (l *Lake) ViewSQL(ctx context.Context, location string) (string, error) {
+	location = l.objects.Resolve(location)
+	l.objects.LearnFile(location)
 	key, ok := l.objects.Key(location)
 	if !ok {
 		return "", rat.Errorf(rat.EINVALID, "view %s lies outside the warehouse", location)
