@@ -4,7 +4,9 @@
 package internal_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,7 +26,7 @@ type pkg struct {
 // graph lists the module's packages and everything they link, once.
 var graph = sync.OnceValues(func() (map[string]pkg, error) {
 	out, err := exec.Command("go", "list", "-deps",
-		"-f", `{{.ImportPath}}{{"\t"}}{{.Standard}}{{"\t"}}{{join .Imports " "}}{{"\t"}}{{join .Deps " "}}`,
+		"-f", `{{.ImportPath}}{{"\t"}}{{.Standard}}{{"\t"}}{{join .Imports " "}}{{"\t"}}{{join .Deps " "}}{{"\t"}}{{.Dir}}{{"\t"}}{{join .GoFiles " "}}`,
 		"../...").Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -35,10 +37,21 @@ var graph = sync.OnceValues(func() (map[string]pkg, error) {
 	g := map[string]pkg{}
 	for line := range strings.Lines(string(out)) {
 		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
-		if len(f) != 4 {
+		if len(f) != 6 {
 			continue
 		}
 		g[f[0]] = pkg{standard: f[1] == "true", imports: strings.Fields(f[2]), deps: strings.Fields(f[3])}
+		if f[0] == module || strings.HasPrefix(f[0], module+"/") {
+			// go test caches a result by the files the test itself
+			// touched; go list's reads are another process's. Looking
+			// at each source file makes an edited import run the rules
+			// again instead of replaying a cached pass.
+			for _, name := range strings.Fields(f[5]) {
+				if _, err := os.Stat(filepath.Join(f[4], name)); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	return g, nil
 })
