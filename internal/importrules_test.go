@@ -19,6 +19,7 @@ const module = "github.com/ratdata/rat"
 // package it links (Deps, the transitive closure), without tests.
 type pkg struct {
 	standard bool
+	source   bool // has Go files besides tests
 	imports  []string
 	deps     []string
 }
@@ -40,7 +41,7 @@ var graph = sync.OnceValues(func() (map[string]pkg, error) {
 		if len(f) != 6 {
 			continue
 		}
-		g[f[0]] = pkg{standard: f[1] == "true", imports: strings.Fields(f[2]), deps: strings.Fields(f[3])}
+		g[f[0]] = pkg{standard: f[1] == "true", source: f[5] != "", imports: strings.Fields(f[2]), deps: strings.Fields(f[3])}
 		if f[0] == module || strings.HasPrefix(f[0], module+"/") {
 			// go test caches a result by the files the test itself
 			// touched; go list's reads are another process's. Looking
@@ -265,5 +266,77 @@ func TestImportedOnlyBy(t *testing.T) {
 				t.Errorf("none of %v imports %s: update the rule", rule.by, target)
 			}
 		})
+	}
+}
+
+// layers are ARCHITECTURE.md's layers, lowest first: a package imports
+// packages of lower layers only, and of its own layer only along the edges
+// sameLayer lists. A package in no layer fails the test until it is placed.
+var layers = []struct {
+	name string
+	pkgs []string
+}{
+	{"vocabulary", []string{""}},
+	{"leaves", []string{"internal/config", "internal/trigger", "internal/orchestrator/dag", "internal/textout", "internal/httpauth",
+		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv"}},
+	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
+		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
+	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace"}},
+	{"work", []string{"internal/pipeline", "internal/docs"}},
+	{"services", []string{"internal/server", "internal/orchestrator"}},
+	{"composition", []string{"internal/app"}},
+	{"program", []string{"internal/cli", "internal/bench", "cmd/rat"}},
+}
+
+// sameLayer are the imports allowed inside a layer.
+var sameLayer = map[string][]string{
+	"internal/metrics":               {"internal/httpauth", "internal/trigger"},
+	"internal/catalog/sqlstore":      {"internal/catalog"},
+	"internal/catalog/catalogtest":   {"internal/catalog", "internal/catalog/sqlstore"},
+	"internal/sqlite":                {"internal/catalog", "internal/catalog/sqlstore"},
+	"internal/postgres":              {"internal/catalog", "internal/catalog/sqlstore"},
+	"internal/objstore/objstoretest": {"internal/objstore"},
+	"internal/duckdb":                {"internal/textout"}, // a leaf, listed for clarity: leaves are below storage
+	"internal/lake/laketest":         {"internal/lake"},
+	"internal/cli":                   {"internal/bench"},
+	"cmd/rat":                        {"internal/cli", "internal/startgc"},
+}
+
+// TestLayers: every package of the module sits in one layer and imports
+// downwards (ARCHITECTURE.md, "Layers").
+func TestLayers(t *testing.T) {
+	t.Parallel()
+	g := loadGraph(t)
+	layer := map[string]int{}
+	for i, l := range layers {
+		for _, p := range l.pkgs {
+			if _, ok := g[full(p)]; !ok {
+				t.Errorf("layer %s lists %s, which go list does not know: update the layers", l.name, full(p))
+			}
+			layer[full(p)] = i
+		}
+	}
+	for path, p := range g {
+		if path != module && !strings.HasPrefix(path, module+"/") || !p.source {
+			continue // not rat's, or tests only (this package)
+		}
+		from, ok := layer[path]
+		if !ok {
+			t.Errorf("%s is in no layer: place it in one (internal/importrules_test.go and ARCHITECTURE.md's layer diagram)", path)
+			continue
+		}
+		for _, imp := range p.imports {
+			to, ok := layer[imp]
+			if !ok {
+				continue // the standard library, third parties, or a package reported above
+			}
+			rel := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
+			switch {
+			case to < from:
+			case to == from && slices.Contains(sameLayer[strings.TrimPrefix(strings.TrimPrefix(path, module), "/")], rel):
+			default:
+				t.Errorf("%s (layer %s) imports %s (layer %s): a package imports downwards only", path, layers[from].name, imp, layers[to].name)
+			}
+		}
 	}
 }
