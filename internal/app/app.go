@@ -6,7 +6,8 @@
 // command, rat serve and rat worker get their objects here; the packages
 // below take them as plain values, never the configuration.
 //
-// Only internal/cli (and cmd) import this package.
+// Only internal/cli and internal/bench import this package
+// (internal/importrules_test.go).
 package app
 
 import (
