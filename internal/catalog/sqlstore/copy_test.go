@@ -384,3 +384,51 @@ func TestCopySchemaKnown(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCopy copies a catalog of 10,000 commits (each changing one of 100
+// tables, with their ref tables) in each direction and reports commits
+// copied per second.
+func BenchmarkCopy(b *testing.B) {
+	const commits = 10_000
+	src := openSQLite(b)
+	for i := range commits {
+		key := rat.TableID{Layer: "raw", Name: fmt.Sprintf("t%d", i%100)}
+		prev := ""
+		if i >= 100 {
+			prev = fmt.Sprintf("raw/t%d/%d.json", i%100, i-100)
+		}
+		if _, err := src.Commit(b.Context(), catalog.CommitRequest{Branch: "main", Author: "bench", Message: fmt.Sprintf("commit %d", i),
+			Changes: []catalog.Change{{Table: key, Expected: prev, Metadata: fmt.Sprintf("raw/t%d/%d.json", i%100, i)}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pg := openPostgres(b)
+	if _, err := sqlstore.Copy(b.Context(), src, pg, sqlstore.CopyOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for _, dir := range []struct {
+		name string
+		src  *sqlstore.Store
+		dst  func(testing.TB) *sqlstore.Store
+	}{
+		{"sqlite-to-sqlite", src, openSQLite},
+		{"sqlite-to-postgres", src, openPostgres},
+		{"postgres-to-postgres", pg, openPostgres},
+		{"postgres-to-sqlite", pg, openSQLite},
+	} {
+		b.Run(dir.name, func(b *testing.B) {
+			var elapsed time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				dst := dir.dst(b)
+				b.StartTimer()
+				start := time.Now()
+				if _, err := sqlstore.Copy(b.Context(), dir.src, dst, sqlstore.CopyOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				elapsed += time.Since(start)
+			}
+			b.ReportMetric(float64(commits*b.N)/elapsed.Seconds(), "commits/s")
+		})
+	}
+}
