@@ -57,6 +57,9 @@ type TableReport struct {
 // CopyReport lists the tables copied, in copy order.
 type CopyReport struct {
 	Tables []TableReport
+	// Locks, set by Plan, counts the source's pipeline locks, which Copy
+	// leaves out: each is held by a run in flight.
+	Locks int64
 }
 
 // column is one column of a copied table.
@@ -123,6 +126,10 @@ func Plan(ctx context.Context, src *Store) (CopyReport, error) {
 			return CopyReport{}, src.fail("plan the copy", err)
 		}
 		rep.Tables = append(rep.Tables, TableReport{Table: t.name, Rows: n})
+	}
+	var err error
+	if rep.Locks, err = src.count(ctx, src.db, "pipeline_locks"); err != nil {
+		return CopyReport{}, src.fail("plan the copy", err)
 	}
 	return rep, nil
 }

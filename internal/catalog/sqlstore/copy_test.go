@@ -354,6 +354,18 @@ func TestCopyRefusesOtherTargets(t *testing.T) {
 			if !rat.IsCode(err, rat.ECONFLICT) || !strings.Contains(err.Error(), "dst2 holds an unfinished copy of another catalog") {
 				t.Fatalf("Copy into a copy of another catalog = %v, want ECONFLICT", err)
 			}
+			// An unfinished copy is no source.
+			if _, err := sqlstore.Copy(t.Context(), dst2, openSQLite(t), sqlstore.CopyOptions{}); !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), "the source catalog is an unfinished copy") {
+				t.Fatalf("Copy from an unfinished copy = %v", err)
+			}
+			// A target at another schema version.
+			dst3 := open(t)
+			if err := dst3.Exec(t.Context(), `INSERT INTO schema_migrations (version, name, applied_us) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sqlstore.Copy(t.Context(), src, dst3, sqlstore.CopyOptions{Target: "dst3"}); !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), "dst3 has schema versions") {
+				t.Fatalf("Copy into another schema version = %v", err)
+			}
 			// A catalog onto itself.
 			if _, err := sqlstore.Copy(t.Context(), src, src, sqlstore.CopyOptions{}); !rat.IsCode(err, rat.ECONFLICT) || !strings.Contains(err.Error(), "same root commit") {
 				t.Fatalf("Copy onto itself = %v", err)
@@ -372,8 +384,14 @@ func TestCopySchemaKnown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rep.Tables) != 11 || rep.Tables[0].Table != "commits" || rep.Tables[0].Rows != 1 {
+			if len(rep.Tables) != 11 || rep.Tables[0].Table != "commits" || rep.Tables[0].Rows != 1 || rep.Locks != 0 {
 				t.Fatalf("Plan of a new catalog = %+v", rep)
+			}
+			if _, err := s.LockPipelines(t.Context(), "main", "r1", []string{"silver.a"}); err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := sqlstore.Plan(t.Context(), s); err != nil || rep.Locks != 1 {
+				t.Fatalf("Plan with a lock held = %+v, %v", rep, err)
 			}
 			if err := s.Exec(t.Context(), `CREATE TABLE surprise (x INTEGER)`); err != nil {
 				t.Fatal(err)
