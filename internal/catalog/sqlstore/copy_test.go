@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,6 +311,77 @@ func testResume(t *testing.T, src *sqlstore.Store, newTarget func(t *testing.T) 
 		_ = last
 		wantSame(t, src, dst)
 	}
+}
+
+// TestCopyKilled kills (SIGKILL) a process in the middle of a copy, after
+// a number of batches, and copies again: the result is the same catalog.
+func TestCopyKilled(t *testing.T) {
+	if os.Getenv("RAT_TEST_COPY_CHILD") != "" {
+		copyChild(t)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	srcPath := filepath.Join(t.TempDir(), "source.db")
+	s, err := sqlite.Open(t.Context(), srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	src := s.SQLStore()
+	fill(t, src)
+	for _, stop := range []int{1, 4, 13} {
+		dstPath := filepath.Join(t.TempDir(), "target.db")
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCopyKilled$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "RAT_TEST_COPY_CHILD=1", "RAT_TEST_COPY_SRC="+srcPath, "RAT_TEST_COPY_DST="+dstPath,
+			fmt.Sprintf("RAT_TEST_COPY_STOP=%d", stop))
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.Exited() {
+			t.Fatalf("the copying process was not killed after %d batches: %v\n%s", stop, err, out)
+		}
+		d, err := sqlite.Open(t.Context(), dstPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		dst := d.SQLStore()
+		if diff, err := sqlstore.Verify(t.Context(), src, dst); err != nil || len(diff) == 0 {
+			t.Fatalf("after the kill the target equals the source already (%v): stop earlier", err)
+		}
+		if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{}); err != nil {
+			t.Fatalf("copy after a kill after %d batches: %v", stop, err)
+		}
+		wantSame(t, src, dst)
+	}
+}
+
+// copyChild copies RAT_TEST_COPY_SRC into RAT_TEST_COPY_DST in batches of
+// 7 rows and kills its own process after RAT_TEST_COPY_STOP batches.
+func copyChild(t *testing.T) {
+	sqlstore.SetCopyBatch(t, 7)
+	stop, err := strconv.Atoi(os.Getenv("RAT_TEST_COPY_STOP"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(path string) *sqlstore.Store {
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.SQLStore()
+	}
+	src, dst := open(os.Getenv("RAT_TEST_COPY_SRC")), open(os.Getenv("RAT_TEST_COPY_DST"))
+	n := 0
+	_, err = sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Progress: func(string, int64, int64) {
+		if n++; n == stop {
+			p, _ := os.FindProcess(os.Getpid())
+			_ = p.Kill()
+			select {} // SIGKILL ends the process
+		}
+	}})
+	t.Fatalf("Copy returned (%v) before it was killed", err)
 }
 
 func TestCopyResumeSQLite(t *testing.T) {
