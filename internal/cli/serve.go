@@ -73,83 +73,79 @@ See SECURITY.md for what a public deployment needs.`,
 			if grace < 0 {
 				return &usageError{msg: fmt.Sprintf("rat serve: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", grace)}
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if listen != "" {
-				a.Config.Listen = listen
-			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			workers := a.Config.MaxParallelPipelines
-			if noWorker {
-				workers = 0
-			}
-			// Every serve replica is a scheduler; River's leader makes sure
-			// one tick a second is worked, by one of them.
-			var q *orchestrator.Queue
-			tick := func(ctx context.Context, now time.Time) error {
-				// Nodes whose worker died go to another one; runs whose
-				// rat run process died end as failed (owner lost).
-				if n, err := q.Reap(ctx, orchestrator.DefaultLease); err != nil {
-					log.Error("reap", "err", err)
-				} else if n > 0 {
-					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				if listen != "" {
+					a.Config.Listen = listen
 				}
-				a.reapRuns(ctx, nil, log)
-				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
-					_, _, err := a.enqueueRun(ctx, q, opts)
+				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+				workers := a.Config.MaxParallelPipelines
+				if noWorker {
+					workers = 0
+				}
+				// Every serve replica is a scheduler; River's leader makes sure
+				// one tick a second is worked, by one of them.
+				var q *orchestrator.Queue
+				tick := func(ctx context.Context, now time.Time) error {
+					// Nodes whose worker died go to another one; runs whose
+					// rat run process died end as failed (owner lost).
+					if n, err := q.Reap(ctx, orchestrator.DefaultLease); err != nil {
+						log.Error("reap", "err", err)
+					} else if n > 0 {
+						log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
+					}
+					a.reapRuns(ctx, nil, log)
+					return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
+						_, _, err := a.enqueueRun(ctx, q, opts)
+						return err
+					}, log)
+				}
+				// Scrapes start with the server, once the queue is open.
+				waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
+				m, err := a.newMetrics(workers > 0, true, waiting, log)
+				if err != nil {
 					return err
-				}, log)
-			}
-			// Scrapes start with the server, once the queue is open.
-			waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
-			m, err := a.newMetrics(workers > 0, true, waiting, log)
-			if err != nil {
-				return err
-			}
-			q, err = a.openQueue(ctx, workers, tick, log, m)
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			srv, err := a.newServer(ctx, log, q, m)
-			if err != nil {
-				return err
-			}
-			a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
-			a.onScheduleFire = m.ScheduleFired
-			if err := q.Start(ctx); err != nil {
-				return err
-			}
-			// Stopping is bounded by one deadline: the queue claims no more
-			// jobs and its nodes finish (or go back to the queue), while the
-			// HTTP requests finish. Requests waiting for a run stop waiting
-			// when the queue has stopped (the run goes on elsewhere).
-			stopBoth := func() error {
-				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-				defer cancel()
-				queueStopped := make(chan struct{})
-				go func() {
-					defer close(queueStopped)
+				}
+				q, err = a.openQueue(ctx, workers, tick, log, m)
+				if err != nil {
+					return err
+				}
+				defer q.Close()
+				srv, err := a.newServer(ctx, log, q, m)
+				if err != nil {
+					return err
+				}
+				a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
+				a.onScheduleFire = m.ScheduleFired
+				if err := q.Start(ctx); err != nil {
+					return err
+				}
+				// Stopping is bounded by one deadline: the queue claims no more
+				// jobs and its nodes finish (or go back to the queue), while the
+				// HTTP requests finish. Requests waiting for a run stop waiting
+				// when the queue has stopped (the run goes on elsewhere).
+				stopBoth := func() error {
+					c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+					defer cancel()
+					queueStopped := make(chan struct{})
+					go func() {
+						defer close(queueStopped)
+						_ = q.Stop(c)
+					}()
+					err := srv.Stop(c)
+					<-queueStopped
+					return err
+				}
+				if err := srv.Start(ctx); err != nil {
+					c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+					defer cancel()
 					_ = q.Stop(c)
-				}()
-				err := srv.Stop(c)
-				<-queueStopped
-				return err
-			}
-			if err := srv.Start(ctx); err != nil {
-				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-				defer cancel()
-				_ = q.Stop(c)
-				return err
-			}
-			log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
-			<-ctx.Done()
-			log.Info("shutting down")
-			return stopBoth()
+					return err
+				}
+				log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
+				<-ctx.Done()
+				log.Info("shutting down")
+				return stopBoth()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
