@@ -99,6 +99,20 @@ func statuses(r *rat.RunDetail) string {
 	return strings.Join(out, " ")
 }
 
+// enqueueBuilding enqueues a run into main on q and waits until e builds
+// its first node.
+func (e *testExec) enqueueBuilding(t *testing.T, q *Queue) (id string, job int64) {
+	t.Helper()
+	id, job, err := q.Enqueue(context.Background(), RunArgs{Target: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(e.built()) == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return id, job
+}
+
 func start(t *testing.T, q *Queue) {
 	t.Helper()
 	if err := q.Start(context.Background()); err != nil {
@@ -217,16 +231,7 @@ func TestDAGTakeover(t *testing.T) {
 		}
 		w := open(Config{Workers: 2, Exec: exec})
 		start(t, w)
-		if _, _, err := w.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for len(exec.built()) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("slow never started")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		exec.enqueueBuilding(t, w)
 		// Nothing is stale yet; a frozen clock makes the heartbeat old.
 		if n, err := w.Reap(ctx, time.Hour); err != nil || n != 0 {
 			t.Fatalf("Reap with a fresh heartbeat = %d, %v", n, err)
@@ -270,13 +275,7 @@ func TestDAGCancel(t *testing.T) {
 		}
 		w := open(Config{Workers: 1, Exec: exec})
 		start(t, w)
-		id, job, err := w.Enqueue(ctx, RunArgs{Target: "main"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for len(exec.built()) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		id, job := exec.enqueueBuilding(t, w)
 		state, err := w.CancelRun(ctx, id)
 		if err != nil || state != "running" {
 			t.Fatalf("CancelRun = %q, %v", state, err)
@@ -314,12 +313,7 @@ func TestDAGHandBack(t *testing.T) {
 		if err := leaving.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := leaving.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
-			t.Fatal(err)
-		}
-		for len(exec.built()) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		exec.enqueueBuilding(t, leaving)
 		stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		_ = leaving.Stop(stopCtx)
@@ -357,12 +351,7 @@ func TestDAGGracefulStop(t *testing.T) {
 		if err := leaving.Start(signal); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := leaving.Enqueue(context.Background(), RunArgs{Target: "main"}); err != nil {
-			t.Fatal(err)
-		}
-		for len(exec.built()) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		exec.enqueueBuilding(t, leaving)
 		sigterm()
 		stopped := make(chan error, 1)
 		go func() {
