@@ -87,6 +87,18 @@ func (e *testExec) wait(t *testing.T) *rat.RunDetail {
 	}
 }
 
+// waitFor waits for the run to complete and checks its nodes' statuses and
+// the builds made (node#attempt@worker, in order).
+func (e *testExec) waitFor(t *testing.T, wantStatuses, wantBuilds string) {
+	t.Helper()
+	if got := statuses(e.wait(t)); got != wantStatuses {
+		t.Fatalf("nodes: %s, want %s", got, wantStatuses)
+	}
+	if got := strings.Join(e.built(), " "); got != wantBuilds {
+		t.Fatalf("builds: %s, want %s", got, wantBuilds)
+	}
+}
+
 func statuses(r *rat.RunDetail) string {
 	var out []string
 	for _, n := range r.Nodes {
@@ -245,10 +257,7 @@ func TestDAGTakeover(t *testing.T) {
 		if n, err := w.Reap(ctx, time.Minute); err != nil || n != 1 {
 			t.Fatalf("Reap = %d, %v; want 1", n, err)
 		}
-		res := exec.wait(t)
-		if got := statuses(res); got != "slow=success after=success" {
-			t.Fatalf("nodes: %s", got)
-		}
+		exec.waitFor(t, "slow=success after=success", "slow#1@q slow#2@q after#1@q")
 		select {
 		case cause := <-lost:
 			if !strings.Contains(cause, "handed to another worker") {
@@ -256,9 +265,6 @@ func TestDAGTakeover(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the first attempt never learnt it lost the node")
-		}
-		if got := strings.Join(exec.built(), " "); got != "slow#1@q slow#2@q after#1@q" {
-			t.Fatalf("builds: %s", got)
 		}
 	})
 }
@@ -318,13 +324,7 @@ func TestDAGHandBack(t *testing.T) {
 		defer cancel()
 		_ = leaving.Stop(stopCtx)
 		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
-		res := exec.wait(t)
-		if got := statuses(res); got != "x=success" {
-			t.Fatalf("nodes: %s", got)
-		}
-		if got := strings.Join(exec.built(), " "); got != "x#1@leaving x#2@staying" {
-			t.Fatalf("builds: %s", got)
-		}
+		exec.waitFor(t, "x=success", "x#1@leaving x#2@staying")
 	})
 }
 
@@ -368,12 +368,6 @@ func TestDAGGracefulStop(t *testing.T) {
 			t.Fatalf("builds after the stop: %s", got)
 		}
 		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
-		res := exec.wait(t)
-		if got := statuses(res); got != "x=success y=success" {
-			t.Fatalf("nodes: %s", got)
-		}
-		if got := strings.Join(exec.built(), " "); got != "x#1@leaving y#1@staying" {
-			t.Fatalf("builds: %s", got)
-		}
+		exec.waitFor(t, "x=success y=success", "x#1@leaving y#1@staying")
 	})
 }
