@@ -1,6 +1,7 @@
 package rat
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -112,6 +113,64 @@ type Run struct {
 	// CancelRequested asks the owner to stop the run (rat runs cancel); it
 	// sees the request at its next heartbeat.
 	CancelRequested bool
+}
+
+// Heartbeat runs an owner's heartbeat: it calls beat every interval, in a
+// goroutine, until beat returns false, ctx ends or stop is called. stop
+// returns once the goroutine has ended; call it once.
+func Heartbeat(ctx context.Context, every time.Duration, beat func() (again bool)) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !beat() {
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// RunSummary is a run as the API lists it (GET /api/v1/runs, the
+// overview): the record without its detail.
+type RunSummary struct {
+	ID       string     `json:"id"`
+	Target   string     `json:"target"`
+	Status   RunStatus  `json:"status"`
+	Trigger  string     `json:"trigger"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished,omitempty"` // nil while running
+	// Pipelines are the pipelines the run built, as far as recorded (GET
+	// /runs only).
+	Pipelines []string `json:"pipelines,omitempty"`
+}
+
+// Summary returns r as the API lists it, its times in UTC.
+func (r Run) Summary() RunSummary {
+	s := RunSummary{ID: r.ID, Target: r.Target, Status: r.Status, Trigger: r.Trigger, Started: r.Started.UTC()}
+	if !r.Finished.IsZero() {
+		f := r.Finished.UTC()
+		s.Finished = &f
+	}
+	return s
+}
+
+// Record returns the run record s summarises, without its detail.
+func (s RunSummary) Record() Run {
+	r := Run{ID: s.ID, Target: s.Target, Status: s.Status, Trigger: s.Trigger, Started: s.Started}
+	if s.Finished != nil {
+		r.Finished = *s.Finished
+	}
+	return r
 }
 
 // RunDetail reports a run: what rat run prints with --json, the API's run

@@ -1,7 +1,9 @@
 package rat
 
 import (
+	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -118,5 +120,84 @@ func TestRunFailure(t *testing.T) {
 				t.Errorf("Failure() = %q, want it to start with %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestRunSummaryJSON: a run as the API lists it carries its times in UTC, no
+// finish while it runs, and decodes back to the same record (rat runs list
+// --server reads it so).
+func TestRunSummaryJSON(t *testing.T) {
+	t.Parallel()
+	east := time.FixedZone("east", 3600)
+	started := time.Date(2026, 1, 2, 7, 0, 0, 0, east)
+	for _, run := range []Run{
+		{ID: "r1", Target: "main", Status: RunSuccess, Trigger: "schedule", Started: started, Finished: started.Add(90 * time.Second)},
+		{ID: "r2", Target: "dev", Status: RunRunning, Trigger: "manual", Started: started},
+	} {
+		b, err := json.Marshal(run.Summary())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["started"] != "2026-01-02T06:00:00Z" || m["status"] != string(run.Status) {
+			t.Errorf("%s: %s", run.ID, b)
+		}
+		if _, ok := m["finished"]; ok != !run.Finished.IsZero() {
+			t.Errorf("%s: finished present = %v in %s", run.ID, ok, b)
+		}
+		var s RunSummary
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		back := s.Record()
+		if back.ID != run.ID || back.Target != run.Target || back.Status != run.Status || back.Trigger != run.Trigger ||
+			!back.Started.Equal(run.Started) || !back.Finished.Equal(run.Finished) {
+			t.Errorf("%s: decoded %+v, want %+v", run.ID, back, run)
+		}
+	}
+}
+
+// TestHeartbeat: beat runs until it returns false; stop ends the beats and
+// returns once no beat runs any more, and no beat starts after ctx ended.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	ended := make(chan struct{})
+	stop := Heartbeat(context.Background(), time.Millisecond, func() bool {
+		if n.Add(1) == 3 {
+			close(ended)
+			return false
+		}
+		return true
+	})
+	<-ended
+	stop()
+	if got := n.Load(); got != 3 {
+		t.Errorf("%d beats, want 3: beat returned false at the third", got)
+	}
+
+	n.Store(0)
+	stop = Heartbeat(context.Background(), time.Millisecond, func() bool { n.Add(1); return true })
+	for n.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	after := n.Load()
+	time.Sleep(20 * time.Millisecond)
+	if n.Load() != after {
+		t.Errorf("beats went on after stop: %d, then %d", after, n.Load())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n.Store(0)
+	stop = Heartbeat(ctx, time.Millisecond, func() bool { n.Add(1); return true })
+	time.Sleep(20 * time.Millisecond)
+	stop()
+	if n.Load() > 1 {
+		t.Errorf("%d beats after ctx ended", n.Load())
 	}
 }

@@ -155,28 +155,19 @@ func benchQuery(ctx context.Context, out io.Writer, a *app.App, o QueryOptions, 
 	logSum := 0.0
 	for _, q := range queries {
 		var rt, pt []time.Duration
+		engines := []struct {
+			run   func(string) (time.Duration, error)
+			times *[]time.Duration
+		}{{runRat, &rt}, {runPlain, &pt}}
 		for r := 0; r < reps; r++ {
 			// Alternate the order so neither engine always runs on a warmer machine.
-			if r%2 == 0 {
-				d, err := runRat(q.sql)
+			for i := range engines {
+				e := engines[(r+i)%len(engines)]
+				d, err := e.run(q.sql)
 				if err != nil {
 					return err
 				}
-				rt = append(rt, d)
-				if d, err = runPlain(q.sql); err != nil {
-					return err
-				}
-				pt = append(pt, d)
-			} else {
-				d, err := runPlain(q.sql)
-				if err != nil {
-					return err
-				}
-				pt = append(pt, d)
-				if d, err = runRat(q.sql); err != nil {
-					return err
-				}
-				rt = append(rt, d)
+				*e.times = append(*e.times, d)
 			}
 		}
 		rm, pm := median(rt), median(pt)

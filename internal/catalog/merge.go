@@ -103,11 +103,11 @@ func (c *Iceberg) merge(ctx context.Context, source string, opts MergeOptions) (
 		res.UpToDate, res.Commit = true, target.Head
 		return res, nil
 	}
-	baseTables, err := tableMap(ctx, c.store, base)
+	baseTables, err := TableMap(ctx, c.store, base)
 	if err != nil {
 		return res, err
 	}
-	srcTables, err := tableMap(ctx, c.store, srcHead)
+	srcTables, err := TableMap(ctx, c.store, srcHead)
 	if err != nil {
 		return res, err
 	}
@@ -123,7 +123,7 @@ func (c *Iceberg) merge(ctx context.Context, source string, opts MergeOptions) (
 		res.Commit = srcHead
 		return res, nil
 	}
-	tgtTables, err := tableMap(ctx, c.store, target.Head)
+	tgtTables, err := TableMap(ctx, c.store, target.Head)
 	if err != nil {
 		return res, err
 	}
@@ -348,7 +348,8 @@ func isHex(s string) bool {
 	return true
 }
 
-func tableMap(ctx context.Context, store Store, commit string) (map[rat.TableID]string, error) {
+// TableMap returns the tables at a commit: each one's metadata location.
+func TableMap(ctx context.Context, store Store, commit string) (map[rat.TableID]string, error) {
 	entries, err := store.TablesAt(ctx, commit)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/ratdata/rat"
@@ -28,24 +29,20 @@ func newRefCreateCmd(g *globals, kind rat.RefKind) *cobra.Command {
 			if err := rat.ValidateUserRefName(name, kind); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if from == "" {
-				from = a.Config.Branch
-			}
-			head, err := catalog.ResolveRef(ctx, a.Store, from)
-			if err != nil {
-				return err
-			}
-			if err := a.Store.CreateRef(ctx, rat.Ref{Name: name, Kind: kind, Head: head}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s at %s (from %s)\n", kind, name, rat.ShortID(head), from)
-			return nil
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				if from == "" {
+					from = a.Config.Branch
+				}
+				head, err := catalog.ResolveRef(ctx, a.Store, from)
+				if err != nil {
+					return err
+				}
+				if err := a.Store.CreateRef(ctx, rat.Ref{Name: name, Kind: kind, Head: head}); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "created %s %s at %s (from %s)\n", kind, name, rat.ShortID(head), from)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "branch, tag or commit to start from (default: the configured branch, main)")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/ratdata/rat"
@@ -19,24 +20,20 @@ func newRefDeleteCmd(g *globals, kind rat.RefKind) *cobra.Command {
 		Example: "  rat " + string(kind) + " delete " + map[rat.RefKind]string{rat.Branch: "dev", rat.Tag: "v1"}[kind],
 		Args:    exactArgs(1, "the "+string(kind)+"'s name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ref, err := a.Store.Ref(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if ref.Kind != kind {
-				return rat.Errorf(rat.EINVALID, "%s is a %s, not a %s: use 'rat %s delete %s'", ref.Name, ref.Kind, kind, ref.Kind, ref.Name)
-			}
-			if err := a.Store.DeleteRef(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s %s (was at %s)\n", kind, ref.Name, rat.ShortID(ref.Head))
-			return nil
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				ref, err := a.Store.Ref(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if ref.Kind != kind {
+					return rat.Errorf(rat.EINVALID, "%s is a %s, not a %s: use 'rat %s delete %s'", ref.Name, ref.Kind, kind, ref.Kind, ref.Name)
+				}
+				if err := a.Store.DeleteRef(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s %s (was at %s)\n", kind, ref.Name, rat.ShortID(ref.Head))
+				return nil
+			})
 		},
 	}
 }

@@ -2,13 +2,7 @@ package cli
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -79,15 +73,9 @@ func TestClusterPipelines(t *testing.T) {
 func TestClusterRun(t *testing.T) {
 	t.Parallel()
 	u := newUser(t, true)
-	slowFile := filepath.Join(t.TempDir(), "slow.csv")
-	setSlow := func(n int64) {
-		t.Helper()
-		if err := os.WriteFile(slowFile, []byte(fmt.Sprintf("n\n%d\n", n)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setSlow(100_000_000_000) // minutes of work: the node runs until its worker is killed
-	u.env = append(u.env, "SLOW_FILE="+slowFile, "RAT_MAX_PARALLEL_PIPELINES=1")
+	// Minutes of work: the node runs until its worker is killed.
+	setSlow := slowKnob(t, u, 100_000_000_000)
+	u.env = append(u.env, "RAT_MAX_PARALLEL_PIPELINES=1")
 	u.write("workspace.yaml", "name: cluster\n")
 	files := map[string]string{
 		"bronze/customers.sql": "SELECT range AS id, 'c' || range AS name FROM range(100)",
@@ -131,64 +119,29 @@ func TestClusterRun(t *testing.T) {
 	id := postRun(t, base, `{"selectors": ["tag:dag"]}`)
 
 	// Find the worker building silver.slow from the queue's DAG rows.
-	db, err := sql.Open("pgx", catalogURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var owner string
-	deadline := time.Now().Add(2 * time.Minute)
-	for owner == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("silver.slow never started: %s", u.ok("runs", "show", id))
-		}
-		err := db.QueryRow(`SELECT owner FROM rat_dag_nodes WHERE run_id = $1 AND pipeline = 'silver.slow' AND state = 'running'`, id).Scan(&owner)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	db := openQueueDB(t, u)
+	victim := workerOwning(t, workers, waitNodeRunning(t, u, db, id, "silver.slow"))
 	time.Sleep(time.Second) // well into the node
-	var victim *exec.Cmd
-	for pid, w := range workers {
-		if strings.Contains(owner, fmt.Sprintf("-%d-", pid)) {
-			victim = w
-		}
-	}
-	if victim == nil {
-		t.Fatalf("no worker process owns silver.slow (owner %q)", owner)
-	}
-	setSlow(1000) // the next attempt is quick
+	setSlow(1000)           // the next attempt is quick
 	if err := victim.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = victim.Wait()
 	t.Logf("killed worker %d while it built silver.slow", victim.Process.Pid)
 
-	if msg := waitRunStatus(t, u, id, "success"); msg != "" {
-		t.Fatalf("run %s: %s", id, msg)
-	}
-	var res struct {
-		Nodes []struct {
-			Pipeline, Status, Worker string
-			Attempts                 int
-		}
-	}
-	if err := json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &res); err != nil {
-		t.Fatal(err)
-	}
+	nodes := successfulRunNodes(t, u, id)
 	spread := map[string]bool{}
-	for _, n := range res.Nodes {
+	for _, n := range nodes {
 		if n.Status != "success" || n.Worker == "" {
 			t.Fatalf("node %+v", n)
 		}
 		spread[n.Worker] = true
-		if n.Pipeline == "silver.slow" && (n.Attempts != 2 || strings.Contains(n.Worker, fmt.Sprintf("-%d-", victim.Process.Pid))) {
+		if n.Pipeline == "silver.slow" && (n.Attempts != 2 || ownedBy(n.Worker, victim.Process.Pid)) {
 			t.Fatalf("silver.slow should be built by another worker in attempt 2: %+v", n)
 		}
 	}
-	if len(res.Nodes) != 12 || len(spread) < 2 {
-		t.Fatalf("%d nodes on %d worker(s), want 12 on several", len(res.Nodes), len(spread))
+	if len(nodes) != 12 || len(spread) < 2 {
+		t.Fatalf("%d nodes on %d worker(s), want 12 on several", len(nodes), len(spread))
 	}
 	// Correct data, each row once.
 	want := map[string]string{

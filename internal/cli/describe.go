@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -33,39 +34,35 @@ the table as it is now later with 'rat query --at ID'.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			info, err := a.Lake.Describe(ctx, a.Config.Branch, id, files || asJSON)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if snapshotID {
-				switch {
-				case info.Kind == "view":
-					return rat.Errorf(rat.EINVALID, "%s is a view: it has no snapshots (its SQL runs at query time)", info.Table)
-				case info.Snapshot == 0:
-					return rat.Errorf(rat.ENOTFOUND, "%s on %s has no snapshot yet: load or build it first", info.Table, info.Ref)
+			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
+				info, err := a.Lake.Describe(ctx, a.Config.Branch, id, files || asJSON)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintln(out, info.Snapshot)
+				out := cmd.OutOrStdout()
+				if snapshotID {
+					switch {
+					case info.Kind == "view":
+						return rat.Errorf(rat.EINVALID, "%s is a view: it has no snapshots (its SQL runs at query time)", info.Table)
+					case info.Snapshot == 0:
+						return rat.Errorf(rat.ENOTFOUND, "%s on %s has no snapshot yet: load or build it first", info.Table, info.Ref)
+					}
+					fmt.Fprintln(out, info.Snapshot)
+					return nil
+				}
+				if asJSON {
+					return textout.JSON(out, info)
+				}
+				if info.Kind == "view" {
+					// A view stores its SQL, no rows: they are computed when it is read.
+					fmt.Fprintf(out, "view      %s on %s\n", info.Table, info.Ref)
+					fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
+					fmt.Fprintln(out, strings.TrimSpace(info.SQL))
+					return nil
+				}
+				printTableInfo(out, info, files)
 				return nil
-			}
-			if asJSON {
-				return textout.JSON(out, info)
-			}
-			if info.Kind == "view" {
-				// A view stores its SQL, no rows: they are computed when it is read.
-				fmt.Fprintf(out, "view      %s on %s\n", info.Table, info.Ref)
-				fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
-				fmt.Fprintln(out, strings.TrimSpace(info.SQL))
-				return nil
-			}
-			printTableInfo(out, info, files)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch or tag (default: the configured branch, main)")

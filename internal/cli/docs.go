@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,53 +27,49 @@ Files are overwritten; pages of removed pipelines are left in place.`,
   rat docs -o site/data`,
 		Args: exactArgs(0, "no arguments (the output directory is -o DIR)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ws, err := a.loadWorkspace(ctx)
-			if err != nil {
-				return err
-			}
-			// The callback cannot fail, so the first error other than "no
-			// such table" is kept and returned after generating.
-			var describeErr error
-			columns := func(id rat.TableID) ([]docs.ColumnInfo, bool) {
-				info, err := a.Lake.Describe(ctx, a.Config.Branch, id, false)
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				ws, err := a.loadWorkspace(ctx)
 				if err != nil {
-					if !rat.IsCode(err, rat.ENOTFOUND) && describeErr == nil {
-						describeErr = fmt.Errorf("describe %s: %w", id, err)
+					return err
+				}
+				// The callback cannot fail, so the first error other than "no
+				// such table" is kept and returned after generating.
+				var describeErr error
+				columns := func(id rat.TableID) ([]docs.ColumnInfo, bool) {
+					info, err := a.Lake.Describe(ctx, a.Config.Branch, id, false)
+					if err != nil {
+						if !rat.IsCode(err, rat.ENOTFOUND) && describeErr == nil {
+							describeErr = fmt.Errorf("describe %s: %w", id, err)
+						}
+						return nil, false
 					}
-					return nil, false
+					if info.Kind == "view" { // a stored definition: no schema of its own
+						return nil, false
+					}
+					cols := make([]docs.ColumnInfo, len(info.Columns))
+					for i, c := range info.Columns {
+						cols[i] = docs.ColumnInfo{Name: c.Name, Type: c.Type}
+					}
+					return cols, true
 				}
-				if info.Kind == "view" { // a stored definition: no schema of its own
-					return nil, false
+				files, err := docs.Generate(ws, columns)
+				if err != nil {
+					return err
 				}
-				cols := make([]docs.ColumnInfo, len(info.Columns))
-				for i, c := range info.Columns {
-					cols[i] = docs.ColumnInfo{Name: c.Name, Type: c.Type}
+				if describeErr != nil {
+					return describeErr
 				}
-				return cols, true
-			}
-			files, err := docs.Generate(ws, columns)
-			if err != nil {
-				return err
-			}
-			if describeErr != nil {
-				return describeErr
-			}
-			dir := outDir
-			if dir == "" {
-				dir = filepath.Join(ws.Dir, "docs")
-			}
-			if err := writeDocs(dir, files); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s (%s and one page per pipeline)\n",
-				textout.Plural(int64(len(files)), "file"), dir, docs.ReadmeFile)
-			return nil
+				dir := outDir
+				if dir == "" {
+					dir = filepath.Join(ws.Dir, "docs")
+				}
+				if err := writeDocs(dir, files); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s to %s (%s and one page per pipeline)\n",
+					textout.Plural(int64(len(files)), "file"), dir, docs.ReadmeFile)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&outDir, "output", "o", "", "directory to write into (default: docs/ in the workspace)")

@@ -85,15 +85,9 @@ func TestCrashSafety(t *testing.T) {
 	span := time.Since(start)
 	kills := 0
 	for i := 0; i < 20; i++ {
-		c := u.cmd("load", "big.csv", "--into", "bronze.crash")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(rng.Int63n(int64(span) + 1)))
-		if err := c.Process.Signal(syscall.SIGKILL); err == nil {
+		if killAtRandom(t, u, rng, span, "load", "big.csv", "--into", "bronze.crash") {
 			kills++
 		}
-		_ = c.Wait()
 		n, err := strconv.Atoi(u.count("bronze.crash"))
 		if err != nil {
 			t.Fatal(err)
@@ -144,15 +138,9 @@ func TestRunCrashSafety(t *testing.T) {
 	kills := 0
 	for i := 0; i < 8; i++ {
 		u.write(fmt.Sprintf("landing/orders/extra_%d.csv", i), fmt.Sprintf("order_id,customer_id,status,amount,updated_at\n%d,1,placed,1.00,2030-01-%02d 00:00:00\n", 5000+i, i+1))
-		c := u.cmd("run")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(rng.Int63n(int64(span) + 1)))
-		if err := c.Process.Signal(syscall.SIGKILL); err == nil {
+		if killAtRandom(t, u, rng, span, "run") {
 			kills++
 		}
-		_ = c.Wait()
 		consistent(fmt.Sprintf("after kill %d", i))
 	}
 	if kills == 0 {
@@ -163,4 +151,19 @@ func TestRunCrashSafety(t *testing.T) {
 	if n := u.count("silver.orders"); n != "1008" {
 		t.Fatalf("silver.orders = %s, want 1008: every file consumed exactly once", n)
 	}
+}
+
+// killAtRandom starts rat with args, kills it (SIGKILL) at a random moment
+// within span and waits for it; it reports whether the process was still
+// there to kill.
+func killAtRandom(t *testing.T, u *ratUser, rng *rand.Rand, span time.Duration, args ...string) bool {
+	t.Helper()
+	c := u.cmd(args...)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Duration(rng.Int63n(int64(span) + 1)))
+	killed := c.Process.Signal(syscall.SIGKILL) == nil
+	_ = c.Wait()
+	return killed
 }

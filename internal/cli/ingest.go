@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -48,40 +49,36 @@ or --sheet NAME). A directory ingests the files in it.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			start := time.Now()
-			tmp := filepath.Join(a.Config.StateDir, "tmp")
-			if err := os.MkdirAll(tmp, 0o755); err != nil {
-				return err
-			}
-			// A workbook with several sheets, without --sheet, gives one
-			// table per sheet: <table>_<sheet>.
-			jobs, err := ingest.Targets(id, files, sheet, tmp)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			var results []pipeline.IngestResult
-			for _, j := range jobs {
-				res, err := pipeline.Ingest(ctx, a.Lake, a.Config.Branch, j.Table, j.Files, j.Sheet, tmp, evolve, start)
+			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
+				start := time.Now()
+				tmp := filepath.Join(a.Config.StateDir, "tmp")
+				if err := os.MkdirAll(tmp, 0o755); err != nil {
+					return err
+				}
+				// A workbook with several sheets, without --sheet, gives one
+				// table per sheet: <table>_<sheet>.
+				jobs, err := ingest.Targets(id, files, sheet, tmp)
 				if err != nil {
-					return fmt.Errorf("ingest into %s: %w", j.Table, err)
+					return err
 				}
-				results = append(results, res)
+				out := cmd.OutOrStdout()
+				var results []pipeline.IngestResult
+				for _, j := range jobs {
+					res, err := pipeline.Ingest(ctx, a.Lake, a.Config.Branch, j.Table, j.Files, j.Sheet, tmp, evolve, start)
+					if err != nil {
+						return fmt.Errorf("ingest into %s: %w", j.Table, err)
+					}
+					results = append(results, res)
+					if asJSON {
+						continue
+					}
+					printIngested(out, j.Table, res, a.Config.Branch, start)
+				}
 				if asJSON {
-					continue
+					return textout.JSON(out, results)
 				}
-				printIngested(out, j.Table, res, a.Config.Branch, start)
-			}
-			if asJSON {
-				return textout.JSON(out, results)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&into, "into", "", "target table as layer.name (required)")

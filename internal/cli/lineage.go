@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -17,46 +18,42 @@ func newLineageCmd(g *globals) *cobra.Command {
   rat lineage +gold.daily_revenue
   rat lineage --format mermaid > lineage.md`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ws, err := a.loadWorkspace(ctx)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch format {
-			case "mermaid":
-				fmt.Fprint(out, ws.Mermaid())
-				return nil
-			case "dot":
-				fmt.Fprint(out, ws.DOT())
-				return nil
-			case "json":
-				return textout.JSON(out, ws.Lineage())
-			case "text":
-			default:
-				return &usageError{msg: "rat lineage: --format wants text, dot, mermaid or json"}
-			}
-			selected, err := ws.Select(args, nil)
-			if err != nil {
-				return err
-			}
-			for _, p := range selected {
-				ups := make([]string, len(p.Refs))
-				for i, r := range p.Refs {
-					ups[i] = r.String()
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				ws, err := a.loadWorkspace(ctx)
+				if err != nil {
+					return err
 				}
-				line := p.ID.String()
-				if len(ups) > 0 {
-					line += " ← " + strings.Join(ups, ", ")
+				out := cmd.OutOrStdout()
+				switch format {
+				case "mermaid":
+					fmt.Fprint(out, ws.Mermaid())
+					return nil
+				case "dot":
+					fmt.Fprint(out, ws.DOT())
+					return nil
+				case "json":
+					return textout.JSON(out, ws.Lineage())
+				case "text":
+				default:
+					return &usageError{msg: "rat lineage: --format wants text, dot, mermaid or json"}
 				}
-				fmt.Fprintln(out, line)
-			}
-			return nil
+				selected, err := ws.Select(args, nil)
+				if err != nil {
+					return err
+				}
+				for _, p := range selected {
+					ups := make([]string, len(p.Refs))
+					for i, r := range p.Refs {
+						ups[i] = r.String()
+					}
+					line := p.ID.String()
+					if len(ups) > 0 {
+						line += " ← " + strings.Join(ups, ", ")
+					}
+					fmt.Fprintln(out, line)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text, dot, mermaid or json")

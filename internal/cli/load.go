@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -60,26 +61,22 @@ columns have no types); a 0-row Parquet file creates its typed empty table.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			for _, f := range skipped {
-				fmt.Fprintf(out, "skipped %s: %s\n", filepath.Base(f.Name), f.Emptiness())
-			}
-			if len(rows) == 0 {
-				var done bool
-				if source, done, err = loadNothing(cmd, a, id, m, empty, source); done || err != nil {
+			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
+				if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
 					return err
 				}
-			}
-			return loadWrite(cmd, a, id, m, evolve, source, read, empty)
+				out := cmd.OutOrStdout()
+				for _, f := range skipped {
+					fmt.Fprintf(out, "skipped %s: %s\n", filepath.Base(f.Name), f.Emptiness())
+				}
+				if len(rows) == 0 {
+					var done bool
+					if source, done, err = loadNothing(cmd, a, id, m, empty, source); done || err != nil {
+						return err
+					}
+				}
+				return loadWrite(cmd, a, id, m, evolve, source, read, empty)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&into, "into", "", "target table as layer.name (required)")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/ratdata/rat"
@@ -25,44 +26,40 @@ func newLogCmd(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ref := a.Config.Branch
-			if len(args) == 1 {
-				ref = args[0]
-			}
-			head, err := catalog.ResolveRef(ctx, a.Store, ref)
-			if err != nil {
-				return err
-			}
-			commits, err := a.Store.Log(ctx, head, limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return textout.JSON(cmd.OutOrStdout(), logEntries(commits))
-			}
-			rows := make([][]string, len(commits))
-			for i, c := range commits {
-				tables := make([]string, len(c.Changes))
-				for j, ch := range c.Changes {
-					tables[j] = ch.Table.String()
-					if ch.Metadata == "" {
-						tables[j] += " (dropped)"
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				ref := a.Config.Branch
+				if len(args) == 1 {
+					ref = args[0]
+				}
+				head, err := catalog.ResolveRef(ctx, a.Store, ref)
+				if err != nil {
+					return err
+				}
+				commits, err := a.Store.Log(ctx, head, limit)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return textout.JSON(cmd.OutOrStdout(), logEntries(commits))
+				}
+				rows := make([][]string, len(commits))
+				for i, c := range commits {
+					tables := make([]string, len(c.Changes))
+					for j, ch := range c.Changes {
+						tables[j] = ch.Table.String()
+						if ch.Metadata == "" {
+							tables[j] += " (dropped)"
+						}
 					}
+					msg := c.Message
+					if len(c.Parents) > 1 {
+						msg = "⑂ " + msg
+					}
+					rows[i] = []string{rat.ShortID(c.ID), c.Time.Format("2006-01-02 15:04:05"), c.Author, msg, strings.Join(tables, ", ")}
 				}
-				msg := c.Message
-				if len(c.Parents) > 1 {
-					msg = "⑂ " + msg
-				}
-				rows[i] = []string{rat.ShortID(c.ID), c.Time.Format("2006-01-02 15:04:05"), c.Author, msg, strings.Join(tables, ", ")}
-			}
-			textout.Table(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
-			return nil
+				textout.Table(cmd.OutOrStdout(), []string{"COMMIT", "TIME (UTC)", "AUTHOR", "MESSAGE", "TABLES"}, rows)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many commits (0 = all)")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/ratdata/rat"
@@ -26,46 +27,42 @@ conflicting table is named. --dry-run shows what would happen.`,
   rat merge feature/x --into staging --dry-run`,
 		Args: exactArgs(1, "the branch, tag or commit to merge"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": into})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
-				return err
-			}
-			res, err := a.Lake.Catalog(a.Config.Branch).Merge(ctx, args[0], catalog.MergeOptions{DryRun: dryRun, Message: message})
-			out := cmd.OutOrStdout()
-			if asJSON && (err == nil || len(res.Conflicts()) > 0) {
-				if jerr := textout.JSON(out, res); jerr != nil {
-					return jerr
+			return g.withApp(cmd, into, func(ctx context.Context, a *app) error {
+				if err := a.RequireBranch(ctx, a.Config.Branch); err != nil {
+					return err
 				}
-				return err
-			}
-			if err != nil {
-				if len(res.Conflicts()) > 0 {
-					printMergeTables(out, res)
+				res, err := a.Lake.Catalog(a.Config.Branch).Merge(ctx, args[0], catalog.MergeOptions{DryRun: dryRun, Message: message})
+				out := cmd.OutOrStdout()
+				if asJSON && (err == nil || len(res.Conflicts()) > 0) {
+					if jerr := textout.JSON(out, res); jerr != nil {
+						return jerr
+					}
+					return err
 				}
-				return err
-			}
-			verb := "merged"
-			if dryRun {
-				verb = "would merge"
-			}
-			switch {
-			case res.UpToDate:
-				fmt.Fprintf(out, "%s is already up to date with %s\n", res.Target, res.Source)
+				if err != nil {
+					if len(res.Conflicts()) > 0 {
+						printMergeTables(out, res)
+					}
+					return err
+				}
+				verb := "merged"
+				if dryRun {
+					verb = "would merge"
+				}
+				switch {
+				case res.UpToDate:
+					fmt.Fprintf(out, "%s is already up to date with %s\n", res.Target, res.Source)
+					return nil
+				case res.FastForward:
+					fmt.Fprintf(out, "%s %s into %s: fast-forward to %s\n", verb, res.Source, res.Target, rat.ShortID(res.Commit))
+				case dryRun:
+					fmt.Fprintf(out, "%s %s into %s with a merge commit\n", verb, res.Source, res.Target)
+				default:
+					fmt.Fprintf(out, "%s %s into %s: merge commit %s\n", verb, res.Source, res.Target, rat.ShortID(res.Commit))
+				}
+				printMergeTables(out, res)
 				return nil
-			case res.FastForward:
-				fmt.Fprintf(out, "%s %s into %s: fast-forward to %s\n", verb, res.Source, res.Target, rat.ShortID(res.Commit))
-			case dryRun:
-				fmt.Fprintf(out, "%s %s into %s with a merge commit\n", verb, res.Source, res.Target)
-			default:
-				fmt.Fprintf(out, "%s %s into %s: merge commit %s\n", verb, res.Source, res.Target, rat.ShortID(res.Commit))
-			}
-			printMergeTables(out, res)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&into, "into", "", "branch to merge into (default: the configured branch, main)")

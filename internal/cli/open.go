@@ -8,6 +8,7 @@ import (
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/orchestrator"
+	"github.com/spf13/cobra"
 )
 
 // app is what a command works with: the live objects of the composition
@@ -48,6 +49,18 @@ func (g *globals) open(ctx context.Context, flags map[string]string) (*app, erro
 		return nil, err
 	}
 	return &app{App: root}, nil
+}
+
+// withApp opens the app for cmd, runs fn with it and closes it. branch is
+// the command's --branch (empty: the configured branch).
+func (g *globals) withApp(cmd *cobra.Command, branch string, fn func(ctx context.Context, a *app) error) error {
+	ctx := cmd.Context()
+	a, err := g.open(ctx, map[string]string{"branch": branch})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(ctx, a)
 }
 
 // openIn is open as if rat ran in dir (-C dir).

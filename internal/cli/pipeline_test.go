@@ -41,7 +41,7 @@ func TestDemoWorkspace(t *testing.T) {
 			Rows     int64  `json:"rows"`
 		} `json:"nodes"`
 	}
-	u.write("landing/orders/newer.csv", "order_id,customer_id,status,amount,updated_at\n2002,1,placed,2.50,2030-01-02 00:00:00\n")
+	u.write("landing/orders/newer.csv", newerOrders)
 	if err := json.Unmarshal([]byte(u.ok("run", "+silver.orders", "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -215,3 +215,7 @@ func TestPipelineBadInput(t *testing.T) {
 		t.Fatalf("bad input published: %d commits before, %d after", before, after)
 	}
 }
+
+// newerOrders is a landing file for the demo workspace's orders: one order
+// newer than the demo's, for an incremental run to add.
+const newerOrders = "order_id,customer_id,status,amount,updated_at\n2002,1,placed,2.50,2030-01-02 00:00:00\n"

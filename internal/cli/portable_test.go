@@ -18,6 +18,16 @@ import (
 // failed, its branch kept), an incremental run, a tag, a branch with its own
 // table, a merge, a view. It returns the user (in the workspace) and the
 // id of the oldest snapshot of silver.orders.
+// move moves u's workspace directory (mv) to a new directory name.
+func (u *ratUser) move(t *testing.T, name string) {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), name)
+	if err := os.Rename(u.dir, to); err != nil {
+		t.Fatal(err)
+	}
+	u.dir = to
+}
+
 func portableWorkspace(t *testing.T) (*ratUser, string) {
 	t.Helper()
 	u := newUser(t, false)
@@ -104,15 +114,11 @@ func TestMovedWorkspace(t *testing.T) {
 	queries := portableQueries(first)
 	before := outputs(u, queries)
 
-	moved := filepath.Join(t.TempDir(), "ws2")
-	if err := os.Rename(u.dir, moved); err != nil {
-		t.Fatal(err)
-	}
-	u.dir = moved
+	u.move(t, "ws2")
 	sameOutputs(t, "after mv", before, outputs(u, queries))
 
 	// Writes and an incremental run work at the new place.
-	u.write("landing/orders/newer.csv", "order_id,customer_id,status,amount,updated_at\n2002,1,placed,2.50,2030-01-02 00:00:00\n")
+	u.write("landing/orders/newer.csv", newerOrders)
 	n := u.count("silver.orders")
 	u.ok("run", "+silver.orders")
 	if after := u.count("silver.orders"); after == n {
@@ -124,11 +130,7 @@ func TestMovedWorkspace(t *testing.T) {
 	}
 
 	// Moved once more: files written at each place are found.
-	again := filepath.Join(t.TempDir(), "ws3")
-	if err := os.Rename(u.dir, again); err != nil {
-		t.Fatal(err)
-	}
-	u.dir = again
+	u.move(t, "ws3")
 	if n := u.count("bronze.extra"); n != "4" {
 		t.Fatalf("bronze.extra after a second move: %s rows, want 4", n)
 	}
@@ -223,13 +225,9 @@ func TestMovedOldCatalog(t *testing.T) {
 		t.Fatalf("the old catalog should record full locations:\n%s", before["describe silver.orders --json"])
 	}
 
-	moved := filepath.Join(t.TempDir(), "old2")
-	if err := os.Rename(u.dir, moved); err != nil {
-		t.Fatal(err)
-	}
-	u.dir = moved
+	u.move(t, "old2")
 	sameOutputs(t, "old catalog after mv", before, outputs(u, queries))
-	u.write("landing/orders/newer.csv", "order_id,customer_id,status,amount,updated_at\n2002,1,placed,2.50,2030-01-02 00:00:00\n")
+	u.write("landing/orders/newer.csv", newerOrders)
 	u.ok("run")
 	u.ok("load", "extra.csv", "--into", "bronze.extra")
 	if n := u.count("bronze.extra"); n != "4" {

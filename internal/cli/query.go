@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
@@ -44,21 +45,17 @@ existing file as it was.`,
 			if format, err = queryFormat(format, output); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if _, err := a.Store.Ref(ctx, a.Config.Branch); err != nil {
-				return err
-			}
-			// A file is written under a temporary name beside it and renamed
-			// when complete: a failed query leaves an existing file as it was.
-			if format == "parquet" {
-				return queryToParquet(cmd, a, when, args[0], output)
-			}
-			return queryToWriter(cmd, a, when, args[0], format, output, maxRows)
+			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
+				if _, err := a.Store.Ref(ctx, a.Config.Branch); err != nil {
+					return err
+				}
+				// A file is written under a temporary name beside it and renamed
+				// when complete: a failed query leaves an existing file as it was.
+				if format == "parquet" {
+					return queryToParquet(cmd, a, when, args[0], output)
+				}
+				return queryToWriter(cmd, a, when, args[0], format, output, maxRows)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch, tag to read (default: the configured branch, main)")

@@ -2,11 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -488,4 +493,103 @@ func waitRunStatus(t *testing.T, u *ratUser, id, want string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// runNode is a node of a run as rat runs show --json prints it.
+type runNode struct {
+	Pipeline, Status, Worker string
+	Attempts                 int
+}
+
+// successfulRunNodes waits for run id to succeed and returns its nodes.
+func successfulRunNodes(t *testing.T, u *ratUser, id string) []runNode {
+	t.Helper()
+	if msg := waitRunStatus(t, u, id, "success"); msg != "" {
+		t.Fatalf("run %s: %s", id, msg)
+	}
+	var res struct{ Nodes []runNode }
+	if err := json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Nodes
+}
+
+// slowKnob makes the work of u's pipelines adjustable while they run: the
+// file SLOW_FILE names (env_var in their SQL) holds a number n, as a CSV
+// column n, to count up to. It starts at first; set changes it.
+func slowKnob(t *testing.T, u *ratUser, first int64) (set func(n int64)) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "slow.csv")
+	set = func(n int64) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(fmt.Sprintf("n\n%d\n", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(first)
+	u.env = append(u.env, "SLOW_FILE="+file)
+	return set
+}
+
+// openQueueDB opens the database of u's queue: its Postgres catalog
+// (RAT_CATALOG_URL) or, read-only, the workspace's .rat/queue.db. It is
+// closed when the test ends.
+func openQueueDB(t *testing.T, u *ratUser) *sql.DB {
+	t.Helper()
+	driver, dsn := "sqlite", "file:"+filepath.Join(u.dir, ".rat", "queue.db")+"?mode=ro&_pragma=busy_timeout(10000)"
+	for _, kv := range u.env {
+		if v, ok := strings.CutPrefix(kv, "RAT_CATALOG_URL="); ok {
+			driver, dsn = "pgx", v
+		}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// dagNode reads the node of a pipeline in run id from the queue's
+// rat_dag_nodes: its state, the worker that owns it and its attempt (all
+// zero before the node exists).
+func dagNode(t *testing.T, db *sql.DB, id, pipeline string) (state, owner string, attempt int) {
+	t.Helper()
+	err := db.QueryRow(`SELECT state, owner, attempt FROM rat_dag_nodes WHERE run_id = $1 AND pipeline = $2`, id, pipeline).Scan(&state, &owner, &attempt)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		t.Fatal(err)
+	}
+	return state, owner, attempt
+}
+
+// waitNodeRunning waits, up to two minutes, for the node of a pipeline in
+// run id to be running, and returns the worker that owns it.
+func waitNodeRunning(t *testing.T, u *ratUser, db *sql.DB, id, pipeline string) (owner string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if state, owner, _ := dagNode(t, db, id, pipeline); state == "running" {
+			return owner
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never started: %s", pipeline, u.ok("runs", "show", id))
+		}
+	}
+}
+
+// ownedBy reports whether a worker id (host-PID-...) names process pid.
+func ownedBy(worker string, pid int) bool {
+	return strings.Contains(worker, fmt.Sprintf("-%d-", pid))
+}
+
+// workerOwning returns the worker process that owner, a node's worker id,
+// names.
+func workerOwning(t *testing.T, workers map[int]*exec.Cmd, owner string) *exec.Cmd {
+	t.Helper()
+	for pid, w := range workers {
+		if ownedBy(owner, pid) {
+			return w
+		}
+	}
+	t.Fatalf("no worker process owns the node (owner %q)", owner)
+	return nil
 }

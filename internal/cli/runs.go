@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -36,23 +37,12 @@ func newRunsListCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			filter := rat.RunFilter{Target: target, Status: rat.RunStatus(status), Limit: limit}
 			var runs []rat.Run
-			if server != "" {
-				c, err := client.New(server)
-				if err == nil {
-					runs, err = c.Runs(cmd.Context(), filter)
-				}
-				if err != nil {
-					return errRemote(server, err)
-				}
-			} else {
-				a, rl, err := openRunLog(cmd, g)
-				if err != nil {
-					return err
-				}
-				defer a.Close()
-				if runs, err = rl.Runs(cmd.Context(), filter); err != nil {
-					return err
-				}
+			err := withRuns(cmd, g, server, func(rr runReader) (err error) {
+				runs, err = rr.Runs(cmd.Context(), filter)
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				out := make([]rat.RunDetail, len(runs))
@@ -96,23 +86,12 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 		Args:    exactArgs(1, "a run id (see 'rat runs list')"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rec rat.Run
-			if server != "" {
-				c, err := client.New(server)
-				if err != nil {
-					return err
-				}
-				if rec, err = c.Run(cmd.Context(), args[0]); err != nil {
-					return errRemote(server, err)
-				}
-			} else {
-				a, rl, err := openRunLog(cmd, g)
-				if err != nil {
-					return err
-				}
-				defer a.Close()
-				if rec, err = rl.Run(cmd.Context(), args[0]); err != nil {
-					return err
-				}
+			err := withRuns(cmd, g, server, func(rr runReader) (err error) {
+				rec, err = rr.Run(cmd.Context(), args[0])
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				b, err := rat.MarshalDetail(rec.Detail)
@@ -149,13 +128,40 @@ func printRun(cmd *cobra.Command, rec rat.Run) error {
 	return nil
 }
 
-func openRunLog(cmd *cobra.Command, g *globals) (*app, pipeline.RunLog, error) {
+// runReader reads runs: the local catalog's run log or a rat serve's API.
+type runReader interface {
+	Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error)
+	Run(ctx context.Context, id string) (rat.Run, error)
+}
+
+// withRuns calls fn with the runs of the rat serve at server (its errors
+// then name the server) or, without a server, of the local catalog.
+func withRuns(cmd *cobra.Command, g *globals, server string, fn func(runReader) error) error {
+	if server == "" {
+		a, err := openRunLog(cmd, g)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(a.Store)
+	}
+	c, err := client.New(server)
+	if err == nil {
+		err = fn(c)
+	}
+	if err != nil {
+		return errRemote(server, err)
+	}
+	return nil
+}
+
+// openRunLog opens the app to read the local run log. Runs whose process
+// is gone show as what they are: failed.
+func openRunLog(cmd *cobra.Command, g *globals) (*app, error) {
 	a, err := g.open(cmd.Context(), nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rl := a.Store
-	// Runs whose process is gone show as what they are: failed.
 	a.reapRuns(cmd.Context(), cmd.ErrOrStderr(), nil)
-	return a, rl, nil
+	return a, nil
 }

@@ -44,25 +44,21 @@ run branch removed. In every case nothing is published.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "cancelling run %s\n", id)
 				return nil
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
-			msg, err := a.cancelRun(ctx, id, true, func() (*orchestrator.Queue, func(), error) {
-				q, err := a.openQueue(ctx, 0, nil, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), nil)
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
+				msg, err := a.cancelRun(ctx, id, true, func() (*orchestrator.Queue, func(), error) {
+					q, err := a.openQueue(ctx, 0, nil, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), nil)
+					if err != nil {
+						return nil, nil, err
+					}
+					return q, q.Close, nil
+				})
 				if err != nil {
-					return nil, nil, err
+					return err
 				}
-				return q, q.Close, nil
+				fmt.Fprintln(cmd.OutOrStdout(), msg)
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), msg)
-			return nil
 		},
 	}
 	cancel.Flags().StringVar(&server, "server", "", "ask a rat serve (URL; RAT_API_TOKEN is sent as the token) instead of the local catalog and queue")

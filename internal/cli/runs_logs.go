@@ -65,7 +65,7 @@ func logLinePrinter(out io.Writer, asJSON bool) func(rat.RunLogLine) {
 // localRunLogs prints a run's log from the local catalog; with follow, it
 // polls for new lines until the run has finished.
 func localRunLogs(cmd *cobra.Command, g *globals, id string, follow bool, print func(rat.RunLogLine)) error {
-	a, rl, err := openRunLog(cmd, g)
+	a, err := openRunLog(cmd, g)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func localRunLogs(cmd *cobra.Command, g *globals, id string, follow bool, print 
 	st := a.Store
 	var cur pipeline.LogCursor
 	for again := false; ; again = true {
-		run, err := rl.Run(cmd.Context(), id)
+		run, err := st.Run(cmd.Context(), id)
 		if err != nil {
 			return err
 		}

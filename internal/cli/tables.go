@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,43 +21,39 @@ func newTablesCmd(g *globals) *cobra.Command {
   rat tables --all --json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			list, err := a.Lake.Summaries(ctx, a.Config.Branch)
-			if err != nil {
-				return err
-			}
-			if !all {
-				// rat's own tables (the file registry) live in the _rat layer.
-				kept := list[:0]
-				for _, s := range list {
-					if !strings.HasPrefix(s.Table, "_rat.") {
-						kept = append(kept, s)
+			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
+				list, err := a.Lake.Summaries(ctx, a.Config.Branch)
+				if err != nil {
+					return err
+				}
+				if !all {
+					// rat's own tables (the file registry) live in the _rat layer.
+					kept := list[:0]
+					for _, s := range list {
+						if !strings.HasPrefix(s.Table, "_rat.") {
+							kept = append(kept, s)
+						}
 					}
+					list = kept
 				}
-				list = kept
-			}
-			if asJSON {
-				return textout.JSON(cmd.OutOrStdout(), list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.Config.Branch)
+				if asJSON {
+					return textout.JSON(cmd.OutOrStdout(), list)
+				}
+				if len(list) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "no tables on %s yet: load one with 'rat load FILE --into bronze.name'\n", a.Config.Branch)
+					return nil
+				}
+				rows := make([][]string, len(list))
+				for i, s := range list {
+					if s.Kind == "view" {
+						rows[i] = []string{s.Table, "view", "", "", "", ""}
+						continue
+					}
+					rows[i] = []string{s.Table, "table", strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), textout.Bytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
+				}
+				textout.Table(cmd.OutOrStdout(), []string{"TABLE", "KIND", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
 				return nil
-			}
-			rows := make([][]string, len(list))
-			for i, s := range list {
-				if s.Kind == "view" {
-					rows[i] = []string{s.Table, "view", "", "", "", ""}
-					continue
-				}
-				rows[i] = []string{s.Table, "table", strconv.FormatInt(s.Rows, 10), strconv.FormatInt(s.Files, 10), textout.Bytes(s.Bytes), s.Updated.Format("2006-01-02 15:04:05")}
-			}
-			textout.Table(cmd.OutOrStdout(), []string{"TABLE", "KIND", "ROWS", "FILES", "SIZE", "UPDATED (UTC)"}, rows)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch or tag (default: the configured branch, main)")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -35,39 +36,35 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 			if output != "console" && output != "json" {
 				return &usageError{msg: "rat test: --output wants console or json"}
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ws, err := a.loadWorkspaceRefs(ctx, kind == "unit")
-			if err != nil {
-				return err
-			}
-			selected, err := ws.Select(args, nil)
-			if err != nil {
-				return err
-			}
-			r, err := a.Runner(ctx, ws)
-			if err != nil {
-				return err
-			}
-			var results []pipeline.TestResult
-			if kind == "" || kind == "unit" {
-				results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.Config.StateDir, "tmp"))...)
-			}
-			if kind == "" || kind == "quality" {
-				results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.Config.Branch, time.Now())...)
-			}
-			failed, err := printTestResults(cmd.OutOrStdout(), results, output == "json")
-			if err != nil {
-				return err
-			}
-			if failed > 0 {
-				return rat.Errorf(rat.ETESTFAILED, "%d test(s) failed", failed)
-			}
-			return nil
+			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
+				ws, err := a.loadWorkspaceRefs(ctx, kind == "unit")
+				if err != nil {
+					return err
+				}
+				selected, err := ws.Select(args, nil)
+				if err != nil {
+					return err
+				}
+				r, err := a.Runner(ctx, ws)
+				if err != nil {
+					return err
+				}
+				var results []pipeline.TestResult
+				if kind == "" || kind == "unit" {
+					results = append(results, r.UnitTests(ctx, selected, filepath.Join(a.Config.StateDir, "tmp"))...)
+				}
+				if kind == "" || kind == "quality" {
+					results = append(results, r.QualityTests(ctx, &sync.Mutex{}, selected, a.Config.Branch, time.Now())...)
+				}
+				failed, err := printTestResults(cmd.OutOrStdout(), results, output == "json")
+				if err != nil {
+					return err
+				}
+				if failed > 0 {
+					return rat.Errorf(rat.ETESTFAILED, "%d test(s) failed", failed)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "branch whose tables the quality tests read (default: the configured branch, main)")

@@ -49,43 +49,39 @@ heartbeat (rat serve's scheduler hands them over).`,
 			if grace < 0 {
 				return &usageError{msg: fmt.Sprintf("rat worker: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", grace)}
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			m, err := a.newMetrics(true, false, nil, log)
-			if err != nil {
-				return err
-			}
-			if listen != "" {
-				access, err := a.metricsAccess()
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+				m, err := a.newMetrics(true, false, nil, log)
 				if err != nil {
 					return err
 				}
-				addr, stop, err := m.Serve(ctx, listen, access)
+				if listen != "" {
+					access, err := a.metricsAccess()
+					if err != nil {
+						return err
+					}
+					addr, stop, err := m.Serve(ctx, listen, access)
+					if err != nil {
+						return err
+					}
+					defer stop()
+					log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
+				}
+				q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, m)
 				if err != nil {
 					return err
 				}
-				defer stop()
-				log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
-			}
-			q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, m)
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			if err := q.Start(ctx); err != nil {
-				return err
-			}
-			log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.Config.MaxParallelPipelines))
-			<-ctx.Done()
-			log.Info("stopping")
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-			defer cancel()
-			return q.Stop(stopCtx)
+				defer q.Close()
+				if err := q.Start(ctx); err != nil {
+					return err
+				}
+				log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.Config.MaxParallelPipelines))
+				<-ctx.Done()
+				log.Info("stopping")
+				stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+				defer cancel()
+				return q.Stop(stopCtx)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics and /health/live on this address, host:port (off by default)")

@@ -1,13 +1,7 @@
 package cli
 
 import (
-	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -34,19 +28,12 @@ func TestWorkerShutdown(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			u := newUser(t, false)
-			slowFile := filepath.Join(t.TempDir(), "slow.csv")
-			setSlow := func(n int64) {
-				t.Helper()
-				if err := os.WriteFile(slowFile, []byte(fmt.Sprintf("n\n%d\n", n)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			slow := int64(500_000_000) // seconds: well within the grace period
 			if tc.handed {
-				setSlow(100_000_000_000) // minutes: the grace period ends first
-			} else {
-				setSlow(500_000_000) // seconds: well within the grace period
+				slow = 100_000_000_000 // minutes: the grace period ends first
 			}
-			u.env = append(u.env, "SLOW_FILE="+slowFile, "RAT_MAX_PARALLEL_PIPELINES=1")
+			setSlow := slowKnob(t, u, slow)
+			u.env = append(u.env, "RAT_MAX_PARALLEL_PIPELINES=1")
 			u.write("workspace.yaml", "name: shutdown\n")
 			// An incremental (append) table: a node built twice without the
 			// reset of its second attempt would hold each row twice.
@@ -63,43 +50,14 @@ func TestWorkerShutdown(t *testing.T) {
 			}
 			id := postRun(t, base, `{}`)
 
-			db, err := sql.Open("sqlite", "file:"+filepath.Join(u.dir, ".rat", "queue.db")+"?mode=ro&_pragma=busy_timeout(10000)")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			nodeState := func() (state, owner string) {
-				t.Helper()
-				err := db.QueryRow(`SELECT state, owner FROM rat_dag_nodes WHERE run_id = ? AND pipeline = 'silver.slow'`, id).Scan(&state, &owner)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					t.Fatal(err)
-				}
-				return state, owner
-			}
-			var owner string
-			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("silver.slow never started: %s", u.ok("runs", "show", id))
-				}
-				if state, o := nodeState(); state == "running" {
-					owner = o
-					break
-				}
-			}
-			var victim *exec.Cmd
-			for pid, w := range workers {
-				if strings.Contains(owner, fmt.Sprintf("-%d-", pid)) {
-					victim = w
-				}
-			}
-			if victim == nil {
-				t.Fatalf("no worker process owns silver.slow (owner %q)", owner)
-			}
+			db := openQueueDB(t, u)
+			owner := waitNodeRunning(t, u, db, id, "silver.slow")
+			victim := workerOwning(t, workers, owner)
 			time.Sleep(300 * time.Millisecond) // into the node
 			if err := victim.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			if state, o := nodeState(); state != "running" || o != owner {
+			if state, o, _ := dagNode(t, db, id, "silver.slow"); state != "running" || o != owner {
 				t.Fatalf("silver.slow ended before the signal (%s, %q): make it slower", state, o)
 			}
 			if tc.handed {
@@ -110,20 +68,9 @@ func TestWorkerShutdown(t *testing.T) {
 			if err := <-waitErr; err != nil {
 				t.Fatalf("the stopped worker: %v", err)
 			}
-			if msg := waitRunStatus(t, u, id, "success"); msg != "" {
-				t.Fatalf("run %s: %s", id, msg)
-			}
-			var res struct {
-				Nodes []struct {
-					Pipeline, Status, Worker string
-					Attempts                 int
-				}
-			}
-			if err := json.Unmarshal([]byte(u.ok("runs", "show", id, "--json")), &res); err != nil {
-				t.Fatal(err)
-			}
-			byVictim := func(worker string) bool { return strings.Contains(worker, fmt.Sprintf("-%d-", victim.Process.Pid)) }
-			for _, n := range res.Nodes {
+			nodes := successfulRunNodes(t, u, id)
+			byVictim := func(worker string) bool { return ownedBy(worker, victim.Process.Pid) }
+			for _, n := range nodes {
 				switch {
 				case n.Status != "success":
 					t.Fatalf("node %+v", n)
@@ -135,8 +82,8 @@ func TestWorkerShutdown(t *testing.T) {
 					t.Fatalf("the stopped worker went on with gold.after: %+v", n)
 				}
 			}
-			if len(res.Nodes) != 2 {
-				t.Fatalf("nodes: %+v", res.Nodes)
+			if len(nodes) != 2 {
+				t.Fatalf("nodes: %+v", nodes)
 			}
 			if got := strings.TrimSpace(u.ok("query", "SELECT count(*) AS n, count(DISTINCT id) AS d FROM silver.slow", "--format", "csv")); got != "n,d\n1000,1000" {
 				t.Fatalf("silver.slow:\n%s", got)
@@ -158,38 +105,19 @@ func TestServeShutdownTimeout(t *testing.T) {
 	u.write("pipelines/silver/slow.sql", "SELECT count(*) AS n FROM range(400000000) r WHERE hash(r.range) >= 0\n")
 	base, serve := startProcess(t, u, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), "serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5m")
 	id := postRun(t, base, `{}`)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(u.dir, ".rat", "queue.db")+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	node := func() (state string, attempt int) {
-		t.Helper()
-		err := db.QueryRow(`SELECT state, attempt FROM rat_dag_nodes WHERE run_id = ? AND pipeline = 'silver.slow'`, id).Scan(&state, &attempt)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			t.Fatal(err)
-		}
-		return state, attempt
-	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("silver.slow never started: %s", u.ok("runs", "show", id))
-		}
-		if state, _ := node(); state == "running" {
-			break
-		}
-	}
+	db := openQueueDB(t, u)
+	waitNodeRunning(t, u, db, id, "silver.slow")
 	time.Sleep(300 * time.Millisecond)
 	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if state, _ := node(); state != "running" {
+	if state, _, _ := dagNode(t, db, id, "silver.slow"); state != "running" {
 		t.Fatalf("silver.slow ended (%s) before the signal: make it slower", state)
 	}
 	if err := serve.Wait(); err != nil {
 		t.Fatalf("rat serve: %v", err)
 	}
-	if state, attempt := node(); state != "success" || attempt != 1 {
+	if state, _, attempt := dagNode(t, db, id, "silver.slow"); state != "success" || attempt != 1 {
 		t.Fatalf("silver.slow is %s in attempt %d, want success in attempt 1 (built within the grace period)", state, attempt)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/ratdata/rat"
 )
@@ -23,24 +22,14 @@ func (c *Client) Runs(ctx context.Context, f rat.RunFilter) ([]rat.Run, error) {
 		q.Set("status", string(f.Status))
 	}
 	var body struct {
-		Runs []struct {
-			ID       string     `json:"id"`
-			Target   string     `json:"target"`
-			Status   string     `json:"status"`
-			Trigger  string     `json:"trigger"`
-			Started  time.Time  `json:"started"`
-			Finished *time.Time `json:"finished"`
-		} `json:"runs"`
+		Runs []rat.RunSummary `json:"runs"`
 	}
 	if err := c.Do(ctx, "GET", "/api/v1/runs?"+q.Encode(), nil, &body); err != nil {
 		return nil, err
 	}
 	out := make([]rat.Run, len(body.Runs))
 	for i, r := range body.Runs {
-		out[i] = rat.Run{ID: r.ID, Target: r.Target, Status: rat.RunStatus(r.Status), Trigger: r.Trigger, Started: r.Started}
-		if r.Finished != nil {
-			out[i].Finished = *r.Finished
-		}
+		out[i] = r.Record()
 		var d rat.RunDetail
 		if err := c.Do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(r.ID), nil, &d); err == nil {
 			out[i].Detail = d

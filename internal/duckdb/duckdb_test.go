@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,6 +78,21 @@ func TestParseType(t *testing.T) {
 	}
 }
 
+// TestParseTypeMalformed: type text the parser cannot read is an error that
+// quotes the text, never a half-parsed type.
+func TestParseTypeMalformed(t *testing.T) {
+	for _, in := range []string{"MAP(VARCHAR)", "MAP(VARCHAR, INTEGER, DOUBLE)", "MAP(VARCHAR INTEGER)",
+		"STRUCT(a INTEGER", "STRUCT(a INTEGER b VARCHAR)", "DECIMAL(18,x)", "DECIMAL(18,3", "STRUCT a"} {
+		if typ, err := ParseType(in); err == nil || !strings.Contains(err.Error(), strconv.Quote(in)) {
+			t.Errorf("ParseType(%q) = %+v, %v; want an error quoting the text", in, typ, err)
+		}
+	}
+	nested, err := ParseType("MAP(VARCHAR, STRUCT(a DECIMAL(10,2), b INTEGER[]))")
+	if err != nil || nested.Key.Name != "VARCHAR" || len(nested.Val.Fields) != 2 || nested.Val.Fields[0].Type.Args[1] != 2 || nested.Val.Fields[1].Type.Name != "LIST" {
+		t.Errorf("nested MAP = %+v, %v", nested, err)
+	}
+}
+
 func TestUnsupportedTypeNamesColumn(t *testing.T) {
 	_, err := Schema([]Column{{Name: "ok", Type: "INTEGER"}, {Name: "span", Type: "INTERVAL"}})
 	if err == nil || !strings.Contains(err.Error(), `"span"`) || !strings.Contains(err.Error(), "INTERVAL") {
@@ -140,5 +156,40 @@ func TestFieldIDRoundTrip(t *testing.T) {
 	var n int
 	if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM "+empty).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("empty read: n=%d err=%v", n, err)
+	}
+}
+
+// TestTypeOfRoundTrip: the DuckDB type text TypeOf writes for an Iceberg type
+// converts back to the same type, nested types included.
+func TestTypeOfRoundTrip(t *testing.T) {
+	types := []iceberg.Type{iceberg.DecimalTypeOf(12, 4)}
+	for _, p := range primitives {
+		types = append(types, p.iceberg)
+	}
+	types = append(types,
+		&iceberg.ListType{ElementID: 2, Element: iceberg.PrimitiveTypes.TimestampTz, ElementRequired: false},
+		&iceberg.MapType{KeyID: 2, KeyType: iceberg.PrimitiveTypes.String, ValueID: 3, ValueType: iceberg.PrimitiveTypes.Float64},
+		&iceberg.StructType{FieldList: []iceberg.NestedField{
+			{ID: 2, Name: "a b", Type: iceberg.PrimitiveTypes.Int64},
+			{ID: 3, Name: "c", Type: &iceberg.ListType{ElementID: 4, Element: iceberg.PrimitiveTypes.Date}},
+		}})
+	for _, want := range types {
+		text, err := TypeOf(want)
+		if err != nil {
+			t.Fatalf("TypeOf(%s): %v", want, err)
+		}
+		s, err := Schema([]Column{{Name: "c", Type: text}})
+		if err != nil {
+			t.Fatalf("%s as %q: %v", want, text, err)
+		}
+		if got := s.Field(0).Type; got.String() != want.String() {
+			t.Errorf("%s → %q → %s", want, text, got)
+		}
+	}
+	if text, err := TypeOf(iceberg.FixedTypeOf(16)); err != nil || text != "BLOB" {
+		t.Errorf("TypeOf(fixed[16]) = %q, %v; want BLOB", text, err)
+	}
+	if _, err := TypeOf(iceberg.PrimitiveTypes.TimestampNs); err == nil {
+		t.Error("TypeOf(timestamp_ns) succeeded; want an error")
 	}
 }

@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -126,6 +127,20 @@ func (p *typeParser) peek() byte {
 	return p.s[p.i]
 }
 
+// list parses the rest of a parenthesised list after its '(': one item
+// each, separated by commas, and the closing ')'.
+func (p *typeParser) list(item func() error) error {
+	for {
+		if err := item(); err != nil {
+			return err
+		}
+		if p.peek() != ',' {
+			return p.expect(')')
+		}
+		p.i++
+	}
+}
+
 func (p *typeParser) parse() (Type, error) {
 	name := strings.ToUpper(p.word())
 	if name == "" {
@@ -145,57 +160,47 @@ func (p *typeParser) parse() (Type, error) {
 		if err := p.expect('('); err != nil {
 			return Type{}, err
 		}
-		for {
+		err := p.list(func() error {
 			fname := p.word()
 			ft, err := p.parse()
-			if err != nil {
-				return Type{}, err
-			}
 			t.Fields = append(t.Fields, Field{Name: fname, Type: ft})
-			if p.peek() == ',' {
-				p.i++
-				continue
-			}
-			break
-		}
-		if err := p.expect(')'); err != nil {
+			return err
+		})
+		if err != nil {
 			return Type{}, err
 		}
 	case "MAP":
 		if err := p.expect('('); err != nil {
 			return Type{}, err
 		}
-		k, err := p.parse()
+		var kv []Type
+		err := p.list(func() error {
+			if len(kv) == 2 {
+				return fmt.Errorf("cannot parse type %q: MAP has a key and a value type, found a third at position %d", p.s, p.i)
+			}
+			e, err := p.parse()
+			kv = append(kv, e)
+			return err
+		})
 		if err != nil {
 			return Type{}, err
 		}
-		if err := p.expect(','); err != nil {
-			return Type{}, err
+		if len(kv) != 2 {
+			return Type{}, fmt.Errorf("cannot parse type %q: MAP wants a key and a value type", p.s)
 		}
-		v, err := p.parse()
-		if err != nil {
-			return Type{}, err
-		}
-		if err := p.expect(')'); err != nil {
-			return Type{}, err
-		}
-		t.Key, t.Val = &k, &v
+		t.Key, t.Val = &kv[0], &kv[1]
 	default:
 		if p.peek() == '(' {
 			p.i++
-			for {
+			err := p.list(func() error {
 				n, err := strconv.Atoi(strings.TrimSpace(p.word()))
 				if err != nil {
-					return Type{}, fmt.Errorf("cannot parse type %q: %w", p.s, err)
+					return fmt.Errorf("cannot parse type %q: %w", p.s, err)
 				}
 				t.Args = append(t.Args, n)
-				if p.peek() == ',' {
-					p.i++
-					continue
-				}
-				break
-			}
-			if err := p.expect(')'); err != nil {
+				return nil
+			})
+			if err != nil {
 				return Type{}, err
 			}
 		}
@@ -215,20 +220,36 @@ func (p *typeParser) parse() (Type, error) {
 	return t, nil
 }
 
+// primitives pairs each Iceberg primitive type with the DuckDB type names
+// that convert to it, the one DuckDB writes for it first. DECIMAL, with its
+// precision and scale, and the nested types are converted in code.
+var primitives = []struct {
+	iceberg iceberg.Type
+	duckdb  []string
+}{
+	{iceberg.PrimitiveTypes.Bool, []string{"BOOLEAN", "BOOL"}},
+	{iceberg.PrimitiveTypes.Int32, []string{"INTEGER", "TINYINT", "SMALLINT", "INT", "UTINYINT", "USMALLINT"}},
+	// sum() of integers is a HUGEINT in DuckDB: stored as a long, and a
+	// value that does not fit fails the write loudly (no silent wrap).
+	{iceberg.PrimitiveTypes.Int64, []string{"BIGINT", "UINTEGER", "HUGEINT", "UBIGINT", "UHUGEINT"}},
+	{iceberg.PrimitiveTypes.Float32, []string{"FLOAT", "REAL"}},
+	{iceberg.PrimitiveTypes.Float64, []string{"DOUBLE", "DOUBLE PRECISION"}},
+	{iceberg.PrimitiveTypes.String, []string{"VARCHAR", "TEXT", "STRING", "JSON", "ENUM"}},
+	{iceberg.PrimitiveTypes.Binary, []string{"BLOB", "BYTEA", "VARBINARY"}},
+	{iceberg.PrimitiveTypes.Date, []string{"DATE"}},
+	{iceberg.PrimitiveTypes.Time, []string{"TIME"}},
+	{iceberg.PrimitiveTypes.Timestamp, []string{"TIMESTAMP", "DATETIME", "TIMESTAMP_MS", "TIMESTAMP_S"}},
+	{iceberg.PrimitiveTypes.TimestampTz, []string{"TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"}},
+	{iceberg.PrimitiveTypes.UUID, []string{"UUID"}},
+}
+
 func toIceberg(t Type, next func() int) (iceberg.Type, error) {
+	for _, p := range primitives {
+		if slices.Contains(p.duckdb, t.Name) {
+			return p.iceberg, nil
+		}
+	}
 	switch t.Name {
-	case "BOOLEAN", "BOOL":
-		return iceberg.PrimitiveTypes.Bool, nil
-	case "TINYINT", "SMALLINT", "INTEGER", "INT", "UTINYINT", "USMALLINT":
-		return iceberg.PrimitiveTypes.Int32, nil
-	case "BIGINT", "UINTEGER", "HUGEINT", "UBIGINT", "UHUGEINT":
-		// sum() of integers is a HUGEINT in DuckDB: stored as a long, and
-		// a value that does not fit fails the write loudly (no silent wrap).
-		return iceberg.PrimitiveTypes.Int64, nil
-	case "FLOAT", "REAL":
-		return iceberg.PrimitiveTypes.Float32, nil
-	case "DOUBLE", "DOUBLE PRECISION":
-		return iceberg.PrimitiveTypes.Float64, nil
 	case "DECIMAL", "NUMERIC":
 		p, s := 18, 3
 		if len(t.Args) >= 1 {
@@ -238,20 +259,6 @@ func toIceberg(t Type, next func() int) (iceberg.Type, error) {
 			s = t.Args[1]
 		}
 		return iceberg.DecimalTypeOf(p, s), nil
-	case "VARCHAR", "TEXT", "STRING", "JSON":
-		return iceberg.PrimitiveTypes.String, nil
-	case "BLOB", "BYTEA", "VARBINARY":
-		return iceberg.PrimitiveTypes.Binary, nil
-	case "DATE":
-		return iceberg.PrimitiveTypes.Date, nil
-	case "TIME":
-		return iceberg.PrimitiveTypes.Time, nil
-	case "TIMESTAMP", "DATETIME", "TIMESTAMP_MS", "TIMESTAMP_S":
-		return iceberg.PrimitiveTypes.Timestamp, nil
-	case "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ":
-		return iceberg.PrimitiveTypes.TimestampTz, nil
-	case "UUID":
-		return iceberg.PrimitiveTypes.UUID, nil
 	case "LIST":
 		id := next()
 		et, err := toIceberg(*t.Elem, next)
@@ -285,8 +292,6 @@ func toIceberg(t Type, next func() int) (iceberg.Type, error) {
 		return nil, fmt.Errorf("type %s (nanoseconds) needs Iceberg v3: cast it to TIMESTAMP", t.Name)
 	case "INTERVAL":
 		return nil, fmt.Errorf("type INTERVAL has no Iceberg equivalent: convert it to a number of seconds (epoch(x)) or a VARCHAR")
-	case "ENUM":
-		return iceberg.PrimitiveTypes.String, nil
 	default:
 		return nil, fmt.Errorf("type %s has no Iceberg equivalent: cast it to a supported type (integers, DECIMAL, DOUBLE, VARCHAR, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ, BLOB, UUID, LIST, STRUCT, MAP)", t.Name)
 	}
@@ -295,61 +300,56 @@ func toIceberg(t Type, next func() int) (iceberg.Type, error) {
 // TypeOf returns the DuckDB type text for an Iceberg type.
 func TypeOf(t iceberg.Type) (string, error) {
 	switch t := t.(type) {
-	case iceberg.BooleanType:
-		return "BOOLEAN", nil
-	case iceberg.Int32Type:
-		return "INTEGER", nil
-	case iceberg.Int64Type:
-		return "BIGINT", nil
-	case iceberg.Float32Type:
-		return "FLOAT", nil
-	case iceberg.Float64Type:
-		return "DOUBLE", nil
 	case iceberg.DecimalType:
 		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision(), t.Scale()), nil
-	case iceberg.StringType:
-		return "VARCHAR", nil
-	case iceberg.BinaryType, iceberg.FixedType:
+	case iceberg.FixedType:
 		return "BLOB", nil
-	case iceberg.DateType:
-		return "DATE", nil
-	case iceberg.TimeType:
-		return "TIME", nil
-	case iceberg.TimestampType:
-		return "TIMESTAMP", nil
-	case iceberg.TimestampTzType:
-		return "TIMESTAMPTZ", nil
-	case iceberg.UUIDType:
-		return "UUID", nil
 	case *iceberg.ListType:
-		e, err := TypeOf(t.Element)
+		e, err := typesOf(t.Element)
 		if err != nil {
 			return "", err
 		}
-		return e + "[]", nil
+		return e[0] + "[]", nil
 	case *iceberg.MapType:
-		k, err := TypeOf(t.KeyType)
+		kv, err := typesOf(t.KeyType, t.ValueType)
 		if err != nil {
 			return "", err
 		}
-		v, err := TypeOf(t.ValueType)
-		if err != nil {
-			return "", err
-		}
-		return "MAP(" + k + ", " + v + ")", nil
+		return "MAP(" + strings.Join(kv, ", ") + ")", nil
 	case *iceberg.StructType:
-		parts := make([]string, 0, len(t.FieldList))
-		for _, f := range t.FieldList {
-			ft, err := TypeOf(f.Type)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, Ident(f.Name)+" "+ft)
+		fts := make([]iceberg.Type, len(t.FieldList))
+		for i, f := range t.FieldList {
+			fts[i] = f.Type
+		}
+		parts, err := typesOf(fts...)
+		if err != nil {
+			return "", err
+		}
+		for i, f := range t.FieldList {
+			parts[i] = Ident(f.Name) + " " + parts[i]
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")", nil
 	default:
+		for _, p := range primitives {
+			if p.iceberg == t {
+				return p.duckdb[0], nil
+			}
+		}
 		return "", rat.Errorf(rat.EINVALID, "Iceberg type %s is not supported by rat", t)
 	}
+}
+
+// typesOf is TypeOf of each type, in order.
+func typesOf(ts ...iceberg.Type) ([]string, error) {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		s, err := TypeOf(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 // FieldIDs renders the FIELD_IDS option of COPY ... (FORMAT parquet) for a

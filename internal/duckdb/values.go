@@ -88,15 +88,7 @@ func formatTime(t time.Time) string {
 // decimals and UUIDs become strings, nested values are converted recursively.
 func JSON(v any) any {
 	switch x := v.(type) {
-	case duckdb.Decimal:
-		return x.String()
-	case duckdb.UUID:
-		return x.String()
-	case *duckdb.UUID:
-		return x.String()
-	case []byte:
-		return Text(x)
-	case duckdb.Interval:
+	case duckdb.Decimal, duckdb.UUID, *duckdb.UUID, []byte, duckdb.Interval:
 		return Text(x)
 	case []any:
 		out := make([]any, len(x))

@@ -68,15 +68,7 @@ func (l *Lake) tablesOf(ctx context.Context, ref string) (map[rat.TableID]string
 	if err != nil {
 		return nil, err
 	}
-	entries, err := l.store.TablesAt(ctx, head)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[rat.TableID]string, len(entries))
-	for _, e := range entries {
-		m[e.Table] = e.Metadata
-	}
-	return m, nil
+	return catalog.TableMap(ctx, l.store, head)
 }
 
 // rows reads the row count of a table's current snapshot from its summary.

@@ -1,15 +1,10 @@
 package lake
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ratdata/rat/internal/duckdb"
-	"github.com/ratdata/rat/internal/objstore"
-	"github.com/ratdata/rat/internal/sqlite"
 )
 
 // TestFileListsOnDisk: a new process (a new Lake) finds the data files of a
@@ -17,30 +12,11 @@ import (
 // a damaged list is ignored.
 func TestFileListsOnDisk(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	objects, err := objstore.NewLocal(filepath.Join(dir, "warehouse"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, objects := localStore(t, dir), localObjects(t, filepath.Join(dir, "warehouse"))
 	lists := filepath.Join(dir, "cache", "snapshots")
 	// Each Lake is what one rat process builds.
 	process := func() *Lake {
-		cache, err := objstore.NewCache(objects, filepath.Join(dir, "cache"), 1<<30)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, err := duckdb.Open(duckdb.Options{Threads: 1, MemoryLimitMB: 512})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return New(Config{Store: store, Objects: objects, Cache: cache, DB: db, TmpDir: filepath.Join(dir, "tmp"),
-			RowGroupSize: 1000, Author: "test", FileListDir: lists})
+		return newTestLake(t, store, objects, dir, func(c *Config) { c.FileListDir = lists })
 	}
 	first := process()
 	mustWrite(t, first, "main", "bronze.sales", "SELECT range AS id FROM range(10)", WriteOptions{})

@@ -32,16 +32,28 @@ func backends(t *testing.T, fn func(t *testing.T, l *Lake)) {
 func newLocalLake(t testing.TB) *Lake {
 	t.Helper()
 	dir := t.TempDir()
+	return newTestLake(t, localStore(t, dir), localObjects(t, filepath.Join(dir, "warehouse")), dir)
+}
+
+// localStore opens a SQLite catalog in dir, closed when the test ends.
+func localStore(t testing.TB, dir string) catalog.Store {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	objects, err := objstore.NewLocal(filepath.Join(dir, "warehouse"))
+	return store
+}
+
+// localObjects is a local warehouse in dir.
+func localObjects(t testing.TB, dir string) objstore.Store {
+	t.Helper()
+	objects, err := objstore.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newTestLake(t, store, objects, dir)
+	return objects
 }
 
 func newS3Lake(t testing.TB) *Lake {
@@ -67,7 +79,9 @@ func newS3Lake(t testing.TB) *Lake {
 	return newTestLake(t, store, s3, t.TempDir())
 }
 
-func newTestLake(t testing.TB, store catalog.Store, objects objstore.Store, dir string) *Lake {
+// newTestLake is what one rat process builds on store and objects, its
+// cache and temporary files in dir; tweaks change its Config.
+func newTestLake(t testing.TB, store catalog.Store, objects objstore.Store, dir string, tweaks ...func(*Config)) *Lake {
 	t.Helper()
 	cache, err := objstore.NewCache(objects, filepath.Join(dir, "cache"), 1<<30)
 	if err != nil {
@@ -78,7 +92,11 @@ func newTestLake(t testing.TB, store catalog.Store, objects objstore.Store, dir 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return New(Config{Store: store, Objects: objects, Cache: cache, DB: db, TmpDir: filepath.Join(dir, "tmp"), RowGroupSize: 1000, Author: "test"})
+	cfg := Config{Store: store, Objects: objects, Cache: cache, DB: db, TmpDir: filepath.Join(dir, "tmp"), RowGroupSize: 1000, Author: "test"}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	return New(cfg)
 }
 
 func mustWrite(t testing.TB, l *Lake, ref, table, src string, opts WriteOptions) WriteResult {

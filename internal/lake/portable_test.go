@@ -14,7 +14,6 @@ import (
 	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/postgres"
-	"github.com/ratdata/rat/internal/sqlite"
 	"github.com/ratdata/rat/internal/testenv"
 )
 
@@ -72,27 +71,15 @@ func checkHistory(t *testing.T, l *Lake, first int64) {
 func TestWarehouseMoves(t *testing.T) {
 	t.Run("local", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
 		dir := t.TempDir()
-		store, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		local := func(name string) objstore.Store {
-			s, err := objstore.NewLocal(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		l := newTestLake(t, store, local("one"), filepath.Join(dir, "state-one"))
+		store := localStore(t, dir)
+		l := newTestLake(t, store, localObjects(t, filepath.Join(dir, "one")), filepath.Join(dir, "state-one"))
 		first := history(t, l)
 		checkHistory(t, l, first)
 		if err := os.Rename(filepath.Join(dir, "one"), filepath.Join(dir, "two")); err != nil {
 			t.Fatal(err)
 		}
-		moved := newTestLake(t, store, local("two"), filepath.Join(dir, "state-two"))
+		moved := newTestLake(t, store, localObjects(t, filepath.Join(dir, "two")), filepath.Join(dir, "state-two"))
 		checkHistory(t, moved, first)
 		mustWrite(t, moved, "main", "bronze.t", "SELECT 100 AS id", WriteOptions{})
 		if n := queryInt(t, moved, "main", At{}, "SELECT count(*) FROM bronze.t"); n != 16 {

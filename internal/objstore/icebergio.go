@@ -88,19 +88,14 @@ func (sio *storeIO) openCached(ctx context.Context, name, key string) (icebergio
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.Open(p)
+		f, fi, err := openLocal(p)
 		if errors.Is(err, fs.ErrNotExist) && attempt == 0 {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", name, err)
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open %s: %w", name, err)
-		}
-		return &ioFile{File: &localFile{File: f, size: fi.Size()}, name: path.Base(key), mtime: fi.ModTime()}, nil
+		return &ioFile{File: f, name: path.Base(key), mtime: fi.ModTime()}, nil
 	}
 }
 

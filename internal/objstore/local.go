@@ -128,20 +128,15 @@ func (l *Local) Open(ctx context.Context, key string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	f, fi, err := openLocal(p)
 	if err != nil {
 		return nil, l.mapErr("open", key, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
 	if fi.IsDir() {
 		f.Close()
 		return nil, notFound(key, l.URL(""))
 	}
-	return &localFile{File: f, size: fi.Size()}, nil
+	return f, nil
 }
 
 // Stat implements Store.
@@ -277,6 +272,20 @@ type localFile struct {
 }
 
 func (f *localFile) Size() int64 { return f.size }
+
+// openLocal opens the file at p with its size.
+func openLocal(p string) (*localFile, fs.FileInfo, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return &localFile{File: f, size: fi.Size()}, fi, nil
+}
 
 // atomicWriter writes a new version of a key into a temp file next to it;
 // commit publishes it with a rename, abort removes it.

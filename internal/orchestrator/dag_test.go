@@ -87,6 +87,18 @@ func (e *testExec) wait(t *testing.T) *rat.RunDetail {
 	}
 }
 
+// waitFor waits for the run to complete and checks its nodes' statuses and
+// the builds made (node#attempt@worker, in order).
+func (e *testExec) waitFor(t *testing.T, wantStatuses, wantBuilds string) {
+	t.Helper()
+	if got := statuses(e.wait(t)); got != wantStatuses {
+		t.Fatalf("nodes: %s, want %s", got, wantStatuses)
+	}
+	if got := strings.Join(e.built(), " "); got != wantBuilds {
+		t.Fatalf("builds: %s, want %s", got, wantBuilds)
+	}
+}
+
 func statuses(r *rat.RunDetail) string {
 	var out []string
 	for _, n := range r.Nodes {
@@ -97,6 +109,20 @@ func statuses(r *rat.RunDetail) string {
 		out = append(out, s)
 	}
 	return strings.Join(out, " ")
+}
+
+// enqueueBuilding enqueues a run into main on q and waits until e builds
+// its first node.
+func (e *testExec) enqueueBuilding(t *testing.T, q *Queue) (id string, job int64) {
+	t.Helper()
+	id, job, err := q.Enqueue(context.Background(), RunArgs{Target: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(e.built()) == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return id, job
 }
 
 func start(t *testing.T, q *Queue) {
@@ -217,16 +243,7 @@ func TestDAGTakeover(t *testing.T) {
 		}
 		w := open(Config{Workers: 2, Exec: exec})
 		start(t, w)
-		if _, _, err := w.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for len(exec.built()) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("slow never started")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		exec.enqueueBuilding(t, w)
 		// Nothing is stale yet; a frozen clock makes the heartbeat old.
 		if n, err := w.Reap(ctx, time.Hour); err != nil || n != 0 {
 			t.Fatalf("Reap with a fresh heartbeat = %d, %v", n, err)
@@ -240,10 +257,7 @@ func TestDAGTakeover(t *testing.T) {
 		if n, err := w.Reap(ctx, time.Minute); err != nil || n != 1 {
 			t.Fatalf("Reap = %d, %v; want 1", n, err)
 		}
-		res := exec.wait(t)
-		if got := statuses(res); got != "slow=success after=success" {
-			t.Fatalf("nodes: %s", got)
-		}
+		exec.waitFor(t, "slow=success after=success", "slow#1@q slow#2@q after#1@q")
 		select {
 		case cause := <-lost:
 			if !strings.Contains(cause, "handed to another worker") {
@@ -251,9 +265,6 @@ func TestDAGTakeover(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the first attempt never learnt it lost the node")
-		}
-		if got := strings.Join(exec.built(), " "); got != "slow#1@q slow#2@q after#1@q" {
-			t.Fatalf("builds: %s", got)
 		}
 	})
 }
@@ -270,13 +281,7 @@ func TestDAGCancel(t *testing.T) {
 		}
 		w := open(Config{Workers: 1, Exec: exec})
 		start(t, w)
-		id, job, err := w.Enqueue(ctx, RunArgs{Target: "main"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for len(exec.built()) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		id, job := exec.enqueueBuilding(t, w)
 		state, err := w.CancelRun(ctx, id)
 		if err != nil || state != "running" {
 			t.Fatalf("CancelRun = %q, %v", state, err)
@@ -314,23 +319,12 @@ func TestDAGHandBack(t *testing.T) {
 		if err := leaving.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := leaving.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
-			t.Fatal(err)
-		}
-		for len(exec.built()) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		exec.enqueueBuilding(t, leaving)
 		stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		_ = leaving.Stop(stopCtx)
 		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
-		res := exec.wait(t)
-		if got := statuses(res); got != "x=success" {
-			t.Fatalf("nodes: %s", got)
-		}
-		if got := strings.Join(exec.built(), " "); got != "x#1@leaving x#2@staying" {
-			t.Fatalf("builds: %s", got)
-		}
+		exec.waitFor(t, "x=success", "x#1@leaving x#2@staying")
 	})
 }
 
@@ -357,12 +351,7 @@ func TestDAGGracefulStop(t *testing.T) {
 		if err := leaving.Start(signal); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := leaving.Enqueue(context.Background(), RunArgs{Target: "main"}); err != nil {
-			t.Fatal(err)
-		}
-		for len(exec.built()) == 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		exec.enqueueBuilding(t, leaving)
 		sigterm()
 		stopped := make(chan error, 1)
 		go func() {
@@ -379,12 +368,6 @@ func TestDAGGracefulStop(t *testing.T) {
 			t.Fatalf("builds after the stop: %s", got)
 		}
 		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
-		res := exec.wait(t)
-		if got := statuses(res); got != "x=success y=success" {
-			t.Fatalf("nodes: %s", got)
-		}
-		if got := strings.Join(exec.built(), " "); got != "x#1@leaving y#1@staying" {
-			t.Fatalf("builds: %s", got)
-		}
+		exec.waitFor(t, "x=success y=success", "x#1@leaving y#1@staying")
 	})
 }

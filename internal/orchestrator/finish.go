@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -15,33 +14,19 @@ import (
 // heartbeat writes the owner's heartbeat until stop is called; when the
 // row is no longer this owner's, it cancels the work with errLostLease.
 func (q *Queue) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, update string, args ...any) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			var n int64
-			err := q.withTx(context.WithoutCancel(ctx), func(t tx) error {
-				var err error
-				n, err = t.exec(ctx, update, append([]any{q.nowUS()}, args...)...)
-				return err
-			})
-			if err == nil && n == 0 {
-				cancel(errLostLease)
-				return
-			}
+	return rat.Heartbeat(ctx, heartbeatEvery, func() bool {
+		var n int64
+		err := q.withTx(context.WithoutCancel(ctx), func(t tx) error {
+			var err error
+			n, err = t.exec(ctx, update, append([]any{q.nowUS()}, args...)...)
+			return err
+		})
+		if err == nil && n == 0 {
+			cancel(errLostLease)
+			return false
 		}
-	}()
-	return func() { close(done); <-finished }
+		return true
+	})
 }
 
 // finish works a rat_finish job: tests, publishing, the run's record.

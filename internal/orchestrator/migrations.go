@@ -5,9 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"slices"
 
-	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 )
 
@@ -57,24 +55,10 @@ func (q *Queue) migrateOwn(ctx context.Context, dialect string) error {
 		}); err != nil {
 			return fmt.Errorf("read rat_queue_migrations: %w", err)
 		}
-		if len(applied) > 0 && len(migs) > 0 {
-			if newest := slices.Max(applied); newest > migs[len(migs)-1].Version {
-				return rat.Errorf(rat.EINVALID, "the run queue has schema version %d but this rat knows versions up to %d: upgrade rat",
-					newest, migs[len(migs)-1].Version)
-			}
-		}
-		for _, m := range migs {
-			if slices.Contains(applied, m.Version) {
-				continue
-			}
-			if _, err := t.exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply queue migration %s: %w", m.Name, err)
-			}
-			if _, err := t.exec(ctx, `INSERT INTO rat_queue_migrations (version, name, applied_us) VALUES (?, ?, ?)`,
-				m.Version, m.Name, q.nowUS()); err != nil {
-				return fmt.Errorf("record queue migration %s: %w", m.Name, err)
-			}
-		}
-		return nil
+		return sqlstore.ApplyMigrations(migs, applied, "the run queue", "rat_queue_migrations", q.nowUS(),
+			func(query string, args ...any) error {
+				_, err := t.exec(ctx, query, args...)
+				return err
+			})
 	})
 }

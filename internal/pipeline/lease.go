@@ -133,28 +133,16 @@ func (r *Runner) keepLease(ctx context.Context, res *Result) (context.Context, f
 		return ctx, func() {}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(max(r.lease()/6, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := r.heartbeat(ctx, res); err != nil && (errors.Is(err, errCancelRequested) || errors.Is(err, errOwnerLost)) {
-				cancel(err)
-				return
-			}
-			// Another error (the database is busy or away) is tried again
-			// at the next tick; the lease leaves room for a few misses.
+	stop := rat.Heartbeat(ctx, max(r.lease()/6, 10*time.Millisecond), func() bool {
+		if err := r.heartbeat(ctx, res); err != nil && (errors.Is(err, errCancelRequested) || errors.Is(err, errOwnerLost)) {
+			cancel(err)
+			return false
 		}
-	}()
-	return ctx, func() { close(done); <-finished; cancel(nil) }
+		// Another error (the database is busy or away) is tried again at
+		// the next tick; the lease leaves room for a few misses.
+		return true
+	})
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // heartbeat writes one heartbeat of a run this runner owns; it returns

@@ -42,28 +42,12 @@ func TestShared(t *testing.T) {
 func TestAmbiguousPrefix(t *testing.T) {
 	url := testenv.Postgres(t)
 	s := open(t, url)
-	root, err := s.Ref(t.Context(), rat.DefaultBranch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Commit ids are random; plant two that share a prefix.
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, id := range []string{"abcdef" + strings.Repeat("0", 26), "abcdef" + strings.Repeat("1", 26)} {
-		if _, err := db.Exec(`INSERT INTO commits (id, parent, author, message, created_us) VALUES ($1, $2, 'x', 'y', 0)`, id, root.Head); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err = s.GetCommit(t.Context(), "abcdef")
-	if rat.ErrorCode(err) != rat.EINVALID || !strings.Contains(err.Error(), "matches 2 commits") {
-		t.Fatalf("GetCommit(ambiguous) = %v, want EINVALID naming 2 matches", err)
-	}
-	if c, err := s.GetCommit(t.Context(), "ABCDEF1"); err != nil || c.ID != "abcdef"+strings.Repeat("1", 26) {
-		t.Fatalf("GetCommit(ABCDEF1) = %+v, %v", c, err)
-	}
+	catalogtest.AmbiguousPrefix(t, s, db)
 }
 
 func TestUnreachable(t *testing.T) {

@@ -24,16 +24,16 @@ type failingTest struct {
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	out := struct {
-		Workspace string          `json:"workspace"`
-		Pipelines int             `json:"pipelines"`
-		Checks    []checkJSON     `json:"checks"`
-		Gauges    []gauge         `json:"gauges"`
-		Runs      []runJSON       `json:"runs"`
-		Failing   []failingTest   `json:"failing_tests"`
-		Stale     []freshnessJSON `json:"stale_tables"`
-		Queue     *queueJSON      `json:"queue,omitempty"`
-		Warnings  []string        `json:"warnings,omitempty"`
-	}{Checks: s.runChecks(ctx), Runs: []runJSON{}, Failing: []failingTest{}, Stale: []freshnessJSON{}}
+		Workspace string           `json:"workspace"`
+		Pipelines int              `json:"pipelines"`
+		Checks    []checkJSON      `json:"checks"`
+		Gauges    []gauge          `json:"gauges"`
+		Runs      []rat.RunSummary `json:"runs"`
+		Failing   []failingTest    `json:"failing_tests"`
+		Stale     []freshnessJSON  `json:"stale_tables"`
+		Queue     *queueJSON       `json:"queue,omitempty"`
+		Warnings  []string         `json:"warnings,omitempty"`
+	}{Checks: s.runChecks(ctx), Runs: []rat.RunSummary{}, Failing: []failingTest{}, Stale: []freshnessJSON{}}
 	if s.cfg.QueueWaiting != nil {
 		if n, oldest, err := s.cfg.QueueWaiting(ctx); err == nil {
 			out.Queue = &queueJSON{Waiting: n, OldestWaitSeconds: oldest.Seconds()}
@@ -83,7 +83,7 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 		seen := map[string]bool{}
 		for i, run := range runs {
 			if i < 10 {
-				out.Runs = append(out.Runs, toRunJSON(run))
+				out.Runs = append(out.Runs, run.Summary())
 			}
 			if run.Finished.IsZero() {
 				continue
@@ -136,15 +136,6 @@ func (s *Server) runChecks(ctx context.Context) []checkJSON {
 	}
 	wg.Wait()
 	return out
-}
-
-func toRunJSON(run rat.Run) runJSON {
-	j := runJSON{ID: run.ID, Target: run.Target, Status: string(run.Status), Trigger: run.Trigger, Started: run.Started.UTC()}
-	if !run.Finished.IsZero() {
-		f := run.Finished.UTC()
-		j.Finished = &f
-	}
-	return j
 }
 
 // pipelineStatus is a pipeline's latest node result.

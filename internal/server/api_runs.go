@@ -120,18 +120,6 @@ func (s *Server) recordFailure(opts pipeline.Options, start time.Time, cause err
 	}
 }
 
-// runJSON is a run in GET /runs.
-type runJSON struct {
-	ID       string     `json:"id"`
-	Target   string     `json:"target"`
-	Status   string     `json:"status"`
-	Trigger  string     `json:"trigger"`
-	Started  time.Time  `json:"started"`
-	Finished *time.Time `json:"finished,omitempty"`
-	// Pipelines are the pipelines the run built, as far as recorded.
-	Pipelines []string `json:"pipelines,omitempty"`
-}
-
 func (s *Server) runLog() (pipeline.RunLog, error) { return s.cfg.Store, nil }
 
 // listRuns lists runs, newest first. status and target filter in the
@@ -160,13 +148,13 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []runJSON{}
+	out := []rat.RunSummary{}
 	matched := 0
 	for _, run := range runs {
 		if trig != "" && run.Trigger != trig {
 			continue
 		}
-		j := toRunJSON(run)
+		j := run.Summary()
 		j.Pipelines = runPipelines(run.Detail)
 		if pipe != "" && !slices.Contains(j.Pipelines, pipe) {
 			continue

@@ -24,12 +24,17 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getTable(w http.ResponseWriter, r *http.Request) error {
+// describeParam describes the table the request names, on its branch.
+func (s *Server) describeParam(r *http.Request) (lake.TableInfo, error) {
 	id, err := tableParam(r)
 	if err != nil {
-		return err
+		return lake.TableInfo{}, err
 	}
-	info, err := s.cfg.Lake.Describe(r.Context(), s.branchParam(r), id, false)
+	return s.cfg.Lake.Describe(r.Context(), s.branchParam(r), id, false)
+}
+
+func (s *Server) getTable(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.describeParam(r)
 	if err != nil {
 		return err
 	}
@@ -38,11 +43,7 @@ func (s *Server) getTable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) tableSnapshots(w http.ResponseWriter, r *http.Request) error {
-	id, err := tableParam(r)
-	if err != nil {
-		return err
-	}
-	info, err := s.cfg.Lake.Describe(r.Context(), s.branchParam(r), id, false)
+	info, err := s.describeParam(r)
 	if err != nil {
 		return err
 	}

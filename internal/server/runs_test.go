@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"github.com/ratdata/rat/internal/metrics/metricstest"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -12,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/ratdata/rat/internal/pipeline"
 
 	dto "github.com/prometheus/client_model/go"
@@ -245,15 +244,7 @@ func scrape(t *testing.T, e *testEnv) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
-	return fams
+	return metricstest.Parse(t, resp.StatusCode, resp.Body)
 }
 
 // counter returns a counter's value for a status label, 0 when absent.

@@ -24,13 +24,21 @@ var (
 // QualityTest is a tests/quality/*.sql file: SQL returning the rows that
 // violate a rule (no rows = pass).
 type QualityTest struct {
+	TestFile
+}
+
+// TestFile is what a quality or a unit test file says of itself.
+type TestFile struct {
 	Name        string
 	Description string
-	Severity    Severity    // error (default) blocks publication; warn reports
-	Mocks       []*MockFile // @mocks: run the pipeline on these first; none = the real table
-	ExpectCount *int        // @expect_count: rows the query must return; nil = none
-	File        string      // workspace-relative
-	SQL         string      // the file as written
+	Severity    Severity // error (default) blocks publication; warn reports
+	// Mocks (@mocks) are run through the pipeline first. A quality test
+	// without them reads the real table; a unit test's default is all of
+	// the pipeline's mocks.
+	Mocks       []*MockFile
+	ExpectCount *int   // @expect_count: rows the query must return; nil = none
+	File        string // workspace-relative
+	SQL         string // the file as written
 	Pipeline    *Pipeline
 }
 
@@ -45,19 +53,12 @@ func (t *QualityTest) Render(rc RenderContext) (string, error) {
 // UnitTest is a tests/unit/*.sql file: run the pipeline's SQL on mock tables
 // and compare the result with expected rows or a count.
 type UnitTest struct {
-	Name          string
-	Description   string
-	Severity      Severity
-	Mocks         []*MockFile       // @mocks, default: all of the pipeline's mocks
+	TestFile
 	Mode          string            // full (default) or incremental
 	Watermarks    map[string]string // @watermarks: column → value, for incremental mode
-	ExpectCount   *int              // @expect_count
 	Expect        []map[string]any  // @expect: expected rows
 	ExpectColumns []string          // @expect_columns: the columns to compare
 	HasBody       bool              // the file has a SELECT giving the expected rows
-	File          string
-	SQL           string
-	Pipeline      *Pipeline
 }
 
 // Render renders the SELECT that gives the expected rows (the file's body).
@@ -105,16 +106,19 @@ func (t *CustomTest) Render(rc RenderContext) (string, error) {
 	return t.Pipeline.ws.render(t.Pipeline, t.File, t.SQL, t.sqlOffset, rc)
 }
 
-func (l *loader) qualityTest(p *Pipeline, file string) (*QualityTest, error) {
+// testFile reads a test file of p and the annotations every test takes
+// (name, description, severity, mocks, expect_count); allowed are all it
+// may have. The header is returned for the others.
+func (l *loader) testFile(p *Pipeline, file string, allowed []string) (TestFile, sqlHeader, error) {
 	src, err := l.read(file)
 	if err != nil {
-		return nil, err
+		return TestFile{}, sqlHeader{}, err
 	}
 	h := parseHeader(src)
-	if err := h.check(l, file, qualityAnnotations, []string{"mocks"}); err != nil {
-		return nil, err
+	if err := h.check(l, file, allowed, []string{"mocks"}); err != nil {
+		return TestFile{}, h, err
 	}
-	t := &QualityTest{Name: stem(file), Severity: SeverityError, File: file, SQL: src, Pipeline: p}
+	t := TestFile{Name: stem(file), Severity: SeverityError, File: file, SQL: src, Pipeline: p}
 	for _, a := range h.annots {
 		switch a.Key {
 		case "name":
@@ -122,55 +126,50 @@ func (l *loader) qualityTest(p *Pipeline, file string) (*QualityTest, error) {
 		case "description":
 			t.Description = a.Value
 		case "severity":
-			if t.Severity, err = parseSeverity(file, a); err != nil {
-				return nil, err
-			}
+			t.Severity, err = parseSeverity(file, a)
 		case "expect_count":
-			if t.ExpectCount, err = parseCount(file, a); err != nil {
-				return nil, err
-			}
+			t.ExpectCount, err = parseCount(file, a)
 		case "mocks":
-			mocks, err := resolveMocks(p, file, a)
-			if err != nil {
-				return nil, err
-			}
+			var mocks []*MockFile
+			mocks, err = resolveMocks(p, file, a)
 			t.Mocks = append(t.Mocks, mocks...)
 		}
+		if err != nil {
+			return TestFile{}, h, err
+		}
 	}
-	if isBlankSQL(strings.Join(splitLines(src)[h.bodyLine-1:], "\n")) {
+	return t, h, nil
+}
+
+// body reports whether the file has SQL below its header.
+func (t *TestFile) body(h sqlHeader) bool {
+	return !isBlankSQL(strings.Join(splitLines(t.SQL)[h.bodyLine-1:], "\n"))
+}
+
+func (l *loader) qualityTest(p *Pipeline, file string) (*QualityTest, error) {
+	tf, h, err := l.testFile(p, file, qualityAnnotations)
+	if err != nil {
+		return nil, err
+	}
+	t := &QualityTest{TestFile: tf}
+	if !t.body(h) {
 		return nil, rat.Errorf(rat.EINVALID, "%s: the quality test has no SQL: write a SELECT returning the rows that break the rule", file)
 	}
 	return t, nil
 }
 
 func (l *loader) unitTest(p *Pipeline, file string) (*UnitTest, error) {
-	src, err := l.read(file)
+	tf, h, err := l.testFile(p, file, unitAnnotations)
 	if err != nil {
 		return nil, err
 	}
-	h := parseHeader(src)
-	if err := h.check(l, file, unitAnnotations, []string{"mocks"}); err != nil {
-		return nil, err
-	}
-	t := &UnitTest{Name: stem(file), Severity: SeverityError, Mode: ModeFull, File: file, SQL: src, Pipeline: p}
+	t := &UnitTest{TestFile: tf, Mode: ModeFull}
 	mocksGiven := false
 	for _, a := range h.annots {
 		at := fmt.Sprintf("%s:%d: @%s", file, a.Line, a.Key)
 		switch a.Key {
-		case "name":
-			t.Name = a.Value
-		case "description":
-			t.Description = a.Value
-		case "severity":
-			if t.Severity, err = parseSeverity(file, a); err != nil {
-				return nil, err
-			}
 		case "mocks":
-			mocks, err := resolveMocks(p, file, a)
-			if err != nil {
-				return nil, err
-			}
-			t.Mocks, mocksGiven = append(t.Mocks, mocks...), true
+			mocksGiven = true
 		case "mode":
 			switch a.Value {
 			case ModeFull, "full_refresh":
@@ -183,10 +182,6 @@ func (l *loader) unitTest(p *Pipeline, file string) (*UnitTest, error) {
 		case "watermarks":
 			if t.Watermarks, err = parseWatermarks(a.Value); err != nil {
 				return nil, rat.Errorf(rat.EINVALID, "%s: %v: write column=value, for example -- @watermarks: updated_at=2024-01-01", at, err)
-			}
-		case "expect_count":
-			if t.ExpectCount, err = parseCount(file, a); err != nil {
-				return nil, err
 			}
 		case "expect":
 			var rows []map[string]any
@@ -201,7 +196,7 @@ func (l *loader) unitTest(p *Pipeline, file string) (*UnitTest, error) {
 	if !mocksGiven {
 		t.Mocks = p.Mocks
 	}
-	t.HasBody = !isBlankSQL(strings.Join(splitLines(src)[h.bodyLine-1:], "\n"))
+	t.HasBody = t.body(h)
 	if t.ExpectCount == nil && t.Expect == nil && !t.HasBody {
 		return nil, rat.Errorf(rat.EINVALID, "%s: the unit test expects nothing: add -- @expect_count: N, -- @expect: [{...}], or a SELECT giving the expected rows below the header", file)
 	}

@@ -4,6 +4,7 @@ package catalogtest
 
 import (
 	"context"
+	"database/sql"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +15,33 @@ import (
 	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 )
+
+// AmbiguousPrefix plants two commits whose ids share a prefix straight
+// into s's database (db, the same database opened with database/sql): the
+// prefix alone is refused as naming 2 commits, a longer one, in either
+// case, finds its commit.
+func AmbiguousPrefix(t *testing.T, s catalog.Store, db *sql.DB) {
+	t.Helper()
+	root, err := s.Ref(t.Context(), rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Commit ids are random; plant two that share a prefix.
+	for _, id := range []string{"abcdef" + strings.Repeat("0", 26), "abcdef" + strings.Repeat("1", 26)} {
+		if _, err := db.Exec(`INSERT INTO commits (id, parent, author, message, created_us) VALUES ($1, $2, 'x', 'y', 0)`, id, root.Head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = s.GetCommit(t.Context(), "abcdef")
+	if rat.ErrorCode(err) != rat.EINVALID || !strings.Contains(err.Error(), "matches 2 commits") {
+		t.Fatalf("GetCommit(ambiguous) = %v, want EINVALID naming 2 matches", err)
+	}
+	for _, prefix := range []string{"abcdef1", "ABCDEF1"} {
+		if c, err := s.GetCommit(t.Context(), prefix); err != nil || c.ID != "abcdef"+strings.Repeat("1", 26) {
+			t.Fatalf("GetCommit(%s) = %+v, %v", prefix, c, err)
+		}
+	}
+}
 
 // Run runs the suite. open must return a new Store on a new, empty database
 // for every call, and close it when the test ends.

@@ -206,14 +206,7 @@ func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, branch, id string,
 		return fmt.Errorf("insert changes: %w", err)
 	}
 
-	var upserts, drops []change
-	for _, ch := range changes {
-		if ch.Metadata == "" {
-			drops = append(drops, ch)
-		} else {
-			upserts = append(upserts, ch)
-		}
-	}
+	upserts, drops := splitChanges(changes)
 	err = chunks(len(upserts), chunkSize, func(lo, hi int) error {
 		args := make([]any, 0, 4*(hi-lo))
 		for _, ch := range upserts[lo:hi] {
@@ -254,4 +247,17 @@ func nullable(s string) any {
 func rowPlaceholders(n, width int) string {
 	row := "(" + placeholders(width) + ")"
 	return strings.Repeat(row+",", n-1) + row
+}
+
+// splitChanges parts a commit's changes into the tables it writes and the
+// ones it drops (no metadata).
+func splitChanges(changes []change) (upserts, drops []change) {
+	for _, ch := range changes {
+		if ch.Metadata == "" {
+			drops = append(drops, ch)
+		} else {
+			upserts = append(upserts, ch)
+		}
+	}
+	return upserts, drops
 }

@@ -32,14 +32,7 @@ func (s *Store) writeCommitOnce(ctx context.Context, tx *sql.Tx, branch string, 
 			args = append(args, c.ID, ch.key, nullable(ch.Metadata))
 		}
 	}
-	var upserts, drops []change
-	for _, ch := range changes {
-		if ch.Metadata == "" {
-			drops = append(drops, ch)
-		} else {
-			upserts = append(upserts, ch)
-		}
-	}
+	upserts, drops := splitChanges(changes)
 	if len(upserts) > 0 {
 		q.WriteString(`, u AS (INSERT INTO ref_tables (ref, table_key, metadata, commit_id) VALUES ` + rowPlaceholders(len(upserts), 4) + `
 ON CONFLICT (ref, table_key) DO UPDATE SET metadata = excluded.metadata, commit_id = excluded.commit_id)`)

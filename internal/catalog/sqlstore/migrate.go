@@ -94,26 +94,42 @@ func (s *Store) migrate(ctx context.Context, files fs.FS) error {
 		if err != nil {
 			return err
 		}
-		if len(applied) > 0 && len(migs) > 0 {
-			if newest := slices.Max(applied); newest > migs[len(migs)-1].Version {
-				return rat.Errorf(rat.EINVALID, "the catalog database has schema version %d but this rat knows versions up to %d: upgrade rat",
-					newest, migs[len(migs)-1].Version)
-			}
-		}
-		for _, m := range migs {
-			if slices.Contains(applied, m.Version) {
-				continue
-			}
-			if _, err := s.exec(ctx, tx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.Name, err)
-			}
-			if _, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)`,
-				m.Version, m.Name, s.timestamp().UnixMicro()); err != nil {
-				return fmt.Errorf("record migration %s: %w", m.Name, err)
-			}
+		err = ApplyMigrations(migs, applied, "the catalog database", "schema_migrations", s.timestamp().UnixMicro(),
+			func(query string, args ...any) error {
+				_, err := s.exec(ctx, tx, query, args...)
+				return err
+			})
+		if err != nil {
+			return err
 		}
 		return s.bootstrap(ctx, tx)
 	})
+}
+
+// ApplyMigrations applies the migrations of migs that applied (the versions
+// table records) lacks, in order, and records each in table with the time
+// nowUS; exec runs a statement (? placeholders) in the caller's
+// transaction. A database with a version newer than migs know is refused:
+// what names it ("the catalog database").
+func ApplyMigrations(migs []Migration, applied []int64, what, table string, nowUS int64, exec func(query string, args ...any) error) error {
+	if len(applied) > 0 && len(migs) > 0 {
+		if newest := slices.Max(applied); newest > migs[len(migs)-1].Version {
+			return rat.Errorf(rat.EINVALID, "%s has schema version %d but this rat knows versions up to %d: upgrade rat",
+				what, newest, migs[len(migs)-1].Version)
+		}
+	}
+	for _, m := range migs {
+		if slices.Contains(applied, m.Version) {
+			continue
+		}
+		if err := exec(m.SQL); err != nil {
+			return fmt.Errorf("apply migration %s (%s): %w", m.Name, table, err)
+		}
+		if err := exec(`INSERT INTO `+table+` (version, name, applied_us) VALUES (?, ?, ?)`, m.Version, m.Name, nowUS); err != nil {
+			return fmt.Errorf("record migration %s (%s): %w", m.Name, table, err)
+		}
+	}
+	return nil
 }
 
 // current reports whether the database has exactly the migrations known

@@ -7,7 +7,26 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
+
+// Parse parses a /metrics answer with Prometheus's own text parser, and
+// fails t unless it answered 200 and parses.
+func Parse(t testing.TB, code int, body io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
 
 // CheckTokenGate asks base+"/metrics" with no token, wrong tokens, the
 // metrics token and an API token, and fails t unless only the last two are
