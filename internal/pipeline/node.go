@@ -190,7 +190,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 			n.Kind += " (no new files)"
 			return n
 		}
-		return fail(rat.Errorf(rat.EINVALID, "%s: landing zone(s) %s hold no files: put files in landing/%s/", p.File, strings.Join(zones, ", "), zones[0]))
+		return fail(rat.Errorf(rat.EINVALID, "%s: landing zone(s) %s hold no files: put files in %s (rat landing upload %s FILE...)", p.File, strings.Join(zones, ", "), r.Landing.Dir(zones[0]), zones[0]))
 	}
 	msg := fmt.Sprintf("build %s (%s)", p.ID, n.Kind)
 	if p.Config.Materialized == workspace.View {
