@@ -58,18 +58,28 @@ size) before the first is copied.`,
 			if err := checkUploads(paths, ingest.MaxUploadBytes); err != nil {
 				return err
 			}
-			a, err := g.open(ctx, nil)
+			a, landing, err := g.openLanding(ctx, nil)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			landing, err := a.Landing(ctx)
-			if err != nil {
-				return err
-			}
 			return uploadFiles(ctx, cmd.OutOrStdout(), landing, zone, paths, ingest.MaxUploadBytes)
 		},
 	}
+}
+
+// openLanding opens the app and its landing area.
+func (g *globals) openLanding(ctx context.Context, flags map[string]string) (*app, *ingest.Landing, error) {
+	a, err := g.open(ctx, flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	landing, err := a.Landing(ctx)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, landing, nil
 }
 
 // checkUploads checks local files before any is uploaded: each exists, is
@@ -147,15 +157,11 @@ the zone).`,
 					return err
 				}
 			}
-			a, err := g.open(ctx, map[string]string{"branch": branch})
+			a, landing, err := g.openLanding(ctx, map[string]string{"branch": branch})
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			landing, err := a.Landing(ctx)
-			if err != nil {
-				return err
-			}
 			var pipelines []*workspace.Pipeline
 			if a.Config.WorkspaceDir != "" {
 				ws, err := a.loadWorkspace(ctx)
@@ -214,15 +220,11 @@ same content again is not read twice by an incremental pipeline.`,
 					return err
 				}
 			}
-			a, err := g.open(ctx, nil)
+			a, landing, err := g.openLanding(ctx, nil)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			landing, err := a.Landing(ctx)
-			if err != nil {
-				return err
-			}
 			for _, n := range names {
 				if err := landing.Check(ctx, zone, n); err != nil {
 					return err

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/objstore"
+	"github.com/ratdata/rat/internal/objstore/objstoretest"
 	"github.com/ratdata/rat/internal/testenv"
 )
 
@@ -65,20 +65,6 @@ func (b *brokenReader) Read(p []byte) (int, error) {
 	return copy(p, "id\n1\n2\n"), nil
 }
 
-func content(t *testing.T, l *ingest.Landing, key string) string {
-	t.Helper()
-	f, err := l.Store.Open(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // TestLandingUpload: an upload streams into place whole; one over its cap
 // or one whose source breaks off fails and leaves the old file (or none);
 // bad zone and file names are refused.
@@ -92,7 +78,7 @@ func TestLandingUpload(t *testing.T) {
 		if _, err := l.Upload(ctx, "orders", "a.csv", strings.NewReader("id\n1\n2\n"), 5); !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), "larger than the landing upload limit of 5 B") {
 			t.Fatalf("an upload over the cap: %v", err)
 		}
-		if got := content(t, l, "orders/a.csv"); got != "id\n1\n" {
+		if got := string(objstoretest.Get(t, l.Store, "orders/a.csv")); got != "id\n1\n" {
 			t.Fatalf("an upload over the cap replaced the file: %q", got)
 		}
 		if _, err := l.Upload(ctx, "orders", "b.csv", &brokenReader{}, 0); err == nil || !strings.Contains(err.Error(), "connection reset") {
