@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/textout"
@@ -36,7 +38,8 @@ area lives. A pipeline with a landing trigger starts when a new file lands.`,
 }
 
 func newLandingUploadCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var server string
+	cmd := &cobra.Command{
 		Use:   "upload ZONE FILE...",
 		Short: "Copy local files into a landing zone",
 		Long: `Copy files into a landing zone, each under its own base name (a file of the
@@ -45,9 +48,14 @@ not bounded by memory, but each is capped at 1 GiB as the API's upload is;
 each appears whole or not at all (on disk a temporary file renamed into
 place, on S3 one object put), so a pipeline or a sensor never reads half a
 file. Every file is checked (it exists, its name has a format rat reads, its
-size) before the first is copied.`,
+size) before the first is copied.
+
+With --server URL the files go through a rat serve's API (POST
+/api/v1/landing/ZONE, one streamed multipart request; RAT_API_TOKEN is sent
+as the token, which needs the run role): no catalog or S3 keys needed here.`,
 		Example: `  rat landing upload orders orders-2024-05-01.csv
-  rat landing upload orders exports/*.csv`,
+  rat landing upload orders exports/*.csv
+  RAT_API_TOKEN=… rat landing upload orders day.csv --server https://rat.example.com`,
 		Args: minArgs(2, "a landing zone and one or more files"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -58,6 +66,9 @@ size) before the first is copied.`,
 			if err := checkUploads(paths, ingest.MaxUploadBytes); err != nil {
 				return err
 			}
+			if server != "" {
+				return uploadRemote(ctx, cmd.OutOrStdout(), server, zone, paths)
+			}
 			a, landing, err := g.openLanding(ctx, nil)
 			if err != nil {
 				return err
@@ -66,6 +77,29 @@ size) before the first is copied.`,
 			return uploadFiles(ctx, cmd.OutOrStdout(), landing, zone, paths, ingest.MaxUploadBytes)
 		},
 	}
+	cmd.Flags().StringVar(&server, "server", "", "upload through a rat serve (URL; RAT_API_TOKEN is sent as the token) instead of to the landing area directly")
+	return cmd
+}
+
+// uploadRemote uploads files through a rat serve's API, one line each.
+func uploadRemote(ctx context.Context, out io.Writer, server, zone string, paths []string) error {
+	c, err := client.New(server)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Files []struct {
+			Name string
+			Size int64
+		}
+	}
+	if err := c.Upload(ctx, "/api/v1/landing/"+url.PathEscape(zone), paths, &res); err != nil {
+		return errRemote(server, err)
+	}
+	for _, f := range res.Files {
+		fmt.Fprintf(out, "uploaded %s (%s) to %s/%s through %s\n", f.Name, textout.Bytes(f.Size), zone, f.Name, server)
+	}
+	return nil
 }
 
 // openLanding opens the app and its landing area.

@@ -128,6 +128,17 @@ func TestDemoWithLandingUploads(t *testing.T) {
 			}
 			time.Sleep(300 * time.Millisecond)
 		}
+		// The same through rat landing upload --server: one streamed request.
+		u.write("new/orders_2024_07.csv", "order_id,customer_id,status,amount,updated_at\n9004,4,placed,2.5,2024-07-01 09:00:00\n")
+		if out := u.ok("landing", "upload", "orders", "new/orders_2024_07.csv", "--server", base); !strings.Contains(out, "uploaded orders_2024_07.csv (") || !strings.Contains(out, "through "+base) {
+			t.Fatalf("rat landing upload --server printed:\n%s", out)
+		}
+		for u.count("bronze.raw_orders") != "1004" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the sensor's run did not publish the upload through --server:\n%s", u.ok("runs", "list"))
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
 		var api struct{ Zones landingZones }
 		resp, err := http.Get(base + "/api/v1/landing")
 		if err != nil {
@@ -138,7 +149,7 @@ func TestDemoWithLandingUploads(t *testing.T) {
 		if err := json.Unmarshal(b, &api); err != nil {
 			t.Fatalf("GET /api/v1/landing: %v\n%s", err, b)
 		}
-		for _, name := range []string{"orders_2024_03.csv", "orders_2024_04.csv", "orders_2024_05.csv"} {
+		for _, name := range []string{"orders_2024_03.csv", "orders_2024_04.csv", "orders_2024_05.csv", "orders_2024_07.csv"} {
 			if s := api.Zones.status("orders", name); s != "consumed" {
 				t.Fatalf("GET /api/v1/landing: %s is %q, want consumed:\n%s", name, s, b)
 			}
@@ -154,8 +165,8 @@ func TestDemoWithLandingUploads(t *testing.T) {
 		if s := u.landingList().status("orders", "orders_2024_04.csv"); s != "" {
 			t.Fatalf("a removed file is still listed (%s)", s)
 		}
-		if got := u.count("bronze.raw_orders"); got != "1003" {
-			t.Fatalf("bronze.raw_orders after rm: %s rows, want 1003", got)
+		if got := u.count("bronze.raw_orders"); got != "1004" {
+			t.Fatalf("bronze.raw_orders after rm: %s rows, want 1004", got)
 		}
 	})
 }
@@ -196,6 +207,7 @@ func TestLandingUploadErrors(t *testing.T) {
 			{"no file good.csv in ", []string{"rm", "orders", "good.csv"}},
 			{`file name "../good.csv"`, []string{"rm", "orders", "../good.csv"}},
 			{"want a landing zone and one or more files", []string{"upload", "orders"}},
+			{"rat serve at http://127.0.0.1:1", []string{"upload", "orders", "good.csv", "--server", "http://127.0.0.1:1"}},
 		} {
 			// A bad file among good ones: nothing is uploaded.
 			args := append([]string{"landing"}, c.args...)
