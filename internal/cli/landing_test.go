@@ -243,3 +243,26 @@ func TestLandingUploadErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestInitDemoRunOnS3: rat init --demo writes the raw files into the
+// workspace's landing/; on an S3 warehouse the landing area is
+// <warehouse>/_landing/, so the first run fails with the command that
+// uploads them, and after it runs.
+func TestInitDemoRunOnS3(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, true)
+	u.ok("init", "ws", "--demo")
+	u.dir = filepath.Join(u.dir, "ws")
+	_, errs, code := u.run("run")
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	last := lines[len(lines)-1]
+	if code == 0 || !strings.Contains(last, "/_landing/: upload them from the workspace with 'rat landing upload customers landing/customers/*'") {
+		t.Fatalf("rat run of an S3 warehouse with the files in landing/: exit %d\n%s", code, errs)
+	}
+	u.ok("landing", "upload", "customers", "landing/customers/customers.csv")
+	u.ok("landing", "upload", "orders", "landing/orders/orders_2024_03.csv")
+	u.ok("run")
+	if got := u.count("gold.daily_revenue"); got == "0" {
+		t.Fatal("gold.daily_revenue is empty after the upload and run")
+	}
+}

@@ -56,11 +56,14 @@ func LocalLanding(workspaceDir, tmpDir string) (*Landing, error) {
 	return &Landing{Store: s, TmpDir: tmpDir, Where: "landing/"}, nil
 }
 
-// Dir names a zone of the landing area in messages.
+// Dir names a zone of the landing area in messages (zone "": the area).
 func (l *Landing) Dir(zone string) string {
 	where := l.Where
 	if where == "" {
 		where = l.Store.URL("")
+	}
+	if zone == "" {
+		return where
 	}
 	return strings.TrimSuffix(where, "/") + "/" + zone + "/"
 }
