@@ -256,8 +256,24 @@ func (l *Landing) Files(ctx context.Context, zone string) ([]File, error) {
 		}
 		out = append(out, f)
 	}
+	l.forget(zone, infos)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// forget drops what Files remembered of a zone's files that are gone.
+func (l *Landing) forget(zone string, listed []objstore.Info) {
+	keep := make(map[string]bool, len(listed))
+	for _, info := range listed {
+		keep[info.Key] = true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for key := range l.seen {
+		if strings.HasPrefix(key, zone+"/") && !keep[key] {
+			delete(l.seen, key)
+		}
+	}
 }
 
 // localCopy hashes a landing file and returns a local path for it: the file
