@@ -76,12 +76,9 @@ func (c *Client) Upload(ctx context.Context, path string, files []string, out an
 		return err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	c.authorize(req)
-	hc := *c.http
-	hc.Timeout = 0 // a large file takes as long as it takes
-	resp, err := hc.Do(req)
+	resp, err := c.untimed(req) // a large file takes as long as it takes
 	if err != nil {
-		return rat.Errorf(rat.EUNAVAILABLE, "upload to rat serve at %s: %v", c.base, err)
+		return err
 	}
 	return answer("POST", path, resp, out)
 }
@@ -134,12 +131,9 @@ func (c *Client) Stream(ctx context.Context, path string, fn func(line []byte) e
 	if err != nil {
 		return err
 	}
-	c.authorize(req)
-	hc := *c.http
-	hc.Timeout = 0 // a followed log lasts as long as its run
-	resp, err := hc.Do(req)
+	resp, err := c.untimed(req) // a followed log lasts as long as its run
 	if err != nil {
-		return rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
@@ -154,6 +148,19 @@ func (c *Client) Stream(ctx context.Context, path string, fn func(line []byte) e
 		}
 	}
 	return sc.Err()
+}
+
+// untimed sends an authorized request with no time limit but its
+// context's.
+func (c *Client) untimed(req *http.Request) (*http.Response, error) {
+	c.authorize(req)
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
+	}
+	return resp, nil
 }
 
 // authorize sends the token, if any.
