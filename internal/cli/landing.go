@@ -163,7 +163,7 @@ func uploadFiles(ctx context.Context, out io.Writer, landing *ingest.Landing, zo
 }
 
 func newLandingListCmd(g *globals) *cobra.Command {
-	var branch string
+	var branch, server string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list [ZONE]",
@@ -175,7 +175,8 @@ _rat.landing_files), waiting (one has not yet) or unread (no pipeline reads
 the zone).`,
 		Example: `  rat landing list
   rat landing list orders
-  rat landing list --json`,
+  rat landing list --json
+  rat landing list --server https://rat.example.com`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return &usageError{msg: "rat landing list: want at most one landing zone (see 'rat landing list --help')"}
@@ -191,28 +192,49 @@ the zone).`,
 					return err
 				}
 			}
-			a, landing, err := g.openLanding(ctx, map[string]string{"branch": branch})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			var pipelines []*workspace.Pipeline
-			if a.Config.WorkspaceDir != "" {
-				ws, err := a.loadWorkspace(ctx)
+			var zones []pipeline.LandingZone
+			where := "the landing area"
+			if server != "" {
+				if branch != "" {
+					return &usageError{msg: "rat landing list: --branch and --server do not go together (the server lists its own branch)"}
+				}
+				c, err := client.New(server)
 				if err != nil {
 					return err
 				}
-				pipelines = ws.Pipelines()
-			}
-			zones, err := pipeline.LandingStatus(ctx, a.Lake, landing, a.Config.Branch, pipelines, zone)
-			if err != nil {
-				return err
+				var res struct{ Zones []pipeline.LandingZone }
+				if err := c.Do(ctx, "GET", "/api/v1/landing", nil, &res); err != nil {
+					return errRemote(server, err)
+				}
+				for _, z := range res.Zones {
+					if zone == "" || z.Zone == zone {
+						zones = append(zones, z)
+					}
+				}
+			} else {
+				a, landing, err := g.openLanding(ctx, map[string]string{"branch": branch})
+				if err != nil {
+					return err
+				}
+				defer a.Close()
+				var pipelines []*workspace.Pipeline
+				if a.Config.WorkspaceDir != "" {
+					ws, err := a.loadWorkspace(ctx)
+					if err != nil {
+						return err
+					}
+					pipelines = ws.Pipelines()
+				}
+				if zones, err = pipeline.LandingStatus(ctx, a.Lake, landing, a.Config.Branch, pipelines, zone); err != nil {
+					return err
+				}
+				where = landing.Dir(zone)
 			}
 			if asJSON {
-				return textout.JSON(cmd.OutOrStdout(), zones)
+				return textout.JSON(cmd.OutOrStdout(), nonNilZones(zones))
 			}
 			if len(zones) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no landing files in %s yet: add some with 'rat landing upload ZONE FILE...'\n", landing.Dir(zone))
+				fmt.Fprintf(cmd.OutOrStdout(), "no landing files in %s yet: add some with 'rat landing upload ZONE FILE...'\n", where)
 				return nil
 			}
 			var rows [][]string
@@ -230,7 +252,16 @@ the zone).`,
 	}
 	cmd.Flags().StringVarP(&branch, "branch", "b", "", "the branch whose file registry says what was consumed (default: the configured branch, main)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&server, "server", "", "ask a rat serve (URL; RAT_API_TOKEN is sent as the token) instead of reading the landing area and catalog here")
 	return cmd
+}
+
+// nonNilZones makes no zones encode as [] rather than null.
+func nonNilZones(z []pipeline.LandingZone) []pipeline.LandingZone {
+	if z == nil {
+		return []pipeline.LandingZone{}
+	}
+	return z
 }
 
 func newLandingRmCmd(g *globals) *cobra.Command {

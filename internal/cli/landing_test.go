@@ -154,6 +154,12 @@ func TestDemoWithLandingUploads(t *testing.T) {
 				t.Fatalf("GET /api/v1/landing: %s is %q, want consumed:\n%s", name, s, b)
 			}
 		}
+		if local, remote := u.ok("landing", "list", "--json"), u.ok("landing", "list", "--json", "--server", base); local != remote {
+			t.Fatalf("rat landing list --server differs from the local listing:\n%s\nvs\n%s", remote, local)
+		}
+		if out := u.ok("landing", "list", "orders", "--server", base); !strings.Contains(out, "orders_2024_07.csv") || !strings.Contains(out, "consumed") {
+			t.Fatalf("rat landing list orders --server:\n%s", out)
+		}
 		if runs := u.ok("runs", "list"); !strings.Contains(runs, "landing") {
 			t.Fatalf("the sensor's run should have the landing trigger:\n%s", runs)
 		}
