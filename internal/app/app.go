@@ -6,7 +6,8 @@
 // command, rat serve and rat worker get their objects here; the packages
 // below take them as plain values, never the configuration.
 //
-// Only internal/cli (and cmd) import this package.
+// Only internal/cli and internal/bench import this package
+// (internal/importrules_test.go).
 package app
 
 import (
@@ -66,6 +67,9 @@ type Catalog interface {
 	RenameTriggerKeys(ctx context.Context, renames map[string]string) error
 	PruneRuns(ctx context.Context, before time.Time) (int64, error)
 	ObserveCommits(func(sqlstore.CommitStats))
+	// SQLStore is the shared SQL store under either database, for copying
+	// a catalog (sqlstore.Copy, rat migrate).
+	SQLStore() *sqlstore.Store
 }
 
 var (

@@ -23,14 +23,8 @@ import (
 // terminationGracePeriodSeconds).
 const shutdownGrace = 30 * time.Second
 
-func newServeCmd(g *globals) *cobra.Command {
-	var listen string
-	var noWorker bool
-	var grace time.Duration
-	cmd := &cobra.Command{
-		Use:   "serve [--listen ADDR]",
-		Short: "Serve the web UI, the HTTP API, health checks and Prometheus metrics",
-		Long: `Serve the web UI at / and rat's JSON API under /api/v1 (workspace, pipelines, tables, branches,
+// serveLong is rat serve's --help text.
+const serveLong = `Serve the web UI at / and rat's JSON API under /api/v1 (workspace, pipelines, tables, branches,
 tags, commits, merges, queries, runs, landing uploads), /health/live,
 /health/ready and /metrics.
 
@@ -64,98 +58,119 @@ requests and nodes under way get --shutdown-timeout (default 30s, one
 deadline for all of them) to finish, then the nodes go back to the queue and
 continue in another worker (or in this server once it restarts); the runs
 themselves are not cancelled.
-See SECURITY.md for what a public deployment needs.`,
+See SECURITY.md for what a public deployment needs.`
+
+// serveOpts are rat serve's flags.
+type serveOpts struct {
+	listen   string
+	noWorker bool
+	grace    time.Duration
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var o serveOpts
+	cmd := &cobra.Command{
+		Use:   "serve [--listen ADDR]",
+		Short: "Serve the web UI, the HTTP API, health checks and Prometheus metrics",
+		Long:  serveLong,
 		Example: `  rat serve
   RAT_API_TOKEN=$(openssl rand -hex 32) rat serve --listen 0.0.0.0:3030
   RAT_ALLOWED_HOSTS=rat.example.com RAT_METRICS_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if grace < 0 {
-				return &usageError{msg: fmt.Sprintf("rat serve: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", grace)}
+			if o.grace < 0 {
+				return &usageError{msg: fmt.Sprintf("rat serve: --shutdown-timeout %s: want 0 (hand running nodes back at once) or a positive duration such as 30s", o.grace)}
 			}
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if listen != "" {
-				a.Config.Listen = listen
-			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			workers := a.Config.MaxParallelPipelines
-			if noWorker {
-				workers = 0
-			}
-			// Every serve replica is a scheduler; River's leader makes sure
-			// one tick a second is worked, by one of them.
-			var q *orchestrator.Queue
-			tick := func(ctx context.Context, now time.Time) error {
-				// Nodes whose worker died go to another one; runs whose
-				// rat run process died end as failed (owner lost).
-				if n, err := q.Reap(ctx, orchestrator.DefaultLease); err != nil {
-					log.Error("reap", "err", err)
-				} else if n > 0 {
-					log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
-				}
-				a.reapRuns(ctx, nil, log)
-				return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
-					_, _, err := a.enqueueRun(ctx, q, opts)
-					return err
-				}, log)
-			}
-			// Scrapes start with the server, once the queue is open.
-			waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
-			m, err := a.newMetrics(workers > 0, true, waiting, log)
-			if err != nil {
-				return err
-			}
-			q, err = a.openQueue(ctx, workers, tick, log, m)
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			srv, err := a.newServer(ctx, log, q, m)
-			if err != nil {
-				return err
-			}
-			a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
-			a.onScheduleFire = m.ScheduleFired
-			if err := q.Start(ctx); err != nil {
-				return err
-			}
-			// Stopping is bounded by one deadline: the queue claims no more
-			// jobs and its nodes finish (or go back to the queue), while the
-			// HTTP requests finish. Requests waiting for a run stop waiting
-			// when the queue has stopped (the run goes on elsewhere).
-			stopBoth := func() error {
-				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-				defer cancel()
-				queueStopped := make(chan struct{})
-				go func() {
-					defer close(queueStopped)
-					_ = q.Stop(c)
-				}()
-				err := srv.Stop(c)
-				<-queueStopped
-				return err
-			}
-			if err := srv.Start(ctx); err != nil {
-				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-				defer cancel()
-				_ = q.Stop(c)
-				return err
-			}
-			log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
-			<-ctx.Done()
-			log.Info("shutting down")
-			return stopBoth()
+			return runServe(cmd, g, o)
 		},
 	}
-	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
-	cmd.Flags().DurationVar(&grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long requests and running nodes may finish before the nodes go back to the queue")
-	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
+	cmd.Flags().BoolVar(&o.noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
+	cmd.Flags().DurationVar(&o.grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long requests and running nodes may finish before the nodes go back to the queue")
+	cmd.Flags().StringVar(&o.listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
 	return cmd
+}
+
+// runServe opens the queue (executing runs unless --no-worker), the
+// metrics and the HTTP server, and serves until the command's context ends.
+func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
+	ctx := cmd.Context()
+	a, err := g.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if o.listen != "" {
+		a.Config.Listen = o.listen
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	workers := a.Config.MaxParallelPipelines
+	if o.noWorker {
+		workers = 0
+	}
+	var q *orchestrator.Queue
+	// Scrapes start with the server, once the queue is open.
+	waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
+	m, err := a.newMetrics(workers > 0, true, waiting, log)
+	if err != nil {
+		return err
+	}
+	q, err = a.openQueue(ctx, workers, a.serveTick(&q, log), log, m)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	srv, err := a.newServer(ctx, log, q, m)
+	if err != nil {
+		return err
+	}
+	a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
+	a.onScheduleFire = m.ScheduleFired
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
+		defer cancel()
+		_ = q.Stop(c)
+		return err
+	}
+	log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
+	<-ctx.Done()
+	log.Info("shutting down")
+	// Stopping is bounded by one deadline: the queue claims no more jobs
+	// and its nodes finish (or go back to the queue), while the HTTP
+	// requests finish. Requests waiting for a run stop waiting when the
+	// queue has stopped (the run goes on elsewhere).
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
+	defer cancel()
+	queueStopped := make(chan struct{})
+	go func() {
+		defer close(queueStopped)
+		_ = q.Stop(c)
+	}()
+	err = srv.Stop(c)
+	<-queueStopped
+	return err
+}
+
+// serveTick is what every serve replica does on a scheduler tick (River's
+// leader makes sure one tick a second is worked, by one of them): nodes
+// whose worker died go to another one, runs whose rat run process died end
+// as failed (owner lost), and due schedules and sensors enqueue runs into
+// *q.
+func (a *app) serveTick(q **orchestrator.Queue, log *slog.Logger) func(context.Context, time.Time) error {
+	return func(ctx context.Context, now time.Time) error {
+		if n, err := (*q).Reap(ctx, orchestrator.DefaultLease); err != nil {
+			log.Error("reap", "err", err)
+		} else if n > 0 {
+			log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
+		}
+		a.reapRuns(ctx, nil, log)
+		return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
+			_, _, err := a.enqueueRun(ctx, *q, opts)
+			return err
+		}, log)
+	}
 }
 
 // serveURL is a URL a person can open for a bound address: the address

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/pipeline"
 )
 
 // Client talks to a rat serve at one URL, with RAT_API_TOKEN as the bearer
@@ -184,21 +183,21 @@ func apiError(method, path string, status int, data []byte) error {
 // WaitRun polls a run every interval until it has ended (success,
 // failed or skipped) and returns its result; progress, if set, sees each
 // new status.
-func (c *Client) WaitRun(ctx context.Context, id string, every time.Duration, progress func(status string)) (*pipeline.Result, error) {
+func (c *Client) WaitRun(ctx context.Context, id string, every time.Duration, progress func(status string)) (*rat.RunDetail, error) {
 	last := ""
 	for {
 		var raw json.RawMessage
 		if err := c.Do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &raw); err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
 			return nil, err
 		}
-		var res pipeline.Result
+		var res rat.RunDetail
 		_ = json.Unmarshal(raw, &res)
 		if st := string(res.Status); st != last && progress != nil {
 			progress(st)
 			last = st
 		}
 		switch res.Status {
-		case pipeline.StatusSuccess, pipeline.StatusFailed, pipeline.StatusSkipped:
+		case rat.RunSuccess, rat.RunFailed, rat.RunSkipped:
 			return &res, nil
 		}
 		select {

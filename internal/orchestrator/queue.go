@@ -1,10 +1,13 @@
-// Package queue runs pipeline runs as River jobs (DESIGN D10): a client
-// on the embedded default's SQLite queue file or on the cluster's Postgres
-// database. A run is a DAG of jobs, one per node (see dag.go), so the nodes
-// of one run spread over every worker. Any process with a worker client
-// claims and executes the jobs; processes without one (rat serve
-// --no-worker) only enqueue. River brings retries, cancellation and leader
-// election.
+// Package orchestrator decides when and where pipeline runs execute. It
+// runs them as River jobs (DESIGN D10): a client on the embedded default's
+// SQLite queue file or on the cluster's Postgres database. A run is a DAG
+// of jobs, one per node (see dag.go), so the nodes of one run spread over
+// every worker. Any process with a worker client claims and executes the
+// jobs; processes without one (rat serve --no-worker) only enqueue. River
+// brings retries, cancellation and leader election. The package also
+// holds the scheduler (scheduler.go), queued runs as the API sees them
+// (runs.go), run logs (runlog.go) and the workspace reloader
+// (workspaces.go); it links no DuckDB, no HTTP server and no CLI.
 package orchestrator
 
 import (

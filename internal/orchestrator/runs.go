@@ -29,7 +29,8 @@ type RunStore interface {
 }
 
 // Engine executes the parts of one run: internal/pipeline's Runner does
-// (the composition root adapts it), so the orchestrator links no DuckDB.
+// (internal/cli/worker.go adapts it, runnerEngine), so the orchestrator
+// links no DuckDB.
 type Engine interface {
 	// Prepare forks the run branch and records the run as running.
 	Prepare(ctx context.Context, args RunArgs) (*rat.RunDetail, []rat.PlannedNode, error)

@@ -55,6 +55,26 @@ type Dialect struct {
 	MigrationLock string
 	// Classify tells what kind of failure a driver error is.
 	Classify func(err error) ErrorKind
+	// SchemaColumns is a query returning (table name, column name) for
+	// every column of every table of the catalog's schema; Copy, Plan and
+	// Verify check with it that they know every table.
+	SchemaColumns string
+	// IdentityInsert, when set, goes between the column list and VALUES of
+	// an INSERT that gives a generated identity column its value (Postgres:
+	// OVERRIDING SYSTEM VALUE).
+	IdentityInsert string
+	// AdvanceIdentity, when set, returns the statement that moves the
+	// generator of table's identity column past the largest value in it,
+	// after Copy gave the column its values (Postgres: setval). Nil means
+	// the database does so by itself (SQLite's AUTOINCREMENT).
+	AdvanceIdentity func(table, column string) string
+	// LazyCommit, when set, is executed first in each transaction of a
+	// copy's batches: the database may then acknowledge the commit before
+	// it is on disk (Postgres: synchronous_commit off). A crash loses at
+	// most the last batches together with their record in copy_progress,
+	// so the copy resumes before them; the copy's last transaction commits
+	// normally, which makes everything before it durable too.
+	LazyCommit string
 }
 
 // DollarRebind rewrites '?' placeholders as $1, $2, ... (Postgres). A '?'
