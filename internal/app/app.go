@@ -224,7 +224,7 @@ func (a *App) Landing(ctx context.Context) (*ingest.Landing, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.landing = &ingest.Landing{Store: s3, TmpDir: a.TmpDir()}
+	a.landing = &ingest.Landing{Store: s3, TmpDir: a.TmpDir(), Where: s3.URL("")}
 	return a.landing, nil
 }
 

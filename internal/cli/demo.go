@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/ratdata/rat"
+
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/spf13/cobra"
@@ -19,7 +24,10 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Short: "Create (once) and run the demo workspace, then print its gold tables",
 		Long: `The shortest way to see rat work: create the demo workspace in DIR (default
 rat-demo) unless it exists, run its bronze → silver → gold pipelines with
-tests and write–audit–publish, and print every gold table.`,
+tests and write–audit–publish, and print every gold table. With a warehouse
+on S3 the demo's raw files (landing/ in DIR) are first uploaded to the
+landing area beside it, <warehouse>/_landing/, as 'rat landing upload'
+would.`,
 		Example: `  rat demo
   rat demo /tmp/demo && rat serve -C /tmp/demo`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -47,6 +55,13 @@ tests and write–audit–publish, and print every gold table.`,
 			}
 			defer a.Close()
 			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
+			landing, err := a.Landing(ctx)
+			if err != nil {
+				return err
+			}
+			if err := seedLanding(ctx, out, landing, dir); err != nil {
+				return err
+			}
 			ws, err := a.loadWorkspace(ctx)
 			if err != nil {
 				return err
@@ -82,4 +97,40 @@ tests and write–audit–publish, and print every gold table.`,
 			return nil
 		},
 	}
+}
+
+// seedLanding uploads the workspace's landing/ files that the landing area
+// lacks, when the area is not that directory (a warehouse on S3): the demo
+// then runs unchanged.
+func seedLanding(ctx context.Context, out io.Writer, landing *ingest.Landing, dir string) error {
+	if _, local := landing.Store.LocalPath("x"); local {
+		return nil // the landing area is the workspace's landing/
+	}
+	zones, err := os.ReadDir(filepath.Join(dir, "landing"))
+	if err != nil {
+		return nil // nothing to seed
+	}
+	for _, z := range zones {
+		if !z.IsDir() || ingest.ValidateZone(z.Name()) != nil {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(dir, "landing", z.Name()))
+		if err != nil {
+			return err
+		}
+		var missing []string
+		for _, f := range files {
+			if f.Type().IsRegular() && ingest.ValidateFileName(f.Name()) == nil {
+				if err := landing.Check(ctx, z.Name(), f.Name()); rat.IsCode(err, rat.ENOTFOUND) {
+					missing = append(missing, filepath.Join(dir, "landing", z.Name(), f.Name()))
+				} else if err != nil {
+					return err
+				}
+			}
+		}
+		if err := uploadFiles(ctx, out, landing, z.Name(), missing, ingest.MaxUploadBytes); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,9 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,13 +53,58 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
 	}
+	return answer(method, path, resp, out)
+}
+
+// Upload posts local files to path as one multipart/form-data request,
+// each a file part named by its base name, streamed from disk (no file is
+// held in memory; the request has no time limit but ctx's), and decodes
+// the JSON answer into out.
+func (c *Client) Upload(ctx context.Context, path string, files []string, out any) error {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() { pw.CloseWithError(writeParts(mw, files)) }()
+	defer pr.Close() // stops the writer when the server answered early
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, pr)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := c.untimed(req) // a large file takes as long as it takes
+	if err != nil {
+		return err
+	}
+	return answer("POST", path, resp, out)
+}
+
+// writeParts writes each file as a part of mw, then ends it.
+func writeParts(mw *multipart.Writer, files []string) error {
+	for _, p := range files {
+		part, err := mw.CreateFormFile("file", filepath.Base(p))
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(part, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// answer reads an API answer: an error answer comes back as the rat error
+// it describes, else the JSON body is decoded into out.
+func answer(method, path string, resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -83,14 +130,9 @@ func (c *Client) Stream(ctx context.Context, path string, fn func(line []byte) e
 	if err != nil {
 		return err
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	hc := *c.http
-	hc.Timeout = 0 // a followed log lasts as long as its run
-	resp, err := hc.Do(req)
+	resp, err := c.untimed(req) // a followed log lasts as long as its run
 	if err != nil {
-		return rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
@@ -105,6 +147,26 @@ func (c *Client) Stream(ctx context.Context, path string, fn func(line []byte) e
 		}
 	}
 	return sc.Err()
+}
+
+// untimed sends an authorized request with no time limit but its
+// context's.
+func (c *Client) untimed(req *http.Request) (*http.Response, error) {
+	c.authorize(req)
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
+	}
+	return resp, nil
+}
+
+// authorize sends the token, if any.
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // apiError turns an API error answer back into the rat error it describes.

@@ -1,28 +1,17 @@
 package ingest
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/objstore"
 )
-
-// Landing is the landing area: one directory (or bucket prefix) per zone,
-// where raw files arrive before pipelines ingest them.
-type Landing struct {
-	Store  objstore.Store // rooted at the landing area
-	TmpDir string         // where remote files are downloaded for DuckDB
-}
 
 // File is one file in a landing zone.
 type File struct {
@@ -78,78 +67,6 @@ func LocalFiles(paths []string) ([]File, error) {
 		out = append(out, File{Name: name, Size: n, Hash: hex.EncodeToString(h.Sum(nil)), Format: format, Local: p})
 	}
 	return out, nil
-}
-
-// Files lists a zone's files with their content hashes, oldest name first.
-// Files of unknown formats are skipped; hidden files are ignored.
-func (l *Landing) Files(ctx context.Context, zone string) ([]File, error) {
-	if err := objstore.ValidateKey(zone); err != nil || strings.Contains(zone, "/") {
-		return nil, rat.Errorf(rat.EINVALID, "landing zone %q: use a simple name like orders", zone)
-	}
-	infos, err := l.Store.List(ctx, zone+"/")
-	if err != nil {
-		return nil, fmt.Errorf("list landing zone %s: %w", zone, err)
-	}
-	var out []File
-	for _, info := range infos {
-		name := strings.TrimPrefix(info.Key, zone+"/")
-		if strings.HasPrefix(path.Base(name), ".") {
-			continue
-		}
-		format, err := Format(name)
-		if err != nil && !IsExcel(name) {
-			continue
-		}
-		if IsExcel(name) {
-			format = "excel"
-		}
-		f := File{Zone: zone, Name: name, Size: info.Size, Format: format}
-		if f.Local, f.Hash, err = l.localCopy(ctx, info.Key); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
-
-// localCopy hashes a landing file and returns a local path for it: the file
-// itself on a local store, else a download into TmpDir.
-func (l *Landing) localCopy(ctx context.Context, key string) (string, string, error) {
-	if p, ok := l.Store.LocalPath(key); ok {
-		f, err := os.Open(p)
-		if err != nil {
-			return "", "", fmt.Errorf("read landing file %s: %w", key, err)
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return "", "", fmt.Errorf("read landing file %s: %w", key, err)
-		}
-		return p, hex.EncodeToString(h.Sum(nil)), nil
-	}
-	src, err := l.Store.Open(ctx, key)
-	if err != nil {
-		return "", "", err
-	}
-	defer src.Close()
-	if err := os.MkdirAll(l.TmpDir, 0o755); err != nil {
-		return "", "", err
-	}
-	dst, err := os.CreateTemp(l.TmpDir, "landing-*"+strings.ToLower(path.Ext(key)))
-	if err != nil {
-		return "", "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(dst, h), src); err != nil {
-		dst.Close()
-		os.Remove(dst.Name())
-		return "", "", fmt.Errorf("download landing file %s: %w", key, err)
-	}
-	if err := dst.Close(); err != nil {
-		return "", "", err
-	}
-	return dst.Name(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ReadOptions tune ReadSQL.
@@ -303,12 +220,3 @@ func relabel(err error, f File) error {
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// LocalLanding returns the landing area of a workspace on local disk.
-func LocalLanding(workspaceDir, tmpDir string) (*Landing, error) {
-	s, err := objstore.NewLocal(filepath.Join(workspaceDir, "landing"))
-	if err != nil {
-		return nil, err
-	}
-	return &Landing{Store: s, TmpDir: tmpDir}, nil
-}

@@ -64,6 +64,9 @@ type Info struct {
 	Key     string
 	Size    int64
 	ModTime time.Time
+	// ETag is the object's entity tag on S3 (it changes with the content);
+	// empty on local disk, where ModTime has nanoseconds.
+	ETag string
 }
 
 // tempPrefix starts the names of files a store or cache is still writing.

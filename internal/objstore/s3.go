@@ -291,7 +291,7 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, s.mapErr("stat", key, err)
 	}
-	return Info{Key: key, Size: info.Size, ModTime: info.LastModified}, nil
+	return Info{Key: key, Size: info.Size, ModTime: info.LastModified, ETag: info.ETag}, nil
 }
 
 // List implements Store.
@@ -310,7 +310,7 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Info, error) {
 		if ValidateKey(key) != nil {
 			continue // directory markers ("a/") and names rat cannot address
 		}
-		out = append(out, Info{Key: key, Size: obj.Size, ModTime: obj.LastModified})
+		out = append(out, Info{Key: key, Size: obj.Size, ModTime: obj.LastModified, ETag: obj.ETag})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil

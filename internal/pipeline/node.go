@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -190,7 +192,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 			n.Kind += " (no new files)"
 			return n
 		}
-		return fail(rat.Errorf(rat.EINVALID, "%s: landing zone(s) %s hold no files: put files in landing/%s/", p.File, strings.Join(zones, ", "), zones[0]))
+		return fail(r.noFiles(p, zones))
 	}
 	msg := fmt.Sprintf("build %s (%s)", p.ID, n.Kind)
 	if p.Config.Materialized == workspace.View {
@@ -254,6 +256,23 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 		n.Rows = res.NewRows // a merge also rewrites old rows; report the new ones
 	}
 	return n
+}
+
+// noFiles is the error for a pipeline whose landing zones are empty. When
+// the landing area is not the workspace's landing/ directory (a warehouse
+// on S3) and that directory holds files for the zone, it says so: they are
+// not read from there.
+func (r *Runner) noFiles(p *workspace.Pipeline, zones []string) error {
+	z := zones[0]
+	msg := fmt.Sprintf("%s: landing zone(s) %s hold no files: put files in %s (rat landing upload %s FILE...)", p.File, strings.Join(zones, ", "), r.Landing.Dir(z), z)
+	if _, local := r.Landing.Store.LocalPath(z); !local && r.Workspace != nil {
+		dir := filepath.Join(r.Workspace.Dir, "landing", z)
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			msg = fmt.Sprintf("%s: landing zone %s in %s holds no files; the workspace's landing/%s/ does, but with a warehouse on S3 the landing area is %s: upload them from the workspace with 'rat landing upload %s landing/%s/*'",
+				p.File, z, r.Landing.Dir(z), z, r.Landing.Dir(""), z, z)
+		}
+	}
+	return rat.Errorf(rat.EINVALID, "%s", msg)
 }
 
 // landingFiles lists a zone's files for a pipeline: all of them, or for an

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/ingest"
-	"github.com/ratdata/rat/internal/objstore"
 )
 
 // uploaded is one file an upload stored.
@@ -27,8 +25,8 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		return rat.Errorf(rat.EUNAVAILABLE, "this server has no landing area")
 	}
 	zone := r.PathValue("zone")
-	if err := objstore.ValidateKey(zone); err != nil || strings.ContainsAny(zone, `/\`) || strings.HasPrefix(zone, ".") {
-		return rat.Errorf(rat.EINVALID, "landing zone %q: use a simple name like orders", zone)
+	if err := ingest.ValidateZone(zone); err != nil {
+		return err
 	}
 	if mediaType(r) != "multipart/form-data" {
 		return errMediaType(r, "upload files as multipart/form-data")
@@ -51,13 +49,15 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 			part.Close()
 			continue // a plain form field
 		}
-		name, err := landingName(part.FileName())
-		if err != nil {
+		name := part.FileName()
+		if err := ingest.ValidateFileName(name); err != nil {
 			part.Close()
 			return err
 		}
+		// The request as a whole is capped; the store writes the file
+		// atomically, so a body that breaks off leaves nothing.
 		counter := &countingReader{r: part}
-		err = s.cfg.Landing.Store.Put(r.Context(), zone+"/"+name, counter, -1)
+		n, err := s.cfg.Landing.Upload(r.Context(), zone, name, counter, 0)
 		part.Close()
 		if counter.err != nil {
 			// The body broke off or was malformed: the client's mistake,
@@ -67,30 +67,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return uploadError(err)
 		}
-		s.log.Info("landing upload", "zone", zone, "file", name, "bytes", counter.n)
-		out = append(out, uploaded{Zone: zone, Name: name, Size: counter.n})
+		s.log.Info("landing upload", "zone", zone, "file", name, "bytes", n)
+		out = append(out, uploaded{Zone: zone, Name: name, Size: n})
 	}
 	if len(out) == 0 {
 		return rat.Errorf(rat.EINVALID, "the upload holds no file: send multipart/form-data with a file part")
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"files": out})
 	return nil
-}
-
-// landingName validates an uploaded file name: a plain name (no directory,
-// no "..", not hidden) with an extension rat reads.
-func landingName(name string) (string, error) {
-	if name != strings.TrimSpace(name) || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." ||
-		strings.HasPrefix(name, ".") || strings.Contains(name, "..") {
-		return "", rat.Errorf(rat.EINVALID, "file name %q: use a plain name such as orders-2024-05-01.csv (no directories, no '..', not hidden)", name)
-	}
-	if err := objstore.ValidateKey(name); err != nil {
-		return "", rat.Errorf(rat.EINVALID, "file name %q: %s", name, rat.ErrorMessage(err))
-	}
-	if _, err := ingest.Format(name); err != nil && !ingest.IsExcel(name) {
-		return "", rat.Errorf(rat.EINVALID, "file name %q: rat reads .csv, .tsv, .json, .ndjson, .parquet and .xlsx files", name)
-	}
-	return name, nil
 }
 
 // uploadError keeps an oversized body recognisable (413) and wraps the rest.

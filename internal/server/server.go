@@ -150,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Limits.QueryTimeout = time.Minute
 	}
 	if cfg.Limits.UploadBytes <= 0 {
-		cfg.Limits.UploadBytes = 1 << 30
+		cfg.Limits.UploadBytes = ingest.MaxUploadBytes
 	}
 	if cfg.Limits.ResultBytes <= 0 {
 		cfg.Limits.ResultBytes = 64 << 20

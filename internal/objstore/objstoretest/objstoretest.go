@@ -70,7 +70,8 @@ func put(t *testing.T, s objstore.Store, key string, b []byte) {
 	}
 }
 
-func get(t *testing.T, s objstore.Store, key string) []byte {
+// Get reads key from s whole, failing the test on an error.
+func Get(t testing.TB, s objstore.Store, key string) []byte {
 	t.Helper()
 	f, err := s.Open(context.Background(), key)
 	if err != nil {
@@ -126,7 +127,7 @@ func testRoundTrip(t *testing.T, s objstore.Store) {
 func testOverwrite(t *testing.T, s objstore.Store) {
 	put(t, s, "meta/v.json", []byte("first version, longer than the second"))
 	put(t, s, "meta/v.json", []byte("second"))
-	if got := get(t, s, "meta/v.json"); string(got) != "second" {
+	if got := Get(t, s, "meta/v.json"); string(got) != "second" {
 		t.Errorf("after overwrite: %q, want %q", got, "second")
 	}
 }
@@ -287,7 +288,7 @@ func testConcurrentPuts(t *testing.T, s objstore.Store) {
 			t.Errorf("writer %d: %v", i, err)
 		}
 	}
-	got := get(t, s, "race/obj")
+	got := Get(t, s, "race/obj")
 	if len(got) != size {
 		t.Fatalf("after concurrent puts: %d bytes, want %d", len(got), size)
 	}
@@ -363,7 +364,7 @@ func testPutFile(t *testing.T, s objstore.Store) {
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, s, "silver/x/data/f.parquet"); !bytes.Equal(got, want) {
+	if got := Get(t, s, "silver/x/data/f.parquet"); !bytes.Equal(got, want) {
 		t.Errorf("PutFile round trip: %d bytes, want %d identical bytes", len(got), len(want))
 	}
 	err := s.PutFile(context.Background(), "silver/x/data/g.parquet", p)
@@ -424,7 +425,7 @@ func checkIcebergWrite(t *testing.T, fsys icebergio.IO, s objstore.Store) {
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if got := get(t, s, "tbl/metadata/00001.metadata.json"); string(got) != `{"format-version":2}` {
+	if got := Get(t, s, "tbl/metadata/00001.metadata.json"); string(got) != `{"format-version":2}` {
 		t.Errorf("after Close: %q", got)
 	}
 	if err := wfs.WriteFile(s.URL("tbl/data/f.avro"), []byte("avro bytes")); err != nil {
