@@ -278,7 +278,7 @@ var layers = []struct {
 }{
 	{"vocabulary", []string{""}},
 	{"leaves", []string{"internal/config", "internal/trigger", "internal/orchestrator/dag", "internal/textout", "internal/httpauth",
-		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv"}},
+		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache"}},
 	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
 	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace"}},

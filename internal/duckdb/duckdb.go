@@ -77,6 +77,11 @@ func (d *DB) SQL() *sql.DB { return d.db }
 
 // Close closes the database.
 func (d *DB) Close() error {
+	d.parsed.mu.Lock()
+	if d.parsed.serialize != nil {
+		d.parsed.serialize.Close()
+	}
+	d.parsed.mu.Unlock()
 	err := d.db.Close()
 	if cerr := d.connector.Close(); err == nil {
 		err = cerr

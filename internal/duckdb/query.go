@@ -52,6 +52,26 @@ type tableRef struct {
 type parseCache struct {
 	mu sync.Mutex
 	m  map[string]*Statement
+	// serialize is serializeSQL prepared (nil until the first parse).
+	serialize *sql.Stmt
+}
+
+// serializeSQL has DuckDB parse a query and return its syntax tree as JSON.
+const serializeSQL = "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)"
+
+// serializer returns serializeSQL prepared once per database: DuckDB
+// would otherwise parse and plan it again for every query parsed.
+func (d *DB) serializer(ctx context.Context) (*sql.Stmt, error) {
+	d.parsed.mu.Lock()
+	defer d.parsed.mu.Unlock()
+	if d.parsed.serialize == nil {
+		st, err := d.db.PrepareContext(ctx, serializeSQL)
+		if err != nil {
+			return nil, err
+		}
+		d.parsed.serialize = st
+	}
+	return d.parsed.serialize, nil
 }
 
 // Parse parses a single SELECT statement. Anything but one SELECT (INSERT,
@@ -88,7 +108,11 @@ func (d *DB) Referenced(ctx context.Context, query string) ([]string, error) {
 
 func (d *DB) parse(ctx context.Context, query string) (*Statement, error) {
 	var out string
-	if err := d.db.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out); err != nil {
+	ser, err := d.serializer(ctx)
+	if err == nil {
+		err = ser.QueryRowContext(ctx, query).Scan(&out)
+	}
+	if err != nil {
 		return nil, UserError("parse SQL", err)
 	}
 	var parsed struct {

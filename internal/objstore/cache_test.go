@@ -368,3 +368,28 @@ func TestIcebergIOWithCache(t *testing.T) {
 		t.Errorf("read after Create: %q, opens %d→%d, misses %d; want a cache hit", b, opens, r.opens.Load(), c.Misses())
 	}
 }
+
+// A local warehouse behind its location provider (as lake uses it) is
+// written in place: a file written through the IO needs no temp directory.
+func TestIcebergIOWritesLocalInPlace(t *testing.T) {
+	l := newLocal(t)
+	c := newCache(t, l, t.TempDir(), 1<<20)
+	fsys := objstore.IcebergIOWithCache(objstore.NewLocations(l), c)
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	for _, key := range []string{"tbl/metadata/m1.avro", "tbl/metadata/v1.metadata.json"} {
+		w, err := fsys.(icebergio.WriteFileIO).Create(l.URL(key))
+		if err != nil {
+			t.Fatalf("Create(%s) with no temp directory: %v", key, err)
+		}
+		if _, err := io.Copy(w, strings.NewReader("bytes of "+key)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close(%s): %v", key, err)
+		}
+		p, _ := l.LocalPath(key)
+		if got, err := os.ReadFile(p); err != nil || string(got) != "bytes of "+key {
+			t.Errorf("%s = %q, %v", key, got, err)
+		}
+	}
+}

@@ -121,7 +121,7 @@ func (sio *storeIO) Create(name string) (icebergio.FileWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l, ok := sio.s.(*Local); ok {
+	if l, ok := localStore(sio.s); ok {
 		// Write in place next to the destination: one copy, renamed on Close.
 		w, err := l.create(key)
 		if err != nil {
@@ -137,6 +137,16 @@ func (sio *storeIO) Create(name string) (icebergio.FileWriter, error) {
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
 	return &uploadWriter{File: tmp, sio: sio, key: key}, nil
+}
+
+// localStore returns the local store s is, or that the location provider s
+// wraps.
+func localStore(s Store) (*Local, bool) {
+	if l, ok := s.(*Locations); ok {
+		s = l.Store
+	}
+	l, ok := s.(*Local)
+	return l, ok
 }
 
 // WriteFile implements icebergio.WriteFileIO.

@@ -259,12 +259,14 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	}
 	var first *NodeArgs
 	var fin *FinishArgs
+	inserted := false
 	if err := q.withTx(ctx, func(t tx) error {
-		first, fin = nil, nil
+		first, fin, inserted = nil, nil, false
 		n, err := t.exec(ctx, `INSERT INTO rat_dag_runs (run_id, result, state, active) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, id, string(stored), runRunning, len(nodes))
 		if err != nil || n == 0 {
 			return err
 		}
+		inserted = true
 		var jobs []river.InsertManyParams
 		now := q.cfg.Now()
 		for i, node := range nodes {
@@ -295,6 +297,13 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		return t.insert(ctx, jobs)
 	}); err != nil {
 		return err
+	}
+	// This process goes on with the run's first node: it need not read
+	// back the head it has just stored.
+	if inserted {
+		if _, err := q.keepHead(id, stored); err != nil {
+			return err
+		}
 	}
 	// The first node starts here, without waiting for a worker to poll.
 	return q.continueWith(ctx, first, fin, q.owner(job.ID, job.Attempt))

@@ -19,9 +19,9 @@ import (
 // (a job inserted, a job to cancel, a leader resigning) to a table, and its
 // listener reads that table every 50 ms — 20 queries a second from every
 // idle process, the largest part of an idle rat serve's CPU. The listener
-// below reads it as often only while there is something going on, and about
-// once a second otherwise; this process's own inserts and cancels wake it
-// at once.
+// below reads it often (every listenPollActive) only while there is
+// something going on, and about once a second otherwise; this process's own
+// inserts and cancels wake it at once.
 const (
 	// listenIdle is how often an idle listener looks for notifications:
 	// the longest a job inserted by another process, a cancel from another
@@ -29,12 +29,19 @@ const (
 	// has happened for listenActive.
 	listenIdle = time.Second
 	// listenActive is how long after a notification, or after this process
-	// inserted or cancelled a job, the listener keeps River's own pace.
+	// inserted or cancelled a job, the listener reads every
+	// listenPollActive.
 	listenActive = 3 * time.Second
 	// listenPoll bounds one look: less than River's 50 ms between two
 	// reads, so that one call of its WaitForNotification reads the table
 	// once.
 	listenPoll = 40 * time.Millisecond
+	// listenPollActive bounds one look while the queue is active: a job
+	// inserted by another process (rat serve's, for a worker) is noticed
+	// within about this long, four times sooner than at River's pace, for
+	// a read of the notification table (a compiled statement) every
+	// listenPollActive while anything happens.
+	listenPollActive = 10 * time.Millisecond
 	// listenNudged is how long the listener reads at River's pace after
 	// this process's leader inserted a tick, until it has read something.
 	listenNudged = 250 * time.Millisecond
@@ -148,7 +155,11 @@ func (l *pacedListener) WaitForNotification(ctx context.Context) (*riverdriver.N
 			}
 			t.Stop()
 		}
-		poll, cancel := context.WithTimeout(ctx, listenPoll)
+		look := listenPoll
+		if time.Now().Before(l.active) {
+			look = listenPollActive
+		}
+		poll, cancel := context.WithTimeout(ctx, look)
 		n, err := l.Listener.WaitForNotification(poll)
 		cancel()
 		l.next = time.Now().Add(listenIdle - listenPoll)

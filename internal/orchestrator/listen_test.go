@@ -6,11 +6,14 @@ import (
 	"database/sql/driver"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"modernc.org/sqlite"
+
+	"github.com/ratdata/rat"
 )
 
 // countingDriver is the SQLite driver, counting River's statements by the
@@ -31,9 +34,15 @@ func (d *countingDriver) Open(dsn string) (driver.Conn, error) {
 }
 
 func (d *countingDriver) count(query string) {
+	name := ""
 	if m := statementName.FindStringSubmatch(query); m != nil {
+		name = m[1]
+	} else if strings.HasPrefix(query, headQuery) {
+		name = "head"
+	}
+	if name != "" {
 		d.mu.Lock()
-		d.n[m[1]]++
+		d.n[name]++
 		d.mu.Unlock()
 	}
 }
@@ -110,5 +119,29 @@ func TestIdleSQLiteQueue(t *testing.T) {
 	}
 	if reads == 0 {
 		t.Error("the notification table was never read: is the listener running?")
+	}
+}
+
+// TestPreparedHeadIsKept: the worker that prepares a run goes on with its
+// first node without reading back the run's head.
+func TestPreparedHeadIsKept(t *testing.T) {
+	registerOnce.Do(func() { sql.Register("sqlite-counting", counting) })
+	ctx := context.Background()
+	exec := newTestExec([]rat.PlannedNode{{Pipeline: "a"}})
+	q, err := Open(ctx, Config{SQLitePath: filepath.Join(t.TempDir(), "queue.db"), sqlDriver: "sqlite-counting", Workers: 1, Exec: exec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	start(t, q)
+	before := counting.snapshot()["head"]
+	if _, _, err := q.Enqueue(ctx, RunArgs{Target: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(exec.wait(t)); got != "a=success" {
+		t.Fatalf("nodes: %s", got)
+	}
+	if n := counting.snapshot()["head"] - before; n != 0 {
+		t.Errorf("the run's head was read %d time(s) by the worker that prepared it, want 0", n)
 	}
 }

@@ -35,27 +35,40 @@ func (q *Queue) head(ctx context.Context, run string) (*rat.RunDetail, error) {
 		var result string
 		found := false
 		if err := q.read(ctx, func(t tx) error {
-			return t.query(ctx, `SELECT result FROM rat_dag_runs WHERE run_id = ?`, []any{run}, func(scan func(...any) error) error {
+			return t.query(ctx, headQuery, []any{run}, func(scan func(...any) error) error {
 				found = true
 				return scan(&result)
 			})
 		}); err != nil || !found {
 			return nil, err
 		}
-		h = new(rat.RunDetail)
-		if err := json.Unmarshal([]byte(result), h); err != nil {
-			return nil, fmt.Errorf("run %s: %w", run, err)
+		var err error
+		if h, err = q.keepHead(run, []byte(result)); err != nil {
+			return nil, err
 		}
-		q.headMu.Lock()
-		if q.heads == nil || len(q.heads) >= keepHeads {
-			q.heads = map[string]*rat.RunDetail{}
-		}
-		q.heads[run] = h
-		q.headMu.Unlock()
 	}
 	c := *h
 	return &c, nil
 }
+
+// keepHead keeps a run's head as stored (its JSON in rat_dag_runs), so
+// that this process reads it the way every other one does.
+func (q *Queue) keepHead(run string, stored []byte) (*rat.RunDetail, error) {
+	h := new(rat.RunDetail)
+	if err := json.Unmarshal(stored, h); err != nil {
+		return nil, fmt.Errorf("run %s: %w", run, err)
+	}
+	q.headMu.Lock()
+	defer q.headMu.Unlock()
+	if q.heads == nil || len(q.heads) >= keepHeads {
+		q.heads = map[string]*rat.RunDetail{}
+	}
+	q.heads[run] = h
+	return h, nil
+}
+
+// headQuery reads a run's head.
+const headQuery = `SELECT result FROM rat_dag_runs WHERE run_id = ?`
 
 // forgetHead drops a finished run's head.
 func (q *Queue) forgetHead(run string) {

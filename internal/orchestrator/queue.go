@@ -31,9 +31,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-	_ "modernc.org/sqlite" // the queue file's driver
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/stmtcache" // the queue file's driver
 )
 
 // RunArgs is the job of one pipeline run.
@@ -218,7 +218,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o755); err != nil {
 			return nil, err
 		}
-		db, err := sql.Open(cmp.Or(cfg.sqlDriver, "sqlite"), "file:"+cfg.SQLitePath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		db, err := sql.Open(cmp.Or(cfg.sqlDriver, stmtcache.DriverName), "file:"+cfg.SQLitePath+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open queue %s: %w", cfg.SQLitePath, err)
 		}

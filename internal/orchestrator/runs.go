@@ -65,6 +65,7 @@ type Runs struct {
 	runners map[string]*runState // by run id: a run reads the workspace once per process
 	order   []string
 	pending map[string]map[string]rat.NodeRun // node progress not yet in the run records
+	sizes   map[string]int                    // nodes in a run's record, as its last flush saw
 }
 
 var _ Exec = (*Runs)(nil)
@@ -114,6 +115,7 @@ func (e *Runs) forget(runID string) {
 		st.closeLog()
 		delete(e.runners, runID)
 	}
+	delete(e.sizes, runID)
 	e.order = slices.DeleteFunc(e.order, func(id string) bool { return id == runID })
 }
 
@@ -167,9 +169,22 @@ func (e *Runs) Build(ctx context.Context, run *rat.RunDetail, name string, attem
 	return r.engine.Build(ctx, run, name, attempt)
 }
 
-// progressFlush is how often node progress reaches a run's record: one
-// update of the record per run and flush, whatever the number of nodes.
+// progressFlush is how often node progress reaches the record of a small
+// run: one update of the record per run and flush, whatever the number of
+// nodes that changed.
 const progressFlush = 250 * time.Millisecond
+
+// flushEvery is how often node progress reaches the record of a run whose
+// record holds nodes nodes. A flush rewrites the whole record, so a big
+// run's flushes come less often (1 ms more per node, at most
+// maxProgressFlush apart): their cost per node built stays bounded.
+func flushEvery(nodes int) time.Duration {
+	return min(progressFlush+time.Duration(nodes)*time.Millisecond, maxProgressFlush)
+}
+
+// maxProgressFlush is the longest a node's start or end waits to show in
+// its run's record.
+const maxProgressFlush = 2 * time.Second
 
 // Progress puts started and finished nodes into the run's record, so the
 // run shows them while it goes on; updates are batched per run.
@@ -190,7 +205,7 @@ func (e *Runs) Progress(ctx context.Context, run *rat.RunDetail, nodes []rat.Nod
 	if !scheduled {
 		p = map[string]rat.NodeRun{}
 		e.pending[run.ID] = p
-		time.AfterFunc(progressFlush, func() { e.flush(run.ID) })
+		time.AfterFunc(flushEvery(e.sizes[run.ID]), func() { e.flush(run.ID) })
 	}
 	for _, n := range nodes {
 		p[n.Pipeline] = n
@@ -207,7 +222,9 @@ func (e *Runs) flush(runID string) {
 	if len(nodes) == 0 {
 		return
 	}
+	size := 0
 	err := e.Store.UpdateRun(context.Background(), runID, func(rec *rat.Run) error {
+		size = len(rec.Detail.Nodes)
 		if rec.Status != rat.RunRunning {
 			return nil
 		}
@@ -221,6 +238,14 @@ func (e *Runs) flush(runID string) {
 	if err != nil {
 		e.Log.Warn("record node progress", "run", runID, "err", err)
 	}
+	e.mu.Lock()
+	if _, working := e.runners[runID]; working {
+		if e.sizes == nil {
+			e.sizes = map[string]int{}
+		}
+		e.sizes[runID] = size
+	}
+	e.mu.Unlock()
 }
 
 // Complete tests and publishes a run, releases its pipelines, and starts

@@ -30,6 +30,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
+	"github.com/ratdata/rat/internal/stmtcache"
 )
 
 //go:embed migrations/*.sql
@@ -73,13 +74,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, rat.Errorf(rat.EUNAVAILABLE, "create the catalog's directory: %w", err)
 	}
 	dsn := DSN(abs)
-	read, err := sql.Open("sqlite", dsn)
+	read, err := sql.Open(stmtcache.DriverName, dsn)
 	if err != nil {
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	write, err := sql.Open("sqlite", dsn)
+	write, err := sql.Open(stmtcache.DriverName, dsn)
 	if err != nil {
 		return nil, errors.Join(err, read.Close())
 	}

@@ -11,7 +11,10 @@
 // nears initLimit it runs once.
 package startgc
 
-import "runtime/debug"
+import (
+	"os"
+	"runtime/debug"
+)
 
 // initLimit is the memory the runtime may use during initialisation
 // before it collects: most of what initialisation allocates, so that the
@@ -35,4 +38,26 @@ var (
 func Restore() {
 	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(memoryLimit)
+}
+
+// LongRunningPercent is the collector's GOGC in rat serve and rat worker
+// when the environment sets none: the heap may grow to five times what is
+// live between collections instead of twice. Building a node allocates a
+// few megabytes that die at once (iceberg-go's Avro writers above all)
+// over a live heap of tens of megabytes, most of it iceberg-go's
+// package-level data; with the default GOGC the collector took a fifth of
+// the CPU of a queued run of trivial nodes.
+const LongRunningPercent = 400
+
+// LongRunning sets the collector of a long-running process: GOGC
+// LongRunningPercent unless the environment sets GOGC (GOMEMLIMIT still
+// bounds the heap). It returns the GOGC now in effect.
+func LongRunning() int {
+	if _, set := os.LookupEnv("GOGC"); set {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(LongRunningPercent)
+	return LongRunningPercent
 }
