@@ -44,6 +44,8 @@ type App struct {
 	DB      *duckdb.DB
 	Lake    *lake.Lake
 
+	sharedDB bool // DB belongs to another App (OpenTarget)
+
 	mu      sync.Mutex
 	landing *ingest.Landing
 	closers []func() error
@@ -283,7 +285,7 @@ func (a *App) Close() error {
 	for i := len(closers) - 1; i >= 0; i-- {
 		errs = append(errs, closers[i]())
 	}
-	if a.DB != nil {
+	if a.DB != nil && !a.sharedDB {
 		errs = append(errs, a.DB.Close())
 	}
 	if a.Store != nil {
