@@ -68,6 +68,9 @@ type Catalog interface {
 	RenameTriggerKeys(ctx context.Context, renames map[string]string) error
 	PruneRuns(ctx context.Context, before time.Time) (int64, error)
 	ObserveCommits(func(sqlstore.CommitStats))
+	// SQLStore is the shared SQL store under either database, for copying
+	// a catalog (sqlstore.Copy, rat migrate).
+	SQLStore() *sqlstore.Store
 }
 
 var (

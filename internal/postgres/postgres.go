@@ -66,6 +66,12 @@ func dialect() sqlstore.Dialect {
 		WritableCTE:   true,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 		Classify:      classify,
+		SchemaColumns: `SELECT table_name, column_name FROM information_schema.columns
+WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+		IdentityInsert: " OVERRIDING SYSTEM VALUE",
+		AdvanceIdentity: func(table, column string) string {
+			return fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', '%s'), (SELECT MAX(%s) FROM %s))", table, column, column, table)
+		},
 	}
 }
 

@@ -50,7 +50,12 @@ const busyTimeoutMS = 10000
 // lock at BEGIN through the _txlock=immediate DSN parameter, so the default
 // BeginWrite suffices and no row locks are needed.
 func dialect() sqlstore.Dialect {
-	return sqlstore.Dialect{Name: "sqlite", Classify: classify}
+	return sqlstore.Dialect{
+		Name:     "sqlite",
+		Classify: classify,
+		SchemaColumns: `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY m.name, p.cid`,
+	}
 }
 
 // Open opens (creating it and its parent directories if needed) the catalog

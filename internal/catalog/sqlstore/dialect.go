@@ -55,6 +55,19 @@ type Dialect struct {
 	MigrationLock string
 	// Classify tells what kind of failure a driver error is.
 	Classify func(err error) ErrorKind
+	// SchemaColumns is a query returning (table name, column name) for
+	// every column of every table of the catalog's schema; Copy, Plan and
+	// Verify check with it that they know every table.
+	SchemaColumns string
+	// IdentityInsert, when set, goes between the column list and VALUES of
+	// an INSERT that gives a generated identity column its value (Postgres:
+	// OVERRIDING SYSTEM VALUE).
+	IdentityInsert string
+	// AdvanceIdentity, when set, returns the statement that moves the
+	// generator of table's identity column past the largest value in it,
+	// after Copy gave the column its values (Postgres: setval). Nil means
+	// the database does so by itself (SQLite's AUTOINCREMENT).
+	AdvanceIdentity func(table, column string) string
 }
 
 // DollarRebind rewrites '?' placeholders as $1, $2, ... (Postgres). A '?'
