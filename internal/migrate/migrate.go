@@ -49,6 +49,9 @@ type Options struct {
 type CatalogCopier interface {
 	Plan(ctx context.Context) (CatalogStats, error)
 	Copy(ctx context.Context, progress func(table string, done, total int64)) (CatalogStats, error)
+	// Verify compares every copied catalog table (row count and checksum)
+	// and describes each difference.
+	Verify(ctx context.Context) ([]string, error)
 }
 
 // CatalogStats counts the catalog's rows (commits, refs, runs, logs, …).
@@ -72,11 +75,13 @@ type Progress struct {
 
 // Report is the outcome of a migration (or of its plan).
 type Report struct {
-	DryRun   bool          `json:"dry_run"`
-	Files    *FileStats    `json:"files,omitempty"`
-	Catalog  *CatalogStats `json:"catalog,omitempty"`
-	Refs     []RefReport   `json:"refs,omitempty"`
-	Verified bool          `json:"verified"`
+	DryRun  bool          `json:"dry_run"`
+	Files   *FileStats    `json:"files,omitempty"`
+	Catalog *CatalogStats `json:"catalog,omitempty"`
+	Refs    []RefReport   `json:"refs,omitempty"`
+	// CatalogProblems are the catalog tables that differ after the copy.
+	CatalogProblems []string `json:"catalog_problems,omitempty"`
+	Verified        bool     `json:"verified"`
 	// Estimate is the expected duration of the copy (dry run only).
 	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
 	Seconds         float64 `json:"seconds"`
@@ -181,6 +186,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Refs, rep.Verified = refs, ok
+	if opts.Catalog != nil {
+		if rep.CatalogProblems, err = opts.Catalog.Verify(ctx); err != nil {
+			return nil, err
+		}
+		rep.Verified = rep.Verified && len(rep.CatalogProblems) == 0
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
 }

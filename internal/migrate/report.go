@@ -69,6 +69,12 @@ func Print(w io.Writer, rep *Report) {
 	for _, p := range problems {
 		fmt.Fprintln(w, p)
 	}
+	for _, p := range rep.CatalogProblems {
+		fmt.Fprintln(w, "  "+p)
+	}
+	if rep.Catalog != nil && len(rep.CatalogProblems) == 0 {
+		fmt.Fprintf(w, "catalog tables: %d identical (rows and checksums)\n", len(rep.Catalog.Tables))
+	}
 }
 
 // Terminal returns a progress printer for a terminal: one line rewritten
