@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -14,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/objstore"
+	"github.com/ratdata/rat/internal/sqlite"
 	"github.com/ratdata/rat/internal/testenv"
 )
 
@@ -69,6 +74,16 @@ func treeSums(t *testing.T, dir string) map[string]string {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// rebase replaces the target's warehouse root with the source's in
+// outputs: rat describe --json prints data file locations, which name the
+// target's root after the migration rewrote the metadata.
+func rebase(out map[string]string, target, source string) map[string]string {
+	for k, v := range out {
+		out[k] = strings.ReplaceAll(v, target+"/", source+"/")
 	}
 	return out
 }
@@ -159,7 +174,8 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 		"RAT_CATALOG_URL="+pg, "ICEBERG_WAREHOUSE="+warehouse, "S3_ENDPOINT="+s3.Endpoint,
 		"S3_ACCESS_KEY="+s3.AccessKey, "S3_SECRET_KEY="+s3.SecretKey, "S3_REGION="+s3.Region, "S3_PATH_STYLE=path")}
 	awaySource(t, u, func() {
-		sameOutputs(t, "the target", before, outputs(target, queries))
+		sameOutputs(t, "the target", before, rebase(outputs(target, queries),
+			strings.TrimSuffix(warehouse, "/"), "file://"+filepath.Join(u.dir, ".rat", "warehouse")))
 		// Writes and runs work on the target.
 		n := target.count("bronze.extra")
 		target.ok("load", "extra.csv", "--into", "bronze.extra")
@@ -199,7 +215,7 @@ func TestMigrateKilled(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- c.Wait() }()
-		delay := time.Duration(rand.IntN(1500)) * time.Millisecond
+		delay := time.Duration(rand.IntN(700)) * time.Millisecond
 		select {
 		case err := <-done:
 			t.Logf("kill %d: rat migrate ended by itself before %v (%v)", i, delay, err)
@@ -233,7 +249,70 @@ func TestMigrateKilled(t *testing.T) {
 	}
 	target := &ratUser{t: t, bin: u.bin, dir: u.dir, env: append(append([]string{}, u.env...),
 		"RAT_CATALOG_URL="+filepath.Join(dir, "catalog.db"), "ICEBERG_WAREHOUSE="+filepath.Join(dir, "warehouse"))}
-	awaySource(t, u, func() { sameOutputs(t, "the target after kills", before, outputs(target, queries)) })
+	awaySource(t, u, func() {
+		sameOutputs(t, "the target after kills", before, rebase(outputs(target, queries),
+			"file://"+filepath.Join(dir, "warehouse"), "file://"+filepath.Join(u.dir, ".rat", "warehouse")))
+		// Outside readers: iceberg-go's own IO and scan read every table of
+		// main from the target's files, which name no source location.
+		outsideRead(t, filepath.Join(dir, "catalog.db"), filepath.Join(dir, "warehouse"), func(id string) string { return target.count(id) })
+	})
+	source := "file://" + filepath.Join(u.dir, ".rat", "warehouse")
+	for p := range treeSums(t, filepath.Join(dir, "warehouse")) {
+		if strings.HasSuffix(p, ".metadata.json") || strings.HasSuffix(p, ".avro") {
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), source) {
+				t.Errorf("%s still names the source %s", p, source)
+			}
+		}
+	}
+
+	// A target that diverged (a commit there) fails the verification of a
+	// rerun: exit status 3, the ref named.
+	target.ok("load", "extra.csv", "--into", "bronze.extra")
+	out, _, code := u.run(args...)
+	if code != 3 || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "main") {
+		t.Fatalf("rerun after the target diverged: exit %d\n%s", code, out)
+	}
+}
+
+// outsideRead reads every table of main in a migrated catalog with
+// iceberg-go alone, from its metadata at the target warehouse, and compares
+// the row counts with rat's (count).
+func outsideRead(t *testing.T, catalogPath, warehouse string, count func(id string) string) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, catalogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	entries, err := store.Tables(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, e := range entries {
+		if catalog.IsView(e.Metadata) {
+			continue
+		}
+		loc := "file://" + filepath.Join(warehouse, e.Metadata)
+		tbl, err := table.NewFromLocation(ctx, table.Identifier{e.Table.Layer, e.Table.Name}, loc, icebergio.LoadFSFunc(nil, loc), nil)
+		if err != nil {
+			t.Fatalf("iceberg-go opens %s: %v", loc, err)
+		}
+		arrow, err := tbl.Scan().ToArrowTable(ctx)
+		if err != nil {
+			t.Fatalf("iceberg-go scans %s: %v", e.Table, err)
+		}
+		n := arrow.NumRows()
+		arrow.Release()
+		if want := count(e.Table.String()); fmt.Sprint(n) != want {
+			t.Errorf("iceberg-go reads %d rows of %s at the target, rat %s", n, e.Table, want)
+		}
+		read++
+	}
+	if read < 3 {
+		t.Fatalf("read %d tables with iceberg-go, want 3 or more", read)
+	}
 }
 
 // TestMigrateBadInput: each bad target is one clear error, and nothing is

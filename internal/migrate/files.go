@@ -141,7 +141,7 @@ func writeMarker(ctx context.Context, src, dst objstore.Store) error {
 // source. A file already at the target with the same size and SHA-256 is
 // skipped; any other is replaced (the stores never expose a partial
 // object). The source is only read.
-func copyFiles(ctx context.Context, src, dst objstore.Store, files []objstore.Info, workers int, st *FileStats) error {
+func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, files []objstore.Info, workers int, st *FileStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan objstore.Info)
@@ -164,7 +164,7 @@ func copyFiles(ctx context.Context, src, dst objstore.Store, files []objstore.In
 			defer wg.Done()
 			buf := make([]byte, 256<<10)
 			for f := range jobs {
-				copied, err := copyFile(ctx, src, dst, f, buf, &st.CopiedBytes)
+				copied, err := copyFile(ctx, src, dst, rw, f, buf, &st.CopiedBytes)
 				if err != nil {
 					fail(err)
 					continue
@@ -195,8 +195,11 @@ feed:
 }
 
 // copyFile copies one object unless the target holds it already; copied
-// counts the bytes uploaded as they go.
-func copyFile(ctx context.Context, src, dst objstore.Store, f objstore.Info, buf []byte, copied *int64) (bool, error) {
+// counts the bytes uploaded as they go. Files rw applies to are rewritten.
+func copyFile(ctx context.Context, src, dst objstore.Store, rw *rewriter, f objstore.Info, buf []byte, copied *int64) (bool, error) {
+	if rw.applies(f.Key) {
+		return copyRewritten(ctx, src, dst, rw, f, buf, copied)
+	}
 	if have, err := dst.Stat(ctx, f.Key); err == nil && have.Size == f.Size {
 		want, _, err := checksum(ctx, src, f.Key, buf)
 		if err != nil {
@@ -225,16 +228,45 @@ func copyFile(ctx context.Context, src, dst objstore.Store, f objstore.Info, buf
 	if r.read != in.Size() {
 		return false, fmt.Errorf("copy %s: read %d bytes of the source's %d", f.Key, r.read, in.Size())
 	}
-	want := hex.EncodeToString(h.Sum(nil))
-	got, n, err := checksum(ctx, dst, f.Key, buf)
+	return true, checkCopy(ctx, dst, f.Key, hex.EncodeToString(h.Sum(nil)), in.Size(), buf)
+}
+
+// copyRewritten copies a file whose locations are rewritten: the target
+// must hold the rewritten bytes.
+func copyRewritten(ctx context.Context, src, dst objstore.Store, rw *rewriter, f objstore.Info, buf []byte, copied *int64) (bool, error) {
+	data, err := rw.rewritten(ctx, src, f)
 	if err != nil {
 		return false, err
 	}
-	if got != want || n != in.Size() {
-		return false, rat.Errorf(rat.EINTERNAL, "copy %s: the target holds %d bytes with SHA-256 %s, the source %d bytes with %s: run rat migrate again",
-			f.Key, n, got, in.Size(), want)
+	sum := sha256.Sum256(data)
+	want, size := hex.EncodeToString(sum[:]), int64(len(data))
+	if have, err := dst.Stat(ctx, f.Key); err == nil && have.Size == size {
+		if got, _, err := checksum(ctx, dst, f.Key, buf); err != nil {
+			return false, err
+		} else if got == want {
+			return false, nil
+		}
+	} else if err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+		return false, fmt.Errorf("look at %s at the target: %w", f.Key, err)
 	}
-	return true, nil
+	if err := dst.Put(ctx, f.Key, bytes.NewReader(data), size); err != nil {
+		return false, fmt.Errorf("copy %s to the target: %w", f.Key, err)
+	}
+	atomic.AddInt64(copied, size)
+	return true, checkCopy(ctx, dst, f.Key, want, size, buf)
+}
+
+// checkCopy reads a copied object back and compares its SHA-256 and size.
+func checkCopy(ctx context.Context, dst objstore.Store, key, want string, size int64, buf []byte) error {
+	got, n, err := checksum(ctx, dst, key, buf)
+	if err != nil {
+		return err
+	}
+	if got != want || n != size {
+		return rat.Errorf(rat.EINTERNAL, "copy %s: the target holds %d bytes with SHA-256 %s, want %d bytes with %s: run rat migrate again",
+			key, n, got, size, want)
+	}
+	return nil
 }
 
 // checksum reads an object through and returns its SHA-256 and size.

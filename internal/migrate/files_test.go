@@ -29,20 +29,20 @@ func sourceWarehouse(t *testing.T) *objstore.Local {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{
-		"bronze/sales/data/00000-big.parquet":                 big,
-		"bronze/sales/metadata/00001-a.metadata.json":         []byte(`{"format-version":2}`),
-		"bronze/sales/metadata/snap-1-manifest-list.avro":     []byte("avro list"),
-		"gold/v/views/0001.view.json":                         []byte(`{"sql":"SELECT 1"}`),
-		objstore.RootsKey:                                     []byte(`{"roots":["file:///old"]}`),
-		"bronze/sales/data/00001-empty.parquet":               {},
-		"silver/orders/metadata/00002-b-m0.avro":              bytes.Repeat([]byte("m"), 70000),
-		"silver/orders/data/00000-deletes-position.parquet":   []byte("deletes"),
-		"silver/orders/metadata/00003-c.metadata.json":        []byte(`{"format-version":2,"v":3}`),
-		"_landing/orders/2030-01-01.csv":                      []byte("id\n1\n"),
-		"silver/orders/data/00002-another-data-file.parquet":  bytes.Repeat([]byte{1, 2, 3}, 40000),
-		"silver/orders/metadata/00004-d.metadata.json":        []byte(`{}`),
-		"silver/orders/metadata/snap-9-1-manifest-list.avro":  []byte("list 9"),
-		"silver/orders/metadata/snap-10-1-manifest-list.avro": []byte("list 10"),
+		"bronze/sales/data/00000-big.parquet":                big,
+		"bronze/sales/metadata/00001-a.metadata.json":        []byte(`{"format-version":2}`),
+		"bronze/sales/metadata/snap-1-manifest-list.bin":     []byte("avro list"),
+		"gold/v/views/0001.view.json":                        []byte(`{"sql":"SELECT 1"}`),
+		objstore.RootsKey:                                    []byte(`{"roots":["file:///old"]}`),
+		"bronze/sales/data/00001-empty.parquet":              {},
+		"silver/orders/metadata/00002-b-m0.bin":              bytes.Repeat([]byte("m"), 70000),
+		"silver/orders/data/00000-deletes-position.parquet":  []byte("deletes"),
+		"silver/orders/metadata/00003-c.metadata.json":       []byte(`{"format-version":2,"v":3}`),
+		"_landing/orders/2030-01-01.csv":                     []byte("id\n1\n"),
+		"silver/orders/data/00002-another-data-file.parquet": bytes.Repeat([]byte{1, 2, 3}, 40000),
+		"silver/orders/metadata/00004-d.metadata.json":       []byte(`{}`),
+		"silver/orders/metadata/snap-9-1-manifest-list.bin":  []byte("list 9"),
+		"silver/orders/metadata/snap-10-1-manifest-list.bin": []byte("list 10"),
 	}
 	for k, v := range files {
 		if err := src.Put(context.Background(), k, bytes.NewReader(v), int64(len(v))); err != nil {

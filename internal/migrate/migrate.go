@@ -134,8 +134,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				progress(Progress{Phase: "files", Done: st.doneFiles(), Total: st.Files,
 					Bytes: st.doneBytes(), TotalBytes: st.Bytes, Elapsed: time.Since(phase), Finished: finished})
 			}
+			rw, err := newRewriter(ctx, src, dst)
+			if err != nil {
+				return nil, err
+			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
-			err := copyFiles(ctx, src, dst, files, workers, st)
+			err = copyFiles(ctx, src, dst, rw, files, workers, st)
 			stop()
 			st.Seconds = time.Since(phase).Seconds()
 			if err != nil {
