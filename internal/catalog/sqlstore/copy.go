@@ -57,6 +57,9 @@ type TableReport struct {
 // CopyReport lists the tables copied, in copy order.
 type CopyReport struct {
 	Tables []TableReport
+	// Locks, set by Plan, counts the source's pipeline locks, which Copy
+	// leaves out: each is held by a run in flight.
+	Locks int64
 }
 
 // column is one column of a copied table.
@@ -123,6 +126,10 @@ func Plan(ctx context.Context, src *Store) (CopyReport, error) {
 			return CopyReport{}, src.fail("plan the copy", err)
 		}
 		rep.Tables = append(rep.Tables, TableReport{Table: t.name, Rows: n})
+	}
+	var err error
+	if rep.Locks, err = src.count(ctx, src.db, "pipeline_locks"); err != nil {
+		return CopyReport{}, src.fail("plan the copy", err)
 	}
 	return rep, nil
 }
@@ -227,7 +234,7 @@ func Copy(ctx context.Context, src, dst *Store, o CopyOptions) (CopyReport, erro
 	if !finished {
 		for _, t := range copyTables {
 			if p := prog[t.name]; !p.done {
-				if prog[t.name], err = copyRows(ctx, src, dst, t, id, p, o.Progress); err != nil {
+				if prog[t.name], err = copyRows(ctx, src, dst, t, id, target, p, o.Progress); err != nil {
 					return CopyReport{}, err
 				}
 			}
@@ -380,7 +387,7 @@ func (s *Store) identity(ctx context.Context, q querier) (string, error) {
 
 // copyRows copies t from where p says the copy got to the end, a batch per
 // transaction, and returns the table's final progress.
-func copyRows(ctx context.Context, src, dst *Store, t copyTable, id string, p progress, report func(string, int64, int64)) (progress, error) {
+func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, report func(string, int64, int64)) (progress, error) {
 	total, err := src.count(ctx, src.db, t.name)
 	if err != nil {
 		return p, src.fail("copy catalog: count the source's "+t.name, err)
@@ -425,6 +432,9 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id string, p pr
 				next.lastKey, next.copied, next.sum.String(), boolInt(next.done), id, t.name)
 			return err
 		})
+		if dst.d.classify(err) == UniqueViolation {
+			return rat.Errorf(rat.ECONFLICT, "copy catalog: %s already holds rows of %s that the copy writes: was it written to during the copy? Copy into a new, empty database: %w", target, t.name, err)
+		}
 		if err != nil {
 			return dst.fail("copy catalog: write "+t.name, err)
 		}
