@@ -40,7 +40,7 @@ func (c catalogCopier) Verify(ctx context.Context) ([]string, error) {
 }
 
 func catalogStats(rep sqlstore.CopyReport) migrate.CatalogStats {
-	st := migrate.CatalogStats{Tables: map[string]int64{}}
+	st := migrate.CatalogStats{Tables: map[string]int64{}, Locks: rep.Locks}
 	for _, t := range rep.Tables {
 		st.Tables[t.Table] = t.Rows
 		st.Rows += t.Rows

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/objstore"
 )
@@ -59,7 +60,10 @@ type CatalogStats struct {
 	Commits int64            `json:"commits"`
 	Rows    int64            `json:"rows"` // in every table of the catalog
 	Tables  map[string]int64 `json:"tables,omitempty"`
-	Seconds float64          `json:"seconds,omitempty"`
+	// Locks are pipeline locks held at the source: runs in flight, whose
+	// work the copy would miss.
+	Locks   int64   `json:"locks,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // Progress is where a migration stands.
@@ -96,6 +100,10 @@ const (
 	estimateRowsPerSecond  = 20000
 )
 
+// maxWorkers bounds the files copied at once (each holds a buffer, and
+// S3 uploads a part of up to 16 MiB).
+const maxWorkers = 64
+
 // Run migrates (or with DryRun plans the migration of) opts.Source to
 // opts.Target: files, then the catalog, then the verification. It returns
 // the report even when verification fails (Verified false); an error means
@@ -105,8 +113,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{DryRun: opts.DryRun}
 	progress := serialize(opts.Progress)
 	workers := opts.Workers
-	if workers <= 0 {
+	if workers == 0 {
 		workers = 8
+	}
+	if workers < 0 || workers > maxWorkers {
+		return nil, rat.Errorf(rat.EINVALID, "--workers %d: want 1 to %d files copied at once", workers, maxWorkers)
 	}
 	var estimate time.Duration
 	if opts.Files {

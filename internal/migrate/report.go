@@ -36,6 +36,10 @@ func Print(w io.Writer, rep *Report) {
 			fmt.Fprintf(w, " in %s", seconds(c.Seconds))
 		}
 		fmt.Fprintln(w)
+		if c.Locks > 0 {
+			fmt.Fprintf(w, "warning  %s held at the source: runs in flight; let them finish (or stop rat serve and workers) before the final pass\n",
+				textout.Plural(c.Locks, "pipeline lock"))
+		}
 	}
 	if rep.DryRun {
 		fmt.Fprintf(w, "estimate about %s (loopback MinIO speed; a remote target is slower)\n", seconds(rep.EstimateSeconds))

@@ -81,21 +81,24 @@ func (r *rewriter) rewrite(key string, data []byte) ([]byte, error) {
 	return r.json(data), nil
 }
 
-// json replaces every JSON string that starts with a source root; the rest
-// of the file keeps its bytes.
+// json replaces every JSON string that starts with a source root (as
+// encoded with or without HTML escaping); the rest of the file keeps its
+// bytes.
 func (r *rewriter) json(data []byte) []byte {
-	to := jsonString(r.to)
-	for _, from := range r.from {
-		data = bytes.ReplaceAll(data, []byte(`"`+jsonString(from)+`/`), []byte(`"`+to+`/`))
+	for _, html := range []bool{true, false} {
+		to := jsonString(r.to, html)
+		for _, from := range r.from {
+			data = bytes.ReplaceAll(data, []byte(`"`+jsonString(from, html)+`/`), []byte(`"`+to+`/`))
+		}
 	}
 	return data
 }
 
 // jsonString is s as encoded inside a JSON string (without the quotes).
-func jsonString(s string) string {
+func jsonString(s string, escapeHTML bool) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	_ = enc.Encode(s)
 	out := strings.TrimSuffix(b.String(), "\n")
 	return out[1 : len(out)-1]
