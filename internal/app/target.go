@@ -137,17 +137,7 @@ func warehouseURL(u string) (wh string, gcs bool, err error) {
 // S3: a missing bucket is an error (rat migrate must not create a stray
 // bucket from a typo). A local directory is created.
 func OpenWarehouse(ctx context.Context, cfg *config.Config) (objstore.Store, error) {
-	if !cfg.IsS3() {
-		return objstore.NewLocal(cfg.Warehouse)
-	}
-	s3, err := openS3(ctx, cfg, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := s3.CheckBucket(ctx); err != nil {
-		return nil, err
-	}
-	return s3, nil
+	return openWarehouse(ctx, cfg, false)
 }
 
 // OpenTarget opens a migration target described by cfg (TargetConfig): its
