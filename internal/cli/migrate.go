@@ -14,7 +14,7 @@ import (
 func newMigrateCmd(g *globals) *cobra.Command {
 	var t ratapp.Target
 	var workers int
-	var dryRun, asJSON bool
+	var dryRun, asJSON, catchUp bool
 	var envOut string
 	cmd := &cobra.Command{
 		Use:   "migrate --to-catalog URL | --to-warehouse URL",
@@ -35,11 +35,19 @@ the catalog last. Interrupted (even kill -9), run the same command again: files 
 are checked and skipped. A target warehouse that is not empty is refused unless it holds a partial copy
 of the same source (rat-migrate.json at its root names the source).
 
+Short downtime (--catch-up): while the source stays in use, copy the files (--to-warehouse only, the
+catalog stays); then stop writers (rat serve, workers, schedules) and run the final pass with
+--catch-up and --to-catalog: files unchanged since the first pass are skipped unread, new ones copied,
+the catalog copied, everything verified; then switch the variables. Rollback: the source is untouched,
+set the old variables again.
+
 At the end rat migrate prints the environment of the new setup (secrets named, never written);
 --env-out FILE writes it to a file. Exit status 3 when the verification finds a difference.`,
 		Example: `  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --dry-run
   RAT_MIGRATE_S3_ACCESS_KEY=… RAT_MIGRATE_S3_SECRET_KEY=… rat migrate --to-warehouse s3://lake/prod --to-s3-endpoint http://minio:9000 --to-catalog postgres://rat@db/rat --env-out prod.env
-  rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json`,
+  rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json
+  rat migrate --to-warehouse s3://lake/prod                                      # while in use
+  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --catch-up   # writers stopped`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -53,7 +61,7 @@ At the end rat migrate prints the environment of the new setup (secrets named, n
 				return err
 			}
 			defer m.Close()
-			m.Options.Workers = workers
+			m.Options.Workers, m.Options.CatchUp = workers, catchUp
 			if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && !asJSON {
 				m.Options.Progress = migrate.Terminal(cmd.ErrOrStderr())
 			}
@@ -94,6 +102,7 @@ At the end rat migrate prints the environment of the new setup (secrets named, n
 	f.IntVar(&workers, "workers", 8, "files copied at once")
 	f.BoolVar(&dryRun, "dry-run", false, "list what would be copied (files, bytes, commits, rows) and a time estimate; write nothing")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&catchUp, "catch-up", false, "a final pass after a finished one: skip files unchanged since then without reading them")
 	f.StringVar(&envOut, "env-out", "", "write the new setup's environment (no secrets) to this file")
 	return cmd
 }

@@ -34,6 +34,9 @@ type marker struct {
 	Format  int       `json:"format"`
 	Source  string    `json:"source_warehouse"` // the source's root location
 	Started time.Time `json:"started"`
+	// FilesPass is when the last files pass that finished began: every
+	// source file listed then is at the target, checked by SHA-256.
+	FilesPass time.Time `json:"files_pass,omitempty"`
 }
 
 // FileStats sums up the warehouse copy.
@@ -46,6 +49,9 @@ type FileStats struct {
 	SkippedBytes int64   `json:"skipped_bytes"`
 	Seconds      float64 `json:"seconds"`
 	Resumed      bool    `json:"resumed"` // the target held a partial copy of this migration
+	// Trusted are the skipped files a catch-up pass did not read: unchanged
+	// at the source since an earlier pass checked them at the target.
+	Trusted int64 `json:"trusted,omitempty"`
 }
 
 // sourceFiles lists every object of the source warehouse: data, delete,
@@ -73,37 +79,37 @@ func root(s objstore.Store) string { return strings.TrimSuffix(s.URL(""), "/") }
 
 // checkTarget refuses a target that is the source (or inside it, or holds
 // it), or that is not empty and not a partial copy of this migration.
-// resumed reports a partial copy.
-func checkTarget(ctx context.Context, src, dst objstore.Store) (resumed bool, err error) {
+// found reports a partial copy, m its marker.
+func checkTarget(ctx context.Context, src, dst objstore.Store) (m marker, found bool, err error) {
 	s, d := root(src), root(dst)
 	switch {
 	case s == d:
-		return false, rat.Errorf(rat.EINVALID, "the target warehouse %s is the source warehouse: give another --to-warehouse (or leave it out to keep the warehouse and move only the catalog)", d)
+		return m, false, rat.Errorf(rat.EINVALID, "the target warehouse %s is the source warehouse: give another --to-warehouse (or leave it out to keep the warehouse and move only the catalog)", d)
 	case strings.HasPrefix(d, s+"/"):
-		return false, rat.Errorf(rat.EINVALID, "the target warehouse %s lies inside the source warehouse %s: choose a location outside it", d, s)
+		return m, false, rat.Errorf(rat.EINVALID, "the target warehouse %s lies inside the source warehouse %s: choose a location outside it", d, s)
 	case strings.HasPrefix(s, d+"/"):
-		return false, rat.Errorf(rat.EINVALID, "the target warehouse %s holds the source warehouse %s: choose a location that does not contain it", d, s)
+		return m, false, rat.Errorf(rat.EINVALID, "the target warehouse %s holds the source warehouse %s: choose a location that does not contain it", d, s)
 	}
-	m, found, err := readMarker(ctx, dst)
+	m, found, err = readMarker(ctx, dst)
 	if err != nil {
-		return false, err
+		return m, false, err
 	}
 	if found {
 		if m.Source != s {
-			return false, rat.Errorf(rat.ECONFLICT, "the target warehouse %s holds a migration from %s, not from %s: choose an empty location, or remove what is there",
+			return m, false, rat.Errorf(rat.ECONFLICT, "the target warehouse %s holds a migration from %s, not from %s: choose an empty location, or remove what is there",
 				d, m.Source, s)
 		}
-		return true, nil
+		return m, true, nil
 	}
 	objs, err := dst.List(ctx, "")
 	if err != nil {
-		return false, fmt.Errorf("list the target warehouse %s: %w", d, err)
+		return m, false, fmt.Errorf("list the target warehouse %s: %w", d, err)
 	}
 	if len(objs) > 0 {
-		return false, rat.Errorf(rat.ECONFLICT, "the target warehouse %s is not empty (%d objects, such as %s) and holds no partial copy of this migration: choose an empty location, or remove what is there",
+		return m, false, rat.Errorf(rat.ECONFLICT, "the target warehouse %s is not empty (%d objects, such as %s) and holds no partial copy of this migration: choose an empty location, or remove what is there",
 			d, len(objs), objs[0].Key)
 	}
-	return false, nil
+	return m, false, nil
 }
 
 func readMarker(ctx context.Context, dst objstore.Store) (marker, bool, error) {
@@ -127,8 +133,8 @@ func readMarker(ctx context.Context, dst objstore.Store) (marker, bool, error) {
 	return m, true, nil
 }
 
-func writeMarker(ctx context.Context, src, dst objstore.Store) error {
-	data, _ := json.Marshal(marker{Format: markerFormat, Source: root(src), Started: time.Now().UTC()})
+func writeMarker(ctx context.Context, dst objstore.Store, m marker) error {
+	data, _ := json.Marshal(m)
 	if err := dst.Put(ctx, MarkerKey, bytes.NewReader(data), int64(len(data))); err != nil {
 		return fmt.Errorf("write %s at the target: %w", MarkerKey, err)
 	}
@@ -141,7 +147,10 @@ func writeMarker(ctx context.Context, src, dst objstore.Store) error {
 // source. A file already at the target with the same size and SHA-256 is
 // skipped; any other is replaced (the stores never expose a partial
 // object). The source is only read.
-func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, files []objstore.Info, workers int, st *FileStats) error {
+// With trustBefore set (a catch-up pass), a file the source has not
+// changed since then, and that the target holds with its size, is skipped
+// unread: the pass that began then checked it.
+func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, files []objstore.Info, workers int, trustBefore time.Time, st *FileStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan objstore.Info)
@@ -164,6 +173,12 @@ func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, files
 			defer wg.Done()
 			buf := make([]byte, 256<<10)
 			for f := range jobs {
+				if trusted(ctx, dst, rw, f, trustBefore) {
+					atomic.AddInt64(&st.Trusted, 1)
+					atomic.AddInt64(&st.Skipped, 1)
+					atomic.AddInt64(&st.SkippedBytes, f.Size)
+					continue
+				}
 				copied, err := copyFile(ctx, src, dst, rw, f, buf, &st.CopiedBytes)
 				if err != nil {
 					fail(err)
@@ -192,6 +207,17 @@ feed:
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// trusted reports whether a catch-up pass may skip f unread: a file that
+// is not rewritten nor changed in place (rat-warehouse.json), older at the
+// source than the last finished pass, and at the target with its size.
+func trusted(ctx context.Context, dst objstore.Store, rw *rewriter, f objstore.Info, before time.Time) bool {
+	if before.IsZero() || !f.ModTime.Before(before) || rw.applies(f.Key) || f.Key == objstore.RootsKey {
+		return false
+	}
+	have, err := dst.Stat(ctx, f.Key)
+	return err == nil && have.Size == f.Size
 }
 
 // copyFile copies one object unless the target holds it already; copied

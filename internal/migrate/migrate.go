@@ -40,6 +40,10 @@ type Options struct {
 	Workers int
 	// DryRun only plans: nothing is written anywhere.
 	DryRun bool
+	// CatchUp is a second pass after a finished one (--catch-up): files the
+	// source has not changed since that pass began, and that the target
+	// holds with their size, are skipped without reading them.
+	CatchUp bool
 	// Progress, when set, is called as the work advances (from several
 	// goroutines, one call at a time).
 	Progress func(Progress)
@@ -122,10 +126,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	var estimate time.Duration
 	if opts.Files {
 		src, dst := opts.Source.Warehouse, opts.Target.Warehouse
-		resumed, err := checkTarget(ctx, src, dst)
+		m, resumed, err := checkTarget(ctx, src, dst)
 		if err != nil {
 			return nil, err
 		}
+		if opts.CatchUp && m.FilesPass.IsZero() {
+			return nil, rat.Errorf(rat.EINVALID, "--catch-up: the target warehouse %s holds no finished pass of this migration: run rat migrate without --catch-up first", root(dst))
+		}
+		listed := time.Now()
 		files, total, err := sourceFiles(ctx, src)
 		if err != nil {
 			return nil, err
@@ -135,9 +143,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			estimatePerFile*time.Duration(len(files))/time.Duration(workers)
 		if !opts.DryRun {
 			if !resumed {
-				if err := writeMarker(ctx, src, dst); err != nil {
+				m = marker{Format: markerFormat, Source: root(src), Started: time.Now().UTC()}
+				if err := writeMarker(ctx, dst, m); err != nil {
 					return nil, err
 				}
+			}
+			var trustBefore time.Time
+			if opts.CatchUp {
+				trustBefore = m.FilesPass
 			}
 			phase := time.Now()
 			st := rep.Files
@@ -150,10 +163,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				return nil, err
 			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
-			err = copyFiles(ctx, src, dst, rw, files, workers, st)
+			err = copyFiles(ctx, src, dst, rw, files, workers, trustBefore, st)
 			stop()
 			st.Seconds = time.Since(phase).Seconds()
 			if err != nil {
+				return nil, err
+			}
+			m.FilesPass = listed.UTC()
+			if err := writeMarker(ctx, dst, m); err != nil {
 				return nil, err
 			}
 			report(true)
