@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/ratdata/rat"
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/migrate"
-	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
 )
 
@@ -71,19 +69,7 @@ At the end rat migrate prints the environment of the new setup (secrets named, n
 			}
 			settings, comments := ratapp.TargetEnv(m.Config)
 			env := migrate.EnvLines(settings, comments)
-			if asJSON {
-				out := struct {
-					*migrate.Report
-					Env map[string]string `json:"env"`
-				}{rep, map[string]string{}}
-				for _, s := range settings {
-					out.Env[s[0]] = s[1]
-				}
-				err = textout.JSON(cmd.OutOrStdout(), out)
-			} else {
-				migrate.Print(cmd.OutOrStdout(), rep)
-				fmt.Fprintf(cmd.OutOrStdout(), "\nthe new setup:\n%s", env)
-			}
+			err = migrate.Write(cmd.OutOrStdout(), rep, settings, env, asJSON)
 			if err == nil && !rep.DryRun && !rep.Verified {
 				return rat.Errorf(rat.ECONFLICT, "verification failed: the target differs from the source (see the report above); run rat migrate again to copy what is missing")
 			}

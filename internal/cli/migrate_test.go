@@ -183,6 +183,15 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 			t.Errorf("a load on the target added nothing: %s rows", got)
 		}
 		target.ok("run", "silver.orders+")
+
+		// And back from the cluster to a laptop: Postgres + MinIO → SQLite + a directory.
+		now := outputs(target, queries)
+		back := t.TempDir()
+		target.ok("migrate", "--to-catalog", "sqlite:"+filepath.Join(back, "catalog.db"), "--to-warehouse", filepath.Join(back, "warehouse"))
+		laptop := &ratUser{t: t, bin: u.bin, dir: u.dir, env: append(append([]string{}, u.env...),
+			"RAT_CATALOG_URL="+filepath.Join(back, "catalog.db"), "ICEBERG_WAREHOUSE="+filepath.Join(back, "warehouse"))}
+		sameOutputs(t, "back on a laptop", rebase(now, strings.TrimSuffix(warehouse, "/"), "file://"+filepath.Join(back, "warehouse")),
+			outputs(laptop, queries))
 	})
 	// The source is untouched.
 	after := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))

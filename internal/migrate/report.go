@@ -10,6 +10,25 @@ import (
 	"github.com/ratdata/rat/internal/textout"
 )
 
+// Write prints the report with the new setup's environment: as JSON (the
+// report and an "env" object of settings), or for people (Print, then the
+// environment lines env).
+func Write(w io.Writer, rep *Report, settings [][2]string, env string, asJSON bool) error {
+	if asJSON {
+		out := struct {
+			*Report
+			Env map[string]string `json:"env"`
+		}{rep, map[string]string{}}
+		for _, s := range settings {
+			out.Env[s[0]] = s[1]
+		}
+		return textout.JSON(w, out)
+	}
+	Print(w, rep)
+	_, err := fmt.Fprintf(w, "\nthe new setup:\n%s", env)
+	return err
+}
+
 // Print writes the report for people: what was (or would be) copied, and
 // the verification, one line per ref and one per difference.
 func Print(w io.Writer, rep *Report) {
