@@ -82,10 +82,11 @@ func treeSums(t *testing.T, dir string) map[string]string {
 // outputs: rat describe --json prints data file locations, which name the
 // target's root after the migration rewrote the metadata.
 func rebase(out map[string]string, target, source string) map[string]string {
+	m := make(map[string]string, len(out))
 	for k, v := range out {
-		out[k] = strings.ReplaceAll(v, target+"/", source+"/")
+		m[k] = strings.ReplaceAll(v, target+"/", source+"/")
 	}
-	return out
+	return m
 }
 
 // awaySource runs fn with the source's state directory moved away, so
@@ -184,8 +185,17 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 		}
 		target.ok("run", "silver.orders+")
 
-		// And back from the cluster to a laptop: Postgres + MinIO → SQLite + a directory.
+		// Postgres → another Postgres database, bucket prefix → another prefix.
 		now := outputs(target, queries)
+		pg2, s3b := testenv.Postgres(t), testenv.S3(t)
+		warehouse2 := "s3://" + s3b.Bucket + "/" + s3b.Prefix
+		target.ok("migrate", "--to-catalog", pg2, "--to-warehouse", warehouse2)
+		second := &ratUser{t: t, bin: u.bin, dir: u.dir, env: append(append([]string{}, target.env...),
+			"RAT_CATALOG_URL="+pg2, "ICEBERG_WAREHOUSE="+warehouse2)}
+		sameOutputs(t, "another database and prefix", rebase(now, strings.TrimSuffix(warehouse, "/"), strings.TrimSuffix(warehouse2, "/")),
+			outputs(second, queries))
+
+		// And back from the cluster to a laptop: Postgres + MinIO → SQLite + a directory.
 		back := t.TempDir()
 		target.ok("migrate", "--to-catalog", "sqlite:"+filepath.Join(back, "catalog.db"), "--to-warehouse", filepath.Join(back, "warehouse"))
 		laptop := &ratUser{t: t, bin: u.bin, dir: u.dir, env: append(append([]string{}, u.env...),
