@@ -418,6 +418,11 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 			}
 		}
 		err := dst.write(ctx, func(tx *sql.Tx) error {
+			if dst.d.LazyCommit != "" {
+				if _, err := dst.exec(ctx, tx, dst.d.LazyCommit); err != nil {
+					return err
+				}
+			}
 			if t.name == "commits" && p.copied == 0 && n > 0 {
 				if err := dst.dropBootstrap(ctx, tx); err != nil {
 					return err

@@ -68,6 +68,13 @@ type Dialect struct {
 	// after Copy gave the column its values (Postgres: setval). Nil means
 	// the database does so by itself (SQLite's AUTOINCREMENT).
 	AdvanceIdentity func(table, column string) string
+	// LazyCommit, when set, is executed first in each transaction of a
+	// copy's batches: the database may then acknowledge the commit before
+	// it is on disk (Postgres: synchronous_commit off). A crash loses at
+	// most the last batches together with their record in copy_progress,
+	// so the copy resumes before them; the copy's last transaction commits
+	// normally, which makes everything before it durable too.
+	LazyCommit string
 }
 
 // DollarRebind rewrites '?' placeholders as $1, $2, ... (Postgres). A '?'
