@@ -29,7 +29,8 @@ RAT_MIGRATE_S3_SECRET_KEY, else the source's S3_ACCESS_KEY and S3_SECRET_KEY.
 --to-catalog: postgres://USER@HOST/DB, sqlite:PATH or a file path.
 
 Files are copied first (streamed, --workers at a time, each read back and compared by size and SHA-256),
-the catalog last. Interrupted (even kill -9), run the same command again: files already at the target
+the catalog last. Iceberg metadata files, manifest lists and manifests are rewritten as they are copied
+so that every location in them names the target (other engines read the tables there). Interrupted (even kill -9), run the same command again: files already at the target
 are checked and skipped. A target warehouse that is not empty is refused unless it holds a partial copy
 of the same source (rat-migrate.json at its root names the source).
 
