@@ -226,29 +226,7 @@ func TestMigrateKilled(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"migrate", "--to-catalog", "sqlite:" + filepath.Join(dir, "catalog.db"),
 		"--to-warehouse", "file://" + filepath.Join(dir, "warehouse"), "--workers", "1"}
-	interrupted := 0
-	for i := range 6 {
-		c := u.cmd(args...)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		delay := time.Duration(rand.IntN(700)) * time.Millisecond
-		select {
-		case err := <-done:
-			t.Logf("kill %d: rat migrate ended by itself before %v (%v)", i, delay, err)
-			continue
-		case <-time.After(delay):
-		}
-		if err := c.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Logf("kill %d after %v: %v", i, delay, err)
-		}
-		if err := <-done; err != nil {
-			interrupted++
-		}
-	}
-	t.Logf("%d of 6 runs were killed midway", interrupted)
+	killMigrations(t, u, args, 6, 700*time.Millisecond)
 	out := u.ok(append(args, "--json")...)
 	var rep migrateReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -291,6 +269,74 @@ func TestMigrateKilled(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "main") {
 		t.Fatalf("rerun after the target diverged: exit %d\n%s", code, out)
 	}
+}
+
+// killMigrations starts rat migrate n times and kills each with SIGKILL
+// after a random delay up to most (a run that ends before is logged).
+func killMigrations(t *testing.T, u *ratUser, args []string, n int, most time.Duration) {
+	t.Helper()
+	interrupted := 0
+	for i := range n {
+		c := u.cmd(args...)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		delay := time.Duration(rand.Int64N(int64(most)))
+		select {
+		case err := <-done:
+			t.Logf("kill %d: rat migrate ended by itself before %v (%v)", i, delay, err)
+			continue
+		case <-time.After(delay):
+		}
+		if err := c.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Logf("kill %d after %v: %v", i, delay, err)
+		}
+		if err := <-done; err != nil {
+			interrupted++
+		}
+	}
+	t.Logf("%d of %d runs were killed midway", interrupted, n)
+}
+
+// TestMigrateKilledToPostgresAndMinIO: SIGKILL at random moments of a
+// migration to Postgres + MinIO (files and catalog phases), then a rerun:
+// verified, the source unchanged, the same outputs.
+func TestMigrateKilledToPostgresAndMinIO(t *testing.T) {
+	pg := testenv.Postgres(t)
+	s3 := testenv.S3(t)
+	s3Bucket(t, s3)
+	u, first := portableWorkspace(t)
+	queries := portableQueries(first)
+	before := outputs(u, queries)
+	sourceFiles := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))
+	warehouse := "s3://" + s3.Bucket + "/" + s3.Prefix
+	mu := *u
+	mu.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY="+s3.AccessKey, "RAT_MIGRATE_S3_SECRET_KEY="+s3.SecretKey)
+	args := []string{"migrate", "--to-catalog", pg, "--to-warehouse", warehouse, "--to-s3-endpoint", s3.Endpoint,
+		"--to-s3-region", s3.Region, "--workers", "1"}
+	killMigrations(t, &mu, args, 8, 1500*time.Millisecond)
+	var rep migrateReport
+	if out := mu.ok(append(args, "--json")...); json.Unmarshal([]byte(out), &rep) != nil || !rep.Verified {
+		t.Fatalf("not verified after the kills:\n%s", out)
+	}
+	after := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))
+	if len(after) != len(sourceFiles) {
+		t.Errorf("the source warehouse went from %d to %d files", len(sourceFiles), len(after))
+	}
+	for p, s := range sourceFiles {
+		if after[p] != s {
+			t.Errorf("the source's %s changed", p)
+		}
+	}
+	target := &ratUser{t: t, bin: u.bin, dir: u.dir, env: append(append([]string{}, u.env...),
+		"RAT_CATALOG_URL="+pg, "ICEBERG_WAREHOUSE="+warehouse, "S3_ENDPOINT="+s3.Endpoint,
+		"S3_ACCESS_KEY="+s3.AccessKey, "S3_SECRET_KEY="+s3.SecretKey, "S3_REGION="+s3.Region)}
+	awaySource(t, u, func() {
+		sameOutputs(t, "the target after kills", before, rebase(outputs(target, queries),
+			strings.TrimSuffix(warehouse, "/"), "file://"+filepath.Join(u.dir, ".rat", "warehouse")))
+	})
 }
 
 // outsideRead reads every table of main in a migrated catalog with
