@@ -282,7 +282,7 @@ var layers = []struct {
 	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
 	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace"}},
-	{"work", []string{"internal/pipeline", "internal/docs"}},
+	{"work", []string{"internal/pipeline", "internal/docs", "internal/migrate"}},
 	{"services", []string{"internal/server", "internal/orchestrator"}},
 	{"composition", []string{"internal/app"}},
 	{"program", []string{"internal/cli", "internal/bench", "cmd/rat"}},

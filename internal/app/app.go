@@ -45,6 +45,8 @@ type App struct {
 	DB      *duckdb.DB
 	Lake    *lake.Lake
 
+	sharedDB bool // DB belongs to another App (OpenTarget)
+
 	mu      sync.Mutex
 	landing *ingest.Landing
 	closers []func() error
@@ -116,7 +118,7 @@ func Open(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 	if a.Store, err = OpenCatalog(ctx, cfg.CatalogURL); err != nil {
 		return nil, err
 	}
-	if a.Objects, err = openWarehouse(ctx, cfg); err != nil {
+	if a.Objects, err = openWarehouse(ctx, cfg, true); err != nil {
 		return nil, err
 	}
 	if a.Cache, err = objstore.NewCache(a.Objects, filepath.Join(cfg.StateDir, "cache"), int64(cfg.CacheMB)<<20); err != nil {
@@ -163,8 +165,9 @@ func OpenCatalog(ctx context.Context, url string) (Catalog, error) {
 	return s, nil
 }
 
-// openWarehouse opens the object store the warehouse setting names.
-func openWarehouse(ctx context.Context, cfg *config.Config) (objstore.Store, error) {
+// openWarehouse opens the object store the warehouse setting names. A
+// missing bucket is created when create is set, else an error.
+func openWarehouse(ctx context.Context, cfg *config.Config, create bool) (objstore.Store, error) {
 	if !cfg.IsS3() {
 		return objstore.NewLocal(cfg.Warehouse)
 	}
@@ -172,7 +175,11 @@ func openWarehouse(ctx context.Context, cfg *config.Config) (objstore.Store, err
 	if err != nil {
 		return nil, err
 	}
-	if err := s3.EnsureBucket(ctx); err != nil {
+	check := s3.CheckBucket
+	if create {
+		check = s3.EnsureBucket
+	}
+	if err := check(ctx); err != nil {
 		return nil, err
 	}
 	return s3, nil
@@ -287,7 +294,7 @@ func (a *App) Close() error {
 	for i := len(closers) - 1; i >= 0; i-- {
 		errs = append(errs, closers[i]())
 	}
-	if a.DB != nil {
+	if a.DB != nil && !a.sharedDB {
 		errs = append(errs, a.DB.Close())
 	}
 	if a.Store != nil {

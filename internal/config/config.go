@@ -102,6 +102,9 @@ var knownEnv = map[string]bool{
 	"RAT_DEBUG":            true, // read by the command line: print an internal error's full cause
 	"RAT_RUN_LEASE":        true,
 	"RAT_MAX_RESULT_BYTES": true,
+	// rat migrate's target credentials (internal/app.TargetAccessKeyEnv)
+	"RAT_MIGRATE_S3_ACCESS_KEY": true,
+	"RAT_MIGRATE_S3_SECRET_KEY": true,
 }
 
 // Options are the inputs of Load besides the files it finds.

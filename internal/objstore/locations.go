@@ -159,6 +159,11 @@ func (l *Locations) Record(ctx context.Context) error {
 	return nil
 }
 
+// Roots returns the roots RootsKey lists (every place the warehouse was
+// written at, oldest first; none for a warehouse without the file). It
+// reads the file each time.
+func (l *Locations) Roots(ctx context.Context) ([]string, error) { return l.readRoots(ctx) }
+
 // listsAllLocked reports whether the list last seen holds every root known.
 func (l *Locations) listsAllLocked() bool {
 	if !slices.Contains(l.listed, l.root) {

@@ -190,6 +190,22 @@ func (s *S3) EnsureBucket(ctx context.Context) error {
 	return nil
 }
 
+// CheckBucket fails with a clear rat.ENOTFOUND error when the bucket does
+// not exist (rat migrate never creates a target bucket: a typo would
+// otherwise create a stray one); unreachable endpoints and rejected
+// credentials fail as every other operation does.
+func (s *S3) CheckBucket(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.mapErr("check bucket", "", err)
+	}
+	if !ok {
+		return rat.Errorf(rat.ENOTFOUND, "bucket %q does not exist at %s: create it first (for example 'mc mb ALIAS/%s') or fix the bucket name",
+			s.bucket, s.endpoint, s.bucket)
+	}
+	return nil
+}
+
 func (s *S3) objectName(key string) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", err

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/ratdata/rat"
+	ratapp "github.com/ratdata/rat/internal/app"
+	"github.com/ratdata/rat/internal/migrate"
+	"github.com/spf13/cobra"
+)
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	var t ratapp.Target
+	var workers int
+	var dryRun, asJSON, catchUp bool
+	var envOut string
+	cmd := &cobra.Command{
+		Use:   "migrate --to-catalog URL | --to-warehouse URL",
+		Short: "Copy the catalog and the warehouse elsewhere (SQLite+disk → Postgres+S3 and back), verified",
+		Long: `Copies this workspace's warehouse (every data, delete, manifest, metadata and view file) and its
+catalog (every commit of every branch and tag, runs, logs, trigger state) to a new place, then checks
+every branch and tag: the same heads, and per table the same snapshot, schema, row count and content
+checksum on both sides. The source is only read; switching over is setting the printed variables.
+
+--to-warehouse: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX (Google Cloud Storage's S3 interoperability,
+endpoint https://storage.googleapis.com unless --to-s3-endpoint), file:///PATH or a directory. The
+bucket must exist. The target's S3 keys come from RAT_MIGRATE_S3_ACCESS_KEY and
+RAT_MIGRATE_S3_SECRET_KEY, else the source's S3_ACCESS_KEY and S3_SECRET_KEY.
+--to-catalog: postgres://USER@HOST/DB, sqlite:PATH or a file path.
+
+Files are copied first (streamed, --workers at a time, each read back and compared by size and SHA-256),
+the catalog last. Iceberg metadata files, manifest lists and manifests are rewritten as they are copied
+so that every location in them names the target (other engines read the tables there). Interrupted (even kill -9), run the same command again: files already at the target
+are checked and skipped. A target warehouse that is not empty is refused unless it holds a partial copy
+of the same source (rat-migrate.json at its root names the source).
+
+Short downtime (--catch-up): while the source stays in use, copy the files (--to-warehouse only, the
+catalog stays); then stop writers (rat serve, workers, schedules) and run the final pass with
+--catch-up and --to-catalog: files unchanged since the first pass are skipped unread, new ones copied,
+the catalog copied, everything verified; then switch the variables. Rollback: the source is untouched,
+set the old variables again.
+
+At the end rat migrate prints the environment of the new setup (secrets named, never written);
+--env-out FILE writes it to a file. Exit status 3 when the verification finds a difference.`,
+		Example: `  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --dry-run
+  RAT_MIGRATE_S3_ACCESS_KEY=… RAT_MIGRATE_S3_SECRET_KEY=… rat migrate --to-warehouse s3://lake/prod --to-s3-endpoint http://minio:9000 --to-catalog postgres://rat@db/rat --env-out prod.env
+  rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json
+  rat migrate --to-warehouse s3://lake/prod                                      # while in use
+  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --catch-up   # writers stopped`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.open(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			m, err := ratapp.OpenMigration(ctx, a.App, t, dryRun, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			m.Options.Workers, m.Options.CatchUp = workers, catchUp
+			if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && !asJSON {
+				m.Options.Progress = migrate.Terminal(cmd.ErrOrStderr())
+			}
+			rep, err := migrate.Run(ctx, m.Options)
+			if err != nil {
+				return err
+			}
+			settings, comments := ratapp.TargetEnv(m.Config)
+			env := migrate.EnvLines(settings, comments)
+			err = migrate.Write(cmd.OutOrStdout(), rep, settings, env, asJSON)
+			if err == nil && !rep.DryRun && !rep.Verified {
+				return rat.Errorf(rat.ECONFLICT, "verification failed: the target differs from the source (see the report above); run rat migrate again to copy what is missing")
+			}
+			if err == nil && envOut != "" && !rep.DryRun {
+				err = os.WriteFile(envOut, []byte(env), 0o600)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&t.CatalogURL, "to-catalog", "", "target catalog: postgres://…, sqlite:PATH or a path")
+	f.StringVar(&t.WarehouseURL, "to-warehouse", "", "target warehouse: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, file:///PATH or a directory")
+	f.StringVar(&t.S3Endpoint, "to-s3-endpoint", "", "the target's S3 endpoint (default: the source's S3_ENDPOINT; storage.googleapis.com for gs://)")
+	f.StringVar(&t.S3Region, "to-s3-region", "", "the target bucket's region (default: the source's S3_REGION)")
+	f.StringVar(&t.S3PathStyle, "to-s3-path-style", "", "auto, path or virtual (default: the source's S3_PATH_STYLE)")
+	f.IntVar(&workers, "workers", 8, "files copied at once")
+	f.BoolVar(&dryRun, "dry-run", false, "list what would be copied (files, bytes, commits, rows) and a time estimate; write nothing")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&catchUp, "catch-up", false, "a final pass after a finished one: skip files unchanged since then without reading them")
+	f.StringVar(&envOut, "env-out", "", "write the new setup's environment (no secrets) to this file")
+	return cmd
+}

@@ -1,0 +1,271 @@
+// Package migrate moves a workspace's catalog and warehouse to another
+// place (rat migrate): from a laptop's SQLite file and directory to
+// Postgres and S3, or back. Files are copied first, streamed, in parallel,
+// each checked by size and SHA-256 and skipped when already there; the
+// catalog is copied last (it is what makes the target live); then every
+// ref and table is compared between source and target. The source is only
+// read. A rerun after an interruption continues where the first stopped:
+// a marker at the target warehouse names the source, and any other
+// non-empty target is refused.
+package migrate
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/objstore"
+)
+
+// Side is the source or the target of a migration.
+type Side struct {
+	Warehouse objstore.Store
+	// Lake reads this side's tables (its catalog over its warehouse), for
+	// the verification; without both lakes Run copies but does not verify.
+	Lake *lake.Lake
+}
+
+// Options configure a migration.
+type Options struct {
+	Source, Target Side
+	// Files copies the warehouse (--to-warehouse); without it the target's
+	// warehouse is the source's.
+	Files bool
+	// Catalog copies the catalog (--to-catalog); nil when the catalog stays.
+	Catalog CatalogCopier
+	// Workers is how many files are copied at once (default 8).
+	Workers int
+	// DryRun only plans: nothing is written anywhere.
+	DryRun bool
+	// CatchUp is a second pass after a finished one (--catch-up): files the
+	// source has not changed since that pass began, and that the target
+	// holds with their size, are skipped without reading them.
+	CatchUp bool
+	// Progress, when set, is called as the work advances (from several
+	// goroutines, one call at a time).
+	Progress func(Progress)
+}
+
+// CatalogCopier copies the catalog database: Plan counts what Copy would
+// copy; Copy copies (resumably) and reports progress per table.
+type CatalogCopier interface {
+	Plan(ctx context.Context) (CatalogStats, error)
+	Copy(ctx context.Context, progress func(table string, done, total int64)) (CatalogStats, error)
+	// Verify compares every copied catalog table (row count and checksum)
+	// and describes each difference.
+	Verify(ctx context.Context) ([]string, error)
+}
+
+// CatalogStats counts the catalog's rows (commits, refs, runs, logs, …).
+type CatalogStats struct {
+	Commits int64            `json:"commits"`
+	Rows    int64            `json:"rows"` // in every table of the catalog
+	Tables  map[string]int64 `json:"tables,omitempty"`
+	// Locks are pipeline locks held at the source: runs in flight, whose
+	// work the copy would miss.
+	Locks   int64   `json:"locks,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
+}
+
+// Progress is where a migration stands.
+type Progress struct {
+	Phase      string        `json:"phase"` // files, catalog or verify
+	Done       int64         `json:"done"`  // files copied or checked, catalog rows, refs verified
+	Total      int64         `json:"total"`
+	Bytes      int64         `json:"bytes,omitempty"` // of the files phase
+	TotalBytes int64         `json:"total_bytes,omitempty"`
+	Elapsed    time.Duration `json:"-"`
+	Finished   bool          `json:"finished,omitempty"` // the last call of a phase
+}
+
+// Report is the outcome of a migration (or of its plan).
+type Report struct {
+	DryRun  bool          `json:"dry_run"`
+	Files   *FileStats    `json:"files,omitempty"`
+	Catalog *CatalogStats `json:"catalog,omitempty"`
+	Refs    []RefReport   `json:"refs,omitempty"`
+	// CatalogProblems are the catalog tables that differ after the copy.
+	CatalogProblems []string `json:"catalog_problems,omitempty"`
+	Verified        bool     `json:"verified"`
+	// Estimate is the expected duration of the copy (dry run only).
+	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
+	Seconds         float64 `json:"seconds"`
+}
+
+// Throughput assumptions of a dry run's estimate: bytes are read at the
+// source, written and read back at the target; each file costs a few round
+// trips. Measured local → MinIO on loopback; a remote target is slower.
+const (
+	estimateBytesPerSecond = 60 << 20
+	estimatePerFile        = 15 * time.Millisecond
+	estimateRowsPerSecond  = 20000
+)
+
+// maxWorkers bounds the files copied at once (each holds a buffer, and
+// S3 uploads a part of up to 16 MiB).
+const maxWorkers = 64
+
+// Run migrates (or with DryRun plans the migration of) opts.Source to
+// opts.Target: files, then the catalog, then the verification. It returns
+// the report even when verification fails (Verified false); an error means
+// the migration did not finish and can be run again.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	start := time.Now()
+	rep := &Report{DryRun: opts.DryRun}
+	progress := serialize(opts.Progress)
+	workers := opts.Workers
+	if workers == 0 {
+		workers = 8
+	}
+	if workers < 0 || workers > maxWorkers {
+		return nil, rat.Errorf(rat.EINVALID, "--workers %d: want 1 to %d files copied at once", workers, maxWorkers)
+	}
+	var estimate time.Duration
+	if opts.Files {
+		src, dst := opts.Source.Warehouse, opts.Target.Warehouse
+		m, resumed, err := checkTarget(ctx, src, dst)
+		if err != nil {
+			return nil, err
+		}
+		if opts.CatchUp && m.FilesPass.IsZero() {
+			return nil, rat.Errorf(rat.EINVALID, "--catch-up: the target warehouse %s holds no finished pass of this migration: run rat migrate without --catch-up first", root(dst))
+		}
+		listed := time.Now()
+		files, total, err := sourceFiles(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		rep.Files = &FileStats{Files: int64(len(files)), Bytes: total, Resumed: resumed}
+		estimate += time.Duration(float64(total)/estimateBytesPerSecond*float64(time.Second)) +
+			estimatePerFile*time.Duration(len(files))/time.Duration(workers)
+		if !opts.DryRun {
+			if !resumed {
+				m = marker{Format: markerFormat, Source: root(src), Started: time.Now().UTC()}
+				if err := writeMarker(ctx, dst, m); err != nil {
+					return nil, err
+				}
+			}
+			var trustBefore time.Time
+			if opts.CatchUp {
+				trustBefore = m.FilesPass
+			}
+			phase := time.Now()
+			st := rep.Files
+			report := func(finished bool) {
+				progress(Progress{Phase: "files", Done: st.doneFiles(), Total: st.Files,
+					Bytes: st.doneBytes(), TotalBytes: st.Bytes, Elapsed: time.Since(phase), Finished: finished})
+			}
+			rw, err := newRewriter(ctx, src, dst)
+			if err != nil {
+				return nil, err
+			}
+			stop := tick(500*time.Millisecond, func() { report(false) })
+			err = copyFiles(ctx, src, dst, rw, files, workers, trustBefore, st)
+			stop()
+			st.Seconds = time.Since(phase).Seconds()
+			if err != nil {
+				return nil, err
+			}
+			m.FilesPass = listed.UTC()
+			if err := writeMarker(ctx, dst, m); err != nil {
+				return nil, err
+			}
+			report(true)
+		}
+	}
+	if opts.Catalog != nil {
+		plan, err := opts.Catalog.Plan(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Catalog = &plan
+		estimate += time.Duration(float64(plan.Rows) / estimateRowsPerSecond * float64(time.Second))
+		if !opts.DryRun {
+			phase := time.Now()
+			var mu sync.Mutex
+			done := map[string]int64{}
+			var sum int64
+			st, err := opts.Catalog.Copy(ctx, func(table string, n, _ int64) {
+				mu.Lock()
+				sum += n - done[table]
+				done[table] = n
+				d := sum
+				mu.Unlock()
+				progress(Progress{Phase: "catalog", Done: d, Total: plan.Rows, Elapsed: time.Since(phase)})
+			})
+			if err != nil {
+				return nil, err
+			}
+			st.Seconds = time.Since(phase).Seconds()
+			rep.Catalog = &st
+			progress(Progress{Phase: "catalog", Done: st.Rows, Total: st.Rows, Elapsed: time.Since(phase), Finished: true})
+		}
+	}
+	if opts.DryRun {
+		rep.EstimateSeconds = estimate.Seconds()
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, nil
+	}
+	if opts.Source.Lake == nil || opts.Target.Lake == nil {
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, nil // nothing to read tables with: not verified
+	}
+	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake)
+	if err != nil {
+		return nil, err
+	}
+	rep.Refs, rep.Verified = refs, ok
+	if opts.Catalog != nil {
+		if rep.CatalogProblems, err = opts.Catalog.Verify(ctx); err != nil {
+			return nil, err
+		}
+		rep.Verified = rep.Verified && len(rep.CatalogProblems) == 0
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+func (s *FileStats) doneFiles() int64 {
+	return atomic.LoadInt64(&s.Copied) + atomic.LoadInt64(&s.Skipped)
+}
+
+func (s *FileStats) doneBytes() int64 {
+	return atomic.LoadInt64(&s.CopiedBytes) + atomic.LoadInt64(&s.SkippedBytes)
+}
+
+// tick calls fn every d until stop is called; stop waits for a running call.
+func tick(d time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fn()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// serialize makes fn safe to call from several goroutines (nil does nothing).
+func serialize(fn func(Progress)) func(Progress) {
+	if fn == nil {
+		return func(Progress) {}
+	}
+	var mu sync.Mutex
+	return func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		fn(p)
+	}
+}
