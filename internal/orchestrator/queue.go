@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,6 +76,9 @@ type Config struct {
 	// due (instead of t + TickInterval): River's leader asks it after
 	// each tick, so that an idle scheduler ticks less often.
 	NextTick func(t time.Time) time.Time
+	// StaleTick is how long a tick may run before the schedulers delete it
+	// as the tick of a process that died mid-tick (default 30s).
+	StaleTick time.Duration
 
 	// sqlDriver is the database/sql driver of the queue file (tests count
 	// statements through their own).
@@ -491,7 +495,13 @@ func (q *Queue) Start(ctx context.Context) error {
 	if q.subscribe != nil {
 		q.watchJobs(q.subscribe())
 	}
-	return q.start(context.WithoutCancel(ctx))
+	if err := q.start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	if q.cfg.Tick != nil {
+		q.watchStaleTicks(slog.Default())
+	}
+	return nil
 }
 
 // runEndEvents are the job events after which a rat_run job may have

@@ -117,3 +117,56 @@ func TestConcurrentOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleTickFreed: a scheduler that hangs (or died) in the middle of a
+// tick holds it, and ticks are unique while they run, so no schedule would
+// fire until River's rescuer (a minute, on the leader) discarded it. The
+// other schedulers delete a tick running for longer than StaleTick, and
+// ticks go on, worked by a live scheduler.
+func TestStaleTickFreed(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		ctx := context.Background()
+		hung := make(chan struct{})
+		release := make(chan struct{})
+		defer close(release)
+		stuck := open(Config{TickInterval: 200 * time.Millisecond, StaleTick: time.Hour, Tick: func(ctx context.Context, now time.Time) error {
+			select {
+			case hung <- struct{}{}:
+			default:
+			}
+			<-release // until the test ends, like a process that is gone
+			return nil
+		}})
+		if err := stuck.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-hung:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the first scheduler never ticked")
+		}
+		// A second scheduler, not yet started: its stale-tick check is
+		// called by hand first, to see it find the held tick.
+		ticks := make(chan time.Time, 100)
+		live := open(Config{TickInterval: 200 * time.Millisecond, StaleTick: 500 * time.Millisecond, Tick: func(ctx context.Context, now time.Time) error {
+			ticks <- now
+			return nil
+		}})
+		if n, err := live.freeStaleTicks(ctx); err != nil || n != 0 {
+			t.Fatalf("a tick running for less than StaleTick was freed: %d, %v", n, err)
+		}
+		time.Sleep(600 * time.Millisecond)
+		if n, err := live.freeStaleTicks(ctx); err != nil || n != 1 {
+			t.Fatalf("freeStaleTicks = %d, %v; want the held tick freed", n, err)
+		}
+		if err := live.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { live.Stop(context.Background()) })
+		select {
+		case <-ticks:
+		case <-time.After(60 * time.Second):
+			t.Fatal("no tick reached the live scheduler after the held one was freed")
+		}
+	})
+}
