@@ -219,7 +219,7 @@ the zone).`,
 				defer a.Close()
 				var pipelines []*workspace.Pipeline
 				if a.Config.WorkspaceDir != "" {
-					ws, err := a.loadWorkspace(ctx)
+					ws, err := a.LoadWorkspace(ctx)
 					if err != nil {
 						return err
 					}

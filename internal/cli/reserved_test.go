@@ -25,7 +25,7 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 		"pipelines/silver/dup.yaml": "columns:\n  - name: id\n    tests: [unique]\n",
 	})
 	ctx := context.Background()
-	ws, err := a.loadWorkspace(ctx)
+	ws, err := a.LoadWorkspace(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

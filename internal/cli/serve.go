@@ -114,7 +114,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	if err != nil {
 		return err
 	}
-	q, err = a.openQueue(ctx, workers, a.serveTick(&q, log), log, m)
+	q, err = a.OpenQueue(ctx, workers, a.serveTick(&q, log), log, m)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		return err
 	}
 	a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
-	a.onScheduleFire = m.ScheduleFired
+	a.OnScheduleFire = m.ScheduleFired
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
@@ -165,9 +165,9 @@ func (a *app) serveTick(q **orchestrator.Queue, log *slog.Logger) func(context.C
 		} else if n > 0 {
 			log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
 		}
-		a.reapRuns(ctx, nil, log)
-		return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
-			_, _, err := a.enqueueRun(ctx, *q, opts)
+		a.ReapRuns(ctx, nil, log)
+		return a.ScheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
+			_, _, err := a.EnqueueRun(ctx, *q, opts)
 			return err
 		}, log)
 	}
@@ -248,7 +248,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 				return err
 			}},
 		},
-		LoadWorkspace: a.cachedWorkspace,
+		LoadWorkspace: a.CachedWorkspace,
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
@@ -257,16 +257,16 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 				// record (the UI's pipeline page renders on every visit).
 				return a.dryRun(ctx, opts)
 			}
-			return a.runQueued(ctx, q, opts)
+			return a.RunQueued(ctx, q, opts)
 		},
 		CancelRun: func(ctx context.Context, id string) (bool, error) {
-			found, err := a.cancelQueued(ctx, q, id)
+			found, err := a.CancelQueued(ctx, q, id)
 			if err != nil || found {
 				return found, err
 			}
 			// Not the queue's: a run that a rat run process executes.
 			if rec, err := a.Store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
-				_, err := a.cancelOwned(ctx, rec, false)
+				_, err := a.CancelOwned(ctx, rec, false)
 				return err == nil, err
 			}
 			return false, nil
@@ -276,7 +276,7 @@ func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 
 // dryRun renders and plans a run in this process.
 func (a *app) dryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-	ws, err := a.loadWorkspace(ctx)
+	ws, err := a.LoadWorkspace(ctx)
 	if err != nil {
 		return nil, err
 	}
