@@ -45,12 +45,12 @@ heartbeat (rat serve's scheduler hands them over).`,
 			}
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
 				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-				m, err := a.newMetrics(true, false, nil, log)
+				m, err := a.NewMetrics(true, false, nil, log)
 				if err != nil {
 					return err
 				}
 				if listen != "" {
-					access, err := a.metricsAccess()
+					access, err := a.MetricsAccess()
 					if err != nil {
 						return err
 					}
