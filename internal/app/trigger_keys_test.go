@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 // triggerKey is the catalog key of a pipeline's trigger at index i, as the
 // workspace lists it now.
-func triggerKey(t *testing.T, a *app, pipeline string, i int) string {
+func triggerKey(t *testing.T, a *App, pipeline string, i int) string {
 	t.Helper()
 	ws, err := a.CachedWorkspace(context.Background())
 	if err != nil {

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
 func TestScheduleTick(t *testing.T) {
@@ -124,7 +126,7 @@ func TestLandingSensor(t *testing.T) {
 	if n := tick(); n != 0 {
 		t.Fatalf("an empty zone fired %d run(s)", n)
 	}
-	if err := writeTree(dir, map[string]string{"landing/orders/a.csv": "id\n1\n"}); err != nil {
+	if err := workspace.WriteTree(dir, map[string]string{"landing/orders/a.csv": "id\n1\n"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := tick(); n != 1 || fired[0].Trigger != "landing" || fired[0].Selectors[0] != "bronze.orders" {
@@ -151,7 +153,7 @@ func TestLandingSensor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n"}); err != nil {
+	if err := workspace.WriteTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := tick(); n != 0 {
@@ -176,7 +178,7 @@ func TestLandingSensor(t *testing.T) {
 			t.Fatalf("files a failed run left fired again: %+v", fired)
 		}
 	}
-	if err := writeTree(dir, map[string]string{"landing/orders/c.csv": "id\n3\n"}); err != nil {
+	if err := workspace.WriteTree(dir, map[string]string{"landing/orders/c.csv": "id\n3\n"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := tick(); n != 1 {
@@ -209,25 +211,6 @@ func TestRunRetention(t *testing.T) {
 	if len(runs) != 2 || runs[0].ID != "20260520-000000-aaaa" || runs[1].ID != "20260101-000000-aaaa" {
 		t.Fatalf("runs after pruning: %+v", runs)
 	}
-}
-
-// openLocalApp writes files into dir and opens the app there on the
-// embedded default, whatever the environment points at.
-func openLocalApp(t *testing.T, dir string, files map[string]string) *app {
-	t.Helper()
-	if err := writeTree(dir, files); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	a, err := (&globals{dir: dir}).open(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
 }
 
 // TestWorkspaceFingerprint: the scheduler reloads the workspace when a
@@ -287,4 +270,27 @@ func TestNextTick(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openLocalApp writes files into dir and opens the app there on the
+// embedded default, whatever the environment points at.
+func openLocalApp(t *testing.T, dir string, files map[string]string) *App {
+	t.Helper()
+	if err := workspace.WriteTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	cfg, err := config.Load(config.Options{Dir: dir, Flags: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }
