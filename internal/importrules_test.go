@@ -163,7 +163,7 @@ func TestImportRules(t *testing.T) {
 			why: "serve and worker both register the metrics and the orchestrator counts into them; the package must not link the HTTP server, the CLI, the orchestrator or DuckDB"},
 		{pkg: "internal/server", forbid: []string{"internal/cli", "internal/app", "internal/bench", "internal/orchestrator", "internal/client", "internal/sqlite", "internal/postgres", "github.com/riverqueue/"},
 			allow: []string{"internal/orchestrator/dag"},
-			why:   "the CLI builds the server, not the other way round: runs reach it as StartRun/CancelRun functions and the catalog as server.Store"},
+			why:   "the composition root (internal/app) builds the server, not the other way round: runs reach it as StartRun/CancelRun functions and the catalog as server.Store"},
 		{pkg: "internal/client", forbid: []string{"internal/", "github.com/duckdb/"},
 			why: "the client of a rat serve speaks HTTP and the root vocabulary; a command with --server links it without running anything"},
 		{pkg: "internal/bench", forbid: []string{"internal/cli"},

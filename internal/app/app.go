@@ -6,6 +6,10 @@
 // command, rat serve and rat worker get their objects here; the packages
 // below take them as plain values, never the configuration.
 //
+// It also joins the run queue (internal/orchestrator) to the pipeline
+// runner (runs.go): rat run, rat serve and rat worker get their queue,
+// scheduler and run cancellation here.
+//
 // Only internal/cli and internal/bench import this package
 // (internal/importrules_test.go).
 package app
@@ -47,9 +51,19 @@ type App struct {
 
 	sharedDB bool // DB belongs to another App (OpenTarget)
 
+	// OnScheduleFire, when set, learns how late each schedule tick was
+	// enqueued (rat serve's rat_scheduler_lag_seconds).
+	OnScheduleFire func(lag time.Duration)
+
 	mu      sync.Mutex
 	landing *ingest.Landing
 	closers []func() error
+
+	// ws loads the workspace for long-running processes, sched is rat
+	// serve's scheduler; both built on first use.
+	orchMu sync.Mutex
+	ws     *orchestrator.Workspaces
+	sched  *orchestrator.Scheduler
 }
 
 // Catalog is everything rat's commands, rat serve and rat worker keep in

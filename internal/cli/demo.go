@@ -54,7 +54,7 @@ would.`,
 				return err
 			}
 			defer a.Close()
-			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
+			a.ReapRuns(ctx, cmd.ErrOrStderr(), nil)
 			landing, err := a.Landing(ctx)
 			if err != nil {
 				return err
@@ -62,7 +62,7 @@ would.`,
 			if err := seedLanding(ctx, out, landing, dir); err != nil {
 				return err
 			}
-			ws, err := a.loadWorkspace(ctx)
+			ws, err := a.LoadWorkspace(ctx)
 			if err != nil {
 				return err
 			}

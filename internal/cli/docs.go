@@ -28,7 +28,7 @@ Files are overwritten; pages of removed pipelines are left in place.`,
 		Args: exactArgs(0, "no arguments (the output directory is -o DIR)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
-				ws, err := a.loadWorkspace(ctx)
+				ws, err := a.LoadWorkspace(ctx)
 				if err != nil {
 					return err
 				}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/pipeline"
@@ -63,7 +59,7 @@ as the token, which needs the run role): no catalog or S3 keys needed here.`,
 			if err := ingest.ValidateZone(zone); err != nil {
 				return err
 			}
-			if err := checkUploads(paths, ingest.MaxUploadBytes); err != nil {
+			if err := ingest.CheckUploads(paths, ingest.MaxUploadBytes); err != nil {
 				return err
 			}
 			if server != "" {
@@ -87,16 +83,11 @@ func uploadRemote(ctx context.Context, out io.Writer, server, zone string, paths
 	if err != nil {
 		return err
 	}
-	var res struct {
-		Files []struct {
-			Name string
-			Size int64
-		}
-	}
-	if err := c.Upload(ctx, "/api/v1/landing/"+url.PathEscape(zone), paths, &res); err != nil {
+	files, err := c.UploadLanding(ctx, zone, paths)
+	if err != nil {
 		return errRemote(server, err)
 	}
-	for _, f := range res.Files {
+	for _, f := range files {
 		fmt.Fprintf(out, "uploaded %s (%s) to %s/%s through %s\n", f.Name, textout.Bytes(f.Size), zone, f.Name, server)
 	}
 	return nil
@@ -116,50 +107,11 @@ func (g *globals) openLanding(ctx context.Context, flags map[string]string) (*ap
 	return a, landing, nil
 }
 
-// checkUploads checks local files before any is uploaded: each exists, is
-// a regular file of at most limit bytes with a name rat reads, and no two
-// share a name.
-func checkUploads(paths []string, limit int64) error {
-	names := map[string]string{}
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return rat.Errorf(rat.ENOTFOUND, "no file %s: check the path (rat landing upload ZONE FILE...)", p)
-		}
-		if !fi.Mode().IsRegular() {
-			return rat.Errorf(rat.EINVALID, "%s is not a regular file: give the files to upload, for example %s/*.csv", p, p)
-		}
-		name := filepath.Base(p)
-		if err := ingest.ValidateFileName(name); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		if fi.Size() > limit {
-			return ingest.TooLarge(p, limit)
-		}
-		if prev, ok := names[name]; ok {
-			return rat.Errorf(rat.EINVALID, "%s and %s would both land as %s: rename one", prev, p, name)
-		}
-		names[name] = p
-	}
-	return nil
-}
-
 // uploadFiles streams local files into a landing zone, one line each.
 func uploadFiles(ctx context.Context, out io.Writer, landing *ingest.Landing, zone string, paths []string, limit int64) error {
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return rat.Errorf(rat.ENOTFOUND, "open %s: %v", p, err)
-		}
-		name := filepath.Base(p)
-		n, err := landing.Upload(ctx, zone, name, f, limit)
-		f.Close()
-		if err != nil {
-			return err
-		}
+	return landing.UploadFiles(ctx, zone, paths, limit, func(p, name string, n int64) {
 		fmt.Fprintf(out, "uploaded %s (%s) to %s%s\n", p, textout.Bytes(n), landing.Dir(zone), name)
-	}
-	return nil
+	})
 }
 
 func newLandingListCmd(g *globals) *cobra.Command {
@@ -192,61 +144,17 @@ the zone).`,
 					return err
 				}
 			}
-			var zones []pipeline.LandingZone
-			where := "the landing area"
-			if server != "" {
-				if branch != "" {
-					return &usageError{msg: "rat landing list: --branch and --server do not go together (the server lists its own branch)"}
-				}
-				c, err := client.New(server)
-				if err != nil {
-					return err
-				}
-				var res struct{ Zones []pipeline.LandingZone }
-				if err := c.Do(ctx, "GET", "/api/v1/landing", nil, &res); err != nil {
-					return errRemote(server, err)
-				}
-				for _, z := range res.Zones {
-					if zone == "" || z.Zone == zone {
-						zones = append(zones, z)
-					}
-				}
-			} else {
-				a, landing, err := g.openLanding(ctx, map[string]string{"branch": branch})
-				if err != nil {
-					return err
-				}
-				defer a.Close()
-				var pipelines []*workspace.Pipeline
-				if a.Config.WorkspaceDir != "" {
-					ws, err := a.loadWorkspace(ctx)
-					if err != nil {
-						return err
-					}
-					pipelines = ws.Pipelines()
-				}
-				if zones, err = pipeline.LandingStatus(ctx, a.Lake, landing, a.Config.Branch, pipelines, zone); err != nil {
-					return err
-				}
-				where = landing.Dir(zone)
+			if server != "" && branch != "" {
+				return &usageError{msg: "rat landing list: --branch and --server do not go together (the server lists its own branch)"}
+			}
+			zones, where, err := g.landingZones(ctx, server, branch, zone)
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return textout.JSON(cmd.OutOrStdout(), nonNilZones(zones))
 			}
-			if len(zones) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no landing files in %s yet: add some with 'rat landing upload ZONE FILE...'\n", where)
-				return nil
-			}
-			var rows [][]string
-			for _, z := range zones {
-				if len(z.Files) == 0 {
-					rows = append(rows, []string{z.Zone, "", "", "", "empty", strings.Join(z.Consumers, ", ")})
-				}
-				for _, f := range z.Files {
-					rows = append(rows, []string{z.Zone, f.Name, textout.Bytes(f.Size), f.Modified.Format("2006-01-02 15:04:05"), f.Status, strings.Join(z.Consumers, ", ")})
-				}
-			}
-			textout.Table(cmd.OutOrStdout(), []string{"ZONE", "FILE", "SIZE", "MODIFIED (UTC)", "STATUS", "READ BY"}, rows)
+			printLandingZones(cmd.OutOrStdout(), zones, where)
 			return nil
 		},
 	}
@@ -254,6 +162,62 @@ the zone).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&server, "server", "", "ask a rat serve (URL; RAT_API_TOKEN is sent as the token) instead of reading the landing area and catalog here")
 	return cmd
+}
+
+// landingZones reads the landing zones (one, or all for zone "") with
+// their files' status on branch, from a rat serve or here, and says where
+// they are.
+func (g *globals) landingZones(ctx context.Context, server, branch, zone string) ([]pipeline.LandingZone, string, error) {
+	if server != "" {
+		c, err := client.New(server)
+		if err != nil {
+			return nil, "", err
+		}
+		var res struct{ Zones []pipeline.LandingZone }
+		if err := c.Do(ctx, "GET", "/api/v1/landing", nil, &res); err != nil {
+			return nil, "", errRemote(server, err)
+		}
+		var zones []pipeline.LandingZone
+		for _, z := range res.Zones {
+			if zone == "" || z.Zone == zone {
+				zones = append(zones, z)
+			}
+		}
+		return zones, "the landing area", nil
+	}
+	a, landing, err := g.openLanding(ctx, map[string]string{"branch": branch})
+	if err != nil {
+		return nil, "", err
+	}
+	defer a.Close()
+	var pipelines []*workspace.Pipeline
+	if a.Config.WorkspaceDir != "" {
+		ws, err := a.LoadWorkspace(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		pipelines = ws.Pipelines()
+	}
+	zones, err := pipeline.LandingStatus(ctx, a.Lake, landing, a.Config.Branch, pipelines, zone)
+	return zones, landing.Dir(zone), err
+}
+
+// printLandingZones prints landing zones as a table, a file a row.
+func printLandingZones(out io.Writer, zones []pipeline.LandingZone, where string) {
+	if len(zones) == 0 {
+		fmt.Fprintf(out, "no landing files in %s yet: add some with 'rat landing upload ZONE FILE...'\n", where)
+		return
+	}
+	var rows [][]string
+	for _, z := range zones {
+		if len(z.Files) == 0 {
+			rows = append(rows, []string{z.Zone, "", "", "", "empty", strings.Join(z.Consumers, ", ")})
+		}
+		for _, f := range z.Files {
+			rows = append(rows, []string{z.Zone, f.Name, textout.Bytes(f.Size), f.Modified.Format("2006-01-02 15:04:05"), f.Status, strings.Join(z.Consumers, ", ")})
+		}
+	}
+	textout.Table(out, []string{"ZONE", "FILE", "SIZE", "MODIFIED (UTC)", "STATUS", "READ BY"}, rows)
 }
 
 // nonNilZones makes no zones encode as [] rather than null.

@@ -19,7 +19,7 @@ func newLineageCmd(g *globals) *cobra.Command {
   rat lineage --format mermaid > lineage.md`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
-				ws, err := a.loadWorkspace(ctx)
+				ws, err := a.LoadWorkspace(ctx)
 				if err != nil {
 					return err
 				}

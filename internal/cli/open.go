@@ -2,28 +2,16 @@ package cli
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/config"
-	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/spf13/cobra"
 )
 
 // app is what a command works with: the live objects of the composition
-// root (internal/app), and in rat serve the scheduler's state.
+// root (internal/app), with the cli's helpers as methods.
 type app struct {
 	*ratapp.App
-
-	// onScheduleFire, when set, learns how late each schedule tick was
-	// enqueued (rat serve's rat_scheduler_lag_seconds).
-	onScheduleFire func(lag time.Duration)
-	// ws loads the workspace for long-running processes, sched is rat
-	// serve's scheduler; both built on first use.
-	orchMu sync.Mutex
-	ws     *orchestrator.Workspaces
-	sched  *orchestrator.Scheduler
 }
 
 // loadConfig reads the effective configuration for a command.

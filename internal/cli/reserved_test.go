@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 		"pipelines/silver/dup.yaml": "columns:\n  - name: id\n    tests: [unique]\n",
 	})
 	ctx := context.Background()
-	ws, err := a.loadWorkspace(ctx)
+	ws, err := a.LoadWorkspace(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,4 +78,23 @@ func TestCleanupKeepsUserBranches(t *testing.T) {
 	if !strings.Contains(out.String(), "deleted "+res.RunBranch) || !strings.Contains(out.String(), "kept run/mine: rat did not create it") {
 		t.Fatalf("cleanup output:\n%s", out.String())
 	}
+}
+
+// openLocalApp writes files into dir and opens the app there on the
+// embedded default, whatever the environment points at.
+func openLocalApp(t *testing.T, dir string, files map[string]string) *app {
+	t.Helper()
+	if err := writeTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	a, err := (&globals{dir: dir}).open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }

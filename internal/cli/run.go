@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/ratdata/rat/internal/client"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/textout"
-	"github.com/ratdata/rat/internal/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -55,7 +52,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 			}
 			defer a.Close()
 			// Runs whose process is gone end first (their branches go too).
-			a.reapRuns(ctx, cmd.ErrOrStderr(), nil)
+			a.ReapRuns(ctx, cmd.ErrOrStderr(), nil)
 			if cleanup {
 				return a.cleanupRunBranches(cmd)
 			}
@@ -72,7 +69,7 @@ the failed pipeline's error: 2 for a mistake in its SQL or files (see 'rat --hel
 				runner.Progress = printer
 			} else {
 				opts.ID = pipeline.NewRunID(time.Now())
-				progress, closeLog := a.runLogger(opts.ID, printer)
+				progress, closeLog := a.RunLogger(opts.ID, printer)
 				defer closeLog()
 				runner.Progress = progress
 			}
@@ -145,7 +142,7 @@ func reportRun(out io.Writer, res *pipeline.Result, asJSON, dryRun bool) error {
 // workspaceRunner loads the workspace, warns of what it noticed in it and
 // returns its runner, with the --var values.
 func (a *app) workspaceRunner(cmd *cobra.Command, vars []string) (*pipeline.Runner, error) {
-	ws, err := a.loadWorkspace(cmd.Context())
+	ws, err := a.LoadWorkspace(cmd.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -214,34 +211,6 @@ func (a *app) cleanupRunBranches(cmd *cobra.Command) error {
 	}
 	fmt.Fprintf(out, "deleted %s\n", textout.Plural(int64(n), "run branch"))
 	return nil
-}
-
-// loadWorkspace loads the workspace the configuration found.
-// Tables that pipelines read but do not build must exist on the branch.
-func (a *app) loadWorkspace(ctx context.Context) (*workspace.Workspace, error) {
-	return a.loadWorkspaceRefs(ctx, false)
-}
-
-// loadWorkspaceRefs loads the workspace; with anyRef, refs to tables the
-// catalog lacks are accepted (unit tests read mocks, not the catalog).
-func (a *app) loadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Workspace, error) {
-	if a.Config.WorkspaceDir == "" {
-		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
-	}
-	ws, err := workspace.Load(a.Config.WorkspaceDir, workspace.LoadOptions{
-		Env: os.LookupEnv,
-		Known: func(id rat.TableID) bool {
-			if anyRef {
-				return true
-			}
-			_, err := a.Store.Table(ctx, a.Config.Branch, id)
-			return err == nil
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ws, a.adoptTriggerKeys(ctx, ws)
 }
 
 // progressPrinter prints one line per finished node and test.

@@ -162,6 +162,6 @@ func openRunLog(cmd *cobra.Command, g *globals) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.reapRuns(cmd.Context(), cmd.ErrOrStderr(), nil)
+	a.ReapRuns(cmd.Context(), cmd.ErrOrStderr(), nil)
 	return a, nil
 }

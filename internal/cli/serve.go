@@ -10,10 +10,7 @@ import (
 
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 
-	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/orchestrator"
-	"github.com/ratdata/rat/internal/pipeline"
-	"github.com/ratdata/rat/internal/server"
 	"github.com/ratdata/rat/internal/startgc"
 	"github.com/spf13/cobra"
 )
@@ -114,21 +111,21 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	var q *orchestrator.Queue
 	// Scrapes start with the server, once the queue is open.
 	waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
-	m, err := a.newMetrics(workers > 0, true, waiting, log)
+	m, err := a.NewMetrics(workers > 0, true, waiting, log)
 	if err != nil {
 		return err
 	}
-	q, err = a.openQueue(ctx, workers, a.serveTick(&q, log), log, m)
+	q, err = a.OpenQueue(ctx, workers, a.ServeTick(&q, log), log, m)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	srv, err := a.newServer(ctx, log, q, m)
+	srv, err := a.NewServer(ctx, log, q, m, buildVersion().Version)
 	if err != nil {
 		return err
 	}
 	a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
-	a.onScheduleFire = m.ScheduleFired
+	a.OnScheduleFire = m.ScheduleFired
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
@@ -157,26 +154,6 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	return err
 }
 
-// serveTick is what every serve replica does on a scheduler tick (River's
-// leader makes sure one tick a second is worked, by one of them): nodes
-// whose worker died go to another one, runs whose rat run process died end
-// as failed (owner lost), and due schedules and sensors enqueue runs into
-// *q.
-func (a *app) serveTick(q **orchestrator.Queue, log *slog.Logger) func(context.Context, time.Time) error {
-	return func(ctx context.Context, now time.Time) error {
-		if n, err := (*q).Reap(ctx, orchestrator.DefaultLease); err != nil {
-			log.Error("reap", "err", err)
-		} else if n > 0 {
-			log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
-		}
-		a.reapRuns(ctx, nil, log)
-		return a.scheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
-			_, _, err := a.enqueueRun(ctx, *q, opts)
-			return err
-		}, log)
-	}
-}
-
 // serveURL is a URL a person can open for a bound address: the address
 // itself, or localhost when it listens on every interface.
 func serveURL(addr net.Addr) string {
@@ -203,90 +180,4 @@ func (a *app) authHint() string {
 		return "off (loopback only; every request may do everything)"
 	}
 	return "on: sign in with " + strings.Join(from, " or ")
-}
-
-// apiTokens are the API tokens: RAT_TOKEN_FILE's, and RAT_API_TOKEN as
-// an admin token.
-func (a *app) apiTokens() ([]server.Token, error) {
-	var tokens []server.Token
-	if a.Config.TokenFile != "" {
-		var err error
-		if tokens, err = server.LoadTokens(a.Config.TokenFile); err != nil {
-			return nil, err
-		}
-	}
-	if t := a.Config.APIToken.Reveal(); t != "" {
-		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
-	}
-	return tokens, nil
-}
-
-// newServer wires the app into an API server.
-func (a *app) newServer(ctx context.Context, log *slog.Logger, q *orchestrator.Queue, m *metrics.Metrics) (*server.Server, error) {
-	tokens, err := a.apiTokens()
-	if err != nil {
-		return nil, err
-	}
-	landing, err := a.Landing(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return server.New(server.Config{
-		Listen: a.Config.Listen, Tokens: tokens, Version: buildVersion().Version,
-		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
-		Store: a.Store, Lake: a.Lake, Landing: landing, Branch: a.Config.Branch,
-		Logger: log, Metrics: m, StateDir: a.Config.StateDir,
-		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
-		Limits: server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
-		Checks: []server.Check{
-			{Name: "catalog", Fn: func(ctx context.Context) error {
-				_, err := a.Store.Refs(ctx)
-				return err
-			}},
-			{Name: "object_store", Fn: func(ctx context.Context) error {
-				_, err := a.Objects.List(ctx, "_rat_health/")
-				return err
-			}},
-			{Name: "queue", Fn: func(ctx context.Context) error {
-				_, _, err := q.Waiting(ctx)
-				return err
-			}},
-		},
-		LoadWorkspace: a.cachedWorkspace,
-		// Runs go through the queue: a worker of this process or of any
-		// other (rat worker) executes them.
-		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-			if opts.DryRun {
-				// Rendering builds nothing: no queue, no worker, no run
-				// record (the UI's pipeline page renders on every visit).
-				return a.dryRun(ctx, opts)
-			}
-			return a.runQueued(ctx, q, opts)
-		},
-		CancelRun: func(ctx context.Context, id string) (bool, error) {
-			found, err := a.cancelQueued(ctx, q, id)
-			if err != nil || found {
-				return found, err
-			}
-			// Not the queue's: a run that a rat run process executes.
-			if rec, err := a.Store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
-				_, err := a.cancelOwned(ctx, rec, false)
-				return err == nil, err
-			}
-			return false, nil
-		},
-	})
-}
-
-// dryRun renders and plans a run in this process.
-func (a *app) dryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
-	ws, err := a.loadWorkspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.Runner(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	return r.Run(ctx, opts)
 }

@@ -37,7 +37,7 @@ Exit status 5 when an error-severity test fails (see 'rat --help').`,
 				return &usageError{msg: "rat test: --output wants console or json"}
 			}
 			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
-				ws, err := a.loadWorkspaceRefs(ctx, kind == "unit")
+				ws, err := a.LoadWorkspaceRefs(ctx, kind == "unit")
 				if err != nil {
 					return err
 				}

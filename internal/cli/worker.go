@@ -4,15 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
-	"github.com/ratdata/rat"
-	"github.com/ratdata/rat/internal/metrics"
-	"github.com/ratdata/rat/internal/orchestrator"
-	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/startgc"
-	"github.com/ratdata/rat/internal/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -55,12 +49,12 @@ is live (GOGC=400) instead of twice: less CPU per node for some memory.`,
 			startgc.LongRunning()
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
 				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-				m, err := a.newMetrics(true, false, nil, log)
+				m, err := a.NewMetrics(true, false, nil, log)
 				if err != nil {
 					return err
 				}
 				if listen != "" {
-					access, err := a.metricsAccess()
+					access, err := a.MetricsAccess()
 					if err != nil {
 						return err
 					}
@@ -71,7 +65,7 @@ is live (GOGC=400) instead of twice: less CPU per node for some memory.`,
 					defer stop()
 					log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr))
 				}
-				q, err := a.openQueue(ctx, a.Config.MaxParallelPipelines, nil, log, m)
+				q, err := a.OpenQueue(ctx, a.Config.MaxParallelPipelines, nil, log, m)
 				if err != nil {
 					return err
 				}
@@ -91,99 +85,4 @@ is live (GOGC=400) instead of twice: less CPU per node for some memory.`,
 	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics and /health/live on this address, host:port (off by default)")
 	cmd.Flags().DurationVar(&grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long running nodes may finish before they go back to the queue")
 	return cmd
-}
-
-// openQueue opens the run queue: .rat/queue.db, or the catalog's Postgres
-// database. With workers > 0 this process executes runs too.
-func (a *app) openQueue(ctx context.Context, workers int, tick func(context.Context, time.Time) error, log *slog.Logger, metrics *metrics.Metrics) (*orchestrator.Queue, error) {
-	var q *orchestrator.Queue
-	// Processes without workers use the Exec too: cancelling a run records
-	// the nodes it settles.
-	runs := a.runs(log, metrics)
-	runs.Queue = func() *orchestrator.Queue { return q }
-	cfg := orchestrator.Config{Workers: workers, Tick: tick, Exec: runs}
-	if tick != nil {
-		cfg.NextTick = a.nextTick
-	}
-	if a.Config.IsPostgres() {
-		cfg.PostgresURL = a.Config.CatalogURL
-	} else {
-		cfg.SQLitePath = filepath.Join(a.Config.StateDir, "queue.db")
-	}
-	var err error
-	q, err = orchestrator.Open(ctx, cfg)
-	return q, err
-}
-
-// runs returns the queued runs of this process (orchestrator.Runs), their
-// engines built with pipeline.Runner.
-func (a *app) runs(log *slog.Logger, m *metrics.Metrics) *orchestrator.Runs {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &orchestrator.Runs{
-		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.workspaces(), LoadWorkspace: a.loadWorkspace,
-		Metrics: m, Log: log,
-		NewEngine: func(ctx context.Context, runID string, ws *workspace.Workspace) (orchestrator.Engine, func(), error) {
-			r, err := a.Runner(ctx, ws)
-			if err != nil {
-				return nil, nil, err
-			}
-			var closeLog func()
-			r.Progress, closeLog = a.runLogger(runID, nil)
-			return runnerEngine{r}, closeLog, nil
-		},
-	}
-}
-
-// runnerEngine is pipeline.Runner as the orchestrator's Engine.
-type runnerEngine struct{ r *pipeline.Runner }
-
-func (e runnerEngine) Prepare(ctx context.Context, a orchestrator.RunArgs) (*rat.RunDetail, []rat.PlannedNode, error) {
-	return e.r.Prepare(ctx, optionsOf(a))
-}
-
-func (e runnerEngine) Build(ctx context.Context, run *rat.RunDetail, name string, attempt int) rat.NodeRun {
-	return e.r.Build(ctx, run, name, attempt)
-}
-
-func (e runnerEngine) Complete(ctx context.Context, run *rat.RunDetail, cancelled bool) *rat.RunDetail {
-	return e.r.Complete(ctx, run, cancelled)
-}
-
-func optionsOf(a orchestrator.RunArgs) pipeline.Options {
-	return pipeline.Options{ID: a.ID, Target: a.Target, Selectors: a.Selectors, FullRefresh: a.FullRefresh, Trigger: a.Trigger}
-}
-
-func argsOf(o pipeline.Options) orchestrator.RunArgs {
-	return orchestrator.RunArgs{ID: o.ID, Target: o.Target, Selectors: o.Selectors, FullRefresh: o.FullRefresh, Trigger: o.Trigger}
-}
-
-// enqueueRun records a run as queued and puts it in the queue.
-func (a *app) enqueueRun(ctx context.Context, q *orchestrator.Queue, opts pipeline.Options) (int64, pipeline.Options, error) {
-	job, args, err := a.runs(nil, nil).Enqueue(ctx, q, argsOf(opts))
-	return job, optionsOf(args), err
-}
-
-// recordQueued records a run as queued, so it is visible before a worker
-// takes it.
-func (a *app) recordQueued(ctx context.Context, opts pipeline.Options) (pipeline.Options, error) {
-	args, err := a.runs(nil, nil).RecordQueued(ctx, argsOf(opts))
-	return optionsOf(args), err
-}
-
-// cancelQueued cancels a run through the queue, wherever it waits or runs.
-func (a *app) cancelQueued(ctx context.Context, q *orchestrator.Queue, id string) (bool, error) {
-	return a.runs(nil, nil).Cancel(ctx, q, id)
-}
-
-// failUnfinished records a run that is still queued or running as failed.
-func (a *app) failUnfinished(ctx context.Context, id, reason string) (*pipeline.Result, error) {
-	return a.runs(nil, nil).FailUnfinished(ctx, id, reason)
-}
-
-// runQueued enqueues a run, waits for a worker (this process's or
-// another's) to finish it, and reads its result from the run records.
-func (a *app) runQueued(ctx context.Context, q *orchestrator.Queue, opts pipeline.Options) (*pipeline.Result, error) {
-	return a.runs(nil, nil).RunAndWait(ctx, q, argsOf(opts))
 }

@@ -207,3 +207,20 @@ func (c *Client) WaitRun(ctx context.Context, id string, every time.Duration, pr
 		}
 	}
 }
+
+// UploadedFile is one file a rat serve took into a landing zone.
+type UploadedFile struct {
+	Name string
+	Size int64
+}
+
+// UploadLanding uploads local files into a landing zone of the server
+// (POST /api/v1/landing/ZONE, one streamed request) and returns what it
+// took.
+func (c *Client) UploadLanding(ctx context.Context, zone string, files []string) ([]UploadedFile, error) {
+	var res struct{ Files []UploadedFile }
+	if err := c.Upload(ctx, "/api/v1/landing/"+url.PathEscape(zone), files, &res); err != nil {
+		return nil, err
+	}
+	return res.Files, nil
+}

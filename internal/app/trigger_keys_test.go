@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 
 // triggerKey is the catalog key of a pipeline's trigger at index i, as the
 // workspace lists it now.
-func triggerKey(t *testing.T, a *app, pipeline string, i int) string {
+func triggerKey(t *testing.T, a *App, pipeline string, i int) string {
 	t.Helper()
-	ws, err := a.cachedWorkspace(context.Background())
+	ws, err := a.CachedWorkspace(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestTriggerReorderKeepsState(t *testing.T) {
 	tick := func(now time.Time) int {
 		t.Helper()
 		fired = 0
-		if err := a.scheduleTick(ctx, now, enqueue, log); err != nil {
+		if err := a.ScheduleTick(ctx, now, enqueue, log); err != nil {
 			t.Fatal(err)
 		}
 		return fired
@@ -115,7 +115,7 @@ func TestLegacyTriggerKeys(t *testing.T) {
 	if err := ts.SetTriggerDisabled(ctx, "silver.x#1", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.cachedWorkspace(ctx); err != nil {
+	if _, err := a.CachedWorkspace(ctx); err != nil {
 		t.Fatal(err)
 	}
 	hourly, quarter := triggerKey(t, a, "silver.x", 0), triggerKey(t, a, "silver.x", 1)
@@ -144,7 +144,7 @@ func TestLegacyTriggerKeys(t *testing.T) {
 		}
 	}
 	// Loading again changes nothing.
-	if _, err := a.loadWorkspace(ctx); err != nil {
+	if _, err := a.LoadWorkspace(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got, ok, _ := st.ScheduleLast(ctx, hourly); !ok || !got.Equal(last) {

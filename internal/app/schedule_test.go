@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/workspace"
 )
 
 func TestScheduleTick(t *testing.T) {
@@ -39,13 +41,13 @@ func TestScheduleTick(t *testing.T) {
 	tick := func(now time.Time) map[string]int {
 		t.Helper()
 		fired = map[string]int{}
-		if err := a.scheduleTick(context.Background(), now, enqueue, log); err != nil {
+		if err := a.ScheduleTick(context.Background(), now, enqueue, log); err != nil {
 			t.Fatal(err)
 		}
 		return fired
 	}
 	var lags []time.Duration
-	a.onScheduleFire = func(lag time.Duration) { lags = append(lags, lag) }
+	a.OnScheduleFire = func(lag time.Duration) { lags = append(lags, lag) }
 	if got := tick(at(10, 0, 30)); len(got) != 0 {
 		t.Fatalf("new schedules fire at their next tick, not now: %v", got)
 	}
@@ -116,7 +118,7 @@ func TestLandingSensor(t *testing.T) {
 	tick := func() int {
 		t.Helper()
 		fired = nil
-		if err := a.scheduleTick(context.Background(), time.Now(), enqueue, log); err != nil {
+		if err := a.ScheduleTick(context.Background(), time.Now(), enqueue, log); err != nil {
 			t.Fatal(err)
 		}
 		return len(fired)
@@ -124,14 +126,14 @@ func TestLandingSensor(t *testing.T) {
 	if n := tick(); n != 0 {
 		t.Fatalf("an empty zone fired %d run(s)", n)
 	}
-	if err := writeTree(dir, map[string]string{"landing/orders/a.csv": "id\n1\n"}); err != nil {
+	if err := workspace.WriteTree(dir, map[string]string{"landing/orders/a.csv": "id\n1\n"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := tick(); n != 1 || fired[0].Trigger != "landing" || fired[0].Selectors[0] != "bronze.orders" {
 		t.Fatalf("a new file should start the pipeline once: %+v", fired)
 	}
 	// Run it for real: the file is consumed, the sensor rests.
-	ws, err := a.loadWorkspace(context.Background())
+	ws, err := a.LoadWorkspace(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +149,11 @@ func TestLandingSensor(t *testing.T) {
 		t.Fatalf("a consumed file fired again: %+v", fired)
 	}
 	// While a run of the pipeline is queued, new files wait for it.
-	queued, err := a.recordQueued(context.Background(), pipeline.Options{Target: "main", Selectors: []string{"bronze.orders"}, Trigger: "landing"})
+	queued, err := a.RecordQueued(context.Background(), pipeline.Options{Target: "main", Selectors: []string{"bronze.orders"}, Trigger: "landing"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n"}); err != nil {
+	if err := workspace.WriteTree(dir, map[string]string{"landing/orders/b.csv": "id\n2\n"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := tick(); n != 0 {
@@ -176,7 +178,7 @@ func TestLandingSensor(t *testing.T) {
 			t.Fatalf("files a failed run left fired again: %+v", fired)
 		}
 	}
-	if err := writeTree(dir, map[string]string{"landing/orders/c.csv": "id\n3\n"}); err != nil {
+	if err := workspace.WriteTree(dir, map[string]string{"landing/orders/c.csv": "id\n3\n"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := tick(); n != 1 {
@@ -199,7 +201,7 @@ func TestRunRetention(t *testing.T) {
 	save("20260201-000000-aaaa", "failed", now.AddDate(0, 0, -120))
 	save("20260520-000000-aaaa", "failed", now.AddDate(0, 0, -12))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := a.scheduleTick(context.Background(), now, func(context.Context, pipeline.Options) error { return nil }, log); err != nil {
+	if err := a.ScheduleTick(context.Background(), now, func(context.Context, pipeline.Options) error { return nil }, log); err != nil {
 		t.Fatal(err)
 	}
 	runs, err := rl.Runs(context.Background(), rat.RunFilter{Limit: 10})
@@ -209,25 +211,6 @@ func TestRunRetention(t *testing.T) {
 	if len(runs) != 2 || runs[0].ID != "20260520-000000-aaaa" || runs[1].ID != "20260101-000000-aaaa" {
 		t.Fatalf("runs after pruning: %+v", runs)
 	}
-}
-
-// openLocalApp writes files into dir and opens the app there on the
-// embedded default, whatever the environment points at.
-func openLocalApp(t *testing.T, dir string, files map[string]string) *app {
-	t.Helper()
-	if err := writeTree(dir, files); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	a, err := (&globals{dir: dir}).open(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
 }
 
 // TestWorkspaceFingerprint: the scheduler reloads the workspace when a
@@ -265,26 +248,49 @@ func TestNextTick(t *testing.T) {
 				files["pipelines/silver/s.yaml"] = "triggers:\n  - " + tc.trigger + "\n"
 			}
 			a := openLocalApp(t, t.TempDir(), files)
-			if got := a.nextTick(at(10, 0, 30)); !got.Equal(at(10, 0, 31)) {
+			if got := a.NextTick(at(10, 0, 30)); !got.Equal(at(10, 0, 31)) {
 				t.Errorf("before a tick loaded the workspace: %s, want a second later", got.Format(time.TimeOnly))
 			}
 			// The API loads the workspace too; the schedules are known
 			// once a tick ran.
-			if _, err := a.cachedWorkspace(context.Background()); err != nil {
+			if _, err := a.CachedWorkspace(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if got := a.nextTick(at(10, 0, 30)); !got.Equal(at(10, 0, 31)) {
+			if got := a.NextTick(at(10, 0, 30)); !got.Equal(at(10, 0, 31)) {
 				t.Errorf("before a tick ran: %s, want a second later", got.Format(time.TimeOnly))
 			}
 			for _, st := range tc.steps {
-				if err := a.scheduleTick(context.Background(), st.tick, enqueue, log); err != nil {
+				if err := a.ScheduleTick(context.Background(), st.tick, enqueue, log); err != nil {
 					t.Fatal(err)
 				}
-				if got := a.nextTick(st.ask); !got.Equal(st.want) {
+				if got := a.NextTick(st.ask); !got.Equal(st.want) {
 					t.Errorf("after a tick at %s, nextTick(%s) = %s, want %s", st.tick.Format(time.TimeOnly),
 						st.ask.Format(time.TimeOnly), got.Format(time.TimeOnly), st.want.Format(time.TimeOnly))
 				}
 			}
 		})
 	}
+}
+
+// openLocalApp writes files into dir and opens the app there on the
+// embedded default, whatever the environment points at.
+func openLocalApp(t *testing.T, dir string, files map[string]string) *App {
+	t.Helper()
+	if err := workspace.WriteTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"RAT_PROFILE", "RAT_CATALOG_URL", "ICEBERG_WAREHOUSE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	cfg, err := config.Load(config.Options{Dir: dir, Flags: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }

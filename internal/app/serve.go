@@ -1,0 +1,148 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/orchestrator"
+	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/server"
+)
+
+// This file builds what rat serve and rat worker run: the API server over
+// the app's objects and queue, the scheduler's tick, the metrics.
+
+// ServeTick is what every serve replica does on a scheduler tick (River's
+// leader makes sure one tick a second is worked, by one of them): nodes
+// whose worker died go to another one, runs whose rat run process died end
+// as failed (owner lost), and due schedules and sensors enqueue runs into
+// *q.
+func (a *App) ServeTick(q **orchestrator.Queue, log *slog.Logger) func(context.Context, time.Time) error {
+	return func(ctx context.Context, now time.Time) error {
+		if n, err := (*q).Reap(ctx, orchestrator.DefaultLease); err != nil {
+			log.Error("reap", "err", err)
+		} else if n > 0 {
+			log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
+		}
+		a.ReapRuns(ctx, nil, log)
+		return a.ScheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
+			_, _, err := a.EnqueueRun(ctx, *q, opts)
+			return err
+		}, log)
+	}
+}
+
+// APITokens are the API tokens: RAT_TOKEN_FILE's, and RAT_API_TOKEN as
+// an admin token.
+func (a *App) APITokens() ([]server.Token, error) {
+	var tokens []server.Token
+	if a.Config.TokenFile != "" {
+		var err error
+		if tokens, err = server.LoadTokens(a.Config.TokenFile); err != nil {
+			return nil, err
+		}
+	}
+	if t := a.Config.APIToken.Reveal(); t != "" {
+		tokens = append(tokens, server.Token{Name: "RAT_API_TOKEN", Secret: t, Role: server.RoleAdmin})
+	}
+	return tokens, nil
+}
+
+// NewServer wires the app into an API server (rat serve's), version
+// being rat's.
+func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Queue, m *metrics.Metrics, version string) (*server.Server, error) {
+	tokens, err := a.APITokens()
+	if err != nil {
+		return nil, err
+	}
+	landing, err := a.Landing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return server.New(server.Config{
+		Listen: a.Config.Listen, Tokens: tokens, Version: version,
+		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
+		Store: a.Store, Lake: a.Lake, Landing: landing, Branch: a.Config.Branch,
+		Logger: log, Metrics: m, StateDir: a.Config.StateDir,
+		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
+		Limits: server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
+		Checks: []server.Check{
+			{Name: "catalog", Fn: func(ctx context.Context) error {
+				_, err := a.Store.Refs(ctx)
+				return err
+			}},
+			{Name: "object_store", Fn: func(ctx context.Context) error {
+				_, err := a.Objects.List(ctx, "_rat_health/")
+				return err
+			}},
+			{Name: "queue", Fn: func(ctx context.Context) error {
+				_, _, err := q.Waiting(ctx)
+				return err
+			}},
+		},
+		LoadWorkspace: a.CachedWorkspace,
+		// Runs go through the queue: a worker of this process or of any
+		// other (rat worker) executes them.
+		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
+			if opts.DryRun {
+				// Rendering builds nothing: no queue, no worker, no run
+				// record (the UI's pipeline page renders on every visit).
+				return a.DryRun(ctx, opts)
+			}
+			return a.RunQueued(ctx, q, opts)
+		},
+		CancelRun: func(ctx context.Context, id string) (bool, error) {
+			found, err := a.CancelQueued(ctx, q, id)
+			if err != nil || found {
+				return found, err
+			}
+			// Not the queue's: a run that a rat run process executes.
+			if rec, err := a.Store.Run(ctx, id); err == nil && rec.Owner != "" && rec.Status == pipeline.StatusRunning {
+				_, err := a.CancelOwned(ctx, rec, false)
+				return err == nil, err
+			}
+			return false, nil
+		},
+	})
+}
+
+// DryRun renders and plans a run in this process.
+func (a *App) DryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
+	ws, err := a.LoadWorkspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.Runner(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx, opts)
+}
+
+// NewMetrics builds the process's metrics, the same way for rat serve and
+// rat worker: exec when it executes nodes, serve when it serves the API;
+// waiting reports the queue's backlog (nil = not reported).
+func (a *App) NewMetrics(exec, serve bool, waiting func(context.Context) (int, time.Duration, error), log *slog.Logger) (*metrics.Metrics, error) {
+	cfg := metrics.Config{StateDir: a.Config.StateDir, Exec: exec, Serve: serve, QueueWaiting: waiting, Logger: log}
+	if c := a.Lake.Cache(); c != nil {
+		cfg.Cache = func() (int64, int64) { return c.Hits(), c.Misses() }
+	}
+	return metrics.New(cfg)
+}
+
+// MetricsAccess is who may read /metrics: anyone, or with
+// RAT_METRICS_TOKEN set, a caller with that token or an API token.
+func (a *App) MetricsAccess() (metrics.Access, error) {
+	access := metrics.Access{Token: a.Config.MetricsToken.Reveal()}
+	if access.Token == "" {
+		return access, nil
+	}
+	tokens, err := a.APITokens()
+	for _, t := range tokens {
+		access.Secrets = append(access.Secrets, t.Secret)
+	}
+	return access, err
+}
