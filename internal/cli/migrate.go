@@ -9,15 +9,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newMigrateCmd(g *globals) *cobra.Command {
-	var t ratapp.Target
-	var workers int
-	var dryRun, asJSON, catchUp bool
-	var envOut string
-	cmd := &cobra.Command{
-		Use:   "migrate --to-catalog URL | --to-warehouse URL",
-		Short: "Copy the catalog and the warehouse elsewhere (SQLite+disk → Postgres+S3 and back), verified",
-		Long: `Copies this workspace's warehouse (every data, delete, manifest, metadata and view file) and its
+// migrateLong is rat migrate's --help text.
+const migrateLong = `Copies this workspace's warehouse (every data, delete, manifest, metadata and view file) and its
 catalog (every commit of every branch and tag, runs, logs, trigger state) to a new place, then checks
 every branch and tag: the same heads, and per table the same snapshot, schema, row count and content
 checksum on both sides. The source is only read; switching over is setting the printed variables.
@@ -41,7 +34,17 @@ the catalog copied, everything verified; then switch the variables. Rollback: th
 set the old variables again.
 
 At the end rat migrate prints the environment of the new setup (secrets named, never written);
---env-out FILE writes it to a file. Exit status 3 when the verification finds a difference.`,
+--env-out FILE writes it to a file. Exit status 3 when the verification finds a difference.`
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	var t ratapp.Target
+	var workers int
+	var dryRun, asJSON, catchUp bool
+	var envOut string
+	cmd := &cobra.Command{
+		Use:   "migrate --to-catalog URL | --to-warehouse URL",
+		Short: "Copy the catalog and the warehouse elsewhere (SQLite+disk → Postgres+S3 and back), verified",
+		Long:  migrateLong,
 		Example: `  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --dry-run
   RAT_MIGRATE_S3_ACCESS_KEY=… RAT_MIGRATE_S3_SECRET_KEY=… rat migrate --to-warehouse s3://lake/prod --to-s3-endpoint http://minio:9000 --to-catalog postgres://rat@db/rat --env-out prod.env
   rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json
