@@ -61,9 +61,7 @@ At the end rat migrate prints the environment of the new setup (secrets named, n
 			}
 			defer m.Close()
 			m.Options.Workers, m.Options.CatchUp = workers, catchUp
-			if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && !asJSON {
-				m.Options.Progress = migrate.Terminal(cmd.ErrOrStderr())
-			}
+			m.Options.Progress = terminalProgress(cmd.ErrOrStderr(), asJSON)
 			rep, err := migrate.Run(ctx, m.Options)
 			if err != nil {
 				return err
