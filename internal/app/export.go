@@ -9,6 +9,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/migrate"
+	"github.com/ratdata/rat/internal/objstore"
 )
 
 // noTargetEnv looks up no variable: an export's target is a local directory,
@@ -45,6 +46,12 @@ func Export(ctx context.Context, src *App, dir, version string, opts migrate.Opt
 	}
 	if !rep.Verified {
 		return rep, nil, rat.Errorf(rat.ECONFLICT, "verification failed: the export differs from the source (see the report above); run rat export again")
+	}
+	// The export's warehouse lists its own root among its roots, so that
+	// its rewritten metadata is recognised (and rewritten again by rat
+	// import) after DIR is moved or copied elsewhere.
+	if err := objstore.NewLocations(m.Target.Objects).Record(ctx); err != nil {
+		return rep, nil, err
 	}
 	man, err := migrate.NewManifest(ctx, rep, m.Target.Objects)
 	if err != nil {
