@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/ratdata/rat"
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/migrate"
 	"github.com/ratdata/rat/internal/textout"
@@ -123,26 +122,13 @@ difference.`,
 				return err
 			}
 			defer im.Close()
-			m := im.Migration
-			m.Options.Workers = workers
-			m.Options.Progress = terminalProgress(cmd.ErrOrStderr(), asJSON)
-			rep, err := migrate.Run(ctx, m.Options)
-			if err != nil {
-				return err
-			}
-			settings, comments := ratapp.TargetEnv(m.Config)
-			err = migrate.Write(cmd.OutOrStdout(), rep, settings, migrate.EnvLines(settings, comments), asJSON)
-			if err == nil && !rep.Verified {
-				return rat.Errorf(rat.ECONFLICT, "verification failed: the target differs from the export (see the report above); run rat import again")
-			}
+			im.Migration.Options.Workers = workers
+			_, _, err = runMigration(cmd, im.Migration, asJSON, "the export", "rat import")
 			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&t.CatalogURL, "to-catalog", "", "target catalog (default: this workspace's): postgres://…, sqlite:PATH or a path")
-	f.StringVar(&t.WarehouseURL, "to-warehouse", "", "target warehouse (default: this workspace's): s3://BUCKET/PREFIX, gs://…, file:///PATH or a directory")
-	f.StringVar(&t.S3Endpoint, "to-s3-endpoint", "", "the target's S3 endpoint (default: S3_ENDPOINT)")
-	f.StringVar(&t.S3Region, "to-s3-region", "", "the target bucket's region (default: S3_REGION)")
+	targetFlags(cmd, &t, "this workspace's")
 	f.IntVar(&workers, "workers", 8, "files copied at once")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
