@@ -178,6 +178,16 @@ func TestExportImport(t *testing.T) {
 	if got := busy.ok("log", "-n", "0"); got != log {
 		t.Fatalf("the refused import changed the target's log:\n%s\nwas:\n%s", got, log)
 	}
+	// A target whose catalog alone holds something is refused before any
+	// file is copied.
+	branched := freshUser(t)
+	branched.ok("branch", "create", "x")
+	branched.fails("is not empty: it holds", "import", moved)
+	if wh := filepath.Join(branched.dir, ".rat", "warehouse"); exists(wh) {
+		if n := treeSums(t, wh); len(n) != 0 {
+			t.Fatalf("the import refused for its catalog wrote %d files first", len(n))
+		}
+	}
 	// An export into a directory that holds something else is refused.
 	other := t.TempDir()
 	if err := os.WriteFile(filepath.Join(other, "notes.txt"), []byte("keep"), 0o644); err != nil {
