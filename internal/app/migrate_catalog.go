@@ -21,9 +21,17 @@ func (c catalogCopier) Plan(ctx context.Context) (migrate.CatalogStats, error) {
 func (c catalogCopier) Copy(ctx context.Context, progress func(table string, done, total int64)) (migrate.CatalogStats, error) {
 	rep, err := sqlstore.Copy(ctx, c.src.Store.SQLStore(), c.dst.Store.SQLStore(), sqlstore.CopyOptions{
 		Progress: progress,
-		Target:   "the target catalog " + config.RedactURL(c.dst.Config.CatalogURL),
+		Target:   c.target(),
 	})
 	return catalogStats(rep), err
+}
+
+func (c catalogCopier) Check(ctx context.Context) error {
+	return sqlstore.CheckTarget(ctx, c.src.Store.SQLStore(), c.dst.Store.SQLStore(), c.target())
+}
+
+func (c catalogCopier) target() string {
+	return "the target catalog " + config.RedactURL(c.dst.Config.CatalogURL)
 }
 
 func (c catalogCopier) Verify(ctx context.Context) ([]string, error) {

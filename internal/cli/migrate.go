@@ -64,19 +64,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			}
 			defer m.Close()
 			m.Options.Workers, m.Options.CatchUp = workers, catchUp
-			if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && !asJSON {
-				m.Options.Progress = migrate.Terminal(cmd.ErrOrStderr())
-			}
-			rep, err := migrate.Run(ctx, m.Options)
-			if err != nil {
-				return err
-			}
-			settings, comments := ratapp.TargetEnv(m.Config)
-			env := migrate.EnvLines(settings, comments)
-			err = migrate.Write(cmd.OutOrStdout(), rep, settings, env, asJSON)
-			if err == nil && !rep.DryRun && !rep.Verified {
-				return rat.Errorf(rat.ECONFLICT, "verification failed: the target differs from the source (see the report above); run rat migrate again to copy what is missing")
-			}
+			rep, env, err := runMigration(cmd, m, asJSON, "the source", "rat migrate")
 			if err == nil && envOut != "" && !rep.DryRun {
 				err = os.WriteFile(envOut, []byte(env), 0o600)
 			}
@@ -84,15 +72,44 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&t.CatalogURL, "to-catalog", "", "target catalog: postgres://…, sqlite:PATH or a path")
-	f.StringVar(&t.WarehouseURL, "to-warehouse", "", "target warehouse: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, file:///PATH or a directory")
-	f.StringVar(&t.S3Endpoint, "to-s3-endpoint", "", "the target's S3 endpoint (default: the source's S3_ENDPOINT; storage.googleapis.com for gs://)")
-	f.StringVar(&t.S3Region, "to-s3-region", "", "the target bucket's region (default: the source's S3_REGION)")
-	f.StringVar(&t.S3PathStyle, "to-s3-path-style", "", "auto, path or virtual (default: the source's S3_PATH_STYLE)")
+	targetFlags(cmd, &t, "")
 	f.IntVar(&workers, "workers", 8, "files copied at once")
 	f.BoolVar(&dryRun, "dry-run", false, "list what would be copied (files, bytes, commits, rows) and a time estimate; write nothing")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&catchUp, "catch-up", false, "a final pass after a finished one: skip files unchanged since then without reading them")
 	f.StringVar(&envOut, "env-out", "", "write the new setup's environment (no secrets) to this file")
 	return cmd
+}
+
+// runMigration runs m and prints its report with the new setup's
+// environment (returned as lines too). A finished migration whose
+// verification found a difference is an ECONFLICT error that says to run
+// rerun again; source names what the target was compared with.
+func runMigration(cmd *cobra.Command, m *ratapp.Migration, asJSON bool, source, rerun string) (*migrate.Report, string, error) {
+	m.Options.Progress = terminalProgress(cmd.ErrOrStderr(), asJSON)
+	rep, err := migrate.Run(cmd.Context(), m.Options)
+	if err != nil {
+		return nil, "", err
+	}
+	settings, comments := ratapp.TargetEnv(m.Config)
+	env := migrate.EnvLines(settings, comments)
+	err = migrate.Write(cmd.OutOrStdout(), rep, settings, env, asJSON)
+	if err == nil && !rep.DryRun && !rep.Verified {
+		err = rat.Errorf(rat.ECONFLICT, "verification failed: the target differs from %s (see the report above); run %s again to copy what is missing", source, rerun)
+	}
+	return rep, env, err
+}
+
+// targetFlags defines the flags of a migration target (rat migrate, rat
+// import); dflt says what a target left out is ("" for none).
+func targetFlags(cmd *cobra.Command, t *ratapp.Target, dflt string) {
+	f := cmd.Flags()
+	if dflt != "" {
+		dflt = " (default: " + dflt + ")"
+	}
+	f.StringVar(&t.CatalogURL, "to-catalog", "", "target catalog"+dflt+": postgres://…, sqlite:PATH or a path")
+	f.StringVar(&t.WarehouseURL, "to-warehouse", "", "target warehouse"+dflt+": s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, file:///PATH or a directory")
+	f.StringVar(&t.S3Endpoint, "to-s3-endpoint", "", "the target's S3 endpoint (default: S3_ENDPOINT; storage.googleapis.com for gs://)")
+	f.StringVar(&t.S3Region, "to-s3-region", "", "the target bucket's region (default: S3_REGION)")
+	f.StringVar(&t.S3PathStyle, "to-s3-path-style", "", "auto, path or virtual (default: S3_PATH_STYLE)")
 }

@@ -53,6 +53,9 @@ type Options struct {
 // copy; Copy copies (resumably) and reports progress per table.
 type CatalogCopier interface {
 	Plan(ctx context.Context) (CatalogStats, error)
+	// Check fails, writing nothing, when the target catalog cannot take
+	// the copy (it holds data, and no copy of this source under way).
+	Check(ctx context.Context) error
 	Copy(ctx context.Context, progress func(table string, done, total int64)) (CatalogStats, error)
 	// Verify compares every copied catalog table (row count and checksum)
 	// and describes each difference.
@@ -124,6 +127,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, rat.Errorf(rat.EINVALID, "--workers %d: want 1 to %d files copied at once", workers, maxWorkers)
 	}
 	var estimate time.Duration
+	if opts.Catalog != nil && !opts.DryRun {
+		if err := opts.Catalog.Check(ctx); err != nil {
+			return nil, err // before any file is written
+		}
+	}
 	if opts.Files {
 		src, dst := opts.Source.Warehouse, opts.Target.Warehouse
 		m, resumed, err := checkTarget(ctx, src, dst)

@@ -250,6 +250,34 @@ func Copy(ctx context.Context, src, dst *Store, o CopyOptions) (CopyReport, erro
 	return rep, nil
 }
 
+// CheckTarget fails as Copy would, without writing anything, when dst
+// cannot take a copy of src: it is of another schema version, or holds
+// data and no copy of src under way. rat migrate calls it before copying
+// any file, so that a refused target is left as it was.
+func CheckTarget(ctx context.Context, src, dst *Store, target string) error {
+	if err := src.checkSchema(ctx, "source"); err != nil {
+		return err
+	}
+	if err := dst.checkSchema(ctx, "target"); err != nil {
+		return err
+	}
+	if err := sameVersions(ctx, src, dst, target); err != nil {
+		return err
+	}
+	id, err := src.identity(ctx, src.db)
+	if err != nil {
+		return src.fail("copy catalog: read the source's root commit", err)
+	}
+	var n int64
+	if err := dst.queryRow(ctx, dst.db, `SELECT COUNT(*) FROM copy_progress WHERE table_name = '' AND source = ?`, id).Scan(&n); err != nil {
+		return dst.fail("copy catalog: read the target's copy record", err)
+	}
+	if n > 0 {
+		return nil // a copy of src under way or done: Copy resumes it
+	}
+	return dst.fail("copy catalog into "+target, dst.checkEmpty(ctx, dst.db, id, target))
+}
+
 // progress is a table's row of copy_progress.
 type progress struct {
 	lastKey string // JSON array of the last copied key, "" before the first batch
