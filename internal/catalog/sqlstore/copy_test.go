@@ -152,6 +152,7 @@ func snapshot(t testing.TB, s *sqlstore.Store) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(keys) // in no particular order
 	last, ok, err := s.ScheduleLast(ctx, "silver.t1#0")
 	if err != nil {
 		t.Fatal(err)
