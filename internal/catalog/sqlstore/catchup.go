@@ -115,13 +115,9 @@ func (s *Store) setPhase(ctx context.Context, id, phase string, prog map[string]
 // updates, or with deletes it deletes. It returns the table's final
 // progress, whose rows and checksum stay those of the target's table.
 func syncRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, deletes bool, report func(string, int64, int64)) (progress, error) {
-	total, err := src.count(ctx, src.db, t.name)
+	total, after, err := startTable(ctx, src, t, p)
 	if err != nil {
-		return p, src.fail("copy catalog: count the source's "+t.name, err)
-	}
-	after, err := t.decodeKey(p.lastKey)
-	if err != nil {
-		return p, fmt.Errorf("copy catalog: resume %s: %w", t.name, err)
+		return p, err
 	}
 	var walked int64
 	for {
@@ -198,12 +194,7 @@ func syncRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 				next.sum.add(encodeRow(nil, r))
 			}
 		}
-		err = dst.write(ctx, func(tx *sql.Tx) error {
-			if dst.d.LazyCommit != "" {
-				if _, err := dst.exec(ctx, tx, dst.d.LazyCommit); err != nil {
-					return err
-				}
-			}
+		err = dst.writeBatch(ctx, t, id, next, func(tx *sql.Tx) error {
 			for lo := 0; lo < len(ins); lo += copyBatch {
 				hi := min(lo+copyBatch, len(ins))
 				var args []any
@@ -224,9 +215,7 @@ func syncRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 					return err
 				}
 			}
-			_, err := dst.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, copied = ?, checksum = ?, done = ? WHERE source = ? AND table_name = ?`,
-				next.lastKey, next.copied, next.sum.String(), boolInt(next.done), id, t.name)
-			return err
+			return nil
 		})
 		if dst.d.classify(err) == UniqueViolation {
 			return p, rat.Errorf(rat.ECONFLICT, "copy catalog: %s holds rows of %s that the catch-up writes: was it written to during the catch-up? Copy into a new, empty database: %w", target, t.name, err)

@@ -1,8 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -158,47 +156,27 @@ func TestCatchUpRefusesWrittenTarget(t *testing.T) {
 // again: the result is always the source's catalog.
 func testCatchUpResume(t *testing.T, open func(testing.TB) *sqlstore.Store, every int) {
 	sqlstore.SetCopyBatch(t, 7)
-	total := -1
-	for stop := 1; total < 0 || stop < total; stop += every {
-		src, dst := openSQLite(t), open(t)
+	copied := func() (src, dst *sqlstore.Store) {
+		src, dst = openSQLite(t), open(t)
 		fill(t, src)
 		if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		change(t, src)
-		if total < 0 { // count the catch-up's batches
-			total = 0
-			if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Progress: func(string, int64, int64) { total++ }}); err != nil {
-				t.Fatal(err)
-			}
-			if total < 10 {
-				t.Fatalf("only %d batches: lower the batch size", total)
-			}
-			wantSame(t, src, dst)
-			continue
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		n := 0
-		_, err := sqlstore.Copy(ctx, src, dst, sqlstore.CopyOptions{Target: "dst", Progress: func(string, int64, int64) {
-			if n++; n == stop {
-				cancel()
-			}
-		}})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("catch-up stopped after %d batches: %v, want context.Canceled", stop, err)
-		}
-		if err := sqlstore.CheckTarget(t.Context(), src, dst, "dst"); err != nil {
-			t.Fatalf("CheckTarget of a catch-up stopped after %d batches: %v", stop, err)
-		}
-		rep, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Target: "dst"})
-		if err != nil {
-			t.Fatalf("resume the catch-up after %d batches: %v", stop, err)
-		}
-		if want := checksums(t, src); !slices.Equal(rep.Tables, want.Tables) {
-			t.Fatalf("resumed after %d batches, Copy reports %+v, the source has %+v", stop, rep.Tables, want.Tables)
-		}
-		wantSame(t, src, dst)
+		return src, dst
+	}
+	src, dst := copied()
+	total := 0
+	if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Progress: func(string, int64, int64) { total++ }}); err != nil {
+		t.Fatal(err)
+	}
+	if total < 10 {
+		t.Fatalf("only %d batches: lower the batch size", total)
+	}
+	wantSame(t, src, dst)
+	for stop := 1; stop < total; stop += every {
+		src, dst := copied()
+		stopAndResume(t, src, dst, stop)
 	}
 }
 

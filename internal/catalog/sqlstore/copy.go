@@ -483,13 +483,9 @@ func (s *Store) identity(ctx context.Context, q querier) (string, error) {
 // copyRows copies t from where p says the copy got to the end, a batch per
 // transaction, and returns the table's final progress.
 func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, report func(string, int64, int64)) (progress, error) {
-	total, err := src.count(ctx, src.db, t.name)
+	total, after, err := startTable(ctx, src, t, p)
 	if err != nil {
-		return p, src.fail("copy catalog: count the source's "+t.name, err)
-	}
-	after, err := t.decodeKey(p.lastKey)
-	if err != nil {
-		return p, fmt.Errorf("copy catalog: resume %s: %w", t.name, err)
+		return p, err
 	}
 	var (
 		args    []any
@@ -512,12 +508,7 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 				next.sum.add(buf)
 			}
 		}
-		err := dst.write(ctx, func(tx *sql.Tx) error {
-			if dst.d.LazyCommit != "" {
-				if _, err := dst.exec(ctx, tx, dst.d.LazyCommit); err != nil {
-					return err
-				}
-			}
+		err := dst.writeBatch(ctx, t, id, next, func(tx *sql.Tx) error {
 			if t.name == "commits" && p.copied == 0 && n > 0 {
 				if err := dst.dropBootstrap(ctx, tx); err != nil {
 					return err
@@ -528,9 +519,7 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 					return err
 				}
 			}
-			_, err := dst.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, copied = ?, checksum = ?, done = ? WHERE source = ? AND table_name = ?`,
-				next.lastKey, next.copied, next.sum.String(), boolInt(next.done), id, t.name)
-			return err
+			return nil
 		})
 		if dst.d.classify(err) == UniqueViolation {
 			return rat.Errorf(rat.ECONFLICT, "copy catalog: %s already holds rows of %s that the copy writes: was it written to during the copy? Copy into a new, empty database: %w", target, t.name, err)
@@ -562,6 +551,38 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 		return p, src.fail("copy catalog: read the source's "+t.name, err)
 	}
 	return p, flush(true)
+}
+
+// startTable counts t's rows at the source and decodes where p says the
+// copy of t got to.
+func startTable(ctx context.Context, src *Store, t copyTable, p progress) (int64, []any, error) {
+	total, err := src.count(ctx, src.db, t.name)
+	if err != nil {
+		return 0, nil, src.fail("copy catalog: count the source's "+t.name, err)
+	}
+	after, err := t.decodeKey(p.lastKey)
+	if err != nil {
+		return 0, nil, fmt.Errorf("copy catalog: resume %s: %w", t.name, err)
+	}
+	return total, after, nil
+}
+
+// writeBatch writes a batch of t (fn) and records next as the table's
+// progress, in one transaction.
+func (s *Store) writeBatch(ctx context.Context, t copyTable, id string, next progress, fn func(tx *sql.Tx) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if s.d.LazyCommit != "" {
+			if _, err := s.exec(ctx, tx, s.d.LazyCommit); err != nil {
+				return err
+			}
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, copied = ?, checksum = ?, done = ? WHERE source = ? AND table_name = ?`,
+			next.lastKey, next.copied, next.sum.String(), boolInt(next.done), id, t.name)
+		return err
+	})
 }
 
 // dropBootstrap removes what Open wrote into the new target (its root commit

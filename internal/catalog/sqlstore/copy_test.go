@@ -292,27 +292,37 @@ func testResume(t *testing.T, src *sqlstore.Store, newTarget func(t *testing.T) 
 		t.Fatalf("only %d batches: lower the batch size", total)
 	}
 	for stop := 1; stop < total; stop += every {
-		dst := newTarget(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		n := 0
-		_, err := sqlstore.Copy(ctx, src, dst, sqlstore.CopyOptions{Target: "dst", Progress: func(string, int64, int64) {
-			if n++; n == stop {
-				cancel()
-			}
-		}})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("stopped after %d batches: %v, want context.Canceled", stop, err)
-		}
-		rep, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Target: "dst"})
-		if err != nil {
-			t.Fatalf("resume after %d batches: %v", stop, err)
-		}
-		if want := checksums(t, src); !slices.Equal(rep.Tables, want.Tables) {
-			t.Fatalf("resumed after %d batches, Copy reports %+v, the source has %+v", stop, rep.Tables, want.Tables)
-		}
-		wantSame(t, src, dst)
+		stopAndResume(t, src, newTarget(t), stop)
 	}
+}
+
+// stopAndResume copies src into dst (a first copy or a catch-up), stops
+// the copy after stop batches and copies again: dst must then read like
+// src.
+func stopAndResume(t *testing.T, src, dst *sqlstore.Store, stop int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	n := 0
+	_, err := sqlstore.Copy(ctx, src, dst, sqlstore.CopyOptions{Target: "dst", Progress: func(string, int64, int64) {
+		if n++; n == stop {
+			cancel()
+		}
+	}})
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped after %d batches: %v, want context.Canceled", stop, err)
+	}
+	if err := sqlstore.CheckTarget(t.Context(), src, dst, "dst"); err != nil {
+		t.Fatalf("CheckTarget of a copy stopped after %d batches: %v", stop, err)
+	}
+	rep, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Target: "dst"})
+	if err != nil {
+		t.Fatalf("resume after %d batches: %v", stop, err)
+	}
+	if want := checksums(t, src); !slices.Equal(rep.Tables, want.Tables) {
+		t.Fatalf("resumed after %d batches, Copy reports %+v, the source has %+v", stop, rep.Tables, want.Tables)
+	}
+	wantSame(t, src, dst)
 }
 
 // TestCopyKilled kills (SIGKILL) a process in the middle of a copy, after
