@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
+	"github.com/ratdata/rat/internal/sqlite"
 )
 
 // change writes to a filled catalog what a source in use writes after a
@@ -183,3 +185,38 @@ func testCatchUpResume(t *testing.T, open func(testing.TB) *sqlstore.Store, ever
 func TestCatchUpResumeSQLite(t *testing.T) { testCatchUpResume(t, openSQLite, 1) }
 
 func TestCatchUpResumePostgres(t *testing.T) { testCatchUpResume(t, openPostgres, 4) }
+
+// TestCatchUpKilled kills (SIGKILL) a process in the middle of a catch-up,
+// after a number of batches, and runs it again: the target is then the
+// changed source's catalog.
+func TestCatchUpKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	for _, stop := range []int{1, 6, 17} {
+		dir := t.TempDir()
+		srcPath, dstPath := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
+		open := func(path string) *sqlstore.Store {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s.SQLStore()
+		}
+		src, first := open(srcPath), open(dstPath)
+		fill(t, src)
+		if _, err := sqlstore.Copy(t.Context(), src, first, sqlstore.CopyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		change(t, src)
+		dst := killedCopy(t, srcPath, dstPath, stop)
+		if diff, err := sqlstore.Verify(t.Context(), src, dst); err != nil || len(diff) == 0 {
+			t.Fatalf("after the kill the target equals the source already (%v): stop earlier", err)
+		}
+		if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{}); err != nil {
+			t.Fatalf("catch-up after a kill after %d batches: %v", stop, err)
+		}
+		wantSame(t, src, dst)
+	}
+}

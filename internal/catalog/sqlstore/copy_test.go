@@ -344,21 +344,7 @@ func TestCopyKilled(t *testing.T) {
 	src := s.SQLStore()
 	fill(t, src)
 	for _, stop := range []int{1, 4, 13} {
-		dstPath := filepath.Join(t.TempDir(), "target.db")
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCopyKilled$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "RAT_TEST_COPY_CHILD=1", "RAT_TEST_COPY_SRC="+srcPath, "RAT_TEST_COPY_DST="+dstPath,
-			fmt.Sprintf("RAT_TEST_COPY_STOP=%d", stop))
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.Exited() {
-			t.Fatalf("the copying process was not killed after %d batches: %v\n%s", stop, err, out)
-		}
-		d, err := sqlite.Open(t.Context(), dstPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		dst := d.SQLStore()
+		dst := killedCopy(t, srcPath, filepath.Join(t.TempDir(), "target.db"), stop)
 		if diff, err := sqlstore.Verify(t.Context(), src, dst); err != nil || len(diff) == 0 {
 			t.Fatalf("after the kill the target equals the source already (%v): stop earlier", err)
 		}
@@ -367,6 +353,27 @@ func TestCopyKilled(t *testing.T) {
 		}
 		wantSame(t, src, dst)
 	}
+}
+
+// killedCopy copies the SQLite catalog at srcPath into the one at dstPath
+// in a process of its own, killed (SIGKILL) after stop batches, and opens
+// the target.
+func killedCopy(t *testing.T, srcPath, dstPath string, stop int) *sqlstore.Store {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCopyKilled$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "RAT_TEST_COPY_CHILD=1", "RAT_TEST_COPY_SRC="+srcPath, "RAT_TEST_COPY_DST="+dstPath,
+		fmt.Sprintf("RAT_TEST_COPY_STOP=%d", stop))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Exited() {
+		t.Fatalf("the copying process was not killed after %d batches: %v\n%s", stop, err, out)
+	}
+	d, err := sqlite.Open(t.Context(), dstPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d.SQLStore()
 }
 
 // copyChild copies RAT_TEST_COPY_SRC into RAT_TEST_COPY_DST in batches of
