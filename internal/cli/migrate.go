@@ -27,11 +27,12 @@ so that every location in them names the target (other engines read the tables t
 are checked and skipped. A target warehouse that is not empty is refused unless it holds a partial copy
 of the same source (rat-migrate.json at its root names the source).
 
-Short downtime (--catch-up): while the source stays in use, copy the files (--to-warehouse only, the
-catalog stays); then stop writers (rat serve, workers, schedules) and run the final pass with
---catch-up and --to-catalog: files unchanged since the first pass are skipped unread, new ones copied,
-the catalog copied, everything verified; then switch the variables. Rollback: the source is untouched,
-set the old variables again.
+Short downtime (--catch-up): while the source stays in use, run a first pass with --to-warehouse and
+--to-catalog; then stop writers (rat serve, workers, schedules) and run the same command with
+--catch-up: files unchanged since the first pass are skipped unread, new ones copied, the catalog
+brought up to date (new commits, moved heads, deleted branches, finished and pruned runs, new logs,
+trigger state), everything verified; then switch the variables. A target catalog written to since the
+first pass (in use already) is refused. Rollback: the source is untouched, set the old variables again.
 
 At the end rat migrate prints the environment of the new setup (secrets named, never written);
 --env-out FILE writes it to a file. Exit status 3 when the verification finds a difference.`
@@ -48,8 +49,8 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Example: `  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --dry-run
   RAT_MIGRATE_S3_ACCESS_KEY=… RAT_MIGRATE_S3_SECRET_KEY=… rat migrate --to-warehouse s3://lake/prod --to-s3-endpoint http://minio:9000 --to-catalog postgres://rat@db/rat --env-out prod.env
   rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json
-  rat migrate --to-warehouse s3://lake/prod                                      # while in use
-  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --catch-up   # writers stopped`,
+  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat             # while in use
+  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --catch-up  # writers stopped`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -76,7 +77,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	f.IntVar(&workers, "workers", 8, "files copied at once")
 	f.BoolVar(&dryRun, "dry-run", false, "list what would be copied (files, bytes, commits, rows) and a time estimate; write nothing")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.BoolVar(&catchUp, "catch-up", false, "a final pass after a finished one: skip files unchanged since then without reading them")
+	f.BoolVar(&catchUp, "catch-up", false, "a final pass after a finished one: skip files unchanged since then without reading them; the catalog catches up")
 	f.StringVar(&envOut, "env-out", "", "write the new setup's environment (no secrets) to this file")
 	return cmd
 }

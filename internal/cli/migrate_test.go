@@ -262,12 +262,12 @@ func TestMigrateKilled(t *testing.T) {
 		}
 	}
 
-	// A target that diverged (a commit there) fails the verification of a
-	// rerun: exit status 3, the ref named.
+	// A target that diverged (a commit there) is refused by a rerun, which
+	// would catch up with the source: exit status 3, the tables named.
 	target.ok("load", "extra.csv", "--into", "bronze.extra")
-	out, _, code := u.run(args...)
-	if code != 3 || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "main") {
-		t.Fatalf("rerun after the target diverged: exit %d\n%s", code, out)
+	_, errs, code := u.run(args...)
+	if code != 3 || !strings.Contains(errs, "was written to since the source was copied into it") || !strings.Contains(errs, "commits") {
+		t.Fatalf("rerun after the target diverged: exit %d\n%s", code, errs)
 	}
 }
 
@@ -426,21 +426,30 @@ func TestMigrateBadInput(t *testing.T) {
 	keys.ok("migrate", "--to-warehouse", target, "--to-s3-endpoint", s3.Endpoint)
 }
 
-// TestMigrateCatchUp: the documented short-downtime sequence: files copied
-// while the source is in use, a commit at the source, then the final pass
-// with --catch-up and the catalog: the new files are copied, the old ones
-// skipped unread, and the target holds the commit.
+// TestMigrateCatchUp: the documented short-downtime sequence: a first
+// pass with the files and the catalog while the source is in use, a load
+// and a run at the source, then the final pass with --catch-up: the new
+// files are copied, the old ones skipped unread, the catalog caught up and
+// verified, and the target holds the new data and the new run's record and
+// logs. A target written to since is refused.
 func TestMigrateCatchUp(t *testing.T) {
 	u := newUser(t, false)
 	u.ok("init", "ws", "--demo")
 	u.dir = filepath.Join(u.dir, "ws")
 	u.ok("run")
 	dir := t.TempDir()
-	wh := filepath.Join(dir, "warehouse")
-	u.ok("migrate", "--to-warehouse", wh)
+	wh, cat := filepath.Join(dir, "warehouse"), filepath.Join(dir, "catalog.db")
+	u.ok("migrate", "--to-warehouse", wh, "--to-catalog", cat)
 	u.write("extra.csv", "id,note\n1,a\n2,b\n")
 	u.ok("load", "extra.csv", "--into", "bronze.extra")
-	out := u.ok("migrate", "--to-warehouse", wh, "--to-catalog", filepath.Join(dir, "catalog.db"), "--catch-up", "--json")
+	u.ok("run")
+	var runs []struct{ ID string }
+	sourceRuns := u.ok("runs", "list", "--json")
+	if err := json.Unmarshal([]byte(sourceRuns), &runs); err != nil || len(runs) < 2 {
+		t.Fatalf("runs list: %v\n%s", err, sourceRuns)
+	}
+	sourceLogs := u.ok("runs", "logs", runs[0].ID)
+	out := u.ok("migrate", "--to-warehouse", wh, "--to-catalog", cat, "--catch-up", "--json")
 	var rep struct {
 		Verified bool
 		Files    struct{ Copied, Trusted int64 }
@@ -452,10 +461,28 @@ func TestMigrateCatchUp(t *testing.T) {
 		t.Fatalf("catch-up: %s", out)
 	}
 	target := &ratUser{t: t, bin: u.bin, dir: u.dir, env: append(append([]string{}, u.env...),
-		"RAT_CATALOG_URL="+filepath.Join(dir, "catalog.db"), "ICEBERG_WAREHOUSE="+wh)}
+		"RAT_CATALOG_URL="+cat, "ICEBERG_WAREHOUSE="+wh)}
 	awaySource(t, u, func() {
 		if n := target.count("bronze.extra"); n != "2" {
 			t.Fatalf("bronze.extra at the target: %s rows, want 2", n)
 		}
+		if got := target.ok("runs", "list", "--json"); got != sourceRuns {
+			t.Fatalf("runs at the target:\n%s\nat the source:\n%s", got, sourceRuns)
+		}
+		if got := target.ok("runs", "logs", runs[0].ID); got != sourceLogs || got == "" {
+			t.Fatalf("the new run's logs at the target:\n%s\nat the source:\n%s", got, sourceLogs)
+		}
 	})
+	// Once the target is in use, a catch-up would mix two histories: it is
+	// refused before anything is copied.
+	target.ok("load", "extra.csv", "--into", "bronze.other")
+	u.ok("load", "extra.csv", "--into", "bronze.late")
+	files := treeSums(t, wh)
+	_, errs, code := u.run("migrate", "--to-warehouse", wh, "--to-catalog", cat, "--catch-up")
+	if code != 3 || !strings.Contains(errs, "was written to since the source was copied into it") {
+		t.Fatalf("catch-up into a target in use: exit %d\n%s", code, errs)
+	}
+	if after := treeSums(t, wh); len(after) != len(files) {
+		t.Fatalf("a refused catch-up wrote files: %d before, %d after", len(files), len(after))
+	}
 }

@@ -42,7 +42,8 @@ type Options struct {
 	DryRun bool
 	// CatchUp is a second pass after a finished one (--catch-up): files the
 	// source has not changed since that pass began, and that the target
-	// holds with their size, are skipped without reading them.
+	// holds with their size, are skipped without reading them. (The
+	// catalog's Copy catches up with or without it.)
 	CatchUp bool
 	// Progress, when set, is called as the work advances (from several
 	// goroutines, one call at a time).

@@ -70,6 +70,7 @@ func dialect() sqlstore.Dialect {
 WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
 		IdentityInsert: " OVERRIDING SYSTEM VALUE",
 		LazyCommit:     "SET LOCAL synchronous_commit = off",
+		ByteOrder:      ` COLLATE "C"`,
 		AdvanceIdentity: func(table, column string) string {
 			return fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', '%s'), (SELECT MAX(%s) FROM %s))", table, column, column, table)
 		},

@@ -30,6 +30,31 @@ import (
 // migration is made with none), copy_progress itself, and the run queue's
 // tables (rat_dag_*, rat_queue_*, river_*; SQLite keeps them in a file of
 // their own): queued work is not carried over.
+//
+// Catch-up (catchup.go): Copy on a finished copy of the same source brings
+// it to the source's current state, so that a migration's final pass,
+// with writers stopped, copies only what changed since the first. The
+// target must be as the copy left it: its checksums must be those the copy
+// recorded (copy_progress keeps them in step with every batch), else it
+// was written to on its own (switched over already?) and is refused. Every
+// table is then walked on both sides at once in key order (bytes order,
+// whatever the database), a batch per transaction recorded in
+// copy_progress like the first copy: first in copy order, inserting rows
+// the target lacks and rewriting rows that differ, then in reverse order,
+// deleting rows the source no longer has (children before their parents:
+// ref_tables before refs). Per table, what a catch-up finds:
+//   - commits, commit_parents, commit_changes: immutable and never deleted;
+//     new rows only (commit_parents and commit_changes are keyed by random
+//     commit ids, so new rows fall anywhere in key order, not after the
+//     last key copied: hence the walk, not a copy after the last key).
+//   - refs, ref_tables: heads move and tables change in place; a deleted
+//     branch or tag takes its rows away.
+//   - runs: status, detail, heartbeat and lease change in place until a run
+//     ends; pruned runs are deleted.
+//   - run_logs: appended per run; deleted with a pruned run.
+//   - schedule_state: last tick updated in place; trigger_state, rows
+//     come and go as triggers are disabled and enabled; webhook_deliveries
+//     and ui_sessions: new rows, expired ones deleted, sessions ended.
 
 // CopyOptions tune Copy.
 type CopyOptions struct {
@@ -40,6 +65,13 @@ type CopyOptions struct {
 	// password); empty means "the target <database> catalog".
 	Target string
 }
+
+// Phases of a catch-up, recorded in the last_key of copy_progress's row
+// for the whole copy (table_name empty) while it runs; empty in a first copy.
+const (
+	phaseUpsert = "catch-up"
+	phaseDelete = "catch-up-delete"
+)
 
 // TableReport describes one table of a catalog.
 type TableReport struct {
@@ -200,8 +232,11 @@ func (s *Store) tableChecksum(ctx context.Context, t copyTable) (int64, checksum
 // schedule and trigger state, webhook deliveries and web sessions. The
 // source is only read. A target that holds data and is not a copy of the
 // same source under way is refused (ECONFLICT); a copy that was stopped
-// resumes when Copy runs again, and a finished one returns its report.
-// Nothing should write to either catalog meanwhile.
+// resumes when Copy runs again. On a finished copy Copy catches up: what
+// the source committed, changed or deleted since is copied, changed or
+// deleted at the target too, unless the target was written to since the
+// copy (ECONFLICT); a catch-up that was stopped resumes too. Nothing should
+// write to either catalog meanwhile.
 func Copy(ctx context.Context, src, dst *Store, o CopyOptions) (CopyReport, error) {
 	target := o.Target
 	if target == "" {
@@ -227,11 +262,21 @@ func Copy(ctx context.Context, src, dst *Store, o CopyOptions) (CopyReport, erro
 	case !errors.Is(err, sql.ErrNoRows):
 		return CopyReport{}, src.fail("copy catalog: read the source's copy record", err)
 	}
-	prog, finished, err := dst.startCopy(ctx, id, target)
+	prog, finished, phase, err := dst.startCopy(ctx, id, target)
 	if err != nil {
 		return CopyReport{}, err
 	}
-	if !finished {
+	if finished || phase != "" {
+		changed, err := catchUp(ctx, src, dst, id, target, prog, phase, o.Progress)
+		if err != nil {
+			return CopyReport{}, err
+		}
+		if changed {
+			if err := dst.finishCopy(ctx, id); err != nil {
+				return CopyReport{}, err
+			}
+		}
+	} else {
 		for _, t := range copyTables {
 			if p := prog[t.name]; !p.done {
 				if prog[t.name], err = copyRows(ctx, src, dst, t, id, target, p, o.Progress); err != nil {
@@ -273,7 +318,16 @@ func CheckTarget(ctx context.Context, src, dst *Store, target string) error {
 		return dst.fail("copy catalog: read the target's copy record", err)
 	}
 	if n > 0 {
-		return nil // a copy of src under way or done: Copy resumes it
+		// A copy of src under way (Copy resumes it) or done (Copy catches
+		// up, if the target is as the copy left it).
+		prog, finished, phase, err := dst.readProgress(ctx, dst.db, id)
+		if err != nil {
+			return dst.fail("copy catalog: read the target's copy record", err)
+		}
+		if finished || phase != "" {
+			return dst.checkUnchanged(ctx, prog, target)
+		}
+		return nil
 	}
 	return dst.fail("copy catalog into "+target, dst.checkEmpty(ctx, dst.db, id, target))
 }
@@ -288,12 +342,15 @@ type progress struct {
 
 // startCopy checks that dst can take a copy of the catalog whose identity
 // is id and records the copy, or finds the copy under way: it returns each
-// table's progress and whether the whole copy is done.
-func (s *Store) startCopy(ctx context.Context, id, target string) (map[string]progress, bool, error) {
-	prog := map[string]progress{}
-	finished := false
+// table's progress, whether the whole copy is done, and the phase of a
+// catch-up under way.
+func (s *Store) startCopy(ctx context.Context, id, target string) (map[string]progress, bool, string, error) {
+	var (
+		prog     map[string]progress
+		finished bool
+		phase    string
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		clear(prog)
 		var other string
 		var otherDone bool
 		switch err := s.queryRow(ctx, tx, `SELECT source, done FROM copy_progress WHERE table_name = '' AND source <> ? LIMIT 1`, id).Scan(&other, &otherDone); {
@@ -307,32 +364,12 @@ func (s *Store) startCopy(ctx context.Context, id, target string) (map[string]pr
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		rows, err := s.query(ctx, tx, `SELECT table_name, last_key, copied, checksum, done FROM copy_progress WHERE source = ?`, id)
-		if err != nil {
+		var err error
+		if prog, finished, phase, err = s.readProgress(ctx, tx, id); err != nil {
 			return err
 		}
-		defer rows.Close()
-		marked := false
-		for rows.Next() {
-			var name, sum string
-			var p progress
-			if err := rows.Scan(&name, &p.lastKey, &p.copied, &sum, &p.done); err != nil {
-				return err
-			}
-			if p.sum, err = parseChecksum(sum); err != nil {
-				return fmt.Errorf("copy_progress of %s: %w", name, err)
-			}
-			if name == "" {
-				marked, finished = true, p.done
-				continue
-			}
-			prog[name] = p
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if marked {
-			return nil // resume
+		if len(prog) > 0 {
+			return nil // resume or catch up
 		}
 		if err := s.checkEmpty(ctx, tx, id, target); err != nil {
 			return err
@@ -347,7 +384,37 @@ func (s *Store) startCopy(ctx context.Context, id, target string) (map[string]pr
 		}
 		return nil
 	})
-	return prog, finished, s.fail("copy catalog into "+target, err)
+	return prog, finished, phase, s.fail("copy catalog into "+target, err)
+}
+
+// readProgress reads the target's record of the copy of the catalog whose
+// identity is id: each table's progress (none without a record), whether
+// the copy is done, and the phase of a catch-up under way.
+func (s *Store) readProgress(ctx context.Context, q querier, id string) (map[string]progress, bool, string, error) {
+	prog := map[string]progress{}
+	var finished bool
+	var phase string
+	rows, err := s.query(ctx, q, `SELECT table_name, last_key, copied, checksum, done FROM copy_progress WHERE source = ?`, id)
+	if err != nil {
+		return nil, false, "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, sum string
+		var p progress
+		if err := rows.Scan(&name, &p.lastKey, &p.copied, &sum, &p.done); err != nil {
+			return nil, false, "", err
+		}
+		if p.sum, err = parseChecksum(sum); err != nil {
+			return nil, false, "", fmt.Errorf("copy_progress of %s: %w", name, err)
+		}
+		if name == "" {
+			finished, phase = p.done, p.lastKey
+			continue
+		}
+		prog[name] = p
+	}
+	return prog, finished, phase, rows.Err()
 }
 
 func tableNames() []string {
@@ -416,13 +483,9 @@ func (s *Store) identity(ctx context.Context, q querier) (string, error) {
 // copyRows copies t from where p says the copy got to the end, a batch per
 // transaction, and returns the table's final progress.
 func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, report func(string, int64, int64)) (progress, error) {
-	total, err := src.count(ctx, src.db, t.name)
+	total, after, err := startTable(ctx, src, t, p)
 	if err != nil {
-		return p, src.fail("copy catalog: count the source's "+t.name, err)
-	}
-	after, err := t.decodeKey(p.lastKey)
-	if err != nil {
-		return p, fmt.Errorf("copy catalog: resume %s: %w", t.name, err)
+		return p, err
 	}
 	var (
 		args    []any
@@ -445,12 +508,7 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 				next.sum.add(buf)
 			}
 		}
-		err := dst.write(ctx, func(tx *sql.Tx) error {
-			if dst.d.LazyCommit != "" {
-				if _, err := dst.exec(ctx, tx, dst.d.LazyCommit); err != nil {
-					return err
-				}
-			}
+		err := dst.writeBatch(ctx, t, id, next, func(tx *sql.Tx) error {
 			if t.name == "commits" && p.copied == 0 && n > 0 {
 				if err := dst.dropBootstrap(ctx, tx); err != nil {
 					return err
@@ -461,9 +519,7 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 					return err
 				}
 			}
-			_, err := dst.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, copied = ?, checksum = ?, done = ? WHERE source = ? AND table_name = ?`,
-				next.lastKey, next.copied, next.sum.String(), boolInt(next.done), id, t.name)
-			return err
+			return nil
 		})
 		if dst.d.classify(err) == UniqueViolation {
 			return rat.Errorf(rat.ECONFLICT, "copy catalog: %s already holds rows of %s that the copy writes: was it written to during the copy? Copy into a new, empty database: %w", target, t.name, err)
@@ -495,6 +551,38 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 		return p, src.fail("copy catalog: read the source's "+t.name, err)
 	}
 	return p, flush(true)
+}
+
+// startTable counts t's rows at the source and decodes where p says the
+// copy of t got to.
+func startTable(ctx context.Context, src *Store, t copyTable, p progress) (int64, []any, error) {
+	total, err := src.count(ctx, src.db, t.name)
+	if err != nil {
+		return 0, nil, src.fail("copy catalog: count the source's "+t.name, err)
+	}
+	after, err := t.decodeKey(p.lastKey)
+	if err != nil {
+		return 0, nil, fmt.Errorf("copy catalog: resume %s: %w", t.name, err)
+	}
+	return total, after, nil
+}
+
+// writeBatch writes a batch of t (fn) and records next as the table's
+// progress, in one transaction.
+func (s *Store) writeBatch(ctx context.Context, t copyTable, id string, next progress, fn func(tx *sql.Tx) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if s.d.LazyCommit != "" {
+			if _, err := s.exec(ctx, tx, s.d.LazyCommit); err != nil {
+				return err
+			}
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, copied = ?, checksum = ?, done = ? WHERE source = ? AND table_name = ?`,
+			next.lastKey, next.copied, next.sum.String(), boolInt(next.done), id, t.name)
+		return err
+	})
 }
 
 // dropBootstrap removes what Open wrote into the new target (its root commit
@@ -535,7 +623,7 @@ func (s *Store) finishCopy(ctx context.Context, id string) error {
 				}
 			}
 		}
-		_, err := s.exec(ctx, tx, `UPDATE copy_progress SET done = 1 WHERE source = ? AND table_name = ''`, id)
+		_, err := s.exec(ctx, tx, `UPDATE copy_progress SET done = 1, last_key = '' WHERE source = ? AND table_name = ''`, id)
 		return err
 	})
 	return s.fail("copy catalog: finish", err)
@@ -545,16 +633,31 @@ func (s *Store) finishCopy(ctx context.Context, id string) error {
 // key (all rows for nil), in key order. The values are sql.NullString and
 // sql.NullInt64, in t.cols order; fn must not keep the slice.
 func (s *Store) streamTable(ctx context.Context, t copyTable, after []any, fn func(row []any) error) error {
+	return s.streamRows(ctx, t, after, false, 0, fn)
+}
+
+// streamRows is streamTable ordered by bytes (Dialect.ByteOrder) when
+// bytes is set, and stopped after limit rows when limit > 0.
+func (s *Store) streamRows(ctx context.Context, t copyTable, after []any, bytes bool, limit int, fn func(row []any) error) error {
 	names := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		names[i] = c.name
 	}
-	keys := strings.Join(names[:t.keys], ", ")
+	keyCols := slices.Clone(names[:t.keys])
+	for i, c := range t.cols[:t.keys] {
+		if bytes && !c.integer {
+			keyCols[i] += s.d.ByteOrder
+		}
+	}
+	keys := strings.Join(keyCols, ", ")
 	q := `SELECT ` + strings.Join(names, ", ") + ` FROM ` + t.name
 	if after != nil {
 		q += ` WHERE (` + keys + `) > (` + placeholders(t.keys) + `)`
 	}
 	q += ` ORDER BY ` + keys
+	if limit > 0 {
+		q += ` LIMIT ` + strconv.Itoa(limit)
+	}
 	rows, err := s.query(ctx, s.db, q, after...)
 	if err != nil {
 		return err
@@ -678,6 +781,14 @@ func (c *checksum) add(row []byte) {
 	h := sha256.Sum256(row)
 	for i := range c {
 		c[i] += binary.BigEndian.Uint64(h[8*i:])
+	}
+}
+
+// sub takes a row added before out of the checksum.
+func (c *checksum) sub(row []byte) {
+	h := sha256.Sum256(row)
+	for i := range c {
+		c[i] -= binary.BigEndian.Uint64(h[8*i:])
 	}
 }
 

@@ -152,6 +152,7 @@ func snapshot(t testing.TB, s *sqlstore.Store) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(keys) // in no particular order
 	last, ok, err := s.ScheduleLast(ctx, "silver.t1#0")
 	if err != nil {
 		t.Fatal(err)
@@ -291,27 +292,37 @@ func testResume(t *testing.T, src *sqlstore.Store, newTarget func(t *testing.T) 
 		t.Fatalf("only %d batches: lower the batch size", total)
 	}
 	for stop := 1; stop < total; stop += every {
-		dst := newTarget(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		n := 0
-		_, err := sqlstore.Copy(ctx, src, dst, sqlstore.CopyOptions{Target: "dst", Progress: func(string, int64, int64) {
-			if n++; n == stop {
-				cancel()
-			}
-		}})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("stopped after %d batches: %v, want context.Canceled", stop, err)
-		}
-		rep, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Target: "dst"})
-		if err != nil {
-			t.Fatalf("resume after %d batches: %v", stop, err)
-		}
-		if want := checksums(t, src); !slices.Equal(rep.Tables, want.Tables) {
-			t.Fatalf("resumed after %d batches, Copy reports %+v, the source has %+v", stop, rep.Tables, want.Tables)
-		}
-		wantSame(t, src, dst)
+		stopAndResume(t, src, newTarget(t), stop)
 	}
+}
+
+// stopAndResume copies src into dst (a first copy or a catch-up), stops
+// the copy after stop batches and copies again: dst must then read like
+// src.
+func stopAndResume(t *testing.T, src, dst *sqlstore.Store, stop int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	n := 0
+	_, err := sqlstore.Copy(ctx, src, dst, sqlstore.CopyOptions{Target: "dst", Progress: func(string, int64, int64) {
+		if n++; n == stop {
+			cancel()
+		}
+	}})
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped after %d batches: %v, want context.Canceled", stop, err)
+	}
+	if err := sqlstore.CheckTarget(t.Context(), src, dst, "dst"); err != nil {
+		t.Fatalf("CheckTarget of a copy stopped after %d batches: %v", stop, err)
+	}
+	rep, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Target: "dst"})
+	if err != nil {
+		t.Fatalf("resume after %d batches: %v", stop, err)
+	}
+	if want := checksums(t, src); !slices.Equal(rep.Tables, want.Tables) {
+		t.Fatalf("resumed after %d batches, Copy reports %+v, the source has %+v", stop, rep.Tables, want.Tables)
+	}
+	wantSame(t, src, dst)
 }
 
 // TestCopyKilled kills (SIGKILL) a process in the middle of a copy, after
@@ -333,21 +344,7 @@ func TestCopyKilled(t *testing.T) {
 	src := s.SQLStore()
 	fill(t, src)
 	for _, stop := range []int{1, 4, 13} {
-		dstPath := filepath.Join(t.TempDir(), "target.db")
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCopyKilled$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "RAT_TEST_COPY_CHILD=1", "RAT_TEST_COPY_SRC="+srcPath, "RAT_TEST_COPY_DST="+dstPath,
-			fmt.Sprintf("RAT_TEST_COPY_STOP=%d", stop))
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.Exited() {
-			t.Fatalf("the copying process was not killed after %d batches: %v\n%s", stop, err, out)
-		}
-		d, err := sqlite.Open(t.Context(), dstPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		dst := d.SQLStore()
+		dst := killedCopy(t, srcPath, filepath.Join(t.TempDir(), "target.db"), stop)
 		if diff, err := sqlstore.Verify(t.Context(), src, dst); err != nil || len(diff) == 0 {
 			t.Fatalf("after the kill the target equals the source already (%v): stop earlier", err)
 		}
@@ -356,6 +353,27 @@ func TestCopyKilled(t *testing.T) {
 		}
 		wantSame(t, src, dst)
 	}
+}
+
+// killedCopy copies the SQLite catalog at srcPath into the one at dstPath
+// in a process of its own, killed (SIGKILL) after stop batches, and opens
+// the target.
+func killedCopy(t *testing.T, srcPath, dstPath string, stop int) *sqlstore.Store {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCopyKilled$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "RAT_TEST_COPY_CHILD=1", "RAT_TEST_COPY_SRC="+srcPath, "RAT_TEST_COPY_DST="+dstPath,
+		fmt.Sprintf("RAT_TEST_COPY_STOP=%d", stop))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Exited() {
+		t.Fatalf("the copying process was not killed after %d batches: %v\n%s", stop, err, out)
+	}
+	d, err := sqlite.Open(t.Context(), dstPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d.SQLStore()
 }
 
 // copyChild copies RAT_TEST_COPY_SRC into RAT_TEST_COPY_DST in batches of

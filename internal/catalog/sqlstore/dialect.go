@@ -75,6 +75,11 @@ type Dialect struct {
 	// so the copy resumes before them; the copy's last transaction commits
 	// normally, which makes everything before it durable too.
 	LazyCommit string
+	// ByteOrder, when set, follows a text column in ORDER BY and key
+	// comparisons to order it by its bytes, as SQLite does by default
+	// (Postgres: COLLATE "C"): a catch-up (Copy on a finished copy)
+	// walks source and target side by side in one order.
+	ByteOrder string
 }
 
 // DollarRebind rewrites '?' placeholders as $1, $2, ... (Postgres). A '?'

@@ -1,0 +1,287 @@
+package sqlstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ratdata/rat"
+)
+
+// catchUp brings dst, a finished copy of src (or one catching up, in
+// phase), to src's current state; see "Catch-up" in copy.go. It reports
+// whether it wrote anything (false: the source has not changed since the
+// copy); the caller then finishes the copy.
+func catchUp(ctx context.Context, src, dst *Store, id, target string, prog map[string]progress, phase string, report func(string, int64, int64)) (bool, error) {
+	if err := dst.checkUnchanged(ctx, prog, target); err != nil {
+		return false, err
+	}
+	if phase == "" {
+		sr, err := Checksums(ctx, src)
+		if err != nil {
+			return false, err
+		}
+		if sameAsRecorded(sr, prog) {
+			return false, nil
+		}
+		if err := dst.setPhase(ctx, id, phaseUpsert, prog); err != nil {
+			return false, err
+		}
+		phase = phaseUpsert
+	}
+	var err error
+	if phase == phaseUpsert {
+		for _, t := range copyTables {
+			if p := prog[t.name]; !p.done {
+				if prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, false, report); err != nil {
+					return false, err
+				}
+			}
+		}
+		if err := dst.setPhase(ctx, id, phaseDelete, prog); err != nil {
+			return false, err
+		}
+	}
+	for i := len(copyTables) - 1; i >= 0; i-- {
+		t := copyTables[i]
+		if p := prog[t.name]; !p.done {
+			if prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, true, report); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// sameAsRecorded reports whether every table of rep has the rows and
+// checksum prog records.
+func sameAsRecorded(rep CopyReport, prog map[string]progress) bool {
+	for _, t := range rep.Tables {
+		if p := prog[t.Table]; p.copied != t.Rows || p.sum.String() != t.Checksum {
+			return false
+		}
+	}
+	return true
+}
+
+// checkUnchanged fails unless every table of the target has the rows and
+// checksum that the copy recorded in prog: else something else wrote to
+// it since the copy, and a catch-up would mix the two.
+func (s *Store) checkUnchanged(ctx context.Context, prog map[string]progress, target string) error {
+	rep, err := checksums(ctx, s, "target")
+	if err != nil {
+		return err
+	}
+	var changed []string
+	for _, t := range rep.Tables {
+		if p := prog[t.Table]; p.copied != t.Rows || p.sum.String() != t.Checksum {
+			changed = append(changed, fmt.Sprintf("%s (%d rows, %d after the copy)", t.Table, t.Rows, p.copied))
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return rat.Errorf(rat.ECONFLICT, "%s was written to since the source was copied into it: %s differ from what the copy left, so it cannot catch up with the source (is it in use already?): keep using it, or copy into a new, empty database",
+		target, strings.Join(changed, ", "))
+}
+
+// setPhase starts a phase of a catch-up: every table walked again from the
+// start. prog is updated to match.
+func (s *Store) setPhase(ctx context.Context, id, phase string, prog map[string]progress) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, done = 0 WHERE source = ? AND table_name = ''`, phase, id); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = '', done = 0 WHERE source = ? AND table_name <> ''`, id)
+		return err
+	})
+	if err != nil {
+		return s.fail("copy catalog: start "+phase, err)
+	}
+	for name, p := range prog {
+		p.lastKey, p.done = "", false
+		prog[name] = p
+	}
+	return nil
+}
+
+// syncRows walks t on both sides from where p says the catch-up got to
+// the end, a batch of at most copyBatch rows of each side per
+// transaction, and makes the target's rows the source's: it inserts and
+// updates, or with deletes it deletes. It returns the table's final
+// progress, whose rows and checksum stay those of the target's table.
+func syncRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, deletes bool, report func(string, int64, int64)) (progress, error) {
+	total, after, err := startTable(ctx, src, t, p)
+	if err != nil {
+		return p, err
+	}
+	var walked int64
+	for {
+		sr, err := src.readRows(ctx, t, after)
+		if err != nil {
+			return p, src.fail("copy catalog: read the source's "+t.name, err)
+		}
+		dr, err := dst.readRows(ctx, t, after)
+		if err != nil {
+			return p, dst.fail("copy catalog: read the target's "+t.name, err)
+		}
+		// Rows up to the smaller last key of a full batch are known on
+		// both sides; without a full batch, every row left is.
+		var upper []any
+		for _, rows := range [][][]any{sr, dr} {
+			if len(rows) == copyBatch {
+				if last := rows[len(rows)-1]; upper == nil || t.compareKeys(last, upper) < 0 {
+					upper = last[:t.keys]
+				}
+			}
+		}
+		if upper != nil {
+			sr = slices.DeleteFunc(sr, func(r []any) bool { return t.compareKeys(r, upper) > 0 })
+			dr = slices.DeleteFunc(dr, func(r []any) bool { return t.compareKeys(r, upper) > 0 })
+		}
+		var ins, upd, del [][]any // upd: the source's rows; old: the target's
+		var old [][]any
+		for i, j := 0, 0; i < len(sr) || j < len(dr); {
+			c := 0
+			switch {
+			case i == len(sr):
+				c = 1
+			case j == len(dr):
+				c = -1
+			default:
+				c = t.compareKeys(sr[i], dr[j])
+			}
+			switch {
+			case c < 0:
+				ins = append(ins, sr[i])
+				i++
+			case c > 0:
+				del = append(del, dr[j])
+				j++
+			default:
+				if !bytes.Equal(encodeRow(nil, sr[i]), encodeRow(nil, dr[j])) {
+					upd, old = append(upd, sr[i]), append(old, dr[j])
+				}
+				i, j = i+1, j+1
+			}
+		}
+		next := p
+		next.done = upper == nil
+		if upper != nil {
+			if next.lastKey, err = t.encodeKey(upper); err != nil {
+				return p, err
+			}
+		}
+		if deletes {
+			ins, upd, old = nil, nil, nil
+			slices.Reverse(del) // a commit before its parent
+			for _, r := range del {
+				next.sum.sub(encodeRow(nil, r))
+				next.copied--
+			}
+		} else {
+			del = nil
+			for _, r := range ins {
+				next.sum.add(encodeRow(nil, r))
+				next.copied++
+			}
+			for i, r := range upd {
+				next.sum.sub(encodeRow(nil, old[i]))
+				next.sum.add(encodeRow(nil, r))
+			}
+		}
+		err = dst.writeBatch(ctx, t, id, next, func(tx *sql.Tx) error {
+			for lo := 0; lo < len(ins); lo += copyBatch {
+				hi := min(lo+copyBatch, len(ins))
+				var args []any
+				for _, r := range ins[lo:hi] {
+					args = append(args, r...)
+				}
+				if _, err := dst.exec(ctx, tx, t.insert(dst.d, hi-lo), args...); err != nil {
+					return err
+				}
+			}
+			for _, r := range upd {
+				if _, err := dst.exec(ctx, tx, t.update(), append(slices.Clone(r[t.keys:]), r[:t.keys]...)...); err != nil {
+					return err
+				}
+			}
+			for _, r := range del {
+				if _, err := dst.exec(ctx, tx, `DELETE FROM `+t.name+` WHERE `+t.keyMatch(), r[:t.keys]...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if dst.d.classify(err) == UniqueViolation {
+			return p, rat.Errorf(rat.ECONFLICT, "copy catalog: %s holds rows of %s that the catch-up writes: was it written to during the catch-up? Copy into a new, empty database: %w", target, t.name, err)
+		}
+		if err != nil {
+			return p, dst.fail("copy catalog: catch up "+t.name, err)
+		}
+		p = next
+		walked += int64(len(sr))
+		if report != nil {
+			done := min(walked, total)
+			if deletes || p.done {
+				done = total
+			}
+			report(t.name, done, total)
+		}
+		if p.done {
+			return p, nil
+		}
+		after = upper
+	}
+}
+
+// readRows reads at most copyBatch rows of t after the key after, in bytes
+// order.
+func (s *Store) readRows(ctx context.Context, t copyTable, after []any) ([][]any, error) {
+	var out [][]any
+	err := s.streamRows(ctx, t, after, true, copyBatch, func(row []any) error {
+		out = append(out, slices.Clone(row))
+		return nil
+	})
+	return out, err
+}
+
+// compareKeys compares the keys of two rows of t (or keys alone) as
+// readRows orders them: integers by value, text by bytes.
+func (t copyTable) compareKeys(a, b []any) int {
+	for i, c := range t.cols[:t.keys] {
+		var r int
+		if c.integer {
+			r = cmp.Compare(a[i].(sql.NullInt64).Int64, b[i].(sql.NullInt64).Int64)
+		} else {
+			r = strings.Compare(a[i].(sql.NullString).String, b[i].(sql.NullString).String)
+		}
+		if r != 0 {
+			return r
+		}
+	}
+	return 0
+}
+
+// keyMatch is the WHERE condition selecting one row of t by its key.
+func (t copyTable) keyMatch() string {
+	conds := make([]string, t.keys)
+	for i, c := range t.cols[:t.keys] {
+		conds[i] = c.name + ` = ?`
+	}
+	return strings.Join(conds, ` AND `)
+}
+
+// update is the statement rewriting the columns other than the key of one
+// row of t: their values, then the key's.
+func (t copyTable) update() string {
+	sets := make([]string, 0, len(t.cols)-t.keys)
+	for _, c := range t.cols[t.keys:] {
+		sets = append(sets, c.name+` = ?`)
+	}
+	return `UPDATE ` + t.name + ` SET ` + strings.Join(sets, `, `) + ` WHERE ` + t.keyMatch()
+}
