@@ -20,7 +20,6 @@ import (
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/objstore"
-	"github.com/ratdata/rat/internal/postgres"
 	"github.com/ratdata/rat/internal/sqlite"
 	"github.com/ratdata/rat/internal/textout"
 )
@@ -340,16 +339,11 @@ func migrateCatalog(ctx context.Context, env Env, o MigrateOptions) error {
 	}}}
 	if o.Postgres != "" {
 		targets = append(targets, target{"sqlite → postgres", func() (*sqlstore.Store, func(), error) {
-			url, drop, err := postgres.ScratchDatabase(ctx, o.Postgres, "rat_bench_migrate_")
+			s, closeFn, err := scratchPostgres(ctx, o.Postgres, "rat_bench_migrate_")
 			if err != nil {
 				return nil, nil, err
 			}
-			s, err := postgres.Open(ctx, url)
-			if err != nil {
-				drop()
-				return nil, nil, err
-			}
-			return s.SQLStore(), func() { s.Close(); drop() }, nil
+			return s.SQLStore(), closeFn, nil
 		}})
 	}
 	var rows [][]string

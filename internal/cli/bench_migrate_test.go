@@ -6,14 +6,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/testenv"
 )
 
 // checkBenchMigrate checks rat bench migrate's report: the files table
 // with one row per size (MB/s of both sides, their ratio, the child's peak
-// memory) and the catalog table with the commits copied and commits/s.
-func checkBenchMigrate(t *testing.T, out string, sizes []string, commits string) {
+// memory) and the catalog table with the commits copied and commits/s,
+// into SQLite and each of catalogs.
+func checkBenchMigrate(t *testing.T, out string, sizes []string, commits string, catalogs ...string) {
 	t.Helper()
 	for _, want := range []string{"RAT MB/S", "PLAIN MB/S", "RATIO RAT/PLAIN", "RAT PEAK RSS", "COMMITS/S", "sqlite → sqlite"} {
 		if !strings.Contains(out, want) {
@@ -36,15 +39,20 @@ func checkBenchMigrate(t *testing.T, out string, sizes []string, commits string)
 			t.Fatalf("no row for size %s:\n%s", size, out)
 		}
 	}
-	for _, l := range lines {
-		if f := strings.Fields(l); len(f) == 7 && f[0] == "sqlite" && f[2] == "sqlite" {
-			if f[3] != commits {
-				t.Fatalf("catalog copy row: %q, want %s commits", l, commits)
+	for _, target := range append([]string{"sqlite"}, catalogs...) {
+		found := false
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) == 7 && f[0] == "sqlite" && f[2] == target {
+				if f[3] != commits {
+					t.Fatalf("catalog copy row: %q, want %s commits", l, commits)
+				}
+				found = true
 			}
-			return
+		}
+		if !found {
+			t.Fatalf("no sqlite → %s row:\n%s", target, out)
 		}
 	}
-	t.Fatalf("no sqlite → sqlite row:\n%s", out)
 }
 
 // TestBenchMigrate: rat bench migrate builds the tables, copies them with
@@ -63,17 +71,32 @@ func TestBenchMigrate(t *testing.T) {
 	u.fails("not both", "bench", "migrate", "--size", "8MiB", "--sizes", "1,2")
 }
 
-// TestBenchMigrateS3: the same with an S3 target; the prefix is empty
-// afterwards.
+// TestBenchMigrateS3: the same with an S3 target, and the catalog copied
+// into a scratch Postgres database too; the prefix is empty and the
+// scratch database gone afterwards.
 func TestBenchMigrateS3(t *testing.T) {
 	t.Parallel()
+	pg := testenv.Postgres(t)
 	s3 := testenv.S3(t)
 	s3Bucket(t, s3)
 	u := newUser(t, false)
 	u.env = append(u.env, "S3_ENDPOINT="+s3.Endpoint, "S3_ACCESS_KEY="+s3.AccessKey, "S3_SECRET_KEY="+s3.SecretKey,
 		"S3_REGION="+s3.Region, "S3_PATH_STYLE=path")
-	out := u.ok("bench", "migrate", "--size", "8MiB", "--commits", "20", "--to-warehouse", "s3://"+s3.Bucket+"/"+s3.Prefix)
-	checkBenchMigrate(t, out, []string{"8.0 MiB"}, "20")
+	out := u.ok("bench", "migrate", "--size", "8MiB", "--commits", "20", "--to-warehouse", "s3://"+s3.Bucket+"/"+s3.Prefix,
+		"--postgres", pg)
+	checkBenchMigrate(t, out, []string{"8.0 MiB"}, "20", "postgres")
+	conn, err := pgx.Connect(context.Background(), pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var scratch int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_database WHERE datname LIKE 'rat_bench_migrate_%'`).Scan(&scratch); err != nil {
+		t.Fatal(err)
+	}
+	if scratch != 0 {
+		t.Fatalf("%d scratch database(s) left behind", scratch)
+	}
 	st, err := objstore.NewS3(context.Background(), objstore.S3Config{Endpoint: s3.Endpoint, Region: s3.Region,
 		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Bucket: s3.Bucket, Prefix: s3.Prefix, PathStyle: "path"})
 	if err != nil {
