@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 // into SQLite and each of catalogs.
 func checkBenchMigrate(t *testing.T, out string, sizes []string, commits string, catalogs ...string) {
 	t.Helper()
-	for _, want := range []string{"RAT MB/S", "PLAIN MB/S", "RATIO RAT/PLAIN", "RAT PEAK RSS", "COMMITS/S", "sqlite → sqlite"} {
+	for _, want := range []string{"RAT MB/S", "FILES PHASE MB/S", "PLAIN MB/S", "RAT/PLAIN", "FILES PHASE/PLAIN", "RAT PEAK RSS", "COMMITS/S", "sqlite → sqlite"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("bench migrate output lacks %q:\n%s", want, out)
 		}
@@ -27,11 +28,13 @@ func checkBenchMigrate(t *testing.T, out string, sizes []string, commits string,
 	for _, size := range sizes {
 		found := false
 		for _, l := range lines {
-			if f := strings.Fields(l); len(f) == 10 && f[0]+" "+f[1] == size {
-				// SIZE(2) WAREHOUSE(2) FILES RAT PLAIN RATIO PEAK(2)
+			if f := strings.Fields(l); len(f) == 12 && f[0]+" "+f[1] == size {
+				// SIZE(2) WAREHOUSE(2) FILES RAT FILES-PHASE PLAIN RATIO RATIO PEAK(2)
 				found = true
-				if f[4] == "0" || f[5] == "0.0" || f[6] == "0.0" || f[8] == "0.0" {
-					t.Fatalf("row for %s has a zero figure: %q", size, l)
+				for _, i := range []int{4, 5, 6, 7, 8, 9, 10} {
+					if v, err := strconv.ParseFloat(f[i], 64); err != nil || v <= 0 {
+						t.Fatalf("row for %s: column %d is not a positive number: %q", size, i, l)
+					}
 				}
 			}
 		}
