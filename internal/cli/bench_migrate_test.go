@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/testenv"
 )
@@ -88,18 +86,7 @@ func TestBenchMigrateS3(t *testing.T) {
 	out := u.ok("bench", "migrate", "--size", "8MiB", "--commits", "20", "--to-warehouse", "s3://"+s3.Bucket+"/"+s3.Prefix,
 		"--postgres", pg)
 	checkBenchMigrate(t, out, []string{"8.0 MiB"}, "20", "postgres")
-	conn, err := pgx.Connect(context.Background(), pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var scratch int
-	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_database WHERE datname LIKE 'rat_bench_migrate_%'`).Scan(&scratch); err != nil {
-		t.Fatal(err)
-	}
-	if scratch != 0 {
-		t.Fatalf("%d scratch database(s) left behind", scratch)
-	}
+	noScratchDatabases(t, pg, "rat_bench_migrate_")
 	st, err := objstore.NewS3(context.Background(), objstore.S3Config{Endpoint: s3.Endpoint, Region: s3.Region,
 		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Bucket: s3.Bucket, Prefix: s3.Prefix, PathStyle: "path"})
 	if err != nil {
