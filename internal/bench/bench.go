@@ -1,7 +1,7 @@
 // Package bench holds the measurements behind 'rat bench': query speed
 // against plain DuckDB, pipeline runs, catalog commits under concurrent
-// writers, rat serve's latency and throughput, and the memory of API
-// answers. The cli defines the commands (flags, help text) and calls in
+// writers, rat serve's latency and throughput, the memory of API answers,
+// and rat migrate against a plain copy of the same files. The cli defines the commands (flags, help text) and calls in
 // here; a benchmark gets the live objects it measures from the composition
 // root through Env.Open, and starts rat processes from the running binary.
 package bench

@@ -46,16 +46,7 @@ func Catalog(ctx context.Context, env Env, o CatalogOptions) error {
 	}}}
 	if o.Postgres != "" {
 		backends = append(backends, backend{"postgres", func(ctx context.Context) (catalog.Store, func(), error) {
-			url, drop, err := postgres.ScratchDatabase(ctx, o.Postgres, "rat_bench_")
-			if err != nil {
-				return nil, nil, err
-			}
-			s, err := postgres.Open(ctx, url)
-			if err != nil {
-				drop()
-				return nil, nil, err
-			}
-			return s, func() { s.Close(); drop() }, nil
+			return scratchPostgres(ctx, o.Postgres, "rat_bench_")
 		}})
 	}
 	out := env.Out
@@ -191,4 +182,19 @@ func benchCommits(ctx context.Context, store catalog.Store, writers, total int, 
 		r.lost += int64(len(seen)) - r.commits
 	}
 	return r, nil
+}
+
+// scratchPostgres opens a new scratch database next to the one url names;
+// the function returned closes it and drops the database.
+func scratchPostgres(ctx context.Context, url, prefix string) (*postgres.Store, func(), error) {
+	scratch, drop, err := postgres.ScratchDatabase(ctx, url, prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := postgres.Open(ctx, scratch)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); drop() }, nil
 }

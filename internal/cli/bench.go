@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 
+	"github.com/ratdata/rat"
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/bench"
 	"github.com/spf13/cobra"
@@ -16,9 +17,10 @@ func newBenchCmd(g *globals) *cobra.Command {
   rat bench pipeline --rows 500000
   rat bench catalog --writers 1,8
   rat bench serve
-  rat bench api`,
+  rat bench api
+  rat bench migrate --sizes 0.5,1,2`,
 	}
-	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g), newBenchDuckDBOnlyCmd())
+	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g), newBenchMigrateCmd(g), newBenchDuckDBOnlyCmd())
 	return cmd
 }
 
@@ -218,6 +220,75 @@ commit) on the same table, side by side, with the ratios of the two. Linux only
 	cmd.Flags().StringVar(&compare, "compare", "", "another rat binary to measure side by side on the same table")
 	cmd.Flags().StringVar(&sqlText, "sql", "SELECT * FROM bench.wide", "the query to send")
 	cmd.Flags().StringVar(&dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+
+func newBenchMigrateCmd(g *globals) *cobra.Command {
+	var o bench.MigrateOptions
+	var size string
+	var sizes []string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Measure rat migrate's copy against a plain parallel copy of the same files, and the catalog copy",
+		Long: `Build a workspace whose warehouse holds --size of tables (two Iceberg tables of random
+doubles and hashes, written by rat in appends of up to 64 MiB, so several data files each),
+then, in one run and in alternating order:
+  rat migrate    'rat migrate --to-warehouse' of the workspace as a child process of this
+                 binary: every file streamed through SHA-256, read back and compared, the
+                 Iceberg metadata rewritten; its wall time, MB/s and peak resident memory
+                 (the kernel's high-water mark of the child, Linux)
+  plain copy     the same objects copied to a fresh location with as many workers: open,
+                 put, nothing checked or rewritten (the yardstick)
+and prints the MB/s of each and the ratio of their times. --sizes 0.5,1,2 measures several
+sizes (the workspace grows from one to the next) so that the peak memory can be compared as
+the data grows. Then the catalog: a SQLite catalog of --commits commits is copied
+(sqlstore.Copy, as 'rat migrate --to-catalog' does) into a fresh SQLite catalog and, with
+--postgres or a postgres:// RAT_CATALOG_URL, into a scratch Postgres database (dropped
+afterwards); commits/s.
+
+The target is a temporary directory unless --to-warehouse names one: s3://BUCKET/PREFIX
+(S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION, S3_PATH_STYLE; the bucket must exist)
+or a directory. Each run writes under a new prefix there and removes it afterwards. Sizes
+take a unit (KiB, MiB, GiB, MB, GB; none means GiB).`,
+		Example: `  rat bench migrate --size 256MiB
+  rat bench migrate --sizes 0.5,1,2 --to-warehouse s3://bench/migrate --commits 10000
+  rat bench migrate --size 1GiB --workers 16 --reps 3 --commits 0`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("size") && cmd.Flags().Changed("sizes") {
+				return &usageError{msg: "rat bench migrate: give --size or --sizes, not both"}
+			}
+			if !cmd.Flags().Changed("sizes") {
+				sizes = []string{size}
+			}
+			o.Sizes = nil
+			for _, s := range sizes {
+				n, err := bench.ParseSize(s)
+				if err != nil {
+					return &usageError{msg: "rat bench migrate: " + rat.ErrorMessage(err)}
+				}
+				o.Sizes = append(o.Sizes, n)
+			}
+			if o.Workers < 1 || o.Reps < 1 || o.Commits < 0 {
+				return &usageError{msg: "rat bench migrate: --workers and --reps must be at least 1, --commits not negative"}
+			}
+			if o.Postgres == "" {
+				if cfg, err := g.loadConfig(nil); err == nil && cfg.IsPostgres() {
+					o.Postgres = cfg.CatalogURL
+				}
+			}
+			return bench.Migrate(cmd.Context(), g.benchEnv(cmd), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&size, "size", "2GiB", "size of the warehouse to copy")
+	f.StringSliceVar(&sizes, "sizes", nil, "several sizes to measure, ascending, e.g. 0.5,1,2 (GiB)")
+	f.StringVar(&o.ToWarehouse, "to-warehouse", "", "where the copies go: s3://BUCKET/PREFIX or a directory (default: a temporary directory)")
+	f.IntVar(&o.Workers, "workers", 8, "files copied at once, by rat migrate and by the plain copy")
+	f.IntVar(&o.Reps, "reps", 1, "runs of each side per size (medians are printed)")
+	f.IntVar(&o.Commits, "commits", 10_000, "commits in the catalog that is copied (0 skips the catalog copy)")
+	f.StringVar(&o.Postgres, "postgres", "", "Postgres URL to copy the catalog into too (a scratch database is created and dropped)")
+	f.StringVar(&o.Dir, "dir", "", "workspace directory to use (default: a new temporary directory, removed afterwards)")
 	return cmd
 }
 

@@ -82,16 +82,23 @@ func TestBenchServePostgres(t *testing.T) {
 			t.Fatalf("summary lacks %q:\n%s", want, out)
 		}
 	}
-	conn, err := pgx.Connect(context.Background(), pg)
+	noScratchDatabases(t, pg, "rat_bench_serve_")
+}
+
+// noScratchDatabases checks that no database named prefix… is left on the
+// Postgres server of url.
+func noScratchDatabases(t *testing.T, url, prefix string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
 	var left int
-	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_database WHERE datname LIKE 'rat_bench_serve_%'`).Scan(&left); err != nil {
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_database WHERE datname LIKE $1`, prefix+"%").Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {
-		t.Fatalf("%d scratch database(s) left behind", left)
+		t.Fatalf("%d scratch database(s) %s… left behind", left, prefix)
 	}
 }
