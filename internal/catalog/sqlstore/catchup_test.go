@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -231,15 +230,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	n := 0
 	commits := func(k int) {
 		for range k {
-			key := rat.TableID{Layer: "raw", Name: fmt.Sprintf("t%d", n%100)}
-			prev := ""
-			if n >= 100 {
-				prev = fmt.Sprintf("raw/t%d/%d.json", n%100, n-100)
-			}
-			if _, err := src.Commit(b.Context(), catalog.CommitRequest{Branch: "main", Author: "bench", Message: fmt.Sprintf("commit %d", n),
-				Changes: []catalog.Change{{Table: key, Expected: prev, Metadata: fmt.Sprintf("raw/t%d/%d.json", n%100, n)}}}); err != nil {
-				b.Fatal(err)
-			}
+			benchCommit(b, src, n)
 			n++
 		}
 	}

@@ -503,15 +503,7 @@ func BenchmarkCopy(b *testing.B) {
 	const commits = 10_000
 	src := openSQLite(b)
 	for i := range commits {
-		key := rat.TableID{Layer: "raw", Name: fmt.Sprintf("t%d", i%100)}
-		prev := ""
-		if i >= 100 {
-			prev = fmt.Sprintf("raw/t%d/%d.json", i%100, i-100)
-		}
-		if _, err := src.Commit(b.Context(), catalog.CommitRequest{Branch: "main", Author: "bench", Message: fmt.Sprintf("commit %d", i),
-			Changes: []catalog.Change{{Table: key, Expected: prev, Metadata: fmt.Sprintf("raw/t%d/%d.json", i%100, i)}}}); err != nil {
-			b.Fatal(err)
-		}
+		benchCommit(b, src, i)
 	}
 	pg := openPostgres(b)
 	if _, err := sqlstore.Copy(b.Context(), src, pg, sqlstore.CopyOptions{}); err != nil {
@@ -541,5 +533,20 @@ func BenchmarkCopy(b *testing.B) {
 			}
 			b.ReportMetric(float64(commits*b.N)/elapsed.Seconds(), "commits/s")
 		})
+	}
+}
+
+// benchCommit makes the i-th commit of the benchmarks' catalogs: a new
+// metadata file for one of 100 tables, in turn.
+func benchCommit(b *testing.B, s *sqlstore.Store, i int) {
+	b.Helper()
+	key := rat.TableID{Layer: "raw", Name: fmt.Sprintf("t%d", i%100)}
+	prev := ""
+	if i >= 100 {
+		prev = fmt.Sprintf("raw/t%d/%d.json", i%100, i-100)
+	}
+	if _, err := s.Commit(b.Context(), catalog.CommitRequest{Branch: "main", Author: "bench", Message: fmt.Sprintf("commit %d", i),
+		Changes: []catalog.Change{{Table: key, Expected: prev, Metadata: fmt.Sprintf("raw/t%d/%d.json", i%100, i)}}}); err != nil {
+		b.Fatal(err)
 	}
 }
