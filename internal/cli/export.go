@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,22 +33,18 @@ matters. Exit status 3 when the verification finds a difference.`,
 		Example: `  rat export backups/2026-12-03
   rat backup /mnt/nas/rat-backup --json
   tar czf rat-backup.tgz -C backups 2026-12-03`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "the directory to export into"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			opts.Progress = terminalProgress(cmd.ErrOrStderr(), asJSON)
-			rep, man, err := ratapp.Export(ctx, a.App, args[0], Version, opts)
-			if rep != nil {
-				if werr := writeExport(cmd.OutOrStdout(), rep, man, asJSON); werr != nil && err == nil {
-					err = werr
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				opts.Progress = terminalProgress(cmd.ErrOrStderr(), asJSON)
+				rep, man, err := ratapp.Export(ctx, a.App, args[0], Version, opts)
+				if rep != nil {
+					if werr := writeExport(cmd.OutOrStdout(), rep, man, asJSON); werr != nil && err == nil {
+						err = werr
+					}
 				}
-			}
-			return err
+				return err
+			})
 		},
 	}
 	cmd.Flags().IntVar(&opts.Workers, "workers", 8, "files copied at once")
@@ -110,7 +107,7 @@ difference.`,
 		Example: `  rat init restored && rat -C restored import backups/2026-12-03
   RAT_CATALOG_URL=postgres://rat@db/rat ICEBERG_WAREHOUSE=s3://lake/prod rat import backups/2026-12-03
   rat import backups/2026-12-03 --to-catalog sqlite:/srv/rat/catalog.db --to-warehouse /srv/rat/warehouse --json`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "the directory of an export (see 'rat export')"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			cfg, err := g.loadConfig(nil)

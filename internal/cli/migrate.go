@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 
 	"github.com/ratdata/rat"
@@ -51,25 +52,21 @@ func newMigrateCmd(g *globals) *cobra.Command {
   rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json
   rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat             # while in use
   rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --catch-up  # writers stopped`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0, "no arguments: the target is --to-catalog and --to-warehouse"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, nil)
-			if err != nil {
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				m, err := ratapp.OpenMigration(ctx, a.App, t, dryRun, os.LookupEnv)
+				if err != nil {
+					return err
+				}
+				defer m.Close()
+				m.Options.Workers, m.Options.CatchUp = workers, catchUp
+				rep, env, err := runMigration(cmd, m, asJSON, "the source", "rat migrate")
+				if err == nil && envOut != "" && !rep.DryRun {
+					err = os.WriteFile(envOut, []byte(env), 0o600)
+				}
 				return err
-			}
-			defer a.Close()
-			m, err := ratapp.OpenMigration(ctx, a.App, t, dryRun, os.LookupEnv)
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			m.Options.Workers, m.Options.CatchUp = workers, catchUp
-			rep, env, err := runMigration(cmd, m, asJSON, "the source", "rat migrate")
-			if err == nil && envOut != "" && !rep.DryRun {
-				err = os.WriteFile(envOut, []byte(env), 0o600)
-			}
-			return err
+			})
 		},
 	}
 	f := cmd.Flags()
