@@ -124,8 +124,7 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 
 	warehouse := "s3://" + s3.Bucket + "/" + s3.Prefix
 	envFile := filepath.Join(t.TempDir(), "new.env")
-	mu := *u
-	mu.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY="+s3.AccessKey, "RAT_MIGRATE_S3_SECRET_KEY="+s3.SecretKey)
+	mu := migrateKeys(u, s3.AccessKey, s3.SecretKey)
 	args := []string{"migrate", "--to-catalog", pg, "--to-warehouse", warehouse, "--to-s3-endpoint", s3.Endpoint,
 		"--to-s3-region", s3.Region, "--to-s3-path-style", "path", "--env-out", envFile}
 	dry := mu.ok(append(args, "--dry-run")...)
@@ -312,11 +311,10 @@ func TestMigrateKilledToPostgresAndMinIO(t *testing.T) {
 	before := outputs(u, queries)
 	sourceFiles := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))
 	warehouse := "s3://" + s3.Bucket + "/" + s3.Prefix
-	mu := *u
-	mu.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY="+s3.AccessKey, "RAT_MIGRATE_S3_SECRET_KEY="+s3.SecretKey)
+	mu := migrateKeys(u, s3.AccessKey, s3.SecretKey)
 	args := []string{"migrate", "--to-catalog", pg, "--to-warehouse", warehouse, "--to-s3-endpoint", s3.Endpoint,
 		"--to-s3-region", s3.Region, "--workers", "1"}
-	killMigrations(t, &mu, args, 8, 1500*time.Millisecond)
+	killMigrations(t, mu, args, 8, 1500*time.Millisecond)
 	var rep migrateReport
 	if out := mu.ok(append(args, "--json")...); json.Unmarshal([]byte(out), &rep) != nil || !rep.Verified {
 		t.Fatalf("not verified after the kills:\n%s", out)
@@ -405,18 +403,15 @@ func TestMigrateBadInput(t *testing.T) {
 	halfKeys := *u
 	halfKeys.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY=x")
 	halfKeys.fails("set both RAT_MIGRATE_S3_ACCESS_KEY and RAT_MIGRATE_S3_SECRET_KEY", "migrate", "--to-warehouse", "s3://bucket/p")
-	someKeys := *u
-	someKeys.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY=k", "RAT_MIGRATE_S3_SECRET_KEY=s")
+	someKeys := migrateKeys(u, "k", "s")
 	someKeys.fails("cannot reach", "migrate", "--to-warehouse", "s3://bucket/p", "--to-s3-endpoint", "http://127.0.0.1:1")
 
 	s3 := testenv.S3(t)
 	s3Bucket(t, s3)
-	keys := *u
-	keys.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY="+s3.AccessKey, "RAT_MIGRATE_S3_SECRET_KEY="+s3.SecretKey)
+	keys := migrateKeys(u, s3.AccessKey, s3.SecretKey)
 	target := "s3://" + s3.Bucket + "/" + s3.Prefix
 	keys.fails("does not exist", "migrate", "--to-warehouse", "s3://no-such-bucket-"+strings.TrimSuffix(s3.Prefix, "/"), "--to-s3-endpoint", s3.Endpoint)
-	wrong := *u
-	wrong.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY="+s3.AccessKey, "RAT_MIGRATE_S3_SECRET_KEY=wrong-"+s3.SecretKey)
+	wrong := migrateKeys(u, s3.AccessKey, "wrong-"+s3.SecretKey)
 	line := wrong.fails("rejected the credentials", "migrate", "--to-warehouse", target, "--to-s3-endpoint", s3.Endpoint)
 	if strings.Contains(line, s3.SecretKey) {
 		t.Fatal("the error shows the secret key")
@@ -485,4 +480,11 @@ func TestMigrateCatchUp(t *testing.T) {
 	if after := treeSums(t, wh); len(after) != len(files) {
 		t.Fatalf("a refused catch-up wrote files: %d before, %d after", len(files), len(after))
 	}
+}
+
+// migrateKeys is u with the target's S3 keys in RAT_MIGRATE_S3_*.
+func migrateKeys(u *ratUser, access, secret string) *ratUser {
+	m := *u
+	m.env = append(append([]string{}, u.env...), "RAT_MIGRATE_S3_ACCESS_KEY="+access, "RAT_MIGRATE_S3_SECRET_KEY="+secret)
+	return &m
 }
