@@ -26,10 +26,7 @@ func (q *Queue) freeStaleTicks(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	limit := q.cfg.StaleTick
-	if limit <= 0 {
-		limit = defaultStaleTick
-	}
+	limit := q.staleTick()
 	freed := 0
 	for _, j := range res.Jobs {
 		if j.AttemptedAt == nil || time.Since(*j.AttemptedAt) < limit {
@@ -47,13 +44,18 @@ func (q *Queue) freeStaleTicks(ctx context.Context) (int, error) {
 	return freed, nil
 }
 
+// staleTick is Config.StaleTick, or its default.
+func (q *Queue) staleTick() time.Duration {
+	if q.cfg.StaleTick > 0 {
+		return q.cfg.StaleTick
+	}
+	return defaultStaleTick
+}
+
 // watchStaleTicks frees stale ticks every few seconds until the queue
 // stops (scheduler processes only).
 func (q *Queue) watchStaleTicks(log *slog.Logger) {
-	every := max(q.cfg.StaleTick/4, 250*time.Millisecond)
-	if q.cfg.StaleTick <= 0 {
-		every = 5 * time.Second
-	}
+	every := max(q.staleTick()/6, 250*time.Millisecond) // 5s by default
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
