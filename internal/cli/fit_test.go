@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"math"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,5 +77,31 @@ func TestMachineFit(t *testing.T) {
 	}
 	if n := strings.Count(stderr, "rat: warning: duckdb_memory_mb 100000000 (env RAT_DUCKDB_MEMORY_MB) is more than the"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, stderr)
+	}
+}
+
+// TestFitMachine: the Go runtime's soft memory limit becomes the one the
+// configuration computed for its container, and the warning prints once a
+// process however many times a command opens the app. Not parallel: the
+// limit belongs to the whole process.
+func TestFitMachine(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	var stderr strings.Builder
+	g := &globals{stderr: &stderr}
+	cfg := &config.Config{Fit: config.Fit{GoMemoryLimitBytes: 3 << 30, Warning: "profile large asks too much"}}
+	g.fitMachine(cfg)
+	g.fitMachine(cfg)
+	if got := debug.SetMemoryLimit(-1); got != 3<<30 {
+		t.Errorf("Go memory limit = %d, want %d", got, 3<<30)
+	}
+	if got := stderr.String(); got != "rat: warning: profile large asks too much\n" {
+		t.Errorf("stderr = %q, want the warning once", got)
+	}
+	// No limit computed (a host, or GOMEMLIMIT set): the runtime's stays.
+	debug.SetMemoryLimit(before)
+	(&globals{stderr: &stderr}).fitMachine(&config.Config{})
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("Go memory limit = %d, want the runtime's %d", got, before)
 	}
 }
