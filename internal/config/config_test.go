@@ -43,10 +43,16 @@ var bigMachine = sysres.Limits{MemoryBytes: 256 << 30, MemorySource: sysres.Host
 // bigMachine.
 func load(t *testing.T, dir string, e env, flags map[string]string) (*config.Config, error) {
 	t.Helper()
+	return loadMachine(t, dir, &bigMachine, e, flags)
+}
+
+// loadMachine is load on a machine with the limits l.
+func loadMachine(t *testing.T, dir string, l *sysres.Limits, e env, flags map[string]string) (*config.Config, error) {
+	t.Helper()
 	if e == nil {
 		e = env{}
 	}
-	return config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags, Limits: &bigMachine})
+	return config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags, Limits: l})
 }
 
 func mustLoad(t *testing.T, dir string, e env, flags map[string]string) *config.Config {

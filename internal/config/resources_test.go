@@ -21,10 +21,7 @@ func host(memory int64, cpus float64) *sysres.Limits {
 // loadOn loads with a fake environment on a machine with the given limits.
 func loadOn(t *testing.T, dir string, l *sysres.Limits, e env, flags map[string]string) *config.Config {
 	t.Helper()
-	if e == nil {
-		e = env{}
-	}
-	c, err := config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags, Limits: l})
+	c, err := loadMachine(t, dir, l, e, flags)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
