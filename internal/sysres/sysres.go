@@ -66,8 +66,11 @@ func (f FS) Read() (Limits, error) {
 	}
 	l.HostMemoryBytes, l.MemoryBytes = host, host
 	g, err := f.Cgroup()
-	if err != nil || g == nil {
-		return l, err
+	if err != nil {
+		return Limits{}, err
+	}
+	if g == nil {
+		return l, nil
 	}
 	mem, err := g.memoryLimit()
 	if err != nil {
