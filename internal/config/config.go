@@ -118,9 +118,9 @@ type Options struct {
 	Env     func(string) (string, bool) // default os.LookupEnv
 	Environ []string                    // default os.Environ()
 	Flags   map[string]string           // flag overrides by key (profile, branch, warehouse, catalog_url)
-	// Limits are the machine's memory and CPU limits; nil = read them
-	// (sysres.Detect: the cgroup, else the host).
-	Limits *sysres.Limits
+	// Machine reads the machine's memory and CPU limits; nil =
+	// sysres.Detect (the cgroup, else the host).
+	Machine func() (sysres.Limits, error)
 }
 
 // flagKeys are the keys Options.Flags may set.

@@ -52,7 +52,8 @@ func loadMachine(t *testing.T, dir string, l *sysres.Limits, e env, flags map[st
 	if e == nil {
 		e = env{}
 	}
-	return config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags, Limits: l})
+	machine := func() (sysres.Limits, error) { return *l, nil }
+	return config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags, Machine: machine})
 }
 
 func mustLoad(t *testing.T, dir string, e env, flags map[string]string) *config.Config {

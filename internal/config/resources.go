@@ -151,17 +151,19 @@ func (c *Config) limitSettings() []Setting {
 // is an error only for profile auto, which cannot pick without them;
 // otherwise the limits are unknown and the warning says why.
 func loadLimits(opts Options, profile string) (sysres.Limits, string, error) {
-	if opts.Limits != nil {
-		return *opts.Limits, "", nil
+	read := opts.Machine
+	if read == nil {
+		read = sysres.Detect
 	}
-	l, err := sysres.Detect()
+	l, err := read()
 	if err == nil {
 		return l, "", nil
 	}
 	if strings.EqualFold(profile, AutoProfile) {
 		return l, "", rat.Errorf(rat.EINVALID, "profile auto: %v: choose a profile by name (%s)", err, strings.Join(ProfileNames(), ", "))
 	}
-	return sysres.Limits{}, fmt.Sprintf("memory limit unknown (%v): DuckDB's memory is not capped", err), nil
+	unknown := sysres.Limits{MemorySource: "unknown", CPUSource: "unknown"}
+	return unknown, fmt.Sprintf("memory limit unknown (%v): DuckDB's memory is not capped", err), nil
 }
 
 func gib(n int64) string { return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30)) }

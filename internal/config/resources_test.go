@@ -1,9 +1,11 @@
 package config_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/sysres"
 )
@@ -157,7 +159,33 @@ func TestProfileNamesAuto(t *testing.T) {
 	contains(t, "error", loadErr(t, ws, nil, nil), "workspace.yaml:2: resources.profile", `"autoo"`, "or auto")
 }
 
-// TestLoadRealMachine: without Limits, Load reads this machine, and what
+// TestMachineUnreadable: limits that cannot be read fail profile auto,
+// which cannot pick without them, with the cause and the fix; any other
+// profile loads uncapped, and the warning says why.
+func TestMachineUnreadable(t *testing.T) {
+	t.Parallel()
+	dir := noWorkspace(t)
+	broken := func() (sysres.Limits, error) {
+		return sysres.Limits{}, errors.New(`/sys/fs/cgroup/memory.max: "lots": want a number of bytes or max`)
+	}
+	opts := config.Options{Dir: dir, Env: env{"RAT_PROFILE": "auto"}.lookup, Environ: []string{}, Machine: broken}
+	_, err := config.Load(opts)
+	if code := rat.ErrorCode(err); code != rat.EINVALID {
+		t.Fatalf("auto with unreadable limits: %v (code %q), want EINVALID", err, code)
+	}
+	contains(t, "error", err.Error(), "env RAT_PROFILE: profile auto: /sys/fs/cgroup/memory.max", "choose a profile by name (tiny, small, medium, large)")
+	opts.Env = env{"RAT_PROFILE": "large"}.lookup
+	c, err := config.Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DuckDBMemoryMB != 98304 || c.Fit.MemoryLimitBytes != 0 {
+		t.Errorf("large with unreadable limits: %d MB, limit %d; want the profile's, unknown", c.DuckDBMemoryMB, c.Fit.MemoryLimitBytes)
+	}
+	contains(t, "warning", c.Fit.Warning, "memory limit unknown (/sys/fs/cgroup/memory.max", "DuckDB's memory is not capped")
+}
+
+// TestLoadRealMachine: without Machine, Load reads this machine, and what
 // it reports is sane.
 func TestLoadRealMachine(t *testing.T) {
 	t.Parallel()

@@ -65,6 +65,7 @@ func TestReadMalformed(t *testing.T) {
 	for name, want := range map[string]string{
 		"bad-memory": filepath.Join("bad-memory", "cgroup", "x", "memory.max") + `: "lots": want a number of bytes or max`,
 		"bad-cpu":    filepath.Join("bad-cpu", "cgroup", "cpu", "x", "cpu.cfs_quota_us") + `: quota "fast" period "100000"`,
+		"bad-self":   filepath.Join("bad-self", "proc", "self", "cgroup") + `: line "garbage": want id:controllers:path`,
 	} {
 		_, err := fixture(name, 2).Read()
 		if err == nil || !strings.Contains(err.Error(), want) {
