@@ -87,31 +87,42 @@ func (c *Config) resolveAuto(l sysres.Limits) {
 // sets the Go runtime's memory limit below a cgroup's, and says what does
 // not fit. explicit: the user chose the profile (not the default, not auto).
 func (c *Config) fitResources(l sysres.Limits, explicit bool, env func(string) (string, bool)) {
-	p := profiles[c.Profile]
-	r := &c.Fit
-	*r = Fit{MemoryLimitBytes: l.MemoryBytes, Source: l.MemorySource, CPULimit: l.CPUs, CPUSource: l.CPUSource,
-		Profile: c.Profile, ProfileMemoryBytes: int64(p.DuckDBMemoryMB) * mb}
-	fromProfile := func(key string) bool { return strings.HasPrefix(c.sources[key], "profile ") }
-	share := duckDBShare(l.MemoryBytes)
-	if l.MemoryBytes > 0 && fromProfile("duckdb_memory_mb") && int64(c.DuckDBMemoryMB)*mb > share {
+	c.Fit = Fit{MemoryLimitBytes: l.MemoryBytes, Source: l.MemorySource, CPULimit: l.CPUs, CPUSource: l.CPUSource,
+		Profile: c.Profile, ProfileMemoryBytes: int64(profiles[c.Profile].DuckDBMemoryMB) * mb}
+	c.capMemory(l, explicit)
+	if cpus := int(math.Ceil(l.CPUs)); cpus > 0 && c.fromProfile("duckdb_threads") && c.DuckDBThreads > cpus {
+		c.setInt("duckdb_threads", &c.DuckDBThreads, cpus, fmt.Sprintf("profile %s, capped at %s CPUs (%s)", c.Profile, trimFloat(l.CPUs), l.CPUSource))
+	}
+	c.Fit.DuckDBMemoryBytes = int64(c.DuckDBMemoryMB) * mb
+	if _, set := env("GOMEMLIMIT"); !set && l.MemorySource != sysres.Host {
+		c.Fit.GoMemoryLimitBytes = GoMemoryLimit(l.MemoryBytes, c.Fit.DuckDBMemoryBytes)
+	}
+}
+
+// fromProfile reports whether a key's value is the profile's own.
+func (c *Config) fromProfile(key string) bool { return strings.HasPrefix(c.sources[key], "profile ") }
+
+// capMemory caps the profile's DuckDB memory at DuckDBSharePercent of the
+// limit (with a warning when the user chose the profile), and warns of a
+// DuckDB memory the user set above the whole limit.
+func (c *Config) capMemory(l sysres.Limits, explicit bool) {
+	if l.MemoryBytes <= 0 {
+		return
+	}
+	asked, share := c.DuckDBMemoryMB, duckDBShare(l.MemoryBytes)
+	limit := fmt.Sprintf("%s memory limit (%s)", gib(l.MemoryBytes), l.MemorySource)
+	switch {
+	case c.fromProfile("duckdb_memory_mb") && int64(asked)*mb > share:
 		c.setInt("duckdb_memory_mb", &c.DuckDBMemoryMB, int(share/mb), fmt.Sprintf("profile %s, capped at %d%% of %s memory (%s)",
 			c.Profile, DuckDBSharePercent, gib(l.MemoryBytes), l.MemorySource))
 		if explicit {
-			r.Warning = fmt.Sprintf("profile %s (%s) asks %d MB for DuckDB, more than %d%% of the %s memory limit (%s): DuckDB gets %d MB; "+
-				"choose profile auto (here: %s) or a smaller one", c.Profile, c.sources["profile"], p.DuckDBMemoryMB,
-				DuckDBSharePercent, gib(l.MemoryBytes), l.MemorySource, c.DuckDBMemoryMB, AutoProfileFor(l.MemoryBytes))
+			c.Fit.Warning = fmt.Sprintf("profile %s (%s) asks %d MB for DuckDB, more than %d%% of the %s: DuckDB gets %d MB; "+
+				"choose profile auto (here: %s) or a smaller one", c.Profile, c.sources["profile"], asked,
+				DuckDBSharePercent, limit, c.DuckDBMemoryMB, AutoProfileFor(l.MemoryBytes))
 		}
-	}
-	if l.MemoryBytes > 0 && !fromProfile("duckdb_memory_mb") && int64(c.DuckDBMemoryMB)*mb > l.MemoryBytes {
-		r.Warning = fmt.Sprintf("duckdb_memory_mb %d (%s) is more than the %s memory limit (%s): the process can be killed for lack of memory; "+
-			"lower it below %d", c.DuckDBMemoryMB, c.sources["duckdb_memory_mb"], gib(l.MemoryBytes), l.MemorySource, share/mb)
-	}
-	if cpus := int(math.Ceil(l.CPUs)); cpus > 0 && fromProfile("duckdb_threads") && c.DuckDBThreads > cpus {
-		c.setInt("duckdb_threads", &c.DuckDBThreads, cpus, fmt.Sprintf("profile %s, capped at %s CPUs (%s)", c.Profile, trimFloat(l.CPUs), l.CPUSource))
-	}
-	r.DuckDBMemoryBytes = int64(c.DuckDBMemoryMB) * mb
-	if _, set := env("GOMEMLIMIT"); !set && l.MemorySource != sysres.Host {
-		r.GoMemoryLimitBytes = GoMemoryLimit(l.MemoryBytes, r.DuckDBMemoryBytes)
+	case !c.fromProfile("duckdb_memory_mb") && int64(asked)*mb > l.MemoryBytes:
+		c.Fit.Warning = fmt.Sprintf("duckdb_memory_mb %d (%s) is more than the %s: the process can be killed for lack of memory; "+
+			"lower it below %d", asked, c.sources["duckdb_memory_mb"], limit, share/mb)
 	}
 }
 
