@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -291,7 +292,7 @@ func TestNoSecretLiterals(t *testing.T) {
 					continue
 				}
 				if len(v.Data) != len(secrets) || len(v.StringData) != 0 {
-					t.Errorf("local Secret %s: keys %v, want those of secrets.env", o.Name, slices.Sorted(mapKeys(v.Data)))
+					t.Errorf("local Secret %s: keys %v, want those of secrets.env", o.Name, slices.Sorted(maps.Keys(v.Data)))
 				}
 				for k, val := range v.Data {
 					if secrets[k] == "" || string(val) != secrets[k] {
@@ -333,16 +334,6 @@ func TestNoSecretLiterals(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"io"
 	"net"
 	"net/url"
@@ -319,7 +320,7 @@ func (c *converter) env(ct *corev1.Container) ([]corev1.EnvVar, error) {
 		if !ok {
 			return nil, fmt.Errorf("no ConfigMap %s", from.ConfigMapRef.Name)
 		}
-		for _, k := range slices.Sorted(mapKeys(data)) {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
 			env = append(env, corev1.EnvVar{Name: from.Prefix + k, Value: c.rewriteHosts(data[k])})
 		}
 	}
@@ -403,14 +404,4 @@ func (c *converter) volumes(name string, vols []corev1.Volume) (map[string]corev
 		out[v.Name] = corev1.Volume{Name: v.Name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &dirType}}}
 	}
 	return out, nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
