@@ -10,7 +10,7 @@
 #      mc image has no stand-in; rat creates a missing bucket itself).
 #   2. Plays PostgreSQL and the 4 MinIO nodes, waits until they answer; plays
 #      the migration Job (rat db migrate), waits for it to exit 0; plays rat
-#      serve and a rat worker, waits for /health/ready and /health/live.
+#      serve and the workers, waits for /health/ready and /health/live.
 #   3. The demo: `rat init --demo` makes the raw files, `rat landing upload`
 #      sends them through serve's API, `rat run --server` queues the run, the
 #      worker executes every node, and a query through the API must answer
@@ -19,18 +19,23 @@
 #      pods, the network and the files (also on failure, after printing the
 #      pods' logs).
 #
-# Environment: RAT_IMAGE; RAT_K8S_MAX_REPLICAS (default 1: one serve, one
-# worker). Podman objects are named rat-k8s-*.
+# Environment: RAT_IMAGE; RAT_K8S_MAX_REPLICAS (pods per Deployment, default
+# 0: as many as the overlay asks for, 2 serve and 3 workers). Podman objects
+# are named rat-k8s-*.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$DEPLOY_TEST_DIR/standins.sh"
 
 RAT_IMAGE=${RAT_IMAGE:-localhost/rat:dev}
-MAX_REPLICAS=${RAT_K8S_MAX_REPLICAS:-1}
+MAX_REPLICAS=${RAT_K8S_MAX_REPLICAS:-0}
 NET=rat-k8s-net-$$
 WORK=""
 
 klog() { printf 'k8s.sh: %s\n' "$*" >&2; }
+
+# ours [-a]: the names of this test's containers (the pods' infra
+# containers, named by podman, aside).
+ours() { podman ps "$@" --format '{{.Names}}' 2>/dev/null | grep -E '^rat-k8s-.*-(rat|postgres|minio)$' | sort || true; }
 
 cleanup() {
 	local status=$?
@@ -38,8 +43,7 @@ cleanup() {
 	if [[ -n "$WORK" && -d "$WORK/play" ]]; then
 		if ((status != 0)); then
 			local c
-			for c in $(podman ps -a --format '{{.Names}}' --filter "network=$NET" 2>/dev/null); do
-				[[ $c == *-infra ]] && continue
+			for c in $(ours -a); do
 				klog "last lines of $c:"
 				podman logs --tail 20 "$c" 2>&1 | sed 's/^/    /' >&2 || true
 			done
@@ -130,12 +134,19 @@ klog "playing the migration Job"
 (cd "$WORK/play" && podman kube play --network "$NET" jobs.yaml >/dev/null)
 wait_for "the migration Job" exited_ok rat-k8s-db-migrate-rat
 t_jobs=$(since "$t0")
-klog "playing rat serve and rat worker"
+klog "playing rat serve and the workers"
 (cd "$WORK/play" && podman kube play --network "$NET" apps.yaml >/dev/null)
 SERVE=http://$(addr_of rat-k8s-serve-0-rat):3030
-wait_for "rat serve" http_ok "$SERVE/health/ready"
-wait_for "rat worker" http_ok "http://$(addr_of rat-k8s-worker-0-rat):9090/health/live"
-klog "from the first kube play to ready: $(since "$t0")s (PostgreSQL and MinIO ${t_data}s, migration done at ${t_jobs}s)"
+pods=$(ours)
+for c in $(grep -E '^rat-k8s-serve-[0-9]+-rat$' <<<"$pods"); do
+	wait_for "$c" http_ok "http://$(addr_of "$c"):3030/health/ready"
+done
+for c in $(grep -E '^rat-k8s-worker-[0-9]+-rat$' <<<"$pods"); do
+	wait_for "$c" http_ok "http://$(addr_of "$c"):9090/health/live"
+done
+klog "from the first kube play to ready: $(since "$t0")s (PostgreSQL and MinIO ${t_data}s, migration done at ${t_jobs}s; $(grep -c -- '-serve-' <<<"$pods") serve, $(grep -c -- '-worker-' <<<"$pods") worker pod(s))"
+podman stats --no-stream --format '{{.Name}} {{.MemUsage}}' $pods 2>/dev/null |
+	sed 's/^/k8s.sh: idle memory: /' >&2 || klog "idle memory: podman stats unavailable here"
 
 # The demo through the cluster.
 mkdir -p "$WORK/demo"
@@ -164,4 +175,4 @@ got=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/j
 rat demo /demo/single >/dev/null 2>&1 || ddie "rat demo on a single node failed"
 want=$(rat -C /demo/single query "$SQL" --format csv | tail -n 1)
 [[ -n "$got" && "$got" == "$want" ]] || ddie "gold.daily_revenue through the cluster: '$got', on a single node: '$want'"
-klog "ok: demo through serve and the worker pods: $got (days,revenue), as on a single node"
+klog "ok: demo through serve and $(wc -l <<<"$workers") worker pod(s): $got (days,revenue), as on a single node"
