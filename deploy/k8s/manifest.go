@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 
@@ -90,14 +91,25 @@ func newValue(apiVersion, kind string) (any, error) {
 	return nil, fmt.Errorf("kind %s %s is not one rat's manifests use: add it to newValue", apiVersion, kind)
 }
 
-// Build runs kubectl kustomize on dir and decodes its output with Decode.
+// KustomizeModule is the kustomize Build runs with go run where kubectl
+// is not installed (the first time takes a minute or two: Go downloads and
+// compiles it, then caches the build).
+const KustomizeModule = "sigs.k8s.io/kustomize/kustomize/v5@v5.5.0"
+
+// Build runs kubectl kustomize on dir (or kustomize build through go run
+// without kubectl) and decodes its output with Decode.
 func Build(dir string) ([]Object, error) {
-	var stderr bytes.Buffer
 	cmd := exec.Command("kubectl", "kustomize", dir)
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		cmd = exec.Command("go", "run", KustomizeModule, "build", dir)
+		cmd.Dir = os.TempDir() // outside rat's module: its go.mod must not apply
+		cmd.Env = append(os.Environ(), "GOFLAGS=")
+	}
+	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("kubectl kustomize %s: %v: %s", dir, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return Decode(out)
 }

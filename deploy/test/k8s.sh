@@ -2,9 +2,9 @@
 # deploy/test/k8s.sh — runs the local Kubernetes overlay (deploy/k8s) with
 # podman kube play and the demo through it.
 #
-#   1. kustomize builds deploy/k8s/overlays/local (a copy, with secrets made
-#      by its secrets.sh), and deploy/k8s/kubeplay turns it into Pods podman
-#      runs: the images become the local ones (RAT_IMAGE, default
+#   1. deploy/k8s/kubeplay builds deploy/k8s/overlays/local (a copy, with
+#      secrets made by its secrets.sh; kubectl kustomize, or kustomize through
+#      go run without kubectl) and turns it into Pods podman runs: the images become the local ones (RAT_IMAGE, default
 #      localhost/rat:dev from deploy/test/image.sh, and the PostgreSQL and
 #      MinIO stand-ins of standins.sh); the bucket-init Job is left out (its
 #      mc image has no stand-in; rat creates a missing bucket itself).
@@ -70,15 +70,6 @@ ensure_standins
 podman image exists "$RAT_IMAGE" || ddie "no image $RAT_IMAGE: run deploy/test/image.sh first (or set RAT_IMAGE)"
 command -v curl >/dev/null 2>&1 || ddie "curl is required (apt-get install curl)"
 
-# kustomize DIR: kubectl kustomize, or kustomize itself built with go run.
-kustomize() {
-	if command -v kubectl >/dev/null 2>&1; then
-		kubectl kustomize "$1"
-	else
-		(cd "${TMPDIR:-/tmp}" && GOFLAGS= go run sigs.k8s.io/kustomize/kustomize/v5@v5.5.0 build "$1")
-	fi
-}
-
 # addr_of NAME: the container's address on the test network.
 addr_of() { podman inspect "$1" --format "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}"; }
 
@@ -112,8 +103,8 @@ cp -r "$REPO_ROOT/deploy/k8s" "$WORK/k8s"
 rm -f "$WORK/k8s/overlays/local/secrets.env"
 sh "$WORK/k8s/overlays/local/secrets.sh" 2>/dev/null
 TOKEN=$(sed -n 's/^api-token=//p' "$WORK/k8s/overlays/local/secrets.env")
-kustomize "$WORK/k8s/overlays/local" >"$WORK/local.yaml"
-(cd "$REPO_ROOT" && go run ./deploy/k8s/kubeplay -in "$WORK/local.yaml" -out "$WORK/play" \
+# kubectl kustomize, or kustomize through go run where kubectl is missing.
+(cd "$REPO_ROOT" && go run ./deploy/k8s/kubeplay -overlay "$WORK/k8s/overlays/local" -out "$WORK/play" \
 	-image "ghcr.io/ratdata/rat=$RAT_IMAGE" \
 	-image "docker.io/library/postgres=$POSTGRES_STANDIN" \
 	-image "quay.io/minio/minio=$MINIO_STANDIN" \

@@ -88,6 +88,7 @@ type pod struct {
 func run(args []string, stdin io.Reader) error {
 	fs := flag.NewFlagSet("kubeplay", flag.ContinueOnError)
 	in := fs.String("in", "-", "the built overlay (kubectl kustomize output); - for stdin")
+	overlay := fs.String("overlay", "", "build this overlay directory instead of reading -in (kubectl kustomize, or kustomize through go run)")
 	out := fs.String("out", "", "directory to write data.yaml, jobs.yaml, apps.yaml and volumes/ into (required)")
 	prefix := fs.String("prefix", "rat-k8s-", "prefix of every pod name, replacing a leading rat-")
 	maxReplicas := fs.Int("max-replicas", 0, "at most this many pods per Deployment (0: as many as it asks for)")
@@ -98,19 +99,9 @@ func run(args []string, stdin io.Reader) error {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
-		return fmt.Errorf("usage: kubeplay -out DIR [-in FILE] [-image NAME=IMAGE]... [-skip NAME]... [-max-replicas N]")
+		return fmt.Errorf("usage: kubeplay -out DIR [-overlay DIR | -in FILE] [-image NAME=IMAGE]... [-skip NAME]... [-max-replicas N]")
 	}
-	var data []byte
-	var err error
-	if *in == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, 64<<20))
-	} else {
-		data, err = os.ReadFile(*in)
-	}
-	if err != nil {
-		return err
-	}
-	objs, err := k8s.Decode(data)
+	objs, err := read(*overlay, *in, stdin)
 	if err != nil {
 		return err
 	}
@@ -124,6 +115,24 @@ func run(args []string, stdin io.Reader) error {
 		c.images[name] = img
 	}
 	return c.convert(objs, skip)
+}
+
+// read builds the overlay, or decodes the built one from in.
+func read(overlay, in string, stdin io.Reader) ([]k8s.Object, error) {
+	if overlay != "" {
+		return k8s.Build(overlay)
+	}
+	var data []byte
+	var err error
+	if in == "-" {
+		data, err = io.ReadAll(io.LimitReader(stdin, 64<<20))
+	} else {
+		data, err = os.ReadFile(in)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return k8s.Decode(data)
 }
 
 // podName is the pod's name under podman: PREFIX + the name without rat-.
