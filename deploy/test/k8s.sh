@@ -143,7 +143,7 @@ podman stats --no-stream --format '{{.Name}} {{.MemUsage}}' $pods 2>/dev/null |
 mkdir -p "$WORK/demo"
 chmod 777 "$WORK/demo"
 rat() {
-	podman run --rm --name "rat-k8s-client-$$" --network "$NET" -e RAT_API_TOKEN="$TOKEN" \
+	podman run --rm --no-healthcheck --name "rat-k8s-client-$$" --network "$NET" -e RAT_API_TOKEN="$TOKEN" \
 		-v "$WORK/demo:/demo" -w /demo "$RAT_IMAGE" "$@"
 }
 rat init /demo/ws --demo >/dev/null
