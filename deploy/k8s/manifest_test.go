@@ -139,36 +139,42 @@ func TestOverlaysBuildAndDecodeStrictly(t *testing.T) {
 // timeout given to rat serve and rat worker.
 func TestWorkloadInvariants(t *testing.T) {
 	built, _ := overlays(t)
+	eachWorkload(built, func(name string, o Object, tpl *corev1.PodTemplateSpec, replicas int32) {
+		where := fmt.Sprintf("overlay %s, %s %s", name, o.Kind, o.Name)
+		spec := tpl.Spec
+		if replicas < 1 {
+			t.Errorf("%s: %d replicas", where, replicas)
+		}
+		for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+			where := where + ", container " + c.Name
+			if !pinned(c.Image) {
+				t.Errorf("%s: image %q is not pinned to a tag or digest (no :latest)", where, c.Image)
+			}
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				lim, req := c.Resources.Limits[r], c.Resources.Requests[r]
+				if lim.IsZero() || req.IsZero() {
+					t.Errorf("%s: %s request %v, limit %v: set both", where, r, req.String(), lim.String())
+				} else if req.Cmp(lim) > 0 {
+					t.Errorf("%s: %s request %s above the limit %s", where, r, req.String(), lim.String())
+				}
+			}
+			if longRunning(o) && (c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil) {
+				t.Errorf("%s: startup, liveness and readiness probes are required", where)
+			}
+			if isRat(c) {
+				checkRatContainer(t, where, spec, c)
+			}
+		}
+	})
+}
+
+// eachWorkload calls fn with the pod template of every Deployment,
+// StatefulSet and Job of every overlay.
+func eachWorkload(built map[string][]Object, fn func(overlay string, o Object, tpl *corev1.PodTemplateSpec, replicas int32)) {
 	for name, objs := range built {
 		for _, o := range objs {
-			tpl, replicas, ok := PodSpec(o)
-			if !ok {
-				continue
-			}
-			where := fmt.Sprintf("overlay %s, %s %s", name, o.Kind, o.Name)
-			spec := tpl.Spec
-			if replicas < 1 {
-				t.Errorf("%s: %d replicas", where, replicas)
-			}
-			for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
-				where := where + ", container " + c.Name
-				if !pinned(c.Image) {
-					t.Errorf("%s: image %q is not pinned to a tag or digest (no :latest)", where, c.Image)
-				}
-				for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-					lim, req := c.Resources.Limits[r], c.Resources.Requests[r]
-					if lim.IsZero() || req.IsZero() {
-						t.Errorf("%s: %s request %v, limit %v: set both", where, r, req.String(), lim.String())
-					} else if req.Cmp(lim) > 0 {
-						t.Errorf("%s: %s request %s above the limit %s", where, r, req.String(), lim.String())
-					}
-				}
-				if longRunning(o) && (c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil) {
-					t.Errorf("%s: startup, liveness and readiness probes are required", where)
-				}
-				if isRat(c) {
-					checkRatContainer(t, where, spec, c)
-				}
+			if tpl, replicas, ok := PodSpec(o); ok {
+				fn(name, o, tpl, replicas)
 			}
 		}
 	}
@@ -345,22 +351,16 @@ func TestNoSecretLiterals(t *testing.T) {
 // worker pods of the spot overlay and nowhere else.
 func TestSpotOnlyOnWorkers(t *testing.T) {
 	built, _ := overlays(t)
-	for name, objs := range built {
-		for _, o := range objs {
-			tpl, _, ok := PodSpec(o)
-			if !ok {
-				continue
-			}
-			spot := len(tpl.Spec.Tolerations) > 0 || (tpl.Spec.Affinity != nil && tpl.Spec.Affinity.NodeAffinity != nil)
-			want := name == "spot" && o.Name == "rat-worker"
-			if spot != want {
-				t.Errorf("overlay %s, %s %s: spot scheduling %v, want %v (workers of the spot overlay only)", name, o.Kind, o.Name, spot, want)
-			}
-			if want && tpl.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-				t.Errorf("overlay spot: workers must prefer spot nodes, not require them")
-			}
+	eachWorkload(built, func(name string, o Object, tpl *corev1.PodTemplateSpec, _ int32) {
+		spot := len(tpl.Spec.Tolerations) > 0 || (tpl.Spec.Affinity != nil && tpl.Spec.Affinity.NodeAffinity != nil)
+		want := name == "spot" && o.Name == "rat-worker"
+		if spot != want {
+			t.Errorf("overlay %s, %s %s: spot scheduling %v, want %v (workers of the spot overlay only)", name, o.Kind, o.Name, spot, want)
 		}
-	}
+		if want && tpl.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+			t.Errorf("overlay spot: workers must prefer spot nodes, not require them")
+		}
+	})
 }
 
 // TestProfiles: each profile overlay sets RAT_PROFILE and sizes serve and
