@@ -74,12 +74,16 @@ command -v curl >/dev/null 2>&1 || ddie "curl is required (apt-get install curl)
 addr_of() { podman inspect "$1" --format "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}"; }
 
 # wait_for WHAT CMD...: runs CMD every half second until it succeeds (at most
-# 10 minutes: a slow machine, never a hang).
+# 10 minutes: a slow machine, never a hang); CMD exiting 99 means it never
+# will.
 wait_for() {
-	local what=$1 i
+	local what=$1 i rc
 	shift
 	for ((i = 0; i < 1200; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
+		rc=0
+		"$@" >/dev/null 2>&1 || rc=$?
+		((rc == 0)) && return 0
+		((rc == 99)) && ddie "$what failed ($("$@" 2>&1))"
 		sleep 0.5
 	done
 	ddie "$what did not come up within 10 minutes"
@@ -87,11 +91,13 @@ wait_for() {
 
 http_ok() { curl -sf -o /dev/null --max-time 5 "$1"; }
 pg_ready() { podman exec "$1" pg_isready -q -h 127.0.0.1 -U rat -d rat; }
+# exited_ok NAME: 0 once the container exited 0, 99 (saying how) when it
+# exited otherwise, 1 while it runs.
 exited_ok() {
 	local state
 	state=$(podman inspect "$1" --format '{{.State.Status}} {{.State.ExitCode}}')
 	[[ $state == "exited 0" ]] && return 0
-	[[ $state == exited* ]] && ddie "$1 failed: $state"
+	[[ $state == exited* ]] && { echo "$1: $state"; return 99; }
 	return 1
 }
 now() { date +%s.%N; }

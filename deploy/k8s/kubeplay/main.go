@@ -15,6 +15,7 @@
 //     ConfigMaps and Secrets (the test's own generated secrets);
 //   - ConfigMap volumes, emptyDirs and volume claims become host directories
 //     under OUT/volumes, subPath mounts single files;
+//   - a Job's pod runs once (restartPolicy Never), the others always;
 //   - probes and resources are dropped (podman would run httpGet probes with
 //     curl inside the image, and the test's machines refuse cgroup limits);
 //     k8s.sh checks health itself. Everything else is kept: images (after
@@ -263,8 +264,11 @@ func (c *converter) pod(p pod) (*corev1.Pod, error) {
 	spec.Volumes = nil
 	spec.Hostname = p.name
 	spec.AutomountServiceAccountToken = nil
-	if p.kind != "Job" {
-		spec.RestartPolicy = corev1.RestartPolicyAlways
+	// A Job's pod runs once: the test plays it after what it needs is up,
+	// and a failure should end the test, not loop in podman's restarts.
+	spec.RestartPolicy = corev1.RestartPolicyAlways
+	if p.kind == "Job" {
+		spec.RestartPolicy = corev1.RestartPolicyNever
 	}
 	if spec.SecurityContext != nil {
 		spec.SecurityContext.SeccompProfile = nil
