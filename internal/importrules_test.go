@@ -70,7 +70,7 @@ func full(p string) string {
 	switch {
 	case p == "":
 		return module
-	case strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/"):
+	case strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "deploy/"):
 		return module + "/" + p
 	}
 	return p
@@ -280,14 +280,15 @@ var layers = []struct {
 }{
 	{"vocabulary", []string{""}},
 	{"leaves", []string{"internal/config", "internal/trigger", "internal/orchestrator/dag", "internal/textout", "internal/httpauth",
-		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache", "internal/sysres"}},
+		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache", "internal/sysres",
+		"deploy/k8s"}},
 	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
 	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace"}},
 	{"work", []string{"internal/pipeline", "internal/docs", "internal/migrate"}},
 	{"services", []string{"internal/server", "internal/orchestrator"}},
 	{"composition", []string{"internal/app"}},
-	{"program", []string{"internal/cli", "internal/bench", "cmd/rat"}},
+	{"program", []string{"internal/cli", "internal/bench", "cmd/rat", "deploy/k8s/kubeplay"}},
 }
 
 // sameLayer are the imports allowed inside a layer.
