@@ -12,9 +12,14 @@ import (
 	"github.com/ratdata/rat/internal/objstore"
 )
 
-// noTargetEnv looks up no variable: an export's target is a local directory,
-// whatever RAT_MIGRATE_S3_* say.
-func noTargetEnv(string) (string, bool) { return "", false }
+// noTargetEnv looks up no variable but the failpoint KillEnv: an export's
+// target is a local directory, whatever RAT_MIGRATE_S3_* say.
+func noTargetEnv(name string) (string, bool) {
+	if name == KillEnv {
+		return os.LookupEnv(name)
+	}
+	return "", false
+}
 
 // Export writes src's catalog and warehouse into dir (rat export): a
 // migration to sqlite:dir/catalog.db and dir/warehouse, verified, then the
