@@ -116,7 +116,8 @@ const maxWorkers = 64
 // opts.Target: files, then the catalog, then the verification. It returns
 // the report even when verification fails (Verified false); an error means
 // the migration did not finish and can be run again.
-func Run(ctx context.Context, opts Options) (*Report, error) {
+func Run(ctx context.Context, opts Options) (_ *Report, err error) {
+	defer func() { err = targetFull(err, opts) }()
 	start := time.Now()
 	rep := &Report{DryRun: opts.DryRun}
 	progress := serialize(opts.Progress)
