@@ -45,6 +45,11 @@ type Options struct {
 	// holds with their size, are skipped without reading them. (The
 	// catalog's Copy catches up with or without it.)
 	CatchUp bool
+	// Ref, when set, limits the migration to one branch or tag (rat export
+	// --ref): only the files its history needs (RefFiles) are copied and
+	// only it is verified. The catalog is copied whole: the caller prunes
+	// the copy to the ref.
+	Ref string
 	// Progress, when set, is called as the work advances (from several
 	// goroutines, one call at a time).
 	Progress func(Progress)
@@ -145,6 +150,9 @@ func Run(ctx context.Context, opts Options) (_ *Report, err error) {
 		}
 		listed := time.Now()
 		files, total, err := sourceFiles(ctx, src)
+		if err == nil && opts.Ref != "" {
+			files, total, err = refOnly(ctx, opts, files)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +231,11 @@ func Run(ctx context.Context, opts Options) (_ *Report, err error) {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil // nothing to read tables with: not verified
 	}
-	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake)
+	var only []string
+	if opts.Ref != "" {
+		only = []string{opts.Ref}
+	}
+	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake, only...)
 	if err != nil {
 		return nil, err
 	}
