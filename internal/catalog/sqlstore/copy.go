@@ -36,17 +36,21 @@ import (
 // with writers stopped, copies only what changed since the first. The
 // target must be as the copy left it: its checksums must be those the copy
 // recorded (copy_progress keeps them in step with every batch), else it
-// was written to on its own (switched over already?) and is refused. Every
-// table is then walked on both sides at once in key order (bytes order,
-// whatever the database), a batch per transaction recorded in
-// copy_progress like the first copy: first in copy order, inserting rows
-// the target lacks and rewriting rows that differ, then in reverse order,
-// deleting rows the source no longer has (children before their parents:
-// ref_tables before refs). Per table, what a catch-up finds:
+// was written to on its own (switched over already?) and is refused. A
+// table whose rows at the source still have the count and checksum the
+// copy recorded is skipped; every other table is walked on both sides at
+// once in key order (bytes order, whatever the database), a batch per
+// transaction recorded in copy_progress like the first copy: first in copy
+// order, inserting rows the target lacks and rewriting rows that differ,
+// then in reverse order, deleting rows the source no longer has (children
+// before their parents: ref_tables before refs) — only where the target
+// then holds more rows than the source. Per table, what a catch-up finds:
 //   - commits, commit_parents, commit_changes: immutable and never deleted;
-//     new rows only (commit_parents and commit_changes are keyed by random
-//     commit ids, so new rows fall anywhere in key order, not after the
-//     last key copied: hence the walk, not a copy after the last key).
+//     new rows only. New commits come after the target's last sequence
+//     number, so only those are read (walked whole only if that does not
+//     give the source's checksum); commit_parents and commit_changes are
+//     keyed by random commit ids, so new rows fall anywhere in key order:
+//     they are walked.
 //   - refs, ref_tables: heads move and tables change in place; a deleted
 //     branch or tag takes its rows away.
 //   - runs: status, detail, heartbeat and lease change in place until a run
@@ -106,6 +110,11 @@ type copyTable struct {
 	cols     []column
 	keys     int    // the first keys columns are the primary key
 	identity string // a column the database generates (copied as is)
+	// appendOnly: rows are never changed nor deleted, and new ones come
+	// after every existing key (commits, by sequence number), so that a
+	// catch-up copies the rows after the target's last key. The key must
+	// be one integer column.
+	appendOnly bool
 }
 
 func txt(name string) column { return column{name: name} }
@@ -114,7 +123,7 @@ func num(name string) column { return column{name: name, integer: true} }
 // copyTables are the tables Copy copies, in dependency order: commits
 // before what refers to them, refs before their tables.
 var copyTables = []copyTable{
-	{name: "commits", keys: 1, identity: "seq",
+	{name: "commits", keys: 1, identity: "seq", appendOnly: true,
 		cols: []column{num("seq"), txt("id"), txt("parent"), txt("author"), txt("message"), num("created_us")}},
 	{name: "commit_parents", keys: 2, cols: []column{txt("commit_id"), num("ord"), txt("parent_id")}},
 	{name: "commit_changes", keys: 2, cols: []column{txt("commit_id"), txt("table_key"), txt("metadata")}},
