@@ -140,6 +140,7 @@ func OpenImport(ctx context.Context, cfg *config.Config, dir string, t Target, e
 	if im.Migration, err = OpenMigration(ctx, im.Source, t, false, env); err != nil {
 		return nil, err
 	}
+	im.Migration.Options.Landing = nil // an export holds no landing area
 	return im, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,6 +37,9 @@ type migrateReport struct {
 	Catalog struct {
 		Commits int64 `json:"commits"`
 	} `json:"catalog"`
+	Landing struct {
+		Files, Copied int64
+	} `json:"landing"`
 	Refs []struct {
 		Ref    string `json:"ref"`
 		OK     bool   `json:"ok"`
@@ -125,6 +129,8 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	queries := portableQueries(first)
 	before := outputs(u, queries)
 	sourceFiles := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))
+	landing := u.landingList()
+	landed := int64(len(treeSums(t, filepath.Join(u.dir, "landing"))))
 
 	warehouse := "s3://" + s3.Bucket + "/" + s3.Prefix
 	envFile := filepath.Join(t.TempDir(), "new.env")
@@ -148,6 +154,9 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	}
 	if !rep.Verified || rep.Files.Copied == 0 || rep.Catalog.Commits < 5 || len(rep.Refs) < 3 {
 		t.Fatalf("report: %+v", rep)
+	}
+	if landed == 0 || rep.Landing.Files != landed || rep.Landing.Copied != landed {
+		t.Fatalf("the workspace's landing/ holds %d files; the migration copied %+v", landed, rep.Landing)
 	}
 	for _, r := range rep.Refs {
 		if !r.OK || len(r.Tables) == 0 {
@@ -180,6 +189,11 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	awaySource(t, u, func() {
 		sameOutputs(t, "the target", before, rebase(outputs(target, queries),
 			strings.TrimSuffix(warehouse, "/"), "file://"+filepath.Join(u.dir, ".rat", "warehouse")))
+		// The landing files are in the target's landing area on S3, in the
+		// same state (consumed or not) as at the source.
+		if got, want := fmt.Sprintf("%+v", target.landingList()), fmt.Sprintf("%+v", landing); got != want {
+			t.Errorf("landing zones at the target:\n%s\nat the source:\n%s", got, want)
+		}
 		// Writes and runs work on the target.
 		n := target.count("bronze.extra")
 		target.ok("load", "extra.csv", "--into", "bronze.extra")
@@ -282,6 +296,9 @@ func killPlan(t *testing.T, u *ratUser) (bytes, batches int64) {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"migrate", "--to-warehouse", filepath.Join(dir, "w"), "--to-catalog", "sqlite:" + filepath.Join(dir, "c.db")}
+	local := *u // the target is local: no S3 keys for it
+	local.env = slices.DeleteFunc(slices.Clone(u.env), func(kv string) bool { return strings.HasPrefix(kv, "RAT_MIGRATE_S3_") })
+	u = &local
 	var plan struct {
 		Files   struct{ Bytes int64 }
 		Catalog struct{ Tables map[string]int64 }
