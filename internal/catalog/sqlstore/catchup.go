@@ -39,11 +39,20 @@ func catchUp(ctx context.Context, src, dst *Store, id, target string, prog map[s
 		phase = phaseUpsert
 	}
 	if phase == phaseUpsert {
+		var since *int64 // the new commits are those after this sequence number, when known
 		for _, t := range copyTables {
-			if p := prog[t.name]; !p.done {
-				if prog[t.name], err = upsertTable(ctx, src, dst, t, id, target, p, sr, report); err != nil {
-					return false, err
-				}
+			p := prog[t.name]
+			switch {
+			case p.done:
+			case t.appendOnly && p.lastKey == "":
+				prog[t.name], since, err = appendRows(ctx, src, dst, t, id, target, p, sr, report)
+			case t.byCommit != "" && since != nil && p.lastKey == "":
+				prog[t.name], err = commitRows(ctx, src, dst, t, id, target, p, *since, sr, report)
+			default:
+				prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, false, report)
+			}
+			if err != nil {
+				return false, err
 			}
 		}
 		if err := dst.setPhase(ctx, id, phaseDelete, prog, nil); err != nil {
@@ -83,40 +92,69 @@ func unchanged(rep CopyReport, prog map[string]progress) map[string]bool {
 	return same
 }
 
-// upsertTable inserts and updates the rows of t the target lacks or holds
-// otherwise. An append-only table (commits) whose catch-up starts here
-// copies only the rows after the target's last key, and is walked whole
-// only if that does not give it the source's checksum (sr, or read now):
-// a row committed late below that key (a transaction of a Postgres source
-// still open during the first pass).
-func upsertTable(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, sr *CopyReport, report func(string, int64, int64)) (progress, error) {
-	if !t.appendOnly || p.lastKey != "" {
-		return syncRows(ctx, src, dst, t, id, target, p, false, report)
-	}
+// appendRows catches up an append-only table (commits): only the rows
+// after the target's last key are read and inserted; since is that key
+// (the new rows are those after it). If that does not give the table the
+// source's checksum (sr, or read now) — a row committed late below that
+// key, by a transaction of a Postgres source still open during the first
+// pass — the table is walked whole and since is nil.
+func appendRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, sr *CopyReport, report func(string, int64, int64)) (progress, *int64, error) {
 	last, err := dst.lastKey(ctx, t)
 	if err != nil {
-		return p, dst.fail("copy catalog: read the target's last "+t.name, err)
+		return p, nil, dst.fail("copy catalog: read the target's last "+t.name, err)
 	}
 	p.lastKey = last
 	q, err := syncRows(ctx, src, dst, t, id, target, p, false, report)
 	if err != nil {
+		return q, nil, err
+	}
+	if same, err := sameAsSource(ctx, src, t, q, sr); err != nil || same {
+		var since int64
+		if last != "" {
+			key, _ := t.decodeKey(last)
+			since = key[0].(int64)
+		}
+		return q, &since, err
+	}
+	q.lastKey, q.done = "", false
+	q, err = syncRows(ctx, src, dst, t, id, target, q, false, report)
+	return q, nil, err
+}
+
+// commitRows catches up a table of rows written with their commit
+// (byCommit): the rows of the commits after since are inserted, in the
+// walk's order, so that a catch-up stopped here resumes with a walk after
+// the last one. If that does not give the table the source's checksum,
+// the table is walked whole.
+func commitRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, since int64, sr *CopyReport, report func(string, int64, int64)) (progress, error) {
+	filter := &rowFilter{cond: t.byCommit + ` IN (SELECT id FROM commits WHERE seq > ?)`, args: []any{since}}
+	q, err := copyStream(ctx, src, dst, t, id, target, p, report, func(after []any, fn func(row []any) error) error {
+		return src.streamRows(ctx, t, after, true, 0, filter, fn)
+	})
+	if err != nil {
 		return q, err
 	}
+	if same, err := sameAsSource(ctx, src, t, q, sr); err != nil || same {
+		return q, err
+	}
+	q.lastKey, q.done = "", false
+	return syncRows(ctx, src, dst, t, id, target, q, false, report)
+}
+
+// sameAsSource reports whether the target's table, as its progress p
+// records it, has the source's rows and checksum (sr, or read now).
+func sameAsSource(ctx context.Context, src *Store, t copyTable, p progress, sr *CopyReport) (bool, error) {
 	var want TableReport
 	if sr != nil {
 		want = sr.Tables[slices.IndexFunc(sr.Tables, func(r TableReport) bool { return r.Table == t.name })]
 	} else {
 		n, sum, err := src.tableChecksum(ctx, t)
 		if err != nil {
-			return q, src.fail("checksum "+t.name, err)
+			return false, src.fail("checksum "+t.name, err)
 		}
 		want = TableReport{Rows: n, Checksum: sum.String()}
 	}
-	if q.copied == want.Rows && q.sum.String() == want.Checksum {
-		return q, nil
-	}
-	q.lastKey, q.done = "", false
-	return syncRows(ctx, src, dst, t, id, target, q, false, report)
+	return p.copied == want.Rows && p.sum.String() == want.Checksum, nil
 }
 
 // lastKey is the encoded key of t's last row ("" for an empty table); t's
@@ -319,7 +357,7 @@ func syncRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 // order.
 func (s *Store) readRows(ctx context.Context, t copyTable, after []any) ([][]any, error) {
 	var out [][]any
-	err := s.streamRows(ctx, t, after, true, copyBatch, func(row []any) error {
+	err := s.streamRows(ctx, t, after, true, copyBatch, nil, func(row []any) error {
 		out = append(out, slices.Clone(row))
 		return nil
 	})

@@ -257,10 +257,11 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 }
 
-// TestCatchUpSkipsUnchanged: after one new commit, a catch-up walks only
+// TestCatchUpSkipsUnchanged: after one new commit, a catch-up touches only
 // the tables that commit changed (commits read after the target's last
-// one, not walked), none of the run, schedule, trigger, webhook or session
-// tables, and deletes nothing; the target then reads like the source.
+// one, their parents and changes those of the new commit: none walked),
+// none of the run, schedule, trigger, webhook or session tables, and
+// deletes nothing; the target then reads like the source.
 func TestCatchUpSkipsUnchanged(t *testing.T) {
 	sqlstore.SetCopyBatch(t, 7) // a walk of the commits takes several batches
 	src, dst := openSQLite(t), openSQLite(t)
@@ -291,8 +292,10 @@ func TestCatchUpSkipsUnchanged(t *testing.T) {
 	if n, err := src.Log(t.Context(), mustHead(t, src), 0); err != nil || len(n) <= 7 {
 		t.Fatalf("the source has %d commits (%v), want more than a batch", len(n), err)
 	}
-	if got := walked["commits"]; len(got) != 1 {
-		t.Fatalf("the catch-up wrote %d batches of commits (%v), want one", len(got), got)
+	for _, name := range []string{"commits", "commit_parents", "commit_changes"} {
+		if got := walked[name]; len(got) != 1 {
+			t.Errorf("the catch-up wrote %d batches of %s (%v), want one: the new commit's rows, not a walk", len(got), name, got)
+		}
 	}
 }
 
