@@ -47,10 +47,11 @@ import (
 // then holds more rows than the source. Per table, what a catch-up finds:
 //   - commits, commit_parents, commit_changes: immutable and never deleted;
 //     new rows only. New commits come after the target's last sequence
-//     number, so only those are read (walked whole only if that does not
-//     give the source's checksum); commit_parents and commit_changes are
-//     keyed by random commit ids, so new rows fall anywhere in key order:
-//     they are walked.
+//     number, so only those are read, and only the commit_parents and
+//     commit_changes rows of those commits (keyed by random commit ids,
+//     they fall anywhere in key order); each table is walked whole only if
+//     that does not give it the source's checksum, or when a catch-up
+//     stopped midway resumes.
 //   - refs, ref_tables: heads move and tables change in place; a deleted
 //     branch or tag takes its rows away.
 //   - runs: status, detail, heartbeat and lease change in place until a run
