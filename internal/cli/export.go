@@ -29,7 +29,9 @@ count, and the size and SHA-256 of every file), then checks every branch and tag
 that rat log, --at time travel and queries at its older commits work), and only the files that
 history needs; no other ref, and none of the workspace's runs, logs, trigger state, webhook
 deliveries or sessions. It is restored by rat import like a whole export, with REF its only ref
-(unless REF is main, give --branch REF, or set RAT_BRANCH, in the restored workspace).
+(unless REF is main, give --branch REF, or set RAT_BRANCH, in the restored workspace). The catalog
+is pruned to REF after the copy is verified: an export stopped after that step cannot continue; export
+again into a new directory.
 
 It is rat migrate to --to-catalog sqlite:DIR/catalog.db --to-warehouse DIR/warehouse: interrupted
 (even kill -9), run the same command again and it continues. A DIR that holds anything else, or an
