@@ -317,8 +317,8 @@ func killPlan(t *testing.T, u *ratUser) (bytes, batches int64) {
 // (app.KillEnv) at seeded random points: the first files runs each once a
 // random number of bytes went to the target warehouse (together at most
 // half of the files phase, so that each one dies in it), the next catalog
-// runs each after a random number of catalog batches (together no more
-// than the copy has). After each kill the target must show the phase it
+// runs each after one of catalog distinct batches of the copy, chosen at
+// random. After each kill the target must show the phase it
 // died in: no finished files pass in rat-migrate.json after a files kill;
 // a finished one, and an unfinished catalog copy (stage reads it), after
 // a catalog kill. The seed is logged; RAT_TEST_SEED replays it.
@@ -337,15 +337,18 @@ func killMigrations(t *testing.T, u *ratUser, args []string, files, catalog int,
 	if batches < int64(catalog) {
 		t.Fatalf("the catalog copy has %d batches, fewer than the %d kill points", batches, catalog)
 	}
+	// The catalog kills fall after catalog distinct batches of the copy,
+	// chosen at random; each run commits the batches up to its point.
+	after := rng.Perm(int(batches))[:catalog]
+	slices.Sort(after)
+	done := -1 // the batches committed, less one
 	for i := range files + catalog {
 		point := ""
 		if i < files {
 			point = fmt.Sprintf("files:%d", 1+rng.Int64N(max(bytes/int64(2*files), 1)))
 		} else {
-			left := int64(files + catalog - i) // kill points left, this one included
-			n := 1 + rng.Int64N((batches-left)/left+1)
-			batches -= n
-			point = fmt.Sprintf("catalog:%d", n)
+			point = fmt.Sprintf("catalog:%d", after[i-files]-done)
+			done = after[i-files]
 		}
 		c := u.cmd(args...)
 		c.Env = append(c.Env, "RAT_TEST_MIGRATE_KILL="+point)
