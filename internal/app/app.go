@@ -220,6 +220,17 @@ func openS3(ctx context.Context, cfg *config.Config, sub string) (*objstore.S3, 
 // being written, downloads for DuckDB, converted Excel sheets.
 func (a *App) TmpDir() string { return filepath.Join(a.Config.StateDir, "tmp") }
 
+// landingPrefix is where the landing area of a warehouse on S3 lies in it.
+const landingPrefix = "_landing"
+
+// workspaceDir is the workspace's directory (where landing/ lies).
+func (a *App) workspaceDir() string {
+	if a.Config.WorkspaceDir != "" {
+		return a.Config.WorkspaceDir
+	}
+	return filepath.Dir(a.Config.StateDir)
+}
+
 // Landing returns the landing area: landing/ in the workspace for a local
 // warehouse, <warehouse>/_landing/ for one on S3 (shared by every server).
 func (a *App) Landing(ctx context.Context) (*ingest.Landing, error) {
@@ -230,18 +241,14 @@ func (a *App) Landing(ctx context.Context) (*ingest.Landing, error) {
 	}
 	cfg := a.Config
 	if !cfg.IsS3() {
-		dir := cfg.WorkspaceDir
-		if dir == "" {
-			dir = filepath.Dir(cfg.StateDir)
-		}
-		l, err := ingest.LocalLanding(dir, a.TmpDir())
+		l, err := ingest.LocalLanding(a.workspaceDir(), a.TmpDir())
 		if err != nil {
 			return nil, err
 		}
 		a.landing = l
 		return l, nil
 	}
-	s3, err := openS3(ctx, cfg, "_landing")
+	s3, err := openS3(ctx, cfg, landingPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -7,19 +7,27 @@ import (
 	"path/filepath"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/migrate"
 	"github.com/ratdata/rat/internal/objstore"
 )
 
-// noTargetEnv looks up no variable: an export's target is a local directory,
-// whatever RAT_MIGRATE_S3_* say.
-func noTargetEnv(string) (string, bool) { return "", false }
+// noTargetEnv looks up no variable but the failpoint KillEnv: an export's
+// target is a local directory, whatever RAT_MIGRATE_S3_* say.
+func noTargetEnv(name string) (string, bool) {
+	if name == KillEnv {
+		return os.LookupEnv(name)
+	}
+	return "", false
+}
 
 // Export writes src's catalog and warehouse into dir (rat export): a
 // migration to sqlite:dir/catalog.db and dir/warehouse, verified, then the
-// manifest. opts tunes the copy (workers, progress); its sides are set
-// here. On a failed verification it returns the report and an error.
+// manifest. opts tunes the copy (workers, progress, Ref); its sides are
+// set here. With opts.Ref the export holds that branch or tag only: the
+// files its history needs, and a catalog pruned to it after the copy was
+// verified. On a failed verification it returns the report and an error.
 func Export(ctx context.Context, src *App, dir, version string, opts migrate.Options) (*migrate.Report, *migrate.Manifest, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -27,6 +35,11 @@ func Export(ctx context.Context, src *App, dir, version string, opts migrate.Opt
 	}
 	if err := migrate.CheckExportDir(dir); err != nil {
 		return nil, nil, err
+	}
+	if opts.Ref != "" {
+		if _, err := src.Store.Ref(ctx, opts.Ref); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, rat.Errorf(rat.EINVALID, "export to %s: %s", dir, err)
@@ -47,6 +60,12 @@ func Export(ctx context.Context, src *App, dir, version string, opts migrate.Opt
 	if !rep.Verified {
 		return rep, nil, rat.Errorf(rat.ECONFLICT, "verification failed: the export differs from the source (see the report above); run rat export again")
 	}
+	var commits int64
+	if opts.Ref != "" {
+		if commits, err = pruneToRef(ctx, m.Target, opts.Ref); err != nil {
+			return rep, nil, err
+		}
+	}
 	// The export's warehouse lists its own root among its roots, so that
 	// its rewritten metadata is recognised (and rewritten again by rat
 	// import) after DIR is moved or copied elsewhere.
@@ -58,6 +77,9 @@ func Export(ctx context.Context, src *App, dir, version string, opts migrate.Opt
 		return rep, nil, err
 	}
 	man.RatVersion = version
+	if opts.Ref != "" {
+		man.Ref, man.Commits = opts.Ref, commits
+	}
 	man.Source.Catalog = config.RedactURL(src.Config.CatalogURL)
 	man.Source.Warehouse = src.Objects.URL("")
 	return rep, man, man.Write(dir)
@@ -118,6 +140,7 @@ func OpenImport(ctx context.Context, cfg *config.Config, dir string, t Target, e
 	if im.Migration, err = OpenMigration(ctx, im.Source, t, false, env); err != nil {
 		return nil, err
 	}
+	im.Migration.Options.Landing = nil // an export holds no landing area
 	return im, nil
 }
 
@@ -134,4 +157,18 @@ func (im *Import) Close() error {
 		errs = append(errs, os.RemoveAll(im.tmp))
 	}
 	return errors.Join(errs...)
+}
+
+// pruneToRef leaves only ref and its history in the export's catalog and
+// returns how many commits that history has.
+func pruneToRef(ctx context.Context, a *App, ref string) (int64, error) {
+	if err := sqlstore.PruneToRef(ctx, a.Store.SQLStore(), ref); err != nil {
+		return 0, err
+	}
+	r, err := a.Store.Ref(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	log, err := a.Store.Log(ctx, r.Head, 0)
+	return int64(len(log)), err
 }

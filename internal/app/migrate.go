@@ -59,6 +59,16 @@ func OpenMigration(ctx context.Context, src *App, t Target, dryRun bool, env fun
 	if t.CatalogURL != "" {
 		m.Options.Catalog = catalogCopier{src: src, dst: m.Target}
 	}
+	if m.Options.Files {
+		if m.Options.Landing, err = m.migrationLanding(ctx, src); err != nil {
+			return nil, err
+		}
+	}
+	if !dryRun {
+		if err := m.killPoints(env); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 

@@ -23,7 +23,15 @@ func newExportCmd(g *globals) *cobra.Command {
 state) and warehouse into DIR: DIR/catalog.db (SQLite), DIR/warehouse/ (every file, Iceberg locations
 rewritten to that directory) and DIR/rat-export.json (format, rat version, source, time, refs, table
 count, and the size and SHA-256 of every file), then checks every branch and tag as rat migrate does.
-An export is always whole: every ref with its history. 'rat backup' is the same command.
+'rat backup' is the same command.
+
+--ref REF exports one branch or tag only: its tables at its head, every commit reachable from it (so
+that rat log, --at time travel and queries at its older commits work), and only the files that
+history needs; no other ref, and none of the workspace's runs, logs, trigger state, webhook
+deliveries or sessions. It is restored by rat import like a whole export, with REF its only ref
+(unless REF is main, give --branch REF, or set RAT_BRANCH, in the restored workspace). The catalog
+is pruned to REF after the copy is verified: an export stopped after that step cannot continue; export
+again into a new directory.
 
 It is rat migrate to --to-catalog sqlite:DIR/catalog.db --to-warehouse DIR/warehouse: interrupted
 (even kill -9), run the same command again and it continues. A DIR that holds anything else, or an
@@ -31,6 +39,7 @@ export of another source, is refused. The manifest is written last: without it, 
 Restore with 'rat import DIR'; copy DIR anywhere (tar, rsync) — it holds no path of this machine that
 matters. Exit status 3 when the verification finds a difference.`,
 		Example: `  rat export backups/2026-12-03
+  rat export --ref v1 backups/v1    # the tag v1 and its history only
   rat backup /mnt/nas/rat-backup --json
   tar czf rat-backup.tgz -C backups 2026-12-03`,
 		Args: exactArgs(1, "the directory to export into"),
@@ -48,6 +57,7 @@ matters. Exit status 3 when the verification finds a difference.`,
 		},
 	}
 	cmd.Flags().IntVar(&opts.Workers, "workers", 8, "files copied at once")
+	cmd.Flags().StringVar(&opts.Ref, "ref", "", "export this branch or tag only, with its history (default: everything)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report and the manifest's summary as JSON")
 	return cmd
 }

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ratdata/rat/internal/testenv"
 )
@@ -26,7 +25,7 @@ type exportReport struct {
 
 // exportWorkspace builds the portable workspace (branches main and dev, tag
 // v1, runs, a failed one), moves it, and exports it into a new directory
-// with rat export killed with SIGKILL at random moments before the run
+// with rat export killed with SIGKILL at 5 random points before the run
 // that finishes. It returns the user, the queries, their outputs before
 // the export, the export directory and the source warehouse's first root.
 func exportWorkspace(t *testing.T) (u *ratUser, queries [][]string, before map[string]string, dir, root string) {
@@ -38,7 +37,7 @@ func exportWorkspace(t *testing.T) (u *ratUser, queries [][]string, before map[s
 	u.move(t, "moved")                                           // an export of a moved workspace works
 	sameOutputs(t, "the moved workspace", before, outputs(u, queries))
 	dir = filepath.Join(t.TempDir(), "backup")
-	killMigrations(t, u, []string{"export", dir, "--workers", "1"}, 4, 700*time.Millisecond)
+	killMigrations(t, u, []string{"export", dir, "--workers", "1"}, 3, 2, localStage(t, filepath.Join(dir, "warehouse"), filepath.Join(dir, "catalog.db")))
 	var rep exportReport
 	if out := u.ok("backup", dir, "--json"); json.Unmarshal([]byte(out), &rep) != nil || !rep.Verified {
 		t.Fatalf("export not verified after the kills:\n%s", out)

@@ -24,7 +24,9 @@ RAT_MIGRATE_S3_SECRET_KEY, else the source's S3_ACCESS_KEY and S3_SECRET_KEY.
 
 Files are copied first (streamed, --workers at a time, each read back and compared by size and SHA-256),
 the catalog last. Iceberg metadata files, manifest lists and manifests are rewritten as they are copied
-so that every location in them names the target (other engines read the tables there). Interrupted (even kill -9), run the same command again: files already at the target
+so that every location in them names the target (other engines read the tables there). The landing
+files of an embedded workspace (its landing/ directory) are copied to <warehouse>/_landing/ when the
+target warehouse is on S3, checked the same way. Interrupted (even kill -9), run the same command again: files already at the target
 are checked and skipped. A target warehouse that is not empty is refused unless it holds a partial copy
 of the same source (rat-migrate.json at its root names the source).
 

@@ -3,15 +3,20 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +37,9 @@ type migrateReport struct {
 	Catalog struct {
 		Commits int64 `json:"commits"`
 	} `json:"catalog"`
+	Landing struct {
+		Files, Copied int64
+	} `json:"landing"`
 	Refs []struct {
 		Ref    string `json:"ref"`
 		OK     bool   `json:"ok"`
@@ -121,6 +129,8 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	queries := portableQueries(first)
 	before := outputs(u, queries)
 	sourceFiles := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))
+	landing := u.landingList()
+	landed := int64(len(treeSums(t, filepath.Join(u.dir, "landing"))))
 
 	warehouse := "s3://" + s3.Bucket + "/" + s3.Prefix
 	envFile := filepath.Join(t.TempDir(), "new.env")
@@ -144,6 +154,9 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	}
 	if !rep.Verified || rep.Files.Copied == 0 || rep.Catalog.Commits < 5 || len(rep.Refs) < 3 {
 		t.Fatalf("report: %+v", rep)
+	}
+	if landed == 0 || rep.Landing.Files != landed || rep.Landing.Copied != landed {
+		t.Fatalf("the workspace's landing/ holds %d files; the migration copied %+v", landed, rep.Landing)
 	}
 	for _, r := range rep.Refs {
 		if !r.OK || len(r.Tables) == 0 {
@@ -176,6 +189,11 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	awaySource(t, u, func() {
 		sameOutputs(t, "the target", before, rebase(outputs(target, queries),
 			strings.TrimSuffix(warehouse, "/"), "file://"+filepath.Join(u.dir, ".rat", "warehouse")))
+		// The landing files are in the target's landing area on S3, in the
+		// same state (consumed or not) as at the source.
+		if got, want := fmt.Sprintf("%+v", target.landingList()), fmt.Sprintf("%+v", landing); got != want {
+			t.Errorf("landing zones at the target:\n%s\nat the source:\n%s", got, want)
+		}
 		// Writes and runs work on the target.
 		n := target.count("bronze.extra")
 		target.ok("load", "extra.csv", "--into", "bronze.extra")
@@ -215,8 +233,9 @@ func TestMigrateToPostgresAndMinIO(t *testing.T) {
 	sameOutputs(t, "the source after the migration", before, outputs(u, queries))
 }
 
-// TestMigrateKilled: rat migrate killed with SIGKILL at random moments, then
-// run again each time, ends verified, with the source unchanged.
+// TestMigrateKilled: rat migrate killed with SIGKILL at 20 random points,
+// 12 in the files phase and 8 in the catalog copy, and run again each
+// time, ends verified, with the source unchanged.
 func TestMigrateKilled(t *testing.T) {
 	u, first := portableWorkspace(t)
 	queries := portableQueries(first)
@@ -225,7 +244,7 @@ func TestMigrateKilled(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"migrate", "--to-catalog", "sqlite:" + filepath.Join(dir, "catalog.db"),
 		"--to-warehouse", "file://" + filepath.Join(dir, "warehouse"), "--workers", "1"}
-	killMigrations(t, u, args, 6, 700*time.Millisecond)
+	killMigrations(t, u, args, 12, 8, localStage(t, filepath.Join(dir, "warehouse"), filepath.Join(dir, "catalog.db")))
 	out := u.ok(append(args, "--json")...)
 	var rep migrateReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -270,36 +289,131 @@ func TestMigrateKilled(t *testing.T) {
 	}
 }
 
-// killMigrations starts rat migrate n times and kills each with SIGKILL
-// after a random delay up to most (a run that ends before is logged).
-func killMigrations(t *testing.T, u *ratUser, args []string, n int, most time.Duration) {
+// killPlan is what a dry run of a migration of u's workspace counts: the
+// bytes of the files phase and the batches of the catalog copy (one per
+// table and one more per full batch of 1,000 rows).
+func killPlan(t *testing.T, u *ratUser) (bytes, batches int64) {
 	t.Helper()
-	interrupted := 0
-	for i := range n {
-		c := u.cmd(args...)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		delay := time.Duration(rand.Int64N(int64(most)))
-		select {
-		case err := <-done:
-			t.Logf("kill %d: rat migrate ended by itself before %v (%v)", i, delay, err)
-			continue
-		case <-time.After(delay):
-		}
-		if err := c.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Logf("kill %d after %v: %v", i, delay, err)
-		}
-		if err := <-done; err != nil {
-			interrupted++
-		}
+	dir := t.TempDir()
+	args := []string{"migrate", "--to-warehouse", filepath.Join(dir, "w"), "--to-catalog", "sqlite:" + filepath.Join(dir, "c.db")}
+	local := *u // the target is local: no S3 keys for it
+	local.env = slices.DeleteFunc(slices.Clone(u.env), func(kv string) bool { return strings.HasPrefix(kv, "RAT_MIGRATE_S3_") })
+	u = &local
+	var plan struct {
+		Files   struct{ Bytes int64 }
+		Catalog struct{ Tables map[string]int64 }
 	}
-	t.Logf("%d of %d runs were killed midway", interrupted, n)
+	out := u.ok(append(args, "--dry-run", "--json")...)
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, rows := range plan.Catalog.Tables {
+		batches += rows/1000 + 1
+	}
+	return plan.Files.Bytes, batches
 }
 
-// TestMigrateKilledToPostgresAndMinIO: SIGKILL at random moments of a
+// killMigrations runs rat migrate (or export, import: args) files+catalog times, killed by SIGKILL
+// (app.KillEnv) at seeded random points: the first files runs each once a
+// random number of bytes went to the target warehouse (together at most
+// half of the files phase, so that each one dies in it), the next catalog
+// runs each after one of catalog distinct batches of the copy, chosen at
+// random. After each kill the target must show the phase it
+// died in: no finished files pass in rat-migrate.json after a files kill;
+// a finished one, and an unfinished catalog copy (stage reads it), after
+// a catalog kill. The seed is logged; RAT_TEST_SEED replays it.
+func killMigrations(t *testing.T, u *ratUser, args []string, files, catalog int, stage func() (filesDone, catalogDone bool)) {
+	t.Helper()
+	seed := rand.Uint64()
+	if s := os.Getenv("RAT_TEST_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("RAT_TEST_SEED=%s: %v", s, err)
+		}
+	}
+	t.Logf("kill points seeded with %d (RAT_TEST_SEED=%d replays them)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	bytes, batches := killPlan(t, u)
+	if batches < int64(catalog) {
+		t.Fatalf("the catalog copy has %d batches, fewer than the %d kill points", batches, catalog)
+	}
+	// The catalog kills fall after catalog distinct batches of the copy,
+	// chosen at random; each run commits the batches up to its point.
+	after := rng.Perm(int(batches))[:catalog]
+	slices.Sort(after)
+	done := -1 // the batches committed, less one
+	for i := range files + catalog {
+		point := ""
+		if i < files {
+			point = fmt.Sprintf("files:%d", 1+rng.Int64N(max(bytes/int64(2*files), 1)))
+		} else {
+			point = fmt.Sprintf("catalog:%d", after[i-files]-done)
+			done = after[i-files]
+		}
+		c := u.cmd(args...)
+		c.Env = append(c.Env, "RAT_TEST_MIGRATE_KILL="+point)
+		out, err := c.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.Exited() {
+			t.Fatalf("kill %d at %s (seed %d): rat %s was not killed (%v)\n%s", i, point, seed, args[0], err, out)
+		}
+		filesDone, catalogDone := stage()
+		if want := i >= files; filesDone != want || catalogDone {
+			t.Fatalf("kill %d at %s (seed %d): afterwards the files phase is finished: %v, the catalog copy: %v", i, point, seed, filesDone, catalogDone)
+		}
+		t.Logf("kill %d at %s", i, point)
+	}
+}
+
+// localStage reads where a migration into a local warehouse and a SQLite
+// catalog stands: whether rat-migrate.json records a finished files pass,
+// and whether the catalog copy is finished.
+func localStage(t *testing.T, warehouse, catalogPath string) func() (bool, bool) {
+	return func() (bool, bool) {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(warehouse, "rat-migrate.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filesPassed(t, data), copyFinished(t, sqlite.DSN(catalogPath))
+	}
+}
+
+// filesPassed reports whether a migration's marker (rat-migrate.json)
+// records a finished files pass.
+func filesPassed(t *testing.T, marker []byte) bool {
+	t.Helper()
+	var m struct {
+		FilesPass time.Time `json:"files_pass"` // zero until a pass finished
+	}
+	if err := json.Unmarshal(marker, &m); err != nil {
+		t.Fatalf("the target's rat-migrate.json: %v\n%s", err, marker)
+	}
+	return !m.FilesPass.IsZero()
+}
+
+// copyFinished reports whether the catalog at dsn (SQLite or Postgres)
+// records a finished copy: none when the copy has not started.
+func copyFinished(t *testing.T, dsn string) bool {
+	t.Helper()
+	driver := "sqlite"
+	if strings.HasPrefix(dsn, "postgres") {
+		driver = "pgx"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var done int
+	err = db.QueryRow(`SELECT done FROM copy_progress WHERE table_name = ''`).Scan(&done)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "copy_progress") {
+		t.Fatal(err)
+	}
+	return done == 1
+}
+
+// TestMigrateKilledToPostgresAndMinIO: SIGKILL at 10 random points of a
 // migration to Postgres + MinIO (files and catalog phases), then a rerun:
 // verified, the source unchanged, the same outputs.
 func TestMigrateKilledToPostgresAndMinIO(t *testing.T) {
@@ -314,7 +428,24 @@ func TestMigrateKilledToPostgresAndMinIO(t *testing.T) {
 	mu := migrateKeys(u, s3.AccessKey, s3.SecretKey)
 	args := []string{"migrate", "--to-catalog", pg, "--to-warehouse", warehouse, "--to-s3-endpoint", s3.Endpoint,
 		"--to-s3-region", s3.Region, "--workers", "1"}
-	killMigrations(t, mu, args, 8, 1500*time.Millisecond)
+	wh, err := objstore.NewS3(t.Context(), objstore.S3Config{Endpoint: s3.Endpoint, Region: s3.Region,
+		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Bucket: s3.Bucket, Prefix: s3.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	killMigrations(t, mu, args, 6, 4, func() (bool, bool) {
+		t.Helper()
+		f, err := wh.Open(t.Context(), "rat-migrate.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filesPassed(t, data), copyFinished(t, pg)
+	})
 	var rep migrateReport
 	if out := mu.ok(append(args, "--json")...); json.Unmarshal([]byte(out), &rep) != nil || !rep.Verified {
 		t.Fatalf("not verified after the kills:\n%s", out)

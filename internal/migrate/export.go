@@ -47,6 +47,9 @@ type Manifest struct {
 		Catalog   string `json:"catalog"`
 		Warehouse string `json:"warehouse"`
 	} `json:"source"`
+	// Ref names the one branch or tag an export of rat export --ref holds
+	// (with its history); empty for a whole export.
+	Ref     string         `json:"ref,omitempty"`
 	Refs    []ExportedRef  `json:"refs"`
 	Tables  int            `json:"tables"` // distinct tables and views over all refs
 	Commits int64          `json:"commits"`

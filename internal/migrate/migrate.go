@@ -45,6 +45,14 @@ type Options struct {
 	// holds with their size, are skipped without reading them. (The
 	// catalog's Copy catches up with or without it.)
 	CatchUp bool
+	// Ref, when set, limits the migration to one branch or tag (rat export
+	// --ref): only the files its history needs (RefFiles) are copied and
+	// only it is verified. The catalog is copied whole: the caller prunes
+	// the copy to the ref.
+	Ref string
+	// Landing, when set, is a landing area copied with the files (see
+	// Landing); only with Files.
+	Landing *Landing
 	// Progress, when set, is called as the work advances (from several
 	// goroutines, one call at a time).
 	Progress func(Progress)
@@ -87,10 +95,14 @@ type Progress struct {
 
 // Report is the outcome of a migration (or of its plan).
 type Report struct {
-	DryRun  bool          `json:"dry_run"`
-	Files   *FileStats    `json:"files,omitempty"`
-	Catalog *CatalogStats `json:"catalog,omitempty"`
-	Refs    []RefReport   `json:"refs,omitempty"`
+	DryRun bool       `json:"dry_run"`
+	Files  *FileStats `json:"files,omitempty"`
+	// Landing counts the landing files copied (Options.Landing) to
+	// LandingTarget.
+	Landing       *FileStats    `json:"landing,omitempty"`
+	LandingTarget string        `json:"landing_target,omitempty"`
+	Catalog       *CatalogStats `json:"catalog,omitempty"`
+	Refs          []RefReport   `json:"refs,omitempty"`
 	// CatalogProblems are the catalog tables that differ after the copy.
 	CatalogProblems []string `json:"catalog_problems,omitempty"`
 	Verified        bool     `json:"verified"`
@@ -116,7 +128,8 @@ const maxWorkers = 64
 // opts.Target: files, then the catalog, then the verification. It returns
 // the report even when verification fails (Verified false); an error means
 // the migration did not finish and can be run again.
-func Run(ctx context.Context, opts Options) (*Report, error) {
+func Run(ctx context.Context, opts Options) (_ *Report, err error) {
+	defer func() { err = targetFull(err, opts) }()
 	start := time.Now()
 	rep := &Report{DryRun: opts.DryRun}
 	progress := serialize(opts.Progress)
@@ -144,12 +157,23 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		listed := time.Now()
 		files, total, err := sourceFiles(ctx, src)
+		if err == nil && opts.Ref != "" {
+			files, total, err = refOnly(ctx, opts, files)
+		}
 		if err != nil {
 			return nil, err
 		}
 		rep.Files = &FileStats{Files: int64(len(files)), Bytes: total, Resumed: resumed}
+		var landing []objstore.Info
+		if opts.Landing != nil {
+			if landing, rep.Landing, err = planLanding(ctx, opts.Landing); err != nil {
+				return nil, err
+			}
+			rep.LandingTarget = opts.Landing.Target.URL("")
+			total += rep.Landing.Bytes
+		}
 		estimate += time.Duration(float64(total)/estimateBytesPerSecond*float64(time.Second)) +
-			estimatePerFile*time.Duration(len(files))/time.Duration(workers)
+			estimatePerFile*time.Duration(len(files)+len(landing))/time.Duration(workers)
 		if !opts.DryRun {
 			if !resumed {
 				m = marker{Format: markerFormat, Source: root(src), Started: time.Now().UTC()}
@@ -173,6 +197,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
 			err = copyFiles(ctx, src, dst, rw, files, workers, trustBefore, st)
+			if err == nil && opts.Landing != nil {
+				err = copyLanding(ctx, opts.Landing, landing, workers, trustBefore, rep.Landing)
+			}
 			stop()
 			st.Seconds = time.Since(phase).Seconds()
 			if err != nil {
@@ -222,7 +249,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil // nothing to read tables with: not verified
 	}
-	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake)
+	var only []string
+	if opts.Ref != "" {
+		only = []string{opts.Ref}
+	}
+	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake, only...)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,7 @@ func Print(w io.Writer, rep *Report) {
 				seconds(f.Seconds), textout.Bytes(rate(f.CopiedBytes+f.SkippedBytes, f.Seconds)))
 		}
 	}
+	printLanding(w, rep)
 	if c := rep.Catalog; c != nil {
 		fmt.Fprintf(w, "catalog  %s, %s in all, %s", textout.Plural(c.Commits, "commit"), textout.Plural(c.Rows, "row"), verb)
 		if !rep.DryRun {

@@ -41,14 +41,18 @@ const rowChecksum = `SELECT count(*), CAST(coalesce(sum(CAST(hash(t) AS HUGEINT)
 // the same heads, and in each the same tables, and for each table the same
 // current snapshot id, schema, row count and content checksum (read with
 // DuckDB on both sides); views must name the same definition. It returns
-// one report per source ref; ok is false when anything differs.
-func Verify(ctx context.Context, src, dst *lake.Lake) (reports []RefReport, ok bool, err error) {
+// one report per source ref; ok is false when anything differs. Given only,
+// it compares those refs only.
+func Verify(ctx context.Context, src, dst *lake.Lake, only ...string) (reports []RefReport, ok bool, err error) {
 	refs, err := src.Store().Refs(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("list the source's refs: %w", err)
 	}
 	ok = true
 	for _, ref := range refs {
+		if len(only) > 0 && !slices.Contains(only, ref.Name) {
+			continue
+		}
 		r := RefReport{Ref: ref.Name, Kind: string(ref.Kind), Head: ref.Head, OK: true, Tables: []TableCheck{}}
 		bad := func(tc TableCheck, format string, args ...any) {
 			tc.Problem = fmt.Sprintf(format, args...)

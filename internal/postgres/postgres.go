@@ -135,6 +135,8 @@ func classify(err error) sqlstore.ErrorKind {
 			return sqlstore.Retryable
 		case "23505": // unique_violation
 			return sqlstore.UniqueViolation
+		case "53100": // disk_full
+			return sqlstore.Full
 		case "57P01", "57P02", "57P03", "53300": // shutdown, crash, cannot connect now, too many connections
 			return sqlstore.Unavailable
 		}

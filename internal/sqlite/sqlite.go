@@ -134,12 +134,16 @@ func classify(err error) sqlstore.ErrorKind {
 	switch e.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return sqlstore.UniqueViolation
+	case sqlite3.SQLITE_IOERR_SHMSIZE: // the WAL index (-shm) could not grow: no space
+		return sqlstore.Full
 	}
 	switch e.Code() & 0xff {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return sqlstore.Retryable
 	case sqlite3.SQLITE_CANTOPEN:
 		return sqlstore.Unavailable
+	case sqlite3.SQLITE_FULL:
+		return sqlstore.Full
 	}
 	return sqlstore.Other
 }

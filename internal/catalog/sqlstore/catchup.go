@@ -20,41 +20,151 @@ func catchUp(ctx context.Context, src, dst *Store, id, target string, prog map[s
 	if err := dst.checkUnchanged(ctx, prog, target); err != nil {
 		return false, err
 	}
+	var (
+		sr  *CopyReport // the source's checksums, when read
+		err error
+	)
 	if phase == "" {
-		sr, err := Checksums(ctx, src)
+		rep, err := Checksums(ctx, src)
 		if err != nil {
 			return false, err
 		}
-		if sameAsRecorded(sr, prog) {
+		if sameAsRecorded(rep, prog) {
 			return false, nil
 		}
-		if err := dst.setPhase(ctx, id, phaseUpsert, prog); err != nil {
+		sr = &rep
+		if err := dst.setPhase(ctx, id, phaseUpsert, prog, unchanged(rep, prog)); err != nil {
 			return false, err
 		}
 		phase = phaseUpsert
 	}
-	var err error
 	if phase == phaseUpsert {
+		var since *int64 // the new commits are those after this sequence number, when known
 		for _, t := range copyTables {
-			if p := prog[t.name]; !p.done {
-				if prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, false, report); err != nil {
-					return false, err
-				}
+			p := prog[t.name]
+			switch {
+			case p.done:
+			case t.appendOnly && p.lastKey == "":
+				prog[t.name], since, err = appendRows(ctx, src, dst, t, id, target, p, sr, report)
+			case t.byCommit != "" && since != nil && p.lastKey == "":
+				prog[t.name], err = commitRows(ctx, src, dst, t, id, target, p, *since, sr, report)
+			default:
+				prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, false, report)
+			}
+			if err != nil {
+				return false, err
 			}
 		}
-		if err := dst.setPhase(ctx, id, phaseDelete, prog); err != nil {
+		if err := dst.setPhase(ctx, id, phaseDelete, prog, nil); err != nil {
 			return false, err
 		}
 	}
 	for i := len(copyTables) - 1; i >= 0; i-- {
 		t := copyTables[i]
-		if p := prog[t.name]; !p.done {
-			if prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, true, report); err != nil {
-				return false, err
-			}
+		p := prog[t.name]
+		if p.done {
+			continue
+		}
+		// After the upsert the target holds every row of the source: as
+		// many rows on both sides means none to delete.
+		n, err := src.count(ctx, src.db, t.name)
+		if err != nil {
+			return false, src.fail("copy catalog: count the source's "+t.name, err)
+		}
+		if n == p.copied {
+			continue
+		}
+		if prog[t.name], err = syncRows(ctx, src, dst, t, id, target, p, true, report); err != nil {
+			return false, err
 		}
 	}
 	return true, nil
+}
+
+// unchanged returns the tables whose rows at the source (rep) are those
+// the copy recorded (prog): a catch-up skips them.
+func unchanged(rep CopyReport, prog map[string]progress) map[string]bool {
+	same := map[string]bool{}
+	for _, t := range rep.Tables {
+		p := prog[t.Table]
+		same[t.Table] = p.copied == t.Rows && p.sum.String() == t.Checksum
+	}
+	return same
+}
+
+// appendRows catches up an append-only table (commits): only the rows
+// after the target's last key are read and inserted; since is that key
+// (the new rows are those after it). If that does not give the table the
+// source's checksum (sr, or read now) — a row committed late below that
+// key, by a transaction of a Postgres source still open during the first
+// pass — the table is walked whole and since is nil.
+func appendRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, sr *CopyReport, report func(string, int64, int64)) (progress, *int64, error) {
+	last, err := dst.lastKey(ctx, t)
+	if err != nil {
+		return p, nil, dst.fail("copy catalog: read the target's last "+t.name, err)
+	}
+	p.lastKey = last
+	q, err := syncRows(ctx, src, dst, t, id, target, p, false, report)
+	if err != nil {
+		return q, nil, err
+	}
+	if same, err := sameAsSource(ctx, src, t, q, sr); err != nil || same {
+		var since int64
+		if last != "" {
+			key, _ := t.decodeKey(last)
+			since = key[0].(int64)
+		}
+		return q, &since, err
+	}
+	q.lastKey, q.done = "", false
+	q, err = syncRows(ctx, src, dst, t, id, target, q, false, report)
+	return q, nil, err
+}
+
+// commitRows catches up a table of rows written with their commit
+// (byCommit): the rows of the commits after since are inserted, in the
+// walk's order, so that a catch-up stopped here resumes with a walk after
+// the last one. If that does not give the table the source's checksum,
+// the table is walked whole.
+func commitRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, since int64, sr *CopyReport, report func(string, int64, int64)) (progress, error) {
+	filter := &rowFilter{cond: t.byCommit + ` IN (SELECT id FROM commits WHERE seq > ?)`, args: []any{since}}
+	q, err := copyStream(ctx, src, dst, t, id, target, p, report, func(after []any, fn func(row []any) error) error {
+		return src.streamRows(ctx, t, after, true, 0, filter, fn)
+	})
+	if err != nil {
+		return q, err
+	}
+	if same, err := sameAsSource(ctx, src, t, q, sr); err != nil || same {
+		return q, err
+	}
+	q.lastKey, q.done = "", false
+	return syncRows(ctx, src, dst, t, id, target, q, false, report)
+}
+
+// sameAsSource reports whether the target's table, as its progress p
+// records it, has the source's rows and checksum (sr, or read now).
+func sameAsSource(ctx context.Context, src *Store, t copyTable, p progress, sr *CopyReport) (bool, error) {
+	var want TableReport
+	if sr != nil {
+		want = sr.Tables[slices.IndexFunc(sr.Tables, func(r TableReport) bool { return r.Table == t.name })]
+	} else {
+		n, sum, err := src.tableChecksum(ctx, t)
+		if err != nil {
+			return false, src.fail("checksum "+t.name, err)
+		}
+		want = TableReport{Rows: n, Checksum: sum.String()}
+	}
+	return p.copied == want.Rows && p.sum.String() == want.Checksum, nil
+}
+
+// lastKey is the encoded key of t's last row ("" for an empty table); t's
+// key is one integer column (appendOnly).
+func (s *Store) lastKey(ctx context.Context, t copyTable) (string, error) {
+	var last sql.NullInt64
+	if err := s.queryRow(ctx, s.db, `SELECT MAX(`+t.cols[0].name+`) FROM `+t.name).Scan(&last); err != nil || !last.Valid {
+		return "", err
+	}
+	return t.encodeKey([]any{last})
 }
 
 // sameAsRecorded reports whether every table of rep has the rows and
@@ -90,20 +200,24 @@ func (s *Store) checkUnchanged(ctx context.Context, prog map[string]progress, ta
 }
 
 // setPhase starts a phase of a catch-up: every table walked again from the
-// start. prog is updated to match.
-func (s *Store) setPhase(ctx context.Context, id, phase string, prog map[string]progress) error {
+// start, but those in skip (marked done). prog is updated to match.
+func (s *Store) setPhase(ctx context.Context, id, phase string, prog map[string]progress, skip map[string]bool) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = ?, done = 0 WHERE source = ? AND table_name = ''`, phase, id); err != nil {
 			return err
 		}
-		_, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = '', done = 0 WHERE source = ? AND table_name <> ''`, id)
-		return err
+		for name := range prog {
+			if _, err := s.exec(ctx, tx, `UPDATE copy_progress SET last_key = '', done = ? WHERE source = ? AND table_name = ?`, boolInt(skip[name]), id, name); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return s.fail("copy catalog: start "+phase, err)
 	}
 	for name, p := range prog {
-		p.lastKey, p.done = "", false
+		p.lastKey, p.done = "", skip[name]
 		prog[name] = p
 	}
 	return nil
@@ -243,7 +357,7 @@ func syncRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 // order.
 func (s *Store) readRows(ctx context.Context, t copyTable, after []any) ([][]any, error) {
 	var out [][]any
-	err := s.streamRows(ctx, t, after, true, copyBatch, func(row []any) error {
+	err := s.streamRows(ctx, t, after, true, copyBatch, nil, func(row []any) error {
 		out = append(out, slices.Clone(row))
 		return nil
 	})

@@ -223,8 +223,9 @@ func TestCatchUpKilled(t *testing.T) {
 
 // BenchmarkCatchUp measures a catch-up of 100 new commits after a copy of
 // a catalog of 10,000 commits (the final pass of a migration whose source
-// kept working after the first): the whole catalog is checksummed and
-// walked on both sides, only the new rows written.
+// kept working after the first): the whole catalog is checksummed on both
+// sides; commits are read after the target's last one, the other changed
+// tables walked on both sides, only the new rows written.
 func BenchmarkCatchUp(b *testing.B) {
 	src := openSQLite(b)
 	n := 0
@@ -254,4 +255,56 @@ func BenchmarkCatchUp(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestCatchUpSkipsUnchanged: after one new commit, a catch-up touches only
+// the tables that commit changed (commits read after the target's last
+// one, their parents and changes those of the new commit: none walked),
+// none of the run, schedule, trigger, webhook or session tables, and
+// deletes nothing; the target then reads like the source.
+func TestCatchUpSkipsUnchanged(t *testing.T) {
+	sqlstore.SetCopyBatch(t, 7) // a walk of the commits takes several batches
+	src, dst := openSQLite(t), openSQLite(t)
+	fill(t, src)
+	if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Commit(t.Context(), catalog.CommitRequest{Branch: "main", Author: "cy", Message: "one more",
+		Changes: []catalog.Change{{Table: rat.TableID{Layer: "gold", Name: "one"}, Metadata: "gold/one/1.json"}}}); err != nil {
+		t.Fatal(err)
+	}
+	walked := map[string][]int64{} // table → the done figures reported
+	if _, err := sqlstore.Copy(t.Context(), src, dst, sqlstore.CopyOptions{Progress: func(table string, done, _ int64) {
+		walked[table] = append(walked[table], done)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	wantSame(t, src, dst)
+	var tables []string
+	for name := range walked {
+		tables = append(tables, name)
+	}
+	slices.Sort(tables)
+	if want := []string{"commit_changes", "commit_parents", "commits", "ref_tables", "refs"}; !slices.Equal(tables, want) {
+		t.Fatalf("the catch-up of one commit walked %v, want %v", tables, want)
+	}
+	// commits: one batch (the new row), not a walk of every commit.
+	if n, err := src.Log(t.Context(), mustHead(t, src), 0); err != nil || len(n) <= 7 {
+		t.Fatalf("the source has %d commits (%v), want more than a batch", len(n), err)
+	}
+	for _, name := range []string{"commits", "commit_parents", "commit_changes"} {
+		if got := walked[name]; len(got) != 1 {
+			t.Errorf("the catch-up wrote %d batches of %s (%v), want one: the new commit's rows, not a walk", len(got), name, got)
+		}
+	}
+}
+
+// mustHead is the head of main.
+func mustHead(t *testing.T, s *sqlstore.Store) string {
+	t.Helper()
+	r, err := s.Ref(t.Context(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Head
 }

@@ -36,17 +36,22 @@ import (
 // with writers stopped, copies only what changed since the first. The
 // target must be as the copy left it: its checksums must be those the copy
 // recorded (copy_progress keeps them in step with every batch), else it
-// was written to on its own (switched over already?) and is refused. Every
-// table is then walked on both sides at once in key order (bytes order,
-// whatever the database), a batch per transaction recorded in
-// copy_progress like the first copy: first in copy order, inserting rows
-// the target lacks and rewriting rows that differ, then in reverse order,
-// deleting rows the source no longer has (children before their parents:
-// ref_tables before refs). Per table, what a catch-up finds:
+// was written to on its own (switched over already?) and is refused. A
+// table whose rows at the source still have the count and checksum the
+// copy recorded is skipped; every other table is walked on both sides at
+// once in key order (bytes order, whatever the database), a batch per
+// transaction recorded in copy_progress like the first copy: first in copy
+// order, inserting rows the target lacks and rewriting rows that differ,
+// then in reverse order, deleting rows the source no longer has (children
+// before their parents: ref_tables before refs) — only where the target
+// then holds more rows than the source. Per table, what a catch-up finds:
 //   - commits, commit_parents, commit_changes: immutable and never deleted;
-//     new rows only (commit_parents and commit_changes are keyed by random
-//     commit ids, so new rows fall anywhere in key order, not after the
-//     last key copied: hence the walk, not a copy after the last key).
+//     new rows only. New commits come after the target's last sequence
+//     number, so only those are read, and only the commit_parents and
+//     commit_changes rows of those commits (keyed by random commit ids,
+//     they fall anywhere in key order); each table is walked whole only if
+//     that does not give it the source's checksum, or when a catch-up
+//     stopped midway resumes.
 //   - refs, ref_tables: heads move and tables change in place; a deleted
 //     branch or tag takes its rows away.
 //   - runs: status, detail, heartbeat and lease change in place until a run
@@ -106,6 +111,16 @@ type copyTable struct {
 	cols     []column
 	keys     int    // the first keys columns are the primary key
 	identity string // a column the database generates (copied as is)
+	// appendOnly: rows are never changed nor deleted, and new ones come
+	// after every existing key (commits, by sequence number), so that a
+	// catch-up copies the rows after the target's last key. The key must
+	// be one integer column.
+	appendOnly bool
+	// byCommit names the column of the commit a row belongs to when rows
+	// are written with their commit and never changed nor deleted
+	// (commit_parents, commit_changes): a catch-up that knows the new
+	// commits copies their rows only.
+	byCommit string
 }
 
 func txt(name string) column { return column{name: name} }
@@ -114,10 +129,10 @@ func num(name string) column { return column{name: name, integer: true} }
 // copyTables are the tables Copy copies, in dependency order: commits
 // before what refers to them, refs before their tables.
 var copyTables = []copyTable{
-	{name: "commits", keys: 1, identity: "seq",
+	{name: "commits", keys: 1, identity: "seq", appendOnly: true,
 		cols: []column{num("seq"), txt("id"), txt("parent"), txt("author"), txt("message"), num("created_us")}},
-	{name: "commit_parents", keys: 2, cols: []column{txt("commit_id"), num("ord"), txt("parent_id")}},
-	{name: "commit_changes", keys: 2, cols: []column{txt("commit_id"), txt("table_key"), txt("metadata")}},
+	{name: "commit_parents", keys: 2, byCommit: "commit_id", cols: []column{txt("commit_id"), num("ord"), txt("parent_id")}},
+	{name: "commit_changes", keys: 2, byCommit: "commit_id", cols: []column{txt("commit_id"), txt("table_key"), txt("metadata")}},
 	{name: "refs", keys: 1, cols: []column{txt("name"), txt("kind"), txt("head"), num("internal")}},
 	{name: "ref_tables", keys: 2, cols: []column{txt("ref"), txt("table_key"), txt("metadata"), txt("commit_id")}},
 	{name: "runs", keys: 1, cols: []column{txt("id"), txt("target"), txt("status"), txt("trigger"), num("started_us"),
@@ -483,6 +498,15 @@ func (s *Store) identity(ctx context.Context, q querier) (string, error) {
 // copyRows copies t from where p says the copy got to the end, a batch per
 // transaction, and returns the table's final progress.
 func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, report func(string, int64, int64)) (progress, error) {
+	return copyStream(ctx, src, dst, t, id, target, p, report, func(after []any, fn func(row []any) error) error {
+		return src.streamTable(ctx, t, after, fn)
+	})
+}
+
+// copyStream is copyRows of the rows stream gives (those after a key, in
+// key order): every one is inserted at the target.
+func copyStream(ctx context.Context, src, dst *Store, t copyTable, id, target string, p progress, report func(string, int64, int64),
+	stream func(after []any, fn func(row []any) error) error) (progress, error) {
 	total, after, err := startTable(ctx, src, t, p)
 	if err != nil {
 		return p, err
@@ -534,7 +558,7 @@ func copyRows(ctx context.Context, src, dst *Store, t copyTable, id, target stri
 		}
 		return nil
 	}
-	err = src.streamTable(ctx, t, after, func(row []any) error {
+	err = stream(after, func(row []any) error {
 		args = append(args, row...)
 		lastRow = args[len(args)-len(row):]
 		n++
@@ -633,12 +657,18 @@ func (s *Store) finishCopy(ctx context.Context, id string) error {
 // key (all rows for nil), in key order. The values are sql.NullString and
 // sql.NullInt64, in t.cols order; fn must not keep the slice.
 func (s *Store) streamTable(ctx context.Context, t copyTable, after []any, fn func(row []any) error) error {
-	return s.streamRows(ctx, t, after, false, 0, fn)
+	return s.streamRows(ctx, t, after, false, 0, nil, fn)
+}
+
+// rowFilter narrows streamRows to the rows that match an SQL condition.
+type rowFilter struct {
+	cond string
+	args []any
 }
 
 // streamRows is streamTable ordered by bytes (Dialect.ByteOrder) when
 // bytes is set, and stopped after limit rows when limit > 0.
-func (s *Store) streamRows(ctx context.Context, t copyTable, after []any, bytes bool, limit int, fn func(row []any) error) error {
+func (s *Store) streamRows(ctx context.Context, t copyTable, after []any, bytes bool, limit int, filter *rowFilter, fn func(row []any) error) error {
 	names := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		names[i] = c.name
@@ -651,14 +681,23 @@ func (s *Store) streamRows(ctx context.Context, t copyTable, after []any, bytes 
 	}
 	keys := strings.Join(keyCols, ", ")
 	q := `SELECT ` + strings.Join(names, ", ") + ` FROM ` + t.name
+	var conds []string
+	args := slices.Clone(after)
 	if after != nil {
-		q += ` WHERE (` + keys + `) > (` + placeholders(t.keys) + `)`
+		conds = append(conds, `(`+keys+`) > (`+placeholders(t.keys)+`)`)
+	}
+	if filter != nil {
+		conds = append(conds, filter.cond)
+		args = append(args, filter.args...)
+	}
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, ` AND `)
 	}
 	q += ` ORDER BY ` + keys
 	if limit > 0 {
 		q += ` LIMIT ` + strconv.Itoa(limit)
 	}
-	rows, err := s.query(ctx, s.db, q, after...)
+	rows, err := s.query(ctx, s.db, q, args...)
 	if err != nil {
 		return err
 	}

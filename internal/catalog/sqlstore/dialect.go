@@ -24,6 +24,10 @@ const (
 	UniqueViolation
 	// Unavailable means the database cannot be reached (rat.EUNAVAILABLE).
 	Unavailable
+	// Full means the database has no space left to write (a full disk,
+	// SQLite's SQLITE_FULL, Postgres's disk_full): rat.EUNAVAILABLE, with
+	// what to do about it.
+	Full
 )
 
 // Dialect is what differs between the SQL databases the store runs on. The

@@ -169,6 +169,8 @@ func (s *Store) fail(op string, err error) error {
 		return rat.Errorf(rat.EUNAVAILABLE, "%s: the %s catalog database is unavailable: %w", op, s.d.Name, err)
 	case UniqueViolation:
 		return rat.Errorf(rat.ECONFLICT, "%s: a concurrent change won; reload and retry: %w", op, err)
+	case Full:
+		return rat.Errorf(rat.EUNAVAILABLE, "%s: the %s catalog database has no space left (its disk is full): free space there and retry: %w", op, s.d.Name, err)
 	case Retryable:
 		return rat.Errorf(rat.EUNAVAILABLE, "%s: the %s catalog database stayed locked after %d attempts; retry later: %w", op, s.d.Name, maxAttempts, err)
 	}
