@@ -58,6 +58,9 @@ EOF
 	GO_IMAGE=$tag
 }
 
+# img_revision: the commit the image is built from (its revision label).
+img_revision() { git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown; }
+
 # build_image: builds $RAT_IMAGE from the root Dockerfile with the stand-in
 # Go image. Modules come from this machine's module cache as a file proxy
 # (no network in the build, nothing downloaded twice); the Go build cache
@@ -67,7 +70,7 @@ build_image() {
 	local modcache rev log start
 	(cd "$REPO_ROOT" && go mod download) || ddie "go mod download failed: the image build takes its modules from this machine's module cache"
 	modcache=$(go env GOMODCACHE)
-	rev=$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
+	rev=$(img_revision)
 	log=$(mktemp "${TMPDIR:-/tmp}/rat-img-build.XXXXXX")
 	dlog "building $RAT_IMAGE from the Dockerfile (GO_IMAGE=$GO_IMAGE)"
 	start=$SECONDS
@@ -127,7 +130,7 @@ img_serve() {
 
 # test_image: runs $RAT_IMAGE like a user and checks what it promises.
 test_image() {
-	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin
+	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin mem label
 	vol=$IMG_PREFIX-$id-data
 	ctr=$IMG_PREFIX-$id-serve
 	ctr2=$IMG_PREFIX-$id-again
@@ -159,6 +162,9 @@ test_image() {
 	code=$(http_code "$URL/api/v1/tables" -H "Authorization: Bearer $IMG_TOKEN")
 	[[ $code == 200 ]] || img_fail "$ctr" "the API with the token answered $code, want 200"
 	podman healthcheck run "$ctr" >/dev/null || img_fail "$ctr" "podman healthcheck run $ctr failed (HEALTHCHECK rat health)"
+	mem=$(podman stats --no-stream --format '{{.MemUsage}}' "$ctr" 2>/dev/null | cut -d' ' -f1) || mem=unknown
+	label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}}' "$RAT_IMAGE")
+	[[ $label == "$(img_revision) Apache-2.0" ]] || ddie "the image's OCI labels revision and licenses are '$label', want '$(img_revision) Apache-2.0'"
 
 	uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect --format '{{.State.Pid}}' "$ctr")/status")
 	[[ -n $uid && $uid != 0 ]] || img_fail "$ctr" "the server runs as uid '$uid', want non-root"
@@ -181,8 +187,8 @@ $after"
 
 	size=$(podman image inspect --format '{{.Size}}' "$RAT_IMAGE")
 	bin=$(img_binary_size)
-	IMG_REPORT=$(printf 'image %s: %d MB (binary %d MB, limit binary + 40 MB), build %ss, start to ready %d ms, demo %d gold tables, uid %s' \
-		"$RAT_IMAGE" $((size / 1000000)) $((bin / 1000000)) "${BUILD_SECONDS:-?}" "$ready_ms" "$tables" "$uid")
+	IMG_REPORT=$(printf 'image %s: %d MB (binary %d MB, limit binary + 40 MB), build %ss, start to ready %d ms, idle memory %s, demo %d gold tables, uid %s' \
+		"$RAT_IMAGE" $((size / 1000000)) $((bin / 1000000)) "${BUILD_SECONDS:-?}" "$ready_ms" "$mem" "$tables" "$uid")
 	((size <= bin + 40000000)) || ddie "the image is larger than the binary + 40 MB: $IMG_REPORT"
 	img_cleanup
 	trap - EXIT
