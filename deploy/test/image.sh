@@ -74,8 +74,11 @@ build_image() {
 	log=$(mktemp "${TMPDIR:-/tmp}/rat-img-build.XXXXXX")
 	dlog "building $RAT_IMAGE from the Dockerfile (GO_IMAGE=$GO_IMAGE)"
 	start=$SECONDS
+	# --label as well as the build argument: podman 4.3's layer cache
+	# ignores a changed build argument on LABEL (a stale revision).
 	podman build --format docker --layers \
 		--build-arg GO_IMAGE="$GO_IMAGE" --build-arg REVISION="$rev" \
+		--label org.opencontainers.image.revision="$rev" \
 		--build-arg GOPROXY=file:///goproxy -v "$modcache/cache/download:/goproxy:ro" \
 		-t "$RAT_IMAGE" "$REPO_ROOT" >"$log" 2>&1 ||
 		{ tail -n 40 "$log" >&2; rm -f "$log"; ddie "podman build of $RAT_IMAGE failed"; }
@@ -102,10 +105,12 @@ wait_ready() {
 
 IMG_CONTAINERS=()
 IMG_VOLUMES=()
+IMG_FILES=()
 img_cleanup() {
 	local c v
 	for c in "${IMG_CONTAINERS[@]}"; do podman rm -f -t 5 "$c" >/dev/null 2>&1 || true; done
 	for v in "${IMG_VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
+	rm -f "${IMG_FILES[@]}"
 }
 
 # img_fail CONTAINER MESSAGE: prints the container's log, then fails.
@@ -116,13 +121,13 @@ img_fail() {
 }
 
 # img_serve NAME VOLUME [PODMAN RUN ARGS...]: starts a container of
-# $RAT_IMAGE with its default command (rat serve) and the token, published
-# on a loopback port podman picks; sets URL.
+# $RAT_IMAGE with its default command (rat serve), published on a loopback
+# port podman picks; sets URL.
 img_serve() {
 	local name=$1 vol=$2 port
 	shift 2
 	IMG_CONTAINERS+=("$name")
-	podman run -d --name "$name" -p 127.0.0.1::3030 -v "$vol:/data" -e RAT_API_TOKEN="$IMG_TOKEN" "$@" "$RAT_IMAGE" >/dev/null ||
+	podman run -d --name "$name" -p 127.0.0.1::3030 -v "$vol:/data" "$@" "$RAT_IMAGE" >/dev/null ||
 		ddie "podman run $RAT_IMAGE failed"
 	port=$(podman port "$name" 3030/tcp) || ddie "podman port $name: no published port"
 	URL="http://127.0.0.1:${port##*:}"
@@ -130,7 +135,7 @@ img_serve() {
 
 # test_image: runs $RAT_IMAGE like a user and checks what it promises.
 test_image() {
-	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin mem label
+	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin mem label secret
 	vol=$IMG_PREFIX-$id-data
 	ctr=$IMG_PREFIX-$id-serve
 	ctr2=$IMG_PREFIX-$id-again
@@ -147,7 +152,7 @@ test_image() {
 	IMG_VOLUMES+=("$vol")
 	podman volume create "$vol" >/dev/null || ddie "podman volume create $vol failed"
 	start=$(date +%s%N)
-	img_serve "$ctr" "$vol"
+	img_serve "$ctr" "$vol" -e RAT_API_TOKEN="$IMG_TOKEN"
 	wait_ready "$URL/health/ready" || img_fail "$ctr" "$URL/health/ready did not answer 200 within 120s"
 	ready_ms=$((($(date +%s%N) - start) / 1000000))
 
@@ -163,8 +168,9 @@ test_image() {
 	[[ $code == 200 ]] || img_fail "$ctr" "the API with the token answered $code, want 200"
 	podman healthcheck run "$ctr" >/dev/null || img_fail "$ctr" "podman healthcheck run $ctr failed (HEALTHCHECK rat health)"
 	mem=$(podman stats --no-stream --format '{{.MemUsage}}' "$ctr" 2>/dev/null | cut -d' ' -f1) || mem=unknown
-	label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}}' "$RAT_IMAGE")
-	[[ $label == "$(img_revision) Apache-2.0" ]] || ddie "the image's OCI labels revision and licenses are '$label', want '$(img_revision) Apache-2.0'"
+	label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}} {{index .Labels "org.opencontainers.image.source"}}' "$RAT_IMAGE")
+	[[ $label == "$(img_revision) Apache-2.0 https://github.com/ratdata/rat" ]] ||
+		ddie "the image's OCI labels revision, licenses and source are '$label', want '$(img_revision) Apache-2.0 https://github.com/ratdata/rat'"
 
 	uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect --format '{{.State.Pid}}' "$ctr")/status")
 	[[ -n $uid && $uid != 0 ]] || img_fail "$ctr" "the server runs as uid '$uid', want non-root"
@@ -175,10 +181,17 @@ test_image() {
 	before=$(podman exec "$ctr" rat -C rat-demo tables 2>&1) || img_fail "$ctr" "rat tables after the demo failed: $before"
 
 	# A new container on the same volume (read-only root filesystem, as in
-	# Kubernetes) finds the same tables.
+	# Kubernetes; its token from a mounted token file, as from a secret)
+	# finds the same tables.
 	podman rm -f -t 10 "$ctr" >/dev/null || ddie "podman rm $ctr failed"
-	img_serve "$ctr2" "$vol" --read-only
+	secret=$(mktemp "${TMPDIR:-/tmp}/rat-img-tokens.XXXXXX")
+	IMG_FILES+=("$secret")
+	printf 'tokens:\n  - {name: ops, token: %s, role: admin}\n' "$IMG_TOKEN" >"$secret"
+	chmod 644 "$secret"
+	img_serve "$ctr2" "$vol" --read-only -v "$secret:/run/secrets/rat-tokens.yaml:ro" -e RAT_TOKEN_FILE=/run/secrets/rat-tokens.yaml
 	wait_ready "$URL/health/ready" || img_fail "$ctr2" "$URL/health/ready did not answer 200 within 120s after the restart"
+	code=$(http_code "$URL/api/v1/tables" -H "Authorization: Bearer $IMG_TOKEN")
+	[[ $code == 200 ]] || img_fail "$ctr2" "the API with the token file's token answered $code, want 200"
 	after=$(podman exec "$ctr2" rat -C rat-demo tables 2>&1) || img_fail "$ctr2" "rat tables after the restart failed: $after"
 	[[ $after == "$before" ]] || ddie "the volume lost data across the restart: tables before:
 $before
