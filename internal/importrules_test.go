@@ -130,8 +130,10 @@ func TestImportRules(t *testing.T) {
 			why: "the token rules are shared by the API server and the /metrics of rat worker; they must not link the HTTP server, the CLI or DuckDB"},
 		{pkg: "internal/ui", stdOnly: true,
 			why: "the UI renders page shells whose scripts read the JSON API; it knows no tokens and no catalog, and the server mounts it, not the other way round"},
-		{pkg: "internal/config", forbid: []string{"internal/"},
-			why: "every layer may read the configuration's types; the configuration depends on none of them"},
+		{pkg: "internal/sysres", stdOnly: true,
+			why: "reading the machine's limits (cgroup, /proc) needs nothing of rat; the configuration and later the metrics read it"},
+		{pkg: "internal/config", forbid: []string{"internal/"}, allow: []string{"internal/sysres"},
+			why: "every layer may read the configuration's types; the configuration depends on none of them but the machine's limits (internal/sysres, standard library only)"},
 		{pkg: "internal/trigger", forbid: []string{"internal/"},
 			why: "trigger decisions (cron, webhook signatures, after) are pure, on an injected clock"},
 		{pkg: "internal/catalog", forbid: []string{"internal/objstore", "internal/duckdb", "internal/lake", "internal/pipeline", "internal/server", "internal/orchestrator", "internal/sqlite", "internal/postgres"},
@@ -278,7 +280,7 @@ var layers = []struct {
 }{
 	{"vocabulary", []string{""}},
 	{"leaves", []string{"internal/config", "internal/trigger", "internal/orchestrator/dag", "internal/textout", "internal/httpauth",
-		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache"}},
+		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache", "internal/sysres"}},
 	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
 	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace"}},
@@ -291,6 +293,7 @@ var layers = []struct {
 // sameLayer are the imports allowed inside a layer.
 var sameLayer = map[string][]string{
 	"internal/metrics":               {"internal/httpauth", "internal/trigger"},
+	"internal/config":                {"internal/sysres"},
 	"internal/catalog/sqlstore":      {"internal/catalog"},
 	"internal/catalog/catalogtest":   {"internal/catalog", "internal/catalog/sqlstore"},
 	"internal/sqlite":                {"internal/catalog", "internal/catalog/sqlstore"},

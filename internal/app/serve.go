@@ -68,7 +68,8 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 		Store: a.Store, Lake: a.Lake, Landing: landing, Branch: a.Config.Branch,
 		Logger: log, Metrics: m, StateDir: a.Config.StateDir,
 		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
-		Limits: server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
+		Limits:    server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
+		Resources: &a.Config.Fit,
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {
 				_, err := a.Store.Refs(ctx)

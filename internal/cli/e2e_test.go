@@ -85,7 +85,14 @@ func (u *ratUser) cmd(args ...string) *exec.Cmd {
 // run returns stdout, stderr and the exit code.
 func (u *ratUser) run(args ...string) (string, string, int) {
 	u.t.Helper()
+	return u.runEnv(nil, args...)
+}
+
+// runEnv is run with variables added to the environment.
+func (u *ratUser) runEnv(env []string, args ...string) (string, string, int) {
+	u.t.Helper()
 	c := u.cmd(args...)
+	c.Env = append(c.Env, env...)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/config"
@@ -32,11 +34,29 @@ func (g *globals) open(ctx context.Context, flags map[string]string) (*app, erro
 	if err != nil {
 		return nil, err
 	}
+	g.fitMachine(cfg)
 	root, err := ratapp.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &app{App: root}, nil
+}
+
+// fitMachine prints, once a process, the warning of a profile or DuckDB
+// memory larger than the machine or container (config.Fit), and sets the
+// Go runtime's soft memory limit below a container's (it is 0 outside a
+// cgroup and when the user set GOMEMLIMIT, which the runtime read itself).
+func (g *globals) fitMachine(cfg *config.Config) {
+	if g.fitted {
+		return
+	}
+	g.fitted = true
+	if w := cfg.Fit.Warning; w != "" {
+		fmt.Fprintln(g.stderr, "rat: warning: "+w)
+	}
+	if n := cfg.Fit.GoMemoryLimitBytes; n > 0 {
+		debug.SetMemoryLimit(n)
+	}
 }
 
 // withApp opens the app for cmd, runs fn with it and closes it. branch is

@@ -28,6 +28,8 @@ type globals struct {
 	stopProfile func() error
 	stdout      io.Writer
 	stderr      io.Writer
+	// fitted is set once fitMachine has warned and set the Go memory limit.
+	fitted bool
 	// started is set once a command's own code runs: an error before it
 	// (an unknown command, a flag misuse) is a usage error.
 	started bool
@@ -105,7 +107,7 @@ warehouse to S3 and the catalog to Postgres; commands stay the same.
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.dir, "workspace", "C", "", "run as if in this directory (default: the working directory)")
-	root.PersistentFlags().StringVar(&g.profile, "profile", "", "resource profile: tiny, small, medium or large (default from RAT_PROFILE or workspace.yaml, else small)")
+	root.PersistentFlags().StringVar(&g.profile, "profile", "", "resource profile: tiny, small, medium, large, or auto (the largest that fits the memory limit; default from RAT_PROFILE or workspace.yaml, else small)")
 	addCPUProfile(root, g)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{msg: err.Error() + " (see 'rat " + c.Name() + " --help')"}

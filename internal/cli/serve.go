@@ -58,7 +58,11 @@ continue in another worker (or in this server once it restarts); the runs
 themselves are not cancelled.
 See SECURITY.md for what a public deployment needs.
 Unless GOGC is set, Go's collector lets the heap grow to five times what
-is live (GOGC=400) instead of twice: less CPU per node for some memory.`
+is live (GOGC=400) instead of twice: less CPU per node for some memory.
+In a container with a memory limit (cgroup v2 or v1) Go's soft memory limit
+is set below what DuckDB leaves of it, unless GOMEMLIMIT is set; a profile
+larger than the limit is capped and named in a warning at start
+(RAT_PROFILE=auto picks one that fits; rat config shows the limits).`
 
 // serveOpts are rat serve's flags.
 type serveOpts struct {

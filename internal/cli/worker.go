@@ -37,7 +37,11 @@ tables on the run branch are reset, so nothing is built twice). A worker
 killed outright loses its nodes to another worker after 15s without
 heartbeat (rat serve's scheduler hands them over).
 Unless GOGC is set, Go's collector lets the heap grow to five times what
-is live (GOGC=400) instead of twice: less CPU per node for some memory.`,
+is live (GOGC=400) instead of twice: less CPU per node for some memory.
+In a container with a memory limit (cgroup v2 or v1) Go's soft memory limit
+is set below what DuckDB leaves of it, unless GOMEMLIMIT is set; a profile
+larger than the limit is capped and named in a warning at start
+(RAT_PROFILE=auto picks one that fits; rat config shows the limits).`,
 		Example: `  rat worker
   rat worker --listen 0.0.0.0:9090   # metrics for Prometheus
   rat worker --shutdown-timeout 2m   # long nodes: raise terminationGracePeriodSeconds of the pod too`,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/sysres"
 )
 
 // S3 configures an S3-compatible object store.
@@ -58,8 +59,12 @@ type Config struct {
 	// without a heartbeat before another rat process ends the run as
 	// failed (owner lost); the owner writes one every RunLease/6.
 	RunLease time.Duration
+	// Fit is the machine's or container's limits and how the profile
+	// fits them (see resources.go).
+	Fit Fit
 
-	sources map[string]string
+	sources  map[string]string
+	goMemEnv string // GOMEMLIMIT as the user set it, for rat config
 }
 
 // MinResultBytes is the smallest max_result_bytes: room for the columns of
@@ -113,6 +118,9 @@ type Options struct {
 	Env     func(string) (string, bool) // default os.LookupEnv
 	Environ []string                    // default os.Environ()
 	Flags   map[string]string           // flag overrides by key (profile, branch, warehouse, catalog_url)
+	// Machine reads the machine's memory and CPU limits; nil =
+	// sysres.Detect (the cgroup, else the host).
+	Machine func() (sysres.Limits, error)
 }
 
 // flagKeys are the keys Options.Flags may set.
@@ -184,6 +192,12 @@ func Load(opts Options) (*Config, error) {
 	if v, ok := opts.Flags["profile"]; ok && v != "" {
 		c.set("profile", &c.Profile, v, "flag --profile")
 	}
+	limits, limitsWarning, err := loadLimits(opts, c.Profile)
+	if err != nil {
+		return nil, rat.Errorf(rat.EINVALID, "%s: %w", c.sources["profile"], err)
+	}
+	explicit := c.sources["profile"] != "default" && !strings.EqualFold(c.Profile, AutoProfile)
+	c.resolveAuto(limits)
 	p, err := LookupProfile(c.Profile)
 	if err != nil {
 		return nil, rat.Errorf(rat.EINVALID, "%s: %w", c.sources["profile"], err)
@@ -330,6 +344,11 @@ func Load(opts Options) (*Config, error) {
 			c.set(key, dst, v, "flag --"+strings.ReplaceAll(key, "_", "-"))
 		}
 	}
+	c.fitResources(limits, explicit, opts.Env)
+	if c.Fit.Warning == "" {
+		c.Fit.Warning = limitsWarning
+	}
+	c.goMemEnv, _ = opts.Env("GOMEMLIMIT")
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -417,6 +436,7 @@ func (c *Config) Settings() []Setting {
 		{"run_retention_days", strconv.Itoa(c.RunRetentionDays), ""},
 		{"run_lease", c.RunLease.String(), ""},
 	}
+	rows = append(rows, c.limitSettings()...)
 	if c.WorkspaceDir == "" {
 		rows[0] = Setting{"workspace", "(none)", "no " + WorkspaceFileName + " here or above"}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/sysres"
 )
 
 // env is a fake process environment: Load reads it through Options.Env and
@@ -33,13 +34,26 @@ func (e env) environ() []string {
 	return out
 }
 
-// load runs config.Load on dir with a fake environment and flags.
+// bigMachine is the machine load gives Load: large enough for every
+// profile, so the profiles' own values show (resources_test.go tests
+// smaller ones).
+var bigMachine = sysres.Limits{MemoryBytes: 256 << 30, MemorySource: sysres.Host, HostMemoryBytes: 256 << 30, CPUs: 64, CPUSource: sysres.Host}
+
+// load runs config.Load on dir with a fake environment and flags, on
+// bigMachine.
 func load(t *testing.T, dir string, e env, flags map[string]string) (*config.Config, error) {
+	t.Helper()
+	return loadMachine(t, dir, &bigMachine, e, flags)
+}
+
+// loadMachine is load on a machine with the limits l.
+func loadMachine(t *testing.T, dir string, l *sysres.Limits, e env, flags map[string]string) (*config.Config, error) {
 	t.Helper()
 	if e == nil {
 		e = env{}
 	}
-	return config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags})
+	machine := func() (sysres.Limits, error) { return *l, nil }
+	return config.Load(config.Options{Dir: dir, Env: e.lookup, Environ: e.environ(), Flags: flags, Machine: machine})
 }
 
 func mustLoad(t *testing.T, dir string, e env, flags map[string]string) *config.Config {
@@ -194,6 +208,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"metrics_token", "", "unset"},
 		{"run_retention_days", "90", "default"},
 		{"run_lease", "30s", "default"},
+		{"memory_limit", "256.0 GiB", "host"},
+		{"cpu_limit", "64", "host"},
+		{"go_memory_limit", "", "unset (not in a cgroup)"},
 	}
 	rows := c.Settings()
 	if len(rows) != len(checks) {

@@ -34,11 +34,13 @@ var profiles = map[string]Profile{
 // DefaultProfile is used when nothing selects one.
 const DefaultProfile = "small"
 
-// LookupProfile returns the named profile.
+// LookupProfile returns the named profile ("auto" is not one: Load
+// resolves it to one by the memory limit).
 func LookupProfile(name string) (Profile, error) {
 	p, ok := profiles[strings.ToLower(name)]
 	if !ok {
-		return Profile{}, rat.Errorf(rat.EINVALID, "unknown profile %q: choose one of %s", name, strings.Join(ProfileNames(), ", "))
+		return Profile{}, rat.Errorf(rat.EINVALID, "unknown profile %q: choose one of %s, or auto (the largest whose memory fits this machine or container)",
+			name, strings.Join(ProfileNames(), ", "))
 	}
 	return p, nil
 }

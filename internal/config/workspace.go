@@ -43,7 +43,7 @@ type Workspace struct {
 
 // Resources holds sizing keys; values set here override the profile.
 type Resources struct {
-	Profile              string     `yaml:"profile"`                // tiny, small (default), medium or large; RAT_PROFILE wins
+	Profile              string     `yaml:"profile"`                // tiny, small (default), medium, large, or auto (the largest whose DuckDB memory fits 75 % of the container's memory limit, else the host's RAM); RAT_PROFILE wins
 	ChunkSizeRows        int        `yaml:"chunk_size_rows"`        // rows per Parquet row group written (RAT_CHUNK_SIZE_ROWS)
 	MaxParallelPipelines int        `yaml:"max_parallel_pipelines"` // pipelines a run builds at once (RAT_MAX_PARALLEL_PIPELINES)
 	DuckDBMemoryMB       int        `yaml:"duckdb_memory_mb"`       // DuckDB's memory limit in MiB; it spills to disk above it (RAT_DUCKDB_MEMORY_MB)
@@ -143,7 +143,7 @@ func ParseWorkspace(file string, data []byte) (*Workspace, error) {
 		return nil, rat.Errorf(rat.EINVALID, "%s", yamlMessage(file, strings.TrimPrefix(err.Error(), "yaml: "), lines))
 	}
 	ws.lines, ws.nulls = lines, nulls
-	if ws.Resources.Profile != "" {
+	if ws.Resources.Profile != "" && !strings.EqualFold(ws.Resources.Profile, AutoProfile) {
 		if _, err := LookupProfile(ws.Resources.Profile); err != nil {
 			return nil, rat.Errorf(rat.EINVALID, "%s:%d: resources.profile: %w", file, ws.lines["resources.profile"], err)
 		}

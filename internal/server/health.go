@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/config"
 )
 
 // live answers 200 while the process serves HTTP at all.
@@ -15,7 +16,9 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 }
 
 // ready runs every check; 503 names the ones that failed. The details go
-// to the log only: this endpoint needs no token.
+// to the log only: this endpoint needs no token. Both answers carry the
+// machine's limits and the profile's fit ("resources"): sizes and a
+// warning, nothing secret.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -36,10 +39,15 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		body.Error.Message = "not ready: " + strings.Join(failed, ", ") + " unavailable"
 		writeJSON(w, statusOf[rat.EUNAVAILABLE], struct {
 			errorBody
-			Status string            `json:"status"`
-			Checks map[string]string `json:"checks"`
-		}{body, "unavailable", checks})
+			Status    string            `json:"status"`
+			Checks    map[string]string `json:"checks"`
+			Resources *config.Fit       `json:"resources,omitempty"`
+		}{body, "unavailable", checks, s.cfg.Resources})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+	ok := map[string]any{"status": "ok", "checks": checks}
+	if s.cfg.Resources != nil {
+		ok["resources"] = s.cfg.Resources
+	}
+	writeJSON(w, http.StatusOK, ok)
 }

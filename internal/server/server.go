@@ -78,6 +78,10 @@ type Config struct {
 	QueueWaiting func(ctx context.Context) (int, time.Duration, error)
 
 	Limits Limits
+	// Resources are the machine's limits and how the profile fits them,
+	// shown by /health/ready (with the warning of a profile chosen larger
+	// than the machine); nil = not shown.
+	Resources *config.Fit
 }
 
 // Limits bound what one request may cost.
