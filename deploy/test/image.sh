@@ -139,7 +139,7 @@ img_serve() {
 
 # test_image: runs $RAT_IMAGE like a user and checks what it promises.
 test_image() {
-	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin mem label secret
+	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin mem label secret served
 	vol=$IMG_PREFIX-$id-data
 	ctr=$IMG_PREFIX-$id-serve
 	ctr2=$IMG_PREFIX-$id-again
@@ -179,10 +179,14 @@ test_image() {
 	uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect --format '{{.State.Pid}}' "$ctr")/status")
 	[[ -n $uid && $uid != 0 ]] || img_fail "$ctr" "the server runs as uid '$uid', want non-root"
 
-	body=$(podman exec "$ctr" rat demo 2>&1) || { printf '%s\n' "$body" >&2; img_fail "$ctr" "rat demo inside the container failed"; }
-	tables=$(grep -c '^gold\.' <<<"$body" || true)
+	# The demo into the served workspace (/data): the server then shows its
+	# gold tables.
+	body=$(podman exec "$ctr" rat demo /data 2>&1) || { printf '%s\n' "$body" >&2; img_fail "$ctr" "rat demo /data inside the container failed"; }
+	tables=$(grep -xE 'gold\.[a-z0-9_]+' <<<"$body" | sort -u | wc -l) # the heading above each printed table
 	((tables > 0)) || { printf '%s\n' "$body" >&2; ddie "rat demo printed no gold table"; }
-	before=$(podman exec "$ctr" rat -C rat-demo tables 2>&1) || img_fail "$ctr" "rat tables after the demo failed: $before"
+	served=$(curl -sf --max-time 10 -H "Authorization: Bearer $IMG_TOKEN" "$URL/api/v1/tables" | grep -c '"table": *"gold\.' || true)
+	((served == tables)) || img_fail "$ctr" "the server lists $served gold tables after the demo, want the $tables the demo printed"
+	before=$(podman exec "$ctr" rat tables 2>&1) || img_fail "$ctr" "rat tables after the demo failed: $before"
 
 	# A new container on the same volume (read-only root filesystem, as in
 	# Kubernetes; its token from a mounted token file, as from a secret)
@@ -196,7 +200,7 @@ test_image() {
 	wait_ready "$URL/health/ready" || img_fail "$ctr2" "$URL/health/ready did not answer 200 within 120s after the restart"
 	code=$(http_code "$URL/api/v1/tables" -H "Authorization: Bearer $IMG_TOKEN")
 	[[ $code == 200 ]] || img_fail "$ctr2" "the API with the token file's token answered $code, want 200"
-	after=$(podman exec "$ctr2" rat -C rat-demo tables 2>&1) || img_fail "$ctr2" "rat tables after the restart failed: $after"
+	after=$(podman exec "$ctr2" rat tables 2>&1) || img_fail "$ctr2" "rat tables after the restart failed: $after"
 	[[ $after == "$before" ]] || ddie "the volume lost data across the restart: tables before:
 $before
 after:
