@@ -1,5 +1,5 @@
-# rat's container image: one static-ish binary (DuckDB is linked in through
-# cgo, so it needs glibc) on an otherwise empty image.
+# rat's container image: the rat binary (DuckDB is linked in through cgo, so
+# it needs glibc) and the few files it uses, on an otherwise empty image.
 #
 #   docker build -t rat .
 #   docker run -d -p 3030:3030 -e RAT_API_TOKEN=$(openssl rand -hex 32) -v rat-data:/data rat
@@ -12,7 +12,11 @@
 # loopback rat refuses to start without a token of at least 32 bytes: give
 # RAT_API_TOKEN (an admin token) or RAT_TOKEN_FILE (a YAML file of named
 # tokens with roles, e.g. a mounted secret at /run/secrets/rat-tokens.yaml).
-# See SECURITY.md and `rat serve --help`.
+# See SECURITY.md and `rat serve --help`. Change the port with RAT_LISTEN,
+# not --listen: the HEALTHCHECK (`rat health`) asks the RAT_LISTEN address.
+# A `rat worker` container has no server there: run the worker with
+# `--listen 127.0.0.1:9090` and override the health check with
+# `rat health http://127.0.0.1:9090` (or disable it).
 #
 # The workspace (workspace.yaml, pipelines) and, unless ICEBERG_WAREHOUSE and
 # RAT_CATALOG_URL point elsewhere, the SQLite catalog and local warehouse in

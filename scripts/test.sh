@@ -8,6 +8,10 @@
 # missing and exports RAT_TEST_CHROMIUM, runs the tests, and stops and removes
 # everything on exit. The browser tests write screenshots of every page into
 # RAT_TEST_SCREENSHOTS (default: a new temp directory, named in the test log).
+# After the whole suite it runs the container tests, deploy/test/run.sh
+# (builds the Dockerfile's image and runs it, the Compose stack and the
+# Kubernetes manifests under podman); RAT_TEST_CONTAINERS=0 leaves them out,
+# except under CI=true, and RAT_TEST_CONTAINERS=1 adds them to a partial run.
 #
 # Usage:
 #   scripts/test.sh                               # go test ./...
@@ -221,13 +225,33 @@ log "browser tests use $CHROMIUM"
 
 # ---------------------------------------------------------------------- test
 
+whole=false # the whole suite: no arguments
+(($# == 0)) && whole=true
 have_pkgs=false
 for a in "$@"; do
 	case "$a" in . | ./* | ../* | github.com/*) have_pkgs=true ;; esac
 done
 $have_pkgs || set -- ./... "$@"
 
+# The container tests (deploy/test/run.sh: the image, Compose and Kubernetes
+# run under podman) follow the whole suite (no arguments);
+# RAT_TEST_CONTAINERS=1 adds them to a partial run, RAT_TEST_CONTAINERS=0
+# leaves them out (not under CI=true).
+containers=${RAT_TEST_CONTAINERS:-}
+if [[ ${CI:-} == true ]]; then
+	[[ $containers == 0 ]] && log "RAT_TEST_CONTAINERS=0 is ignored under CI=true"
+	$whole && containers=1
+elif [[ -z $containers ]]; then
+	$whole && containers=1 || containers=0
+fi
+
 log "running go test -count=1 -timeout 60m $*"
 status=0
 go test -count=1 -timeout 60m "$@" || status=$?
+if [[ $containers == 1 ]]; then
+	log "running the container tests (deploy/test/run.sh; RAT_TEST_CONTAINERS=0 skips them)"
+	deploy/test/run.sh || { log "the container tests failed"; status=1; }
+else
+	log "container tests skipped (RAT_TEST_CONTAINERS=${RAT_TEST_CONTAINERS:-unset}; by default only the whole suite runs them)"
+fi
 exit "$status"

@@ -58,6 +58,9 @@ EOF
 	GO_IMAGE=$tag
 }
 
+# img_revision: the commit the image is built from (its revision label).
+img_revision() { git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown; }
+
 # build_image: builds $RAT_IMAGE from the root Dockerfile with the stand-in
 # Go image. Modules come from this machine's module cache as a file proxy
 # (no network in the build, nothing downloaded twice); the Go build cache
@@ -67,12 +70,15 @@ build_image() {
 	local modcache rev log start
 	(cd "$REPO_ROOT" && go mod download) || ddie "go mod download failed: the image build takes its modules from this machine's module cache"
 	modcache=$(go env GOMODCACHE)
-	rev=$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
+	rev=$(img_revision)
 	log=$(mktemp "${TMPDIR:-/tmp}/rat-img-build.XXXXXX")
 	dlog "building $RAT_IMAGE from the Dockerfile (GO_IMAGE=$GO_IMAGE)"
 	start=$SECONDS
+	# --label as well as the build argument: podman 4.3's layer cache
+	# ignores a changed build argument on LABEL (a stale revision).
 	podman build --format docker --layers \
 		--build-arg GO_IMAGE="$GO_IMAGE" --build-arg REVISION="$rev" \
+		--label org.opencontainers.image.revision="$rev" \
 		--build-arg GOPROXY=file:///goproxy -v "$modcache/cache/download:/goproxy:ro" \
 		-t "$RAT_IMAGE" "$REPO_ROOT" >"$log" 2>&1 ||
 		{ tail -n 40 "$log" >&2; rm -f "$log"; ddie "podman build of $RAT_IMAGE failed"; }
@@ -99,11 +105,17 @@ wait_ready() {
 
 IMG_CONTAINERS=()
 IMG_VOLUMES=()
+IMG_FILES=()
 img_cleanup() {
 	local c v
 	for c in "${IMG_CONTAINERS[@]}"; do podman rm -f -t 5 "$c" >/dev/null 2>&1 || true; done
 	for v in "${IMG_VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
+	rm -f "${IMG_FILES[@]}"
 }
+
+# img_podman ARGS...: podman, without its complaint that a machine with no
+# systemd cannot run health checks by timer (the test runs them itself).
+img_podman() { podman "$@" 2> >(grep -v 'unable to get systemd connection' >&2); }
 
 # img_fail CONTAINER MESSAGE: prints the container's log, then fails.
 img_fail() {
@@ -113,13 +125,13 @@ img_fail() {
 }
 
 # img_serve NAME VOLUME [PODMAN RUN ARGS...]: starts a container of
-# $RAT_IMAGE with its default command (rat serve) and the token, published
-# on a loopback port podman picks; sets URL.
+# $RAT_IMAGE with its default command (rat serve), published on a loopback
+# port podman picks; sets URL.
 img_serve() {
 	local name=$1 vol=$2 port
 	shift 2
 	IMG_CONTAINERS+=("$name")
-	podman run -d --name "$name" -p 127.0.0.1::3030 -v "$vol:/data" -e RAT_API_TOKEN="$IMG_TOKEN" "$@" "$RAT_IMAGE" >/dev/null ||
+	img_podman run -d --name "$name" -p 127.0.0.1::3030 -v "$vol:/data" "$@" "$RAT_IMAGE" >/dev/null ||
 		ddie "podman run $RAT_IMAGE failed"
 	port=$(podman port "$name" 3030/tcp) || ddie "podman port $name: no published port"
 	URL="http://127.0.0.1:${port##*:}"
@@ -127,7 +139,7 @@ img_serve() {
 
 # test_image: runs $RAT_IMAGE like a user and checks what it promises.
 test_image() {
-	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin
+	local id=$$ vol ctr ctr2 start ready_ms code body uid tables before after size bin mem label secret served
 	vol=$IMG_PREFIX-$id-data
 	ctr=$IMG_PREFIX-$id-serve
 	ctr2=$IMG_PREFIX-$id-again
@@ -144,7 +156,7 @@ test_image() {
 	IMG_VOLUMES+=("$vol")
 	podman volume create "$vol" >/dev/null || ddie "podman volume create $vol failed"
 	start=$(date +%s%N)
-	img_serve "$ctr" "$vol"
+	img_serve "$ctr" "$vol" -e RAT_API_TOKEN="$IMG_TOKEN"
 	wait_ready "$URL/health/ready" || img_fail "$ctr" "$URL/health/ready did not answer 200 within 120s"
 	ready_ms=$((($(date +%s%N) - start) / 1000000))
 
@@ -159,21 +171,36 @@ test_image() {
 	code=$(http_code "$URL/api/v1/tables" -H "Authorization: Bearer $IMG_TOKEN")
 	[[ $code == 200 ]] || img_fail "$ctr" "the API with the token answered $code, want 200"
 	podman healthcheck run "$ctr" >/dev/null || img_fail "$ctr" "podman healthcheck run $ctr failed (HEALTHCHECK rat health)"
+	mem=$(podman stats --no-stream --format '{{.MemUsage}}' "$ctr" 2>/dev/null | cut -d' ' -f1) || mem=unknown
+	label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}} {{index .Labels "org.opencontainers.image.source"}}' "$RAT_IMAGE")
+	[[ $label == "$(img_revision) Apache-2.0 https://github.com/ratdata/rat" ]] ||
+		ddie "the image's OCI labels revision, licenses and source are '$label', want '$(img_revision) Apache-2.0 https://github.com/ratdata/rat'"
 
 	uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect --format '{{.State.Pid}}' "$ctr")/status")
 	[[ -n $uid && $uid != 0 ]] || img_fail "$ctr" "the server runs as uid '$uid', want non-root"
 
-	body=$(podman exec "$ctr" rat demo 2>&1) || { printf '%s\n' "$body" >&2; img_fail "$ctr" "rat demo inside the container failed"; }
-	tables=$(grep -c '^gold\.' <<<"$body" || true)
+	# The demo into the served workspace (/data): the server then shows its
+	# gold tables.
+	body=$(podman exec "$ctr" rat demo /data 2>&1) || { printf '%s\n' "$body" >&2; img_fail "$ctr" "rat demo /data inside the container failed"; }
+	tables=$(grep -xE 'gold\.[a-z0-9_]+' <<<"$body" | sort -u | wc -l) # the heading above each printed table
 	((tables > 0)) || { printf '%s\n' "$body" >&2; ddie "rat demo printed no gold table"; }
-	before=$(podman exec "$ctr" rat -C rat-demo tables 2>&1) || img_fail "$ctr" "rat tables after the demo failed: $before"
+	served=$(curl -sf --max-time 10 -H "Authorization: Bearer $IMG_TOKEN" "$URL/api/v1/tables" | grep -c '"table": *"gold\.' || true)
+	((served == tables)) || img_fail "$ctr" "the server lists $served gold tables after the demo, want the $tables the demo printed"
+	before=$(podman exec "$ctr" rat tables 2>&1) || img_fail "$ctr" "rat tables after the demo failed: $before"
 
 	# A new container on the same volume (read-only root filesystem, as in
-	# Kubernetes) finds the same tables.
-	podman rm -f -t 10 "$ctr" >/dev/null || ddie "podman rm $ctr failed"
-	img_serve "$ctr2" "$vol" --read-only
+	# Kubernetes; its token from a mounted token file, as from a secret)
+	# finds the same tables.
+	img_podman rm -f -t 10 "$ctr" >/dev/null || ddie "podman rm $ctr failed"
+	secret=$(mktemp "${TMPDIR:-/tmp}/rat-img-tokens.XXXXXX")
+	IMG_FILES+=("$secret")
+	printf 'tokens:\n  - {name: ops, token: %s, role: admin}\n' "$IMG_TOKEN" >"$secret"
+	chmod 644 "$secret"
+	img_serve "$ctr2" "$vol" --read-only -v "$secret:/run/secrets/rat-tokens.yaml:ro" -e RAT_TOKEN_FILE=/run/secrets/rat-tokens.yaml
 	wait_ready "$URL/health/ready" || img_fail "$ctr2" "$URL/health/ready did not answer 200 within 120s after the restart"
-	after=$(podman exec "$ctr2" rat -C rat-demo tables 2>&1) || img_fail "$ctr2" "rat tables after the restart failed: $after"
+	code=$(http_code "$URL/api/v1/tables" -H "Authorization: Bearer $IMG_TOKEN")
+	[[ $code == 200 ]] || img_fail "$ctr2" "the API with the token file's token answered $code, want 200"
+	after=$(podman exec "$ctr2" rat tables 2>&1) || img_fail "$ctr2" "rat tables after the restart failed: $after"
 	[[ $after == "$before" ]] || ddie "the volume lost data across the restart: tables before:
 $before
 after:
@@ -181,8 +208,8 @@ $after"
 
 	size=$(podman image inspect --format '{{.Size}}' "$RAT_IMAGE")
 	bin=$(img_binary_size)
-	IMG_REPORT=$(printf 'image %s: %d MB (binary %d MB, limit binary + 40 MB), build %ss, start to ready %d ms, demo %d gold tables, uid %s' \
-		"$RAT_IMAGE" $((size / 1000000)) $((bin / 1000000)) "${BUILD_SECONDS:-?}" "$ready_ms" "$tables" "$uid")
+	IMG_REPORT=$(printf 'image %s: %d MB (binary %d MB, limit binary + 40 MB), build %ss, start to ready %d ms, idle memory %s, demo %d gold tables, uid %s' \
+		"$RAT_IMAGE" $((size / 1000000)) $((bin / 1000000)) "${BUILD_SECONDS:-?}" "$ready_ms" "$mem" "$tables" "$uid")
 	((size <= bin + 40000000)) || ddie "the image is larger than the binary + 40 MB: $IMG_REPORT"
 	img_cleanup
 	trap - EXIT

@@ -84,7 +84,8 @@ func newHealthCmd(g *globals) *cobra.Command {
 }
 
 // listenURL is the URL a local client reaches a listen address at: an
-// address on every interface is asked on loopback.
+// address on every interface is asked on loopback, by IP (no name to
+// resolve: a bare container image may have no hosts entry for localhost).
 func listenURL(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {

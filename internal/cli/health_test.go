@@ -11,13 +11,14 @@ import (
 
 // TestHealth: rat health asks a running rat serve's /health/live (or
 // /health/ready) without a token, finds the server from RAT_LISTEN when no
-// URL is given (a server on every interface is asked on loopback), and
-// fails with status 1 and the reason when nothing or an unhealthy server
-// answers.
+// URL is given (a server on every interface is asked on loopback by IP),
+// and fails with status 1 and the reason when nothing or an unhealthy
+// server answers.
 func TestHealth(t *testing.T) {
 	u := newUser(t, false)
 	const token = "health-token-0123456789abcdef0123456789"
-	u.env = append(u.env, "RAT_API_TOKEN="+token)
+	// RAT_ALLOWED_HOSTS turns other host names away, never rat health.
+	u.env = append(u.env, "RAT_API_TOKEN="+token, "RAT_ALLOWED_HOSTS=rat.example.com")
 	line := startDaemon(t, u, regexp.MustCompile(`listening on (http://localhost:\d+)`), "serve", "--listen", "0.0.0.0:0")
 	port := line[strings.LastIndex(line, ":")+1:]
 	base := "http://127.0.0.1:" + port
