@@ -49,6 +49,7 @@ matters. Exit status 3 when the verification finds a difference.`,
 	}
 	cmd.Flags().IntVar(&opts.Workers, "workers", 8, "files copied at once")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report and the manifest's summary as JSON")
+	verifyFlag(cmd, &opts.Verify)
 	return cmd
 }
 
@@ -89,6 +90,7 @@ func newImportCmd(g *globals) *cobra.Command {
 	var t ratapp.Target
 	var workers int
 	var asJSON bool
+	var verify string
 	cmd := &cobra.Command{
 		Use:   "import DIR",
 		Short: "Restore an export (rat export) into this workspace's catalog and warehouse, verified",
@@ -119,7 +121,7 @@ difference.`,
 				return err
 			}
 			defer im.Close()
-			im.Migration.Options.Workers = workers
+			im.Migration.Options.Workers, im.Migration.Options.Verify = workers, verify
 			_, _, err = runMigration(cmd, im.Migration, asJSON, "the export", "rat import")
 			return err
 		},
@@ -128,5 +130,6 @@ difference.`,
 	targetFlags(cmd, &t, "this workspace's")
 	f.IntVar(&workers, "workers", 8, "files copied at once")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	verifyFlag(cmd, &verify)
 	return cmd
 }

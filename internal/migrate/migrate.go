@@ -40,11 +40,14 @@ type Options struct {
 	Workers int
 	// DryRun only plans: nothing is written anywhere.
 	DryRun bool
-	// CatchUp is a second pass after a finished one (--catch-up): files the
-	// source has not changed since that pass began, and that the target
-	// holds with their size, are skipped without reading them. (The
+	// CatchUp is a second pass after a finished one (--catch-up); without
+	// a finished pass it is refused. Like any rerun it skips unread the
+	// files the journal records unchanged on both sides since. (The
 	// catalog's Copy catches up with or without it.)
 	CatchUp bool
+	// Verify is how the tables are compared: VerifyFast ("" too) or
+	// VerifyDeep.
+	Verify string
 	// Progress, when set, is called as the work advances (from several
 	// goroutines, one call at a time).
 	Progress func(Progress)
@@ -97,6 +100,9 @@ type Report struct {
 	// Estimate is the expected duration of the copy (dry run only).
 	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
 	Seconds         float64 `json:"seconds"`
+	// Sums are the journal's records of the target's files after the files
+	// phase, by key (nil without one).
+	Sums map[string]FileSum `json:"-"`
 }
 
 // Throughput assumptions of a dry run's estimate: bytes are read at the
@@ -126,6 +132,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if workers < 0 || workers > maxWorkers {
 		return nil, rat.Errorf(rat.EINVALID, "--workers %d: want 1 to %d files copied at once", workers, maxWorkers)
+	}
+	if opts.Verify != "" && opts.Verify != VerifyFast && opts.Verify != VerifyDeep {
+		return nil, rat.Errorf(rat.EINVALID, "--verify %q: want %s (Iceberg metadata and the files' checksums) or %s (also every row read on both sides)",
+			opts.Verify, VerifyFast, VerifyDeep)
 	}
 	var estimate time.Duration
 	if opts.Catalog != nil && !opts.DryRun {
@@ -157,10 +167,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 					return nil, err
 				}
 			}
-			var trustBefore time.Time
-			if opts.CatchUp {
-				trustBefore = m.FilesPass
-			}
 			phase := time.Now()
 			st := rep.Files
 			report := func(finished bool) {
@@ -171,9 +177,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
+			j, err := loadJournal(ctx, dst)
+			if err != nil {
+				return nil, err
+			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
-			err = copyFiles(ctx, src, dst, rw, files, workers, trustBefore, st)
+			err = copyFiles(ctx, src, dst, rw, j, files, workers, st)
 			stop()
+			rep.Sums = j.sums()
 			st.Seconds = time.Since(phase).Seconds()
 			if err != nil {
 				return nil, err
@@ -222,7 +233,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil // nothing to read tables with: not verified
 	}
-	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake)
+	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake, VerifyOptions{Deep: opts.Verify == VerifyDeep, Sums: rep.Sums})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ const maxRewriteBytes = 256 << 20
 type rewriter struct {
 	from []string // roots, without a trailing slash, longest first
 	to   string
+	id   string // names the mapping (journal records carry it)
 }
 
 // newRewriter maps the source's current root and every root its
@@ -50,7 +52,19 @@ func newRewriter(ctx context.Context, src, dst objstore.Store) (*rewriter, error
 		}
 	}
 	slices.SortStableFunc(r.from, func(a, b string) int { return len(b) - len(a) })
+	h := sha256.Sum256([]byte(strings.Join(append(slices.Clone(r.from), "→", r.to), "\n")))
+	r.id = hex.EncodeToString(h[:8])
 	return r, nil
+}
+
+// fingerprint names the mapping applied to the file at key: "" when the
+// file is copied as it is. A record of a rewritten file holds for the
+// same mapping only (the source's roots may have changed since).
+func (r *rewriter) fingerprint(key string) string {
+	if !r.applies(key) {
+		return ""
+	}
+	return r.id
 }
 
 // applies reports whether the file at key is rewritten: Iceberg metadata

@@ -100,6 +100,10 @@ var _ Store = (*S3)(nil)
 // would otherwise buffer ~537 MiB parts); it allows objects up to 160 GB.
 const unknownSizePart = 16 << 20
 
+// maxStreamedPut is the largest stream of known size Put sends in one
+// request (S3's limit for a single PUT); larger ones go in parts.
+const maxStreamedPut = 5 << 30
+
 // NewS3 returns a store for cfg. It does not contact the service: the first
 // operation does (EnsureBucket is a good first call).
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
@@ -223,8 +227,15 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
-	if size < 0 {
+	_, readerAt := r.(io.ReaderAt)
+	switch {
+	case size < 0:
 		opts.PartSize = unknownSizePart
+	case !readerAt && size <= maxStreamedPut:
+		// One PUT streams the body in 64 KiB signed chunks: no part is
+		// buffered (a multipart upload of a stream holds a whole part in
+		// memory for each upload at once).
+		opts.DisableMultipart = true
 	}
 	if _, err := s.client.PutObject(ctx, s.bucket, name, r, size, opts); err != nil {
 		return s.mapErr("put", key, err)
