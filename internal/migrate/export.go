@@ -92,8 +92,8 @@ func CheckExportDir(dir string) error {
 }
 
 // NewManifest describes a finished, verified export: its refs and tables
-// from the report, its files (size and SHA-256, read from wh, the export's
-// warehouse).
+// from the report, its files (size and SHA-256 as the files phase recorded
+// them, read from wh, the export's warehouse, for a file changed since).
 func NewManifest(ctx context.Context, rep *Report, wh objstore.Store) (*Manifest, error) {
 	m := &Manifest{Format: ExportFormat, Created: time.Now().UTC(), Sums: []ExportedFile{}}
 	tables := map[string]bool{}
@@ -113,6 +113,10 @@ func NewManifest(ctx context.Context, rep *Report, wh objstore.Store) (*Manifest
 	}
 	buf := make([]byte, 1<<20)
 	for _, f := range files {
+		if rec, ok := rep.Sums[f.Key]; ok && rec.Size == f.Size && rec.Target == version(f) {
+			m.Sums = append(m.Sums, ExportedFile{Key: f.Key, Size: rec.Size, SHA256: rec.SHA256})
+			continue
+		}
 		sum, n, err := checksum(ctx, wh, f.Key, buf)
 		if err != nil {
 			return nil, err

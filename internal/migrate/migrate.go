@@ -10,6 +10,7 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,7 @@ type Report struct {
 	// CatalogProblems are the catalog tables that differ after the copy.
 	CatalogProblems []string `json:"catalog_problems,omitempty"`
 	Verified        bool     `json:"verified"`
+	Verify          string   `json:"verify,omitempty"` // how: VerifyFast or VerifyDeep
 	// Estimate is the expected duration of the copy (dry run only).
 	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
 	Seconds         float64 `json:"seconds"`
@@ -106,8 +108,7 @@ type Report struct {
 }
 
 // Throughput assumptions of a dry run's estimate: bytes are read at the
-// source, written and read back at the target; each file costs a few round
-// trips. Measured local → MinIO on loopback; a remote target is slower.
+// source and written at the target; each file costs a few round trips. Measured local → MinIO on loopback; a remote target is slower.
 const (
 	estimateBytesPerSecond = 60 << 20
 	estimatePerFile        = 15 * time.Millisecond
@@ -237,7 +238,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Refs, rep.Verified = refs, ok
+	rep.Refs, rep.Verified, rep.Verify = refs, ok, cmp.Or(opts.Verify, VerifyFast)
 	if opts.Catalog != nil {
 		if rep.CatalogProblems, err = opts.Catalog.Verify(ctx); err != nil {
 			return nil, err
