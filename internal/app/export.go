@@ -73,7 +73,7 @@ type Import struct {
 }
 
 // OpenImport checks the export in dir (manifest, catalog, every file's
-// size and SHA-256) and opens it as the source of a migration to t; empty
+// size; the SHA-256 of each is checked as it is copied) and opens it as the source of a migration to t; empty
 // fields of t are cfg's catalog and warehouse (the workspace's). S3
 // settings and keys of the target are cfg's unless env's
 // RAT_MIGRATE_S3_* say otherwise.
@@ -118,6 +118,7 @@ func OpenImport(ctx context.Context, cfg *config.Config, dir string, t Target, e
 	if im.Migration, err = OpenMigration(ctx, im.Source, t, false, env); err != nil {
 		return nil, err
 	}
+	im.Migration.Options.Expect = man.Expect()
 	return im, nil
 }
 

@@ -101,9 +101,10 @@ RAT_MIGRATE_S3_SECRET_KEY, else S3_ACCESS_KEY and S3_SECRET_KEY). The target mus
 workspace (rat init) or a new database and bucket prefix.
 
 First the export is checked: rat-export.json of a format this rat reads, catalog.db present, and every
-warehouse file there with the size and SHA-256 the export recorded; a damaged export is refused, naming
-the files, before anything is written. Then it is rat migrate from the export: files copied and
-checked, locations rewritten for the target, the catalog with its history, every ref and table
+warehouse file there with the size the export recorded; a damaged export is refused, naming the files,
+before anything is written. Then it is rat migrate from the export: files copied, each file's SHA-256
+compared with the export's as it is read (a file that differs is not stored and the import stops, the
+catalog untouched), locations rewritten for the target, the catalog with its history, every ref and table
 verified. Interrupted, run the same command again. Exit status 3 when the verification finds a
 difference.`,
 		Example: `  rat init restored && rat -C restored import backups/2026-12-03

@@ -154,7 +154,7 @@ func writeMarker(ctx context.Context, dst objstore.Store, m marker) error {
 // one at the target with the expected size but no such record is compared
 // by reading both sides and skipped when equal; any other is replaced (the
 // stores never expose a partial object). The source is only read.
-func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, j *journal, files []objstore.Info, workers int, st *FileStats) error {
+func copyFiles(ctx context.Context, c *copier, files []objstore.Info, workers int, st *FileStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan objstore.Info)
@@ -171,12 +171,12 @@ func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, j *jo
 		mu.Unlock()
 		cancel()
 	}
+	j := c.j
 	stop := tick(time.Second, func() {
 		if err := j.flush(ctx); err != nil {
 			fail(err)
 		}
 	})
-	c := &copier{src: src, dst: dst, rw: rw, j: j, copied: &st.CopiedBytes}
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {
@@ -237,7 +237,8 @@ type copier struct {
 	src, dst objstore.Store
 	rw       *rewriter
 	j        *journal
-	copied   *int64 // bytes uploaded, for the progress report
+	expect   map[string]string // Options.Expect
+	copied   *int64            // bytes uploaded, for the progress report
 }
 
 // copy brings one file to the target unless it is there already. Files
@@ -258,8 +259,12 @@ func (c *copier) copy(ctx context.Context, f objstore.Info, buf []byte) (outcome
 	sum := FileSum{Source: version(f), Rewrite: rewrite}
 	var data []byte // the rewritten content, or nil to stream the source's
 	if rewrite != "" {
-		if data, err = c.rw.rewritten(ctx, c.src, f); err != nil {
+		var srcSum string
+		if data, srcSum, err = c.rw.rewritten(ctx, c.src, f); err != nil {
 			return 0, err
+		}
+		if want, ok := c.expect[f.Key]; ok && srcSum != want {
+			return 0, damaged(f.Key, srcSum, want)
 		}
 		h := sha256.Sum256(data)
 		sum.Size, sum.SHA256 = int64(len(data)), hex.EncodeToString(h[:])
@@ -270,6 +275,9 @@ func (c *copier) copy(ctx context.Context, f objstore.Info, buf []byte) (outcome
 		if sum.SHA256 == "" {
 			if sum.SHA256, _, err = checksum(ctx, c.src, f.Key, buf); err != nil {
 				return 0, err
+			}
+			if want, ok := c.expect[f.Key]; ok && sum.SHA256 != want {
+				return 0, damaged(f.Key, sum.SHA256, want)
 			}
 		}
 		got := rec.SHA256
@@ -315,8 +323,21 @@ func (c *copier) stream(ctx context.Context, f objstore.Info) (string, error) {
 	}
 	defer in.Close()
 	h := sha256.New()
-	r := &countingReader{r: io.TeeReader(in, h), n: c.copied}
+	r := &countingReader{r: io.TeeReader(in, h), n: c.copied, size: in.Size()}
+	if want, ok := c.expect[f.Key]; ok {
+		// The last byte read fails the upload when the sum is not the one
+		// expected: the store then keeps nothing of it.
+		r.last = func() error {
+			if got := hex.EncodeToString(h.Sum(nil)); got != want {
+				return damaged(f.Key, got, want)
+			}
+			return nil
+		}
+	}
 	if err := c.dst.Put(ctx, f.Key, r, in.Size()); err != nil {
+		if r.lastErr != nil {
+			return "", r.lastErr
+		}
 		return "", fmt.Errorf("copy %s to the target: %w", f.Key, err)
 	}
 	if r.read != in.Size() {
@@ -341,16 +362,26 @@ func checksum(ctx context.Context, s objstore.Store, key string, buf []byte) (st
 }
 
 // countingReader counts what passes through it, in read (its own) and n
-// (shared with the progress report).
+// (shared with the progress report). With last set, reading the size-th
+// byte calls it, and its error fails the read (lastErr keeps it).
 type countingReader struct {
-	r    io.Reader
-	n    *int64
-	read int64
+	r       io.Reader
+	n       *int64
+	read    int64
+	size    int64
+	last    func() error
+	lastErr error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.read += int64(k)
 	atomic.AddInt64(c.n, int64(k))
+	if c.last != nil && c.read == c.size && (k > 0 || c.size == 0) {
+		if c.lastErr = c.last(); c.lastErr != nil {
+			return k, c.lastErr
+		}
+		c.last = nil
+	}
 	return k, err
 }

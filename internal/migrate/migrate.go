@@ -46,6 +46,10 @@ type Options struct {
 	// files the journal records unchanged on both sides since. (The
 	// catalog's Copy catches up with or without it.)
 	CatchUp bool
+	// Expect, when set, is the SHA-256 each source file must have, by key
+	// (rat import: the export's manifest): a file that differs fails the
+	// copy and is not stored at the target.
+	Expect map[string]string
 	// Verify is how the tables are compared: VerifyFast ("" too) or
 	// VerifyDeep.
 	Verify string
@@ -183,7 +187,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				return nil, err
 			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
-			err = copyFiles(ctx, src, dst, rw, j, files, workers, st)
+			err = copyFiles(ctx, &copier{src: src, dst: dst, rw: rw, j: j, expect: opts.Expect, copied: &st.CopiedBytes}, files, workers, st)
 			stop()
 			rep.Sums = j.sums()
 			st.Seconds = time.Since(phase).Seconds()

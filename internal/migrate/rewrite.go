@@ -192,23 +192,24 @@ func (r *rewriter) walk(v any) any {
 }
 
 // rewritten reads a source file to be rewritten and returns the target's
-// content.
-func (r *rewriter) rewritten(ctx context.Context, src objstore.Store, f objstore.Info) ([]byte, error) {
+// content and the SHA-256 of the source's.
+func (r *rewriter) rewritten(ctx context.Context, src objstore.Store, f objstore.Info) ([]byte, string, error) {
 	if f.Size > maxRewriteBytes {
-		return nil, rat.Errorf(rat.EINVALID, "%s is %d bytes: metadata files and manifests over %d bytes are not rewritten", f.Key, f.Size, maxRewriteBytes)
+		return nil, "", rat.Errorf(rat.EINVALID, "%s is %d bytes: metadata files and manifests over %d bytes are not rewritten", f.Key, f.Size, maxRewriteBytes)
 	}
 	in, err := src.Open(ctx, f.Key)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from the source: %w", f.Key, err)
+		return nil, "", fmt.Errorf("read %s from the source: %w", f.Key, err)
 	}
 	defer in.Close()
 	data, err := io.ReadAll(io.LimitReader(in, maxRewriteBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s from the source: %w", f.Key, err)
+		return nil, "", fmt.Errorf("read %s from the source: %w", f.Key, err)
 	}
+	sum := sha256.Sum256(data)
 	out, err := r.rewrite(f.Key, data)
 	if err != nil {
-		return nil, rat.Errorf(rat.EINVALID, "rewrite the locations in %s: %v", f.Key, err)
+		return nil, "", rat.Errorf(rat.EINVALID, "rewrite the locations in %s: %v", f.Key, err)
 	}
-	return out, nil
+	return out, hex.EncodeToString(sum[:]), nil
 }
