@@ -154,8 +154,8 @@ func writeMarker(ctx context.Context, dst objstore.Store, m marker) error {
 // one at the target with the expected size but no such record is compared
 // by reading both sides and skipped when equal; any other is replaced (the
 // stores never expose a partial object). The source is only read.
-func copyFiles(ctx context.Context, c *copier, files []objstore.Info, workers int, st *FileStats) error {
-	ctx, cancel := context.WithCancel(ctx)
+func copyFiles(parent context.Context, c *copier, files []objstore.Info, workers int, st *FileStats) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	jobs := make(chan objstore.Info)
 	var (
@@ -211,6 +211,7 @@ feed:
 	wg.Wait()
 	stop()
 	if firstErr != nil {
+		_ = j.flush(parent) // what was checked before the failure need not be read again
 		return firstErr
 	}
 	if err := ctx.Err(); err != nil {
