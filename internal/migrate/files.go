@@ -239,17 +239,25 @@ type copier struct {
 	rw       *rewriter
 	j        *journal
 	expect   map[string]string // Options.Expect
-	copied   *int64            // bytes uploaded, for the progress report
+	// fresh: the target held nothing when this pass began (no marker), so
+	// nothing is looked up there before a copy.
+	fresh  bool
+	copied *int64 // bytes uploaded, for the progress report
 }
 
 // copy brings one file to the target unless it is there already. Files
 // rw applies to are rewritten.
 func (c *copier) copy(ctx context.Context, f objstore.Info, buf []byte) (outcome, error) {
 	rewrite := c.rw.fingerprint(f.Key)
-	have, err := c.dst.Stat(ctx, f.Key)
-	exists := err == nil
-	if err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
-		return 0, fmt.Errorf("look at %s at the target: %w", f.Key, err)
+	var have objstore.Info
+	var err error
+	exists := false
+	if !c.fresh {
+		have, err = c.dst.Stat(ctx, f.Key)
+		exists = err == nil
+		if err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+			return 0, fmt.Errorf("look at %s at the target: %w", f.Key, err)
+		}
 	}
 	rec, recorded := c.j.get(f.Key)
 	// recorded now: the journal's sum is the target's content.
@@ -294,18 +302,12 @@ func (c *copier) copy(ctx context.Context, f objstore.Info, buf []byte) (outcome
 		}
 	}
 	if data != nil {
-		err = c.dst.Put(ctx, f.Key, bytes.NewReader(data), sum.Size)
-		if err == nil {
-			atomic.AddInt64(c.copied, sum.Size)
+		if have, err = c.put(ctx, f.Key, bytes.NewReader(data), sum.Size); err != nil {
+			return 0, fmt.Errorf("copy %s to the target: %w", f.Key, err)
 		}
-	} else {
-		sum.SHA256, err = c.stream(ctx, f)
-	}
-	if err != nil {
+		atomic.AddInt64(c.copied, sum.Size)
+	} else if sum.SHA256, have, err = c.stream(ctx, f); err != nil {
 		return 0, err
-	}
-	if have, err = c.dst.Stat(ctx, f.Key); err != nil {
-		return 0, fmt.Errorf("look at %s at the target after the copy: %w", f.Key, err)
 	}
 	if have.Size != sum.Size {
 		return 0, rat.Errorf(rat.EINTERNAL, "copy %s: the target holds %d bytes, %d were sent: run rat migrate again", f.Key, have.Size, sum.Size)
@@ -315,12 +317,26 @@ func (c *copier) copy(ctx context.Context, f objstore.Info, buf []byte) (outcome
 	return copied, nil
 }
 
+// put stores an object at the target and describes what the target
+// holds then.
+func (c *copier) put(ctx context.Context, key string, r io.Reader, size int64) (objstore.Info, error) {
+	if p, ok := c.dst.(objstore.InfoPutter); ok {
+		info, err := p.PutInfo(ctx, key, r, size)
+		if err != nil || info.ETag != "" {
+			return info, err
+		}
+	} else if err := c.dst.Put(ctx, key, r, size); err != nil {
+		return objstore.Info{}, err
+	}
+	return c.dst.Stat(ctx, key)
+}
+
 // stream copies a source file as it is and returns the SHA-256 of the
-// bytes sent.
-func (c *copier) stream(ctx context.Context, f objstore.Info) (string, error) {
+// bytes sent and what the target holds.
+func (c *copier) stream(ctx context.Context, f objstore.Info) (string, objstore.Info, error) {
 	in, err := c.src.Open(ctx, f.Key)
 	if err != nil {
-		return "", fmt.Errorf("read %s from the source: %w", f.Key, err)
+		return "", objstore.Info{}, fmt.Errorf("read %s from the source: %w", f.Key, err)
 	}
 	defer in.Close()
 	h := sha256.New()
@@ -335,16 +351,17 @@ func (c *copier) stream(ctx context.Context, f objstore.Info) (string, error) {
 			return nil
 		}
 	}
-	if err := c.dst.Put(ctx, f.Key, r, in.Size()); err != nil {
+	have, err := c.put(ctx, f.Key, r, in.Size())
+	if err != nil {
 		if r.lastErr != nil {
-			return "", r.lastErr
+			return "", have, r.lastErr
 		}
-		return "", fmt.Errorf("copy %s to the target: %w", f.Key, err)
+		return "", have, fmt.Errorf("copy %s to the target: %w", f.Key, err)
 	}
 	if r.read != in.Size() {
-		return "", fmt.Errorf("copy %s: read %d bytes of the source's %d", f.Key, r.read, in.Size())
+		return "", have, fmt.Errorf("copy %s: read %d bytes of the source's %d", f.Key, r.read, in.Size())
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), have, nil
 }
 
 // checksum reads an object through and returns its SHA-256 and size.

@@ -187,7 +187,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				return nil, err
 			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
-			err = copyFiles(ctx, &copier{src: src, dst: dst, rw: rw, j: j, expect: opts.Expect, copied: &st.CopiedBytes}, files, workers, st)
+			err = copyFiles(ctx, &copier{src: src, dst: dst, rw: rw, j: j, expect: opts.Expect, fresh: !resumed, copied: &st.CopiedBytes}, files, workers, st)
 			stop()
 			rep.Sums = j.sums()
 			st.Seconds = time.Since(phase).Seconds()

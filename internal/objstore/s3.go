@@ -94,7 +94,10 @@ type S3 struct {
 	endpoint string // for messages; never holds credentials
 }
 
-var _ Store = (*S3)(nil)
+var (
+	_ Store      = (*S3)(nil)
+	_ InfoPutter = (*S3)(nil)
+)
 
 // unknownSizePart bounds the memory of an upload of unknown size (minio-go
 // would otherwise buffer ~537 MiB parts); it allows objects up to 160 GB.
@@ -219,12 +222,19 @@ func (s *S3) objectName(key string) (string, error) {
 
 // Put implements Store.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	_, err := s.PutInfo(ctx, key, r, size)
+	return err
+}
+
+// PutInfo implements InfoPutter: Put, and the stored object's size and
+// ETag from the service's answer.
+func (s *S3) PutInfo(ctx context.Context, key string, r io.Reader, size int64) (Info, error) {
 	name, err := s.objectName(key)
 	if err != nil {
-		return err
+		return Info{}, err
 	}
 	if err := checkSize(r, size); err != nil {
-		return fmt.Errorf("put %s: %w", s.URL(key), err)
+		return Info{}, fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
 	_, readerAt := r.(io.ReaderAt)
@@ -237,10 +247,11 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 		// memory for each upload at once).
 		opts.DisableMultipart = true
 	}
-	if _, err := s.client.PutObject(ctx, s.bucket, name, r, size, opts); err != nil {
-		return s.mapErr("put", key, err)
+	up, err := s.client.PutObject(ctx, s.bucket, name, r, size, opts)
+	if err != nil {
+		return Info{}, s.mapErr("put", key, err)
 	}
-	return nil
+	return Info{Key: key, Size: up.Size, ModTime: up.LastModified, ETag: up.ETag}, nil
 }
 
 // checkSize compares size with what a seekable reader holds, so that a wrong
