@@ -95,7 +95,7 @@ type Import struct {
 }
 
 // OpenImport checks the export in dir (manifest, catalog, every file's
-// size and SHA-256) and opens it as the source of a migration to t; empty
+// size; the SHA-256 of each is checked as it is copied) and opens it as the source of a migration to t; empty
 // fields of t are cfg's catalog and warehouse (the workspace's). S3
 // settings and keys of the target are cfg's unless env's
 // RAT_MIGRATE_S3_* say otherwise.
@@ -141,6 +141,7 @@ func OpenImport(ctx context.Context, cfg *config.Config, dir string, t Target, e
 		return nil, err
 	}
 	im.Migration.Options.Landing = nil // an export holds no landing area
+	im.Migration.Options.Expect = man.Expect()
 	return im, nil
 }
 

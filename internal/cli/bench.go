@@ -234,8 +234,8 @@ func newBenchMigrateCmd(g *globals) *cobra.Command {
 doubles and hashes, written by rat in appends of up to 64 MiB, so several data files each),
 then, in one run and in alternating order:
   rat migrate    'rat migrate --to-warehouse' of the workspace as a child process of this
-                 binary: every file streamed through SHA-256, read back and compared, the
-                 Iceberg metadata rewritten; its wall time, MB/s and peak resident memory
+                 binary: every file streamed through SHA-256, the Iceberg metadata
+                 rewritten, the tables verified; its wall time, MB/s and peak resident memory
                  (the kernel's high-water mark of the child, Linux)
   plain copy     the same objects copied to a fresh location with as many workers: open,
                  put, nothing checked or rewritten (the yardstick)

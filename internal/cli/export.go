@@ -59,6 +59,7 @@ matters. Exit status 3 when the verification finds a difference.`,
 	cmd.Flags().IntVar(&opts.Workers, "workers", 8, "files copied at once")
 	cmd.Flags().StringVar(&opts.Ref, "ref", "", "export this branch or tag only, with its history (default: everything)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report and the manifest's summary as JSON")
+	verifyFlag(cmd, &opts.Verify)
 	return cmd
 }
 
@@ -99,6 +100,7 @@ func newImportCmd(g *globals) *cobra.Command {
 	var t ratapp.Target
 	var workers int
 	var asJSON bool
+	var verify string
 	cmd := &cobra.Command{
 		Use:   "import DIR",
 		Short: "Restore an export (rat export) into this workspace's catalog and warehouse, verified",
@@ -109,9 +111,10 @@ RAT_MIGRATE_S3_SECRET_KEY, else S3_ACCESS_KEY and S3_SECRET_KEY). The target mus
 workspace (rat init) or a new database and bucket prefix.
 
 First the export is checked: rat-export.json of a format this rat reads, catalog.db present, and every
-warehouse file there with the size and SHA-256 the export recorded; a damaged export is refused, naming
-the files, before anything is written. Then it is rat migrate from the export: files copied and
-checked, locations rewritten for the target, the catalog with its history, every ref and table
+warehouse file there with the size the export recorded; a damaged export is refused, naming the files,
+before anything is written. Then it is rat migrate from the export: files copied, each file's SHA-256
+compared with the export's as it is read (a file that differs is not stored and the import stops, the
+catalog untouched), locations rewritten for the target, the catalog with its history, every ref and table
 verified. Interrupted, run the same command again. Exit status 3 when the verification finds a
 difference.`,
 		Example: `  rat init restored && rat -C restored import backups/2026-12-03
@@ -129,7 +132,7 @@ difference.`,
 				return err
 			}
 			defer im.Close()
-			im.Migration.Options.Workers = workers
+			im.Migration.Options.Workers, im.Migration.Options.Verify = workers, verify
 			_, _, err = runMigration(cmd, im.Migration, asJSON, "the export", "rat import")
 			return err
 		},
@@ -138,5 +141,6 @@ difference.`,
 	targetFlags(cmd, &t, "this workspace's")
 	f.IntVar(&workers, "workers", 8, "files copied at once")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	verifyFlag(cmd, &verify)
 	return cmd
 }

@@ -152,6 +152,24 @@ func TestExportImport(t *testing.T) {
 		}
 	})
 
+	// A data file damaged in place (the same size) fails the import as it
+	// is copied, and is not stored at the target.
+	flipped := filepath.Join(t.TempDir(), "flipped")
+	copyTree(t, moved, flipped)
+	b, err := os.ReadFile(filepath.Join(flipped, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(filepath.Join(flipped, data), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	damagedTarget := freshUser(t)
+	damagedTarget.fails(data+" has SHA-256", "import", flipped)
+	if p := filepath.Join(damagedTarget.dir, ".rat", filepath.FromSlash(data)); exists(p) {
+		t.Fatalf("the damaged %s was stored at the target", data)
+	}
+
 	// The restore answers as the source did.
 	r := freshUser(t)
 	var rep migrateReport

@@ -22,13 +22,19 @@ bucket must exist. The target's S3 keys come from RAT_MIGRATE_S3_ACCESS_KEY and
 RAT_MIGRATE_S3_SECRET_KEY, else the source's S3_ACCESS_KEY and S3_SECRET_KEY.
 --to-catalog: postgres://USER@HOST/DB, sqlite:PATH or a file path.
 
-Files are copied first (streamed, --workers at a time, each read back and compared by size and SHA-256),
+Files are copied first (streamed, --workers at a time, each through SHA-256 as it is sent; the target
+store checks what it receives: S3 the signed checksum of every chunk, a directory the size after fsync),
 the catalog last. Iceberg metadata files, manifest lists and manifests are rewritten as they are copied
-so that every location in them names the target (other engines read the tables there). The landing
-files of an embedded workspace (its landing/ directory) are copied to <warehouse>/_landing/ when the
-target warehouse is on S3, checked the same way. Interrupted (even kill -9), run the same command again: files already at the target
-are checked and skipped. A target warehouse that is not empty is refused unless it holds a partial copy
-of the same source (rat-migrate.json at its root names the source).
+so that every location in them names the target (other engines read the tables there). The SHA-256 of
+every file copied is recorded at the target (rat-migrate/). The landing files of an embedded workspace
+(its landing/ directory) are copied to <warehouse>/_landing/ when the target warehouse is on S3, checked
+the same way. Interrupted (even kill -9), run the same command again: files recorded and unchanged on
+both sides are skipped unread, other files already at the target are read on both sides and compared. A
+target warehouse that is not empty is refused unless it holds a partial copy of the same source (rat-migrate.json at its root names the source).
+
+--verify fast (the default) compares per branch, tag and table the snapshot id, the schema and the row
+count from Iceberg metadata, and a content checksum over the table's data files as they were copied
+(their SHA-256): nothing is scanned. --verify deep also reads every row on both sides with DuckDB.
 
 Short downtime (--catch-up): while the source stays in use, run a first pass with --to-warehouse and
 --to-catalog; then stop writers (rat serve, workers, schedules) and run the same command with
@@ -44,14 +50,14 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	var t ratapp.Target
 	var workers int
 	var dryRun, asJSON, catchUp bool
-	var envOut string
+	var envOut, verify string
 	cmd := &cobra.Command{
 		Use:   "migrate --to-catalog URL | --to-warehouse URL",
 		Short: "Copy the catalog and the warehouse elsewhere (SQLite+disk → Postgres+S3 and back), verified",
 		Long:  migrateLong,
 		Example: `  rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --dry-run
   RAT_MIGRATE_S3_ACCESS_KEY=… RAT_MIGRATE_S3_SECRET_KEY=… rat migrate --to-warehouse s3://lake/prod --to-s3-endpoint http://minio:9000 --to-catalog postgres://rat@db/rat --env-out prod.env
-  rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json
+  rat migrate --to-warehouse /srv/rat/warehouse --to-catalog sqlite:/srv/rat/catalog.db --json --verify deep
   rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat             # while in use
   rat migrate --to-warehouse s3://lake/prod --to-catalog postgres://rat@db/rat --catch-up  # writers stopped`,
 		Args: exactArgs(0, "no arguments: the target is --to-catalog and --to-warehouse"),
@@ -62,7 +68,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 					return err
 				}
 				defer m.Close()
-				m.Options.Workers, m.Options.CatchUp = workers, catchUp
+				m.Options.Workers, m.Options.CatchUp, m.Options.Verify = workers, catchUp, verify
 				rep, env, err := runMigration(cmd, m, asJSON, "the source", "rat migrate")
 				if err == nil && envOut != "" && !rep.DryRun {
 					err = os.WriteFile(envOut, []byte(env), 0o600)
@@ -78,6 +84,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&catchUp, "catch-up", false, "a final pass after a finished one: skip files unchanged since then without reading them; the catalog catches up")
 	f.StringVar(&envOut, "env-out", "", "write the new setup's environment (no secrets) to this file")
+	verifyFlag(cmd, &verify)
 	return cmd
 }
 
@@ -98,6 +105,11 @@ func runMigration(cmd *cobra.Command, m *ratapp.Migration, asJSON bool, source, 
 		err = rat.Errorf(rat.ECONFLICT, "verification failed: the target differs from %s (see the report above); run %s again to copy what is missing", source, rerun)
 	}
 	return rep, env, err
+}
+
+// verifyFlag defines --verify (rat migrate, export, import).
+func verifyFlag(cmd *cobra.Command, mode *string) {
+	cmd.Flags().StringVar(mode, "verify", migrate.VerifyFast, "how tables are compared: fast (Iceberg metadata and the copied files' SHA-256) or deep (also every row, with DuckDB)")
 }
 
 // targetFlags defines the flags of a migration target (rat migrate, rat

@@ -44,8 +44,10 @@ type migrateReport struct {
 		Ref    string `json:"ref"`
 		OK     bool   `json:"ok"`
 		Tables []struct {
-			Table string `json:"table"`
-			Rows  int64  `json:"rows"`
+			Table       string `json:"table"`
+			Rows        int64  `json:"rows"`
+			Checksum    string `json:"checksum"`
+			RowChecksum string `json:"row_checksum"`
 		} `json:"tables"`
 	} `json:"refs"`
 	Env map[string]string `json:"env"`
@@ -253,6 +255,33 @@ func TestMigrateKilled(t *testing.T) {
 	if !rep.Verified {
 		t.Fatalf("not verified after the kills:\n%s", out)
 	}
+	// The fast verification names each table's content by its files'
+	// checksums and reads no row; --verify deep reads every row too.
+	checksums := func(rep migrateReport) (files, rows int) {
+		for _, r := range rep.Refs {
+			for _, tc := range r.Tables {
+				if len(tc.Checksum) == 64 {
+					files++
+				}
+				if tc.RowChecksum != "" {
+					rows++
+				}
+			}
+		}
+		return files, rows
+	}
+	if files, rows := checksums(rep); files == 0 || rows != 0 {
+		t.Fatalf("fast verification: %d file checksums, %d row checksums:\n%s", files, rows, out)
+	}
+	deep := u.ok(append(args, "--json", "--verify", "deep")...)
+	var deepRep migrateReport
+	if err := json.Unmarshal([]byte(deep), &deepRep); err != nil || !deepRep.Verified {
+		t.Fatalf("deep verification: %v\n%s", err, deep)
+	}
+	if files, rows := checksums(deepRep); rows == 0 || rows != files {
+		t.Fatalf("deep verification: %d file checksums, %d row checksums:\n%s", files, rows, deep)
+	}
+	u.fails(`--verify "thorough": want fast`, append(args, "--verify", "thorough")...)
 	after := treeSums(t, filepath.Join(u.dir, ".rat", "warehouse"))
 	for p, s := range sourceFiles {
 		if after[p] != s {

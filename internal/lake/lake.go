@@ -73,6 +73,11 @@ func (l *Lake) Store() catalog.Store { return l.store }
 // DB returns the DuckDB database.
 func (l *Lake) DB() *duckdb.DB { return l.db }
 
+// Key maps a location the lake's metadata holds (a data file's) to its key
+// in the warehouse: under the current root or a root the warehouse had
+// before it moved.
+func (l *Lake) Key(location string) (string, bool) { return l.objects.Key(location) }
+
 // Cache returns the read cache.
 func (l *Lake) Cache() *objstore.Cache { return l.cache }
 

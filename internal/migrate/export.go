@@ -95,8 +95,8 @@ func CheckExportDir(dir string) error {
 }
 
 // NewManifest describes a finished, verified export: its refs and tables
-// from the report, its files (size and SHA-256, read from wh, the export's
-// warehouse).
+// from the report, its files (size and SHA-256 as the files phase recorded
+// them, read from wh, the export's warehouse, for a file changed since).
 func NewManifest(ctx context.Context, rep *Report, wh objstore.Store) (*Manifest, error) {
 	m := &Manifest{Format: ExportFormat, Created: time.Now().UTC(), Sums: []ExportedFile{}}
 	tables := map[string]bool{}
@@ -116,6 +116,10 @@ func NewManifest(ctx context.Context, rep *Report, wh objstore.Store) (*Manifest
 	}
 	buf := make([]byte, 1<<20)
 	for _, f := range files {
+		if rec, ok := rep.Sums[f.Key]; ok && rec.Size == f.Size && rec.Target == version(f) {
+			m.Sums = append(m.Sums, ExportedFile{Key: f.Key, Size: rec.Size, SHA256: rec.SHA256})
+			continue
+		}
 		sum, n, err := checksum(ctx, wh, f.Key, buf)
 		if err != nil {
 			return nil, err
@@ -174,22 +178,26 @@ func ReadManifest(dir string) (*Manifest, error) {
 }
 
 // Check compares every file the manifest lists with the export's
-// warehouse wh: each must be there with its size and SHA-256. The error
-// names the damaged files.
+// warehouse wh: each must be there with its size (listed, not read; its
+// SHA-256 is checked as the import copies it: Expect). The error names
+// the damaged files.
 func (m *Manifest) Check(ctx context.Context, wh objstore.Store) error {
-	buf := make([]byte, 1<<20)
+	infos, err := wh.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	sizes := make(map[string]int64, len(infos))
+	for _, i := range infos {
+		sizes[i.Key] = i.Size
+	}
 	var bad []string
 	for _, f := range m.Sums {
-		sum, n, err := checksum(ctx, wh, f.Key, buf)
+		n, ok := sizes[f.Key]
 		switch {
-		case rat.IsCode(err, rat.ENOTFOUND) || errors.Is(err, fs.ErrNotExist):
+		case !ok:
 			bad = append(bad, ExportWarehouse+"/"+f.Key+" is missing")
-		case err != nil:
-			return err
 		case n != f.Size:
 			bad = append(bad, fmt.Sprintf("%s/%s has %d bytes, the export wrote %d", ExportWarehouse, f.Key, n, f.Size))
-		case sum != f.SHA256:
-			bad = append(bad, fmt.Sprintf("%s/%s has SHA-256 %s, the export wrote %s", ExportWarehouse, f.Key, sum, f.SHA256))
 		}
 	}
 	if len(bad) == 0 {
@@ -202,4 +210,21 @@ func (m *Manifest) Check(ctx context.Context, wh objstore.Store) error {
 	}
 	return rat.Errorf(rat.EINVALID, "the export is damaged: %s%s: nothing was imported; restore it from another copy or export again",
 		strings.Join(bad, "; "), more)
+}
+
+// Expect is what the manifest's files must hold, by key: Options.Expect
+// of an import.
+func (m *Manifest) Expect() map[string]string {
+	out := make(map[string]string, len(m.Sums))
+	for _, f := range m.Sums {
+		out[f.Key] = f.SHA256
+	}
+	return out
+}
+
+// damaged is the error for a source file whose SHA-256 is not the one
+// expected (an import's export, damaged after it was written).
+func damaged(key, got, want string) error {
+	return rat.Errorf(rat.EINVALID, "the export is damaged: %s/%s has SHA-256 %s, the export wrote %s: that file was not copied; restore the export from another copy or export again",
+		ExportWarehouse, key, got, want)
 }

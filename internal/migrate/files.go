@@ -35,7 +35,7 @@ type marker struct {
 	Source  string    `json:"source_warehouse"` // the source's root location
 	Started time.Time `json:"started"`
 	// FilesPass is when the last files pass that finished began: every
-	// source file listed then is at the target, checked by SHA-256.
+	// source file listed then is at the target, its SHA-256 in the journal.
 	FilesPass time.Time `json:"files_pass,omitempty"`
 }
 
@@ -45,12 +45,13 @@ type FileStats struct {
 	Bytes        int64   `json:"bytes"`
 	Copied       int64   `json:"copied"`
 	CopiedBytes  int64   `json:"copied_bytes"`
-	Skipped      int64   `json:"skipped"` // already at the target with the same size and SHA-256
+	Skipped      int64   `json:"skipped"` // already at the target with the same size and SHA-256 (read, or recorded)
 	SkippedBytes int64   `json:"skipped_bytes"`
 	Seconds      float64 `json:"seconds"`
 	Resumed      bool    `json:"resumed"` // the target held a partial copy of this migration
-	// Trusted are the skipped files a catch-up pass did not read: unchanged
-	// at the source since an earlier pass checked them at the target.
+	// Trusted are the skipped files that were not read: the journal
+	// records their SHA-256 for the source's and the target's current
+	// versions (unchanged on both sides since a pass checked them).
 	Trusted int64 `json:"trusted,omitempty"`
 }
 
@@ -65,7 +66,7 @@ func sourceFiles(ctx context.Context, src objstore.Store) ([]objstore.Info, int6
 	files := all[:0]
 	var total int64
 	for _, f := range all {
-		if f.Key == MarkerKey {
+		if f.Key == MarkerKey || strings.HasPrefix(f.Key, JournalPrefix) {
 			continue
 		}
 		files = append(files, f)
@@ -142,16 +143,19 @@ func writeMarker(ctx context.Context, dst objstore.Store, m marker) error {
 }
 
 // copyFiles copies files from src to dst with workers in parallel, each
-// file streamed and checked: after the upload the target object is read
-// back and its size and SHA-256 compared with what was read from the
-// source. A file already at the target with the same size and SHA-256 is
-// skipped; any other is replaced (the stores never expose a partial
-// object). The source is only read.
-// With trustBefore set (a catch-up pass), a file the source has not
-// changed since then, and that the target holds with its size, is skipped
-// unread: the pass that began then checked it.
-func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, files []objstore.Info, workers int, trustBefore time.Time, st *FileStats) error {
-	ctx, cancel := context.WithCancel(ctx)
+// file streamed through SHA-256 into the target store's Put, which either
+// stores every byte it was given or fails (local disk: written, synced and
+// its size compared before it is renamed into place; S3: the service checks
+// the signed SHA-256 of every chunk of the streamed body, over TLS the
+// connection's own integrity, and refuses a body shorter than announced).
+// Nothing is read back: the SHA-256 of what was sent is recorded in the
+// journal with the target object's version. A file the journal records
+// with the source's and the target's current versions is skipped unread;
+// one at the target with the expected size but no such record is compared
+// by reading both sides and skipped when equal; any other is replaced (the
+// stores never expose a partial object). The source is only read.
+func copyFiles(parent context.Context, c *copier, files []objstore.Info, workers int, st *FileStats) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	jobs := make(chan objstore.Info)
 	var (
@@ -167,26 +171,28 @@ func copyFiles(ctx context.Context, src, dst objstore.Store, rw *rewriter, files
 		mu.Unlock()
 		cancel()
 	}
+	j := c.j
+	stop := tick(time.Second, func() {
+		if err := j.flush(ctx); err != nil {
+			fail(err)
+		}
+	})
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 256<<10)
+			buf := make([]byte, copyBuffer)
 			for f := range jobs {
-				if trusted(ctx, dst, rw, f, trustBefore) {
-					atomic.AddInt64(&st.Trusted, 1)
-					atomic.AddInt64(&st.Skipped, 1)
-					atomic.AddInt64(&st.SkippedBytes, f.Size)
-					continue
-				}
-				copied, err := copyFile(ctx, src, dst, rw, f, buf, &st.CopiedBytes)
-				if err != nil {
+				how, err := c.copy(ctx, f, buf)
+				switch {
+				case err != nil:
 					fail(err)
-					continue
-				}
-				if copied {
+				case how == copied:
 					atomic.AddInt64(&st.Copied, 1)
-				} else {
+				default:
+					if how == trusted {
+						atomic.AddInt64(&st.Trusted, 1)
+					}
 					atomic.AddInt64(&st.Skipped, 1)
 					atomic.AddInt64(&st.SkippedBytes, f.Size)
 				}
@@ -203,96 +209,159 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	stop()
 	if firstErr != nil {
+		_ = j.flush(parent) // what was checked before the failure need not be read again
 		return firstErr
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return j.compact(ctx)
 }
 
-// trusted reports whether a catch-up pass may skip f unread: a file that
-// is not rewritten nor changed in place (rat-warehouse.json), older at the
-// source than the last finished pass, and at the target with its size.
-func trusted(ctx context.Context, dst objstore.Store, rw *rewriter, f objstore.Info, before time.Time) bool {
-	if before.IsZero() || !f.ModTime.Before(before) || rw.applies(f.Key) || f.Key == objstore.RootsKey {
-		return false
-	}
-	have, err := dst.Stat(ctx, f.Key)
-	return err == nil && have.Size == f.Size
+// copyBuffer is the buffer each worker reads through (source and target
+// bytes compared on a rerun); uploads stream in the store's own chunks.
+const copyBuffer = 256 << 10
+
+// What copier.copy did with a file.
+type outcome int
+
+const (
+	copied   outcome = iota
+	compared         // at the target already: both sides read and compared
+	trusted          // at the target already, as the journal records: nothing read
+)
+
+// copier copies one file at a time (from several goroutines).
+type copier struct {
+	src, dst objstore.Store
+	rw       *rewriter
+	j        *journal
+	expect   map[string]string // Options.Expect
+	// fresh: the target held nothing when this pass began (no marker), so
+	// nothing is looked up there before a copy.
+	fresh  bool
+	copied *int64 // bytes uploaded, for the progress report
 }
 
-// copyFile copies one object unless the target holds it already; copied
-// counts the bytes uploaded as they go. Files rw applies to are rewritten.
-func copyFile(ctx context.Context, src, dst objstore.Store, rw *rewriter, f objstore.Info, buf []byte, copied *int64) (bool, error) {
-	if rw.applies(f.Key) {
-		return copyRewritten(ctx, src, dst, rw, f, buf, copied)
+// copy brings one file to the target unless it is there already. Files
+// rw applies to are rewritten.
+func (c *copier) copy(ctx context.Context, f objstore.Info, buf []byte) (outcome, error) {
+	rewrite := c.rw.fingerprint(f.Key)
+	var have objstore.Info
+	var err error
+	exists := false
+	if !c.fresh {
+		have, err = c.dst.Stat(ctx, f.Key)
+		exists = err == nil
+		if err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
+			return 0, fmt.Errorf("look at %s at the target: %w", f.Key, err)
+		}
 	}
-	if have, err := dst.Stat(ctx, f.Key); err == nil && have.Size == f.Size {
-		want, _, err := checksum(ctx, src, f.Key, buf)
-		if err != nil {
-			return false, err
-		}
-		got, _, err := checksum(ctx, dst, f.Key, buf)
-		if err != nil {
-			return false, err
-		}
-		if got == want {
-			return false, nil
-		}
-	} else if err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
-		return false, fmt.Errorf("look at %s at the target: %w", f.Key, err)
+	rec, recorded := c.j.get(f.Key)
+	// recorded now: the journal's sum is the target's content.
+	recorded = recorded && exists && rec.Size == have.Size && rec.Target == version(have)
+	if recorded && rec.Source == version(f) && rec.Rewrite == rewrite {
+		return trusted, nil
 	}
-	in, err := src.Open(ctx, f.Key)
+	sum := FileSum{Source: version(f), Rewrite: rewrite}
+	var data []byte // the rewritten content, or nil to stream the source's
+	if rewrite != "" {
+		var srcSum string
+		if data, srcSum, err = c.rw.rewritten(ctx, c.src, f); err != nil {
+			return 0, err
+		}
+		if want, ok := c.expect[f.Key]; ok && srcSum != want {
+			return 0, damaged(f.Key, srcSum, want)
+		}
+		h := sha256.Sum256(data)
+		sum.Size, sum.SHA256 = int64(len(data)), hex.EncodeToString(h[:])
+	} else {
+		sum.Size = f.Size
+	}
+	if exists && have.Size == sum.Size {
+		if sum.SHA256 == "" {
+			if sum.SHA256, _, err = checksum(ctx, c.src, f.Key, buf); err != nil {
+				return 0, err
+			}
+			if want, ok := c.expect[f.Key]; ok && sum.SHA256 != want {
+				return 0, damaged(f.Key, sum.SHA256, want)
+			}
+		}
+		got := rec.SHA256
+		if !recorded {
+			if got, _, err = checksum(ctx, c.dst, f.Key, buf); err != nil {
+				return 0, err
+			}
+		}
+		if got == sum.SHA256 {
+			sum.Target = version(have)
+			c.j.put(f.Key, sum)
+			return compared, nil
+		}
+	}
+	if data != nil {
+		if have, err = c.put(ctx, f.Key, bytes.NewReader(data), sum.Size); err != nil {
+			return 0, fmt.Errorf("copy %s to the target: %w", f.Key, err)
+		}
+		atomic.AddInt64(c.copied, sum.Size)
+	} else if sum.SHA256, have, err = c.stream(ctx, f); err != nil {
+		return 0, err
+	}
+	if have.Size != sum.Size {
+		return 0, rat.Errorf(rat.EINTERNAL, "copy %s: the target holds %d bytes, %d were sent: run rat migrate again", f.Key, have.Size, sum.Size)
+	}
+	sum.Target = version(have)
+	c.j.put(f.Key, sum)
+	return copied, nil
+}
+
+// put stores an object at the target and describes what the target
+// holds then.
+func (c *copier) put(ctx context.Context, key string, r io.Reader, size int64) (objstore.Info, error) {
+	if p, ok := c.dst.(objstore.InfoPutter); ok {
+		info, err := p.PutInfo(ctx, key, r, size)
+		if err != nil || info.ETag != "" {
+			return info, err
+		}
+	} else if err := c.dst.Put(ctx, key, r, size); err != nil {
+		return objstore.Info{}, err
+	}
+	return c.dst.Stat(ctx, key)
+}
+
+// stream copies a source file as it is and returns the SHA-256 of the
+// bytes sent and what the target holds.
+func (c *copier) stream(ctx context.Context, f objstore.Info) (string, objstore.Info, error) {
+	in, err := c.src.Open(ctx, f.Key)
 	if err != nil {
-		return false, fmt.Errorf("read %s from the source: %w", f.Key, err)
+		return "", objstore.Info{}, fmt.Errorf("read %s from the source: %w", f.Key, err)
 	}
 	defer in.Close()
 	h := sha256.New()
-	r := &countingReader{r: io.TeeReader(in, h), n: copied}
-	if err := dst.Put(ctx, f.Key, r, in.Size()); err != nil {
-		return false, fmt.Errorf("copy %s to the target: %w", f.Key, err)
+	r := &countingReader{r: io.TeeReader(in, h), n: c.copied, size: in.Size()}
+	if want, ok := c.expect[f.Key]; ok {
+		// The last byte read fails the upload when the sum is not the one
+		// expected: the store then keeps nothing of it.
+		r.last = func() error {
+			if got := hex.EncodeToString(h.Sum(nil)); got != want {
+				return damaged(f.Key, got, want)
+			}
+			return nil
+		}
+	}
+	have, err := c.put(ctx, f.Key, r, in.Size())
+	if err != nil {
+		if r.lastErr != nil {
+			return "", have, r.lastErr
+		}
+		return "", have, fmt.Errorf("copy %s to the target: %w", f.Key, err)
 	}
 	if r.read != in.Size() {
-		return false, fmt.Errorf("copy %s: read %d bytes of the source's %d", f.Key, r.read, in.Size())
+		return "", have, fmt.Errorf("copy %s: read %d bytes of the source's %d", f.Key, r.read, in.Size())
 	}
-	return true, checkCopy(ctx, dst, f.Key, hex.EncodeToString(h.Sum(nil)), in.Size(), buf)
-}
-
-// copyRewritten copies a file whose locations are rewritten: the target
-// must hold the rewritten bytes.
-func copyRewritten(ctx context.Context, src, dst objstore.Store, rw *rewriter, f objstore.Info, buf []byte, copied *int64) (bool, error) {
-	data, err := rw.rewritten(ctx, src, f)
-	if err != nil {
-		return false, err
-	}
-	sum := sha256.Sum256(data)
-	want, size := hex.EncodeToString(sum[:]), int64(len(data))
-	if have, err := dst.Stat(ctx, f.Key); err == nil && have.Size == size {
-		if got, _, err := checksum(ctx, dst, f.Key, buf); err != nil {
-			return false, err
-		} else if got == want {
-			return false, nil
-		}
-	} else if err != nil && !rat.IsCode(err, rat.ENOTFOUND) {
-		return false, fmt.Errorf("look at %s at the target: %w", f.Key, err)
-	}
-	if err := dst.Put(ctx, f.Key, bytes.NewReader(data), size); err != nil {
-		return false, fmt.Errorf("copy %s to the target: %w", f.Key, err)
-	}
-	atomic.AddInt64(copied, size)
-	return true, checkCopy(ctx, dst, f.Key, want, size, buf)
-}
-
-// checkCopy reads a copied object back and compares its SHA-256 and size.
-func checkCopy(ctx context.Context, dst objstore.Store, key, want string, size int64, buf []byte) error {
-	got, n, err := checksum(ctx, dst, key, buf)
-	if err != nil {
-		return err
-	}
-	if got != want || n != size {
-		return rat.Errorf(rat.EINTERNAL, "copy %s: the target holds %d bytes with SHA-256 %s, want %d bytes with %s: run rat migrate again",
-			key, n, got, size, want)
-	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), have, nil
 }
 
 // checksum reads an object through and returns its SHA-256 and size.
@@ -311,16 +380,26 @@ func checksum(ctx context.Context, s objstore.Store, key string, buf []byte) (st
 }
 
 // countingReader counts what passes through it, in read (its own) and n
-// (shared with the progress report).
+// (shared with the progress report). With last set, reading the size-th
+// byte calls it, and its error fails the read (lastErr keeps it).
 type countingReader struct {
-	r    io.Reader
-	n    *int64
-	read int64
+	r       io.Reader
+	n       *int64
+	read    int64
+	size    int64
+	last    func() error
+	lastErr error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.read += int64(k)
 	atomic.AddInt64(c.n, int64(k))
+	if c.last != nil && c.read == c.size && (k > 0 || c.size == 0) {
+		if c.lastErr = c.last(); c.lastErr != nil {
+			return k, c.lastErr
+		}
+		c.last = nil
+	}
 	return k, err
 }

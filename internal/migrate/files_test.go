@@ -92,6 +92,11 @@ func sameFiles(t *testing.T, src, dst objstore.Store) {
 		t.Errorf("the target has no %s", MarkerKey)
 	}
 	delete(got, MarkerKey)
+	for k := range got {
+		if strings.HasPrefix(k, JournalPrefix) {
+			delete(got, k)
+		}
+	}
 	if len(got) != len(want) {
 		t.Errorf("the target holds %d files, the source %d", len(got), len(want))
 	}
@@ -126,8 +131,21 @@ func TestCopyFilesResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Files.Copied != 0 || rep.Files.Skipped != int64(len(before)) || !rep.Files.Resumed {
-		t.Fatalf("rerun: %+v, want every file skipped", rep.Files)
+	if rep.Files.Copied != 0 || rep.Files.Skipped != int64(len(before)) || rep.Files.Trusted != int64(len(before)) || !rep.Files.Resumed {
+		t.Fatalf("rerun: %+v, want every file skipped unread (the journal records them)", rep.Files)
+	}
+	// Without the journal every file is read on both sides and compared.
+	for _, i := range mustListPrefix(t, dst, JournalPrefix) {
+		if err := dst.Delete(ctx, i.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err = migrateFiles(t, src, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Files.Copied != 0 || rep.Files.Skipped != int64(len(before)) || rep.Files.Trusted != 0 {
+		t.Fatalf("rerun without the journal: %+v, want every file compared and skipped", rep.Files)
 	}
 
 	// A file with other bytes of the same size, a truncated one, a missing one.
@@ -273,9 +291,11 @@ func TestCopyFilesToS3(t *testing.T) {
 }
 
 // TestCatchUp: a catch-up pass copies what the source gained since the
-// finished pass and skips the rest unread (metadata files, rewritten, and
-// rat-warehouse.json, changed in place, are compared); without a finished
-// pass it is refused.
+// finished pass and skips the rest unread (the journal records them
+// unchanged on both sides); a file changed in place at the source
+// (rat-warehouse.json) is read and copied again, and then recorded too;
+// without a finished pass
+// it is refused.
 func TestCatchUp(t *testing.T) {
 	ctx := context.Background()
 	src := sourceWarehouse(t)
@@ -295,14 +315,82 @@ func TestCatchUp(t *testing.T) {
 	if err := src.Put(ctx, "gold/new/data/0001.parquet", strings.NewReader("new rows"), 8); err != nil {
 		t.Fatal(err)
 	}
+	roots := `{"roots":["file:///old","file:///older"]}`
+	if err := src.Put(ctx, objstore.RootsKey, strings.NewReader(roots), int64(len(roots))); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := catchUp()
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := int64(len(mustList(t, src)))
-	// 3 metadata JSON files and rat-warehouse.json are compared, the new file copied.
-	if rep.Files.Copied != 1 || rep.Files.Trusted != n-1-4 || rep.Files.Skipped != n-1 {
-		t.Fatalf("catch-up: %+v, want 1 copied, %d trusted", rep.Files, n-5)
+	// The new file and rat-warehouse.json are copied; the 3 metadata JSON
+	// files are rewritten again (the roots changed) and compared with the
+	// journal's sums; the rest is trusted.
+	if rep.Files.Copied != 2 || rep.Files.Trusted != n-5 || rep.Files.Skipped != n-2 {
+		t.Fatalf("catch-up: %+v, want 2 copied, %d trusted", rep.Files, n-5)
+	}
+	rep, err = catchUp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Files.Copied != 0 || rep.Files.Trusted != n {
+		t.Fatalf("second catch-up: %+v, want all %d trusted", rep.Files, n)
 	}
 	sameFiles(t, src, dst)
+}
+
+// TestJournal: records written object by object are read back by a rerun,
+// merged into one object when a pass leaves too many, later records win;
+// a journal object this version cannot read is refused, naming what to
+// remove.
+func TestJournal(t *testing.T) {
+	ctx := context.Background()
+	dst, err := objstore.NewLocal(filepath.Join(t.TempDir(), "dst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := loadJournal(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := journalCompactAt + 3
+	for i := range n {
+		j.put("x"+strings.Repeat("x", i), FileSum{Size: int64(i), SHA256: "old"})
+		j.put("k", FileSum{Size: int64(i), SHA256: "v" + string(rune('a'+i))})
+		if err := j.flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(mustListPrefix(t, dst, JournalPrefix)); got != n {
+		t.Fatalf("%d journal objects after %d flushes", got, n)
+	}
+	if err := j.compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(mustListPrefix(t, dst, JournalPrefix)); got != 1 {
+		t.Fatalf("%d journal objects after compact, want 1", got)
+	}
+	again, err := loadJournal(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := again.get("k"); !ok || s.SHA256 != "v"+string(rune('a'+n-1)) || len(again.sums()) != n+1 {
+		t.Fatalf("reloaded: %v %v, %d records, want the last of %d", s, ok, len(again.sums()), n+1)
+	}
+	if err := dst.Put(ctx, journalKey(99), strings.NewReader("{"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadJournal(ctx, dst); !rat.IsCode(err, rat.ECONFLICT) || !strings.Contains(err.Error(), "remove "+JournalPrefix) {
+		t.Fatalf("a damaged journal: %v", err)
+	}
+}
+
+func mustListPrefix(t *testing.T, s objstore.Store, prefix string) []objstore.Info {
+	t.Helper()
+	l, err := s.List(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -10,6 +10,7 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -40,9 +41,9 @@ type Options struct {
 	Workers int
 	// DryRun only plans: nothing is written anywhere.
 	DryRun bool
-	// CatchUp is a second pass after a finished one (--catch-up): files the
-	// source has not changed since that pass began, and that the target
-	// holds with their size, are skipped without reading them. (The
+	// CatchUp is a second pass after a finished one (--catch-up); without
+	// a finished pass it is refused. Like any rerun it skips unread the
+	// files the journal records unchanged on both sides since. (The
 	// catalog's Copy catches up with or without it.)
 	CatchUp bool
 	// Ref, when set, limits the migration to one branch or tag (rat export
@@ -53,6 +54,13 @@ type Options struct {
 	// Landing, when set, is a landing area copied with the files (see
 	// Landing); only with Files.
 	Landing *Landing
+	// Expect, when set, is the SHA-256 each source file must have, by key
+	// (rat import: the export's manifest): a file that differs fails the
+	// copy and is not stored at the target.
+	Expect map[string]string
+	// Verify is how the tables are compared: VerifyFast ("" too) or
+	// VerifyDeep.
+	Verify string
 	// Progress, when set, is called as the work advances (from several
 	// goroutines, one call at a time).
 	Progress func(Progress)
@@ -106,14 +114,17 @@ type Report struct {
 	// CatalogProblems are the catalog tables that differ after the copy.
 	CatalogProblems []string `json:"catalog_problems,omitempty"`
 	Verified        bool     `json:"verified"`
+	Verify          string   `json:"verify,omitempty"` // how: VerifyFast or VerifyDeep
 	// Estimate is the expected duration of the copy (dry run only).
 	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
 	Seconds         float64 `json:"seconds"`
+	// Sums are the journal's records of the target's files after the files
+	// phase, by key (nil without one).
+	Sums map[string]FileSum `json:"-"`
 }
 
 // Throughput assumptions of a dry run's estimate: bytes are read at the
-// source, written and read back at the target; each file costs a few round
-// trips. Measured local → MinIO on loopback; a remote target is slower.
+// source and written at the target; each file costs a few round trips. Measured local → MinIO on loopback; a remote target is slower.
 const (
 	estimateBytesPerSecond = 60 << 20
 	estimatePerFile        = 15 * time.Millisecond
@@ -139,6 +150,10 @@ func Run(ctx context.Context, opts Options) (_ *Report, err error) {
 	}
 	if workers < 0 || workers > maxWorkers {
 		return nil, rat.Errorf(rat.EINVALID, "--workers %d: want 1 to %d files copied at once", workers, maxWorkers)
+	}
+	if opts.Verify != "" && opts.Verify != VerifyFast && opts.Verify != VerifyDeep {
+		return nil, rat.Errorf(rat.EINVALID, "--verify %q: want %s (Iceberg metadata and the files' checksums) or %s (also every row read on both sides)",
+			opts.Verify, VerifyFast, VerifyDeep)
 	}
 	var estimate time.Duration
 	if opts.Catalog != nil && !opts.DryRun {
@@ -181,10 +196,6 @@ func Run(ctx context.Context, opts Options) (_ *Report, err error) {
 					return nil, err
 				}
 			}
-			var trustBefore time.Time
-			if opts.CatchUp {
-				trustBefore = m.FilesPass
-			}
 			phase := time.Now()
 			st := rep.Files
 			report := func(finished bool) {
@@ -195,12 +206,17 @@ func Run(ctx context.Context, opts Options) (_ *Report, err error) {
 			if err != nil {
 				return nil, err
 			}
+			j, err := loadJournal(ctx, dst)
+			if err != nil {
+				return nil, err
+			}
 			stop := tick(500*time.Millisecond, func() { report(false) })
-			err = copyFiles(ctx, src, dst, rw, files, workers, trustBefore, st)
+			err = copyFiles(ctx, &copier{src: src, dst: dst, rw: rw, j: j, expect: opts.Expect, fresh: !resumed, copied: &st.CopiedBytes}, files, workers, st)
 			if err == nil && opts.Landing != nil {
-				err = copyLanding(ctx, opts.Landing, landing, workers, trustBefore, rep.Landing)
+				err = copyLanding(ctx, opts.Landing, landing, workers, rep.Landing)
 			}
 			stop()
+			rep.Sums = j.sums()
 			st.Seconds = time.Since(phase).Seconds()
 			if err != nil {
 				return nil, err
@@ -249,15 +265,15 @@ func Run(ctx context.Context, opts Options) (_ *Report, err error) {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil // nothing to read tables with: not verified
 	}
-	var only []string
+	vo := VerifyOptions{Deep: opts.Verify == VerifyDeep, Sums: rep.Sums}
 	if opts.Ref != "" {
-		only = []string{opts.Ref}
+		vo.Only = []string{opts.Ref}
 	}
-	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake, only...)
+	refs, ok, err := Verify(ctx, opts.Source.Lake, opts.Target.Lake, vo)
 	if err != nil {
 		return nil, err
 	}
-	rep.Refs, rep.Verified = refs, ok
+	rep.Refs, rep.Verified, rep.Verify = refs, ok, cmp.Or(opts.Verify, VerifyFast)
 	if opts.Catalog != nil {
 		if rep.CatalogProblems, err = opts.Catalog.Verify(ctx); err != nil {
 			return nil, err

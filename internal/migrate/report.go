@@ -89,6 +89,12 @@ func Print(w io.Writer, rep *Report) {
 		rows = append(rows, []string{r.Ref, r.Kind, rat.ShortID(r.Head), fmt.Sprint(tables), fmt.Sprint(rowCount), result})
 	}
 	fmt.Fprintln(w)
+	switch rep.Verify {
+	case VerifyFast:
+		fmt.Fprintln(w, "verified: snapshot ids, schemas and row counts from Iceberg metadata, content by the copied files' SHA-256 (--verify deep reads every row)")
+	case VerifyDeep:
+		fmt.Fprintln(w, "verified: snapshot ids, schemas and row counts from Iceberg metadata, content by the copied files' SHA-256, and every row read on both sides")
+	}
 	textout.Table(w, []string{"REF", "KIND", "HEAD", "TABLES", "ROWS", "VERIFIED"}, rows)
 	for _, p := range problems {
 		fmt.Fprintln(w, p)

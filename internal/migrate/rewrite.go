@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ const maxRewriteBytes = 256 << 20
 type rewriter struct {
 	from []string // roots, without a trailing slash, longest first
 	to   string
+	id   string // names the mapping (journal records carry it)
 }
 
 // newRewriter maps the source's current root and every root its
@@ -50,7 +52,19 @@ func newRewriter(ctx context.Context, src, dst objstore.Store) (*rewriter, error
 		}
 	}
 	slices.SortStableFunc(r.from, func(a, b string) int { return len(b) - len(a) })
+	h := sha256.Sum256([]byte(strings.Join(append(slices.Clone(r.from), "→", r.to), "\n")))
+	r.id = hex.EncodeToString(h[:8])
 	return r, nil
+}
+
+// fingerprint names the mapping applied to the file at key: "" when the
+// file is copied as it is. A record of a rewritten file holds for the
+// same mapping only (the source's roots may have changed since).
+func (r *rewriter) fingerprint(key string) string {
+	if !r.applies(key) {
+		return ""
+	}
+	return r.id
 }
 
 // applies reports whether the file at key is rewritten: Iceberg metadata
@@ -178,23 +192,24 @@ func (r *rewriter) walk(v any) any {
 }
 
 // rewritten reads a source file to be rewritten and returns the target's
-// content.
-func (r *rewriter) rewritten(ctx context.Context, src objstore.Store, f objstore.Info) ([]byte, error) {
+// content and the SHA-256 of the source's.
+func (r *rewriter) rewritten(ctx context.Context, src objstore.Store, f objstore.Info) ([]byte, string, error) {
 	if f.Size > maxRewriteBytes {
-		return nil, rat.Errorf(rat.EINVALID, "%s is %d bytes: metadata files and manifests over %d bytes are not rewritten", f.Key, f.Size, maxRewriteBytes)
+		return nil, "", rat.Errorf(rat.EINVALID, "%s is %d bytes: metadata files and manifests over %d bytes are not rewritten", f.Key, f.Size, maxRewriteBytes)
 	}
 	in, err := src.Open(ctx, f.Key)
 	if err != nil {
-		return nil, fmt.Errorf("read %s from the source: %w", f.Key, err)
+		return nil, "", fmt.Errorf("read %s from the source: %w", f.Key, err)
 	}
 	defer in.Close()
 	data, err := io.ReadAll(io.LimitReader(in, maxRewriteBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s from the source: %w", f.Key, err)
+		return nil, "", fmt.Errorf("read %s from the source: %w", f.Key, err)
 	}
+	sum := sha256.Sum256(data)
 	out, err := r.rewrite(f.Key, data)
 	if err != nil {
-		return nil, rat.Errorf(rat.EINVALID, "rewrite the locations in %s: %v", f.Key, err)
+		return nil, "", rat.Errorf(rat.EINVALID, "rewrite the locations in %s: %v", f.Key, err)
 	}
-	return out, nil
+	return out, hex.EncodeToString(sum[:]), nil
 }

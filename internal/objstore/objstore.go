@@ -52,6 +52,12 @@ type Mover interface {
 	MoveFile(ctx context.Context, key, localPath string) error
 }
 
+// InfoPutter is implemented by stores whose Put learns what it stored (S3:
+// the ETag of the service's answer), saving a Stat afterwards.
+type InfoPutter interface {
+	PutInfo(ctx context.Context, key string, r io.Reader, size int64) (Info, error)
+}
+
 // File is an open object.
 type File interface {
 	io.ReadSeekCloser

@@ -94,11 +94,18 @@ type S3 struct {
 	endpoint string // for messages; never holds credentials
 }
 
-var _ Store = (*S3)(nil)
+var (
+	_ Store      = (*S3)(nil)
+	_ InfoPutter = (*S3)(nil)
+)
 
 // unknownSizePart bounds the memory of an upload of unknown size (minio-go
 // would otherwise buffer ~537 MiB parts); it allows objects up to 160 GB.
 const unknownSizePart = 16 << 20
+
+// maxStreamedPut is the largest stream of known size Put sends in one
+// request (S3's limit for a single PUT); larger ones go in parts.
+const maxStreamedPut = 5 << 30
 
 // NewS3 returns a store for cfg. It does not contact the service: the first
 // operation does (EnsureBucket is a good first call).
@@ -215,21 +222,36 @@ func (s *S3) objectName(key string) (string, error) {
 
 // Put implements Store.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	_, err := s.PutInfo(ctx, key, r, size)
+	return err
+}
+
+// PutInfo implements InfoPutter: Put, and the stored object's size and
+// ETag from the service's answer.
+func (s *S3) PutInfo(ctx context.Context, key string, r io.Reader, size int64) (Info, error) {
 	name, err := s.objectName(key)
 	if err != nil {
-		return err
+		return Info{}, err
 	}
 	if err := checkSize(r, size); err != nil {
-		return fmt.Errorf("put %s: %w", s.URL(key), err)
+		return Info{}, fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
-	if size < 0 {
+	_, readerAt := r.(io.ReaderAt)
+	switch {
+	case size < 0:
 		opts.PartSize = unknownSizePart
+	case !readerAt && size <= maxStreamedPut:
+		// One PUT streams the body in 64 KiB signed chunks: no part is
+		// buffered (a multipart upload of a stream holds a whole part in
+		// memory for each upload at once).
+		opts.DisableMultipart = true
 	}
-	if _, err := s.client.PutObject(ctx, s.bucket, name, r, size, opts); err != nil {
-		return s.mapErr("put", key, err)
+	up, err := s.client.PutObject(ctx, s.bucket, name, r, size, opts)
+	if err != nil {
+		return Info{}, s.mapErr("put", key, err)
 	}
-	return nil
+	return Info{Key: key, Size: up.Size, ModTime: up.LastModified, ETag: up.ETag}, nil
 }
 
 // checkSize compares size with what a seekable reader holds, so that a wrong
