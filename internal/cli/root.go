@@ -113,7 +113,7 @@ warehouse to S3 and the catalog to Postgres; commands stay the same.
 	root.AddCommand(
 		newLoadCmd(g), newQueryCmd(g), newTablesCmd(g), newDescribeCmd(g),
 		newBranchCmd(g), newTagCmd(g), newMergeCmd(g), newLogCmd(g), newDiffCmd(g),
-		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g), newLandingCmd(g), newMigrateCmd(g), newExportCmd(g), newImportCmd(g),
+		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g), newLandingCmd(g), newMigrateCmd(g), newExportCmd(g), newImportCmd(g), newDBCmd(g),
 		newVersionCmd(),
 	)
 	noteStart(root, &g.started)
@@ -134,7 +134,7 @@ func minArgs(n int, what string) cobra.PositionalArgs {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return &usageError{msg: fmt.Sprintf("%s: want %s (see 'rat %s --help')", cmd.CommandPath(), what, cmd.Name())}
+			return &usageError{msg: fmt.Sprintf("%s: want %s (see '%s --help')", cmd.CommandPath(), what, cmd.CommandPath())}
 		}
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +140,15 @@ func S3(t testing.TB) S3Env {
 	}
 	env.Prefix = "t-" + randomHex(t, 8) + "/"
 	return env
+}
+
+// Tool returns the path of a command the test needs (kubectl, podman):
+// skipped without it, except under CI=true where it fails.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		unavailable(t, name+" not found in PATH: install it to run this test")
+	}
+	return p
 }

@@ -1,0 +1,3 @@
+-- @name: no_negative_amounts
+-- @severity: error
+SELECT * FROM {{ this }} WHERE amount < 0
