@@ -116,6 +116,9 @@ func checkProject(t *testing.T, p *types.Project, env map[string]string) {
 			}
 			if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) < 2 {
 				t.Errorf("service %s runs for long and has no health check", name)
+			} else if strings.Contains(s.Image, "/rat:") && !slices.Equal(s.HealthCheck.Test[:2], []string{"CMD", "rat"}) {
+				// rat's image has no shell: only the exec form can run.
+				t.Errorf("service %s: health check %q, want [CMD rat health ...]", name, s.HealthCheck.Test)
 			}
 		}
 		for dep, d := range s.DependsOn {

@@ -53,43 +53,40 @@ traefik_binary() {
 	echo "$out"
 }
 
-ensure_traefik_standin() {
-	ensure_base
-	local dir key bin
-	bin=$(traefik_binary) || exit 1
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/rat-traefik-standin.XXXXXX")
-	cat >"$dir/Containerfile" <<EOF2
-FROM $BASE_IMAGE
-COPY traefik /usr/local/bin/traefik
-EXPOSE 80
-ENTRYPOINT ["/usr/local/bin/traefik"]
-EOF2
-	key=$(standin_key "$dir/Containerfile" "$bin")
-	if standin_current "$TRAEFIK_STANDIN" "$key"; then
+# standin_from DIR IMAGE [FILE...]: builds DIR (its Containerfile and the
+# files it copies) into IMAGE unless IMAGE was built from the same content
+# (Containerfile, FILEs, base image); removes DIR either way.
+standin_from() {
+	local dir=$1 image=$2 key
+	shift 2
+	key=$(standin_key "$dir/Containerfile" "$@")
+	if standin_current "$image" "$key"; then
 		rm -rf "$dir"
 		return 0
 	fi
+	standin_build "$image" "$key" "$dir"
+}
+
+ensure_traefik_standin() {
+	ensure_base
+	local dir bin
+	bin=$(traefik_binary) || exit 1
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/rat-traefik-standin.XXXXXX")
+	printf '%s\n' "FROM $BASE_IMAGE" 'COPY traefik /usr/local/bin/traefik' 'EXPOSE 80' \
+		'ENTRYPOINT ["/usr/local/bin/traefik"]' >"$dir/Containerfile"
 	cp "$bin" "$dir/traefik"
-	standin_build "$TRAEFIK_STANDIN" "$key" "$dir"
+	standin_from "$dir" "$TRAEFIK_STANDIN" "$dir/traefik"
 }
 
 ensure_curl_standin() {
 	ensure_base
-	local dir key
+	local dir
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/rat-curl-standin.XXXXXX")
-	cat >"$dir/Containerfile" <<EOF2
-FROM $BASE_IMAGE
-RUN apt-get update -q \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl ca-certificates \\
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
-ENTRYPOINT ["curl"]
-EOF2
-	key=$(standin_key "$dir/Containerfile")
-	if standin_current "$CURL_STANDIN" "$key"; then
-		rm -rf "$dir"
-		return 0
-	fi
-	standin_build "$CURL_STANDIN" "$key" "$dir"
+	printf '%s\n' "FROM $BASE_IMAGE" \
+		'RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl ca-certificates \' \
+		' && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb' \
+		'ENTRYPOINT ["curl"]' >"$dir/Containerfile"
+	standin_from "$dir" "$CURL_STANDIN"
 }
 
 ensure_compose_standins() {
