@@ -311,7 +311,15 @@ compose_test() {
 	local start=$SECONDS
 	cmp_compose up -d || { tail -n 40 "$CMP_WORK/compose.log" >&2; ddie "podman-compose up failed"; }
 	cmp_wait_ready "$start"
-	local first_ready=$READY_SECONDS
+	local first_ready=$READY_SECONDS out
+	# compose.tiny.yaml: each rat container is limited to 4 GiB and 1 CPU and
+	# runs the tiny profile.
+	for c in $(cmp_containers serve) $(cmp_containers worker); do
+		[[ $(podman inspect -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}' "$c") == "4294967296 1000000000" ]] ||
+			ddie "$c: limits $(podman inspect -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}' "$c"), want 4 GiB and 1 CPU (compose.tiny.yaml)"
+		out=$(podman exec "$c" rat config 2>&1) || ddie "rat config in $c: $out"
+		grep -Eq '^profile[[:space:]]+tiny[[:space:]]' <<<"$out" || ddie "$c does not run the tiny profile: $out"
+	done
 	# The one-shots succeeded (podman-compose may start them before what they
 	# depend on is healthy: then they must succeed when started again).
 	local c code
