@@ -54,9 +54,23 @@ standin_build() {
 	rm -rf "$dir"
 }
 
+# standin_from DIR IMAGE [FILE...]: builds DIR (its Containerfile and the
+# files it copies) into IMAGE unless IMAGE was built from the same content
+# (Containerfile, FILEs, base image); removes DIR either way.
+standin_from() {
+	local dir=$1 image=$2 key
+	shift 2
+	key=$(standin_key "$dir/Containerfile" "$@")
+	if standin_current "$image" "$key"; then
+		rm -rf "$dir"
+		return 0
+	fi
+	standin_build "$image" "$key" "$dir"
+}
+
 ensure_postgres_standin() {
 	ensure_base
-	local dir key
+	local dir
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/rat-pg-standin.XXXXXX")
 	cat >"$dir/Containerfile" <<EOF
 FROM $BASE_IMAGE
@@ -114,12 +128,7 @@ fi
 exec "$@" -c listen_addresses='*'
 EOF
 	chmod 755 "$dir/docker-entrypoint.sh"
-	key=$(standin_key "$dir/Containerfile" "$dir/docker-entrypoint.sh")
-	if standin_current "$POSTGRES_STANDIN" "$key"; then
-		rm -rf "$dir"
-		return 0
-	fi
-	standin_build "$POSTGRES_STANDIN" "$key" "$dir"
+	standin_from "$dir" "$POSTGRES_STANDIN" "$dir/docker-entrypoint.sh"
 }
 
 # minio_binary: the MinIO binary scripts/test.sh uses, installed with
@@ -140,7 +149,7 @@ minio_binary() {
 
 ensure_minio_standin() {
 	ensure_base
-	local dir key bin
+	local dir bin
 	bin=$(minio_binary) || exit 1
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/rat-minio-standin.XXXXXX")
 	cat >"$dir/Containerfile" <<EOF
@@ -152,13 +161,8 @@ EXPOSE 9000
 ENTRYPOINT ["/usr/bin/minio"]
 CMD ["server", "/data"]
 EOF
-	key=$(standin_key "$dir/Containerfile" "$bin")
-	if standin_current "$MINIO_STANDIN" "$key"; then
-		rm -rf "$dir"
-		return 0
-	fi
 	cp "$bin" "$dir/minio"
-	standin_build "$MINIO_STANDIN" "$key" "$dir"
+	standin_from "$dir" "$MINIO_STANDIN" "$dir/minio"
 }
 
 ensure_standins() {

@@ -53,20 +53,6 @@ traefik_binary() {
 	echo "$out"
 }
 
-# standin_from DIR IMAGE [FILE...]: builds DIR (its Containerfile and the
-# files it copies) into IMAGE unless IMAGE was built from the same content
-# (Containerfile, FILEs, base image); removes DIR either way.
-standin_from() {
-	local dir=$1 image=$2 key
-	shift 2
-	key=$(standin_key "$dir/Containerfile" "$@")
-	if standin_current "$image" "$key"; then
-		rm -rf "$dir"
-		return 0
-	fi
-	standin_build "$image" "$key" "$dir"
-}
-
 ensure_traefik_standin() {
 	ensure_base
 	local dir bin
