@@ -292,7 +292,7 @@ var layers = []struct {
 
 // sameLayer are the imports allowed inside a layer.
 var sameLayer = map[string][]string{
-	"internal/metrics":               {"internal/httpauth", "internal/trigger"},
+	"internal/metrics":               {"internal/httpauth", "internal/trigger", "internal/sysres"},
 	"internal/config":                {"internal/sysres"},
 	"internal/catalog/sqlstore":      {"internal/catalog"},
 	"internal/catalog/catalogtest":   {"internal/catalog", "internal/catalog/sqlstore"},

@@ -115,7 +115,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	var q *orchestrator.Queue
 	// Scrapes start with the server, once the queue is open.
 	waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
-	m, err := a.NewMetrics(workers > 0, true, waiting, log)
+	m, err := a.NewMetrics(workers > 0, true, waiting, buildVersion().Version, log)
 	if err != nil {
 		return err
 	}

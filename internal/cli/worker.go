@@ -53,7 +53,7 @@ larger than the limit is capped and named in a warning at start
 			startgc.LongRunning()
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
 				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-				m, err := a.NewMetrics(true, false, nil, log)
+				m, err := a.NewMetrics(true, false, nil, buildVersion().Version, log)
 				if err != nil {
 					return err
 				}
