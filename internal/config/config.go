@@ -59,6 +59,11 @@ type Config struct {
 	// without a heartbeat before another rat process ends the run as
 	// failed (owner lost); the owner writes one every RunLease/6.
 	RunLease time.Duration
+	// HeartbeatInterval is how often rat serve and rat worker record their
+	// heartbeat (monitoring.heartbeat_interval).
+	HeartbeatInterval time.Duration
+	// Thresholds are rat status's levels (monitoring.thresholds).
+	Thresholds Thresholds
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -219,6 +224,7 @@ func Load(opts Options) (*Config, error) {
 	c.set("listen", &c.Listen, "127.0.0.1:3030", "default")
 	c.setInt("run_retention_days", &c.RunRetentionDays, DefaultRunRetentionDays, "default")
 	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
+	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
 
 	if ws != nil {
 		r := ws.Resources
@@ -251,6 +257,10 @@ func Load(opts Options) (*Config, error) {
 			c.RunLease, _ = ParseRunLease(v) // validated with the file
 			c.sources["run_lease"] = wsFile("runs.lease")
 		}
+		if v := ws.Monitoring.HeartbeatInterval; v != "" {
+			c.HeartbeatInterval, _ = ParseHeartbeatInterval(v) // validated with the file
+		}
+		c.Thresholds, _ = ws.Monitoring.Thresholds.resolve("", nil) // validated with the file
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
 		}
