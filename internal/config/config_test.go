@@ -1195,12 +1195,12 @@ func TestMonitoring(t *testing.T) {
 		t.Fatalf("set: %v %s %+v, want %+v", err, c.HeartbeatInterval, c.Thresholds, want)
 	}
 	for yaml, msg := range map[string]string{
-		"  heartbeat_interval: 100ms\n":                          "workspace.yaml:3: monitoring.heartbeat_interval: want a duration of 1s or more",
-		"  thresholds:\n    cpu:\n      warning: 120\n":          "workspace.yaml:5: monitoring.thresholds.cpu.warning: want a percent above 0 and at most 100, got 120",
-		"  thresholds:\n    cpu:\n      critical: 50\n":          "monitoring.thresholds.cpu: warning 80 is not below critical 50: set warning lower than critical",
+		"  heartbeat_interval: 100ms\n":                           "workspace.yaml:3: monitoring.heartbeat_interval: want a duration of 1s or more",
+		"  thresholds:\n    cpu:\n      warning: 120\n":           "workspace.yaml:5: monitoring.thresholds.cpu.warning: want a percent above 0 and at most 100, got 120",
+		"  thresholds:\n    cpu:\n      critical: 50\n":           "monitoring.thresholds.cpu: warning 80 is not below critical 50: set warning lower than critical",
 		"  thresholds:\n    query_latency:\n      critical: -1\n": "monitoring.thresholds.query_latency.critical: want seconds above 0, got -1",
-		"  thresholds:\n    memroy: {warning: 50}\n":             "monitoring.thresholds.memroy",
-		"  thresholds:\n    memory: {warn: 50}\n":                "monitoring.thresholds.memory.warn",
+		"  thresholds:\n    memroy: {warning: 50}\n":              "monitoring.thresholds.memroy",
+		"  thresholds:\n    memory: {warn: 50}\n":                 "monitoring.thresholds.memory.warn",
 	} {
 		write("name: m\nmonitoring:\n" + yaml)
 		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {

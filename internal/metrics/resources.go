@@ -25,6 +25,9 @@ type Snapshot struct {
 	CPURatio         float64 `json:"cpu_ratio"`          // CPU used over the last interval, as a share of CPUs
 	CPUs             float64 `json:"cpus"`               // the cgroup's quota in cores, else the CPU count
 	Disks            []Disk  `json:"disks,omitempty"`
+	// QueryP95Seconds is rat serve's p95 API query latency; 0 = none
+	// measured (a worker, or no query yet). The caller sets it.
+	QueryP95Seconds float64 `json:"query_p95_seconds,omitempty"`
 }
 
 // MemoryRatio is the memory used as a share of the limit; 0 when unknown.
