@@ -296,7 +296,7 @@ var layers = []struct {
 var sameLayer = map[string][]string{
 	"internal/metrics":               {"internal/httpauth", "internal/trigger", "internal/sysres"},
 	"internal/config":                {"internal/sysres"},
-	"internal/monitor":               {"internal/config", "internal/metrics", "internal/textout"},
+	"internal/monitor":               {"internal/config", "internal/metrics", "internal/textout", "internal/trigger"},
 	"internal/catalog/sqlstore":      {"internal/catalog"},
 	"internal/catalog/catalogtest":   {"internal/catalog", "internal/catalog/sqlstore"},
 	"internal/sqlite":                {"internal/catalog", "internal/catalog/sqlstore"},

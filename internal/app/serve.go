@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/monitor"
 	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/server"
@@ -86,6 +87,7 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 			}},
 		},
 		LoadWorkspace: a.CachedWorkspace,
+		Status:        func(ctx context.Context) (*monitor.Report, error) { return a.Status(ctx, q) },
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {

@@ -133,6 +133,11 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
+	stopBeats, err := a.StartHeartbeats(ctx, q, "serve", buildVersion().Version, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopBeats()
 	if err := srv.Start(ctx); err != nil {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
 		defer cancel()

@@ -77,6 +77,11 @@ larger than the limit is capped and named in a warning at start
 				if err := q.Start(ctx); err != nil {
 					return err
 				}
+				stopBeats, err := a.StartHeartbeats(ctx, q, "worker", buildVersion().Version, m, log)
+				if err != nil {
+					return err
+				}
+				defer stopBeats()
 				log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.Config.MaxParallelPipelines))
 				<-ctx.Done()
 				log.Info("stopping")

@@ -10,13 +10,17 @@ import (
 // Thresholds are the levels rat status judges processes by: memory, CPU
 // and disk as ratios (0.7 = 70 %), query latency in seconds.
 type Thresholds struct {
-	Memory, CPU, Disk, QueryLatency Levels
+	Memory       Levels `json:"memory"`
+	CPU          Levels `json:"cpu"`
+	Disk         Levels `json:"disk"`
+	QueryLatency Levels `json:"query_latency"`
 }
 
 // Levels are a warning and a critical level: a value at or above one has
 // that status.
 type Levels struct {
-	Warning, Critical float64
+	Warning  float64 `json:"warning"`
+	Critical float64 `json:"critical"`
 }
 
 // DefaultThresholds are the operations guide's: memory 70/90 %, CPU 80/95

@@ -15,6 +15,7 @@ import (
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/textout"
+	"github.com/ratdata/rat/internal/trigger"
 )
 
 // Statuses of a report and of each of its warnings.
@@ -73,7 +74,7 @@ type FailedRun struct {
 // Stale is a pipeline's table past its freshness policy.
 type Stale struct {
 	Table      string  `json:"table"`
-	Status     string  `json:"status"`                // stale (past warn_after), expired (past error_after), unknown (never built)
+	Status     string  `json:"status"`                // warn (past warn_after), error (past error_after), unknown (never built)
 	AgeSeconds float64 `json:"age_seconds,omitempty"` // since it last changed
 }
 
@@ -117,15 +118,15 @@ func Evaluate(r *Report, th config.Thresholds) {
 	}
 	if n := len(r.Failed); n > 0 {
 		f := r.Failed[0]
-		r.add(Finding{Status: Warning, Subject: "runs", Message: fmt.Sprintf("%d run(s) failed in the last %s, the newest %s (%s)", n, FailedWindow, f.ID, f.Target),
+		r.add(Finding{Status: Warning, Subject: "runs", Message: fmt.Sprintf("%d run(s) failed in the last %.0fh, the newest %s (%s)", n, FailedWindow.Hours(), f.ID, f.Target),
 			Advice: "rat runs show " + f.ID + " says why; fix and run it again"})
 	}
 	for _, s := range r.Stale {
 		st, msg := Warning, "past its warn_after"
 		switch s.Status {
-		case "expired":
+		case trigger.Expired:
 			st, msg = Critical, "past its error_after"
-		case "unknown":
+		case trigger.Unknown:
 			msg = "never built"
 		}
 		if s.AgeSeconds > 0 {
@@ -135,6 +136,10 @@ func Evaluate(r *Report, th config.Thresholds) {
 			Advice: "run it (rat run " + s.Table + ") or check its schedule and its last run"})
 	}
 }
+
+// Add adds a finding that no threshold decides (a part that could not be
+// read), after Evaluate.
+func Add(r *Report, f Finding) { r.add(f) }
 
 func (r *Report) add(f Finding) {
 	r.Warnings = append(r.Warnings, f)

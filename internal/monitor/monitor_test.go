@@ -8,6 +8,7 @@ import (
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/monitor"
+	"github.com/ratdata/rat/internal/trigger"
 )
 
 func TestEvaluate(t *testing.T) {
@@ -45,7 +46,7 @@ func TestEvaluate(t *testing.T) {
 		{"runs, queue and tables", monitor.Report{Processes: []monitor.Process{proc("serve", "a", 0.2, 0.1, 10)},
 			Queue:  &monitor.Queue{Waiting: 3, OldestWaitSeconds: 600},
 			Failed: []monitor.FailedRun{{ID: "r-9", Target: "main", Finished: now}},
-			Stale:  []monitor.Stale{{Table: "silver.orders", Status: "stale", AgeSeconds: 7200}, {Table: "gold.kpis", Status: "expired", AgeSeconds: 90000}}},
+			Stale:  []monitor.Stale{{Table: "silver.orders", Status: trigger.Stale, AgeSeconds: 7200}, {Table: "gold.kpis", Status: trigger.Expired, AgeSeconds: 90000}}},
 			config.DefaultThresholds, monitor.Critical, 2, []string{"3 job(s) waiting, the oldest for 10m0s", "start more rat worker", "1 run(s) failed", "rat runs show r-9",
 				"table silver.orders past its warn_after (last changed 2h0m0s ago)", "table gold.kpis past its error_after", "rat run gold.kpis"}},
 	} {

@@ -45,7 +45,7 @@ func Render(w io.Writer, r *Report) {
 			queue += fmt.Sprintf(" (oldest %s)", round(q.OldestWaitSeconds))
 		}
 	}
-	fmt.Fprintf(w, "%s; runs: %d running, %d failed in the last %s; stale tables: %d\n", queue, r.Running, len(r.Failed), FailedWindow, len(r.Stale))
+	fmt.Fprintf(w, "%s; runs: %d running, %d failed in the last %.0fh; stale tables: %d\n", queue, r.Running, len(r.Failed), FailedWindow.Hours(), len(r.Stale))
 	if len(r.Warnings) == 0 {
 		fmt.Fprintln(w, "\nno warnings")
 		return

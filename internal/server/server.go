@@ -20,6 +20,7 @@ import (
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/monitor"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
@@ -53,6 +54,9 @@ type Config struct {
 
 	// LoadWorkspace loads the workspace as its files are now.
 	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
+	// Status gathers the cluster's state for GET /api/v1/status (rat
+	// status --server); nil = the endpoint answers 503.
+	Status func(ctx context.Context) (*monitor.Report, error)
 	// StartRun runs pipelines to the end, or waits for the queue to; the
 	// server calls it in a goroutine it tracks, with a context Stop
 	// cancels (and POST /runs/{id}/cancel when CancelRun is nil).
@@ -272,6 +276,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/lineage/status", RoleRead, s.getPipelineStatus)
 	api("GET /api/v1/config", RoleRead, s.getConfig)
 	api("GET /api/v1/overview", RoleRead, s.getOverview)
+	api("GET /api/v1/status", RoleRead, s.getStatus)
 
 	api("GET /api/v1/tables", RoleRead, s.listTables)
 	api("GET /api/v1/tables/{id}", RoleRead, s.getTable)
