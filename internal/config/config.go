@@ -83,10 +83,14 @@ const DefaultRunRetentionDays = 90
 const DefaultRunLease = 30 * time.Second
 
 // ParseRunLease reads a runs.lease value: a duration of at least a second.
-func ParseRunLease(v string) (time.Duration, error) {
+func ParseRunLease(v string) (time.Duration, error) { return parseSeconds(v, "30s or 2m") }
+
+// parseSeconds reads a duration of at least a second; examples shows
+// good values in the error.
+func parseSeconds(v, examples string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Second {
-		return 0, fmt.Errorf("want a duration of 1s or more, such as 30s or 2m, got %q", v)
+		return 0, fmt.Errorf("want a duration of 1s or more, such as %s, got %q", examples, v)
 	}
 	return d, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/ratdata/rat"
@@ -37,13 +36,7 @@ const DefaultHeartbeatInterval = 5 * time.Second
 
 // ParseHeartbeatInterval reads a monitoring.heartbeat_interval value: a
 // duration of at least a second.
-func ParseHeartbeatInterval(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil || d < time.Second {
-		return 0, fmt.Errorf("want a duration of 1s or more, such as 5s, got %q", v)
-	}
-	return d, nil
-}
+func ParseHeartbeatInterval(v string) (time.Duration, error) { return parseSeconds(v, "5s") }
 
 // resolve applies the levels set over the defaults and checks them:
 // percents in (0, 100], seconds above 0, warning below critical.
