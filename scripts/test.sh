@@ -219,6 +219,25 @@ fi
 export RAT_TEST_CHROMIUM="$CHROMIUM"
 log "browser tests use $CHROMIUM"
 
+# ------------------------------------------------------------------ promtool
+
+# The alert rules' tests (deploy/monitoring) run Prometheus' promtool, from
+# Debian's prometheus package.
+if ! PROMTOOL=$(command -v promtool); then
+	command -v apt-get >/dev/null 2>&1 || die "promtool not found and no apt-get: install Prometheus and set RAT_TEST_PROMTOOL to its promtool"
+	SUDO=""
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "promtool not found: install it (apt-get install prometheus) or run this script as root"
+		SUDO=sudo
+	fi
+	log "installing prometheus (promtool) with apt-get (once)"
+	export DEBIAN_FRONTEND=noninteractive
+	{ $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends prometheus; } >"$WORK/apt-prometheus.log" 2>&1 ||
+		{ show_log "$WORK/apt-prometheus.log"; die "apt-get install prometheus failed"; }
+	PROMTOOL=$(command -v promtool) || die "prometheus installed but promtool not on PATH"
+fi
+export RAT_TEST_PROMTOOL="$PROMTOOL"
+
 # ---------------------------------------------------------------------- test
 
 have_pkgs=false
