@@ -42,7 +42,9 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("before any process: exit %d\n%s", code, out)
 		}
 		base := startServe(t, u)
-		_, worker := startProcess(t, u, regexp.MustCompile(`(worker started)`), "worker")
+		// The worker logs JSON objects for a log collector.
+		u.env = append(u.env, "RAT_LOG_FORMAT=json")
+		_, worker := startProcess(t, u, regexp.MustCompile(`^\{"time":"[^"]+","level":"INFO","msg":"(worker started)`), "worker")
 		roles := func(rep monitor.Report) string {
 			var rs []string
 			for _, p := range rep.Processes {
@@ -97,5 +99,8 @@ func TestStatus(t *testing.T) {
 		// Usage errors.
 		u.fails("--watch and --json do not go together", "status", "--watch", "--json")
 		u.fails("--interval 1ms: want 500ms or more", "status", "--interval", "1ms")
+		if _, errs, code := u.runEnv([]string{"RAT_LOG_FORMAT=xml"}, "status"); code != 2 || !strings.Contains(errs, "RAT_LOG_FORMAT=\"xml\": want text (the default) or json") {
+			t.Errorf("RAT_LOG_FORMAT=xml: exit %d %s", code, errs)
+		}
 	})
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/ratdata/rat/internal/startgc"
@@ -52,7 +51,7 @@ larger than the limit is capped and named in a warning at start
 			}
 			startgc.LongRunning()
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
-				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+				log := a.logger(cmd.ErrOrStderr())
 				m, err := a.NewMetrics(true, false, nil, buildVersion().Version, log)
 				if err != nil {
 					return err

@@ -59,6 +59,9 @@ type Config struct {
 	// without a heartbeat before another rat process ends the run as
 	// failed (owner lost); the owner writes one every RunLease/6.
 	RunLease time.Duration
+	// LogFormat is how rat serve and rat worker write their log lines:
+	// text (the default) or json (RAT_LOG_FORMAT).
+	LogFormat string
 	// HeartbeatInterval is how often rat serve and rat worker record their
 	// heartbeat (monitoring.heartbeat_interval).
 	HeartbeatInterval time.Duration
@@ -115,6 +118,7 @@ var knownEnv = map[string]bool{
 	"RAT_ALLOWED_HOSTS": true, "RAT_METRICS_TOKEN": true,
 	"RAT_DEBUG":            true, // read by the command line: print an internal error's full cause
 	"RAT_RUN_LEASE":        true,
+	"RAT_LOG_FORMAT":       true, // rat serve's and rat worker's log lines: text or json
 	"RAT_MAX_RESULT_BYTES": true,
 	// rat migrate's target credentials (internal/app.TargetAccessKeyEnv)
 	"RAT_MIGRATE_S3_ACCESS_KEY": true,
@@ -315,6 +319,13 @@ func Load(opts Options) (*Config, error) {
 			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_RUN_RETENTION_DAYS=%q: want 0 (keep forever) or a whole number of days", v)
 		}
 		c.setInt("run_retention_days", &c.RunRetentionDays, n, "env RAT_RUN_RETENTION_DAYS")
+	}
+	c.LogFormat = "text"
+	if v, ok := opts.Env("RAT_LOG_FORMAT"); ok && v != "" {
+		if v != "text" && v != "json" {
+			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_LOG_FORMAT=%q: want text (the default) or json (one JSON object a line, for log collectors)", v)
+		}
+		c.LogFormat = v
 	}
 	if v, ok := opts.Env("RAT_RUN_LEASE"); ok && v != "" {
 		d, err := ParseRunLease(v)
