@@ -114,3 +114,15 @@ func TestResources(t *testing.T) {
 		t.Errorf("the limit should stay and Err say why: %v", meter.Err())
 	}
 }
+
+// BenchmarkSnapshot is the cost of measuring this process's resources on
+// the machine the benchmark runs on (a scrape and a heartbeat each take one).
+func BenchmarkSnapshot(b *testing.B) {
+	m, err := NewMeter(sysres.System(), []Volume{{"warehouse", b.TempDir()}, {"spill", b.TempDir()}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		m.Snapshot()
+	}
+}

@@ -130,3 +130,21 @@ func TestHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkBeat is the cost of one heartbeat (write, prune, bound) on the
+// SQLite queue file: a process pays it every heartbeat interval.
+func BenchmarkBeat(b *testing.B) {
+	q, err := Open(context.Background(), Config{SQLitePath: b.TempDir() + "/queue.db"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	snap := func() any { return map[string]any{"memory_bytes": 1 << 30, "disks": []map[string]any{{"volume": "spill", "used_bytes": 1, "free_bytes": 2}}} }
+	started := time.Now()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := q.Beat(context.Background(), Beats{Role: "worker", Version: "v", Snapshot: snap}, started); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
