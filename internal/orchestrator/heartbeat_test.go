@@ -139,7 +139,9 @@ func BenchmarkBeat(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer q.Close()
-	snap := func() any { return map[string]any{"memory_bytes": 1 << 30, "disks": []map[string]any{{"volume": "spill", "used_bytes": 1, "free_bytes": 2}}} }
+	snap := func() any {
+		return map[string]any{"memory_bytes": 1 << 30, "disks": []map[string]any{{"volume": "spill", "used_bytes": 1, "free_bytes": 2}}}
+	}
 	started := time.Now()
 	b.ResetTimer()
 	for b.Loop() {

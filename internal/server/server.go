@@ -54,6 +54,9 @@ type Config struct {
 
 	// LoadWorkspace loads the workspace as its files are now.
 	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
+	// Thresholds colour the overview's gauges (monitoring.thresholds);
+	// zero = config.DefaultThresholds.
+	Thresholds config.Thresholds
 	// Status gathers the cluster's state for GET /api/v1/status (rat
 	// status --server); nil = the endpoint answers 503.
 	Status func(ctx context.Context) (*monitor.Report, error)

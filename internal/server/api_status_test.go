@@ -1,0 +1,42 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/monitor"
+)
+
+// TestStatusEndpoint: GET /api/v1/status serves the report the app
+// gathers, 503 without one; the overview's gauges follow the configured
+// thresholds.
+func TestStatusEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, uiFiles, func(c *Config) {
+		c.Status = func(context.Context) (*monitor.Report, error) {
+			r := &monitor.Report{Generated: time.Now(), Processes: []monitor.Process{{Role: "worker", Host: "w-2",
+				Resources: metrics.Snapshot{MemoryBytes: 93, MemoryLimitBytes: 100}}}}
+			monitor.Evaluate(r, config.DefaultThresholds)
+			return r, nil
+		}
+		c.Thresholds = config.Thresholds{Memory: config.Levels{Warning: 0.01, Critical: 0.02}, CPU: config.DefaultThresholds.CPU,
+			Disk: config.Levels{Warning: 0.001, Critical: 0.002}, QueryLatency: config.DefaultThresholds.QueryLatency}
+	})
+	st := e.want(e.do("GET", "/api/v1/status", nil), http.StatusOK)
+	ws := list(t, st, "warnings")
+	if st.body["status"] != "critical" || len(ws) != 1 || !strings.Contains(ws[0]["message"].(string), "worker w-2 at 93 % memory") {
+		t.Fatalf("status = %v", st.body)
+	}
+	for _, g := range list(t, e.want(e.do("GET", "/api/v1/overview", nil), http.StatusOK), "gauges") {
+		if g["name"] == "disk" && (g["warn"] != 0.001 || g["status"] != "critical") {
+			t.Errorf("disk gauge with lowered thresholds = %v", g)
+		}
+	}
+	bare := newTestEnv(t, uiFiles, nil)
+	bare.want(bare.do("GET", "/api/v1/status", nil), http.StatusServiceUnavailable)
+}
