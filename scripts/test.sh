@@ -221,8 +221,8 @@ log "browser tests use $CHROMIUM"
 
 # ------------------------------------------------------------------ promtool
 
-# The alert rules' tests (deploy/monitoring) run Prometheus' promtool, from
-# Debian's prometheus package.
+# The alert rules' tests (deploy/monitoring) run Prometheus' promtool and
+# server, from Debian's prometheus package.
 if ! PROMTOOL=$(command -v promtool); then
 	command -v apt-get >/dev/null 2>&1 || die "promtool not found and no apt-get: install Prometheus and set RAT_TEST_PROMTOOL to its promtool"
 	SUDO=""
@@ -237,6 +237,8 @@ if ! PROMTOOL=$(command -v promtool); then
 	PROMTOOL=$(command -v promtool) || die "prometheus installed but promtool not on PATH"
 fi
 export RAT_TEST_PROMTOOL="$PROMTOOL"
+PROMETHEUS=$(command -v prometheus) || die "prometheus installed but not on PATH"
+export RAT_TEST_PROMETHEUS="$PROMETHEUS"
 
 # ---------------------------------------------------------------------- test
 
