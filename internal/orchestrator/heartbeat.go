@@ -155,6 +155,9 @@ WHERE seen_us + lease_us >= ? ORDER BY role, host, started_us, process_id LIMIT 
 				return err
 			}
 			h.Started, h.Seen, h.Lease = time.UnixMicro(started).UTC(), time.UnixMicro(seen).UTC(), time.Duration(lease)*time.Microsecond
+			if len(snap) > maxSnapshot || !json.Valid([]byte(snap)) {
+				snap = "{}" // not written by Beat: readers never pass it on
+			}
 			h.Snapshot = json.RawMessage(snap)
 			out = append(out, h)
 			return nil

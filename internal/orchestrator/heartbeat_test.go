@@ -109,6 +109,26 @@ func TestHeartbeat(t *testing.T) {
 		if err := serve.Beat(ctx, Beats{Role: "serve", Snapshot: big}, started); err == nil || !strings.Contains(err.Error(), "more than 16384") {
 			t.Errorf("oversized snapshot: %v", err)
 		}
+		// A row Beat did not write (an oversized or broken snapshot) is read
+		// with an empty one.
+		if err := serve.withTx(ctx, func(t tx) error {
+			_, err := t.exec(ctx, `UPDATE rat_heartbeats SET snapshot = ? WHERE process_id = ?`, "{"+strings.Repeat(" ", maxSnapshot), serve.id)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		seen := false
+		for _, hb := range func() []Heartbeat { hbs, _ := serve.Heartbeats(ctx); return hbs }() {
+			if hb.Process == serve.id {
+				seen = true
+				if string(hb.Snapshot) != "{}" {
+					t.Errorf("an oversized snapshot was read as %d bytes", len(hb.Snapshot))
+				}
+			}
+		}
+		if !seen {
+			t.Error("the server's heartbeat is not listed")
+		}
 		// A running heartbeat writes at once; stopping removes the row.
 		w2 := open(Config{Now: clock})
 		stop := w2.StartHeartbeats(ctx, Beats{Role: "worker", Version: "v2", Interval: time.Hour})
