@@ -10,6 +10,7 @@ package monitor
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ratdata/rat/internal/config"
@@ -121,19 +122,49 @@ func Evaluate(r *Report, th config.Thresholds) {
 		r.add(Finding{Status: Warning, Subject: "runs", Message: fmt.Sprintf("%d run(s) failed in the last %.0fh, the newest %s (%s)", n, FailedWindow.Hours(), f.ID, f.Target),
 			Advice: "rat runs show " + f.ID + " says why; fix and run it again"})
 	}
+	r.judgeStale()
+}
+
+// maxStaleFindings is how many stale tables get a finding each; past it,
+// the tables of one state share one finding, so the screen stays one.
+const maxStaleFindings = 5
+
+// judgeStale turns the stale tables into findings.
+func (r *Report) judgeStale() {
+	byState := map[string][]Stale{}
 	for _, s := range r.Stale {
-		st, msg := Warning, "past its warn_after"
-		switch s.Status {
+		byState[s.Status] = append(byState[s.Status], s)
+	}
+	for _, state := range []string{trigger.Expired, trigger.Stale, trigger.Unknown} {
+		tables := byState[state]
+		st, what := Warning, "past its warn_after"
+		switch state {
 		case trigger.Expired:
-			st, msg = Critical, "past its error_after"
+			st, what = Critical, "past its error_after"
 		case trigger.Unknown:
-			msg = "never built"
+			what = "never built"
 		}
-		if s.AgeSeconds > 0 {
-			msg += fmt.Sprintf(" (last changed %s ago)", round(s.AgeSeconds))
+		if len(r.Stale) > maxStaleFindings && len(tables) > 0 {
+			names := make([]string, 0, 3)
+			for _, t := range tables[:min(3, len(tables))] {
+				names = append(names, t.Table)
+			}
+			more := ""
+			if len(tables) > 3 {
+				more = ", …"
+			}
+			r.add(Finding{Status: st, Subject: "freshness", Message: fmt.Sprintf("%d tables %s (%s%s)", len(tables), what, strings.Join(names, ", "), more),
+				Advice: "run them (rat run), or check their schedules and last runs; rat status --json lists them all"})
+			continue
 		}
-		r.add(Finding{Status: st, Subject: s.Table, Message: "table " + s.Table + " " + msg,
-			Advice: "run it (rat run " + s.Table + ") or check its schedule and its last run"})
+		for _, s := range tables {
+			msg := what
+			if s.AgeSeconds > 0 {
+				msg += fmt.Sprintf(" (last changed %s ago)", round(s.AgeSeconds))
+			}
+			r.add(Finding{Status: st, Subject: s.Table, Message: "table " + s.Table + " " + msg,
+				Advice: "run it (rat run " + s.Table + ") or check its schedule and its last run"})
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func TestEvaluate(t *testing.T) {
 			Stale:  []monitor.Stale{{Table: "silver.orders", Status: trigger.Stale, AgeSeconds: 7200}, {Table: "gold.kpis", Status: trigger.Expired, AgeSeconds: 90000}}},
 			config.DefaultThresholds, monitor.Critical, 2, []string{"3 job(s) waiting, the oldest for 10m0s", "start more rat worker", "1 run(s) failed", "rat runs show r-9",
 				"table silver.orders past its warn_after (last changed 2h0m0s ago)", "table gold.kpis past its error_after", "rat run gold.kpis"}},
+		// Many stale tables share one finding per state.
+		{"many stale tables", monitor.Report{Processes: []monitor.Process{proc("serve", "a", 0.2, 0.1, 10)}, Stale: manyStale(8)},
+			config.DefaultThresholds, monitor.Warning, 1, []string{"8 tables never built (silver.t0, silver.t1, silver.t2, …)", "rat status --json lists them all"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.r
@@ -64,9 +68,20 @@ func TestEvaluate(t *testing.T) {
 					t.Errorf("the screen lacks %q:\n%s", w, b.String())
 				}
 			}
+			if tc.name == "many stale tables" && len(r.Warnings) != 1 {
+				t.Errorf("8 tables never built: %d findings, want one", len(r.Warnings))
+			}
 			if tc.status == monitor.OK && len(r.Warnings) != 0 {
 				t.Errorf("ok with warnings: %+v", r.Warnings)
 			}
 		})
 	}
+}
+
+func manyStale(n int) []monitor.Stale {
+	out := make([]monitor.Stale, n)
+	for i := range out {
+		out[i] = monitor.Stale{Table: fmt.Sprintf("silver.t%d", i), Status: trigger.Unknown}
+	}
+	return out
 }
