@@ -87,8 +87,10 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 			}},
 		},
 		LoadWorkspace: a.CachedWorkspace,
-		Status:        func(ctx context.Context) (*monitor.Report, error) { return a.Status(ctx, q) },
-		Thresholds:    a.Config.Thresholds,
+		Status: func(ctx context.Context, stale func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error) {
+			return a.Status(ctx, q, stale)
+		},
+		Thresholds: a.Config.Thresholds,
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {

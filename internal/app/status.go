@@ -40,8 +40,10 @@ const (
 // from the catalog database and the queue q (nil: this command opens one
 // without workers): the live processes, the backlog, running and failed
 // runs, tables past their freshness; judged by monitoring.thresholds. What
-// cannot be read becomes a warning, not an error.
-func (a *App) Status(ctx context.Context, q *orchestrator.Queue) (*monitor.Report, error) {
+// cannot be read becomes a warning, not an error. stale lists the tables
+// past their freshness policy (rat serve's, from its cached table list);
+// nil reads them here.
+func (a *App) Status(ctx context.Context, q *orchestrator.Queue, stale func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error) {
 	now := time.Now()
 	r := &monitor.Report{Generated: now.UTC(), Failed: []monitor.FailedRun{}, Stale: []monitor.Stale{}, Processes: []monitor.Process{}}
 	var problems []monitor.Finding
@@ -85,8 +87,13 @@ func (a *App) Status(ctx context.Context, q *orchestrator.Queue) (*monitor.Repor
 			}
 		}
 	}
-	if err := a.staleTables(ctx, r, now); err != nil {
+	if stale == nil {
+		stale = func(ctx context.Context) ([]monitor.Stale, error) { return a.staleTables(ctx, now) }
+	}
+	if st, err := stale(ctx); err != nil {
 		problem("freshness", err, "fix the workspace (rat validate) or check the catalog")
+	} else {
+		r.Stale = append(r.Stale, st...)
 	}
 	monitor.Evaluate(r, a.Config.Thresholds)
 	for _, p := range problems {
@@ -95,13 +102,14 @@ func (a *App) Status(ctx context.Context, q *orchestrator.Queue) (*monitor.Repor
 	return r, nil
 }
 
-// staleTables adds the tables past their freshness policy on the
+// staleTables lists the tables past their freshness policy on the
 // configured branch.
-func (a *App) staleTables(ctx context.Context, r *monitor.Report, now time.Time) error {
+func (a *App) staleTables(ctx context.Context, now time.Time) ([]monitor.Stale, error) {
 	ws, err := a.CachedWorkspace(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []monitor.Stale
 	var updated map[string]time.Time
 	for _, p := range ws.Pipelines() {
 		f := p.Config.Freshness
@@ -111,7 +119,7 @@ func (a *App) staleTables(ctx context.Context, r *monitor.Report, now time.Time)
 		if updated == nil {
 			sums, err := a.Lake.Summaries(ctx, a.Config.Branch)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			updated = map[string]time.Time{}
 			for _, s := range sums {
@@ -126,7 +134,7 @@ func (a *App) staleTables(ctx context.Context, r *monitor.Report, now time.Time)
 		if !u.IsZero() {
 			st.AgeSeconds = now.Sub(u).Seconds()
 		}
-		r.Stale = append(r.Stale, st)
+		out = append(out, st)
 	}
-	return nil
+	return out, nil
 }

@@ -95,7 +95,7 @@ func runStatus(cmd *cobra.Command, g *globals, o statusOpts) error {
 			return err
 		}
 		defer a.Close()
-		get = func(ctx context.Context) (*monitor.Report, error) { return a.Status(ctx, nil) }
+		get = func(ctx context.Context) (*monitor.Report, error) { return a.Status(ctx, nil, nil) }
 	}
 	out := cmd.OutOrStdout()
 	for {

@@ -2,10 +2,13 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/monitor"
+	"github.com/ratdata/rat/internal/trigger"
 )
 
 // maxStatusBytes bounds GET /api/v1/status: a thousand processes (the
@@ -20,7 +23,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Status == nil {
 		return rat.Errorf(rat.EUNAVAILABLE, "this server does not report the cluster's status")
 	}
-	rep, err := s.cfg.Status(r.Context())
+	rep, err := s.cfg.Status(r.Context(), s.staleTables)
 	if err != nil {
 		return err
 	}
@@ -36,4 +39,20 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// staleTables are the tables past their freshness policy, from the
+// server's freshness (its table list is cached by commit).
+func (s *Server) staleTables(ctx context.Context) ([]monitor.Stale, error) {
+	fr, err := s.freshness(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []monitor.Stale
+	for _, f := range fr {
+		if f.Status != trigger.Fresh {
+			out = append(out, monitor.Stale{Table: f.Table, Status: f.Status, AgeSeconds: f.AgeSeconds})
+		}
+	}
+	return out, nil
 }

@@ -18,9 +18,13 @@ import (
 func TestStatusEndpoint(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, uiFiles, func(c *Config) {
-		c.Status = func(context.Context) (*monitor.Report, error) {
+		c.Status = func(ctx context.Context, stale func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error) {
 			r := &monitor.Report{Generated: time.Now(), Processes: []monitor.Process{{Role: "worker", Host: "w-2",
 				Resources: metrics.Snapshot{MemoryBytes: 93, MemoryLimitBytes: 100}}}}
+			var err error
+			if r.Stale, err = stale(ctx); err != nil {
+				return nil, err
+			}
 			monitor.Evaluate(r, config.DefaultThresholds)
 			return r, nil
 		}
@@ -29,7 +33,9 @@ func TestStatusEndpoint(t *testing.T) {
 	})
 	st := e.want(e.do("GET", "/api/v1/status", nil), http.StatusOK)
 	ws := list(t, st, "warnings")
-	if st.body["status"] != "critical" || len(ws) != 1 || !strings.Contains(ws[0]["message"].(string), "worker w-2 at 93 % memory") {
+	// The server's freshness says gold.total was never built.
+	if st.body["status"] != "critical" || len(ws) != 2 || !strings.Contains(ws[0]["message"].(string), "worker w-2 at 93 % memory") ||
+		ws[1]["message"] != "table gold.total never built" {
 		t.Fatalf("status = %v", st.body)
 	}
 	for _, g := range list(t, e.want(e.do("GET", "/api/v1/overview", nil), http.StatusOK), "gauges") {

@@ -58,8 +58,9 @@ type Config struct {
 	// zero = config.DefaultThresholds.
 	Thresholds config.Thresholds
 	// Status gathers the cluster's state for GET /api/v1/status (rat
-	// status --server); nil = the endpoint answers 503.
-	Status func(ctx context.Context) (*monitor.Report, error)
+	// status --server), with the stale tables from stale (the server's
+	// freshness, over its cached table list); nil = the endpoint answers 503.
+	Status func(ctx context.Context, stale func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error)
 	// StartRun runs pipelines to the end, or waits for the queue to; the
 	// server calls it in a goroutine it tracks, with a context Stop
 	// cancels (and POST /runs/{id}/cancel when CancelRun is nil).
