@@ -64,6 +64,10 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 	if err != nil {
 		return nil, err
 	}
+	meter, err := a.Meter()
+	if err != nil {
+		return nil, err
+	}
 	return server.New(server.Config{
 		Listen: a.Config.Listen, Tokens: tokens, Version: version,
 		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
@@ -91,6 +95,7 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 			return a.Status(ctx, q, stale)
 		},
 		Thresholds: a.Config.Thresholds,
+		Meter:      meter,
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {

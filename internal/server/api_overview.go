@@ -41,8 +41,12 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	mem, memOK := metrics.MemoryUsed()
-	cpu, cpuOK := s.cpu.Used()
+	// This process against its limits (the cgroup's in a container), as
+	// its heartbeat reports it to rat status.
+	res := s.meter.Snapshot()
+	measured := s.meter.Err() == nil
+	mem, memOK := res.MemoryRatio(), measured && res.MemoryLimitBytes > 0
+	cpu, cpuOK := res.CPURatio, measured
 	disk := 0.0
 	if s.cfg.StateDir != "" {
 		disk = metrics.DiskUsed(s.cfg.StateDir)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,11 @@ func TestStatusEndpoint(t *testing.T) {
 	for _, g := range list(t, e.want(e.do("GET", "/api/v1/overview", nil), http.StatusOK), "gauges") {
 		if g["name"] == "disk" && (g["warn"] != 0.001 || g["status"] != "critical") {
 			t.Errorf("disk gauge with lowered thresholds = %v", g)
+		}
+		// This process's memory against its limit is measured (where
+		// there is a /proc).
+		if _, err := os.Stat("/proc/self/status"); err == nil && g["name"] == "memory" && (g["status"] == "unknown" || g["value"].(float64) <= 0) {
+			t.Errorf("memory gauge = %v", g)
 		}
 	}
 	bare := newTestEnv(t, uiFiles, nil)
