@@ -163,6 +163,8 @@ func TestImportRules(t *testing.T) {
 			why: "the orchestrator decides when and where runs execute; node execution is the Engine interface internal/pipeline implements, the catalog database a set of interfaces, so it links neither DuckDB nor the HTTP server nor the CLI"},
 		{pkg: "internal/metrics", forbid: []string{"internal/server", "internal/cli", "internal/orchestrator", "internal/pipeline", "internal/duckdb", "github.com/duckdb/"},
 			why: "serve and worker both register the metrics and the orchestrator counts into them; the package must not link the HTTP server, the CLI, the orchestrator or DuckDB"},
+		{pkg: "internal/monitor", forbid: []string{"internal/server", "internal/cli", "internal/app", "internal/orchestrator", "internal/pipeline", "internal/duckdb", "github.com/duckdb/"},
+			why: "judging a cluster's state is pure: the app gathers the report, the server serves it and the CLI prints it"},
 		{pkg: "internal/server", forbid: []string{"internal/cli", "internal/app", "internal/bench", "internal/orchestrator", "internal/client", "internal/sqlite", "internal/postgres", "github.com/riverqueue/"},
 			allow: []string{"internal/orchestrator/dag"},
 			why:   "the composition root (internal/app) builds the server, not the other way round: runs reach it as StartRun/CancelRun functions and the catalog as server.Store"},
@@ -280,7 +282,7 @@ var layers = []struct {
 }{
 	{"vocabulary", []string{""}},
 	{"leaves", []string{"internal/config", "internal/trigger", "internal/orchestrator/dag", "internal/textout", "internal/httpauth",
-		"internal/metrics", "internal/metrics/metricstest", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache", "internal/sysres",
+		"internal/metrics", "internal/metrics/metricstest", "internal/monitor", "internal/ui", "internal/proc", "internal/client", "internal/startgc", "internal/testenv", "internal/stmtcache", "internal/sysres",
 		"deploy/k8s"}},
 	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
@@ -293,8 +295,9 @@ var layers = []struct {
 
 // sameLayer are the imports allowed inside a layer.
 var sameLayer = map[string][]string{
-	"internal/metrics":               {"internal/httpauth", "internal/trigger"},
+	"internal/metrics":               {"internal/httpauth", "internal/trigger", "internal/sysres"},
 	"internal/config":                {"internal/sysres"},
+	"internal/monitor":               {"internal/config", "internal/metrics", "internal/textout", "internal/trigger"},
 	"internal/catalog/sqlstore":      {"internal/catalog"},
 	"internal/catalog/catalogtest":   {"internal/catalog", "internal/catalog/sqlstore"},
 	"internal/sqlite":                {"internal/catalog", "internal/catalog/sqlstore"},

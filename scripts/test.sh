@@ -199,6 +199,22 @@ export RAT_TEST_S3_REGION=us-east-1
 
 # ------------------------------------------------------------------ Chromium
 
+# apt_install WHAT PACKAGE ENV: installs a Debian package a test tool comes
+# from (once; as root, or through sudo), or says how to get it: install it,
+# or set ENV to the tool's path.
+apt_install() {
+	local what=$1 pkg=$2 env=$3 sudo=""
+	command -v apt-get >/dev/null 2>&1 || die "$what not found and no apt-get: install it and set $env to its path"
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "$what not found: install it (apt-get install $pkg) or run this script as root"
+		sudo=sudo
+	fi
+	log "installing $pkg with apt-get (once)"
+	export DEBIAN_FRONTEND=noninteractive
+	{ $sudo apt-get update && $sudo apt-get install -y "$pkg"; } >"$WORK/apt-$pkg.log" 2>&1 ||
+		{ show_log "$WORK/apt-$pkg.log"; die "apt-get install $pkg failed"; }
+}
+
 # The browser tests drive Debian's chromium headless (chromedp).
 find_chromium() {
 	local c
@@ -208,20 +224,23 @@ find_chromium() {
 	return 1
 }
 if ! CHROMIUM=$(find_chromium); then
-	command -v apt-get >/dev/null 2>&1 || die "chromium not found and no apt-get: install Chromium and set RAT_TEST_CHROMIUM to its path"
-	SUDO=""
-	if [[ $(id -u) -ne 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "chromium not found: install it (apt-get install chromium) or run this script as root"
-		SUDO=sudo
-	fi
-	log "installing chromium with apt-get (once)"
-	export DEBIAN_FRONTEND=noninteractive
-	{ $SUDO apt-get update && $SUDO apt-get install -y chromium; } >"$WORK/apt-chromium.log" 2>&1 ||
-		{ show_log "$WORK/apt-chromium.log"; die "apt-get install chromium failed"; }
+	apt_install chromium chromium RAT_TEST_CHROMIUM
 	CHROMIUM=$(find_chromium) || die "chromium installed but not on PATH"
 fi
 export RAT_TEST_CHROMIUM="$CHROMIUM"
 log "browser tests use $CHROMIUM"
+
+# ---------------------------------------------------------------- prometheus
+
+# The alert rules' tests (deploy/monitoring) run Prometheus' promtool and
+# server, from Debian's prometheus package.
+if ! PROMTOOL=$(command -v promtool) || ! command -v prometheus >/dev/null 2>&1; then
+	apt_install promtool prometheus RAT_TEST_PROMTOOL
+	PROMTOOL=$(command -v promtool) || die "prometheus installed but promtool not on PATH"
+fi
+export RAT_TEST_PROMTOOL="$PROMTOOL"
+PROMETHEUS=$(command -v prometheus) || die "prometheus installed but not on PATH"
+export RAT_TEST_PROMETHEUS="$PROMETHEUS"
 
 # ---------------------------------------------------------------------- test
 

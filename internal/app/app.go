@@ -31,6 +31,7 @@ import (
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
@@ -57,6 +58,7 @@ type App struct {
 
 	mu      sync.Mutex
 	landing *ingest.Landing
+	meter   *metrics.Meter
 	closers []func() error
 
 	// ws loads the workspace for long-running processes, sched is rat
@@ -108,7 +110,7 @@ func Open(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 		db, err := duckdb.Open(duckdb.Options{
 			MemoryLimitMB: cfg.DuckDBMemoryMB,
 			Threads:       cfg.DuckDBThreads,
-			TempDir:       filepath.Join(cfg.StateDir, "tmp", "duckdb"),
+			TempDir:       spillDir(cfg.StateDir),
 		})
 		if err == nil {
 			// Its first connection, with rat's settings, kept for the
@@ -135,7 +137,7 @@ func Open(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 	if a.Objects, err = openWarehouse(ctx, cfg, true); err != nil {
 		return nil, err
 	}
-	if a.Cache, err = objstore.NewCache(a.Objects, filepath.Join(cfg.StateDir, "cache"), int64(cfg.CacheMB)<<20); err != nil {
+	if a.Cache, err = objstore.NewCache(a.Objects, cacheDir(cfg.StateDir), int64(cfg.CacheMB)<<20); err != nil {
 		return nil, err
 	}
 	d := <-duck
@@ -215,6 +217,15 @@ func openS3(ctx context.Context, cfg *config.Config, sub string) (*objstore.S3, 
 		Bucket: bucket, Prefix: prefix, PathStyle: cfg.S3.PathStyle,
 	})
 }
+
+// spillDir is where DuckDB spills what exceeds its memory limit.
+func spillDir(stateDir string) string { return filepath.Join(stateDir, "tmp", "duckdb") }
+
+// cacheDir is the read cache's directory: DuckDB reads S3 files there.
+func cacheDir(stateDir string) string { return filepath.Join(stateDir, "cache") }
+
+func (a *App) spillDir() string { return spillDir(a.Config.StateDir) }
+func (a *App) cacheDir() string { return cacheDir(a.Config.StateDir) }
 
 // TmpDir is where files are staged on local disk (.rat/tmp): Parquet files
 // being written, downloads for DuckDB, converted Excel sheets.

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/monitor"
 	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/server"
+	"github.com/ratdata/rat/internal/sysres"
 )
 
 // This file builds what rat serve and rat worker run: the API server over
@@ -62,6 +64,10 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 	if err != nil {
 		return nil, err
 	}
+	meter, err := a.Meter()
+	if err != nil {
+		return nil, err
+	}
 	return server.New(server.Config{
 		Listen: a.Config.Listen, Tokens: tokens, Version: version,
 		AllowedHosts: a.Config.AllowedHosts, MetricsToken: a.Config.MetricsToken.Reveal(),
@@ -85,6 +91,11 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 			}},
 		},
 		LoadWorkspace: a.CachedWorkspace,
+		Status: func(ctx context.Context, stale func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error) {
+			return a.Status(ctx, q, stale)
+		},
+		Thresholds: a.Config.Thresholds,
+		Meter:      meter,
 		// Runs go through the queue: a worker of this process or of any
 		// other (rat worker) executes them.
 		StartRun: func(ctx context.Context, opts pipeline.Options) (*pipeline.Result, error) {
@@ -125,13 +136,42 @@ func (a *App) DryRun(ctx context.Context, opts pipeline.Options) (*pipeline.Resu
 
 // NewMetrics builds the process's metrics, the same way for rat serve and
 // rat worker: exec when it executes nodes, serve when it serves the API;
-// waiting reports the queue's backlog (nil = not reported).
-func (a *App) NewMetrics(exec, serve bool, waiting func(context.Context) (int, time.Duration, error), log *slog.Logger) (*metrics.Metrics, error) {
-	cfg := metrics.Config{StateDir: a.Config.StateDir, Exec: exec, Serve: serve, QueueWaiting: waiting, Logger: log}
+// waiting reports the queue's backlog (nil = not reported); version is
+// rat's (rat_build_info).
+func (a *App) NewMetrics(exec, serve bool, waiting func(context.Context) (int, time.Duration, error), version string, log *slog.Logger) (*metrics.Metrics, error) {
+	meter, err := a.Meter()
+	if err != nil {
+		return nil, err
+	}
+	cfg := metrics.Config{StateDir: a.Config.StateDir, Exec: exec, Serve: serve, QueueWaiting: waiting, Logger: log,
+		Meter: meter, Version: version}
 	if c := a.Lake.Cache(); c != nil {
 		cfg.Cache = func() (int64, int64) { return c.Hits(), c.Misses() }
 	}
 	return metrics.New(cfg)
+}
+
+// Meter measures this process's memory, CPU and volumes against the
+// machine's limits (rat_memory_*, heartbeats): the local warehouse,
+// DuckDB's spill directory and, on S3, the read cache. One per App.
+func (a *App) Meter() (*metrics.Meter, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.meter != nil {
+		return a.meter, nil
+	}
+	vols := []metrics.Volume{{Name: "spill", Dir: a.spillDir()}}
+	if a.Config.IsS3() {
+		vols = append(vols, metrics.Volume{Name: "cache", Dir: a.cacheDir()})
+	} else {
+		vols = append([]metrics.Volume{{Name: "warehouse", Dir: a.Config.Warehouse}}, vols...)
+	}
+	m, err := metrics.NewMeter(sysres.System(), vols, nil)
+	if err != nil {
+		return nil, fmt.Errorf("measure this process's resources: %w", err)
+	}
+	a.meter = m
+	return m, nil
 }
 
 // MetricsAccess is who may read /metrics: anyone, or with

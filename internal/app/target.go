@@ -156,7 +156,7 @@ func OpenTarget(ctx context.Context, src *App, cfg *config.Config) (_ *App, err 
 	if a.Objects, err = OpenWarehouse(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if a.Cache, err = objstore.NewCache(a.Objects, filepath.Join(cfg.StateDir, "cache"), int64(cfg.CacheMB)<<20); err != nil {
+	if a.Cache, err = objstore.NewCache(a.Objects, cacheDir(cfg.StateDir), int64(cfg.CacheMB)<<20); err != nil {
 		return nil, err
 	}
 	a.Lake = a.NewLake("")

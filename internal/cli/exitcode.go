@@ -79,3 +79,9 @@ func exitStatusHelp() string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// exitCode is a command's own exit status that is not a failure (rat
+// status: 1 warning, 2 critical); Run prints nothing for it.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }

@@ -120,7 +120,9 @@ func TestServeAndWorkerRoles(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		for _, want := range []string{`rat_runs_total{status="success"} 1`, `rat_nodes_total{status="success"} 1`, "process_resident_memory_bytes"} {
+		// and its memory, CPU and volumes against the machine's limits.
+		for _, want := range []string{`rat_runs_total{status="success"} 1`, `rat_nodes_total{status="success"} 1`, "process_resident_memory_bytes",
+			"\nrat_memory_used_ratio ", "\nrat_cpu_used_ratio ", `rat_disk_used_ratio{volume="spill"}`, "rat_build_info{"} {
 			if !strings.Contains(string(b), want) {
 				t.Fatalf("the worker's /metrics lacks %s:\n%s", want, b)
 			}

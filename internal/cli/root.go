@@ -55,6 +55,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rat: interrupted")
 		return exitStatus(err, g.started)
 	}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
 	if errors.Is(err, syscall.EPIPE) {
 		return 1 // the reader of the output has gone ('rat query … | head'): nothing to tell it
 	}
@@ -115,7 +119,7 @@ warehouse to S3 and the catalog to Postgres; commands stay the same.
 	root.AddCommand(
 		newLoadCmd(g), newQueryCmd(g), newTablesCmd(g), newDescribeCmd(g),
 		newBranchCmd(g), newTagCmd(g), newMergeCmd(g), newLogCmd(g), newDiffCmd(g),
-		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g), newLandingCmd(g), newMigrateCmd(g), newExportCmd(g), newImportCmd(g), newDBCmd(g), newHealthCmd(g),
+		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g), newLandingCmd(g), newMigrateCmd(g), newExportCmd(g), newImportCmd(g), newDBCmd(g), newHealthCmd(g), newStatusCmd(g),
 		newVersionCmd(),
 	)
 	noteStart(root, &g.started)

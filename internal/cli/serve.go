@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -107,7 +108,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	if o.listen != "" {
 		a.Config.Listen = o.listen
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	log := a.logger(cmd.ErrOrStderr())
 	workers := a.Config.MaxParallelPipelines
 	if o.noWorker {
 		workers = 0
@@ -115,7 +116,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	var q *orchestrator.Queue
 	// Scrapes start with the server, once the queue is open.
 	waiting := func(ctx context.Context) (int, time.Duration, error) { return q.Waiting(ctx) }
-	m, err := a.NewMetrics(workers > 0, true, waiting, log)
+	m, err := a.NewMetrics(workers > 0, true, waiting, buildVersion().Version, log)
 	if err != nil {
 		return err
 	}
@@ -133,6 +134,11 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
+	stopBeats, err := a.StartHeartbeats(ctx, q, "serve", buildVersion().Version, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopBeats()
 	if err := srv.Start(ctx); err != nil {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
 		defer cancel()
@@ -156,6 +162,15 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	err = srv.Stop(c)
 	<-queueStopped
 	return err
+}
+
+// logger is the log of rat serve and rat worker on w: text lines, or JSON
+// objects with RAT_LOG_FORMAT=json.
+func (a *app) logger(w io.Writer) *slog.Logger {
+	if a.Config.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // serveURL is a URL a person can open for a bound address: the address

@@ -384,6 +384,7 @@ func TestUIBrowser(t *testing.T) {
 		b.t = t
 		pages := []struct{ name, path, ready string }{
 			{"overview", "/", "#runs table"},
+			{"overview cluster", "/", "#cluster td"}, // the heartbeats of this rat serve
 			{"lineage", "/lineage", "#graph .node"},
 			{"pipeline", "/pipelines/silver.orders", "#history table"},
 			{"runs", "/runs", "#list table"},

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/ratdata/rat/internal/startgc"
@@ -52,8 +51,8 @@ larger than the limit is capped and named in a warning at start
 			}
 			startgc.LongRunning()
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
-				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-				m, err := a.NewMetrics(true, false, nil, log)
+				log := a.logger(cmd.ErrOrStderr())
+				m, err := a.NewMetrics(true, false, nil, buildVersion().Version, log)
 				if err != nil {
 					return err
 				}
@@ -77,6 +76,11 @@ larger than the limit is capped and named in a warning at start
 				if err := q.Start(ctx); err != nil {
 					return err
 				}
+				stopBeats, err := a.StartHeartbeats(ctx, q, "worker", buildVersion().Version, m, log)
+				if err != nil {
+					return err
+				}
+				defer stopBeats()
 				log.Info(fmt.Sprintf("worker started: %d node(s) at once", a.Config.MaxParallelPipelines))
 				<-ctx.Done()
 				log.Info("stopping")

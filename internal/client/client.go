@@ -25,6 +25,17 @@ type Client struct {
 	base  string
 	token string
 	http  *http.Client
+	// maxAnswer bounds the bytes of an answer Do and Upload read; 0 = no
+	// bound.
+	maxAnswer int64
+}
+
+// Capped returns a client that refuses answers of more than n bytes
+// (EUNAVAILABLE, naming the bound) instead of reading them whole.
+func (c *Client) Capped(n int64) *Client {
+	c2 := *c
+	c2.maxAnswer = n
+	return &c2
 }
 
 // New returns a client of the rat serve at server (--server URL).
@@ -58,7 +69,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return rat.Errorf(rat.EUNAVAILABLE, "cannot reach rat serve at %s: %v", c.base, err)
 	}
-	return answer(method, path, resp, out)
+	return c.answer(method, path, resp, out)
 }
 
 // Upload posts local files to path as one multipart/form-data request,
@@ -79,7 +90,7 @@ func (c *Client) Upload(ctx context.Context, path string, files []string, out an
 	if err != nil {
 		return err
 	}
-	return answer("POST", path, resp, out)
+	return c.answer("POST", path, resp, out)
 }
 
 // writeParts writes each file as a part of mw, then ends it.
@@ -104,11 +115,18 @@ func writeParts(mw *multipart.Writer, files []string) error {
 
 // answer reads an API answer: an error answer comes back as the rat error
 // it describes, else the JSON body is decoded into out.
-func answer(method, path string, resp *http.Response, out any) error {
+func (c *Client) answer(method, path string, resp *http.Response, out any) error {
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	var body io.Reader = resp.Body
+	if c.maxAnswer > 0 {
+		body = io.LimitReader(resp.Body, c.maxAnswer+1)
+	}
+	data, err := io.ReadAll(body)
 	if err != nil {
 		return err
+	}
+	if c.maxAnswer > 0 && int64(len(data)) > c.maxAnswer {
+		return rat.Errorf(rat.EUNAVAILABLE, "%s %s: the answer of %s is larger than %d bytes: is it a rat serve?", method, path, c.base, c.maxAnswer)
 	}
 	if resp.StatusCode >= 400 {
 		return apiError(method, path, resp.StatusCode, data)

@@ -59,6 +59,14 @@ type Config struct {
 	// without a heartbeat before another rat process ends the run as
 	// failed (owner lost); the owner writes one every RunLease/6.
 	RunLease time.Duration
+	// LogFormat is how rat serve and rat worker write their log lines:
+	// text (the default) or json (RAT_LOG_FORMAT).
+	LogFormat string
+	// HeartbeatInterval is how often rat serve and rat worker record their
+	// heartbeat (monitoring.heartbeat_interval).
+	HeartbeatInterval time.Duration
+	// Thresholds are rat status's levels (monitoring.thresholds).
+	Thresholds Thresholds
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -78,10 +86,14 @@ const DefaultRunRetentionDays = 90
 const DefaultRunLease = 30 * time.Second
 
 // ParseRunLease reads a runs.lease value: a duration of at least a second.
-func ParseRunLease(v string) (time.Duration, error) {
+func ParseRunLease(v string) (time.Duration, error) { return parseSeconds(v, "30s or 2m") }
+
+// parseSeconds reads a duration of at least a second; examples shows
+// good values in the error.
+func parseSeconds(v, examples string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Second {
-		return 0, fmt.Errorf("want a duration of 1s or more, such as 30s or 2m, got %q", v)
+		return 0, fmt.Errorf("want a duration of 1s or more, such as %s, got %q", examples, v)
 	}
 	return d, nil
 }
@@ -106,6 +118,7 @@ var knownEnv = map[string]bool{
 	"RAT_ALLOWED_HOSTS": true, "RAT_METRICS_TOKEN": true,
 	"RAT_DEBUG":            true, // read by the command line: print an internal error's full cause
 	"RAT_RUN_LEASE":        true,
+	"RAT_LOG_FORMAT":       true, // rat serve's and rat worker's log lines: text or json
 	"RAT_MAX_RESULT_BYTES": true,
 	// rat migrate's target credentials (internal/app.TargetAccessKeyEnv)
 	"RAT_MIGRATE_S3_ACCESS_KEY": true,
@@ -219,6 +232,7 @@ func Load(opts Options) (*Config, error) {
 	c.set("listen", &c.Listen, "127.0.0.1:3030", "default")
 	c.setInt("run_retention_days", &c.RunRetentionDays, DefaultRunRetentionDays, "default")
 	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
+	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
 
 	if ws != nil {
 		r := ws.Resources
@@ -251,6 +265,10 @@ func Load(opts Options) (*Config, error) {
 			c.RunLease, _ = ParseRunLease(v) // validated with the file
 			c.sources["run_lease"] = wsFile("runs.lease")
 		}
+		if v := ws.Monitoring.HeartbeatInterval; v != "" {
+			c.HeartbeatInterval, _ = ParseHeartbeatInterval(v) // validated with the file
+		}
+		c.Thresholds, _ = ws.Monitoring.Thresholds.resolve("", nil) // validated with the file
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
 		}
@@ -301,6 +319,13 @@ func Load(opts Options) (*Config, error) {
 			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_RUN_RETENTION_DAYS=%q: want 0 (keep forever) or a whole number of days", v)
 		}
 		c.setInt("run_retention_days", &c.RunRetentionDays, n, "env RAT_RUN_RETENTION_DAYS")
+	}
+	c.LogFormat = "text"
+	if v, ok := opts.Env("RAT_LOG_FORMAT"); ok && v != "" {
+		if v != "text" && v != "json" {
+			return nil, rat.Errorf(rat.EINVALID, "environment variable RAT_LOG_FORMAT=%q: want text (the default) or json (one JSON object a line, for log collectors)", v)
+		}
+		c.LogFormat = v
 	}
 	if v, ok := opts.Env("RAT_RUN_LEASE"); ok && v != "" {
 		d, err := ParseRunLease(v)

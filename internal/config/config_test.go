@@ -1165,3 +1165,46 @@ func TestRunRetentionDays(t *testing.T) {
 		t.Fatalf("negative in workspace.yaml: %v", err)
 	}
 }
+
+// TestMonitoring: monitoring.heartbeat_interval and monitoring.thresholds
+// in workspace.yaml override the defaults (levels not set keep theirs);
+// bad values and unknown keys are errors naming the line and the fix.
+func TestMonitoring(t *testing.T) {
+	dir := t.TempDir()
+	write := func(yaml string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() (*config.Config, error) {
+		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(string) (string, bool) { return "", false }})
+	}
+	write("name: m\n")
+	c, err := load()
+	if err != nil || c.HeartbeatInterval != 5*time.Second || c.Thresholds != config.DefaultThresholds {
+		t.Fatalf("defaults: %v %s %+v", err, c.HeartbeatInterval, c.Thresholds)
+	}
+	write("name: m\nmonitoring:\n  heartbeat_interval: 2s\n  thresholds:\n    memory: {warning: 50, critical: 60}\n    disk:\n      critical: 99\n    query_latency: {warning: 0.5}\n")
+	c, err = load()
+	want := config.DefaultThresholds
+	want.Memory = config.Levels{Warning: 0.5, Critical: 0.6}
+	want.Disk.Critical = 0.99
+	want.QueryLatency.Warning = 0.5
+	if err != nil || c.HeartbeatInterval != 2*time.Second || c.Thresholds != want {
+		t.Fatalf("set: %v %s %+v, want %+v", err, c.HeartbeatInterval, c.Thresholds, want)
+	}
+	for yaml, msg := range map[string]string{
+		"  heartbeat_interval: 100ms\n":                           "workspace.yaml:3: monitoring.heartbeat_interval: want a duration of 1s or more",
+		"  thresholds:\n    cpu:\n      warning: 120\n":           "workspace.yaml:5: monitoring.thresholds.cpu.warning: want a percent above 0 and at most 100, got 120",
+		"  thresholds:\n    cpu:\n      critical: 50\n":           "monitoring.thresholds.cpu: warning 80 is not below critical 50: set warning lower than critical",
+		"  thresholds:\n    query_latency:\n      critical: -1\n": "monitoring.thresholds.query_latency.critical: want seconds above 0, got -1",
+		"  thresholds:\n    memroy: {warning: 50}\n":              "monitoring.thresholds.memroy",
+		"  thresholds:\n    memory: {warn: 50}\n":                 "monitoring.thresholds.memory.warn",
+	} {
+		write("name: m\nmonitoring:\n" + yaml)
+		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
+		}
+	}
+}

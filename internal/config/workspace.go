@@ -33,6 +33,7 @@ type Workspace struct {
 	Catalog       CatalogSection   `yaml:"catalog"`       // where the catalog lives, and the branch commands use
 	Isolation     Isolation        `yaml:"isolation"`     // the original Ratatouille's per-workspace isolation
 	Runs          RunsSection      `yaml:"runs"`          // run records
+	Monitoring    Monitoring       `yaml:"monitoring"`    // heartbeats of rat serve and rat worker, and the thresholds rat status judges by
 	Vars          map[string]any   `yaml:"vars"`          // values for var('name') in templates; a pipeline's vars and --var win
 	Products      []Product        `yaml:"products"`      // data products this workspace publishes (accepted; used by data products later)
 	Subscriptions []Subscription   `yaml:"subscriptions"` // products of other workspaces this one reads (accepted; used later)
@@ -84,6 +85,27 @@ type CatalogSection struct {
 type RunsSection struct {
 	RetentionDays *int   `yaml:"retention_days"` // days run records are kept, 0 = forever; default 90 (RAT_RUN_RETENTION_DAYS)
 	Lease         string `yaml:"lease"`          // how long a rat run process may go without a heartbeat before its run ends as failed (owner lost), e.g. 30s; default 30s (RAT_RUN_LEASE)
+}
+
+// Monitoring configures what rat status sees and how it judges it.
+type Monitoring struct {
+	HeartbeatInterval string              `yaml:"heartbeat_interval"` // how often rat serve and rat worker record their heartbeat in the queue's database, e.g. 5s (at least 1s); a process missing for three intervals leaves rat status; default 5s
+	Thresholds        MonitoringThreshold `yaml:"thresholds"`         // when rat status warns (exit 1) or is critical (exit 2)
+}
+
+// MonitoringThreshold holds rat status's thresholds, each a warning and a
+// critical level; a level not set keeps its default.
+type MonitoringThreshold struct {
+	Memory       Threshold `yaml:"memory"`        // percent of its memory limit a process uses; default warning 70, critical 90
+	CPU          Threshold `yaml:"cpu"`           // percent of its CPU quota (or cores) a process uses; default warning 80, critical 95
+	Disk         Threshold `yaml:"disk"`          // percent used of the file system of the warehouse, the spill directory or the read cache; default warning 70, critical 85
+	QueryLatency Threshold `yaml:"query_latency"` // seconds of rat serve's p95 API query latency; default warning 5, critical 30
+}
+
+// Threshold is one resource's two levels.
+type Threshold struct {
+	Warning  *float64 `yaml:"warning"`  // at or above this, rat status warns
+	Critical *float64 `yaml:"critical"` // at or above this, rat status is critical
 }
 
 // Isolation is the original Ratatouille's per-workspace isolation block.
@@ -193,6 +215,14 @@ func (w *Workspace) validate(file string) error {
 		if _, err := ParseRunLease(v); err != nil {
 			return rat.Errorf(rat.EINVALID, "%s:%d: runs.lease: %w", file, w.lines["runs.lease"], err)
 		}
+	}
+	if v := w.Monitoring.HeartbeatInterval; v != "" {
+		if _, err := ParseHeartbeatInterval(v); err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: monitoring.heartbeat_interval: %w", file, w.lines["monitoring.heartbeat_interval"], err)
+		}
+	}
+	if _, err := w.Monitoring.Thresholds.resolve(file, w.lines); err != nil {
+		return err
 	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {

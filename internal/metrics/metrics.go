@@ -42,6 +42,11 @@ type Config struct {
 	// the oldest (rat_queue_depth, rat_queue_oldest_wait_seconds), asked
 	// once per scrape; nil = no such metrics.
 	QueueWaiting func(ctx context.Context) (int, time.Duration, error)
+	// Meter reports the process's memory, CPU and volumes against their
+	// limits (rat_memory_*, rat_cpu_*, rat_disk_*); nil = not reported.
+	Meter *Meter
+	// Version is rat's version, for rat_build_info; "" = not reported.
+	Version string
 	// Logger receives the errors of scrapes (freshness); nil = slog.Default().
 	Logger *slog.Logger
 }
@@ -122,6 +127,12 @@ func processCollectors(cfg Config) []prometheus.Collector {
 				Name: "rat_cache_misses_total", Help: "Data file reads that downloaded the file into the read cache.",
 			}, func() float64 { _, n := stats(); return float64(n) }),
 		)
+	}
+	if cfg.Meter != nil {
+		cs = append(cs, newResourceCollector(cfg.Meter))
+	}
+	if cfg.Version != "" {
+		cs = append(cs, buildInfo(cfg.Version))
 	}
 	if dir := cfg.StateDir; dir != "" {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{

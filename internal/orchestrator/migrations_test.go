@@ -33,11 +33,11 @@ func TestQueueMigrations(t *testing.T) {
 			}
 			return vs
 		}
-		if vs := versions(); !slices.Equal(vs, []int64{1, 2}) {
-			t.Fatalf("versions after the first open: %v, want [1 2]", vs)
+		if vs := versions(); !slices.Equal(vs, []int64{1, 2, 3}) {
+			t.Fatalf("versions after the first open: %v, want [1 2 3]", vs)
 		}
 		open(Config{})
-		if vs := versions(); len(vs) != 2 {
+		if vs := versions(); len(vs) != 3 {
 			t.Fatalf("versions after a second open: %v", vs)
 		}
 		// A queue from before the versions, with a run under way: a built,
@@ -55,12 +55,12 @@ func TestQueueMigrations(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		exec(`DROP TABLE rat_queue_migrations`, `ALTER TABLE rat_dag_nodes DROP COLUMN pending`, `ALTER TABLE rat_dag_runs DROP COLUMN active`,
+		exec(`DROP TABLE rat_queue_migrations`, `DROP TABLE rat_heartbeats`, `ALTER TABLE rat_dag_nodes DROP COLUMN pending`, `ALTER TABLE rat_dag_runs DROP COLUMN active`,
 			`INSERT INTO rat_dag_runs (run_id, result, state) VALUES ('r', '{}', 'running')`,
 			`INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state) VALUES ('r', 0, 'a', 0, 0, 'success'), ('r', 1, 'b', 0, 0, 'queued'), ('r', 2, 'c', 0, 0, 'waiting')`,
 			`INSERT INTO rat_dag_edges (run_id, dep, pipeline) VALUES ('r', 'a', 'b'), ('r', 'a', 'c'), ('r', 'b', 'c')`)
 		open(Config{})
-		if vs := versions(); !slices.Equal(vs, []int64{1, 2}) {
+		if vs := versions(); !slices.Equal(vs, []int64{1, 2, 3}) {
 			t.Fatalf("versions after adopting existing tables: %v", vs)
 		}
 		var counts []string
@@ -93,7 +93,7 @@ func TestQueueMigrations(t *testing.T) {
 			c.PostgresURL = q.cfg.PostgresURL
 		}
 		_, err := Open(ctx, c)
-		if !rat.IsCode(err, rat.EINVALID) || err.Error() != "the run queue has schema version 99 but this rat knows versions up to 2: upgrade rat" {
+		if !rat.IsCode(err, rat.EINVALID) || err.Error() != "the run queue has schema version 99 but this rat knows versions up to 3: upgrade rat" {
 			t.Fatalf("opening a newer queue: %v", err)
 		}
 	})

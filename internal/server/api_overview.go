@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/pipeline"
 )
@@ -40,18 +41,26 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	mem, memOK := metrics.MemoryUsed()
-	cpu, cpuOK := s.cpu.Used()
+	// This process against its limits (the cgroup's in a container), as
+	// its heartbeat reports it to rat status.
+	res := s.meter.Snapshot()
+	measured := s.meter.Err() == nil
+	mem, memOK := res.MemoryRatio(), measured && res.MemoryLimitBytes > 0
+	cpu, cpuOK := res.CPURatio, measured
 	disk := 0.0
 	if s.cfg.StateDir != "" {
 		disk = metrics.DiskUsed(s.cfg.StateDir)
 	}
 	p95, p95OK := s.metrics.QueryLatency(0.95)
+	th := s.cfg.Thresholds
+	if th == (config.Thresholds{}) {
+		th = config.DefaultThresholds
+	}
 	out.Gauges = []gauge{
-		newGauge("memory", "ratio", mem, memOK),
-		newGauge("cpu", "ratio", cpu, cpuOK),
-		newGauge("disk", "ratio", disk, disk > 0),
-		newGauge("query_latency_p95", "seconds", p95, p95OK),
+		newGauge("memory", "ratio", mem, memOK, th.Memory),
+		newGauge("cpu", "ratio", cpu, cpuOK, th.CPU),
+		newGauge("disk", "ratio", disk, disk > 0, th.Disk),
+		newGauge("query_latency_p95", "seconds", p95, p95OK, th.QueryLatency),
 	}
 
 	if s.cfg.LoadWorkspace != nil {

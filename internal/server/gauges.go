@@ -1,6 +1,10 @@
 package server
 
-import "math"
+import (
+	"math"
+
+	"github.com/ratdata/rat/internal/config"
+)
 
 // gauge is one resource against the thresholds operators are told to
 // watch. Status is ok, warn, critical, or unknown when it cannot be
@@ -14,23 +18,14 @@ type gauge struct {
 	Status   string  `json:"status"`
 }
 
-// Thresholds of the overview's gauges (the operations guide's numbers).
-var gaugeLimits = map[string][2]float64{
-	"memory":            {0.70, 0.90},
-	"cpu":               {0.80, 0.95},
-	"disk":              {0.70, 0.85},
-	"query_latency_p95": {5, 30},
-}
-
-func newGauge(name, unit string, v float64, known bool) gauge {
-	l := gaugeLimits[name]
-	g := gauge{Name: name, Unit: unit, Value: v, Warn: l[0], Critical: l[1], Status: "ok"}
+func newGauge(name, unit string, v float64, known bool, l config.Levels) gauge {
+	g := gauge{Name: name, Unit: unit, Value: v, Warn: l.Warning, Critical: l.Critical, Status: "ok"}
 	switch {
 	case !known || math.IsNaN(v):
 		g.Status, g.Value = "unknown", 0
-	case v >= l[1]:
+	case v >= l.Critical:
 		g.Status = "critical"
-	case v >= l[0]:
+	case v >= l.Warning:
 		g.Status = "warn"
 	}
 	return g

@@ -20,7 +20,9 @@ import (
 	"github.com/ratdata/rat/internal/ingest"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/metrics"
+	"github.com/ratdata/rat/internal/monitor"
 	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/sysres"
 	"github.com/ratdata/rat/internal/trigger"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -53,6 +55,16 @@ type Config struct {
 
 	// LoadWorkspace loads the workspace as its files are now.
 	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
+	// Meter measures this process for the overview's memory and CPU
+	// gauges; nil = one over the running machine (no volumes).
+	Meter *metrics.Meter
+	// Thresholds colour the overview's gauges (monitoring.thresholds);
+	// zero = config.DefaultThresholds.
+	Thresholds config.Thresholds
+	// Status gathers the cluster's state for GET /api/v1/status (rat
+	// status --server), with the stale tables from stale (the server's
+	// freshness, over its cached table list); nil = the endpoint answers 503.
+	Status func(ctx context.Context, stale func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error)
 	// StartRun runs pipelines to the end, or waits for the queue to; the
 	// server calls it in a goroutine it tracks, with a context Stop
 	// cancels (and POST /runs/{id}/cancel when CancelRun is nil).
@@ -115,9 +127,9 @@ type Server struct {
 	// shares them); limiter counts failed sign-ins per client address.
 	sessions sessionStore
 	limiter  signInLimiter
-	replay   *trigger.Replay  // webhook deliveries seen
-	cpu      metrics.CPUMeter // the overview's CPU gauge
-	sums     summaryCache     // table summaries by commit
+	replay   *trigger.Replay // webhook deliveries seen
+	meter    *metrics.Meter  // the overview's memory and CPU gauges
+	sums     summaryCache    // table summaries by commit
 
 	base   context.Context // parent of every run; cancelled by Stop when its deadline passes
 	cancel context.CancelFunc
@@ -178,6 +190,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics, auth: auth, active: map[string]context.CancelFunc{},
 		replay: &trigger.Replay{Now: cfg.Now}, guard: newHostGuard(cfg.Listen, cfg.AllowedHosts)}
 	s.sessions = cfg.Store
+	if s.meter = cfg.Meter; s.meter == nil {
+		var err error
+		if s.meter, err = metrics.NewMeter(sysres.System(), nil, nil); err != nil {
+			return nil, fmt.Errorf("measure this process: %w", err)
+		}
+	}
 	// Every replica refuses a delivery any of them took.
 	s.replay.Record = cfg.Store.RecordDelivery
 	s.base, s.cancel = context.WithCancel(context.Background())
@@ -272,6 +290,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/lineage/status", RoleRead, s.getPipelineStatus)
 	api("GET /api/v1/config", RoleRead, s.getConfig)
 	api("GET /api/v1/overview", RoleRead, s.getOverview)
+	api("GET /api/v1/status", RoleRead, s.getStatus)
 
 	api("GET /api/v1/tables", RoleRead, s.listTables)
 	api("GET /api/v1/tables/{id}", RoleRead, s.getTable)

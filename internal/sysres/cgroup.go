@@ -17,10 +17,18 @@ type Cgroup struct {
 	Version string   // CgroupV2 or CgroupV1
 	Memory  []string // the memory controller's directories
 	CPU     []string // the CPU controller's directories
+	// CPUAcct is the directory whose CPU time counter is the process's
+	// cgroup's: on v2 CPU[0] (cpu.stat), on v1 the cpuacct controller's
+	// (cpuacct.usage); "" when there is none.
+	CPUAcct string
 }
 
 // v1CPUMounts are the names the v1 CPU controller is mounted under.
 var v1CPUMounts = []string{"cpu", "cpu,cpuacct", "cpuacct,cpu"}
+
+// v1AcctMounts are the names the v1 CPU accounting controller is mounted
+// under.
+var v1AcctMounts = []string{"cpuacct", "cpu,cpuacct", "cpuacct,cpu"}
 
 // Cgroup finds the process's cgroup: nil when it has none (not Linux, or
 // no cgroup file system where f.CgroupFS says).
@@ -40,7 +48,7 @@ func (f FS) Cgroup() (*Cgroup, error) {
 			return nil, nil
 		}
 		dirs := chain(f.CgroupFS, p)
-		return &Cgroup{Version: CgroupV2, Memory: dirs, CPU: dirs}, nil
+		return &Cgroup{Version: CgroupV2, Memory: dirs, CPU: dirs, CPUAcct: dirs[0]}, nil
 	}
 	g := &Cgroup{Version: CgroupV1}
 	if p, ok := paths["memory"]; ok {
@@ -50,6 +58,14 @@ func (f FS) Cgroup() (*Cgroup, error) {
 		for _, name := range v1CPUMounts {
 			if mount := filepath.Join(f.CgroupFS, name); isDir(mount) {
 				g.CPU = chain(mount, p)
+				break
+			}
+		}
+	}
+	if p, ok := paths["cpuacct"]; ok {
+		for _, name := range v1AcctMounts {
+			if mount := filepath.Join(f.CgroupFS, name); isDir(mount) {
+				g.CPUAcct = chain(mount, p)[0]
 				break
 			}
 		}

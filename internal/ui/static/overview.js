@@ -29,7 +29,37 @@
     return rat.table(rat.runColumns(), runs, { empty: "No runs yet. Open Lineage or a pipeline and press Run.", label: "Recent runs" });
   }
 
+  // The cluster as rat status shows it: each process's heartbeat against
+  // the thresholds, and each warning with its advice.
+  async function loadCluster() {
+    let st;
+    try {
+      st = await api("status");
+    } catch (e) {
+      fill("#cluster", rat.empty("No cluster view: " + e.message));
+      return;
+    }
+    const pct = (v) => Math.round(v * 100) + " %";
+    const fullest = (p) => (p.resources.disks || []).reduce((m, d) => {
+      const r = d.used_bytes / Math.max(1, d.used_bytes + d.free_bytes);
+      return !m || r > m.r ? { r, v: d.volume } : m;
+    }, null);
+    fill("#cluster", rat.table([
+      { title: "Role", get: (p) => p.role },
+      { title: "Host", get: (p) => p.host },
+      { title: "Version", get: (p) => p.version },
+      { title: "Up since", get: (p) => rat.time(p.started) },
+      { title: "Memory", num: true, get: (p) => (p.resources.memory_limit_bytes ? pct(p.resources.memory_bytes / p.resources.memory_limit_bytes) + " of " + rat.bytes(p.resources.memory_limit_bytes) : "–") },
+      { title: "CPU", num: true, get: (p) => pct(p.resources.cpu_ratio) + " of " + p.resources.cpus },
+      { title: "Disk", num: true, get: (p) => { const d = fullest(p); return d ? pct(d.r) + " " + d.v : "–"; } },
+      { title: "Status", get: (p) => rat.badge(p.status === "warning" ? "warn" : p.status) },
+    ], st.processes, { empty: "No rat serve or rat worker process has a live heartbeat.", label: "Processes" }));
+    fill("#cluster-warnings", (st.warnings || []).map((w) => h("div", { class: w.status === "critical" ? "error" : "warning" },
+      h("strong", null, w.message), h("div", { class: "muted small" }, w.advice))));
+  }
+
   async function load() {
+    loadCluster();
     const o = await api("overview");
     fill("#ws-name", o.workspace || "Overview");
     fill("#ws-sub", o.pipelines + " pipeline" + (o.pipelines === 1 ? "" : "s"));
