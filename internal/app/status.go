@@ -15,7 +15,7 @@ import (
 
 // StartHeartbeats records this process in rat_heartbeats every
 // monitoring.heartbeat_interval with its resources (and, for rat serve,
-// its p95 query latency from m) until the returned stop is called.
+// its p95 query latency from m, and the profile's fit warning) until the returned stop is called.
 func (a *App) StartHeartbeats(ctx context.Context, q *orchestrator.Queue, role, version string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
 	meter, err := a.Meter()
 	if err != nil {
@@ -25,6 +25,7 @@ func (a *App) StartHeartbeats(ctx context.Context, q *orchestrator.Queue, role, 
 		Snapshot: func() any {
 			s := meter.Snapshot()
 			s.QueryP95Seconds, _ = m.QueryLatency(0.95)
+			s.ProfileWarning = a.Config.Fit.Warning
 			return s
 		}}), nil
 }

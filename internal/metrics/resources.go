@@ -28,6 +28,9 @@ type Snapshot struct {
 	// QueryP95Seconds is rat serve's p95 API query latency; 0 = none
 	// measured (a worker, or no query yet). The caller sets it.
 	QueryP95Seconds float64 `json:"query_p95_seconds,omitempty"`
+	// ProfileWarning says the configured profile does not fit the
+	// memory limit (config.Fit.Warning); "" = it fits. The caller sets it.
+	ProfileWarning string `json:"profile_warning,omitempty"`
 }
 
 // MemoryRatio is the memory used as a share of the limit; 0 when unknown.

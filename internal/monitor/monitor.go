@@ -203,6 +203,10 @@ func judgeProcess(p *Process, th config.Thresholds) []Finding {
 		}[d.Volume]
 		check(d.UsedRatio(), th.Disk, fmt.Sprintf("%.0f %% disk on its %s volume (%s free)", 100*d.UsedRatio(), d.Volume, textout.Bytes(int64(d.FreeBytes))), advice)
 	}
+	if res.ProfileWarning != "" {
+		out = append(out, Finding{Status: Warning, Subject: name, Message: name + ": " + res.ProfileWarning,
+			Advice: "set RAT_PROFILE=auto (the largest profile that fits) or give the process the memory its profile asks"})
+	}
 	if res.QueryP95Seconds > 0 {
 		check(res.QueryP95Seconds, th.QueryLatency, fmt.Sprintf("a p95 query latency of %s", round(res.QueryP95Seconds)),
 			"use a larger profile (more DuckDB memory and threads), or look at the slow queries' plans")

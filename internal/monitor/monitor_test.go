@@ -43,6 +43,12 @@ func TestEvaluate(t *testing.T) {
 		{"lowered thresholds", monitor.Report{Processes: []monitor.Process{proc("worker", "b", 0.2, 0.1, 30)}},
 			config.Thresholds{Memory: config.Levels{Warning: 0.1, Critical: 0.5}, CPU: config.DefaultThresholds.CPU, Disk: config.Levels{Warning: 0.2, Critical: 0.25}, QueryLatency: config.DefaultThresholds.QueryLatency},
 			monitor.Critical, 2, []string{"20 % memory", "30 % disk on its spill volume", "DuckDB spills there"}},
+		// A profile too large for the process's memory limit (issue 13).
+		{"profile does not fit", monitor.Report{Processes: []monitor.Process{func() monitor.Process {
+			p := proc("worker", "w-1", 0.2, 0.1, 10)
+			p.Resources.ProfileWarning = "profile large (env RAT_PROFILE) asks 98304 MB for DuckDB, more than 75% of the 4.0 GiB memory limit"
+			return p
+		}()}}, config.DefaultThresholds, monitor.Warning, 1, []string{"worker w-1: profile large (env RAT_PROFILE) asks 98304 MB", "RAT_PROFILE=auto"}},
 		{"nobody home", monitor.Report{}, config.DefaultThresholds, monitor.Warning, 1, []string{"no rat serve or rat worker process has a live heartbeat", "start rat serve"}},
 		{"runs, queue and tables", monitor.Report{Processes: []monitor.Process{proc("serve", "a", 0.2, 0.1, 10)},
 			Queue:  &monitor.Queue{Waiting: 3, OldestWaitSeconds: 600},
