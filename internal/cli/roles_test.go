@@ -595,3 +595,56 @@ func workerOwning(t *testing.T, workers map[int]*exec.Cmd, owner string) *exec.C
 	t.Fatalf("no worker process owns the node (owner %q)", owner)
 	return nil
 }
+
+// TestWorkerLogsNodesAsJSON: with RAT_LOG_FORMAT=json a worker writes one
+// JSON object per node it built, with the run and the node as fields, for
+// a log collector.
+func TestWorkerLogsNodesAsJSON(t *testing.T) {
+	u := newUser(t, false)
+	u.write("workspace.yaml", "name: jsonlogs\n")
+	u.write("pipelines/silver/numbers.sql", "SELECT range AS n FROM range(10)\n")
+	base := startServe(t, u, "--no-worker")
+	logFile := filepath.Join(t.TempDir(), "worker.log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	worker := u.cmd("worker")
+	worker.Env = append(worker.Env, "RAT_LOG_FORMAT=json")
+	worker.Stderr = f
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopDaemon(worker) })
+	id := postRun(t, base, `{}`)
+	waitRunStatus(t, u, id, "success")
+	type line struct {
+		Msg, Run, Node, Status string
+		Attempt                int
+	}
+	var built []line
+	deadline := time.Now().Add(30 * time.Second)
+	for len(built) == 0 {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var v line
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("a worker log line is not JSON: %q: %v", l, err)
+			}
+			if v.Msg == "node built" {
+				built = append(built, v)
+			}
+		}
+		if len(built) == 0 && time.Now().After(deadline) {
+			t.Fatalf("no node built line in the worker's log:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(built) != 1 || built[0] != (line{Msg: "node built", Run: id, Node: "silver.numbers", Status: "success", Attempt: 1}) {
+		t.Fatalf("node lines %+v, want one for run %s node silver.numbers", built, id)
+	}
+}

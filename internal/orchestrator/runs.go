@@ -166,7 +166,24 @@ func (e *Runs) Build(ctx context.Context, run *rat.RunDetail, name string, attem
 	if err != nil {
 		return rat.NodeRun{Pipeline: name, Status: rat.RunFailed, Error: rat.ErrorMessage(err)}
 	}
-	return r.engine.Build(ctx, run, name, attempt)
+	n := r.engine.Build(ctx, run, name, attempt)
+	e.logBuilt(run.ID, n, attempt)
+	return n
+}
+
+// logBuilt writes one line per node built to the process log, with the
+// run and node as attributes (RAT_LOG_FORMAT=json gives them to a log
+// collector as fields).
+func (e *Runs) logBuilt(run string, n rat.NodeRun, attempt int) {
+	if e.Log == nil {
+		return
+	}
+	attrs := []any{"run", run, "node", n.Pipeline, "attempt", attempt, "status", string(n.Status), "duration", time.Duration(n.Duration)}
+	if n.Error != "" {
+		e.Log.Warn("node built", append(attrs, "error", n.Error)...)
+		return
+	}
+	e.Log.Info("node built", attrs...)
 }
 
 // progressFlush is how often node progress reaches the record of a small
