@@ -202,7 +202,7 @@ func (m *Metrics) NodeSettled(status string, d time.Duration) {
 
 // serveMetrics are what the API server measures.
 type serveMetrics struct {
-	queryDuration  prometheus.Histogram
+	queryDuration  *prometheus.HistogramVec
 	commits        *prometheus.CounterVec
 	commitRetries  prometheus.Counter
 	commitDuration prometheus.Histogram
@@ -211,9 +211,10 @@ type serveMetrics struct {
 
 func newServeMetrics() *serveMetrics {
 	s := &serveMetrics{
-		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "rat_query_duration_seconds", Help: "Duration of API queries and table previews.", Buckets: durationBuckets,
-		}),
+		queryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rat_query_duration_seconds", Buckets: durationBuckets,
+			Help: "Duration of the queries rat serve answers, by kind: cli (rat's own client: rat query --server) or api (the UI, table previews and other API clients). A pipeline's queries are its nodes: rat_node_duration_seconds.",
+		}, []string{"kind"}),
 		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rat_catalog_commits_total",
 			Help: "Catalog commits by this process, by result: ok, conflict (another writer won; the writer reloads and retries) or error.",
@@ -230,6 +231,9 @@ func newServeMetrics() *serveMetrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 	}
+	for _, k := range []string{QueryAPI, QueryCLI} {
+		s.queryDuration.WithLabelValues(k)
+	}
 	for _, r := range []string{"ok", "conflict", "error"} {
 		s.commits.WithLabelValues(r)
 	}
@@ -240,21 +244,27 @@ func (s *serveMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{s.queryDuration, s.commits, s.commitRetries, s.commitDuration, s.schedulerLag}
 }
 
-// QueryDone records the duration of an API query or table preview.
-func (m *Metrics) QueryDone(d time.Duration) {
+// Query kinds: the label of rat_query_duration_seconds.
+const (
+	QueryAPI = "api" // the UI, table previews, other API clients
+	QueryCLI = "cli" // rat's own client (rat query --server)
+)
+
+// QueryDone records the duration of a query of kind QueryAPI or QueryCLI.
+func (m *Metrics) QueryDone(kind string, d time.Duration) {
 	if m == nil || m.serve == nil {
 		return
 	}
-	m.serve.queryDuration.Observe(d.Seconds())
+	m.serve.queryDuration.WithLabelValues(kind).Observe(d.Seconds())
 }
 
-// QueryLatency estimates a quantile (0.95: p95) of the API queries'
-// durations in seconds; false before any query.
+// QueryLatency estimates a quantile (0.95: p95) of the durations of the
+// queries rat serve answered (both kinds) in seconds; false before any.
 func (m *Metrics) QueryLatency(q float64) (float64, bool) {
 	if m == nil || m.serve == nil {
 		return 0, false
 	}
-	return histogramQuantile(m.serve.queryDuration, q)
+	return histogramQuantile(q, m.serve.queryDuration.WithLabelValues(QueryAPI), m.serve.queryDuration.WithLabelValues(QueryCLI))
 }
 
 // CommitDone records one catalog commit: its duration, the transactions

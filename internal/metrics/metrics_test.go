@@ -64,7 +64,7 @@ func TestGroups(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Histograms appear once they have a sample.
-			m.QueryDone(time.Millisecond)
+			m.QueryDone(QueryAPI, time.Millisecond)
 			m.ScheduleFired(time.Second)
 			m.CommitDone(time.Millisecond, 1, nil)
 			m.RunFinished("success", time.Second)
@@ -147,7 +147,7 @@ func TestExecCounts(t *testing.T) {
 	none.NodeSettled("success", time.Second)
 	none.CommitDone(time.Second, 1, nil)
 	none.ScheduleFired(time.Second)
-	none.QueryDone(time.Second)
+	none.QueryDone(QueryCLI, time.Second)
 }
 
 // TestCommitResults: a commit ends ok, in a conflict (by error code) or
@@ -188,16 +188,29 @@ func TestQueryLatency(t *testing.T) {
 		t.Fatal("an empty histogram has a p95")
 	}
 	for i := 0; i < 95; i++ {
-		m.QueryDone(20 * time.Millisecond) // bucket (0.01, 0.025]
+		m.QueryDone(QueryAPI, 20*time.Millisecond) // bucket (0.01, 0.025]
 	}
 	for i := 0; i < 5; i++ {
-		m.QueryDone(20 * time.Second) // bucket (10, 30]
+		m.QueryDone(QueryCLI, 20*time.Second) // bucket (10, 30]: the kinds are summed
 	}
 	if v, _ := m.QueryLatency(.95); v <= 0.01 || v > 0.025 {
 		t.Errorf("p95 = %v, want inside (0.01, 0.025]", v)
 	}
 	if v, _ := m.QueryLatency(.99); v <= 10 || v > 30 {
 		t.Errorf("p99 = %v, want inside (10, 30]", v)
+	}
+	// Each kind is its own series.
+	fams := scrape(t, m)
+	counts := map[string]uint64{}
+	for _, metric := range fams["rat_query_duration_seconds"].GetMetric() {
+		for _, l := range metric.GetLabel() {
+			if l.GetName() == "kind" {
+				counts[l.GetValue()] = metric.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if counts[QueryAPI] != 95 || counts[QueryCLI] != 5 {
+		t.Errorf("rat_query_duration_seconds by kind: %v, want api 95 and cli 5", counts)
 	}
 	if _, ok := (&Metrics{}).QueryLatency(.95); ok {
 		t.Error("a process without the API has a p95")

@@ -51,7 +51,7 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m.QueryDone(time.Second)
+	m.QueryDone(QueryAPI, time.Second)
 	fams := scrape(t, m)
 	var names []string
 	for _, file := range []string{"rules.yml", "grafana-dashboard.json"} {

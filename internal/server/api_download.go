@@ -91,7 +91,7 @@ func (s *Server) queryParquet(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	s.metrics.QueryDone(time.Since(start))
+	s.metrics.QueryDone(queryKind(r), time.Since(start))
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			return rat.Errorf(rat.EINVALID, "%s", s.timeLimit())

@@ -12,6 +12,7 @@ import (
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/metrics"
 )
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
@@ -164,7 +165,7 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string,
 		return err
 	})
 	elapsed := time.Since(start)
-	s.metrics.QueryDone(elapsed)
+	s.metrics.QueryDone(queryKind(r), elapsed)
 	if writeErr != nil {
 		// The client is gone or too slow: end the connection, so that a
 		// cut answer is never taken for a whole one.
@@ -248,4 +249,13 @@ func (s *Server) decodeQuery(r *http.Request) (queryRequest, lake.At, error) {
 		req.Branch = s.cfg.Branch
 	}
 	return req, at, nil
+}
+
+// queryKind is a query's kind for rat_query_duration_seconds: cli when
+// rat's own client asks (its User-Agent), api otherwise.
+func queryKind(r *http.Request) string {
+	if strings.HasPrefix(r.UserAgent(), "rat-client/") {
+		return metrics.QueryCLI
+	}
+	return metrics.QueryAPI
 }
