@@ -19,7 +19,7 @@ type Cgroup struct {
 	CPU     []string // the CPU controller's directories
 	// CPUAcct is the directory whose CPU time counter is the process's
 	// cgroup's: on v2 CPU[0] (cpu.stat), on v1 the cpuacct controller's
-	// (cpuacct.usage); "" when there is none.
+	// (cpuacct.usage); "" when there is none or it is the host's root.
 	CPUAcct string
 }
 
@@ -62,7 +62,10 @@ func (f FS) Cgroup() (*Cgroup, error) {
 			}
 		}
 	}
-	if p, ok := paths["cpuacct"]; ok {
+	// A v1 CPU accounting cgroup at its hierarchy's root counts the whole
+	// host's CPU time, not the process's: ReadUsage then reads the
+	// process's own (CPUAcct stays "").
+	if p, ok := paths["cpuacct"]; ok && p != "/" {
 		for _, name := range v1AcctMounts {
 			if mount := filepath.Join(f.CgroupFS, name); isDir(mount) {
 				g.CPUAcct = chain(mount, p)[0]

@@ -35,9 +35,14 @@ func (f FS) ReadUsage() (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	if g != nil && len(g.Memory) > 0 && g.CPUAcct != "" {
+	if g != nil && len(g.Memory) > 0 {
 		u, ok, err := g.usage()
-		if err != nil || ok {
+		if err != nil || (ok && g.CPUAcct != "") {
+			return u, err
+		}
+		if ok { // the cgroup's memory, the process's CPU time
+			p, err := f.processUsage()
+			u.CPUSeconds = p.CPUSeconds
 			return u, err
 		}
 	}
@@ -71,6 +76,9 @@ func (g *Cgroup) usage() (Usage, bool, error) {
 		}
 	}); err != nil && !isNotExist(err) {
 		return u, false, fmt.Errorf("read cgroup memory: %w", err)
+	}
+	if g.CPUAcct == "" {
+		return u, true, nil // no CPU counter of its own: the caller reads the process's
 	}
 	if g.Version == CgroupV1 {
 		s, ok, err := readValue(cpuFile)

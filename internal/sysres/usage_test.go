@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ratdata/rat/internal/sysres"
 )
@@ -18,6 +19,10 @@ func TestReadUsage(t *testing.T) {
 		{"v2", sysres.Usage{MemoryBytes: 1 * gib, CPUSeconds: 12.5, Source: sysres.CgroupV2}},
 		// 384 MiB charged, 128 MiB inactive; cpuacct.usage in nanoseconds.
 		{"v1", sysres.Usage{MemoryBytes: 256 << 20, CPUSeconds: 3.25, Source: sysres.CgroupV1}},
+		// A memory cgroup of its own, the CPU accounting at the host's
+		// root (as in some sandboxes): the cgroup's memory, the process's
+		// CPU time (250+125 ticks), not the host's 0.99 s.
+		{"v1-rootacct", sysres.Usage{MemoryBytes: 256 << 20, CPUSeconds: 3.75, Source: sysres.CgroupV1}},
 		// No cgroup: the process's resident set and utime+stime ticks.
 		{"none", sysres.Usage{MemoryBytes: 200 << 20, CPUSeconds: 3.75, Source: sysres.Process}},
 		// A cgroup without usage files (v2's root): the process's, here none.
@@ -46,6 +51,10 @@ func TestReadUsageMalformed(t *testing.T) {
 // run uses some memory and some CPU.
 func TestReadUsageHere(t *testing.T) {
 	t.Parallel()
+	// Some CPU time first: the process's own counter (read where the CPU
+	// accounting cgroup is the host's root) counts in 10 ms ticks.
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
 	u, err := sysres.System().ReadUsage()
 	if err != nil {
 		t.Fatal(err)
