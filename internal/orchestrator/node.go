@@ -80,10 +80,6 @@ func (q *Queue) forgetHead(run string) {
 // runNode claims and builds one node, and reports the node and the finish
 // it can go on with.
 func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string) (*NodeArgs, *FinishArgs, error) {
-	run, err := q.head(ctx, a.Run)
-	if err != nil || run == nil {
-		return nil, nil, err
-	}
 	claimed := false
 	var settled []rat.NodeRun
 	var fin *FinishArgs
@@ -115,6 +111,17 @@ AND EXISTS (SELECT 1 FROM rat_dag_runs WHERE run_id = ? AND cancelled = 1)`,
 		fin, err = q.settled(ctx, t, a.Run, len(settled))
 		return err
 	}); err != nil {
+		return nil, nil, err
+	}
+	if !claimed && len(settled) == 0 {
+		// A stale job (its node built, here by continueWith, or elsewhere):
+		// nothing to do, and the run's head is not read for nothing.
+		return nil, fin, nil
+	}
+	// A node claimed but whose run cannot be read is handed back by the
+	// reaper once its heartbeat lease ends.
+	run, err := q.head(ctx, a.Run)
+	if err != nil || run == nil {
 		return nil, nil, err
 	}
 	if len(settled) > 0 {
