@@ -26,3 +26,11 @@ func ParseAge(v string) (time.Duration, error) {
 	}
 	return 0, fmt.Errorf("want an age such as 7d, 36h or 90m, got %q", v)
 }
+
+// FormatAge writes an age the way ParseAge reads it: 7d, 36h0m0s.
+func FormatAge(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}

@@ -33,26 +33,26 @@ type ExpireOptions struct {
 
 // ExpiredTable is what expiry removes from one table on one branch.
 type ExpiredTable struct {
-	Branch    string
-	Table     rat.TableID
-	Snapshots []int64 // ids, oldest first
-	Kept      int     // snapshots left
+	Branch    string      `json:"branch"`
+	Table     rat.TableID `json:"table"`
+	Snapshots []int64     `json:"snapshots"` // ids, oldest first
+	Kept      int         `json:"kept"`      // snapshots left
 }
 
 // ExpiredFile is a file expiry deletes.
 type ExpiredFile struct {
-	Key   string
-	Bytes int64
+	Key   string `json:"key"`
+	Bytes int64  `json:"bytes"`
 }
 
 // ExpireResult reports what Expire did (or, dry, would do).
 type ExpireResult struct {
-	Tables []ExpiredTable
-	Files  []ExpiredFile // sorted by key
-	Bytes  int64
+	Tables []ExpiredTable `json:"tables"`
+	Files  []ExpiredFile  `json:"files"` // sorted by key
+	Bytes  int64          `json:"bytes"`
 	// Skipped names branches left alone: rat's own run/ and ingest/
 	// branches (a run may be writing there).
-	Skipped []string
+	Skipped []string `json:"skipped"`
 }
 
 // Expire removes old snapshots from the tables of every branch and deletes
@@ -84,6 +84,9 @@ func (l *Lake) Expire(ctx context.Context, opts ExpireOptions) (ExpireResult, er
 
 	st, err := l.expireState(ctx, cutoff, opts.Tables)
 	if err != nil {
+		return res, err
+	}
+	if err := st.checkSelection(); err != nil {
 		return res, err
 	}
 	// Plan: per branch, per table, the snapshots to remove.
@@ -197,6 +200,22 @@ type expireState struct {
 	// oldMetadata: metadata files (full locations) of the selected tables
 	// in commits older than the window.
 	oldMetadata []string
+}
+
+// checkSelection refuses a table named for expiry that no ref holds.
+func (s *expireState) checkSelection() error {
+	for id := range s.tables {
+		found := false
+		for _, heads := range s.heads {
+			for _, h := range heads {
+				found = found || h.id == id
+			}
+		}
+		if !found {
+			return rat.Errorf(rat.ENOTFOUND, "expire: table %s is on no branch or tag: list tables with 'rat tables --branch NAME'", id)
+		}
+	}
+	return nil
 }
 
 func (s *expireState) selected(id rat.TableID) bool { return s.tables == nil || s.tables[id] }
