@@ -214,6 +214,6 @@ func TestExpire(t *testing.T) {
 		if len(again.Tables) != 0 || len(again.Files) != 0 {
 			t.Errorf("second expiry not a no-op: %+v", again)
 		}
-		t.Logf("expired %d snapshots' tables %d, deleted %d files (%d bytes), %d snapshots checked", len(res.Tables), len(res.Tables), len(res.Files), res.Bytes, kept)
+		t.Logf("expired snapshots of %d tables, deleted %d files (%d bytes), %d snapshots checked", len(res.Tables), len(res.Files), res.Bytes, kept)
 	})
 }
