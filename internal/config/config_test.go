@@ -1170,16 +1170,7 @@ func TestRunRetentionDays(t *testing.T) {
 // in workspace.yaml override the defaults (levels not set keep theirs);
 // bad values and unknown keys are errors naming the line and the fix.
 func TestMonitoring(t *testing.T) {
-	dir := t.TempDir()
-	write := func(yaml string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load := func() (*config.Config, error) {
-		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(string) (string, bool) { return "", false }})
-	}
+	write, load := workspaceFile(t)
 	write("name: m\n")
 	c, err := load()
 	if err != nil || c.HeartbeatInterval != 5*time.Second || c.Thresholds != config.DefaultThresholds {
@@ -1213,16 +1204,7 @@ func TestMonitoring(t *testing.T) {
 // maintain expire's defaults; bad values and unknown keys are errors naming
 // the line and the key.
 func TestMaintenanceExpire(t *testing.T) {
-	dir := t.TempDir()
-	write := func(yaml string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load := func() (*config.Config, error) {
-		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(string) (string, bool) { return "", false }})
-	}
+	write, load := workspaceFile(t)
 	write("name: m\n")
 	c, err := load()
 	if err != nil || c.ExpireOlderThan != 7*24*time.Hour || c.ExpireRetainLast != 10 {
@@ -1247,4 +1229,21 @@ func TestMaintenanceExpire(t *testing.T) {
 			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
 		}
 	}
+}
+
+// workspaceFile returns a function that writes a workspace.yaml into a
+// fresh workspace and one that loads its configuration, with no
+// environment.
+func workspaceFile(t *testing.T) (write func(yaml string), load func() (*config.Config, error)) {
+	dir := t.TempDir()
+	write = func(yaml string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load = func() (*config.Config, error) {
+		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(string) (string, bool) { return "", false }})
+	}
+	return write, load
 }
