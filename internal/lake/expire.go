@@ -243,13 +243,16 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 		}
 	}
 	readAll := func(entries []rat.TableEntry) ([]headTable, error) {
-		out := make([]headTable, len(entries))
-		for i, e := range entries {
+		out := make([]headTable, 0, len(entries))
+		for _, e := range entries {
+			if IsView(e.Metadata) {
+				continue // a view has no snapshots; its file is never deleted here
+			}
 			meta, err := cat.ReadMetadata(ctx, e.Metadata)
 			if err != nil {
 				return nil, fmt.Errorf("table %s: %w", e.Table, err)
 			}
-			out[i] = headTable{id: e.Table, loc: e.Metadata, meta: meta}
+			out = append(out, headTable{id: e.Table, loc: e.Metadata, meta: meta})
 		}
 		return out, nil
 	}
@@ -279,7 +282,7 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 			seenCommit[c.ID] = true
 			if c.Time.Before(cutoff) {
 				for _, ch := range c.Changes {
-					if ch.Metadata != "" && st.selected(ch.Table) {
+					if ch.Metadata != "" && !IsView(ch.Metadata) && st.selected(ch.Table) {
 						old[ch.Metadata] = true
 					}
 				}
@@ -290,7 +293,7 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 				return nil, err
 			}
 			for _, e := range entries {
-				if _, ok := st.window[e.Metadata]; ok {
+				if _, ok := st.window[e.Metadata]; ok || IsView(e.Metadata) {
 					continue
 				}
 				meta, err := cat.ReadMetadata(ctx, e.Metadata)

@@ -46,6 +46,11 @@ func TestExpire(t *testing.T) {
 			mustWrite(t, l, "main", "bronze.t", rows(10+i), WriteOptions{})
 		}
 
+		// A view (no snapshots) is read through and kept.
+		if err := l.CreateView(ctx, "main", rat.TableID{Layer: "silver", Name: "v"}, "SELECT n FROM bronze.t WHERE n > 2", ""); err != nil {
+			t.Fatal(err)
+		}
+		viewBefore := queryInt(t, l, "main", At{}, "SELECT sum(n) FROM silver.v")
 		// What every ref and every snapshot reads, before.
 		const q = "SELECT count(*) * 1000000 + sum(n) FROM %s"
 		type point struct {
@@ -155,6 +160,9 @@ func TestExpire(t *testing.T) {
 			if got := queryInt(t, fresh, p.ref, At{SnapshotID: p.snap}, fmt.Sprintf(q, id)); got != want {
 				t.Errorf("%s %s at %d: %d after expiry, %d before", p.ref, p.table, p.snap, got, want)
 			}
+		}
+		if got := queryInt(t, fresh, "main", At{}, "SELECT sum(n) FROM silver.v"); got != viewBefore {
+			t.Errorf("view reads %d after expiry, %d before", got, viewBefore)
 		}
 		// The last 3 of main survive, and the tag's snapshot (an old one).
 		for _, tbl := range []string{"t", "u"} {
