@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -84,6 +85,10 @@ func TestMaintainExpire(t *testing.T) {
 		again := u.ok("maintain", "expire")
 		if !strings.Contains(again, "no snapshot to expire") || !strings.Contains(again, "deleted 0 files") {
 			t.Fatalf("second expiry:\n%s", again)
+		}
+		// A backup of one ref copies what its expired history still has.
+		if out := u.ok("export", filepath.Join(t.TempDir(), "b"), "--ref", "dev"); !strings.Contains(out, "export") {
+			t.Errorf("export --ref dev after expiry: %s", out)
 		}
 		u.fails("--older-than", "maintain", "expire", "--older-than", "a-week")
 		u.fails("bronze.nope is on no branch or tag", "maintain", "expire", "bronze.nope")
