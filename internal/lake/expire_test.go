@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
 )
 
 // TestExpire builds history on main, a branch, a tag and a run branch,
@@ -224,4 +226,32 @@ func TestExpire(t *testing.T) {
 		}
 		t.Logf("expired snapshots of %d tables, deleted %d files (%d bytes), %d snapshots checked", len(res.Tables), len(res.Files), res.Bytes, kept)
 	})
+}
+
+// TestMergeAfterExpiry: a merge whose source rewrote the table in a
+// snapshot that expiry removed is refused as a conflict; it is never taken
+// for appends only (which would bring back the rows the rewrite removed).
+func TestMergeAfterExpiry(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	mustWrite(t, l, "main", "bronze.t", "SELECT 1 AS n", WriteOptions{})
+	for _, r := range []rat.Ref{{Name: "base", Kind: rat.Tag}, {Name: "dev", Kind: rat.Branch}} {
+		r.Head = headOf(t, l, "main")
+		if err := l.Store().CreateRef(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(t, l, "dev", "bronze.t", "SELECT 2 AS n", WriteOptions{Mode: Replace})
+	mustWrite(t, l, "dev", "bronze.t", "SELECT 3 AS n", WriteOptions{})
+	mustWrite(t, l, "main", "bronze.t", "SELECT 4 AS n", WriteOptions{})
+	if _, err := l.Expire(ctx, ExpireOptions{RetainLast: 1, Now: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Catalog("main").Merge(ctx, "dev", catalog.MergeOptions{})
+	if err == nil || len(res.Conflicts()) != 1 || !strings.Contains(res.Conflicts()[0].Detail, "expired") {
+		t.Fatalf("merge after the rewrite expired: %+v, %v; want a conflict naming expiry", res, err)
+	}
+	if got := queryInt(t, l, "main", At{}, "SELECT sum(n) FROM bronze.t"); got != 5 {
+		t.Errorf("main sums to %d, want 5 (1 + 4)", got)
+	}
 }
