@@ -63,7 +63,8 @@ type ExpireResult struct {
 // branch, or the current snapshot of that table (same Iceberg table uuid)
 // at any ref's head (branches and tags) or at any commit, reachable from a
 // ref, made within OlderThan (time travel over the kept window). rat's own
-// branches (run/, ingest/) and tables (_rat) are never rewritten. Each
+// branches (run/, ingest/) and tables (_rat) are never rewritten, and no
+// file of a _rat table is deleted. Each
 // branch's expiry is one rat commit.
 //
 // Files are deleted only when an expired snapshot or a commit older than
@@ -282,7 +283,7 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 			seenCommit[c.ID] = true
 			if c.Time.Before(cutoff) {
 				for _, ch := range c.Changes {
-					if ch.Metadata != "" && !IsView(ch.Metadata) && st.selected(ch.Table) {
+					if ch.Metadata != "" && !IsView(ch.Metadata) && !ch.Table.Internal() && st.selected(ch.Table) {
 						old[ch.Metadata] = true
 					}
 				}
