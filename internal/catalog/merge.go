@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -198,6 +200,9 @@ func (c *Iceberg) replayAppends(ctx context.Context, id rat.TableID, b, s, t, so
 		return nil, "a view changed on both sides", nil
 	}
 	bm, err := c.ReadMetadata(ctx, b)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "its state at the fork was expired (rat maintain expire)", nil
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -285,7 +290,10 @@ func appendsOnly(meta table.Metadata, since int64) (string, bool) {
 			}
 			return "history rewritten", false
 		}
-		s = meta.SnapshotByID(*s.ParentSnapshotID)
+		if s = meta.SnapshotByID(*s.ParentSnapshotID); s == nil {
+			// What happened in between cannot be told any more.
+			return "snapshots since the fork were expired (rat maintain expire)", false
+		}
 	}
 	return "", true
 }

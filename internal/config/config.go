@@ -67,6 +67,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// Thresholds are rat status's levels (monitoring.thresholds).
 	Thresholds Thresholds
+	// ExpireOlderThan and ExpireRetainLast are rat maintain expire's
+	// defaults (maintenance.expire).
+	ExpireOlderThan  time.Duration
+	ExpireRetainLast int
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -233,6 +237,7 @@ func Load(opts Options) (*Config, error) {
 	c.setInt("run_retention_days", &c.RunRetentionDays, DefaultRunRetentionDays, "default")
 	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
 	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
+	c.ExpireOlderThan, c.ExpireRetainLast = DefaultExpireOlderThan, DefaultExpireRetainLast
 
 	if ws != nil {
 		r := ws.Resources
@@ -269,6 +274,12 @@ func Load(opts Options) (*Config, error) {
 			c.HeartbeatInterval, _ = ParseHeartbeatInterval(v) // validated with the file
 		}
 		c.Thresholds, _ = ws.Monitoring.Thresholds.resolve("", nil) // validated with the file
+		if v := ws.Maintenance.Expire.OlderThan; v != "" {
+			c.ExpireOlderThan, _ = ParseAge(v) // validated with the file
+		}
+		if n := ws.Maintenance.Expire.RetainLast; n != nil {
+			c.ExpireRetainLast = *n
+		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))
 		}

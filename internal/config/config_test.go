@@ -1170,16 +1170,7 @@ func TestRunRetentionDays(t *testing.T) {
 // in workspace.yaml override the defaults (levels not set keep theirs);
 // bad values and unknown keys are errors naming the line and the fix.
 func TestMonitoring(t *testing.T) {
-	dir := t.TempDir()
-	write := func(yaml string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load := func() (*config.Config, error) {
-		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(string) (string, bool) { return "", false }})
-	}
+	write, load := workspaceFile(t)
 	write("name: m\n")
 	c, err := load()
 	if err != nil || c.HeartbeatInterval != 5*time.Second || c.Thresholds != config.DefaultThresholds {
@@ -1207,4 +1198,52 @@ func TestMonitoring(t *testing.T) {
 			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
 		}
 	}
+}
+
+// TestMaintenanceExpire: maintenance.expire in workspace.yaml sets rat
+// maintain expire's defaults; bad values and unknown keys are errors naming
+// the line and the key.
+func TestMaintenanceExpire(t *testing.T) {
+	write, load := workspaceFile(t)
+	write("name: m\n")
+	c, err := load()
+	if err != nil || c.ExpireOlderThan != 7*24*time.Hour || c.ExpireRetainLast != 10 {
+		t.Fatalf("defaults: %v %s %d", err, c.ExpireOlderThan, c.ExpireRetainLast)
+	}
+	write("name: m\nmaintenance:\n  expire:\n    older_than: 2d\n    retain_last: 0\n")
+	if c, err = load(); err != nil || c.ExpireOlderThan != 48*time.Hour || c.ExpireRetainLast != 0 {
+		t.Fatalf("set: %v %s %d", err, c.ExpireOlderThan, c.ExpireRetainLast)
+	}
+	write("name: m\nmaintenance:\n  expire:\n    older_than: 36h\n")
+	if c, err = load(); err != nil || c.ExpireOlderThan != 36*time.Hour || c.ExpireRetainLast != 10 {
+		t.Fatalf("hours: %v %s %d", err, c.ExpireOlderThan, c.ExpireRetainLast)
+	}
+	for yaml, msg := range map[string]string{
+		"    older_than: a week\n": "workspace.yaml:4: maintenance.expire.older_than: want an age such as 7d, 36h or 90m",
+		"    older_than: -2h\n":    "maintenance.expire.older_than: want an age",
+		"    retain_last: -1\n":    "workspace.yaml:4: maintenance.expire.retain_last: want 0 or more snapshots, got -1",
+		"    retain: 3\n":          `unknown key "maintenance.expire.retain"`,
+	} {
+		write("name: m\nmaintenance:\n  expire:\n" + yaml)
+		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
+		}
+	}
+}
+
+// workspaceFile returns a function that writes a workspace.yaml into a
+// fresh workspace and one that loads its configuration, with no
+// environment.
+func workspaceFile(t *testing.T) (write func(yaml string), load func() (*config.Config, error)) {
+	dir := t.TempDir()
+	write = func(yaml string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "workspace.yaml"), []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load = func() (*config.Config, error) {
+		return config.Load(config.Options{Dir: dir, Environ: []string{}, Env: func(string) (string, bool) { return "", false }})
+	}
+	return write, load
 }

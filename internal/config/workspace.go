@@ -34,6 +34,7 @@ type Workspace struct {
 	Isolation     Isolation        `yaml:"isolation"`     // the original Ratatouille's per-workspace isolation
 	Runs          RunsSection      `yaml:"runs"`          // run records
 	Monitoring    Monitoring       `yaml:"monitoring"`    // heartbeats of rat serve and rat worker, and the thresholds rat status judges by
+	Maintenance   Maintenance      `yaml:"maintenance"`   // table maintenance: what rat maintain keeps
 	Vars          map[string]any   `yaml:"vars"`          // values for var('name') in templates; a pipeline's vars and --var win
 	Products      []Product        `yaml:"products"`      // data products this workspace publishes (accepted; used by data products later)
 	Subscriptions []Subscription   `yaml:"subscriptions"` // products of other workspaces this one reads (accepted; used later)
@@ -91,6 +92,17 @@ type RunsSection struct {
 type Monitoring struct {
 	HeartbeatInterval string              `yaml:"heartbeat_interval"` // how often rat serve and rat worker record their heartbeat in the queue's database, e.g. 5s (at least 1s); a process missing for three intervals leaves rat status; default 5s
 	Thresholds        MonitoringThreshold `yaml:"thresholds"`         // when rat status warns (exit 1) or is critical (exit 2)
+}
+
+// Maintenance configures table maintenance (rat maintain).
+type Maintenance struct {
+	Expire ExpireSection `yaml:"expire"` // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+}
+
+// ExpireSection holds rat maintain expire's defaults; its flags win.
+type ExpireSection struct {
+	OlderThan  string `yaml:"older_than"`  // snapshots younger than this are kept, e.g. 7d, 36h; default 7d (--older-than)
+	RetainLast *int   `yaml:"retain_last"` // the last N snapshots of each table on each branch are kept whatever their age, 0 or more; default 10 (--retain-last)
 }
 
 // MonitoringThreshold holds rat status's thresholds, each a warning and a
@@ -223,6 +235,14 @@ func (w *Workspace) validate(file string) error {
 	}
 	if _, err := w.Monitoring.Thresholds.resolve(file, w.lines); err != nil {
 		return err
+	}
+	if v := w.Maintenance.Expire.OlderThan; v != "" {
+		if _, err := ParseAge(v); err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.older_than: %w", file, w.lines["maintenance.expire.older_than"], err)
+		}
+	}
+	if n := w.Maintenance.Expire.RetainLast; n != nil && *n < 0 {
+		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.retain_last: want 0 or more snapshots, got %d", file, w.lines["maintenance.expire.retain_last"], *n)
 	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {

@@ -2,7 +2,9 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -60,7 +62,11 @@ func RefFiles(ctx context.Context, store catalog.Store, warehouse objstore.Store
 			if lake.IsView(e.Metadata) {
 				continue
 			}
-			if err := snapshotFiles(ctx, e, loc.Resolve(e.Metadata), fsys, key, keys); err != nil {
+			err = snapshotFiles(ctx, e, loc.Resolve(e.Metadata), fsys, key, keys)
+			if c.ID != r.Head && errors.Is(err, fs.ErrNotExist) {
+				continue // metadata of a commit older than what rat maintain expire kept
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -69,7 +75,9 @@ func RefFiles(ctx context.Context, store catalog.Store, warehouse objstore.Store
 }
 
 // snapshotFiles adds the files of every snapshot of the table whose
-// metadata is at location.
+// metadata is at location. A snapshot other than the current one whose
+// manifest list is gone was expired (rat maintain expire): it has nothing
+// to copy.
 func snapshotFiles(ctx context.Context, e rat.TableEntry, location string, fsys icebergio.IO, key func(string) (string, error), keys map[string]bool) error {
 	tbl, err := table.NewFromLocation(ctx, table.Identifier{e.Table.Layer, e.Table.Name}, location, func(context.Context) (icebergio.IO, error) { return fsys, nil }, nil)
 	if err != nil {
@@ -91,6 +99,9 @@ func snapshotFiles(ctx context.Context, e rat.TableEntry, location string, fsys 
 			keys[k] = true
 		}
 		manifests, err := snap.Manifests(fsys)
+		if cur := tbl.Metadata().CurrentSnapshot(); err != nil && errors.Is(err, fs.ErrNotExist) && cur != nil && cur.SnapshotID != snap.SnapshotID {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("read the manifest list of %s: %w", e.Table, err)
 		}
