@@ -161,58 +161,95 @@ func readFiles(meta table.Metadata, paths []string, schema *iceberg.Schema, file
 	return strings.TrimSuffix(expr, ")") + ", filename = true)", nil
 }
 
-// Partition is one field of a table's partitioning: a column and a
-// transform (identity, day, month or year).
+// Partition is one field of a table's partitioning: a column and an
+// Iceberg transform (identity, year, month, day, hour, bucket, truncate);
+// Param is bucket's number of buckets or truncate's width.
 type Partition struct {
 	Column    string
 	Transform string
+	Param     int
 }
 
-// ParsePartition reads "col", "day(col)", "month(col)" or "year(col)".
-func ParsePartition(s string) (Partition, error) {
-	s = strings.TrimSpace(s)
-	if open := strings.Index(s, "("); open > 0 && strings.HasSuffix(s, ")") {
-		p := Partition{Transform: strings.ToLower(strings.TrimSpace(s[:open])), Column: strings.TrimSpace(s[open+1 : len(s)-1])}
-		switch p.Transform {
-		case "identity", "day", "month", "year":
-			return p, nil
-		}
-		return Partition{}, rat.Errorf(rat.EINVALID, "partition %q: transform %q is not supported; use identity, day, month or year", s, p.Transform)
+// String writes the partition as partition_by takes it: col, day(col),
+// bucket(16, col).
+func (p Partition) String() string {
+	switch p.Transform {
+	case "identity", "":
+		return p.Column
+	case "bucket", "truncate":
+		return fmt.Sprintf("%s(%d, %s)", p.Transform, p.Param, p.Column)
 	}
-	return Partition{Column: s, Transform: "identity"}, nil
+	return p.Transform + "(" + p.Column + ")"
+}
+
+// transform is p's Iceberg transform.
+func (p Partition) transform() (iceberg.Transform, error) {
+	switch p.Transform {
+	case "identity", "":
+		return iceberg.IdentityTransform{}, nil
+	case "year":
+		return iceberg.YearTransform{}, nil
+	case "month":
+		return iceberg.MonthTransform{}, nil
+	case "day":
+		return iceberg.DayTransform{}, nil
+	case "hour":
+		return iceberg.HourTransform{}, nil
+	case "bucket":
+		if p.Param > 0 {
+			return iceberg.BucketTransform{NumBuckets: p.Param}, nil
+		}
+	case "truncate":
+		if p.Param > 0 {
+			return iceberg.TruncateTransform{Width: p.Param}, nil
+		}
+	}
+	return nil, rat.Errorf(rat.EINVALID, "partition %s: want col, year(col), month(col), day(col), hour(col), bucket(n, col) or truncate(width, col) with n and width above 0", p)
 }
 
 func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition) (iceberg.PartitionSpec, error) {
 	fields := make([]iceberg.PartitionField, 0, len(parts))
+	names := map[string]bool{}
 	for i, p := range parts {
 		f, ok := schema.FindFieldByNameCaseInsensitive(p.Column)
 		if !ok {
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition column %q is not a column of %s", p.Column, id)
+			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition %s: %q is not a column of %s (its columns: %s)", p, p.Column, id, columnNames(schema))
 		}
-		var t iceberg.Transform
-		switch p.Transform {
-		case "identity", "":
-			t = iceberg.IdentityTransform{}
-		case "day":
-			t = iceberg.DayTransform{}
-		case "month":
-			t = iceberg.MonthTransform{}
-		case "year":
-			t = iceberg.YearTransform{}
-		default:
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition transform %q: use identity, day, month or year", p.Transform)
+		t, err := p.transform()
+		if err != nil {
+			return iceberg.PartitionSpec{}, err
+		}
+		if !t.CanTransform(f.Type) {
+			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition %s: transform %s does not apply to column %s of type %s", p, p.Transform, f.Name, f.Type)
 		}
 		name := f.Name
-		if p.Transform != "identity" && p.Transform != "" {
+		switch p.Transform {
+		case "identity", "":
+		case "bucket", "truncate":
+			name = fmt.Sprintf("%s_%s_%d", f.Name, p.Transform, p.Param)
+		default:
 			name = f.Name + "_" + p.Transform
 		}
+		if names[name] {
+			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition %s is given twice", p)
+		}
+		names[name] = true
 		fields = append(fields, iceberg.PartitionField{SourceIDs: []int{f.ID}, FieldID: 1000 + i, Name: name, Transform: t})
 	}
 	return iceberg.NewPartitionSpec(fields...), nil
 }
 
+func columnNames(schema *iceberg.Schema) string {
+	names := make([]string, 0, len(schema.Fields()))
+	for _, f := range schema.Fields() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
 // partitionExprs gives, per partition field, the DuckDB expression whose
-// value is constant within one partition.
+// value is constant within one partition (bucket: the bucket number itself,
+// computed by iceberg-go's transform through duckdb.BucketFunction).
 func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]string, error) {
 	var out []string
 	for _, f := range spec.Fields() {
@@ -221,20 +258,54 @@ func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]strin
 			return nil, rat.Errorf(rat.EINTERNAL, "partition field %s has no source column", f.Name)
 		}
 		col := duckdb.Ident(src.Name)
-		switch f.Transform.(type) {
+		switch t := f.Transform.(type) {
 		case iceberg.IdentityTransform:
 			out = append(out, col)
+		case iceberg.HourTransform:
+			out = append(out, "date_trunc('hour', "+col+")")
 		case iceberg.DayTransform:
 			out = append(out, "CAST("+col+" AS DATE)")
 		case iceberg.MonthTransform:
 			out = append(out, "date_trunc('month', "+col+")")
 		case iceberg.YearTransform:
 			out = append(out, "date_trunc('year', "+col+")")
+		case iceberg.TruncateTransform:
+			switch src.Type.(type) {
+			case iceberg.StringType:
+				out = append(out, fmt.Sprintf("left(%s, %d)", col, t.Width))
+			case iceberg.Int32Type, iceberg.Int64Type, iceberg.DecimalType:
+				out = append(out, fmt.Sprintf("(%s - (((%s %% %d) + %d) %% %d))", col, col, t.Width, t.Width, t.Width))
+			default:
+				return nil, rat.Errorf(rat.EINVALID, "partition %s: truncate of a %s column is not supported for writes; use an int, long, decimal or string column", f.Name, src.Type)
+			}
+		case iceberg.BucketTransform:
+			arg, err := bucketArg(col, src.Type)
+			if err != nil {
+				return nil, rat.Errorf(rat.EINVALID, "partition %s: %v", f.Name, err)
+			}
+			out = append(out, fmt.Sprintf("%s(%d, %s)", duckdb.BucketFunction, t.NumBuckets, arg))
 		default:
 			return nil, rat.Errorf(rat.EINVALID, "partition transform %s is not supported for writes", f.Transform)
 		}
 	}
 	return out, nil
+}
+
+// bucketArg gives the value Iceberg's bucket hashes, as DuckDB computes
+// it: the 64-bit integer of ints, dates (days) and timestamps
+// (microseconds since the epoch), or the text of a string.
+func bucketArg(col string, t iceberg.Type) (string, error) {
+	switch t.(type) {
+	case iceberg.Int32Type, iceberg.Int64Type:
+		return "CAST(" + col + " AS BIGINT)", nil
+	case iceberg.DateType:
+		return "CAST(" + col + " - DATE '1970-01-01' AS BIGINT)", nil
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		return "epoch_us(" + col + ")", nil
+	case iceberg.StringType:
+		return "CAST(" + col + " AS VARCHAR)", nil
+	}
+	return "", fmt.Errorf("bucket of a %s column is not supported for writes; use an int, long, date, timestamp or string column", t)
 }
 
 // reshape stages schema changes that make the table's columns those of src.

@@ -2,10 +2,13 @@ package lake
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/apache/iceberg-go"
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
 )
 
 func TestMergeUpsert(t *testing.T) {
@@ -150,4 +153,111 @@ func TestHugeintStoredAsLong(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Fatalf("overflow must fail loudly: %v", err)
 	}
+}
+
+func TestPartitionTransforms(t *testing.T) {
+	backends(t, func(t *testing.T, l *Lake) {
+		ctx := context.Background()
+		src := func(from, to int) string {
+			return fmt.Sprintf(`SELECT i::BIGINT AS id, TIMESTAMP '2024-01-01' + to_hours(i * 7) AS ts,
+				chr((97 + i %% 5)::INTEGER) || chr((97 + i %% 3)::INTEGER) || 'x' AS name, i * 10 AS v FROM range(%d, %d) r(i)`, from, to)
+		}
+		parts := []Partition{{Column: "ts", Transform: "day"}, {Column: "id", Transform: "bucket", Param: 4}, {Column: "name", Transform: "truncate", Param: 1}}
+		mustWrite(t, l, "main", "bronze.p", src(0, 300), WriteOptions{PartitionBy: parts})
+		mustWrite(t, l, "main", "bronze.flat", src(0, 300), WriteOptions{})
+		id := rat.TableID{Layer: "bronze", Name: "p"}
+		info, err := l.Describe(ctx, "main", id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"ts_day", "day", "id_bucket_4", "bucket[4]", "name_truncate_1", "truncate[1]"} {
+			if !strings.Contains(info.Partition, want) {
+				t.Fatalf("spec %s lacks %s", info.Partition, want)
+			}
+		}
+		if info.DataFiles < 100 || info.Partitions != int64(info.DataFiles) {
+			t.Fatalf("files = %d, partitions = %d: want one file per partition", info.DataFiles, info.Partitions)
+		}
+		// Every file's bucket is iceberg-go's bucket of each of its ids.
+		tbl, err := l.Load(ctx, "main", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths, err := l.LocalPaths(ctx, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bucket := iceberg.BucketTransform{NumBuckets: 4}
+		for i, f := range files {
+			var b, letter string
+			for _, kv := range strings.Split(f.Partition, "/") {
+				k, v, _ := strings.Cut(kv, "=")
+				switch k {
+				case "1001":
+					b = v
+				case "1002":
+					letter = v
+				}
+			}
+			rows, err := l.db.SQL().QueryContext(ctx, "SELECT id, name FROM read_parquet("+duckdb.Quote(paths[i])+")")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var n int64
+				var name string
+				if err := rows.Scan(&n, &name); err != nil {
+					t.Fatal(err)
+				}
+				got := bucket.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: iceberg.Int64Literal(n)})
+				if fmt.Sprint(got.Val) != b || name[:1] != letter {
+					t.Fatalf("file %s (partition %s) holds id %d name %s: bucket %v", f.Location, f.Partition, n, name, got.Val)
+				}
+			}
+			rows.Close()
+		}
+		same := func(step string) {
+			t.Helper()
+			q := "SELECT count(*), sum(v), count(DISTINCT name), min(ts), max(ts) FROM bronze.%s WHERE id %% 7 = 3 OR name LIKE 'b%%'"
+			got, want := queryText(t, l, "main", At{}, fmt.Sprintf(q, "p")), queryText(t, l, "main", At{}, fmt.Sprintf(q, "flat"))
+			if strings.Join(got, ";") != strings.Join(want, ";") {
+				t.Fatalf("%s: partitioned %v, unpartitioned %v", step, got, want)
+			}
+			got, want = queryText(t, l, "main", At{}, "SELECT * FROM bronze.p ORDER BY id"), queryText(t, l, "main", At{}, "SELECT * FROM bronze.flat ORDER BY id")
+			if strings.Join(got, ";") != strings.Join(want, ";") {
+				t.Fatalf("%s: the partitioned table's rows differ from the unpartitioned one's", step)
+			}
+		}
+		same("create")
+		for _, tb := range []string{"p", "flat"} {
+			mustWrite(t, l, "main", "bronze."+tb, src(250, 400), WriteOptions{})
+		}
+		same("append")
+		for _, tb := range []string{"p", "flat"} {
+			mustWrite(t, l, "main", "bronze."+tb, "SELECT id, ts, name, v + 1 AS v FROM ("+src(100, 120)+")", WriteOptions{Mode: Merge, Key: []string{"id"}})
+		}
+		same("merge")
+		for _, tb := range []string{"p", "flat"} {
+			mustWrite(t, l, "main", "bronze."+tb, src(10, 60), WriteOptions{Mode: Replace})
+		}
+		same("replace")
+		// A transform that does not fit the column, a missing column, a bad width.
+		for _, c := range []struct {
+			part Partition
+			want string
+		}{
+			{Partition{Column: "v", Transform: "day"}, "transform day does not apply to column v"},
+			{Partition{Column: "nope", Transform: "bucket", Param: 2}, `"nope" is not a column`},
+			{Partition{Column: "id", Transform: "truncate"}, "truncate(width, col)"},
+		} {
+			_, err := l.Write(ctx, "main", rat.TableID{Layer: "bronze", Name: "bad"}, src(0, 3), WriteOptions{PartitionBy: []Partition{c.part}})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("partition %s: err = %v, want %q", c.part, err, c.want)
+			}
+		}
+	})
 }
