@@ -207,20 +207,29 @@ func (p Partition) transform() (iceberg.Transform, error) {
 	return nil, rat.Errorf(rat.EINVALID, "partition %s: want col, year(col), month(col), day(col), hour(col), bucket(n, col) or truncate(width, col) with n and width above 0", p)
 }
 
-func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition) (iceberg.PartitionSpec, error) {
+// partitionSpec builds the spec of parts over schema; from (file:line:
+// key) prefixes its errors.
+func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition, from string) (iceberg.PartitionSpec, error) {
 	fields := make([]iceberg.PartitionField, 0, len(parts))
 	names := map[string]bool{}
+	fail := func(format string, args ...any) (iceberg.PartitionSpec, error) {
+		msg := fmt.Sprintf(format, args...)
+		if from != "" {
+			msg = from + ": " + msg
+		}
+		return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "%s", msg)
+	}
 	for i, p := range parts {
 		f, ok := schema.FindFieldByNameCaseInsensitive(p.Column)
 		if !ok {
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition %s: %q is not a column of %s (its columns: %s)", p, p.Column, id, columnNames(schema))
+			return fail("partition %s: %q is not a column of %s (its columns: %s)", p, p.Column, id, columnNames(schema))
 		}
 		t, err := p.transform()
 		if err != nil {
-			return iceberg.PartitionSpec{}, err
+			return fail("%v", err)
 		}
 		if !t.CanTransform(f.Type) {
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition %s: transform %s does not apply to column %s of type %s", p, p.Transform, f.Name, f.Type)
+			return fail("partition %s: transform %s does not apply to column %s of type %s", p, p.Transform, f.Name, f.Type)
 		}
 		name := f.Name
 		switch p.Transform {
@@ -231,12 +240,65 @@ func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition) (i
 			name = f.Name + "_" + p.Transform
 		}
 		if names[name] {
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition %s is given twice", p)
+			return fail("partition %s is given twice", p)
 		}
 		names[name] = true
 		fields = append(fields, iceberg.PartitionField{SourceIDs: []int{f.ID}, FieldID: 1000 + i, Name: name, Transform: t})
 	}
 	return iceberg.NewPartitionSpec(fields...), nil
+}
+
+// evolveSpec stages, in tx, the change of tbl's partition spec to
+// opts.PartitionBy when they differ (as sets of column and transform):
+// fields no longer wanted are removed, new ones added. New files get the
+// new spec; files already written keep theirs.
+func evolveSpec(tx *table.Transaction, tbl *table.Table, id rat.TableID, opts WriteOptions) (*table.Table, error) {
+	st, err := tx.StagedTable()
+	if err != nil {
+		return nil, err
+	}
+	schema := st.Metadata().CurrentSchema()
+	want, err := partitionSpec(id, schema, opts.PartitionBy, opts.PartitionFrom)
+	if err != nil {
+		return nil, err
+	}
+	key := func(f iceberg.PartitionField) string { return fmt.Sprintf("%d/%s", f.SourceID(), f.Transform) }
+	have := map[string]iceberg.PartitionField{}
+	cur := st.Spec()
+	for _, f := range cur.Fields() {
+		have[key(f)] = f
+	}
+	wanted := map[string]bool{}
+	upd := tx.UpdateSpec(false)
+	changed := false
+	for _, f := range want.Fields() {
+		wanted[key(f)] = true
+		if _, ok := have[key(f)]; !ok {
+			src, _ := schema.FindColumnName(f.SourceID())
+			upd.AddField(src, f.Transform, f.Name)
+			changed = true
+		}
+	}
+	for k, f := range have {
+		if !wanted[k] {
+			upd.RemoveField(f.Name)
+			changed = true
+		}
+	}
+	if !changed {
+		return tbl, nil
+	}
+	if err := upd.Commit(); err != nil {
+		where := ""
+		if opts.PartitionFrom != "" {
+			where = opts.PartitionFrom + ": "
+		}
+		return nil, rat.Errorf(rat.EINVALID, "%schange the partitioning of %s from %s: %v", where, id, cur, err)
+	}
+	if st, err = tx.StagedTable(); err != nil {
+		return nil, err
+	}
+	return st.Table, nil
 }
 
 func columnNames(schema *iceberg.Schema) string {

@@ -62,6 +62,13 @@ type WriteOptions struct {
 	OrderBy string
 	// PartitionBy partitions a table created by this write.
 	PartitionBy []Partition
+	// PartitionFrom says where PartitionBy is set (file:line: key), for
+	// messages about it.
+	PartitionFrom string
+	// EvolvePartitions makes PartitionBy the partitioning of an existing
+	// table too: when it differs, the table's spec evolves in the write's
+	// commit (a new spec id for the new files; old files keep theirs).
+	EvolvePartitions bool
 	// Properties are set on the table in the same commit.
 	Properties map[string]string
 	// Watermark names a column whose greatest value so far (the table's
@@ -141,7 +148,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		if opts.Internal {
 			cat = cat.WithInternal()
 		}
-		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema, opts.PartitionBy)
+		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema, opts)
 		if err != nil {
 			return err
 		}
@@ -175,6 +182,11 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				return err
 			}
 			if target, _, err = reconcile(id, st.Metadata().CurrentSchema(), cols, false); err != nil {
+				return err
+			}
+		}
+		if opts.EvolvePartitions && !created {
+			if tbl, err = evolveSpec(tx, tbl, id, opts); err != nil {
 				return err
 			}
 		}
@@ -331,7 +343,7 @@ func watermarkLess(a, b string) bool {
 }
 
 // loadOrNew loads a table, or prepares a new one (created by its first commit).
-func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema, parts []Partition) (*table.Table, bool, error) {
+func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema, wopts WriteOptions) (*table.Table, bool, error) {
 	e, err := l.store.Table(ctx, cat.Ref(), id)
 	if err == nil && IsView(e.Metadata) {
 		return nil, false, rat.Errorf(rat.EINVALID, "%s is a view, not a table: write into another name, or materialize it as a table", id)
@@ -348,8 +360,8 @@ func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.Table
 		return nil, false, err
 	}
 	var opts []icecat.CreateTableOpt
-	if len(parts) > 0 {
-		spec, err := partitionSpec(id, fresh, parts)
+	if len(wopts.PartitionBy) > 0 {
+		spec, err := partitionSpec(id, fresh, wopts.PartitionBy, wopts.PartitionFrom)
 		if err != nil {
 			return nil, false, err
 		}

@@ -111,6 +111,7 @@ type Config struct {
 	Materialized    Materialization // default table
 	UniqueKey       []string
 	PartitionBy     []Partition
+	PartitionFrom   string        // where PartitionBy is set, as file:line: key (the pipeline's, or its layer's in workspace.yaml)
 	MergeStrategy   MergeStrategy // incremental only: default merge with a unique key, append without
 	WatermarkColumn string
 	OnSchemaChange  string   // fail (default) | append_new_columns
@@ -146,16 +147,21 @@ func (o Owner) String() string {
 	return ""
 }
 
-// Partition is one partition field: a column and its transform.
+// Partition is one partition field: a column and its Iceberg transform.
 type Partition struct {
 	Column    string
-	Transform string // identity, day, month or year
+	Transform string // identity, year, month, day, hour, bucket or truncate
+	Param     int    // bucket's number of buckets, truncate's width
 }
 
-// String writes the partition the way partition_by takes it: col or day(col).
+// String writes the partition the way partition_by takes it: col, day(col)
+// or bucket(16, col).
 func (p Partition) String() string {
-	if p.Transform == "identity" {
+	switch p.Transform {
+	case "identity", "":
 		return p.Column
+	case "bucket", "truncate":
+		return fmt.Sprintf("%s(%d, %s)", p.Transform, p.Param, p.Column)
 	}
 	return p.Transform + "(" + p.Column + ")"
 }
