@@ -22,6 +22,7 @@ type TableInfo struct {
 	Columns         []ColumnInfo   `json:"columns"`
 	Partition       string         `json:"partition"`
 	PartitionSpecID int            `json:"partition_spec_id"` // the current spec's id: it grows when the partitioning evolves
+	PartitionBy     string         `json:"partition_by"`      // the current spec as partition_by writes it: region, day(ts), bucket(16, id); "" when unpartitioned
 	Snapshot        int64          `json:"snapshot_id,omitempty"`
 	Rows            int64          `json:"rows"`
 	DataFiles       int64          `json:"files"`
@@ -78,6 +79,7 @@ func (l *Lake) Describe(ctx context.Context, ref string, id rat.TableID, withFil
 		Table: id.String(), Kind: "table", Ref: ref, Location: meta.Location(), Metadata: e.Metadata,
 		UUID: meta.TableUUID().String(), Format: meta.Version(), LastCommit: e.CommitID,
 		Partition: meta.PartitionSpec().String(), PartitionSpecID: meta.DefaultPartitionSpec(),
+		PartitionBy: partitionByText(meta.PartitionSpec(), meta.CurrentSchema()),
 	}
 	for _, f := range meta.CurrentSchema().Fields() {
 		t, err := duckdb.TypeOf(f.Type)

@@ -301,6 +301,26 @@ func evolveSpec(tx *table.Transaction, tbl *table.Table, id rat.TableID, opts Wr
 	return st.Table, nil
 }
 
+// partitionByText writes spec the way partition_by takes it.
+func partitionByText(spec iceberg.PartitionSpec, schema *iceberg.Schema) string {
+	var out []string
+	for _, f := range spec.Fields() {
+		col, ok := schema.FindColumnName(f.SourceID())
+		if !ok {
+			col = fmt.Sprintf("field %d", f.SourceID())
+		}
+		p := Partition{Column: col, Transform: f.Transform.String()}
+		switch t := f.Transform.(type) {
+		case iceberg.BucketTransform:
+			p.Transform, p.Param = "bucket", t.NumBuckets
+		case iceberg.TruncateTransform:
+			p.Transform, p.Param = "truncate", t.Width
+		}
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}
+
 func columnNames(schema *iceberg.Schema) string {
 	names := make([]string, 0, len(schema.Fields()))
 	for _, f := range schema.Fields() {
