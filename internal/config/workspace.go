@@ -88,14 +88,14 @@ func (l *TextList) UnmarshalYAML(n *yaml.Node) error {
 		out := make([]string, 0, len(n.Content))
 		for _, c := range n.Content {
 			if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
-				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want text for each entry, got %s", c.Line, describeNode(c))}}
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want text for each entry, got %s", c.Line, DescribeNode(c))}}
 			}
 			out = append(out, c.Value)
 		}
 		*l = JoinParens(out)
 		return nil
 	}
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want text or a list of text, got %s", n.Line, describeNode(n))}}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want text or a list of text, got %s", n.Line, DescribeNode(n))}}
 }
 
 // JoinParens joins list entries that a split at commas cut inside
@@ -116,7 +116,8 @@ func JoinParens(list []string) []string {
 	return out
 }
 
-func describeNode(n *yaml.Node) string {
+// DescribeNode words what a YAML node holds, for "want X, got Y" messages.
+func DescribeNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -126,8 +127,9 @@ func describeNode(n *yaml.Node) string {
 		if n.Tag == "!!null" {
 			return "nothing"
 		}
+		return strconv.Quote(n.Value)
 	}
-	return strconv.Quote(n.Value)
+	return "something else"
 }
 
 // Storage says where table files live.
