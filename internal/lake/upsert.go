@@ -161,29 +161,11 @@ func readFiles(meta table.Metadata, paths []string, schema *iceberg.Schema, file
 	return strings.TrimSuffix(expr, ")") + ", filename = true)", nil
 }
 
-// Partition is one field of a table's partitioning: a column and an
-// Iceberg transform (identity, year, month, day, hour, bucket, truncate);
-// Param is bucket's number of buckets or truncate's width.
-type Partition struct {
-	Column    string
-	Transform string
-	Param     int
-}
+// Partition is one field of a table's partitioning (see rat.Partition).
+type Partition = rat.Partition
 
-// String writes the partition as partition_by takes it: col, day(col),
-// bucket(16, col).
-func (p Partition) String() string {
-	switch p.Transform {
-	case "identity", "":
-		return p.Column
-	case "bucket", "truncate":
-		return fmt.Sprintf("%s(%d, %s)", p.Transform, p.Param, p.Column)
-	}
-	return p.Transform + "(" + p.Column + ")"
-}
-
-// transform is p's Iceberg transform.
-func (p Partition) transform() (iceberg.Transform, error) {
+// partitionTransform is p's Iceberg transform.
+func partitionTransform(p Partition) (iceberg.Transform, error) {
 	switch p.Transform {
 	case "identity", "":
 		return iceberg.IdentityTransform{}, nil
@@ -224,7 +206,7 @@ func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition, fr
 		if !ok {
 			return fail("partition %s: %q is not a column of %s (its columns: %s)", p, p.Column, id, columnNames(schema))
 		}
-		t, err := p.transform()
+		t, err := partitionTransform(p)
 		if err != nil {
 			return fail("%v", err)
 		}

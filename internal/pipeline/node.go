@@ -208,9 +208,7 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 	// The pipeline's partitioning (or its layer's) is its table's: a
 	// change evolves the table's spec for the new files.
 	wopts.PartitionFrom, wopts.EvolvePartitions = p.Config.PartitionFrom, true
-	for _, part := range p.Config.PartitionBy {
-		wopts.PartitionBy = append(wopts.PartitionBy, lake.Partition{Column: part.Column, Transform: part.Transform, Param: part.Param})
-	}
+	wopts.PartitionBy = p.Config.PartitionBy
 	if incremental {
 		wopts.Reshape = false
 		switch p.Config.MergeStrategy {

@@ -148,23 +148,7 @@ func (o Owner) String() string {
 }
 
 // Partition is one partition field: a column and its Iceberg transform.
-type Partition struct {
-	Column    string
-	Transform string // identity, year, month, day, hour, bucket or truncate
-	Param     int    // bucket's number of buckets, truncate's width
-}
-
-// String writes the partition the way partition_by takes it: col, day(col)
-// or bucket(16, col).
-func (p Partition) String() string {
-	switch p.Transform {
-	case "identity", "":
-		return p.Column
-	case "bucket", "truncate":
-		return fmt.Sprintf("%s(%d, %s)", p.Transform, p.Param, p.Column)
-	}
-	return p.Transform + "(" + p.Column + ")"
-}
+type Partition = rat.Partition
 
 // Column documents one output column and carries its tests.
 type Column struct {
