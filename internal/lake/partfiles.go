@@ -23,6 +23,9 @@ func preservesOrder(spec iceberg.PartitionSpec) bool {
 	return true
 }
 
+// hiveNull is the directory value DuckDB writes for a NULL partition value.
+const hiveNull = "__HIVE_DEFAULT_PARTITION__"
+
 // dataFile describes a written file as an Iceberg data file. The values of
 // partition fields that statistics cannot give (bucket) come from the
 // directory DuckDB wrote the file into (__rat_p<i>=<value>, see writeFiles);
@@ -46,7 +49,7 @@ func dataFile(tbl *table.Table, schema *iceberg.Schema, stage, local, loc string
 			if !ok {
 				return nil, fmt.Errorf("file %s: no value for partition field %s", local, f.Name)
 			}
-			if v != "NULL" {
+			if v != hiveNull {
 				n, err := strconv.ParseInt(v, 10, 32)
 				if err != nil {
 					return nil, fmt.Errorf("file %s: partition field %s: %w", local, f.Name, err)

@@ -261,3 +261,57 @@ func TestPartitionTransforms(t *testing.T) {
 		}
 	})
 }
+
+// TestBucketTypes: the bucket of strings, dates and timestamps is
+// iceberg-go's for each row of each file.
+func TestBucketTypes(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	parts := []Partition{{Column: "name", Transform: "bucket", Param: 3}, {Column: "d", Transform: "bucket", Param: 5}, {Column: "ts", Transform: "bucket", Param: 2}}
+	mustWrite(t, l, "main", "bronze.b", `SELECT 'n' || i AS name, DATE '2024-01-01' + CAST(i AS INTEGER) AS d,
+		TIMESTAMP '2024-01-01 00:00:00.123456' + to_seconds(i * 3607) AS ts FROM range(60) r(i)
+		UNION ALL SELECT NULL, NULL, NULL`, WriteOptions{PartitionBy: parts})
+	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := l.LocalPaths(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := func(n int, lit iceberg.Literal) string {
+		return fmt.Sprint(iceberg.BucketTransform{NumBuckets: n}.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: lit}).Val)
+	}
+	rows := 0
+	for i, f := range files {
+		q := "SELECT name, CAST(d - DATE '1970-01-01' AS INTEGER), epoch_us(ts) FROM read_parquet(" + duckdb.Quote(paths[i]) + ")"
+		r, err := l.db.SQL().QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			var name *string
+			var days *int32
+			var us *int64
+			if err := r.Scan(&name, &days, &us); err != nil {
+				t.Fatal(err)
+			}
+			rows++
+			want := "1000=<nil>/1001=<nil>/1002=<nil>"
+			if name != nil {
+				want = "1000=" + bucket(3, iceberg.StringLiteral(*name)) + "/1001=" + bucket(5, iceberg.DateLiteral(*days)) + "/1002=" + bucket(2, iceberg.TimestampLiteral(*us))
+			}
+			if f.Partition != want && !(name == nil && f.Partition == "") {
+				t.Fatalf("file %s has partition %q, its row (%v) wants %q", f.Location, f.Partition, name, want)
+			}
+		}
+		r.Close()
+	}
+	if rows != 61 {
+		t.Fatalf("%d rows in the files, want 61", rows)
+	}
+}
