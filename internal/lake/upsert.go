@@ -322,6 +322,11 @@ func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]strin
 			return nil, rat.Errorf(rat.EINTERNAL, "partition field %s has no source column", f.Name)
 		}
 		col := duckdb.Ident(src.Name)
+		if _, ok := src.Type.(iceberg.TimestampTzType); ok {
+			// Iceberg's hours, days, months and years of a timestamptz
+			// are UTC's, whatever DuckDB's time zone.
+			col = "timezone('UTC', " + col + ")"
+		}
 		switch t := f.Transform.(type) {
 		case iceberg.IdentityTransform:
 			out = append(out, col)
@@ -337,10 +342,10 @@ func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]strin
 			switch src.Type.(type) {
 			case iceberg.StringType:
 				out = append(out, fmt.Sprintf("left(%s, %d)", col, t.Width))
-			case iceberg.Int32Type, iceberg.Int64Type, iceberg.DecimalType:
+			case iceberg.Int32Type, iceberg.Int64Type:
 				out = append(out, fmt.Sprintf("(%s - (((%s %% %d) + %d) %% %d))", col, col, t.Width, t.Width, t.Width))
 			default:
-				return nil, rat.Errorf(rat.EINVALID, "partition %s: truncate of a %s column is not supported for writes; use an int, long, decimal or string column", f.Name, src.Type)
+				return nil, rat.Errorf(rat.EINVALID, "partition %s: truncate of a %s column is not supported for writes; use an int, long or string column", f.Name, src.Type)
 			}
 		case iceberg.BucketTransform:
 			arg, err := bucketArg(col, src.Type)

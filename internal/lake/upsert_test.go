@@ -315,3 +315,75 @@ func TestBucketTypes(t *testing.T) {
 		t.Fatalf("%d rows in the files, want 61", rows)
 	}
 }
+
+// TestTruncateAndTimeZone: truncate of ints and the days of a
+// timestamptz split files exactly where Iceberg's transforms do (each file
+// holds one partition of iceberg-go's values), whatever DuckDB's time zone.
+func TestTruncateAndTimeZone(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	// truncate of a decimal is refused (DuckDB's decimal statistics do not
+	// give iceberg-go the file's partition value).
+	_, err := l.Write(ctx, "main", rat.TableID{Layer: "bronze", Name: "dec"}, "SELECT 1.25::DECIMAL(10, 2) AS x",
+		WriteOptions{PartitionBy: []Partition{{Column: "x", Transform: "truncate", Param: 50}}})
+	if err == nil || !strings.Contains(err.Error(), "truncate of a decimal(10, 2) column is not supported") {
+		t.Fatalf("truncate of a decimal: %v", err)
+	}
+	if _, err := l.db.SQL().ExecContext(ctx, "SET GLOBAL TimeZone = 'America/Los_Angeles'"); err != nil {
+		t.Skipf("no time zones in this DuckDB: %v", err)
+	}
+	parts := []Partition{{Column: "amount", Transform: "identity"}, {Column: "n", Transform: "truncate", Param: 10}, {Column: "at", Transform: "day"}}
+	mustWrite(t, l, "main", "bronze.tz", `SELECT CAST(i % 3 - 1 AS DECIMAL(10, 2)) AS amount, CAST(i - 50 AS INTEGER) AS n,
+		TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_minutes(CAST(i * 37 AS INTEGER)) AS at FROM range(200) r(i)`, WriteOptions{PartitionBy: parts})
+	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "tz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := l.LocalPaths(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := tbl.Spec()
+	for i := range files {
+		q := "SELECT CAST(amount AS VARCHAR), n, epoch_us(\"at\") FROM read_parquet(" + duckdb.Quote(paths[i]) + ")"
+		r, err := l.db.SQL().QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for r.Next() {
+			var amount string
+			var n int32
+			var us int64
+			if err := r.Scan(&amount, &n, &us); err != nil {
+				t.Fatal(err)
+			}
+			dec, err := iceberg.StringLiteral(amount).To(iceberg.DecimalTypeOf(10, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var key []string
+			for j, f := range spec.Fields() {
+				var lit iceberg.Literal
+				switch j {
+				case 0:
+					lit = dec
+				case 1:
+					lit = iceberg.Int32Literal(n)
+				case 2:
+					lit = iceberg.TimestampLiteral(us)
+				}
+				key = append(key, fmt.Sprint(f.Transform.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: lit}).Val))
+			}
+			seen[strings.Join(key, "/")] = true
+		}
+		r.Close()
+		if len(seen) != 1 {
+			t.Fatalf("file %s holds rows of %d Iceberg partitions: %v", files[i].Location, len(seen), seen)
+		}
+	}
+}
