@@ -80,7 +80,11 @@ func printTableInfo(out io.Writer, info lake.TableInfo, files bool) {
 	fmt.Fprintf(out, "table     %s on %s\n", info.Table, info.Ref)
 	fmt.Fprintf(out, "rows      %d in %s (%s)\n", info.Rows, textout.Plural(info.DataFiles, "file"), textout.Bytes(info.Bytes))
 	fmt.Fprintf(out, "location  %s\n", info.Location)
-	fmt.Fprintf(out, "partition %s\n", info.Partition)
+	if info.PartitionBy == "" {
+		fmt.Fprintf(out, "partition none (spec %d)\n", info.PartitionSpecID)
+	} else {
+		fmt.Fprintf(out, "partition %s (spec %d)\n", info.PartitionBy, info.PartitionSpecID)
+	}
 	fmt.Fprintf(out, "commit    %s\n\n", rat.ShortID(info.LastCommit))
 	cols := make([][]string, len(info.Columns))
 	for i, c := range info.Columns {

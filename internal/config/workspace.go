@@ -67,8 +67,70 @@ type Overrides struct {
 
 // Layer configures one layer (bronze, silver, gold, ...).
 type Layer struct {
-	RetentionDays *int   `yaml:"retention_days"` // days the layer's data is kept, null = forever (validated; applied by retention later)
-	PartitionBy   string `yaml:"partition_by"`   // the layer's default partition column (accepted; pipelines set partition_by themselves)
+	RetentionDays *int     `yaml:"retention_days"` // days the layer's data is kept, null = forever (validated; applied by retention later)
+	PartitionBy   TextList `yaml:"partition_by"`   // the default partition spec of the layer's new tables: a list (or one entry) of col, year(col), month(col), day(col), hour(col), bucket(n, col), truncate(width, col), as Iceberg defines them; a pipeline's own partition_by wins; changing it evolves the spec of existing tables for new data
+}
+
+// TextList is a list of text that also takes a single text value (one
+// entry: "day(ts)" and "bucket(16, id)" are each one entry).
+type TextList []string
+
+// UnmarshalYAML takes a scalar or a list of scalars.
+func (l *TextList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			*l = nil
+			return nil
+		}
+		*l = TextList{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := make([]string, 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want text for each entry, got %s", c.Line, DescribeNode(c))}}
+			}
+			out = append(out, c.Value)
+		}
+		*l = JoinParens(out)
+		return nil
+	}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want text or a list of text, got %s", n.Line, DescribeNode(n))}}
+}
+
+// JoinParens joins list entries that a split at commas cut inside
+// parentheses: YAML's flow form [a, bucket(16, id)] and a comma-separated
+// annotation give "bucket(16" and "id)", which become "bucket(16, id)".
+func JoinParens(list []string) []string {
+	var out []string
+	open := false // the last entry has a "(" without its ")"
+	for _, s := range list {
+		if open {
+			out[len(out)-1] += ", " + strings.TrimSpace(s)
+		} else {
+			out = append(out, s)
+		}
+		last := out[len(out)-1]
+		open = strings.Count(last, "(") > strings.Count(last, ")")
+	}
+	return out
+}
+
+// DescribeNode words what a YAML node holds, for "want X, got Y" messages.
+func DescribeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "something else"
 }
 
 // Storage says where table files live.
@@ -272,6 +334,8 @@ func yamlMessage(file, msg string, lines map[string]int) string {
 			got = strconv.Quote(got)
 		}
 		what = fmt.Sprintf("want %s, got %s", describeGo(u[3]), got)
+	}
+	if strings.HasPrefix(what, "want ") {
 		if key := keyAtLine(lines, line, ""); key != "" {
 			return where + ": " + key + ": " + what
 		}

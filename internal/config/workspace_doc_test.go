@@ -189,6 +189,9 @@ func fieldComments(t *testing.T) map[string]string {
 
 // yamlType names a Go type as workspace.yaml spells values.
 func yamlType(t reflect.Type) string {
+	if t == reflect.TypeOf(TextList{}) {
+		return "text or list of text"
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if t.Elem().Kind() == reflect.Struct {

@@ -50,9 +50,9 @@ func TestParseWorkspaceAcceptsEveryDocumentedKey(t *testing.T) {
 			Overrides: &config.Overrides{MaxMemoryMB: 24000, MaxParallelPipelines: 5, ChunkSizeRows: 150000, DuckDBMemoryMB: 18000},
 		},
 		Layers: map[string]config.Layer{
-			"bronze": {RetentionDays: nil, PartitionBy: "_ingested_date"},
+			"bronze": {RetentionDays: nil, PartitionBy: config.TextList{"_ingested_date"}},
 			"silver": {RetentionDays: &ninety},
-			"gold":   {PartitionBy: "day"},
+			"gold":   {PartitionBy: config.TextList{"day"}},
 		},
 		Storage:   config.Storage{Warehouse: "lake/warehouse"},
 		Catalog:   config.CatalogSection{URL: "state/catalog.db", Branch: "workspace/acme"},
@@ -281,6 +281,10 @@ func TestParseWorkspaceBadValues(t *testing.T) {
 			[]string{file + ":3:", "resources.overrides.max_memory_mb", "positive"}},
 		{"zero threads", "resources: {duckdb_threads: 0}\n",
 			[]string{file + ":1:", "resources.duckdb_threads"}},
+		{"mapping for partition_by", "layers:\n  bronze:\n    partition_by:\n      day: ts\n",
+			[]string{file + ":4:", "layers.bronze.partition_by", "want text or a list of text, got a mapping"}},
+		{"mapping in partition_by", "layers:\n  bronze:\n    partition_by:\n      - day(ts)\n      - {bucket: 4}\n",
+			[]string{file + ":5:", "want text for each entry, got a mapping"}},
 		{"negative retention", "layers:\n  silver:\n    retention_days: -1\n",
 			[]string{file + ":3:", "layers.silver.retention_days", "null to keep forever"}},
 	}
@@ -306,6 +310,12 @@ func TestParseWorkspaceAccepts(t *testing.T) {
 		{"zero retention", "layers:\n  bronze:\n    retention_days: 0\n", func(w *config.Workspace) bool {
 			d := w.Layers["bronze"].RetentionDays
 			return d != nil && *d == 0
+		}},
+		{"partition_by list", "layers:\n  bronze:\n    partition_by: [region, day(ts), bucket(16, id)]\n", func(w *config.Workspace) bool {
+			return strings.Join(w.Layers["bronze"].PartitionBy, ";") == "region;day(ts);bucket(16, id)"
+		}},
+		{"partition_by one entry", "layers:\n  bronze:\n    partition_by: bucket(16, id)\n", func(w *config.Workspace) bool {
+			return strings.Join(w.Layers["bronze"].PartitionBy, ";") == "bucket(16, id)"
 		}},
 		{"any vars", "vars:\n  nested: {a: [1, 2]}\n  flag: true\n", func(w *config.Workspace) bool { return len(w.Vars) == 2 }},
 		{"empty overrides", "resources:\n  overrides:\n", func(w *config.Workspace) bool { return w.Resources.Overrides == nil }},

@@ -31,9 +31,9 @@ type DB struct {
 	opts      Options
 	scopes    scopes
 	parsed    parseCache
-	// Watch's scalar function, registered on first use.
-	watchMu sync.Mutex
-	watchOK bool
+	// rat's scalar functions registered so far (on first use).
+	udfMu sync.Mutex
+	udfs  map[string]bool
 }
 
 // Open starts an in-memory DuckDB. Extensions are never downloaded.

@@ -69,18 +69,26 @@ func (d *DB) Watch(ctx context.Context, conn *sql.Conn, query string, row func(v
 	}, nil
 }
 
-// registerWatch registers watchFunction, once per database: DuckDB keeps
-// it in its system catalog, where every connection finds it.
+// registerWatch registers watchFunction.
 func (d *DB) registerWatch(conn *sql.Conn) error {
-	d.watchMu.Lock()
-	defer d.watchMu.Unlock()
-	if d.watchOK {
+	return d.registerUDF(conn, watchFunction, &watchFunc{})
+}
+
+// registerUDF registers a scalar function once per database: DuckDB keeps
+// it in its system catalog, where every connection finds it.
+func (d *DB) registerUDF(conn *sql.Conn, name string, fn duckdb.ScalarFunc) error {
+	d.udfMu.Lock()
+	defer d.udfMu.Unlock()
+	if d.udfs[name] {
 		return nil
 	}
-	if err := duckdb.RegisterScalarUDF(conn, watchFunction, &watchFunc{}); err != nil {
-		return fmt.Errorf("register %s: %w", watchFunction, err)
+	if err := duckdb.RegisterScalarUDF(conn, name, fn); err != nil {
+		return fmt.Errorf("register %s: %w", name, err)
 	}
-	d.watchOK = true
+	if d.udfs == nil {
+		d.udfs = map[string]bool{}
+	}
+	d.udfs[name] = true
 	return nil
 }
 

@@ -11,24 +11,26 @@ import (
 
 // TableInfo describes a table at the head of a ref.
 type TableInfo struct {
-	Table      string         `json:"table"`
-	Kind       string         `json:"kind"`          // table or view
-	SQL        string         `json:"sql,omitempty"` // a view's definition
-	Ref        string         `json:"ref"`
-	Location   string         `json:"location"`
-	Metadata   string         `json:"metadata"`
-	UUID       string         `json:"uuid"`
-	Format     int            `json:"format_version"`
-	Columns    []ColumnInfo   `json:"columns"`
-	Partition  string         `json:"partition"`
-	Snapshot   int64          `json:"snapshot_id,omitempty"`
-	Rows       int64          `json:"rows"`
-	DataFiles  int64          `json:"files"`
-	Partitions int64          `json:"partitions"` // distinct partitions among the data files (1 when unpartitioned)
-	Bytes      int64          `json:"bytes"`
-	Snapshots  []SnapshotInfo `json:"snapshots"`
-	Files      []DataFile     `json:"data_files,omitempty"`
-	LastCommit string         `json:"last_commit"`
+	Table           string         `json:"table"`
+	Kind            string         `json:"kind"`          // table or view
+	SQL             string         `json:"sql,omitempty"` // a view's definition
+	Ref             string         `json:"ref"`
+	Location        string         `json:"location"`
+	Metadata        string         `json:"metadata"`
+	UUID            string         `json:"uuid"`
+	Format          int            `json:"format_version"`
+	Columns         []ColumnInfo   `json:"columns"`
+	Partition       string         `json:"partition"`
+	PartitionSpecID int            `json:"partition_spec_id"` // the current spec's id: it grows when the partitioning evolves
+	PartitionBy     string         `json:"partition_by"`      // the current spec as partition_by writes it: region, day(ts), bucket(16, id); "" when unpartitioned
+	Snapshot        int64          `json:"snapshot_id,omitempty"`
+	Rows            int64          `json:"rows"`
+	DataFiles       int64          `json:"files"`
+	Partitions      int64          `json:"partitions"` // distinct partitions among the data files (1 when unpartitioned)
+	Bytes           int64          `json:"bytes"`
+	Snapshots       []SnapshotInfo `json:"snapshots"`
+	Files           []DataFile     `json:"data_files,omitempty"`
+	LastCommit      string         `json:"last_commit"`
 }
 
 // ColumnInfo is one column of a table's current schema.
@@ -76,7 +78,8 @@ func (l *Lake) Describe(ctx context.Context, ref string, id rat.TableID, withFil
 	info := TableInfo{
 		Table: id.String(), Kind: "table", Ref: ref, Location: meta.Location(), Metadata: e.Metadata,
 		UUID: meta.TableUUID().String(), Format: meta.Version(), LastCommit: e.CommitID,
-		Partition: meta.PartitionSpec().String(),
+		Partition: meta.PartitionSpec().String(), PartitionSpecID: meta.DefaultPartitionSpec(),
+		PartitionBy: partitionByText(meta.PartitionSpec(), meta.CurrentSchema()),
 	}
 	for _, f := range meta.CurrentSchema().Fields() {
 		t, err := duckdb.TypeOf(f.Type)

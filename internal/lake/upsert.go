@@ -161,58 +161,159 @@ func readFiles(meta table.Metadata, paths []string, schema *iceberg.Schema, file
 	return strings.TrimSuffix(expr, ")") + ", filename = true)", nil
 }
 
-// Partition is one field of a table's partitioning: a column and a
-// transform (identity, day, month or year).
-type Partition struct {
-	Column    string
-	Transform string
-}
+// Partition is one field of a table's partitioning (see rat.Partition).
+type Partition = rat.Partition
 
-// ParsePartition reads "col", "day(col)", "month(col)" or "year(col)".
-func ParsePartition(s string) (Partition, error) {
-	s = strings.TrimSpace(s)
-	if open := strings.Index(s, "("); open > 0 && strings.HasSuffix(s, ")") {
-		p := Partition{Transform: strings.ToLower(strings.TrimSpace(s[:open])), Column: strings.TrimSpace(s[open+1 : len(s)-1])}
-		switch p.Transform {
-		case "identity", "day", "month", "year":
-			return p, nil
+// partitionTransform is p's Iceberg transform.
+func partitionTransform(p Partition) (iceberg.Transform, error) {
+	switch p.Transform {
+	case "identity", "":
+		return iceberg.IdentityTransform{}, nil
+	case "year":
+		return iceberg.YearTransform{}, nil
+	case "month":
+		return iceberg.MonthTransform{}, nil
+	case "day":
+		return iceberg.DayTransform{}, nil
+	case "hour":
+		return iceberg.HourTransform{}, nil
+	case "bucket":
+		if p.Param > 0 {
+			return iceberg.BucketTransform{NumBuckets: p.Param}, nil
 		}
-		return Partition{}, rat.Errorf(rat.EINVALID, "partition %q: transform %q is not supported; use identity, day, month or year", s, p.Transform)
+	case "truncate":
+		if p.Param > 0 {
+			return iceberg.TruncateTransform{Width: p.Param}, nil
+		}
 	}
-	return Partition{Column: s, Transform: "identity"}, nil
+	return nil, rat.Errorf(rat.EINVALID, "partition %s: want col, year(col), month(col), day(col), hour(col), bucket(n, col) or truncate(width, col) with n and width above 0", p)
 }
 
-func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition) (iceberg.PartitionSpec, error) {
+// partitionSpec builds the spec of parts over schema; from (file:line:
+// key) prefixes its errors.
+func partitionSpec(id rat.TableID, schema *iceberg.Schema, parts []Partition, from string) (iceberg.PartitionSpec, error) {
 	fields := make([]iceberg.PartitionField, 0, len(parts))
+	names := map[string]bool{}
+	fail := func(format string, args ...any) (iceberg.PartitionSpec, error) {
+		msg := fmt.Sprintf(format, args...)
+		if from != "" {
+			msg = from + ": " + msg
+		}
+		return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "%s", msg)
+	}
 	for i, p := range parts {
 		f, ok := schema.FindFieldByNameCaseInsensitive(p.Column)
 		if !ok {
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition column %q is not a column of %s", p.Column, id)
+			return fail("partition %s: %q is not a column of %s (its columns: %s)", p, p.Column, id, columnNames(schema))
 		}
-		var t iceberg.Transform
-		switch p.Transform {
-		case "identity", "":
-			t = iceberg.IdentityTransform{}
-		case "day":
-			t = iceberg.DayTransform{}
-		case "month":
-			t = iceberg.MonthTransform{}
-		case "year":
-			t = iceberg.YearTransform{}
-		default:
-			return iceberg.PartitionSpec{}, rat.Errorf(rat.EINVALID, "partition transform %q: use identity, day, month or year", p.Transform)
+		t, err := partitionTransform(p)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if !t.CanTransform(f.Type) {
+			return fail("partition %s: transform %s does not apply to column %s of type %s", p, p.Transform, f.Name, f.Type)
 		}
 		name := f.Name
-		if p.Transform != "identity" && p.Transform != "" {
+		switch p.Transform {
+		case "identity", "":
+		case "bucket", "truncate":
+			name = fmt.Sprintf("%s_%s_%d", f.Name, p.Transform, p.Param)
+		default:
 			name = f.Name + "_" + p.Transform
 		}
+		if names[name] {
+			return fail("partition %s is given twice", p)
+		}
+		names[name] = true
 		fields = append(fields, iceberg.PartitionField{SourceIDs: []int{f.ID}, FieldID: 1000 + i, Name: name, Transform: t})
 	}
 	return iceberg.NewPartitionSpec(fields...), nil
 }
 
+// evolveSpec stages, in tx, the change of tbl's partition spec to
+// opts.PartitionBy when they differ (as sets of column and transform):
+// fields no longer wanted are removed, new ones added. New files get the
+// new spec; files already written keep theirs.
+func evolveSpec(tx *table.Transaction, tbl *table.Table, id rat.TableID, opts WriteOptions) (*table.Table, error) {
+	st, err := tx.StagedTable()
+	if err != nil {
+		return nil, err
+	}
+	schema := st.Metadata().CurrentSchema()
+	want, err := partitionSpec(id, schema, opts.PartitionBy, opts.PartitionFrom)
+	if err != nil {
+		return nil, err
+	}
+	key := func(f iceberg.PartitionField) string { return fmt.Sprintf("%d/%s", f.SourceID(), f.Transform) }
+	have := map[string]iceberg.PartitionField{}
+	cur := st.Spec()
+	for _, f := range cur.Fields() {
+		have[key(f)] = f
+	}
+	wanted := map[string]bool{}
+	upd := tx.UpdateSpec(false)
+	changed := false
+	for _, f := range want.Fields() {
+		wanted[key(f)] = true
+		if _, ok := have[key(f)]; !ok {
+			src, _ := schema.FindColumnName(f.SourceID())
+			upd.AddField(src, f.Transform, f.Name)
+			changed = true
+		}
+	}
+	for k, f := range have {
+		if !wanted[k] {
+			upd.RemoveField(f.Name)
+			changed = true
+		}
+	}
+	if !changed {
+		return tbl, nil
+	}
+	if err := upd.Commit(); err != nil {
+		where := ""
+		if opts.PartitionFrom != "" {
+			where = opts.PartitionFrom + ": "
+		}
+		return nil, rat.Errorf(rat.EINVALID, "%schange the partitioning of %s from %s: %v", where, id, cur, err)
+	}
+	if st, err = tx.StagedTable(); err != nil {
+		return nil, err
+	}
+	return st.Table, nil
+}
+
+// partitionByText writes spec the way partition_by takes it.
+func partitionByText(spec iceberg.PartitionSpec, schema *iceberg.Schema) string {
+	var out []string
+	for _, f := range spec.Fields() {
+		col, ok := schema.FindColumnName(f.SourceID())
+		if !ok {
+			col = fmt.Sprintf("field %d", f.SourceID())
+		}
+		p := Partition{Column: col, Transform: f.Transform.String()}
+		switch t := f.Transform.(type) {
+		case iceberg.BucketTransform:
+			p.Transform, p.Param = "bucket", t.NumBuckets
+		case iceberg.TruncateTransform:
+			p.Transform, p.Param = "truncate", t.Width
+		}
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+func columnNames(schema *iceberg.Schema) string {
+	names := make([]string, 0, len(schema.Fields()))
+	for _, f := range schema.Fields() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
 // partitionExprs gives, per partition field, the DuckDB expression whose
-// value is constant within one partition.
+// value is constant within one partition (bucket: the bucket number itself,
+// computed by iceberg-go's transform through duckdb.BucketFunction).
 func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]string, error) {
 	var out []string
 	for _, f := range spec.Fields() {
@@ -221,20 +322,59 @@ func partitionExprs(spec iceberg.PartitionSpec, schema *iceberg.Schema) ([]strin
 			return nil, rat.Errorf(rat.EINTERNAL, "partition field %s has no source column", f.Name)
 		}
 		col := duckdb.Ident(src.Name)
-		switch f.Transform.(type) {
+		if _, ok := src.Type.(iceberg.TimestampTzType); ok {
+			// Iceberg's hours, days, months and years of a timestamptz
+			// are UTC's, whatever DuckDB's time zone.
+			col = "timezone('UTC', " + col + ")"
+		}
+		switch t := f.Transform.(type) {
 		case iceberg.IdentityTransform:
 			out = append(out, col)
+		case iceberg.HourTransform:
+			out = append(out, "date_trunc('hour', "+col+")")
 		case iceberg.DayTransform:
 			out = append(out, "CAST("+col+" AS DATE)")
 		case iceberg.MonthTransform:
 			out = append(out, "date_trunc('month', "+col+")")
 		case iceberg.YearTransform:
 			out = append(out, "date_trunc('year', "+col+")")
+		case iceberg.TruncateTransform:
+			switch src.Type.(type) {
+			case iceberg.StringType:
+				out = append(out, fmt.Sprintf("left(%s, %d)", col, t.Width))
+			case iceberg.Int32Type, iceberg.Int64Type:
+				out = append(out, fmt.Sprintf("(%s - (((%s %% %d) + %d) %% %d))", col, col, t.Width, t.Width, t.Width))
+			default:
+				return nil, rat.Errorf(rat.EINVALID, "partition %s: truncate of a %s column is not supported for writes; use an int, long or string column", f.Name, src.Type)
+			}
+		case iceberg.BucketTransform:
+			arg, err := bucketArg(col, src.Type)
+			if err != nil {
+				return nil, rat.Errorf(rat.EINVALID, "partition %s: %v", f.Name, err)
+			}
+			out = append(out, fmt.Sprintf("%s(%d, %s)", duckdb.BucketFunction, t.NumBuckets, arg))
 		default:
 			return nil, rat.Errorf(rat.EINVALID, "partition transform %s is not supported for writes", f.Transform)
 		}
 	}
 	return out, nil
+}
+
+// bucketArg gives the value Iceberg's bucket hashes, as DuckDB computes
+// it: the 64-bit integer of ints, dates (days) and timestamps
+// (microseconds since the epoch), or the text of a string.
+func bucketArg(col string, t iceberg.Type) (string, error) {
+	switch t.(type) {
+	case iceberg.Int32Type, iceberg.Int64Type:
+		return "CAST(" + col + " AS BIGINT)", nil
+	case iceberg.DateType:
+		return "CAST(" + col + " - DATE '1970-01-01' AS BIGINT)", nil
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		return "epoch_us(" + col + ")", nil
+	case iceberg.StringType:
+		return "CAST(" + col + " AS VARCHAR)", nil
+	}
+	return "", fmt.Errorf("bucket of a %s column is not supported for writes; use an int, long, date, timestamp or string column", t)
 }
 
 // reshape stages schema changes that make the table's columns those of src.

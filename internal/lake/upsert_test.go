@@ -2,10 +2,13 @@ package lake
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/apache/iceberg-go"
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/duckdb"
 )
 
 func TestMergeUpsert(t *testing.T) {
@@ -149,5 +152,238 @@ func TestHugeintStoredAsLong(t *testing.T) {
 		"SELECT 170141183460469231731687303715884105727::HUGEINT AS x", WriteOptions{})
 	if err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Fatalf("overflow must fail loudly: %v", err)
+	}
+}
+
+func TestPartitionTransforms(t *testing.T) {
+	backends(t, func(t *testing.T, l *Lake) {
+		ctx := context.Background()
+		src := func(from, to int) string {
+			return fmt.Sprintf(`SELECT i::BIGINT AS id, TIMESTAMP '2024-01-01' + to_hours(i * 7) AS ts,
+				chr((97 + i %% 5)::INTEGER) || chr((97 + i %% 3)::INTEGER) || 'x' AS name, i * 10 AS v FROM range(%d, %d) r(i)`, from, to)
+		}
+		parts := []Partition{{Column: "ts", Transform: "day"}, {Column: "id", Transform: "bucket", Param: 4}, {Column: "name", Transform: "truncate", Param: 1}}
+		mustWrite(t, l, "main", "bronze.p", src(0, 300), WriteOptions{PartitionBy: parts})
+		mustWrite(t, l, "main", "bronze.flat", src(0, 300), WriteOptions{})
+		id := rat.TableID{Layer: "bronze", Name: "p"}
+		info, err := l.Describe(ctx, "main", id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"ts_day", "day", "id_bucket_4", "bucket[4]", "name_truncate_1", "truncate[1]"} {
+			if !strings.Contains(info.Partition, want) {
+				t.Fatalf("spec %s lacks %s", info.Partition, want)
+			}
+		}
+		if info.DataFiles < 100 || info.Partitions != int64(info.DataFiles) {
+			t.Fatalf("files = %d, partitions = %d: want one file per partition", info.DataFiles, info.Partitions)
+		}
+		// Every file's bucket is iceberg-go's bucket of each of its ids.
+		tbl, err := l.Load(ctx, "main", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths, err := l.LocalPaths(ctx, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bucket := iceberg.BucketTransform{NumBuckets: 4}
+		for i, f := range files {
+			var b, letter string
+			for _, kv := range strings.Split(f.Partition, "/") {
+				k, v, _ := strings.Cut(kv, "=")
+				switch k {
+				case "1001":
+					b = v
+				case "1002":
+					letter = v
+				}
+			}
+			rows, err := l.db.SQL().QueryContext(ctx, "SELECT id, name FROM read_parquet("+duckdb.Quote(paths[i])+")")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var n int64
+				var name string
+				if err := rows.Scan(&n, &name); err != nil {
+					t.Fatal(err)
+				}
+				got := bucket.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: iceberg.Int64Literal(n)})
+				if fmt.Sprint(got.Val) != b || name[:1] != letter {
+					t.Fatalf("file %s (partition %s) holds id %d name %s: bucket %v", f.Location, f.Partition, n, name, got.Val)
+				}
+			}
+			rows.Close()
+		}
+		same := func(step string) {
+			t.Helper()
+			q := "SELECT count(*), sum(v), count(DISTINCT name), min(ts), max(ts) FROM bronze.%s WHERE id %% 7 = 3 OR name LIKE 'b%%'"
+			got, want := queryText(t, l, "main", At{}, fmt.Sprintf(q, "p")), queryText(t, l, "main", At{}, fmt.Sprintf(q, "flat"))
+			if strings.Join(got, ";") != strings.Join(want, ";") {
+				t.Fatalf("%s: partitioned %v, unpartitioned %v", step, got, want)
+			}
+			got, want = queryText(t, l, "main", At{}, "SELECT * FROM bronze.p ORDER BY id"), queryText(t, l, "main", At{}, "SELECT * FROM bronze.flat ORDER BY id")
+			if strings.Join(got, ";") != strings.Join(want, ";") {
+				t.Fatalf("%s: the partitioned table's rows differ from the unpartitioned one's", step)
+			}
+		}
+		same("create")
+		for _, tb := range []string{"p", "flat"} {
+			mustWrite(t, l, "main", "bronze."+tb, src(250, 400), WriteOptions{})
+		}
+		same("append")
+		for _, tb := range []string{"p", "flat"} {
+			mustWrite(t, l, "main", "bronze."+tb, "SELECT id, ts, name, v + 1 AS v FROM ("+src(100, 120)+")", WriteOptions{Mode: Merge, Key: []string{"id"}})
+		}
+		same("merge")
+		for _, tb := range []string{"p", "flat"} {
+			mustWrite(t, l, "main", "bronze."+tb, src(10, 60), WriteOptions{Mode: Replace})
+		}
+		same("replace")
+		// A transform that does not fit the column, a missing column, a bad width.
+		for _, c := range []struct {
+			part Partition
+			want string
+		}{
+			{Partition{Column: "v", Transform: "day"}, "transform day does not apply to column v"},
+			{Partition{Column: "nope", Transform: "bucket", Param: 2}, `"nope" is not a column`},
+			{Partition{Column: "id", Transform: "truncate"}, "truncate(width, col)"},
+		} {
+			_, err := l.Write(ctx, "main", rat.TableID{Layer: "bronze", Name: "bad"}, src(0, 3), WriteOptions{PartitionBy: []Partition{c.part}})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("partition %s: err = %v, want %q", c.part, err, c.want)
+			}
+		}
+	})
+}
+
+// TestBucketTypes: the bucket of strings, dates and timestamps is
+// iceberg-go's for each row of each file.
+func TestBucketTypes(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	parts := []Partition{{Column: "name", Transform: "bucket", Param: 3}, {Column: "d", Transform: "bucket", Param: 5}, {Column: "ts", Transform: "bucket", Param: 2}}
+	mustWrite(t, l, "main", "bronze.b", `SELECT 'n' || i AS name, DATE '2024-01-01' + CAST(i AS INTEGER) AS d,
+		TIMESTAMP '2024-01-01 00:00:00.123456' + to_seconds(i * 3607) AS ts FROM range(60) r(i)
+		UNION ALL SELECT NULL, NULL, NULL`, WriteOptions{PartitionBy: parts})
+	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := l.LocalPaths(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := func(n int, lit iceberg.Literal) string {
+		return fmt.Sprint(iceberg.BucketTransform{NumBuckets: n}.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: lit}).Val)
+	}
+	rows := 0
+	for i, f := range files {
+		q := "SELECT name, CAST(d - DATE '1970-01-01' AS INTEGER), epoch_us(ts) FROM read_parquet(" + duckdb.Quote(paths[i]) + ")"
+		r, err := l.db.SQL().QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			var name *string
+			var days *int32
+			var us *int64
+			if err := r.Scan(&name, &days, &us); err != nil {
+				t.Fatal(err)
+			}
+			rows++
+			want := "1000=<nil>/1001=<nil>/1002=<nil>"
+			if name != nil {
+				want = "1000=" + bucket(3, iceberg.StringLiteral(*name)) + "/1001=" + bucket(5, iceberg.DateLiteral(*days)) + "/1002=" + bucket(2, iceberg.TimestampLiteral(*us))
+			}
+			if f.Partition != want && !(name == nil && f.Partition == "") {
+				t.Fatalf("file %s has partition %q, its row (%v) wants %q", f.Location, f.Partition, name, want)
+			}
+		}
+		r.Close()
+	}
+	if rows != 61 {
+		t.Fatalf("%d rows in the files, want 61", rows)
+	}
+}
+
+// TestTruncateAndTimeZone: truncate of ints and the days of a
+// timestamptz split files exactly where Iceberg's transforms do (each file
+// holds one partition of iceberg-go's values), whatever DuckDB's time zone.
+func TestTruncateAndTimeZone(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	// truncate of a decimal is refused (DuckDB's decimal statistics do not
+	// give iceberg-go the file's partition value).
+	_, err := l.Write(ctx, "main", rat.TableID{Layer: "bronze", Name: "dec"}, "SELECT 1.25::DECIMAL(10, 2) AS x",
+		WriteOptions{PartitionBy: []Partition{{Column: "x", Transform: "truncate", Param: 50}}})
+	if err == nil || !strings.Contains(err.Error(), "truncate of a decimal(10, 2) column is not supported") {
+		t.Fatalf("truncate of a decimal: %v", err)
+	}
+	if _, err := l.db.SQL().ExecContext(ctx, "SET GLOBAL TimeZone = 'America/Los_Angeles'"); err != nil {
+		t.Skipf("no time zones in this DuckDB: %v", err)
+	}
+	parts := []Partition{{Column: "amount", Transform: "identity"}, {Column: "n", Transform: "truncate", Param: 10}, {Column: "at", Transform: "day"}}
+	mustWrite(t, l, "main", "bronze.tz", `SELECT CAST(i % 3 - 1 AS DECIMAL(10, 2)) AS amount, CAST(i - 50 AS INTEGER) AS n,
+		TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_minutes(CAST(i * 37 AS INTEGER)) AS at FROM range(200) r(i)`, WriteOptions{PartitionBy: parts})
+	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "tz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := l.LocalPaths(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := tbl.Spec()
+	for i := range files {
+		q := "SELECT CAST(amount AS VARCHAR), n, epoch_us(\"at\") FROM read_parquet(" + duckdb.Quote(paths[i]) + ")"
+		r, err := l.db.SQL().QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for r.Next() {
+			var amount string
+			var n int32
+			var us int64
+			if err := r.Scan(&amount, &n, &us); err != nil {
+				t.Fatal(err)
+			}
+			dec, err := iceberg.StringLiteral(amount).To(iceberg.DecimalTypeOf(10, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var key []string
+			for j, f := range spec.Fields() {
+				var lit iceberg.Literal
+				switch j {
+				case 0:
+					lit = dec
+				case 1:
+					lit = iceberg.Int32Literal(n)
+				case 2:
+					lit = iceberg.TimestampLiteral(us)
+				}
+				key = append(key, fmt.Sprint(f.Transform.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: lit}).Val))
+			}
+			seen[strings.Join(key, "/")] = true
+		}
+		r.Close()
+		if len(seen) != 1 {
+			t.Fatalf("file %s holds rows of %d Iceberg partitions: %v", files[i].Location, len(seen), seen)
+		}
 	}
 }

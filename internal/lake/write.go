@@ -62,6 +62,13 @@ type WriteOptions struct {
 	OrderBy string
 	// PartitionBy partitions a table created by this write.
 	PartitionBy []Partition
+	// PartitionFrom says where PartitionBy is set (file:line: key), for
+	// messages about it.
+	PartitionFrom string
+	// EvolvePartitions makes PartitionBy the partitioning of an existing
+	// table too: when it differs, the table's spec evolves in the write's
+	// commit (a new spec id for the new files; old files keep theirs).
+	EvolvePartitions bool
 	// Properties are set on the table in the same commit.
 	Properties map[string]string
 	// Watermark names a column whose greatest value so far (the table's
@@ -141,7 +148,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		if opts.Internal {
 			cat = cat.WithInternal()
 		}
-		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema, opts.PartitionBy)
+		tbl, created, err := l.loadOrNew(ctx, cat, id, srcSchema, opts)
 		if err != nil {
 			return err
 		}
@@ -178,6 +185,11 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				return err
 			}
 		}
+		if opts.EvolvePartitions && !created {
+			if tbl, err = evolveSpec(tx, tbl, id, opts); err != nil {
+				return err
+			}
+		}
 		if len(opts.Properties) > 0 {
 			if err := tx.SetProperties(opts.Properties); err != nil {
 				return fmt.Errorf("set properties of %s: %w", id, err)
@@ -208,7 +220,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				statsOf = f.Name // the name the files carry
 			}
 		}
-		urls, fileMax, err := l.writeFiles(ctx, conn, tbl, source, target, cols, statsOf, &res)
+		urls, dfs, fileMax, err := l.writeFiles(ctx, conn, tbl, source, target, cols, statsOf, &res)
 		if err != nil {
 			return err
 		}
@@ -228,7 +240,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 		props := iceberg.Properties{"rat.operation": string(opts.Mode)}
 		switch {
 		case len(replaced) > 0:
-			if err := tx.ReplaceDataFiles(ctx, replaced, urls, props); err != nil {
+			if err := replaceFiles(ctx, tx, tbl, replaced, urls, dfs, props); err != nil {
 				return fmt.Errorf("rewrite files of %s: %w", id, err)
 			}
 		case opts.Mode == Replace:
@@ -243,8 +255,12 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 			if len(oldPaths) == 0 && len(urls) == 0 {
 				break
 			}
-			if err := tx.ReplaceDataFiles(ctx, oldPaths, urls, props); err != nil {
+			if err := replaceFiles(ctx, tx, tbl, oldPaths, urls, dfs, props); err != nil {
 				return fmt.Errorf("replace files of %s: %w", id, err)
+			}
+		case dfs != nil:
+			if err := tx.AddDataFiles(ctx, dfs, props); err != nil {
+				return fmt.Errorf("add files to %s: %w", id, err)
 			}
 		case len(urls) > 0:
 			if err := tx.AddFiles(ctx, urls, props, true); err != nil {
@@ -327,7 +343,7 @@ func watermarkLess(a, b string) bool {
 }
 
 // loadOrNew loads a table, or prepares a new one (created by its first commit).
-func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema, parts []Partition) (*table.Table, bool, error) {
+func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.TableID, schema *iceberg.Schema, wopts WriteOptions) (*table.Table, bool, error) {
 	e, err := l.store.Table(ctx, cat.Ref(), id)
 	if err == nil && IsView(e.Metadata) {
 		return nil, false, rat.Errorf(rat.EINVALID, "%s is a view, not a table: write into another name, or materialize it as a table", id)
@@ -344,8 +360,8 @@ func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.Table
 		return nil, false, err
 	}
 	var opts []icecat.CreateTableOpt
-	if len(parts) > 0 {
-		spec, err := partitionSpec(id, fresh, parts)
+	if len(wopts.PartitionBy) > 0 {
+		spec, err := partitionSpec(id, fresh, wopts.PartitionBy, wopts.PartitionFrom)
 		if err != nil {
 			return nil, false, err
 		}
@@ -360,7 +376,11 @@ func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.Table
 //
 // With statsOf set, it also returns the greatest value of that column in
 // the written files, from their statistics.
-func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, statsOf string, res *WriteResult) ([]string, string, error) {
+//
+// When the table's partition spec has a transform whose value the files'
+// statistics cannot give (bucket), it also returns the files as Iceberg
+// data files carrying their partition values, to commit as they are.
+func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, statsOf string, res *WriteResult) ([]string, []iceberg.DataFile, string, error) {
 	srcByName := map[string]string{}
 	for _, c := range cols {
 		srcByName[strings.ToLower(c.Name)] = c.Name
@@ -374,7 +394,7 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	for _, f := range target.Fields() {
 		dt, err := duckdb.TypeOf(f.Type)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		if name, ok := srcByName[strings.ToLower(f.Name)]; ok {
 			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", duckdb.Ident(name), dt, duckdb.Ident(f.Name)))
@@ -383,11 +403,11 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		}
 	}
 	if err := os.MkdirAll(l.tmpDir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("staging directory: %w", err)
+		return nil, nil, "", fmt.Errorf("staging directory: %w", err)
 	}
 	stage, err := os.MkdirTemp(l.tmpDir, "write-")
 	if err != nil {
-		return nil, "", fmt.Errorf("staging directory: %w", err)
+		return nil, nil, "", fmt.Errorf("staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
 	// A partitioned table gets one file per partition value: DuckDB splits
@@ -395,9 +415,15 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	// reads each file's partition from its column statistics.
 	parts, err := partitionExprs(tbl.Spec(), target)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	split, pattern := ", FILE_SIZE_BYTES '256MB'", newID()+"_{i}"
+	explicit := !tbl.Spec().IsUnpartitioned() && !preservesOrder(tbl.Spec())
+	if explicit {
+		if err := l.db.RegisterBucket(conn); err != nil {
+			return nil, nil, "", err
+		}
+	}
 	if len(parts) > 0 {
 		names := make([]string, len(parts))
 		for i, e := range parts {
@@ -411,11 +437,11 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		strings.Join(sel, ", "), source, duckdb.Quote(stage), duckdb.FieldIDs(target), max(l.rowGroup, 1), duckdb.Quote(pattern), split)
 	r, err := conn.ExecContext(ctx, copySQL)
 	if err != nil {
-		return nil, "", duckdb.UserError("write "+res.Table.String(), err)
+		return nil, nil, "", duckdb.UserError("write "+res.Table.String(), err)
 	}
 	res.Rows, _ = r.RowsAffected()
 	if res.Rows == 0 {
-		return nil, "", nil
+		return nil, nil, "", nil
 	}
 	var locals []string
 	err = filepath.WalkDir(stage, func(p string, d os.DirEntry, err error) error {
@@ -425,7 +451,7 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		return err
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	sort.Strings(locals)
 	var maxValue string
@@ -434,29 +460,37 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		if maxValue, ok = filesMax(ctx, conn, locals, statsOf); !ok {
 			var err error
 			if maxValue, err = watermark(ctx, conn, source, statsOf, ""); err != nil {
-				return nil, "", err
+				return nil, nil, "", err
 			}
 		}
 	}
 	var urls []string
+	var dfs []iceberg.DataFile
 	for _, local := range locals {
 		info, err := os.Stat(local)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		loc := strings.TrimSuffix(tbl.Location(), "/") + "/data/" + filepath.Base(local)
 		key, ok := l.objects.Key(loc)
 		if !ok {
-			return nil, "", rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)
+			return nil, nil, "", rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)
+		}
+		if explicit {
+			df, err := dataFile(tbl, target, stage, local, loc, info.Size())
+			if err != nil {
+				return nil, nil, "", err
+			}
+			dfs = append(dfs, df)
 		}
 		if err := l.cache.Put(ctx, key, local); err != nil {
-			return nil, "", fmt.Errorf("upload %s: %w", key, err)
+			return nil, nil, "", fmt.Errorf("upload %s: %w", key, err)
 		}
 		urls = append(urls, loc)
 		res.Files++
 		res.Bytes += info.Size()
 	}
-	return urls, maxValue, nil
+	return urls, dfs, maxValue, nil
 }
 
 func commitError(id rat.TableID, ref string, err error) error {

@@ -205,9 +205,10 @@ func (r *Runner) node(ctx context.Context, p *workspace.Pipeline, branch, runID 
 		Mode: lake.Replace, Reshape: true, Message: msg,
 		Evolve: p.Config.OnSchemaChange == workspace.OnSchemaChangeAppend,
 	}
-	for _, part := range p.Config.PartitionBy {
-		wopts.PartitionBy = append(wopts.PartitionBy, lake.Partition{Column: part.Column, Transform: part.Transform})
-	}
+	// The pipeline's partitioning (or its layer's) is its table's: a
+	// change evolves the table's spec for the new files.
+	wopts.PartitionFrom, wopts.EvolvePartitions = p.Config.PartitionFrom, true
+	wopts.PartitionBy = p.Config.PartitionBy
 	if incremental {
 		wopts.Reshape = false
 		switch p.Config.MergeStrategy {

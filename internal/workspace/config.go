@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"github.com/ratdata/rat/internal/trigger"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -27,8 +29,9 @@ var (
 	severities       = []string{string(SeverityError), string(SeverityWarn)}
 	triggerTypes     = []string{"schedule", "landing", "webhook", "after", "freshness", "s3_sensor"}
 	columnTestKinds  = []string{NotNull, Unique, Positive, AcceptedValues, Relationships}
-	partitionForm    = regexp.MustCompile(`^([A-Za-z_]+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)$`)
-	partitionXforms  = []string{"day", "month", "year"}
+	partitionForm    = regexp.MustCompile(`^([A-Za-z_]+)\s*\(\s*(?:(-?\d+)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)$`)
+	partitionXforms  = []string{"identity", "year", "month", "day", "hour"}
+	partitionWidths  = []string{"bucket", "truncate"}
 )
 
 // place is where a setting was given.
@@ -303,22 +306,48 @@ func (d yamlDoc) documentation(v *yaml.Node) (Documentation, error) {
 	return doc, err
 }
 
-// parsePartitions reads partition_by entries: col, day(col), month(col), year(col).
+// parsePartitions reads partition_by entries: col, year(col), month(col),
+// day(col), hour(col), bucket(n, col), truncate(width, col).
 func parsePartitions(list []string) ([]Partition, error) {
 	var out []Partition
-	for _, s := range list {
+	seen := map[string]bool{}
+	for _, s := range config.JoinParens(list) {
+		s = strings.TrimSpace(s)
+		var p Partition
 		if identPart(s) {
-			out = append(out, Partition{Column: strings.ToLower(s), Transform: "identity"})
-			continue
+			p = Partition{Column: strings.ToLower(s), Transform: "identity"}
+		} else {
+			m := partitionForm.FindStringSubmatch(s)
+			if m == nil {
+				return nil, fmt.Errorf("partition %q: %s", s, partitionForms)
+			}
+			p = Partition{Column: strings.ToLower(m[3]), Transform: strings.ToLower(m[1])}
+			switch {
+			case contains(partitionXforms, p.Transform) && m[2] == "":
+			case contains(partitionWidths, p.Transform) && m[2] != "":
+				n, err := strconv.Atoi(m[2])
+				if err != nil || n <= 0 {
+					return nil, fmt.Errorf("partition %q: %s(n, col) needs n above 0", s, p.Transform)
+				}
+				p.Param = n
+			case contains(partitionWidths, p.Transform):
+				return nil, fmt.Errorf("partition %q: %s needs a number first: %s(n, %s)", s, p.Transform, p.Transform, p.Column)
+			case contains(partitionXforms, p.Transform):
+				return nil, fmt.Errorf("partition %q: %s takes only the column: %s(%s)", s, p.Transform, p.Transform, p.Column)
+			default:
+				return nil, fmt.Errorf("partition %q: transform %q is not one Iceberg defines%s; %s", s, m[1], didYouMean(p.Transform, append(partitionXforms, partitionWidths...)), partitionForms)
+			}
 		}
-		m := partitionForm.FindStringSubmatch(s)
-		if m == nil || !contains(partitionXforms, strings.ToLower(m[1])) {
-			return nil, fmt.Errorf("partition %q: want a column name or day(col), month(col), year(col)", s)
+		if seen[p.String()] {
+			return nil, fmt.Errorf("partition %q is given twice", s)
 		}
-		out = append(out, Partition{Column: strings.ToLower(m[2]), Transform: strings.ToLower(m[1])})
+		seen[p.String()] = true
+		out = append(out, p)
 	}
 	return out, nil
 }
+
+const partitionForms = "want a column name, year(col), month(col), day(col), hour(col), bucket(n, col) or truncate(width, col)"
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

@@ -67,7 +67,25 @@ func TestLoadErrors(t *testing.T) {
 		}, rat.EINVALID, []string{`pipelines/silver/x.sql:1: watermark_column: "updated at" is not a column name`}},
 		{"unknown partition transform", map[string]string{
 			"pipelines/silver/x.sql": "-- @partition_by: week(d)\n" + sel,
-		}, rat.EINVALID, []string{`pipelines/silver/x.sql:1: @partition_by: partition "week(d)": want a column name or day(col), month(col), year(col)`}},
+		}, rat.EINVALID, []string{`pipelines/silver/x.sql:1: @partition_by: partition "week(d)": transform "week" is not one Iceberg defines`, "bucket(n, col)"}},
+		{"bucket without a number", map[string]string{
+			"pipelines/silver/x.sql": "-- @partition_by: bucket(id)\n" + sel,
+		}, rat.EINVALID, []string{`pipelines/silver/x.sql:1: @partition_by: partition "bucket(id)": bucket needs a number first: bucket(n, id)`}},
+		{"zero buckets", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "partition_by: [bucket(0, id)]\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:1: partition_by: partition "bucket(0, id)": bucket(n, col) needs n above 0`}},
+		{"day with a number", map[string]string{
+			"pipelines/silver/x.sql": "-- @partition_by: day(3, ts)\n" + sel,
+		}, rat.EINVALID, []string{`partition "day(3, ts)": day takes only the column: day(ts)`}},
+		{"bad layer partition", map[string]string{
+			"workspace.yaml":         "name: t\nlayers:\n  bronze:\n    partition_by: [id, mnth(ts)]\n",
+			"pipelines/silver/x.sql": sel,
+		}, rat.EINVALID, []string{`workspace.yaml:4: layers.bronze.partition_by: partition "mnth(ts)": transform "mnth" is not one Iceberg defines (did you mean "month"?)`}},
+		{"layer partition given twice", map[string]string{
+			"workspace.yaml":         "name: t\nlayers:\n  bronze:\n    partition_by: [day(ts), day(ts)]\n",
+			"pipelines/silver/x.sql": sel,
+		}, rat.EINVALID, []string{`workspace.yaml:4: layers.bronze.partition_by: partition "day(ts)" is given twice`}},
 		{"pipeline in rat's own layer", map[string]string{
 			"pipelines/_rat/landing_files.sql": "SELECT 1 AS x WHERE false\n",
 		}, rat.EINVALID, []string{"pipelines/_rat/landing_files.sql: a pipeline may not build _rat.landing_files", "only rat writes them"}},

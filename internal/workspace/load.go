@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/config"
 )
 
 // loader holds the state of one Load.
@@ -16,6 +17,8 @@ type loader struct {
 	files map[string]string      // workspace-relative path -> content
 	owned map[*Pipeline][]string // the files each pipeline's hash covers
 	rels  map[*Pipeline][]pendingRel
+	// layerParts are the layers' default partitionings, by layer.
+	layerParts map[string]layerPartition
 }
 
 func (l *loader) load() error {
@@ -30,6 +33,9 @@ func (l *loader) load() error {
 		known = append(known, strings.ToLower(layer))
 	}
 	w.layers = sortedUnique(known)
+	if err := l.layerPartitions(); err != nil {
+		return err
+	}
 
 	for _, c := range cands {
 		p, err := l.pipeline(c)
@@ -88,6 +94,11 @@ func (l *loader) pipeline(c candidate) (*Pipeline, error) {
 	if err := validateConfig(&cfg, src2, p.File); err != nil {
 		return nil, err
 	}
+	if src, ok := src2["partition_by"]; ok && len(cfg.PartitionBy) > 0 {
+		cfg.PartitionFrom = src.String() + ": partition_by"
+	} else if lp, ok := l.layerParts[p.ID.Layer]; ok && len(cfg.PartitionBy) == 0 {
+		cfg.PartitionBy, cfg.PartitionFrom = lp.parts, lp.from
+	}
 	p.Config = cfg
 	for _, t := range p.Config.Tests {
 		t.Pipeline = p
@@ -109,6 +120,37 @@ func (l *loader) pipeline(c candidate) (*Pipeline, error) {
 		}
 	}
 	return p, l.tests(p, c.testsDir)
+}
+
+// layerPartition is a layer's default partitioning and where it is set.
+type layerPartition struct {
+	parts []Partition
+	from  string // workspace.yaml:<line>: layers.<layer>.partition_by
+}
+
+// layerPartitions reads layers.<layer>.partition_by of workspace.yaml: the
+// partitioning of the layer's pipelines that set none themselves.
+func (l *loader) layerPartitions() error {
+	l.layerParts = map[string]layerPartition{}
+	names := make([]string, 0, len(l.ws.Config.Layers))
+	for name := range l.ws.Config.Layers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		list := l.ws.Config.Layers[name].PartitionBy
+		if len(list) == 0 {
+			continue
+		}
+		key := "layers." + name + ".partition_by"
+		from := fmt.Sprintf("%s:%d: %s", config.WorkspaceFileName, l.ws.Config.Line(key), key)
+		parts, err := parsePartitions(list)
+		if err != nil {
+			return rat.Errorf(rat.EINVALID, "%s: %v", from, err)
+		}
+		l.layerParts[strings.ToLower(name)] = layerPartition{parts: parts, from: from}
+	}
+	return nil
 }
 
 // tests reads a pipeline's mocks, quality tests and unit tests.

@@ -379,3 +379,35 @@ func TestFreshnessTrigger(t *testing.T) {
 		}
 	}
 }
+
+func TestLayerPartitionBy(t *testing.T) {
+	t.Parallel()
+	dir := writeWorkspace(t, map[string]string{
+		"workspace.yaml":                 "name: t\nlayers:\n  bronze:\n    partition_by: [region, day(ts), bucket(16, id), truncate(4, name), hour(ts)]\n  Silver:\n    partition_by: month(ts)\n",
+		"pipelines/bronze/a.sql":         "SELECT 1 AS id\n",
+		"pipelines/bronze/own.sql":       "-- @partition_by: year(ts), bucket(8, id)\nSELECT 1 AS id\n",
+		"pipelines/bronze/own_yaml.sql":  "SELECT 1 AS id\n",
+		"pipelines/bronze/own_yaml.yaml": "partition_by: [truncate(10, name), id]\n",
+		"pipelines/silver/b.sql":         "SELECT 1 AS id\n",
+		"pipelines/gold/c.sql":           "SELECT 1 AS id\n",
+	})
+	w, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ pipeline, parts, from string }{
+		{"bronze.a", "region, day(ts), bucket(16, id), truncate(4, name), hour(ts)", "workspace.yaml:4: layers.bronze.partition_by"},
+		{"bronze.own", "year(ts), bucket(8, id)", "pipelines/bronze/own.sql:1: partition_by"},
+		{"bronze.own_yaml", "truncate(10, name), id", "pipelines/bronze/own_yaml.yaml:1: partition_by"},
+		{"silver.b", "month(ts)", "workspace.yaml:6: layers.Silver.partition_by"},
+		{"gold.c", "", ""},
+	} {
+		c := mustGet(t, w, tc.pipeline).Config
+		if got := partitionText(c.PartitionBy); got != tc.parts || c.PartitionFrom != tc.from {
+			t.Errorf("%s: partition_by = %q from %q, want %q from %q", tc.pipeline, got, c.PartitionFrom, tc.parts, tc.from)
+		}
+	}
+	if p := mustGet(t, w, "bronze.a").Config.PartitionBy[2]; p.Transform != "bucket" || p.Param != 16 || p.Column != "id" {
+		t.Errorf("bucket(16, id) = %+v", p)
+	}
+}

@@ -111,6 +111,7 @@ type Config struct {
 	Materialized    Materialization // default table
 	UniqueKey       []string
 	PartitionBy     []Partition
+	PartitionFrom   string        // where PartitionBy is set, as file:line: key (the pipeline's, or its layer's in workspace.yaml)
 	MergeStrategy   MergeStrategy // incremental only: default merge with a unique key, append without
 	WatermarkColumn string
 	OnSchemaChange  string   // fail (default) | append_new_columns
@@ -146,19 +147,8 @@ func (o Owner) String() string {
 	return ""
 }
 
-// Partition is one partition field: a column and its transform.
-type Partition struct {
-	Column    string
-	Transform string // identity, day, month or year
-}
-
-// String writes the partition the way partition_by takes it: col or day(col).
-func (p Partition) String() string {
-	if p.Transform == "identity" {
-		return p.Column
-	}
-	return p.Transform + "(" + p.Column + ")"
-}
+// Partition is one partition field: a column and its Iceberg transform.
+type Partition = rat.Partition
 
 // Column documents one output column and carries its tests.
 type Column struct {

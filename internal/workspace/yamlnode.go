@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -115,20 +116,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func describeNode(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return strconv.Quote(n.Value)
-	}
-	return "something else"
-}
+// describeNode words what a node holds, for "want X, got Y" messages.
+var describeNode = config.DescribeNode
 
 // str reads a scalar as text.
 func (d yamlDoc) str(n *yaml.Node, path string) (string, error) {
