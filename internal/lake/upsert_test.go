@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
 )
@@ -271,18 +272,7 @@ func TestBucketTypes(t *testing.T) {
 	mustWrite(t, l, "main", "bronze.b", `SELECT 'n' || i AS name, DATE '2024-01-01' + CAST(i AS INTEGER) AS d,
 		TIMESTAMP '2024-01-01 00:00:00.123456' + to_seconds(i * 3607) AS ts FROM range(60) r(i)
 		UNION ALL SELECT NULL, NULL, NULL`, WriteOptions{PartitionBy: parts})
-	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	paths, err := l.LocalPaths(ctx, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files, paths := currentFiles(t, l, "b")
 	bucket := func(n int, lit iceberg.Literal) string {
 		return fmt.Sprint(iceberg.BucketTransform{NumBuckets: n}.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: lit}).Val)
 	}
@@ -335,18 +325,7 @@ func TestTruncateAndTimeZone(t *testing.T) {
 	parts := []Partition{{Column: "amount", Transform: "identity"}, {Column: "n", Transform: "truncate", Param: 10}, {Column: "at", Transform: "day"}}
 	mustWrite(t, l, "main", "bronze.tz", `SELECT CAST(i % 3 - 1 AS DECIMAL(10, 2)) AS amount, CAST(i - 50 AS INTEGER) AS n,
 		TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_minutes(CAST(i * 37 AS INTEGER)) AS at FROM range(200) r(i)`, WriteOptions{PartitionBy: parts})
-	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: "tz"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	paths, err := l.LocalPaths(ctx, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl, files, paths := currentFiles(t, l, "tz")
 	spec := tbl.Spec()
 	for i := range files {
 		q := "SELECT CAST(amount AS VARCHAR), n, epoch_us(\"at\") FROM read_parquet(" + duckdb.Quote(paths[i]) + ")"
@@ -386,4 +365,24 @@ func TestTruncateAndTimeZone(t *testing.T) {
 			t.Fatalf("file %s holds rows of %d Iceberg partitions: %v", files[i].Location, len(seen), seen)
 		}
 	}
+}
+
+// currentFiles loads bronze.NAME on main and returns it with the data
+// files of its current snapshot and their local paths.
+func currentFiles(t *testing.T, l *Lake, name string) (*table.Table, []DataFile, []string) {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := l.LocalPaths(ctx, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl, files, paths
 }
