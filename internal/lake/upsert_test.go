@@ -180,18 +180,7 @@ func TestPartitionTransforms(t *testing.T) {
 			t.Fatalf("files = %d, partitions = %d: want one file per partition", info.DataFiles, info.Partitions)
 		}
 		// Every file's bucket is iceberg-go's bucket of each of its ids.
-		tbl, err := l.Load(ctx, "main", id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files, err := l.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		paths, err := l.LocalPaths(ctx, files)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, files, paths := currentFiles(t, l, id)
 		bucket := iceberg.BucketTransform{NumBuckets: 4}
 		for i, f := range files {
 			var b, letter string
@@ -272,7 +261,7 @@ func TestBucketTypes(t *testing.T) {
 	mustWrite(t, l, "main", "bronze.b", `SELECT 'n' || i AS name, DATE '2024-01-01' + CAST(i AS INTEGER) AS d,
 		TIMESTAMP '2024-01-01 00:00:00.123456' + to_seconds(i * 3607) AS ts FROM range(60) r(i)
 		UNION ALL SELECT NULL, NULL, NULL`, WriteOptions{PartitionBy: parts})
-	_, files, paths := currentFiles(t, l, "b")
+	_, files, paths := currentFiles(t, l, rat.TableID{Layer: "bronze", Name: "b"})
 	bucket := func(n int, lit iceberg.Literal) string {
 		return fmt.Sprint(iceberg.BucketTransform{NumBuckets: n}.Apply(iceberg.Optional[iceberg.Literal]{Valid: true, Val: lit}).Val)
 	}
@@ -325,7 +314,7 @@ func TestTruncateAndTimeZone(t *testing.T) {
 	parts := []Partition{{Column: "amount", Transform: "identity"}, {Column: "n", Transform: "truncate", Param: 10}, {Column: "at", Transform: "day"}}
 	mustWrite(t, l, "main", "bronze.tz", `SELECT CAST(i % 3 - 1 AS DECIMAL(10, 2)) AS amount, CAST(i - 50 AS INTEGER) AS n,
 		TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_minutes(CAST(i * 37 AS INTEGER)) AS at FROM range(200) r(i)`, WriteOptions{PartitionBy: parts})
-	tbl, files, paths := currentFiles(t, l, "tz")
+	tbl, files, paths := currentFiles(t, l, rat.TableID{Layer: "bronze", Name: "tz"})
 	spec := tbl.Spec()
 	for i := range files {
 		q := "SELECT CAST(amount AS VARCHAR), n, epoch_us(\"at\") FROM read_parquet(" + duckdb.Quote(paths[i]) + ")"
@@ -367,12 +356,12 @@ func TestTruncateAndTimeZone(t *testing.T) {
 	}
 }
 
-// currentFiles loads bronze.NAME on main and returns it with the data
-// files of its current snapshot and their local paths.
-func currentFiles(t *testing.T, l *Lake, name string) (*table.Table, []DataFile, []string) {
+// currentFiles loads table id on main and returns it with the data files
+// of its current snapshot and their local paths.
+func currentFiles(t *testing.T, l *Lake, id rat.TableID) (*table.Table, []DataFile, []string) {
 	t.Helper()
 	ctx := context.Background()
-	tbl, err := l.Load(ctx, "main", rat.TableID{Layer: "bronze", Name: name})
+	tbl, err := l.Load(ctx, "main", id)
 	if err != nil {
 		t.Fatal(err)
 	}
