@@ -52,3 +52,43 @@ func TestStatusEndpoint(t *testing.T) {
 	bare := newTestEnv(t, uiFiles, nil)
 	bare.want(bare.do("GET", "/api/v1/status", nil), http.StatusServiceUnavailable)
 }
+
+// TestStatusEndpointGuards tries GET /api/v1/status as an attacker would:
+// a forged Host on loopback, no or a short token off loopback, and a
+// report too large to send.
+func TestStatusEndpointGuards(t *testing.T) {
+	t.Parallel()
+	small := func(ctx context.Context, _ func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error) {
+		return &monitor.Report{Generated: time.Now(), Status: monitor.OK}, nil
+	}
+	local := newTestEnv(t, uiFiles, func(c *Config) { c.Status = small })
+	if r := local.raw("GET", "/api/v1/status", "", map[string]string{"Host": "evil.example:" + local.port()}); r.status != http.StatusMisdirectedRequest {
+		t.Errorf("forged Host: %d %s", r.status, r.raw)
+	}
+	open := newTestEnv(t, uiFiles, func(c *Config) {
+		c.Status = small
+		c.Listen = "0.0.0.0:3030"
+		c.Tokens = []Token{{Name: "viewer", Secret: readTok, Role: RoleRead}}
+	})
+	for token, want := range map[string]int{"": http.StatusUnauthorized, "short": http.StatusUnauthorized, readTok + "x": http.StatusUnauthorized, readTok: http.StatusOK} {
+		open.token = token
+		if r := open.do("GET", "/api/v1/status", nil); r.status != want {
+			t.Errorf("token %q: %d %s, want %d", token, r.status, r.raw, want)
+		}
+	}
+	// A report over the byte cap is an error, never a cut answer (its
+	// cause goes to the server log, like every internal error).
+	huge := newTestEnv(t, uiFiles, func(c *Config) {
+		c.Status = func(ctx context.Context, _ func(context.Context) ([]monitor.Stale, error)) (*monitor.Report, error) {
+			r := &monitor.Report{Generated: time.Now()}
+			for i := 0; i < 20000; i++ {
+				r.Processes = append(r.Processes, monitor.Process{Role: "worker", Host: strings.Repeat("h", 200)})
+			}
+			return r, nil
+		}
+	})
+	r := huge.do("GET", "/api/v1/status", nil)
+	if r.status != http.StatusInternalServerError || r.errCode() != "internal" || len(r.raw) > 4096 || strings.Contains(r.raw, "hhhh") {
+		t.Errorf("a status over the cap: %d %.300s", r.status, r.raw)
+	}
+}
