@@ -2,7 +2,9 @@ package lake
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -165,6 +167,21 @@ func TestExpire(t *testing.T) {
 		}
 		if got := queryInt(t, fresh, "main", At{}, "SELECT sum(n) FROM silver.v"); got != viewBefore {
 			t.Errorf("view reads %d after expiry, %d before", got, viewBefore)
+		}
+		// Time travel to an expired snapshot, or to before the kept
+		// history, says that expiry took it.
+		for _, p := range slices.Collect(maps.Keys(before)) {
+			if p.ref != "main" || p.table != "u" || p.snap == 0 || slices.Contains(snaps(fresh, "main", "u"), p.snap) {
+				continue
+			}
+			err := fresh.Query(ctx, "main", At{SnapshotID: p.snap}, "SELECT count(*) FROM bronze.u", func(*sql.Rows) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), "were expired (rat maintain expire)") {
+				t.Errorf("query at expired snapshot %d: %v", p.snap, err)
+			}
+		}
+		err = fresh.Query(ctx, "main", At{Time: time.Unix(1, 0)}, "SELECT count(*) FROM bronze.u", func(*sql.Rows) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "were expired (rat maintain expire)") {
+			t.Errorf("query at a time before the kept history: %v", err)
 		}
 		// The last 3 of main survive, and the tag's snapshot (an old one).
 		for _, tbl := range []string{"t", "u"} {

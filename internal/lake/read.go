@@ -95,11 +95,19 @@ func (l *Lake) Resolve(ctx context.Context, ref string, id rat.TableID, at At) (
 	case at.SnapshotID != 0:
 		snap = meta.SnapshotByID(at.SnapshotID)
 		if snap == nil {
+			if oldest := oldestKept(meta); oldest != nil {
+				return Resolved{}, rat.Errorf(rat.ENOTFOUND, "snapshot %d is not a snapshot of %s: snapshots before %s were expired (rat maintain expire); list the ones left with 'rat describe %s'",
+					at.SnapshotID, id, time.UnixMilli(oldest.TimestampMs).UTC().Format(time.RFC3339), id)
+			}
 			return Resolved{}, rat.Errorf(rat.ENOTFOUND, "snapshot %d is not a snapshot of %s: list them with 'rat describe %s'", at.SnapshotID, id, id)
 		}
 	case !at.Time.IsZero():
 		snap = snapshotAsOf(meta, at.Time)
 		if snap == nil && len(meta.Snapshots()) > 0 {
+			if oldest := oldestKept(meta); oldest != nil {
+				return Resolved{}, rat.Errorf(rat.ENOTFOUND, "%s has no snapshot at or before %s: its snapshots before %s were expired (rat maintain expire)",
+					id, at.Time.UTC().Format(time.RFC3339), time.UnixMilli(oldest.TimestampMs).UTC().Format(time.RFC3339))
+			}
 			first := meta.Snapshots()[0]
 			return Resolved{}, rat.Errorf(rat.ENOTFOUND, "%s has no snapshot at or before %s (its first is at %s)",
 				id, at.Time.UTC().Format(time.RFC3339), time.UnixMilli(first.TimestampMs).UTC().Format(time.RFC3339))
@@ -132,6 +140,22 @@ func snapshotAsOf(meta table.Metadata, t time.Time) *table.Snapshot {
 			return nil
 		}
 		s = meta.SnapshotByID(*s.ParentSnapshotID)
+	}
+	return nil
+}
+
+// oldestKept returns the oldest snapshot of the current lineage when the
+// lineage was cut by expiry (its parent is gone), else nil.
+func oldestKept(meta table.Metadata) *table.Snapshot {
+	for s := meta.CurrentSnapshot(); s != nil; {
+		if s.ParentSnapshotID == nil {
+			return nil
+		}
+		p := meta.SnapshotByID(*s.ParentSnapshotID)
+		if p == nil {
+			return s
+		}
+		s = p
 	}
 	return nil
 }
