@@ -203,6 +203,9 @@ type RunDetail struct {
 // (maintenance.<task>.schedule in workspace.yaml).
 const TriggerMaintenance = "maintenance"
 
+// A maintenance run has no target (Target ""): it is no branch's last
+// successful run.
+//
 // MaintenanceRun is what a maintenance run did: its task (retention,
 // expire, orphans, optimize), a one-line summary and the task's own
 // result as JSON (lake.ExpireResult for expire, …).

@@ -66,10 +66,10 @@ const maxMaintenanceResult = 64 << 10
 // maintenanceResult is a task's report: its summary line and its result
 // as JSON, when that is small enough for a run record.
 func maintenanceResult(summary string, result any, err error) (rat.MaintenanceRun, error) {
-	did := rat.MaintenanceRun{Summary: summary}
 	if err != nil {
-		return did, err
+		return rat.MaintenanceRun{}, err // what it did is unknown: no summary
 	}
+	did := rat.MaintenanceRun{Summary: summary}
 	if b, jerr := json.Marshal(result); jerr == nil && len(b) <= maxMaintenanceResult {
 		did.Result = b
 	}

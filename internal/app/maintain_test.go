@@ -37,7 +37,7 @@ func TestMaintenanceTickAndLock(t *testing.T) {
 	if n := tick(10, 0, 30); n != 0 {
 		t.Fatalf("a new schedule fires at its next tick, not now: %+v", fired)
 	}
-	if n := tick(10, 1, 1); n != 1 || fired[0].Task != "expire" || fired[0].Trigger != rat.TriggerMaintenance || fired[0].Target != "main" {
+	if n := tick(10, 1, 1); n != 1 || fired[0].Task != "expire" || fired[0].Trigger != rat.TriggerMaintenance || fired[0].Target != "" {
 		t.Fatalf("at the tick: %+v", fired)
 	}
 	runs := a.Runs(log, nil)
@@ -52,7 +52,7 @@ func TestMaintenanceTickAndLock(t *testing.T) {
 	if err != nil || res.Status != rat.RunRunning || len(nodes) != 1 || nodes[0].Pipeline != "expire" {
 		t.Fatalf("prepare: %+v %+v %v", res, nodes, err)
 	}
-	second, err := runs.RecordQueued(ctx, orchestrator.RunArgs{Target: "main", Trigger: rat.TriggerMaintenance, Task: "expire"})
+	second, err := runs.RecordQueued(ctx, orchestrator.RunArgs{Trigger: rat.TriggerMaintenance, Task: "expire"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,12 @@ func TestMaintenanceTickAndLock(t *testing.T) {
 		t.Fatalf("the run's record: %+v %+v", rec, rec.Detail.Maintenance)
 	}
 	// Its lock is released: a run of the task starts again.
-	third, err := runs.RecordQueued(ctx, orchestrator.RunArgs{Target: "main", Trigger: rat.TriggerMaintenance, Task: "expire"})
+	// A maintenance run is no branch's last successful run (state:modified
+	// compares with that run's pipeline hashes).
+	if last, err := a.Store.Runs(ctx, rat.RunFilter{Target: "main", Status: rat.RunSuccess, Limit: 1}); err != nil || len(last) != 0 {
+		t.Fatalf("main's last successful run: %+v %v", last, err)
+	}
+	third, err := runs.RecordQueued(ctx, orchestrator.RunArgs{Trigger: rat.TriggerMaintenance, Task: "expire"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,8 +100,8 @@ func maintainAll(ctx context.Context, cmd *cobra.Command, a *app, dryRun, asJSON
 		}
 	}
 	if first != nil {
-		return rat.Errorf(rat.ErrorCode(first), "maintenance: %d of %d tasks failed (%s), the others ran; first failure: %s",
-			len(failed), len(out), strings.Join(failed, ", "), rat.ErrorMessage(first))
+		return rat.Errorf(rat.ErrorCode(first), "maintenance: %d of %d tasks failed (%s); %s: %s",
+			len(failed), len(out), strings.Join(failed, ", "), failed[0], rat.ErrorMessage(first))
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,6 +58,22 @@ func TestMaintainAll(t *testing.T) {
 	}
 	if n := u.describeSnapshots("bronze.s"); n != 1 {
 		t.Fatalf("after rat maintain bronze.s has %d snapshots, want 1", n)
+	}
+	// A task that fails is reported, with its error, and the exit status
+	// is its error's (the table's metadata is gone: not found).
+	meta, err := filepath.Glob(filepath.Join(u.dir, ".rat", "warehouse", "bronze", "s", "metadata", "*.metadata.json"))
+	if err != nil || len(meta) == 0 {
+		t.Fatalf("metadata files of bronze.s: %v %v", meta, err)
+	}
+	for _, f := range meta {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := u.run("maintain")
+	if code != 4 || !regexp.MustCompile(`(?m)^expire +failed: .*bronze\.s.*metadata`).MatchString(out) ||
+		!strings.Contains(errOut, "maintenance: 1 of 1 tasks failed (expire); expire: ") {
+		t.Fatalf("rat maintain with a task failing: exit %d\n%s\n%s", code, out, errOut)
 	}
 	u.fails("unknown command", "maintain", "nope")
 }

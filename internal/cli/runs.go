@@ -117,7 +117,11 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 func printRun(cmd *cobra.Command, rec rat.Run) error {
 	out := cmd.OutOrStdout()
 	res := rec.Detail
-	fmt.Fprintf(out, "run %s into %s: %s (trigger %s, started %s, took %s)\n", rec.ID, rec.Target, rec.Status, rec.Trigger,
+	into := "into " + rec.Target
+	if m := res.Maintenance; m != nil {
+		into = "of maintenance task " + m.Task // no target: it spans every branch
+	}
+	fmt.Fprintf(out, "run %s %s: %s (trigger %s, started %s, took %s)\n", rec.ID, into, rec.Status, rec.Trigger,
 		rec.Started.Format(time.RFC3339), rat.Duration(time.Duration(res.Duration)))
 	if res.Error != "" {
 		fmt.Fprintln(out, "error: "+res.Error)

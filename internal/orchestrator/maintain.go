@@ -15,6 +15,11 @@ import (
 // Runs.Maintain (internal/app runs the lake's operation); the orchestrator
 // links no lake.
 //
+// A maintenance run has no target: it publishes into no one branch (expiry
+// works on every branch), and so it is never a branch's last successful
+// run (whose pipeline hashes state:modified compares with, and which
+// pruning keeps).
+//
 // Two maintenance runs of the same task never overlap: a run takes the
 // task's lock (the pipeline locks of the overlap policy, under the name
 // maintenanceLock(task)) when it starts, and a run that finds it held ends

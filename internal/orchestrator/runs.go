@@ -126,11 +126,11 @@ func (e *Runs) forget(runID string) {
 // the request or the workspace (a bad selector, an invalid pipeline) end
 // the run as failed, with the message, instead of being retried.
 func (e *Runs) Prepare(ctx context.Context, opts RunArgs) (*rat.RunDetail, []rat.PlannedNode, error) {
-	if opts.Target == "" {
-		opts.Target = e.Branch
-	}
 	if opts.Task != "" {
 		return e.prepareMaintenance(ctx, opts)
+	}
+	if opts.Target == "" {
+		opts.Target = e.Branch
 	}
 	r, err := e.runner(ctx, opts.ID)
 	if err == nil {

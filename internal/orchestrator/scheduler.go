@@ -346,7 +346,7 @@ func (sc *Scheduler) maintenance(ctx context.Context, now time.Time, due func(ti
 			if run := active[m.Task]; run != "" {
 				sc.Log.Warn("maintenance tick skipped: the task's last run has not ended", "task", m.Task, "run", run, "tick", tick.UTC().Format(time.RFC3339))
 			} else {
-				if err := enqueue(ctx, RunArgs{Target: sc.Branch, Trigger: rat.TriggerMaintenance, Task: m.Task}); err != nil {
+				if err := enqueue(ctx, RunArgs{Trigger: rat.TriggerMaintenance, Task: m.Task}); err != nil {
 					return err
 				}
 				sc.Log.Info("maintenance schedule fired", "task", m.Task, "tick", tick.UTC().Format(time.RFC3339))

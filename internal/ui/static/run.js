@@ -73,8 +73,9 @@
     const nodes = nodesOf(run);
     const stat = (label, v) => h("div", null, h("div", { class: "muted small" }, label), h("div", { class: "stat" }, v));
     fill("#summary",
-      stat("Branch", run.target || ""),
-      stat("Run branch", h("code", null, run.run_branch || "")),
+      // A maintenance run has no target and no run branch.
+      run.maintenance ? null : stat("Branch", run.target || ""),
+      run.maintenance ? null : stat("Run branch", h("code", null, run.run_branch || "")),
       stat("Trigger", run.trigger || ""),
       run.maintenance ? stat("Maintenance task", run.maintenance.task) : null,
       stat("Started", run.started ? rat.time(run.started) : ""),
@@ -113,7 +114,8 @@
     const canRun = rat.can("run");
     rat.$("#cancel").classList.toggle("hidden", !(live(run.status) && canRun));
     const failed = nodes.filter((n) => n.status === "failed" || n.status === "skipped").map((n) => n.pipeline);
-    rat.$("#retry").classList.toggle("hidden", !(canRun && !live(run.status) && failed.length));
+    // A maintenance run's task is no pipeline to run again.
+    rat.$("#retry").classList.toggle("hidden", !(canRun && !live(run.status) && failed.length && !run.maintenance));
     rat.$("#retry").dataset.selectors = JSON.stringify(failed);
   }
 
