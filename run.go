@@ -194,6 +194,25 @@ type RunDetail struct {
 	Error     string    `json:"error,omitempty"`
 	// Hashes are the file hashes of the pipelines built, for state:modified.
 	Hashes map[string]string `json:"hashes,omitempty"`
+	// Maintenance is set on a maintenance run (trigger TriggerMaintenance):
+	// the task it ran and what the task did. Such a run builds no pipeline.
+	Maintenance *MaintenanceRun `json:"maintenance,omitempty"`
+}
+
+// TriggerMaintenance is the trigger of a run of a maintenance task
+// (maintenance.<task>.schedule in workspace.yaml).
+const TriggerMaintenance = "maintenance"
+
+// A maintenance run has no target (Target ""): it is no branch's last
+// successful run.
+//
+// MaintenanceRun is what a maintenance run did: its task (retention,
+// expire, orphans, optimize), a one-line summary and the task's own
+// result as JSON (lake.ExpireResult for expire, …).
+type MaintenanceRun struct {
+	Task    string          `json:"task"`
+	Summary string          `json:"summary,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
 }
 
 // Record returns the run record of d (without owner).

@@ -66,6 +66,8 @@ type App struct {
 	orchMu sync.Mutex
 	ws     *orchestrator.Workspaces
 	sched  *orchestrator.Scheduler
+	// maintenance are the scheduled maintenance tasks (maintain.go).
+	maintenance []orchestrator.MaintenanceSchedule
 }
 
 // Catalog is everything rat's commands, rat serve and rat worker keep in
@@ -99,6 +101,9 @@ var (
 // them.
 func Open(ctx context.Context, cfg *config.Config) (_ *App, err error) {
 	a := &App{Config: cfg}
+	if a.maintenance, err = maintenanceSchedules(cfg); err != nil {
+		return nil, err
+	}
 	// DuckDB starts (tens of milliseconds of its own) while the catalog
 	// and the warehouse open.
 	type started struct {

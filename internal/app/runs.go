@@ -109,7 +109,7 @@ func (a *App) Scheduler() *orchestrator.Scheduler {
 	if a.sched == nil {
 		a.sched = &orchestrator.Scheduler{
 			Store: a.Store, Branch: a.Config.Branch, RetentionDays: a.Config.RunRetentionDays,
-			Landing: a.Landing,
+			Landing: a.Landing, Maintenance: a.maintenance,
 			Consumed: func(ctx context.Context, branch, p string) (map[string]time.Time, error) {
 				return pipeline.Consumed(ctx, a.Lake, branch, p)
 			},
@@ -128,13 +128,12 @@ func (a *App) Scheduler() *orchestrator.Scheduler {
 }
 
 // ScheduleTick works one scheduler tick (orchestrator.Scheduler.Tick):
-// schedules, landing sensors, pruning; runs are given to enqueue.
-func (a *App) ScheduleTick(ctx context.Context, now time.Time, enqueue func(context.Context, pipeline.Options) error, log *slog.Logger) error {
+// schedules, landing sensors, maintenance schedules, pruning; runs are
+// given to enqueue.
+func (a *App) ScheduleTick(ctx context.Context, now time.Time, enqueue func(context.Context, orchestrator.RunArgs) error, log *slog.Logger) error {
 	s := a.Scheduler()
 	s.Log = log
-	return s.Tick(ctx, now, func(ctx context.Context, r orchestrator.RunArgs) error {
-		return enqueue(ctx, optionsOf(r))
-	})
+	return s.Tick(ctx, now, enqueue)
 }
 
 // NextTick says when the scheduler's tick after the one due at t is due.
@@ -168,6 +167,9 @@ func (a *App) Runs(log *slog.Logger, m *metrics.Metrics) *orchestrator.Runs {
 	return &orchestrator.Runs{
 		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.Workspaces(), LoadWorkspace: a.LoadWorkspace,
 		Metrics: m, Log: log,
+		Maintain: func(ctx context.Context, task string) (rat.MaintenanceRun, error) {
+			return a.Maintain(ctx, task, false)
+		},
 		NewEngine: func(ctx context.Context, runID string, ws *workspace.Workspace) (orchestrator.Engine, func(), error) {
 			r, err := a.Runner(ctx, ws)
 			if err != nil {

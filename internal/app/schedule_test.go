@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/workspace"
 )
@@ -29,7 +30,7 @@ func TestScheduleTick(t *testing.T) {
 	}
 	a := openLocalApp(t, dir, files)
 	fired := map[string]int{}
-	enqueue := func(_ context.Context, o pipeline.Options) error {
+	enqueue := func(_ context.Context, o orchestrator.RunArgs) error {
 		if o.Trigger != "schedule" || len(o.Selectors) != 1 {
 			t.Fatalf("enqueued %+v", o)
 		}
@@ -110,8 +111,8 @@ func TestLandingSensor(t *testing.T) {
 	}
 	a := openLocalApp(t, dir, files)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var fired []pipeline.Options
-	enqueue := func(_ context.Context, o pipeline.Options) error {
+	var fired []orchestrator.RunArgs
+	enqueue := func(_ context.Context, o orchestrator.RunArgs) error {
 		fired = append(fired, o)
 		return nil
 	}
@@ -141,7 +142,7 @@ func TestLandingSensor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := runner.Run(context.Background(), fired[0])
+	res, err := runner.Run(context.Background(), optionsOf(fired[0]))
 	if err != nil || res.Status != pipeline.StatusSuccess {
 		t.Fatalf("run: %+v %v", res, err)
 	}
@@ -201,7 +202,7 @@ func TestRunRetention(t *testing.T) {
 	save("20260201-000000-aaaa", "failed", now.AddDate(0, 0, -120))
 	save("20260520-000000-aaaa", "failed", now.AddDate(0, 0, -12))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := a.ScheduleTick(context.Background(), now, func(context.Context, pipeline.Options) error { return nil }, log); err != nil {
+	if err := a.ScheduleTick(context.Background(), now, func(context.Context, orchestrator.RunArgs) error { return nil }, log); err != nil {
 		t.Fatal(err)
 	}
 	runs, err := rl.Runs(context.Background(), rat.RunFilter{Limit: 10})
@@ -220,7 +221,7 @@ func TestRunRetention(t *testing.T) {
 // landing sensor watches for files.
 func TestNextTick(t *testing.T) {
 	at := func(h, m, s int) time.Time { return time.Date(2026, 1, 1, h, m, s, 0, time.UTC) }
-	enqueue := func(context.Context, pipeline.Options) error { return nil }
+	enqueue := func(context.Context, orchestrator.RunArgs) error { return nil }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	type step struct{ tick, ask, want time.Time } // a tick worked at tick, then nextTick(ask)
 	for _, tc := range []struct {

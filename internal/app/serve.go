@@ -30,8 +30,8 @@ func (a *App) ServeTick(q **orchestrator.Queue, log *slog.Logger) func(context.C
 			log.Warn(fmt.Sprintf("handed %d node(s) of stopped workers to others", n))
 		}
 		a.ReapRuns(ctx, nil, log)
-		return a.ScheduleTick(ctx, now, func(ctx context.Context, opts pipeline.Options) error {
-			_, _, err := a.EnqueueRun(ctx, *q, opts)
+		return a.ScheduleTick(ctx, now, func(ctx context.Context, r orchestrator.RunArgs) error {
+			_, _, err := a.Runs(nil, nil).Enqueue(ctx, *q, r)
 			return err
 		}, log)
 	}

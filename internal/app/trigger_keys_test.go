@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ratdata/rat/internal/pipeline"
+	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/trigger"
 )
 
@@ -43,7 +43,7 @@ func TestTriggerReorderKeepsState(t *testing.T) {
 	})
 	ctx := context.Background()
 	fired := 0
-	enqueue := func(_ context.Context, o pipeline.Options) error {
+	enqueue := func(_ context.Context, o orchestrator.RunArgs) error {
 		fired++
 		return nil
 	}

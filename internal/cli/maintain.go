@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/ratdata/rat"
+	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/config"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/textout"
@@ -13,6 +16,10 @@ import (
 )
 
 func newMaintainCmd(g *globals) *cobra.Command {
+	var (
+		dryRun bool
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "maintain",
 		Short: "Keep tables in shape: expire old snapshots and delete the files nothing needs",
@@ -21,14 +28,82 @@ snapshot and files, and old snapshots keep every file they ever read alive.
 rat maintain runs the maintenance tasks; each has --dry-run to show what it
 would do first.
 
+Bare 'rat maintain' runs every task once, in this order, with the settings
+of workspace.yaml's maintenance: section, and prints one line per task. A
+task that fails is reported and the others still run; the exit status is
+then that of the first failure.
+
 Tasks:
   expire   remove old snapshots (time travel past them ends) and delete
-           the files no remaining snapshot of any branch or tag needs`,
-		Example: `  rat maintain expire --dry-run
+           the files no remaining snapshot of any branch or tag needs
+
+rat serve runs a task on a schedule when workspace.yaml sets
+maintenance.<task>.schedule (cron, e.g. "0 3 * * *" or daily): each tick
+enqueues a maintenance run that a worker executes, listed by 'rat runs'
+with trigger maintenance. Runs of one task never overlap: a tick while the
+task's last run has not ended is skipped.`,
+		Example: `  rat maintain --dry-run
+  rat maintain
+  rat maintain expire --dry-run
   rat maintain expire --older-than 30d --retain-last 20`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				return maintainAll(ctx, cmd, a, dryRun, asJSON)
+			})
+		},
 	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what each task would do and change nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per task with its summary, result and error")
 	cmd.AddCommand(newMaintainExpireCmd(g))
 	return cmd
+}
+
+// maintainedTask is one task's report in 'rat maintain --json'.
+type maintainedTask struct {
+	Task    string          `json:"task"`
+	Summary string          `json:"summary,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// maintainAll runs every maintenance task once, each whatever the others
+// did, and fails with the first failure when any failed.
+func maintainAll(ctx context.Context, cmd *cobra.Command, a *app, dryRun, asJSON bool) error {
+	w := cmd.OutOrStdout()
+	var out []maintainedTask
+	var failed []string
+	var first error
+	for _, task := range ratapp.MaintenanceTasks() {
+		did, err := a.Maintain(ctx, task, dryRun)
+		r := maintainedTask{Task: task, Summary: did.Summary, Result: did.Result}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.Error = rat.ErrorMessage(err)
+			failed = append(failed, task)
+			first = cmp.Or(first, err)
+		}
+		out = append(out, r)
+		switch {
+		case asJSON:
+		case err != nil:
+			fmt.Fprintf(w, "%-10s failed: %s\n", task, r.Error)
+		default:
+			fmt.Fprintf(w, "%-10s %s\n", task, did.Summary)
+		}
+	}
+	if asJSON {
+		if err := textout.JSON(w, out); err != nil {
+			return err
+		}
+	}
+	if first != nil {
+		return rat.Errorf(rat.ErrorCode(first), "maintenance: %d of %d tasks failed (%s); %s: %s",
+			len(failed), len(out), strings.Join(failed, ", "), failed[0], rat.ErrorMessage(first))
+	}
+	return nil
 }
 
 func newMaintainExpireCmd(g *globals) *cobra.Command {
@@ -86,10 +161,11 @@ changes nothing.`,
 				opts.OlderThan = d
 			}
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
+				defaults := a.ExpireOptions(dryRun)
 				if olderThan == "" {
-					opts.OlderThan = a.Config.ExpireOlderThan
+					opts.OlderThan = defaults.OlderThan
 				}
-				opts.RetainLast = a.Config.ExpireRetainLast
+				opts.RetainLast = defaults.RetainLast
 				if cmd.Flags().Changed("retain-last") {
 					opts.RetainLast = retainLast
 				}

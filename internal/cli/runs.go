@@ -71,7 +71,11 @@ func printRunList(cmd *cobra.Command, runs []rat.Run) {
 		if !r.Finished.IsZero() {
 			took = rat.Duration(r.Finished.Sub(r.Started))
 		}
-		rows[i] = []string{r.ID, string(r.Status), r.Target, r.Trigger, fmt.Sprint(len(r.Detail.Nodes)), r.Started.Format("2006-01-02 15:04:05"), took}
+		trigger := r.Trigger
+		if m := r.Detail.Maintenance; m != nil {
+			trigger += " " + m.Task
+		}
+		rows[i] = []string{r.ID, string(r.Status), r.Target, trigger, fmt.Sprint(len(r.Detail.Nodes)), r.Started.Format("2006-01-02 15:04:05"), took}
 	}
 	textout.Table(cmd.OutOrStdout(), []string{"RUN", "STATUS", "TARGET", "TRIGGER", "NODES", "STARTED (UTC)", "TOOK"}, rows)
 }
@@ -113,10 +117,22 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 func printRun(cmd *cobra.Command, rec rat.Run) error {
 	out := cmd.OutOrStdout()
 	res := rec.Detail
-	fmt.Fprintf(out, "run %s into %s: %s (trigger %s, started %s, took %s)\n", rec.ID, rec.Target, rec.Status, rec.Trigger,
+	into := "into " + rec.Target
+	if m := res.Maintenance; m != nil {
+		into = "of maintenance task " + m.Task // no target: it spans every branch
+	}
+	fmt.Fprintf(out, "run %s %s: %s (trigger %s, started %s, took %s)\n", rec.ID, into, rec.Status, rec.Trigger,
 		rec.Started.Format(time.RFC3339), rat.Duration(time.Duration(res.Duration)))
 	if res.Error != "" {
 		fmt.Fprintln(out, "error: "+res.Error)
+	}
+	if m := res.Maintenance; m != nil {
+		fmt.Fprintf(out, "maintenance task %s", m.Task)
+		if m.Summary != "" {
+			fmt.Fprintf(out, ": %s", m.Summary)
+		}
+		fmt.Fprintln(out)
+		return nil
 	}
 	printRunSummary(out, &res, false)
 	printNodeFailures(out, &res)

@@ -71,6 +71,11 @@ type Config struct {
 	// defaults (maintenance.expire).
 	ExpireOlderThan  time.Duration
 	ExpireRetainLast int
+	// MaintenanceSchedules are the maintenance tasks rat serve runs on a
+	// schedule (maintenance.<task>.schedule), in MaintenanceTasks order.
+	// Their cron expressions are checked where they are parsed (the
+	// scheduler's parser, internal/trigger), with Where in the message.
+	MaintenanceSchedules []MaintenanceSchedule
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -279,6 +284,14 @@ func Load(opts Options) (*Config, error) {
 		}
 		if n := ws.Maintenance.Expire.RetainLast; n != nil {
 			c.ExpireRetainLast = *n
+		}
+		sched := ws.Maintenance.schedules()
+		for _, task := range MaintenanceTasks {
+			if cron := sched[task]; cron != "" {
+				key := "maintenance." + task + ".schedule"
+				c.MaintenanceSchedules = append(c.MaintenanceSchedules, MaintenanceSchedule{Task: task, Cron: cron,
+					Where: fmt.Sprintf("%s:%d: %s", filepath.Join(c.WorkspaceDir, WorkspaceFileName), ws.Line(key), key)})
+			}
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))

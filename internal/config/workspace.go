@@ -158,13 +158,32 @@ type Monitoring struct {
 
 // Maintenance configures table maintenance (rat maintain).
 type Maintenance struct {
-	Expire ExpireSection `yaml:"expire"` // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+	Retention RetentionSection `yaml:"retention"` // retention that deletes old rows (rat maintain retention)
+	Expire    ExpireSection    `yaml:"expire"`    // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+	Orphans   OrphansSection   `yaml:"orphans"`   // orphan file cleanup (rat maintain orphans)
+	Optimize  OptimizeSection  `yaml:"optimize"`  // compaction of small files (rat optimize)
+}
+
+// RetentionSection configures the retention task (rat maintain retention).
+type RetentionSection struct {
+	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
+}
+
+// OrphansSection configures orphan file cleanup (rat maintain orphans).
+type OrphansSection struct {
+	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
+}
+
+// OptimizeSection configures compaction (rat optimize).
+type OptimizeSection struct {
+	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
 // ExpireSection holds rat maintain expire's defaults; its flags win.
 type ExpireSection struct {
 	OlderThan  string `yaml:"older_than"`  // snapshots younger than this are kept, e.g. 7d, 36h; default 7d (--older-than)
 	RetainLast *int   `yaml:"retain_last"` // the last N snapshots of each table on each branch are kept whatever their age, 0 or more; default 10 (--retain-last)
+	Schedule   string `yaml:"schedule"`    // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
 // MonitoringThreshold holds rat status's thresholds, each a warning and a
@@ -533,4 +552,25 @@ func FindWorkspace(dir string) string {
 		}
 		dir = parent
 	}
+}
+
+// MaintenanceTasks are the maintenance tasks in the order rat maintain runs
+// them: retention first (it makes snapshots expiry may remove), orphans
+// after expire (expiry orphans files), optimize last.
+var MaintenanceTasks = []string{"retention", "expire", "orphans", "optimize"}
+
+// MaintenanceSchedule is a maintenance task's schedule as workspace.yaml
+// sets it (maintenance.<task>.schedule).
+type MaintenanceSchedule struct {
+	Task string
+	Cron string
+	// Where names the key for errors: workspace.yaml:LINE: maintenance.<task>.schedule.
+	Where string
+}
+
+// schedules returns the maintenance tasks' schedules that are set, in
+// MaintenanceTasks order.
+func (m Maintenance) schedules() map[string]string {
+	return map[string]string{"retention": m.Retention.Schedule, "expire": m.Expire.Schedule,
+		"orphans": m.Orphans.Schedule, "optimize": m.Optimize.Schedule}
 }

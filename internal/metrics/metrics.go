@@ -150,6 +150,9 @@ type execMetrics struct {
 	nodes        *prometheus.CounterVec
 	runDuration  prometheus.Histogram
 	nodeDuration prometheus.Histogram
+	// maintenance runs (rat_maintenance_*), by task
+	maintenance         *prometheus.CounterVec
+	maintenanceDuration *prometheus.HistogramVec
 }
 
 func newExecMetrics() *execMetrics {
@@ -167,6 +170,12 @@ func newExecMetrics() *execMetrics {
 			Name: "rat_node_duration_seconds", Help: "Duration of pipeline nodes.", Buckets: durationBuckets,
 		}),
 	}
+	e.maintenance = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rat_maintenance_runs_total", Help: "Maintenance runs (maintenance.<task>.schedule) finished by this process, by task and status.",
+	}, []string{"task", "status"})
+	e.maintenanceDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "rat_maintenance_duration_seconds", Help: "Duration of maintenance runs, by task.", Buckets: durationBuckets,
+	}, []string{"task"})
 	for _, st := range []string{statusSuccess, statusFailed} {
 		e.runs.WithLabelValues(st)
 		e.nodes.WithLabelValues(st)
@@ -176,7 +185,7 @@ func newExecMetrics() *execMetrics {
 }
 
 func (e *execMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.runs, e.nodes, e.runDuration, e.nodeDuration}
+	return []prometheus.Collector{e.runs, e.nodes, e.runDuration, e.nodeDuration, e.maintenance, e.maintenanceDuration}
 }
 
 // RunFinished counts a finished run by its status.
@@ -186,6 +195,18 @@ func (m *Metrics) RunFinished(status string, d time.Duration) {
 	}
 	m.exec.runs.WithLabelValues(status).Inc()
 	m.exec.runDuration.Observe(d.Seconds())
+}
+
+// MaintenanceFinished counts a finished maintenance run by its task and
+// status; a skipped one took no time worth a sample.
+func (m *Metrics) MaintenanceFinished(task, status string, d time.Duration) {
+	if m == nil || m.exec == nil {
+		return
+	}
+	m.exec.maintenance.WithLabelValues(task, status).Inc()
+	if status != statusSkipped {
+		m.exec.maintenanceDuration.WithLabelValues(task).Observe(d.Seconds())
+	}
 }
 
 // NodeSettled counts a node that ended (built, failed or skipped); a

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -148,6 +149,41 @@ func TestExecCounts(t *testing.T) {
 	none.CommitDone(time.Second, 1, nil)
 	none.ScheduleFired(time.Second)
 	none.QueryDone(QueryCLI, time.Second)
+}
+
+// TestMaintenanceCounts: maintenance runs count by task and status; a
+// skipped one (another run of the task was running) takes no sample.
+func TestMaintenanceCounts(t *testing.T) {
+	t.Parallel()
+	m, err := New(Config{Exec: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.MaintenanceFinished("expire", "success", 2*time.Second)
+	m.MaintenanceFinished("expire", "success", time.Second)
+	m.MaintenanceFinished("expire", "skipped", 0)
+	m.MaintenanceFinished("orphans", "failed", time.Second)
+	counts := map[string]float64{}
+	samples := map[string]uint64{}
+	fams := scrape(t, m)
+	for _, s := range fams["rat_maintenance_runs_total"].GetMetric() {
+		l := map[string]string{}
+		for _, p := range s.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		counts[l["task"]+"/"+l["status"]] = s.GetCounter().GetValue()
+	}
+	for _, s := range fams["rat_maintenance_duration_seconds"].GetMetric() {
+		samples[s.GetLabel()[0].GetValue()] = s.GetHistogram().GetSampleCount()
+	}
+	if fmt.Sprint(counts) != "map[expire/skipped:1 expire/success:2 orphans/failed:1]" {
+		t.Errorf("rat_maintenance_runs_total: %v", counts)
+	}
+	if fmt.Sprint(samples) != "map[expire:2 orphans:1]" {
+		t.Errorf("rat_maintenance_duration_seconds samples: %v, want the skipped run not sampled", samples)
+	}
+	var none *Metrics
+	none.MaintenanceFinished("expire", "success", time.Second)
 }
 
 // TestCommitResults: a commit ends ok, in a conflict (by error code) or

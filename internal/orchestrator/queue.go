@@ -44,6 +44,8 @@ type RunArgs struct {
 	Selectors   []string `json:"selectors,omitempty"`
 	FullRefresh bool     `json:"full_refresh,omitempty"`
 	Trigger     string   `json:"trigger,omitempty"`
+	// Task makes the run a maintenance run of that task (maintain.go).
+	Task string `json:"task,omitempty"`
 }
 
 // Kind is River's name for the job.

@@ -60,6 +60,9 @@ type Runs struct {
 	Log       *slog.Logger
 	// Queue is the queue followers of a finished run are enqueued into.
 	Queue func() *Queue
+	// Maintain runs a maintenance task (maintain.go); nil: this process
+	// fails maintenance runs.
+	Maintain MaintainFunc
 
 	mu      sync.Mutex
 	runners map[string]*runState // by run id: a run reads the workspace once per process
@@ -123,6 +126,9 @@ func (e *Runs) forget(runID string) {
 // the request or the workspace (a bad selector, an invalid pipeline) end
 // the run as failed, with the message, instead of being retried.
 func (e *Runs) Prepare(ctx context.Context, opts RunArgs) (*rat.RunDetail, []rat.PlannedNode, error) {
+	if opts.Task != "" {
+		return e.prepareMaintenance(ctx, opts)
+	}
 	if opts.Target == "" {
 		opts.Target = e.Branch
 	}
@@ -162,6 +168,9 @@ func (e *Runs) unlock(ctx context.Context, runID string) {
 
 // Build builds one node, logging its events into the run's log.
 func (e *Runs) Build(ctx context.Context, run *rat.RunDetail, name string, attempt int) rat.NodeRun {
+	if run.Maintenance != nil {
+		return e.buildMaintenance(ctx, run, attempt)
+	}
 	r, err := e.runner(ctx, run.ID)
 	if err != nil {
 		return rat.NodeRun{Pipeline: name, Status: rat.RunFailed, Error: rat.ErrorMessage(err)}
@@ -206,7 +215,7 @@ const maxProgressFlush = 2 * time.Second
 // Progress puts started and finished nodes into the run's record, so the
 // run shows them while it goes on; updates are batched per run.
 func (e *Runs) Progress(ctx context.Context, run *rat.RunDetail, nodes []rat.NodeRun) {
-	if e.Metrics != nil {
+	if e.Metrics != nil && run.Maintenance == nil {
 		for _, n := range nodes {
 			if n.Status != rat.RunRunning {
 				e.Metrics.NodeSettled(string(n.Status), time.Duration(n.Duration))
@@ -268,6 +277,9 @@ func (e *Runs) flush(runID string) {
 // Complete tests and publishes a run, releases its pipelines, and starts
 // the pipelines whose after triggers it satisfied.
 func (e *Runs) Complete(ctx context.Context, run *rat.RunDetail, cancelled bool) *rat.RunDetail {
+	if run.Maintenance != nil {
+		return e.completeMaintenance(ctx, run, cancelled)
+	}
 	r, err := e.runner(ctx, run.ID)
 	if err != nil {
 		run.Status, run.Error = rat.RunFailed, rat.ErrorMessage(err)
@@ -396,8 +408,8 @@ func (e *Runs) lockPipelines(ctx context.Context, ws *workspace.Workspace, opts 
 func (e *Runs) recordEnded(ctx context.Context, opts RunArgs, status rat.RunStatus, reason string) (*rat.RunDetail, error) {
 	now := time.Now().UTC()
 	res := &rat.RunDetail{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger,
-		RunBranch: rat.RunBranch(opts.ID), Status: status, Started: now,
-		Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}, Error: reason}
+		RunBranch: runBranch(opts), Status: status, Started: now,
+		Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}, Error: reason, Maintenance: maintenanceOf(opts)}
 	rec := res.Record()
 	rec.Finished = now
 	return res, e.Store.SaveRun(ctx, rec)
@@ -480,8 +492,24 @@ func (e *Runs) RecordQueued(ctx context.Context, opts RunArgs) (RunArgs, error) 
 	if opts.ID == "" {
 		opts.ID = rat.NewRunID(time.Now())
 	}
-	queued := rat.RunDetail{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, RunBranch: rat.RunBranch(opts.ID), Status: rat.RunQueued,
-		Started: time.Now().UTC(), Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}}
+	queued := rat.RunDetail{ID: opts.ID, Target: opts.Target, Selectors: opts.Selectors, Trigger: opts.Trigger, RunBranch: runBranch(opts), Status: rat.RunQueued,
+		Started: time.Now().UTC(), Nodes: []rat.NodeRun{}, Tests: []rat.TestRun{}, Maintenance: maintenanceOf(opts)}
 	err := e.Store.SaveRun(ctx, queued.Record())
 	return opts, err
+}
+
+// runBranch is the branch a run builds on; a maintenance run has none.
+func runBranch(opts RunArgs) string {
+	if opts.Task != "" {
+		return ""
+	}
+	return rat.RunBranch(opts.ID)
+}
+
+// maintenanceOf is the maintenance part of a run's record: its task.
+func maintenanceOf(opts RunArgs) *rat.MaintenanceRun {
+	if opts.Task == "" {
+		return nil
+	}
+	return &rat.MaintenanceRun{Task: opts.Task}
 }

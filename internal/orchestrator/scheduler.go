@@ -45,6 +45,10 @@ type Scheduler struct {
 	// Consumed returns the landing files (by content hash) a pipeline has
 	// consumed on a branch (pipeline.Consumed).
 	Consumed func(ctx context.Context, branch, pipeline string) (map[string]time.Time, error)
+	// Maintenance are the maintenance tasks with a schedule
+	// (maintenance.<task>.schedule): each due tick enqueues a maintenance
+	// run of the task, unless one is still queued or running.
+	Maintenance []MaintenanceSchedule
 	// OnFire, when set, learns how late each schedule tick was enqueued.
 	OnFire func(lag time.Duration)
 	Log    *slog.Logger
@@ -83,11 +87,21 @@ func (sc *Scheduler) pruneRuns(ctx context.Context, now time.Time) error {
 // starts at its next tick. Ticks come one at a time.
 func (sc *Scheduler) Tick(ctx context.Context, now time.Time, enqueue func(context.Context, RunArgs) error) error {
 	st := sc.Store
-	if sc.Workspaces == nil {
-		return nil
-	}
 	if err := sc.pruneRuns(ctx, now); err != nil {
 		return err
+	}
+	var nextDue time.Time // the first tick of any schedule after this one
+	due := func(t time.Time) {
+		if nextDue.IsZero() || t.Before(nextDue) {
+			nextDue = t
+		}
+	}
+	defer func() { sc.setNextDue(nextDue) }()
+	if err := sc.maintenance(ctx, now, due, enqueue); err != nil {
+		return err
+	}
+	if sc.Workspaces == nil {
+		return nil
 	}
 	ws, err := sc.Workspaces.Get(ctx)
 	if err != nil {
@@ -100,13 +114,6 @@ func (sc *Scheduler) Tick(ctx context.Context, now time.Time, enqueue func(conte
 	if err := sc.landingSensors(ctx, ws, disabled, enqueue); err != nil {
 		return err
 	}
-	var nextDue time.Time // the first tick of any schedule after this one
-	due := func(t time.Time) {
-		if nextDue.IsZero() || t.Before(nextDue) {
-			nextDue = t
-		}
-	}
-	defer func() { sc.setNextDue(nextDue) }()
 	for _, p := range ws.Pipelines() {
 		for _, tr := range p.Config.Triggers {
 			if tr.Type != "schedule" {
@@ -282,11 +289,95 @@ func (sc *Scheduler) pendingPipelines(ctx context.Context) (map[string]bool, err
 			return nil, err
 		}
 		for _, r := range runs {
+			if r.Detail.Maintenance != nil {
+				continue // builds no pipeline
+			}
 			if len(r.Detail.Selectors) == 0 {
 				out["*"] = true // a run of everything
 			}
 			for _, s := range r.Detail.Selectors {
 				out[s] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// MaintenanceSchedule is the schedule of one maintenance task.
+type MaintenanceSchedule struct {
+	Task     string
+	Schedule trigger.Schedule
+}
+
+// maintenanceKey is where the scheduler keeps a maintenance task's last
+// tick (beside the pipelines' trigger keys, layer.name#trigger).
+func maintenanceKey(task string) string { return "maintenance:" + task }
+
+// maintenance enqueues a maintenance run for each task whose schedule has
+// a due tick (one run for any number of due ticks: a task catches up on
+// everything at once), unless a run of the task is still queued or
+// running: that tick is skipped, so runs of a task never pile up.
+func (sc *Scheduler) maintenance(ctx context.Context, now time.Time, due func(time.Time), enqueue func(context.Context, RunArgs) error) error {
+	if len(sc.Maintenance) == 0 {
+		return nil
+	}
+	var active map[string]string
+	for _, m := range sc.Maintenance {
+		key := maintenanceKey(m.Task)
+		last, ok, err := sc.Store.ScheduleLast(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// New: it starts at its next tick.
+			if err := sc.Store.SetScheduleLast(ctx, key, now); err != nil {
+				return err
+			}
+			due(m.Schedule.Next(now))
+			continue
+		}
+		if ticks := m.Schedule.Due(last, now, scheduleGrace); len(ticks) > 0 {
+			if active == nil {
+				if active, err = sc.activeMaintenance(ctx); err != nil {
+					return err
+				}
+			}
+			tick := ticks[len(ticks)-1]
+			if run := active[m.Task]; run != "" {
+				sc.Log.Warn("maintenance tick skipped: the task's last run has not ended", "task", m.Task, "run", run, "tick", tick.UTC().Format(time.RFC3339))
+			} else {
+				if err := enqueue(ctx, RunArgs{Trigger: rat.TriggerMaintenance, Task: m.Task}); err != nil {
+					return err
+				}
+				sc.Log.Info("maintenance schedule fired", "task", m.Task, "tick", tick.UTC().Format(time.RFC3339))
+				if sc.OnFire != nil {
+					sc.OnFire(now.Sub(tick))
+				}
+			}
+		}
+		if latest := m.Schedule.Latest(last, now); latest.After(last) {
+			if err := sc.Store.SetScheduleLast(ctx, key, latest); err != nil {
+				return err
+			}
+			last = latest
+		}
+		due(m.Schedule.Next(last))
+	}
+	return nil
+}
+
+// activeMaintenance maps each maintenance task with a queued or running
+// run to that run.
+func (sc *Scheduler) activeMaintenance(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, status := range []rat.RunStatus{rat.RunQueued, rat.RunRunning} {
+		runs, err := sc.Store.Runs(ctx, rat.RunFilter{Status: status, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range runs {
+			if m := r.Detail.Maintenance; m != nil {
+				out[m.Task] = r.ID
 			}
 		}
 	}

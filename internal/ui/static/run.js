@@ -73,15 +73,18 @@
     const nodes = nodesOf(run);
     const stat = (label, v) => h("div", null, h("div", { class: "muted small" }, label), h("div", { class: "stat" }, v));
     fill("#summary",
-      stat("Branch", run.target || ""),
-      stat("Run branch", h("code", null, run.run_branch || "")),
+      // A maintenance run has no target and no run branch.
+      run.maintenance ? null : stat("Branch", run.target || ""),
+      run.maintenance ? null : stat("Run branch", h("code", null, run.run_branch || "")),
       stat("Trigger", run.trigger || ""),
+      run.maintenance ? stat("Maintenance task", run.maintenance.task) : null,
       stat("Started", run.started ? rat.time(run.started) : ""),
       stat("Duration", took),
       stat("Pipelines", nodes.length),
       stat("Rows written", rat.num(nodes.reduce((a, n) => a + (n.rows || 0), 0))),
       run.commit ? stat("Published commit", h("code", { title: run.commit }, rat.short(run.commit))) : null);
     fill("#run-error", run.error ? rat.errorBox(run.error) : null,
+      run.maintenance && run.maintenance.summary ? h("p", { id: "maintenance" }, "Maintenance task " + run.maintenance.task + ": " + run.maintenance.summary) : null,
       nodes.filter((n) => n.status === "failed" && n.error).map(nodeFailure),
       run.status === "failed" && run.run_branch ? h("p", null, "The run branch keeps what this run built before it stopped: ",
         h("a", { href: "/branches?from=" + encodeURIComponent(run.run_branch) + "&to=" + encodeURIComponent(run.target) }, "compare " + run.run_branch + " with " + run.target)) : null,
@@ -89,7 +92,8 @@
         h("a", { href: "/branches?from=" + encodeURIComponent(run.commit) + "&to=" + encodeURIComponent(run.base) }, "compare the published commit " + rat.short(run.commit) + " with " + rat.short(run.base) + ", where the run started")) : null);
     fill("#gantt", gantt(nodes));
     fill("#nodes", rat.table([
-      { title: "Pipeline", get: (n) => h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline) },
+      // A maintenance run's one node is its task, not a pipeline.
+      { title: "Pipeline", get: (n) => (n.kind === "maintenance" ? n.pipeline : h("a", { href: "/pipelines/" + encodeURIComponent(n.pipeline) }, n.pipeline)) },
       { title: "Status", get: (n) => rat.badge(n.status) },
       { title: "Kind", get: (n) => n.kind || "" },
       // A view stores SQL, not rows: "view", never "0 rows".
@@ -110,7 +114,8 @@
     const canRun = rat.can("run");
     rat.$("#cancel").classList.toggle("hidden", !(live(run.status) && canRun));
     const failed = nodes.filter((n) => n.status === "failed" || n.status === "skipped").map((n) => n.pipeline);
-    rat.$("#retry").classList.toggle("hidden", !(canRun && !live(run.status) && failed.length));
+    // A maintenance run's task is no pipeline to run again.
+    rat.$("#retry").classList.toggle("hidden", !(canRun && !live(run.status) && failed.length && !run.maintenance));
     rat.$("#retry").dataset.selectors = JSON.stringify(failed);
   }
 

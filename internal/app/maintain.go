@@ -1,0 +1,120 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/config"
+	"github.com/ratdata/rat/internal/lake"
+	"github.com/ratdata/rat/internal/orchestrator"
+	"github.com/ratdata/rat/internal/textout"
+	"github.com/ratdata/rat/internal/trigger"
+)
+
+// A maintenance task is one lake operation that keeps tables in shape,
+// run over every table with the defaults workspace.yaml sets
+// (maintenance.<task>). Bare 'rat maintain' runs every task once, in
+// config.MaintenanceTasks order; rat serve runs a task on its schedule
+// (maintenance.<task>.schedule) as a queued maintenance run
+// (orchestrator.Runs.Maintain).
+
+// maintainFunc runs a task once: dryRun reports what it would do and
+// changes nothing. The summary is one line; the result is the lake's.
+type maintainFunc func(a *App, ctx context.Context, dryRun bool) (rat.MaintenanceRun, error)
+
+// maintenanceTasks are the tasks this build has, by name. Each task adds
+// one line here and one function below.
+var maintenanceTasks = map[string]maintainFunc{
+	// "retention": Lake.Retention (layers.<layer>.retention_days, per
+	// pipeline retention_days) — the retention task goes here.
+	"expire": (*App).maintainExpire,
+	// "orphans": Lake.Orphans (maintenance.orphans.older_than) — the
+	// orphans task goes here.
+	// "optimize": Lake.Optimize (maintenance.optimize.target_file_size_mb,
+	// min_small_files) — the optimize task goes here.
+}
+
+// MaintenanceTasks are the tasks bare 'rat maintain' runs, in order.
+func MaintenanceTasks() []string {
+	var out []string
+	for _, t := range config.MaintenanceTasks {
+		if maintenanceTasks[t] != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Maintain runs one maintenance task once with the configured defaults.
+func (a *App) Maintain(ctx context.Context, task string, dryRun bool) (rat.MaintenanceRun, error) {
+	run := maintenanceTasks[task]
+	if run == nil {
+		return rat.MaintenanceRun{Task: task}, rat.Errorf(rat.EINVALID, "no maintenance task %s: the tasks are %v", task, MaintenanceTasks())
+	}
+	did, err := run(a, ctx, dryRun)
+	did.Task = task
+	return did, err
+}
+
+// maxMaintenanceResult caps the task result a run record keeps (a dry
+// run of expire may list thousands of files); a larger one keeps only
+// its summary.
+const maxMaintenanceResult = 64 << 10
+
+// maintenanceResult is a task's report: its summary line and its result
+// as JSON, when that is small enough for a run record.
+func maintenanceResult(summary string, result any, err error) (rat.MaintenanceRun, error) {
+	if err != nil {
+		return rat.MaintenanceRun{}, err // what it did is unknown: no summary
+	}
+	did := rat.MaintenanceRun{Summary: summary}
+	if b, jerr := json.Marshal(result); jerr == nil && len(b) <= maxMaintenanceResult {
+		did.Result = b
+	}
+	return did, nil
+}
+
+// ExpireOptions are snapshot expiry's options as workspace.yaml sets them
+// (maintenance.expire), defaults where it does not.
+func (a *App) ExpireOptions(dryRun bool) lake.ExpireOptions {
+	return lake.ExpireOptions{OlderThan: a.Config.ExpireOlderThan, RetainLast: a.Config.ExpireRetainLast, DryRun: dryRun}
+}
+
+func (a *App) maintainExpire(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
+	res, err := a.Lake.Expire(ctx, a.ExpireOptions(dryRun))
+	return maintenanceResult(ExpireSummary(res, dryRun), res, err)
+}
+
+// ExpireSummary says in one line what expiry did (or, dry, would do).
+func ExpireSummary(res lake.ExpireResult, dryRun bool) string {
+	verb, del := "expired", "deleted"
+	if dryRun {
+		verb, del = "would expire", "would delete"
+	}
+	snaps := 0
+	for _, t := range res.Tables {
+		snaps += len(t.Snapshots)
+	}
+	return fmt.Sprintf("%s %s of %s, %s %s (%s)", verb, textout.Plural(int64(snaps), "snapshot"),
+		textout.Plural(int64(len(res.Tables)), "table"), del, textout.Plural(int64(len(res.Files)), "file"), textout.Bytes(res.Bytes))
+}
+
+// maintenanceSchedules parses the maintenance tasks' schedules with the
+// scheduler's cron parser: a bad one, or one for a task this build has
+// not, is refused naming the file, line and key.
+func maintenanceSchedules(cfg *config.Config) ([]orchestrator.MaintenanceSchedule, error) {
+	var out []orchestrator.MaintenanceSchedule
+	for _, m := range cfg.MaintenanceSchedules {
+		if maintenanceTasks[m.Task] == nil {
+			return nil, rat.Errorf(rat.EINVALID, "%s: this rat has no maintenance task %s (it has %v): remove the key", m.Where, m.Task, MaintenanceTasks())
+		}
+		s, err := trigger.ParseSchedule(map[string]any{"cron": m.Cron}, m.Where)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, orchestrator.MaintenanceSchedule{Task: m.Task, Schedule: s})
+	}
+	return out, nil
+}
