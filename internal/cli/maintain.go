@@ -22,12 +22,16 @@ rat maintain runs the maintenance tasks; each has --dry-run to show what it
 would do first.
 
 Tasks:
-  expire   remove old snapshots (time travel past them ends) and delete
-           the files no remaining snapshot of any branch or tag needs`,
+  expire     remove old snapshots (time travel past them ends) and delete
+             the files no remaining snapshot of any branch or tag needs
+  retention  delete the rows older than each table's retention_days, as a
+             commit (time travel before it still works until expiry)`,
 		Example: `  rat maintain expire --dry-run
-  rat maintain expire --older-than 30d --retain-last 20`,
+  rat maintain expire --older-than 30d --retain-last 20
+  rat maintain retention --dry-run`,
 	}
 	cmd.AddCommand(newMaintainExpireCmd(g))
+	cmd.AddCommand(newMaintainRetentionCmd(g))
 	return cmd
 }
 
