@@ -245,3 +245,56 @@ func TestRetentionBadInput(t *testing.T) {
 		t.Fatalf("layer policy over a table without time: %v", err)
 	}
 }
+
+// TestRetentionTimestampTZ: a timestamptz column partitioned by hour and
+// a table partitioned by identity on a date, with a cutoff inside a day:
+// what stays matches plain DuckDB, hours wholly before the cutoff are
+// dropped without writing, and a date partition is old when its midnight
+// is before the cutoff.
+func TestRetentionTimestampTZ(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	src := `SELECT i::BIGINT AS id, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_minutes(i * 20) AS _ingested_at,
+		CAST(TIMESTAMP '2026-01-01' + to_minutes(i * 20) AS DATE) AS d FROM range(0, 3 * 24 * 5) r(i)` // 5 days, 3 rows an hour
+	hourly := rat.TableID{Layer: "bronze", Name: "hourly"}
+	daily := rat.TableID{Layer: "bronze", Name: "daily"}
+	mustWrite(t, l, "main", hourly.String(), src, WriteOptions{PartitionBy: []Partition{{Column: "_ingested_at", Transform: "hour"}}})
+	mustWrite(t, l, "main", daily.String(), "SELECT id, d FROM ("+src+")", WriteOptions{PartitionBy: []Partition{{Column: "d"}}})
+	before := fileLocations(t, l, hourly)
+	// Cutoff 2026-01-03 10:30 UTC.
+	now := time.Date(2026, 1, 6, 10, 30, 0, 0, time.UTC)
+	res, err := l.Retention(ctx, RetentionOptions{Policies: []RetentionPolicy{{Layer: "bronze", Days: 3}}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tables) != 2 {
+		t.Fatalf("retention: %+v", res)
+	}
+	want := queryInt(t, l, "main", At{}, "SELECT count(*) FROM ("+src+") WHERE _ingested_at >= TIMESTAMPTZ '2026-01-03 10:30:00+00'")
+	if got := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.hourly"); got != want {
+		t.Errorf("hourly keeps %d rows, want %d", got, want)
+	}
+	// Hours 00..09 of each of the first two days and 00..09 of the third
+	// are dropped whole; the 10:00 hour (10:00, 10:20, 10:40) is rewritten.
+	h := res.Tables[1]
+	if h.Table != hourly || h.FilesDropped != 24+24+10 || h.FilesRewritten != 1 || h.FilesWritten != 1 || h.Rows != 3*(24+24+10)+2 {
+		t.Errorf("hourly: %+v", h)
+	}
+	after := fileLocations(t, l, hourly)
+	fresh := 0
+	for _, f := range after {
+		if !slices.Contains(before, f) {
+			fresh++
+		}
+	}
+	if fresh != 1 || len(after) != len(before)-24-24-10 {
+		t.Errorf("hourly: %d new files of %d (was %d): want the one rewritten hour only", fresh, len(after), len(before))
+	}
+	// Dates: Jan 1, 2 and 3 are before the cutoff (their midnight is).
+	if got := queryInt(t, l, "main", At{}, "SELECT count(DISTINCT d) * 1000 + min(day(d)) FROM bronze.daily"); got != 2*1000+4 {
+		t.Errorf("daily keeps %d (days*1000 + first day), want 2004", got)
+	}
+	if d := res.Tables[0]; d.Table != daily || d.FilesDropped != 3 || d.FilesRewritten != 0 {
+		t.Errorf("daily: %+v", d)
+	}
+}
