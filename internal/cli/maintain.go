@@ -71,14 +71,11 @@ changes nothing.`,
   rat maintain expire --older-than 30d --retain-last 20 bronze.sales
   rat maintain expire --older-than 0d --retain-last 1   # keep only what refs need`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := lake.ExpireOptions{DryRun: dryRun}
-			for _, a := range args {
-				id, err := rat.ParseTableID(a)
-				if err != nil {
-					return err
-				}
-				opts.Tables = append(opts.Tables, id)
+			tables, err := tableArgs(args)
+			if err != nil {
+				return err
 			}
+			opts := lake.ExpireOptions{DryRun: dryRun, Tables: tables}
 			if cmd.Flags().Changed("retain-last") && retainLast < 0 {
 				return &usageError{msg: fmt.Sprintf("--retain-last %d: want 0 or more snapshots (see 'rat maintain expire --help')", retainLast)}
 			}
@@ -141,4 +138,17 @@ func printExpiry(cmd *cobra.Command, opts lake.ExpireOptions, res lake.ExpireRes
 		}
 	}
 	fmt.Fprintf(w, "%s %s, %s\n", del, textout.Plural(int64(len(res.Files)), "file"), textout.Bytes(res.Bytes))
+}
+
+// tableArgs reads TABLE arguments (layer.name); none gives nil (all).
+func tableArgs(args []string) ([]rat.TableID, error) {
+	var out []rat.TableID
+	for _, a := range args {
+		id, err := rat.ParseTableID(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }

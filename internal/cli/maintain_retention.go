@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ratdata/rat"
 	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/textout"
@@ -54,14 +53,11 @@ files dropped whole or rewritten, and changes nothing.`,
   rat maintain retention bronze.events --branch dev
   rat query "SELECT count(*) FROM bronze.events" --at 2026-01-01   # before the delete`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := lake.RetentionOptions{DryRun: dryRun}
-			for _, a := range args {
-				id, err := rat.ParseTableID(a)
-				if err != nil {
-					return err
-				}
-				opts.Tables = append(opts.Tables, id)
+			tables, err := tableArgs(args)
+			if err != nil {
+				return err
 			}
+			opts := lake.RetentionOptions{DryRun: dryRun, Tables: tables}
 			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
 				ws, err := a.LoadWorkspace(ctx)
 				if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -124,7 +125,7 @@ func (l *Lake) Retention(ctx context.Context, opts RetentionOptions) (RetentionR
 		}
 	}
 	for _, p := range prepared {
-		t, err := l.retainTable(ctx, branch, p, opts.DryRun)
+		t, err := l.retainRetrying(ctx, branch, p, now, opts.DryRun)
 		if err != nil {
 			return res, err
 		}
@@ -418,6 +419,25 @@ func (l *Lake) prepareRetention(ctx context.Context, branch string, id rat.Table
 	return &retainPlan{id: id, policy: p, cutoff: cutoff, loc: e.Metadata, meta: meta, col: col}, nil
 }
 
+// retainRetrying is retainTable, planned again from the table as it is
+// when a concurrent write made the commit conflict (iceberg-go's replay
+// refuses an overwrite over files added since it was planned).
+func (l *Lake) retainRetrying(ctx context.Context, branch string, rp *retainPlan, now time.Time, dry bool) (RetentionTable, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := l.retainTable(ctx, branch, rp, dry)
+		if err == nil || !errors.Is(err, table.ErrCommitFailed) || attempt == retentionAttempts {
+			return t, err
+		}
+		if rp, err = l.prepareRetention(ctx, branch, rp.id, rp.policy, now); err != nil {
+			return t, err
+		}
+	}
+}
+
+// retentionAttempts bounds how often one table's retention is planned again
+// after a conflict.
+const retentionAttempts = 5
+
 // retainTable finds, and unless dry deletes, the old rows of one table.
 func (l *Lake) retainTable(ctx context.Context, branch string, rp *retainPlan, dry bool) (RetentionTable, error) {
 	id, p, cutoff, meta, col := rp.id, rp.policy, rp.cutoff, rp.meta, rp.col
@@ -503,6 +523,11 @@ func (l *Lake) retainTable(ctx context.Context, branch string, rp *retainPlan, d
 		}
 		committed, err := tx.Commit(ctx)
 		if err != nil {
+			if errors.Is(err, table.ErrCommitFailed) {
+				// A clean conflict committed nothing: the new files are
+				// nobody's.
+				l.deleteUnreferenced(context.WithoutCancel(ctx), urls)
+			}
 			return commitError(id, branch, err)
 		}
 		if s := committed.Metadata().CurrentSnapshot(); s != nil {
@@ -571,4 +596,14 @@ func (l *Lake) countOld(ctx context.Context, conn *sql.Conn, meta table.Metadata
 		out.BytesRewritten += f.df.FileSizeBytes()
 	}
 	return rewrite, rows.Err()
+}
+
+// deleteUnreferenced deletes written files no commit took (best effort:
+// what stays is an orphan that orphan cleanup removes).
+func (l *Lake) deleteUnreferenced(ctx context.Context, urls []string) {
+	for _, u := range urls {
+		if key, ok := l.objects.Key(u); ok {
+			_ = l.objects.Delete(ctx, key)
+		}
+	}
 }

@@ -298,3 +298,53 @@ func TestRetentionTimestampTZ(t *testing.T) {
 		t.Errorf("daily: %+v", d)
 	}
 }
+
+// TestRetentionConcurrentAppend: rows appended after retention planned its
+// delete and before it commits are kept (the commit is replayed on top of
+// the append), and the old rows still go.
+func TestRetentionConcurrentAppend(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	id := rat.TableID{Layer: "bronze", Name: "busy"}
+	for d := 0; d < 100; d += 10 {
+		mustWrite(t, l, "main", id.String(), retentionRows(d, d+10, false), WriteOptions{})
+	}
+	now := time.Date(2026, 4, 11, 0, 0, 0, 0, time.UTC)
+	plan, err := l.prepareRetention(ctx, "main", id, RetentionPolicy{Table: id, Days: 35}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 35 days back is day 65: the file of days 60..69 is rewritten.
+	mustWrite(t, l, "main", id.String(), "SELECT 1000000 + range AS id, TIMESTAMP '2026-04-10' AS _ingested_at, DATE '2026-04-10' AS day FROM range(7)", WriteOptions{})
+	res, err := l.retainRetrying(ctx, "main", plan, now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The conflicting attempt's file is deleted: every file in the
+	// table's data folder is referenced.
+	_, files, _ := currentFiles(t, l, id)
+	tbl, _ := l.Load(ctx, "main", id)
+	root, ok := l.objects.Key(strings.TrimSuffix(tbl.Location(), "/"))
+	if !ok {
+		t.Fatalf("table location %s outside the warehouse", tbl.Location())
+	}
+	stored, err := l.objects.List(ctx, root+"/data/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 11 + 1; len(stored) != want {
+		t.Errorf("data folder holds %d files, want the 11 written before and the 1 rewrite committed: %v (table has %d)", len(stored), stored, len(files))
+	}
+	if res.FilesDropped != 6 || res.FilesRewritten != 1 || res.Rows != 65*24 {
+		t.Fatalf("retention: %+v", res)
+	}
+	if got := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.busy WHERE id >= 1000000"); got != 7 {
+		t.Fatalf("%d of the 7 appended rows are left", got)
+	}
+	if got := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.busy WHERE _ingested_at < TIMESTAMP '2026-03-07'"); got != 0 {
+		t.Fatalf("%d old rows left", got)
+	}
+	if got := queryInt(t, l, "main", At{}, "SELECT count(*) FROM bronze.busy"); got != 35*24+7 {
+		t.Fatalf("%d rows, want %d", got, 35*24+7)
+	}
+}
