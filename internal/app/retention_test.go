@@ -2,10 +2,9 @@ package app
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/ratdata/rat/internal/lake/laketest"
 	"github.com/ratdata/rat/internal/workspace"
 )
 
@@ -15,7 +14,7 @@ import (
 // each setting carries the file:line: key it came from.
 func TestRetentionPolicies(t *testing.T) {
 	dir := t.TempDir()
-	for name, content := range map[string]string{
+	laketest.WriteFiles(t, dir, map[string]string{
 		"workspace.yaml": "name: r\nlayers:\n  bronze:\n    retention_days: 30\n    retention_column: ts\n  silver:\n    partition_by: day(ts)\n",
 		// Days of its own, the layer's column.
 		"pipelines/bronze/a/pipeline.sql": "SELECT 1 AS x\n",
@@ -28,15 +27,7 @@ func TestRetentionPolicies(t *testing.T) {
 		"pipelines/silver/c/config.yaml":  "retention_column: day\n",
 		// Nothing of its own: the layer's policy covers it.
 		"pipelines/bronze/d.sql": "SELECT 1 AS x\n",
-	} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	ws, err := workspace.Load(dir, workspace.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
