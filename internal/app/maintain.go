@@ -27,8 +27,7 @@ type maintainFunc func(a *App, ctx context.Context, dryRun bool) (rat.Maintenanc
 // maintenanceTasks are the tasks this build has, by name. Each task adds
 // one line here and one function below.
 var maintenanceTasks = map[string]maintainFunc{
-	// "retention": Lake.Retention (layers.<layer>.retention_days, per
-	// pipeline retention_days) — the retention task goes here.
+	"retention": (*App).maintainRetention,
 	"expire": (*App).maintainExpire,
 	// "orphans": Lake.Orphans (maintenance.orphans.older_than) — the
 	// orphans task goes here.
@@ -85,6 +84,31 @@ func (a *App) ExpireOptions(dryRun bool) lake.ExpireOptions {
 func (a *App) maintainExpire(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
 	res, err := a.Lake.Expire(ctx, a.ExpireOptions(dryRun))
 	return maintenanceResult(ExpireSummary(res, dryRun), res, err)
+}
+
+// maintainRetention deletes the rows older than their table's retention
+// (layers.<layer>.retention_days, a pipeline's retention_days) on the
+// configured branch.
+func (a *App) maintainRetention(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
+	ws, err := a.LoadWorkspace(ctx)
+	if err != nil {
+		return rat.MaintenanceRun{}, err
+	}
+	res, err := a.Lake.Retention(ctx, lake.RetentionOptions{Policies: RetentionPolicies(ws), Branch: a.Config.Branch, DryRun: dryRun})
+	return maintenanceResult(RetentionSummary(res, dryRun), res, err)
+}
+
+// RetentionSummary says in one line what retention did (or, dry, would do).
+func RetentionSummary(res lake.RetentionResult, dryRun bool) string {
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	if res.Checked == 0 {
+		return "no table has a retention (layers.<layer>.retention_days, a pipeline's retention_days)"
+	}
+	return fmt.Sprintf("%s %s from %s on branch %s (%s checked, %s)", verb, textout.Plural(res.Rows, "row"),
+		textout.Plural(int64(len(res.Tables)), "table"), res.Branch, textout.Plural(int64(res.Checked), "table"), textout.Bytes(res.Bytes))
 }
 
 // ExpireSummary says in one line what expiry did (or, dry, would do).

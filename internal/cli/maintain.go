@@ -34,8 +34,10 @@ task that fails is reported and the others still run; the exit status is
 then that of the first failure.
 
 Tasks:
-  expire   remove old snapshots (time travel past them ends) and delete
-           the files no remaining snapshot of any branch or tag needs
+  retention  delete the rows older than each table's retention_days, as a
+             commit (time travel before it still works until expiry)
+  expire     remove old snapshots (time travel past them ends) and delete
+             the files no remaining snapshot of any branch or tag needs
 
 rat serve runs a task on a schedule when workspace.yaml sets
 maintenance.<task>.schedule (cron, e.g. "0 3 * * *" or daily): each tick
@@ -45,7 +47,8 @@ task's last run has not ended is skipped.`,
 		Example: `  rat maintain --dry-run
   rat maintain
   rat maintain expire --dry-run
-  rat maintain expire --older-than 30d --retain-last 20`,
+  rat maintain expire --older-than 30d --retain-last 20
+  rat maintain retention --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
@@ -56,6 +59,7 @@ task's last run has not ended is skipped.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what each task would do and change nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per task with its summary, result and error")
 	cmd.AddCommand(newMaintainExpireCmd(g))
+	cmd.AddCommand(newMaintainRetentionCmd(g))
 	return cmd
 }
 
@@ -142,14 +146,11 @@ changes nothing.`,
   rat maintain expire --older-than 30d --retain-last 20 bronze.sales
   rat maintain expire --older-than 0d --retain-last 1   # keep only what refs need`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := lake.ExpireOptions{DryRun: dryRun}
-			for _, a := range args {
-				id, err := rat.ParseTableID(a)
-				if err != nil {
-					return err
-				}
-				opts.Tables = append(opts.Tables, id)
+			tables, err := tableArgs(args)
+			if err != nil {
+				return err
 			}
+			opts := lake.ExpireOptions{DryRun: dryRun, Tables: tables}
 			if cmd.Flags().Changed("retain-last") && retainLast < 0 {
 				return &usageError{msg: fmt.Sprintf("--retain-last %d: want 0 or more snapshots (see 'rat maintain expire --help')", retainLast)}
 			}
@@ -213,4 +214,17 @@ func printExpiry(cmd *cobra.Command, opts lake.ExpireOptions, res lake.ExpireRes
 		}
 	}
 	fmt.Fprintf(w, "%s %s, %s\n", del, textout.Plural(int64(len(res.Files)), "file"), textout.Bytes(res.Bytes))
+}
+
+// tableArgs reads TABLE arguments (layer.name); none gives nil (all).
+func tableArgs(args []string) ([]rat.TableID, error) {
+	var out []rat.TableID
+	for _, a := range args {
+		id, err := rat.ParseTableID(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }

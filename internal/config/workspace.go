@@ -67,8 +67,9 @@ type Overrides struct {
 
 // Layer configures one layer (bronze, silver, gold, ...).
 type Layer struct {
-	RetentionDays *int     `yaml:"retention_days"` // days the layer's data is kept, null = forever (validated; applied by retention later)
-	PartitionBy   TextList `yaml:"partition_by"`   // the default partition spec of the layer's new tables: a list (or one entry) of col, year(col), month(col), day(col), hour(col), bucket(n, col), truncate(width, col), as Iceberg defines them; a pipeline's own partition_by wins; changing it evolves the spec of existing tables for new data
+	RetentionDays   *int     `yaml:"retention_days"`   // days the layer's rows are kept, null = forever: rat maintain retention deletes older rows (by retention_column) as a commit; a pipeline's own retention_days wins
+	RetentionColumn string   `yaml:"retention_column"` // the date or timestamp column whose age retention_days measures; default _ingested_at when a table has it, else the column of its time partition (day(col), month(col), ...)
+	PartitionBy     TextList `yaml:"partition_by"`     // the default partition spec of the layer's new tables: a list (or one entry) of col, year(col), month(col), day(col), hour(col), bucket(n, col), truncate(width, col), as Iceberg defines them; a pipeline's own partition_by wins; changing it evolves the spec of existing tables for new data
 }
 
 // TextList is a list of text that also takes a single text value (one
@@ -234,6 +235,7 @@ var (
 	yamlLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
 	yamlFieldErr   = regexp.MustCompile(`^field (.*) not found in type (.*)$`)
 	yamlUnmarshal  = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: (.*))? into (.*)$`)
+	columnName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	workspaceTypes = schemaOf(reflect.TypeOf(Workspace{}))
 )
 
@@ -329,6 +331,10 @@ func (w *Workspace) validate(file string) error {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {
 			key := "layers." + name + ".retention_days"
 			return rat.Errorf(rat.EINVALID, "%s:%d: %s: want 0 or more days, or null to keep forever, got %d", file, w.lines[key], key, *d)
+		}
+		if c := w.Layers[name].RetentionColumn; c != "" && !columnName.MatchString(c) {
+			key := "layers." + name + ".retention_column"
+			return rat.Errorf(rat.EINVALID, "%s:%d: %s: %q is not a column name: use letters, digits and _, starting with a letter or _", file, w.lines[key], key, c)
 		}
 	}
 	return nil

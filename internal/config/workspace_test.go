@@ -287,6 +287,8 @@ func TestParseWorkspaceBadValues(t *testing.T) {
 			[]string{file + ":5:", "want text for each entry, got a mapping"}},
 		{"negative retention", "layers:\n  silver:\n    retention_days: -1\n",
 			[]string{file + ":3:", "layers.silver.retention_days", "null to keep forever"}},
+		{"retention column not a name", "layers:\n  bronze:\n    retention_days: 30\n    retention_column: \"day; drop\"\n",
+			[]string{file + ":4:", "layers.bronze.retention_column", `"day; drop" is not a column name`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,6 +312,9 @@ func TestParseWorkspaceAccepts(t *testing.T) {
 		{"zero retention", "layers:\n  bronze:\n    retention_days: 0\n", func(w *config.Workspace) bool {
 			d := w.Layers["bronze"].RetentionDays
 			return d != nil && *d == 0
+		}},
+		{"retention column", "layers:\n  bronze:\n    retention_days: 30\n    retention_column: event_day\n", func(w *config.Workspace) bool {
+			return w.Layers["bronze"].RetentionColumn == "event_day"
 		}},
 		{"partition_by list", "layers:\n  bronze:\n    partition_by: [region, day(ts), bucket(16, id)]\n", func(w *config.Workspace) bool {
 			return strings.Join(w.Layers["bronze"].PartitionBy, ";") == "region;day(ts);bucket(16, id)"

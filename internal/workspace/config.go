@@ -18,6 +18,7 @@ var pipelineKeys = []string{
 	"description", "owner", "materialized", "unique_key", "partition_by", "merge_strategy",
 	"watermark_column", "on_schema_change", "tags", "columns", "freshness", "tests", "triggers",
 	"documentation", "retries", "retry_delay", "on_bad_rows", "vars", "overlap",
+	"retention_days", "retention_column",
 }
 
 var (
@@ -116,6 +117,14 @@ func parsePipelineYAML(file string, data []byte) (*yamlConfig, error) {
 			c.OnBadRows, err = d.oneOf(v, key, badRowPolicies)
 		case "overlap":
 			c.Overlap, err = d.oneOf(v, key, overlapPolicies)
+		case "retention_days":
+			if v.Tag != "!!null" {
+				var n int
+				n, err = d.integer(v, key, 0)
+				c.RetentionDays = &n
+			}
+		case "retention_column":
+			c.RetentionColumn, err = d.str(v, key)
 		case "vars":
 			if v.Kind != yaml.MappingNode {
 				return d.errorf(v, key, "want a mapping of names to values, got %s", describeNode(v))
@@ -466,6 +475,12 @@ func validateConfig(c *Config, src map[string]place, file string) error {
 			return rat.Errorf(rat.EINVALID, "%s: unique_key: %q is not a column name: use letters, digits and _, starting with a letter or _", at("unique_key"), k)
 		}
 		c.UniqueKey[i] = strings.ToLower(k)
+	}
+	if c.RetentionColumn != "" {
+		if !identPart(c.RetentionColumn) {
+			return rat.Errorf(rat.EINVALID, "%s: retention_column: %q is not a column name: use letters, digits and _, starting with a letter or _", at("retention_column"), c.RetentionColumn)
+		}
+		c.RetentionColumn = strings.ToLower(c.RetentionColumn)
 	}
 	if c.WatermarkColumn != "" {
 		if !identPart(c.WatermarkColumn) {

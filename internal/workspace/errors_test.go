@@ -86,6 +86,18 @@ func TestLoadErrors(t *testing.T) {
 			"workspace.yaml":         "name: t\nlayers:\n  bronze:\n    partition_by: [day(ts), day(ts)]\n",
 			"pipelines/silver/x.sql": sel,
 		}, rat.EINVALID, []string{`workspace.yaml:4: layers.bronze.partition_by: partition "day(ts)" is given twice`}},
+		{"negative retention_days", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "description: a\nretention_days: -2\n",
+		}, rat.EINVALID, []string{"pipelines/silver/x.yaml:2: retention_days: want 0 or more, got -2"}},
+		{"retention_days not a number", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "retention_days: 30d\n",
+		}, rat.EINVALID, []string{"pipelines/silver/x.yaml:1: retention_days: want a whole number"}},
+		{"retention_column not an identifier", map[string]string{
+			"pipelines/silver/x.sql":  sel,
+			"pipelines/silver/x.yaml": "retention_days: 3\nretention_column: event time\n",
+		}, rat.EINVALID, []string{`pipelines/silver/x.yaml:2: retention_column: "event time" is not a column name`}},
 		{"pipeline in rat's own layer", map[string]string{
 			"pipelines/_rat/landing_files.sql": "SELECT 1 AS x WHERE false\n",
 		}, rat.EINVALID, []string{"pipelines/_rat/landing_files.sql: a pipeline may not build _rat.landing_files", "only rat writes them"}},

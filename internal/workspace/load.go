@@ -99,6 +99,12 @@ func (l *loader) pipeline(c candidate) (*Pipeline, error) {
 	} else if lp, ok := l.layerParts[p.ID.Layer]; ok && len(cfg.PartitionBy) == 0 {
 		cfg.PartitionBy, cfg.PartitionFrom = lp.parts, lp.from
 	}
+	if src, ok := src2["retention_days"]; ok {
+		cfg.RetentionFrom = src.String() + ": retention_days"
+	}
+	if src, ok := src2["retention_column"]; ok {
+		cfg.RetentionColumnFrom = src.String() + ": retention_column"
+	}
 	p.Config = cfg
 	for _, t := range p.Config.Tests {
 		t.Pipeline = p

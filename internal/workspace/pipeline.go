@@ -126,6 +126,15 @@ type Config struct {
 	OnBadRows       string         // reject (default) | quarantine
 	Overlap         string         // queue (default) | skip: a run while another run builds it on the same branch
 	Vars            map[string]any // var() values of this pipeline (over workspace.yaml's)
+	// RetentionDays: rows older than this many days are deleted by rat
+	// maintain retention (nil = the layer's layers.<layer>.retention_days).
+	RetentionDays *int
+	// RetentionColumn is the date or timestamp column retention measures
+	// ("" = the layer's retention_column, else the default).
+	RetentionColumn string
+	// RetentionFrom and RetentionColumnFrom say where those are set
+	// (file:line: key); "" when not set in the pipeline.
+	RetentionFrom, RetentionColumnFrom string
 }
 
 // Owner is who answers for a pipeline: a plain name (owner: x, @owner: x)
