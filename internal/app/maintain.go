@@ -28,7 +28,7 @@ type maintainFunc func(a *App, ctx context.Context, dryRun bool) (rat.Maintenanc
 // one line here and one function below.
 var maintenanceTasks = map[string]maintainFunc{
 	"retention": (*App).maintainRetention,
-	"expire": (*App).maintainExpire,
+	"expire":    (*App).maintainExpire,
 	// "orphans": Lake.Orphans (maintenance.orphans.older_than) — the
 	// orphans task goes here.
 	// "optimize": Lake.Optimize (maintenance.optimize.target_file_size_mb,
