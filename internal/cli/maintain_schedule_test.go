@@ -180,3 +180,63 @@ func TestScheduledMaintenance(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduledRetention: maintenance.retention.schedule makes rat serve
+// enqueue retention runs that a rat worker executes: a bronze table with
+// 100 days of rows and retention_days: 30 keeps exactly its last 30 days,
+// and time travel to before the delete still reads all 100.
+func TestScheduledRetention(t *testing.T) {
+	setups(t, func(t *testing.T, u *ratUser) {
+		u.write("workspace.yaml", "name: r\nlayers:\n  bronze:\n    retention_days: 30\n    retention_column: ts\n"+
+			"maintenance:\n  retention: {schedule: '@every 1s'}\n")
+		var csv strings.Builder
+		csv.WriteString("id,ts\n")
+		now := time.Now().UTC()
+		for i := range 100 {
+			fmt.Fprintf(&csv, "%d,%s\n", i, now.Add(-time.Duration(i)*24*time.Hour-time.Hour).Format("2006-01-02 15:04:05"))
+		}
+		u.write("events.csv", csv.String())
+		u.ok("load", "events.csv", "--into", "bronze.events")
+		var info struct {
+			Snapshots []struct {
+				ID int64 `json:"id"`
+			} `json:"snapshots"`
+		}
+		if err := json.Unmarshal([]byte(u.ok("describe", "bronze.events", "--json")), &info); err != nil || len(info.Snapshots) != 1 {
+			t.Fatalf("rat describe --json: %v %+v", err, info)
+		}
+		startServe(t, u, "--no-worker")
+		startDaemon(t, u, regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+/metrics)`), "worker", "--listen", "127.0.0.1:0")
+		var done *rat.RunDetail
+		for done == nil {
+			time.Sleep(200 * time.Millisecond)
+			var runs []rat.RunDetail
+			if err := json.Unmarshal([]byte(u.ok("runs", "list", "--json", "-n", "100")), &runs); err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range runs {
+				if r.Maintenance == nil || r.Maintenance.Task != "retention" {
+					t.Fatalf("a run that is not a retention run: %+v", r)
+				}
+				if r.Status.Final() {
+					if r.Status != rat.RunSuccess {
+						t.Fatalf("a retention run ended %s: %s", r.Status, r.Error)
+					}
+					if strings.HasPrefix(r.Maintenance.Summary, "deleted 70 rows from 1 table") {
+						done = &runs[i]
+					}
+				}
+			}
+		}
+		q := "SELECT count(*), min(id), max(id) FROM bronze.events"
+		if got := strings.TrimSpace(u.ok("query", q, "--format", "csv")); !strings.HasSuffix(got, "\n30,0,29") {
+			t.Fatalf("after scheduled retention: %s, want the 30 newest days (ids 0..29)", got)
+		}
+		if got := strings.TrimSpace(u.ok("query", q, "--format", "csv", "--at", fmt.Sprint(info.Snapshots[0].ID))); !strings.HasSuffix(got, "\n100,0,99") {
+			t.Fatalf("time travel to before the delete: %s", got)
+		}
+		if log := u.ok("log", "-n", "5"); !strings.Contains(log, "retention: bronze.events") {
+			t.Fatalf("rat log lacks the retention commit:\n%s", log)
+		}
+	})
+}
