@@ -1,0 +1,340 @@
+package server
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/catalog/rest"
+	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/lake"
+)
+
+// restCatalog is iceberg-go's REST catalog client (an independent client)
+// pointed at the test server's /iceberg, reading the given warehouse
+// (a branch or tag of rat's catalog).
+func (e *testEnv) restCatalog(warehouse, token string) (*rest.Catalog, error) {
+	opts := []rest.Option{rest.WithWarehouseLocation(warehouse)}
+	if token != "" {
+		opts = append(opts, rest.WithOAuthToken(token))
+	}
+	return rest.NewCatalog(e.t.Context(), "rat", e.http.URL+"/iceberg", opts...)
+}
+
+// mustREST is restCatalog that fails the test on an error.
+func (e *testEnv) mustREST(warehouse, token string) *rest.Catalog {
+	e.t.Helper()
+	c, err := e.restCatalog(warehouse, token)
+	if err != nil {
+		e.t.Fatalf("REST catalog on %s: %v", warehouse, err)
+	}
+	e.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// scanRows reads a table loaded through the REST catalog with iceberg-go's
+// scan (an independent reader of the files), as sorted text rows.
+func scanRows(t *testing.T, c icecat.Catalog, ident table.Identifier) []string {
+	t.Helper()
+	tbl, err := c.LoadTable(t.Context(), ident)
+	if err != nil {
+		t.Fatalf("load %v: %v", ident, err)
+	}
+	at, err := tbl.Scan().ToArrowTable(t.Context())
+	if err != nil {
+		t.Fatalf("scan %v: %v", ident, err)
+	}
+	defer at.Release()
+	rows := make([]string, at.NumRows())
+	for c := 0; c < int(at.NumCols()); c++ {
+		i := 0
+		for _, chunk := range at.Column(c).Data().Chunks() {
+			for j := 0; j < chunk.Len(); j++ {
+				v := "NULL"
+				if !chunk.IsNull(j) {
+					v = chunk.(interface{ ValueStr(int) string }).ValueStr(j)
+				}
+				if c > 0 {
+					rows[i] += "|"
+				}
+				rows[i] += v
+				i++
+			}
+		}
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// queryRows is rat's own read of the same table on a ref, as sorted text rows.
+func (e *testEnv) queryRows(ref, tbl string, cols ...string) []string {
+	e.t.Helper()
+	var sel []string
+	for _, c := range cols {
+		sel = append(sel, fmt.Sprintf("coalesce(%s::VARCHAR, 'NULL')", c))
+	}
+	var rows []string
+	err := e.lake.Query(e.t.Context(), ref, lake.At{}, "SELECT concat_ws('|', "+strings.Join(sel, ", ")+") FROM "+tbl, func(r *sql.Rows) error {
+		for r.Next() {
+			var s string
+			if err := r.Scan(&s); err != nil {
+				return err
+			}
+			rows = append(rows, s)
+		}
+		return r.Err()
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// icebergError is the REST spec's error model.
+type icebergError struct {
+	Error struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    int    `json:"code"`
+	} `json:"error"`
+}
+
+// restDo sends one raw request under /iceberg and decodes an error body.
+func (e *testEnv) restDo(method, path, token string) (int, icebergError, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.http.URL+"/iceberg"+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ie icebergError
+	if resp.StatusCode >= 400 && method != http.MethodHead {
+		if err := json.Unmarshal(body, &ie); err != nil {
+			e.t.Fatalf("%s %s: %d with a body that is not the error model: %q", method, path, resp.StatusCode, body)
+		}
+		if ie.Error.Code != resp.StatusCode || ie.Error.Type == "" || ie.Error.Message == "" {
+			e.t.Fatalf("%s %s: error body %q does not follow the model for status %d", method, path, body, resp.StatusCode)
+		}
+	}
+	return resp.StatusCode, ie, resp.Header
+}
+
+func TestIcebergRESTRead(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, nil)
+	ctx := t.Context()
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, NULL), (3, 5)) t(id, amount)")
+	e.load("silver.orders", "SELECT 1 AS id, 'one' AS label")
+	if err := e.lake.CreateView(ctx, rat.DefaultBranch, rat.TableID{Layer: "silver", Name: "v"}, "SELECT id FROM bronze.raw", ""); err != nil {
+		t.Fatal(err)
+	}
+	store := e.lake.Store()
+	main, err := store.Ref(ctx, rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []rat.Ref{{Name: "v1", Kind: rat.Tag, Head: main.Head}, {Name: "dev", Kind: rat.Branch, Head: main.Head}} {
+		if err := store.CreateRef(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// dev moves on: more rows in bronze.raw and a table of its own.
+	if _, err := e.lake.Write(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"}, "SELECT * FROM (VALUES (4, 40)) t(id, amount)", lake.WriteOptions{Mode: lake.Append}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.lake.Write(ctx, "dev", rat.TableID{Layer: "gold", Name: "only_dev"}, "SELECT 7 AS n", lake.WriteOptions{Mode: lake.Replace}); err != nil {
+		t.Fatal(err)
+	}
+
+	raw := table.Identifier{"bronze", "raw"}
+	for _, ref := range []struct {
+		name       string
+		namespaces []string
+		rawRows    int
+	}{
+		{"main", []string{"bronze", "silver"}, 3},
+		{"dev", []string{"bronze", "gold", "silver"}, 4},
+		{"v1", []string{"bronze", "silver"}, 3},
+	} {
+		c := e.mustREST(ref.name, "")
+		nss, err := c.ListNamespaces(ctx, nil)
+		if err != nil {
+			t.Fatalf("%s: list namespaces: %v", ref.name, err)
+		}
+		var got []string
+		for _, ns := range nss {
+			got = append(got, strings.Join(ns, "."))
+		}
+		if !slices.Equal(got, ref.namespaces) {
+			t.Fatalf("%s: namespaces = %v, want %v", ref.name, got, ref.namespaces)
+		}
+		var tables []string
+		for id, err := range c.ListTables(ctx, table.Identifier{"silver"}) {
+			if err != nil {
+				t.Fatalf("%s: list tables: %v", ref.name, err)
+			}
+			tables = append(tables, strings.Join(id, "."))
+		}
+		// The view is rat's own format: not listed as an Iceberg table.
+		if !slices.Equal(tables, []string{"silver.orders"}) {
+			t.Fatalf("%s: tables of silver = %v", ref.name, tables)
+		}
+		// iceberg-go's scan reads the same rows as rat's query on that ref.
+		rows := scanRows(t, c, raw)
+		if want := e.queryRows(ref.name, "bronze.raw", "id", "amount"); len(rows) != ref.rawRows || !slices.Equal(rows, want) {
+			t.Fatalf("%s: iceberg-go read %v, rat query %v (want %d rows)", ref.name, rows, want, ref.rawRows)
+		}
+		if ok, err := c.CheckTableExists(ctx, raw); err != nil || !ok {
+			t.Fatalf("%s: exists(bronze.raw) = %v, %v", ref.name, ok, err)
+		}
+		if ok, err := c.CheckNamespaceExists(ctx, table.Identifier{"bronze"}); err != nil || !ok {
+			t.Fatalf("%s: exists(bronze) = %v, %v", ref.name, ok, err)
+		}
+		if ok, err := c.CheckTableExists(ctx, table.Identifier{"gold", "only_dev"}); err != nil || ok != (ref.name == "dev") {
+			t.Fatalf("%s: exists(gold.only_dev) = %v, %v", ref.name, ok, err)
+		}
+	}
+
+	// What loadTable returns: the metadata file rat's catalog records, the
+	// full metadata, and a config (empty for a local warehouse).
+	c := e.mustREST("dev", "")
+	tbl, err := c.LoadTable(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := e.lake.Load(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl.MetadataLocation() != want.MetadataLocation() || tbl.Metadata().CurrentSnapshot().SnapshotID != want.Metadata().CurrentSnapshot().SnapshotID {
+		t.Fatalf("loaded %s at snapshot %d, rat has %s at %d", tbl.MetadataLocation(), tbl.Metadata().CurrentSnapshot().SnapshotID,
+			want.MetadataLocation(), want.Metadata().CurrentSnapshot().SnapshotID)
+	}
+
+	// Not found, in the spec's error model and as the client's errors.
+	if _, err := c.LoadTable(ctx, table.Identifier{"bronze", "nope"}); !errors.Is(err, icecat.ErrNoSuchTable) {
+		t.Fatalf("load a missing table: %v", err)
+	}
+	if _, err := c.LoadTable(ctx, table.Identifier{"silver", "v"}); !errors.Is(err, icecat.ErrNoSuchTable) || !strings.Contains(err.Error(), "view") {
+		t.Fatalf("load a view: %v", err)
+	}
+	for _, err := range c.ListTables(ctx, table.Identifier{"platinum"}) {
+		if !errors.Is(err, icecat.ErrNoSuchNamespace) {
+			t.Fatalf("list tables of a missing namespace: %v", err)
+		}
+	}
+	if ok, err := c.CheckNamespaceExists(ctx, table.Identifier{"platinum"}); err != nil || ok {
+		t.Fatalf("exists(platinum) = %v, %v", ok, err)
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		typ, says    string
+	}{
+		{"GET", "/v1/main/namespaces/bronze/tables/nope", 404, "NoSuchTableException", "bronze.nope"},
+		{"GET", "/v1/main/namespaces/platinum", 404, "NoSuchNamespaceException", "platinum"},
+		{"GET", "/v1/main/namespaces/bronze%1Fx/tables", 404, "NoSuchNamespaceException", "one level deep"},
+		{"GET", "/v1/main/namespaces?parent=platinum", 404, "NoSuchNamespaceException", "platinum"},
+		{"GET", "/v1/nope/namespaces", 404, "NoSuchWarehouseException", `no branch or tag "nope"`},
+		{"GET", "/v1/config?warehouse=nope", 404, "NoSuchWarehouseException", `no branch or tag "nope"`},
+		{"GET", "/v1/main/no/such/path", 404, "NotFoundException", "no endpoint"},
+		{"POST", "/v1/main/namespaces", 406, "UnsupportedOperationException", "read-only"},
+		{"DELETE", "/v1/main/namespaces/bronze/tables/raw", 406, "UnsupportedOperationException", "read-only"},
+	} {
+		status, body, _ := e.restDo(tc.method, tc.path, "")
+		if status != tc.status || body.Error.Type != tc.typ || !strings.Contains(body.Error.Message, tc.says) {
+			t.Errorf("%s %s = %d %+v, want %d %s saying %q", tc.method, tc.path, status, body.Error, tc.status, tc.typ, tc.says)
+		}
+	}
+	if status, _, _ := e.restDo("HEAD", "/v1/v1/namespaces/gold/tables/only_dev", ""); status != http.StatusNotFound {
+		t.Errorf("HEAD a table missing on the tag = %d", status)
+	}
+	if status, _, _ := e.restDo("HEAD", "/v1/dev/namespaces/gold/tables/only_dev", ""); status != http.StatusNoContent {
+		t.Errorf("HEAD a table on dev = %d", status)
+	}
+	// The unknown warehouse is refused when the client starts.
+	if _, err := e.restCatalog("nope", ""); err == nil || !strings.Contains(err.Error(), `no branch or tag "nope"`) {
+		t.Fatalf("client on an unknown warehouse: %v", err)
+	}
+	// The config lists what is implemented, and the warehouse as the prefix.
+	var cfg struct {
+		Defaults, Overrides map[string]string
+		Endpoints           []string
+	}
+	e.getJSON("/iceberg/v1/config?warehouse=v1", &cfg)
+	if cfg.Overrides["prefix"] != "v1" || !slices.Contains(cfg.Endpoints, "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}") ||
+		slices.Contains(cfg.Endpoints, "POST /v1/{prefix}/namespaces") {
+		t.Fatalf("config = %+v", cfg)
+	}
+}
+
+// getJSON GETs a path of the test server and decodes its JSON answer.
+func (e *testEnv) getJSON(path string, v any) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodGet, e.http.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestIcebergRESTAuth(t *testing.T) {
+	t.Parallel()
+	read, run := strings.Repeat("r", 40), strings.Repeat("x", 40)
+	e := newTestEnv(t, basicFiles, func(c *Config) {
+		c.Listen = "0.0.0.0:3030" // off loopback: tokens are required
+		c.Tokens = []Token{{Name: "reader", Secret: read, Role: RoleRead}, {Name: "runner", Secret: run, Role: RoleRun}}
+	})
+	e.load("bronze.raw", "SELECT 1 AS id")
+
+	if _, err := e.restCatalog("main", ""); !errors.Is(err, rest.ErrUnauthorized) {
+		t.Fatalf("no token: %v", err)
+	}
+	if _, err := e.restCatalog("main", strings.Repeat("w", 40)); !errors.Is(err, rest.ErrUnauthorized) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	status, body, hdr := e.restDo("GET", "/v1/main/namespaces", "")
+	if status != http.StatusUnauthorized || body.Error.Type != "NotAuthorizedException" || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("no token: %d %+v", status, body.Error)
+	}
+	// A read token lists, loads and scans.
+	c := e.mustREST("main", read)
+	if rows := scanRows(t, c, table.Identifier{"bronze", "raw"}); !slices.Equal(rows, []string{"1"}) {
+		t.Fatalf("read token scan = %v", rows)
+	}
+	// Only GET and HEAD for a read token: anything else is 403 before the
+	// catalog looks at it; a run token gets the catalog's answer.
+	if status, body, _ := e.restDo("POST", "/v1/main/namespaces", read); status != http.StatusForbidden || body.Error.Type != "ForbiddenException" {
+		t.Fatalf("read token POST: %d %+v", status, body.Error)
+	}
+	if status, body, _ := e.restDo("POST", "/v1/main/namespaces", run); status != http.StatusNotAcceptable {
+		t.Fatalf("run token POST: %d %+v", status, body.Error)
+	}
+}
