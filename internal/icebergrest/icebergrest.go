@@ -6,10 +6,11 @@
 // The spec's {prefix} is a rat branch or tag: /iceberg/v1/main/…,
 // /iceberg/v1/dev/…, /iceberg/v1/<tag>/… each look like a catalog of their
 // own. Namespaces are rat's layers (one level); a layer exists while it
-// holds a table. This first slice is the read side: config, namespaces
-// (list, load, exists) and tables (list, load, exists). Every other
-// endpoint answers 406 UnsupportedOperationException, and /v1/config lists
-// exactly the endpoints implemented, as the spec asks.
+// holds a table. Served: config, namespaces (list, load, exists), tables
+// (list, load, exists) and the commit of one existing table on a branch
+// (commit.go: one rat commit). Every other endpoint answers 406
+// UnsupportedOperationException, and /v1/config lists exactly the
+// endpoints implemented, as the spec asks.
 //
 // Authentication and the Host/Origin rules are the API server's
 // (internal/server mounts this handler behind them); errors, including
@@ -54,8 +55,8 @@ type Config struct {
 	Logger           *slog.Logger // nil = slog.Default()
 }
 
-// MaxRequestBytes caps a request body. The read side takes none; the cap
-// holds for anything a client sends anyway.
+// MaxRequestBytes caps a request body (a commit's requirements and
+// updates; data files never pass through the catalog).
 const MaxRequestBytes = 1 << 20
 
 // Endpoints are the spec's endpoints this handler implements, as /v1/config
@@ -67,6 +68,7 @@ var Endpoints = []string{
 	"GET /v1/{prefix}/namespaces/{namespace}/tables",
 	"GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+	"POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 }
 
 type handler struct {
@@ -96,6 +98,7 @@ func New(cfg Config) (http.Handler, error) {
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces/{namespace}", h.loadNamespace)
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables", h.listTables)
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables/{table}", h.loadTable)
+	h.route("POST "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables/{table}", h.commitTable)
 	h.route(Mount+"/", h.unsupported)
 	return h, nil
 }
@@ -248,19 +251,17 @@ func (h *handler) unsupported(_ http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return errorf(http.StatusNotFound, "", "no endpoint %s %s: this server implements %s (GET %s/v1/config lists them)", r.Method, r.URL.Path, strings.Join(Endpoints, ", "), Mount)
 	}
-	return errorf(http.StatusNotAcceptable, "", "%s %s is not supported: rat's Iceberg REST catalog is read-only for now (GET %s/v1/config lists the endpoints it implements); write through rat (rat run, rat load)", r.Method, r.URL.Path, Mount)
+	return errorf(http.StatusNotAcceptable, "", "%s %s is not supported: rat's Iceberg REST catalog serves reads and commits to existing tables for now (GET %s/v1/config lists the endpoints it implements); create tables through rat (rat run, rat load)", r.Method, r.URL.Path, Mount)
 }
 
 // ref resolves the {prefix} of a request to a branch or tag.
-func (h *handler) ref(ctx context.Context, r *http.Request) (string, error) {
+func (h *handler) ref(ctx context.Context, r *http.Request) (rat.Ref, error) {
 	name := r.PathValue("prefix")
-	if _, err := h.cfg.Store.Ref(ctx, name); err != nil {
-		if rat.IsCode(err, rat.ENOTFOUND) {
-			return "", noSuchWarehouse(name)
-		}
-		return "", err
+	ref, err := h.cfg.Store.Ref(ctx, name)
+	if rat.IsCode(err, rat.ENOTFOUND) {
+		return rat.Ref{}, noSuchWarehouse(name)
 	}
-	return name, nil
+	return ref, err
 }
 
 func noSuchWarehouse(name string) error {

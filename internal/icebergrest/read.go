@@ -69,8 +69,8 @@ func (h *handler) namespace(r *http.Request) (string, string, []rat.TableID, err
 	if err != nil {
 		return "", "", nil, err
 	}
-	layer, tables, err := h.layer(r.Context(), ref, r.PathValue("namespace"))
-	return ref, layer, tables, err
+	layer, tables, err := h.layer(r.Context(), ref.Name, r.PathValue("namespace"))
+	return ref.Name, layer, tables, err
 }
 
 // layer finds the tables of a namespace given as the spec encodes it.
@@ -104,11 +104,11 @@ func (h *handler) listNamespaces(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := [][]string{}
 	if parent := r.URL.Query().Get("parent"); parent != "" {
-		if _, _, err := h.layer(r.Context(), ref, parent); err != nil {
+		if _, _, err := h.layer(r.Context(), ref.Name, parent); err != nil {
 			return err
 		}
 	} else {
-		all, err := h.tables(r.Context(), ref)
+		all, err := h.tables(r.Context(), ref.Name)
 		if err != nil {
 			return err
 		}
@@ -175,31 +175,15 @@ func (h *handler) loadTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, name := r.PathValue("namespace"), r.PathValue("table")
-	noSuchTable := errorf(http.StatusNotFound, "NoSuchTableException", "table %s.%s does not exist on %s", strings.ReplaceAll(ns, namespaceSeparator, "."), name, ref)
-	if strings.Contains(ns, namespaceSeparator) {
-		return noSuchTable
-	}
-	id, err := rat.ParseTableID(ns + "." + name)
-	if err != nil || id.Layer != ns || id.Name != name {
-		return noSuchTable // not a name rat gives a table (rat names are lower case)
-	}
-	e, err := h.cfg.Store.Table(r.Context(), ref, id)
-	if rat.IsCode(err, rat.ENOTFOUND) {
-		return noSuchTable
-	}
+	id, loc, err := h.table(r, ref.Name)
 	if err != nil {
 		return err
-	}
-	if catalog.IsView(e.Metadata) {
-		noSuchTable.Message = fmt.Sprintf("%s on %s is a rat view, not an Iceberg table: views are not served through the REST catalog yet", id, ref)
-		return noSuchTable
 	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	tbl, err := h.cfg.Catalog(ref).Open(r.Context(), id, e.Metadata)
+	tbl, err := h.cfg.Catalog(ref.Name).Open(r.Context(), id, loc)
 	if err != nil {
 		return err
 	}
@@ -210,4 +194,31 @@ func (h *handler) loadTable(w http.ResponseWriter, r *http.Request) error {
 	cfg := map[string]string{}
 	maps.Copy(cfg, h.cfg.TableConfig)
 	return h.writeCapped(w, r, loadTableResult{MetadataLocation: tbl.MetadataLocation(), Metadata: meta, Config: cfg})
+}
+
+// table resolves the {namespace} and {table} of a request to a table on
+// ref and its metadata location as the catalog records it: 404
+// NoSuchTableException when there is none (or a rat view).
+func (h *handler) table(r *http.Request, ref string) (rat.TableID, string, error) {
+	ns, name := r.PathValue("namespace"), r.PathValue("table")
+	noSuchTable := errorf(http.StatusNotFound, "NoSuchTableException", "table %s.%s does not exist on %s", strings.ReplaceAll(ns, namespaceSeparator, "."), name, ref)
+	if strings.Contains(ns, namespaceSeparator) {
+		return rat.TableID{}, "", noSuchTable
+	}
+	id, err := rat.ParseTableID(ns + "." + name)
+	if err != nil || id.Layer != ns || id.Name != name {
+		return rat.TableID{}, "", noSuchTable // not a name rat gives a table (rat names are lower case)
+	}
+	e, err := h.cfg.Store.Table(r.Context(), ref, id)
+	if rat.IsCode(err, rat.ENOTFOUND) {
+		return rat.TableID{}, "", noSuchTable
+	}
+	if err != nil {
+		return rat.TableID{}, "", err
+	}
+	if catalog.IsView(e.Metadata) {
+		noSuchTable.Message = fmt.Sprintf("%s on %s is a rat view, not an Iceberg table: views are not served through the REST catalog yet", id, ref)
+		return rat.TableID{}, "", noSuchTable
+	}
+	return id, e.Metadata, nil
 }

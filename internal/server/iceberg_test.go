@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
@@ -255,8 +258,8 @@ func TestIcebergRESTRead(t *testing.T) {
 		{"GET", "/v1/nope/namespaces", 404, "NoSuchWarehouseException", `no branch or tag "nope"`},
 		{"GET", "/v1/config?warehouse=nope", 404, "NoSuchWarehouseException", `no branch or tag "nope"`},
 		{"GET", "/v1/main/no/such/path", 404, "NotFoundException", "no endpoint"},
-		{"POST", "/v1/main/namespaces", 406, "UnsupportedOperationException", "read-only"},
-		{"DELETE", "/v1/main/namespaces/bronze/tables/raw", 406, "UnsupportedOperationException", "read-only"},
+		{"POST", "/v1/main/namespaces", 406, "UnsupportedOperationException", "create tables through rat"},
+		{"DELETE", "/v1/main/namespaces/bronze/tables/raw", 406, "UnsupportedOperationException", "create tables through rat"},
 	} {
 		status, body, _ := e.restDo(tc.method, tc.path, "")
 		if status != tc.status || body.Error.Type != tc.typ || !strings.Contains(body.Error.Message, tc.says) {
@@ -336,5 +339,142 @@ func TestIcebergRESTAuth(t *testing.T) {
 	}
 	if status, body, _ := e.restDo("POST", "/v1/main/namespaces", run); status != http.StatusNotAcceptable {
 		t.Fatalf("run token POST: %d %+v", status, body.Error)
+	}
+}
+
+// appendRows appends rows (JSON objects) to a table through iceberg-go's
+// REST client: iceberg-go writes the data files, the server commits.
+func appendRows(t *testing.T, c icecat.Catalog, ident table.Identifier, rowsJSON string) error {
+	t.Helper()
+	tbl, err := c.LoadTable(t.Context(), ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rowsJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	at := array.NewTableFromRecords(sc, []arrow.RecordBatch{rec})
+	defer at.Release()
+	txn := tbl.NewTransaction()
+	if err := txn.AppendTable(t.Context(), at, 1024, nil); err != nil {
+		return err
+	}
+	_, err = txn.Commit(t.Context())
+	return err
+}
+
+// restPost sends a JSON body under /iceberg and decodes an error answer.
+func (e *testEnv) restPost(path, token, body string) (int, icebergError) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodPost, e.http.URL+"/iceberg"+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ie icebergError
+	if resp.StatusCode >= 400 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err := json.Unmarshal(b, &ie); err != nil || ie.Error.Code != resp.StatusCode {
+			e.t.Fatalf("POST %s: %d with a body that is not the error model: %q", path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, ie
+}
+
+// TestIcebergRESTCommit: an append through iceberg-go's REST client on a
+// branch is one rat commit on that branch (in its log, read by rat query
+// there and not on main); a stale commit is 409 CommitFailedException;
+// tags and read tokens cannot commit.
+func TestIcebergRESTCommit(t *testing.T) {
+	t.Parallel()
+	read, run := strings.Repeat("r", 40), strings.Repeat("x", 40)
+	e := newTestEnv(t, basicFiles, func(c *Config) {
+		c.Tokens = []Token{{Name: "reader", Secret: read, Role: RoleRead}, {Name: "runner", Secret: run, Role: RoleRun}}
+	})
+	ctx := t.Context()
+	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, NULL)) t(id, amount)")
+	store := e.lake.Store()
+	main, err := store.Ref(ctx, rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []rat.Ref{{Name: "v1", Kind: rat.Tag, Head: main.Head}, {Name: "dev", Kind: rat.Branch, Head: main.Head}} {
+		if err := store.CreateRef(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := table.Identifier{"bronze", "raw"}
+	before, err := e.lake.Load(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := appendRows(t, e.mustREST("dev", run), raw, `[{"id": 3, "amount": 30}, {"id": 4, "amount": null}]`); err != nil {
+		t.Fatalf("append on dev: %v", err)
+	}
+	if got, want := e.queryRows("dev", "bronze.raw", "id", "amount"), []string{"1|10", "2|NULL", "3|30", "4|NULL"}; !slices.Equal(got, want) {
+		t.Fatalf("rat query on dev after the append = %v, want %v", got, want)
+	}
+	if got := e.queryRows("main", "bronze.raw", "id"); !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("main changed: %v", got)
+	}
+	dev, err := store.Ref(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := store.Log(ctx, dev.Head, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 1 || log[0].Message != "iceberg REST: commit to bronze.raw" || len(log[0].Changes) != 1 {
+		t.Fatalf("dev's last commit = %+v", log)
+	}
+	// iceberg-go reads its own append back through the catalog.
+	if rows := scanRows(t, e.mustREST("dev", read), raw); len(rows) != 4 {
+		t.Fatalf("scan after append = %v", rows)
+	}
+
+	// A commit whose requirement no longer holds: 409, nothing written.
+	stale := fmt.Sprintf(`{"requirements": [{"type": "assert-ref-snapshot-id", "ref": "main", "snapshot-id": %d}], "updates": [{"action": "set-properties", "updates": {"x": "y"}}]}`,
+		before.Metadata().CurrentSnapshot().SnapshotID)
+	if status, body := e.restPost("/v1/dev/namespaces/bronze/tables/raw", run, stale); status != http.StatusConflict || body.Error.Type != "CommitFailedException" {
+		t.Fatalf("stale commit: %d %+v", status, body.Error)
+	}
+	if after, err := store.Ref(ctx, "dev"); err != nil || after.Head != dev.Head {
+		t.Fatalf("dev moved on a failed commit: %v %v", after, err)
+	}
+	for _, tc := range []struct {
+		path, token, body string
+		status            int
+		typ, says         string
+	}{
+		{"/v1/v1/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "tags are read-only"},
+		{"/v1/dev/namespaces/bronze/tables/raw", read, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "needs run"},
+		{"/v1/dev/namespaces/bronze/tables/nope", run, `{"requirements": [], "updates": []}`, 404, "NoSuchTableException", "bronze.nope"},
+		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": [], "extra": 1}`, 400, "BadRequestException", "extra"},
+		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"identifier": {"namespace": ["silver"], "name": "raw"}, "requirements": [], "updates": []}`, 400, "BadRequestException", "not the table of the path"},
+		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"updates": [` + strings.Repeat(`{"action": "set-properties", "updates": {"k": "v"}},`, 30_000) + `{}]}`, 413, "", "limit"},
+	} {
+		status, body := e.restPost(tc.path, tc.token, tc.body)
+		if status != tc.status || (tc.typ != "" && body.Error.Type != tc.typ) || !strings.Contains(body.Error.Message, tc.says) {
+			t.Errorf("POST %s = %d %+v, want %d %s saying %q", tc.path, status, body.Error, tc.status, tc.typ, tc.says)
+		}
+	}
+	if after, err := store.Ref(ctx, "dev"); err != nil || after.Head != dev.Head {
+		t.Fatalf("dev moved on a refused commit: %v %v", after, err)
 	}
 }
