@@ -113,10 +113,28 @@ type icebergError struct {
 
 // restDo sends one raw request under /iceberg and decodes an error body.
 func (e *testEnv) restDo(method, path, token string) (int, icebergError, http.Header) {
+	return e.restSend(method, path, token, "")
+}
+
+// restPost sends a JSON body under /iceberg and decodes an error answer.
+func (e *testEnv) restPost(path, token, body string) (int, icebergError) {
+	status, ie, _ := e.restSend(http.MethodPost, path, token, body)
+	return status, ie
+}
+
+// restSend is restDo with a JSON body ("" = none).
+func (e *testEnv) restSend(method, path, token, body string) (int, icebergError, http.Header) {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.http.URL+"/iceberg"+path, nil)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.http.URL+"/iceberg"+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -126,17 +144,32 @@ func (e *testEnv) restDo(method, path, token string) (int, icebergError, http.He
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	got, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var ie icebergError
 	if resp.StatusCode >= 400 && method != http.MethodHead {
-		if err := json.Unmarshal(body, &ie); err != nil {
-			e.t.Fatalf("%s %s: %d with a body that is not the error model: %q", method, path, resp.StatusCode, body)
+		if err := json.Unmarshal(got, &ie); err != nil {
+			e.t.Fatalf("%s %s: %d with a body that is not the error model: %q", method, path, resp.StatusCode, got)
 		}
 		if ie.Error.Code != resp.StatusCode || ie.Error.Type == "" || ie.Error.Message == "" {
-			e.t.Fatalf("%s %s: error body %q does not follow the model for status %d", method, path, body, resp.StatusCode)
+			e.t.Fatalf("%s %s: error body %q does not follow the model for status %d", method, path, got, resp.StatusCode)
 		}
 	}
 	return resp.StatusCode, ie, resp.Header
+}
+
+// tagAndBranch makes a tag and a branch at main's head.
+func (e *testEnv) tagAndBranch(tag, branch string) {
+	e.t.Helper()
+	store := e.lake.Store()
+	main, err := store.Ref(e.t.Context(), rat.DefaultBranch)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range []rat.Ref{{Name: tag, Kind: rat.Tag, Head: main.Head}, {Name: branch, Kind: rat.Branch, Head: main.Head}} {
+		if err := store.CreateRef(e.t.Context(), r); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 }
 
 func TestIcebergRESTRead(t *testing.T) {
@@ -148,16 +181,7 @@ func TestIcebergRESTRead(t *testing.T) {
 	if err := e.lake.CreateView(ctx, rat.DefaultBranch, rat.TableID{Layer: "silver", Name: "v"}, "SELECT id FROM bronze.raw", ""); err != nil {
 		t.Fatal(err)
 	}
-	store := e.lake.Store()
-	main, err := store.Ref(ctx, rat.DefaultBranch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []rat.Ref{{Name: "v1", Kind: rat.Tag, Head: main.Head}, {Name: "dev", Kind: rat.Branch, Head: main.Head}} {
-		if err := store.CreateRef(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.tagAndBranch("v1", "dev")
 	// dev moves on: more rows in bronze.raw and a table of its own.
 	if _, err := e.lake.Write(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"}, "SELECT * FROM (VALUES (4, 40)) t(id, amount)", lake.WriteOptions{Mode: lake.Append}); err != nil {
 		t.Fatal(err)
@@ -375,32 +399,6 @@ func appendTo(t *testing.T, tbl *table.Table, rowsJSON string) error {
 	return err
 }
 
-// restPost sends a JSON body under /iceberg and decodes an error answer.
-func (e *testEnv) restPost(path, token, body string) (int, icebergError) {
-	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodPost, e.http.URL+"/iceberg"+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var ie icebergError
-	if resp.StatusCode >= 400 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err := json.Unmarshal(b, &ie); err != nil || ie.Error.Code != resp.StatusCode {
-			e.t.Fatalf("POST %s: %d with a body that is not the error model: %q", path, resp.StatusCode, b)
-		}
-	}
-	return resp.StatusCode, ie
-}
-
 // TestIcebergRESTCommit: an append through iceberg-go's REST client on a
 // branch is one rat commit on that branch (in its log, read by rat query
 // there and not on main); a stale commit is 409 CommitFailedException;
@@ -414,15 +412,7 @@ func TestIcebergRESTCommit(t *testing.T) {
 	ctx := t.Context()
 	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, NULL)) t(id, amount)")
 	store := e.lake.Store()
-	main, err := store.Ref(ctx, rat.DefaultBranch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []rat.Ref{{Name: "v1", Kind: rat.Tag, Head: main.Head}, {Name: "dev", Kind: rat.Branch, Head: main.Head}} {
-		if err := store.CreateRef(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.tagAndBranch("v1", "dev")
 	raw := table.Identifier{"bronze", "raw"}
 	before, err := e.lake.Load(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"})
 	if err != nil {
