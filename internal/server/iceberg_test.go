@@ -405,10 +405,11 @@ func appendTo(t *testing.T, tbl *table.Table, rowsJSON string) error {
 // tags and read tokens cannot commit.
 func TestIcebergRESTCommit(t *testing.T) {
 	t.Parallel()
-	read, run := strings.Repeat("r", 40), strings.Repeat("x", 40)
+	read, run, admin := strings.Repeat("r", 40), strings.Repeat("x", 40), strings.Repeat("a", 40)
 	e := newTestEnv(t, basicFiles, func(c *Config) {
-		c.Tokens = []Token{{Name: "reader", Secret: read, Role: RoleRead}, {Name: "runner", Secret: run, Role: RoleRun}}
+		c.Tokens = []Token{{Name: "reader", Secret: read, Role: RoleRead}, {Name: "runner", Secret: run, Role: RoleRun}, {Name: "admin", Secret: admin, Role: RoleAdmin}}
 	})
+	e.token = admin // rat's own API calls
 	ctx := t.Context()
 	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, NULL)) t(id, amount)")
 	store := e.lake.Store()
@@ -496,5 +497,27 @@ func TestIcebergRESTCommit(t *testing.T) {
 	}
 	if after, err := store.Ref(ctx, "dev"); err != nil || after.Head != dev.Head {
 		t.Fatalf("dev moved on a refused commit: %v %v", after, err)
+	}
+
+	// rat merge takes the REST commits to main like any other.
+	e.want(e.do("POST", "/api/v1/merge", map[string]any{"source": "dev", "into": "main"}), http.StatusOK)
+	if got := e.queryRows("main", "bronze.raw", "id"); !slices.Equal(got, []string{"1", "2", "3", "4", "5", "6"}) {
+		t.Fatalf("main after merging dev: %v", got)
+	}
+}
+
+// TestIcebergRESTResponseCap: a table's metadata over the server's
+// response cap is refused with a message, not sent in part.
+func TestIcebergRESTResponseCap(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, func(c *Config) { c.Limits.ResultBytes = 512 })
+	e.load("bronze.raw", "SELECT 1 AS id")
+	status, body, _ := e.restDo("GET", "/v1/main/namespaces/bronze/tables/raw", "")
+	if status != http.StatusInternalServerError || !strings.Contains(body.Error.Message, "response cap of 512 bytes") {
+		t.Fatalf("load over the cap: %d %+v", status, body.Error)
+	}
+	// Small answers pass.
+	if status, _, _ := e.restDo("GET", "/v1/main/namespaces", ""); status != http.StatusOK {
+		t.Fatalf("list namespaces: %d", status)
 	}
 }
