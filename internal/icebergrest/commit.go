@@ -33,8 +33,8 @@ type commitTableResponse struct {
 // a branch as one rat commit (visible in rat log, its conflicts found the
 // way every rat commit's are): a failed requirement or a table that moved
 // is 409 CommitFailedException, which clients answer by reloading and
-// retrying. Tags are read-only; the table must exist (creation is not
-// served yet).
+// retrying. Tags and rat's own branches (run/, ingest/) are read-only;
+// the table must exist (creation is not served yet).
 func (h *handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	ref, err := h.ref(ctx, r)
@@ -43,6 +43,9 @@ func (h *handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	if ref.Kind == rat.Tag {
 		return errorf(http.StatusForbidden, "ForbiddenException", "%q is a tag and tags are read-only: commit to a branch (ask for it as the warehouse)", ref.Name)
+	}
+	if rat.ReservedRefName(ref.Name) {
+		return errorf(http.StatusForbidden, "ForbiddenException", "%s", rat.ErrorMessage(rat.ReservedTargetError(ref.Name, "commit to")))
 	}
 	id, _, err := h.table(r, ref.Name)
 	if err != nil {

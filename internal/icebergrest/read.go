@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ratdata/rat"
@@ -37,7 +38,9 @@ func (h *handler) config(w http.ResponseWriter, r *http.Request) error {
 			}
 			return err
 		}
-		out.Overrides["prefix"] = wh
+		// The prefix is a path segment as clients send it: a branch
+		// named feature/x is feature%2Fx there.
+		out.Overrides["prefix"] = url.PathEscape(wh)
 	} else {
 		out.Defaults["prefix"] = h.cfg.Branch
 	}

@@ -182,6 +182,7 @@ func TestIcebergRESTRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.tagAndBranch("v1", "dev")
+	e.tagAndBranch("v1.0", "feature/x")
 	// dev moves on: more rows in bronze.raw and a table of its own.
 	if _, err := e.lake.Write(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"}, "SELECT * FROM (VALUES (4, 40)) t(id, amount)", lake.WriteOptions{Mode: lake.Append}); err != nil {
 		t.Fatal(err)
@@ -199,6 +200,7 @@ func TestIcebergRESTRead(t *testing.T) {
 		{"main", []string{"bronze", "silver"}, 3},
 		{"dev", []string{"bronze", "gold", "silver"}, 4},
 		{"v1", []string{"bronze", "silver"}, 3},
+		{"feature/x", []string{"bronze", "silver"}, 3}, // a / in the prefix, escaped
 	} {
 		c := e.mustREST(ref.name, "")
 		nss, err := c.ListNamespaces(ctx, nil)
@@ -414,6 +416,13 @@ func TestIcebergRESTCommit(t *testing.T) {
 	e.load("bronze.raw", "SELECT * FROM (VALUES (1, 10), (2, NULL)) t(id, amount)")
 	store := e.lake.Store()
 	e.tagAndBranch("v1", "dev")
+	head, err := store.Ref(ctx, rat.DefaultBranch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateRef(ctx, rat.Ref{Name: "run/x", Kind: rat.Branch, Head: head.Head, Internal: true}); err != nil {
+		t.Fatal(err)
+	}
 	raw := table.Identifier{"bronze", "raw"}
 	before, err := e.lake.Load(ctx, "dev", rat.TableID{Layer: "bronze", Name: "raw"})
 	if err != nil {
@@ -485,6 +494,7 @@ func TestIcebergRESTCommit(t *testing.T) {
 	}{
 		{"/v1/v1/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "tags are read-only"},
 		{"/v1/dev/namespaces/bronze/tables/raw", read, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "needs run"},
+		{"/v1/run%2Fx/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "reserved"},
 		{"/v1/dev/namespaces/bronze/tables/nope", run, `{"requirements": [], "updates": []}`, 404, "NoSuchTableException", "bronze.nope"},
 		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": [], "extra": 1}`, 400, "BadRequestException", "extra"},
 		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"identifier": {"namespace": ["silver"], "name": "raw"}, "requirements": [], "updates": []}`, 400, "BadRequestException", "not the table of the path"},
