@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog/rest"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // iceberg-go reads s3:// files itself
@@ -28,7 +31,8 @@ func (u *ratUser) envValue(key string) string {
 // Postgres + MinIO, serves its tables through the Iceberg REST catalog;
 // iceberg-go's REST client loads a table and its own scan reads the rows
 // (on S3 with the endpoint and path style the server hands out and
-// credentials of the client's own: the server vends none).
+// credentials of the client's own: the server vends none), then appends on
+// a branch through the catalog: a rat commit there.
 func TestIcebergRESTServe(t *testing.T) {
 	setups(t, func(t *testing.T, u *ratUser) {
 		u.write("sales.csv", "id,amount\n1,10\n2,20\n3,\n")
@@ -100,6 +104,47 @@ func TestIcebergRESTServe(t *testing.T) {
 		}
 		if n := u.count("bronze.sales"); n != "3" {
 			t.Fatalf("rat query counts %s", n)
+		}
+
+		// An append through the REST catalog on dev: iceberg-go writes the
+		// file (on S3 with the client's keys), rat serve commits it; rat
+		// log and rat query see it on dev only.
+		u.ok("branch", "create", "dev")
+		devCat, err := rest.NewCatalog(t.Context(), "rat", base+"/iceberg", rest.WithWarehouseLocation("dev"), rest.WithAdditionalProps(props))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer devCat.Close()
+		devTbl, err := devCat.LoadTable(t.Context(), table.Identifier{"bronze", "sales"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := table.SchemaToArrowSchema(devTbl.Schema(), nil, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"id": 4, "amount": 40}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rec.Release()
+		add := array.NewTableFromRecords(sc, []arrow.RecordBatch{rec})
+		defer add.Release()
+		txn := devTbl.NewTransaction()
+		if err := txn.AppendTable(t.Context(), add, 1024, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := txn.Commit(t.Context()); err != nil {
+			t.Fatalf("commit through the REST catalog: %v", err)
+		}
+		if n := u.count("bronze.sales", "--branch", "dev"); n != "4" {
+			t.Fatalf("rat query on dev counts %s", n)
+		}
+		if n := u.count("bronze.sales"); n != "3" {
+			t.Fatalf("rat query on main counts %s", n)
+		}
+		if log := u.ok("log", "dev", "-n", "1"); !strings.Contains(log, "iceberg REST: commit to bronze.sales") {
+			t.Fatalf("rat log dev: %s", log)
 		}
 	})
 }
