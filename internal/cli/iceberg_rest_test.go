@@ -8,13 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog/rest"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // iceberg-go reads s3:// files itself
 	"github.com/apache/iceberg-go/table"
+	"github.com/ratdata/rat/internal/icebergrest/resttest"
 )
 
 // envValue is the value of a variable in the user's environment.
@@ -71,34 +69,23 @@ func TestIcebergRESTServe(t *testing.T) {
 			t.Fatalf("local table: %s", body)
 		}
 
-		cat, err := rest.NewCatalog(t.Context(), "rat", base+"/iceberg", rest.WithWarehouseLocation("main"), rest.WithAdditionalProps(props))
-		if err != nil {
-			t.Fatal(err)
+		// load loads bronze.sales through iceberg-go's REST client on a warehouse.
+		load := func(warehouse string) *table.Table {
+			cat, err := rest.NewCatalog(t.Context(), "rat", base+"/iceberg", rest.WithWarehouseLocation(warehouse), rest.WithAdditionalProps(props))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cat.Close() })
+			tbl, err := cat.LoadTable(t.Context(), table.Identifier{"bronze", "sales"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tbl
 		}
-		defer cat.Close()
-		tbl, err := cat.LoadTable(t.Context(), table.Identifier{"bronze", "sales"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		at, err := tbl.Scan().ToArrowTable(t.Context())
+		rows, err := resttest.Rows(t.Context(), load("main"))
 		if err != nil {
 			t.Fatalf("iceberg-go scan: %v", err)
 		}
-		defer at.Release()
-		var rows []string
-		for i := 0; i < int(at.NumRows()); i++ {
-			var cols []string
-			for c := 0; c < int(at.NumCols()); c++ {
-				col := at.Column(c).Data().Chunk(0) // one file, one chunk
-				if col.IsNull(i) {
-					cols = append(cols, "NULL")
-				} else {
-					cols = append(cols, col.ValueStr(i))
-				}
-			}
-			rows = append(rows, strings.Join(cols, "|"))
-		}
-		slices.Sort(rows)
 		if want := []string{"1|10", "2|20", "3|NULL"}; !slices.Equal(rows, want) {
 			t.Fatalf("iceberg-go read %v, want %v", rows, want)
 		}
@@ -110,32 +97,8 @@ func TestIcebergRESTServe(t *testing.T) {
 		// file (on S3 with the client's keys), rat serve commits it; rat
 		// log and rat query see it on dev only.
 		u.ok("branch", "create", "dev")
-		devCat, err := rest.NewCatalog(t.Context(), "rat", base+"/iceberg", rest.WithWarehouseLocation("dev"), rest.WithAdditionalProps(props))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer devCat.Close()
-		devTbl, err := devCat.LoadTable(t.Context(), table.Identifier{"bronze", "sales"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc, err := table.SchemaToArrowSchema(devTbl.Schema(), nil, true, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"id": 4, "amount": 40}]`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rec.Release()
-		add := array.NewTableFromRecords(sc, []arrow.RecordBatch{rec})
-		defer add.Release()
-		txn := devTbl.NewTransaction()
-		if err := txn.AppendTable(t.Context(), add, 1024, nil); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := txn.Commit(t.Context()); err != nil {
-			t.Fatalf("commit through the REST catalog: %v", err)
+		if err := resttest.Append(t.Context(), load("dev"), `[{"id": 4, "amount": 40}]`); err != nil {
+			t.Fatalf("append through the REST catalog: %v", err)
 		}
 		if n := u.count("bronze.sales", "--branch", "dev"); n != "4" {
 			t.Fatalf("rat query on dev counts %s", n)

@@ -11,13 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/icebergrest/resttest"
 	"github.com/ratdata/rat/internal/lake"
 )
 
@@ -51,29 +49,10 @@ func scanRows(t *testing.T, c icecat.Catalog, ident table.Identifier) []string {
 	if err != nil {
 		t.Fatalf("load %v: %v", ident, err)
 	}
-	at, err := tbl.Scan().ToArrowTable(t.Context())
+	rows, err := resttest.Rows(t.Context(), tbl)
 	if err != nil {
 		t.Fatalf("scan %v: %v", ident, err)
 	}
-	defer at.Release()
-	rows := make([]string, at.NumRows())
-	for c := 0; c < int(at.NumCols()); c++ {
-		i := 0
-		for _, chunk := range at.Column(c).Data().Chunks() {
-			for j := 0; j < chunk.Len(); j++ {
-				v := "NULL"
-				if !chunk.IsNull(j) {
-					v = chunk.(interface{ ValueStr(int) string }).ValueStr(j)
-				}
-				if c > 0 {
-					rows[i] += "|"
-				}
-				rows[i] += v
-				i++
-			}
-		}
-	}
-	slices.Sort(rows)
 	return rows
 }
 
@@ -376,29 +355,7 @@ func appendRows(t *testing.T, c icecat.Catalog, ident table.Identifier, rowsJSON
 	if err != nil {
 		t.Fatal(err)
 	}
-	return appendTo(t, tbl, rowsJSON)
-}
-
-// appendTo appends rows to a table as the client loaded it (maybe stale).
-func appendTo(t *testing.T, tbl *table.Table, rowsJSON string) error {
-	t.Helper()
-	sc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rowsJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	at := array.NewTableFromRecords(sc, []arrow.RecordBatch{rec})
-	defer at.Release()
-	txn := tbl.NewTransaction()
-	if err := txn.AppendTable(t.Context(), at, 1024, nil); err != nil {
-		return err
-	}
-	_, err = txn.Commit(t.Context())
-	return err
+	return resttest.Append(t.Context(), tbl, rowsJSON)
 }
 
 // TestIcebergRESTCommit: an append through iceberg-go's REST client on a
@@ -465,10 +422,10 @@ func TestIcebergRESTCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := appendTo(t, t1, `[{"id": 5, "amount": 50}]`); err != nil {
+	if err := resttest.Append(ctx, t1, `[{"id": 5, "amount": 50}]`); err != nil {
 		t.Fatal(err)
 	}
-	if err := appendTo(t, t2, `[{"id": 6, "amount": 60}]`); err != nil {
+	if err := resttest.Append(ctx, t2, `[{"id": 6, "amount": 60}]`); err != nil {
 		t.Fatalf("the second append, from a stale table: %v", err)
 	}
 	if got := e.queryRows("dev", "bronze.raw", "id"); !slices.Equal(got, []string{"1", "2", "3", "4", "5", "6"}) {
