@@ -31,8 +31,8 @@ Other engines find the tables through the Iceberg REST catalog at /iceberg
 (catalog URI http://<host>:<port>/iceberg, warehouse = a branch or tag):
 namespaces are layers; tables load with their metadata and, for an S3
 warehouse, the endpoint, region and path style (never credentials); a run
-token may commit to an existing table on a branch (one rat commit). The same
-tokens and rules apply; docs/engines.md has the details.
+token may create a table or commit to one on a branch (one rat commit each).
+The same tokens and rules apply; docs/engines.md has the details.
 
 The address comes from --listen, RAT_LISTEN or the default 127.0.0.1:3030.
 On a loopback address no token is needed. On any other address rat refuses

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
@@ -37,15 +38,9 @@ type commitTableResponse struct {
 // the table must exist (creation is not served yet).
 func (h *handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	ref, err := h.ref(ctx, r)
+	ref, err := h.branch(r)
 	if err != nil {
 		return err
-	}
-	if ref.Kind == rat.Tag {
-		return errorf(http.StatusForbidden, "ForbiddenException", "%q is a tag and tags are read-only: commit to a branch (ask for it as the warehouse)", ref.Name)
-	}
-	if rat.ReservedRefName(ref.Name) {
-		return errorf(http.StatusForbidden, "ForbiddenException", "%s", rat.ErrorMessage(rat.ReservedTargetError(ref.Name, "commit to")))
 	}
 	id, _, err := h.table(r, ref.Name)
 	if err != nil {
@@ -57,6 +52,9 @@ func (h *handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Identifier != nil && (!slices.Equal(req.Identifier.Namespace, []string{id.Layer}) || req.Identifier.Name != id.Name) {
 		return errorf(http.StatusBadRequest, "", "the body's identifier %v.%s is not the table of the path, %s", req.Identifier.Namespace, req.Identifier.Name, id)
+	}
+	if err := checkUpdates(id, req.Updates); err != nil {
+		return err
 	}
 	cat := h.cfg.Catalog(ref.Name).WithMessage(fmt.Sprintf("iceberg REST: commit to %s", id))
 	meta, loc, err := cat.CommitTable(ctx, catalog.Identifier(id), req.Requirements, req.Updates)
@@ -71,6 +69,49 @@ func (h *handler) commitTable(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("table %s: encode metadata: %w", id, err)
 	}
 	return h.writeCapped(w, r, commitTableResponse{MetadataLocation: loc, Metadata: raw})
+}
+
+// checkUpdates refuses updates that would undo what rat decides for every
+// table: its location and its properties (keepsRatProperties).
+func checkUpdates(id rat.TableID, updates table.Updates) error {
+	for _, u := range updates {
+		switch u.Action() {
+		case table.UpdateSetLocation:
+			return errorf(http.StatusBadRequest, "", "commit to %s: set-location: rat places tables itself", id)
+		case table.UpdateSetProperties, table.UpdateRemoveProperties:
+			b, err := json.Marshal(u)
+			if err != nil {
+				return err
+			}
+			var p struct {
+				Updates  iceberg.Properties `json:"updates"`
+				Removals []string           `json:"removals"`
+			}
+			if err := json.Unmarshal(b, &p); err != nil {
+				return err
+			}
+			if err := keepsRatProperties("commit to", id, p.Updates, p.Removals); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// branch resolves the {prefix} of a request that writes: a branch users
+// may write (403 for a tag or one of rat's own branches).
+func (h *handler) branch(r *http.Request) (rat.Ref, error) {
+	ref, err := h.ref(r.Context(), r)
+	if err != nil {
+		return rat.Ref{}, err
+	}
+	if ref.Kind == rat.Tag {
+		return rat.Ref{}, errorf(http.StatusForbidden, "ForbiddenException", "%q is a tag and tags are read-only: commit to a branch (ask for it as the warehouse)", ref.Name)
+	}
+	if rat.ReservedRefName(ref.Name) {
+		return rat.Ref{}, errorf(http.StatusForbidden, "ForbiddenException", "%s", rat.ErrorMessage(rat.ReservedTargetError(ref.Name, "commit to")))
+	}
+	return ref, nil
 }
 
 // decodeJSON reads a request body (capped by ServeHTTP) as one JSON object

@@ -7,8 +7,8 @@
 // /iceberg/v1/dev/…, /iceberg/v1/<tag>/… each look like a catalog of their
 // own. Namespaces are rat's layers (one level); a layer exists while it
 // holds a table. Served: config, namespaces (list, load, exists), tables
-// (list, load, exists) and the commit of one existing table on a branch
-// (commit.go: one rat commit). Every other endpoint answers 406
+// (list, load, exists), the creation of a table (create.go) and the commit
+// of one table (commit.go), each one rat commit on a branch. Every other endpoint answers 406
 // UnsupportedOperationException, and /v1/config lists exactly the
 // endpoints implemented, as the spec asks.
 //
@@ -66,6 +66,7 @@ var Endpoints = []string{
 	"GET /v1/{prefix}/namespaces/{namespace}",
 	"HEAD /v1/{prefix}/namespaces/{namespace}",
 	"GET /v1/{prefix}/namespaces/{namespace}/tables",
+	"POST /v1/{prefix}/namespaces/{namespace}/tables",
 	"GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
@@ -97,6 +98,7 @@ func New(cfg Config) (http.Handler, error) {
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces", h.listNamespaces)
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces/{namespace}", h.loadNamespace)
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables", h.listTables)
+	h.route("POST "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables", h.createTable)
 	h.route("GET "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables/{table}", h.loadTable)
 	h.route("POST "+Mount+"/v1/{prefix}/namespaces/{namespace}/tables/{table}", h.commitTable)
 	h.route(Mount+"/", h.unsupported)
@@ -251,7 +253,7 @@ func (h *handler) unsupported(_ http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return errorf(http.StatusNotFound, "", "no endpoint %s %s: this server implements %s (GET %s/v1/config lists them)", r.Method, r.URL.Path, strings.Join(Endpoints, ", "), Mount)
 	}
-	return errorf(http.StatusNotAcceptable, "", "%s %s is not supported: rat's Iceberg REST catalog serves reads and commits to existing tables for now (GET %s/v1/config lists the endpoints it implements); create tables through rat (rat run, rat load)", r.Method, r.URL.Path, Mount)
+	return errorf(http.StatusNotAcceptable, "", "%s %s is not supported: rat's Iceberg REST catalog serves reads, table creation and commits for now (GET %s/v1/config lists the endpoints it implements); drop and rename through rat", r.Method, r.URL.Path, Mount)
 }
 
 // ref resolves the {prefix} of a request to a branch or tag.

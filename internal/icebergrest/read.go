@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/apache/iceberg-go/table"
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/catalog"
 )
@@ -190,6 +191,11 @@ func (h *handler) loadTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return h.writeLoaded(w, r, id, tbl)
+}
+
+// writeLoaded answers a LoadTableResult for tbl.
+func (h *handler) writeLoaded(w http.ResponseWriter, r *http.Request, id rat.TableID, tbl *table.Table) error {
 	meta, err := json.Marshal(tbl.Metadata())
 	if err != nil {
 		return fmt.Errorf("table %s: encode metadata: %w", id, err)

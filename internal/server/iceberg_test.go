@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
@@ -263,8 +264,8 @@ func TestIcebergRESTRead(t *testing.T) {
 		{"GET", "/v1/nope/namespaces", 404, "NoSuchWarehouseException", `no branch or tag "nope"`},
 		{"GET", "/v1/config?warehouse=nope", 404, "NoSuchWarehouseException", `no branch or tag "nope"`},
 		{"GET", "/v1/main/no/such/path", 404, "NotFoundException", "no endpoint"},
-		{"POST", "/v1/main/namespaces", 406, "UnsupportedOperationException", "create tables through rat"},
-		{"DELETE", "/v1/main/namespaces/bronze/tables/raw", 406, "UnsupportedOperationException", "create tables through rat"},
+		{"POST", "/v1/main/namespaces", 406, "UnsupportedOperationException", "drop and rename through rat"},
+		{"DELETE", "/v1/main/namespaces/bronze/tables/raw", 406, "UnsupportedOperationException", "drop and rename through rat"},
 	} {
 		status, body, _ := e.restDo(tc.method, tc.path, "")
 		if status != tc.status || body.Error.Type != tc.typ || !strings.Contains(body.Error.Message, tc.says) {
@@ -452,6 +453,9 @@ func TestIcebergRESTCommit(t *testing.T) {
 		{"/v1/v1/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "tags are read-only"},
 		{"/v1/dev/namespaces/bronze/tables/raw", read, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "needs run"},
 		{"/v1/run%2Fx/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": []}`, 403, "ForbiddenException", "reserved"},
+		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": [{"action": "set-properties", "updates": {"write.metadata.delete-after-commit.enabled": "true"}}]}`, 400, "BadRequestException", "keeps it"},
+		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": [{"action": "remove-properties", "removals": ["write.metadata.delete-after-commit.enabled"]}]}`, 400, "BadRequestException", "keeps it"},
+		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": [{"action": "set-location", "location": "file:///elsewhere"}]}`, 400, "BadRequestException", "places tables itself"},
 		{"/v1/dev/namespaces/bronze/tables/nope", run, `{"requirements": [], "updates": []}`, 404, "NoSuchTableException", "bronze.nope"},
 		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"requirements": [], "updates": [], "extra": 1}`, 400, "BadRequestException", "extra"},
 		{"/v1/dev/namespaces/bronze/tables/raw", run, `{"identifier": {"namespace": ["silver"], "name": "raw"}, "requirements": [], "updates": []}`, 400, "BadRequestException", "not the table of the path"},
@@ -486,5 +490,76 @@ func TestIcebergRESTResponseCap(t *testing.T) {
 	// Small answers pass.
 	if status, _, _ := e.restDo("GET", "/v1/main/namespaces", ""); status != http.StatusOK {
 		t.Fatalf("list namespaces: %d", status)
+	}
+}
+
+// TestIcebergRESTCreateTable: iceberg-go's REST client creates a table on
+// a branch (a rat commit there, its layer appears with it) and appends to
+// it; what rat decides itself (location, its table properties) and what is
+// not served (staged creation) is refused with a message.
+func TestIcebergRESTCreateTable(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, nil)
+	ctx := t.Context()
+	e.load("bronze.raw", "SELECT 1 AS id")
+	e.tagAndBranch("v1", "dev")
+	c := e.mustREST("dev", "")
+	schema := iceberg.NewSchema(0,
+		iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64},
+		iceberg.NestedField{ID: 2, Name: "label", Type: iceberg.PrimitiveTypes.String})
+	made := table.Identifier{"gold", "made"}
+	tbl, err := c.CreateTable(ctx, made, schema)
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	if err := resttest.Append(ctx, tbl, `[{"id": 1, "label": "one"}, {"id": 2, "label": null}]`); err != nil {
+		t.Fatalf("append to the new table: %v", err)
+	}
+	if got := e.queryRows("dev", "gold.made", "id", "label"); !slices.Equal(got, []string{"1|one", "2|NULL"}) {
+		t.Fatalf("rat query on dev = %v", got)
+	}
+	if ok, err := c.CheckNamespaceExists(ctx, table.Identifier{"gold"}); err != nil || !ok {
+		t.Fatalf("the new table's layer: %v %v", ok, err)
+	}
+	if ok, err := e.mustREST("main", "").CheckTableExists(ctx, made); err != nil || ok {
+		t.Fatalf("the table is on main too: %v %v", ok, err)
+	}
+	dev, err := e.lake.Store().Ref(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := e.lake.Store().Log(ctx, dev.Head, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 || log[1].Message != "iceberg REST: create table gold.made" || log[0].Message != "iceberg REST: commit to gold.made" {
+		t.Fatalf("dev's log = %+v", log)
+	}
+	if _, err := c.CreateTable(ctx, made, schema); !errors.Is(err, icecat.ErrTableAlreadyExists) {
+		t.Fatalf("create it again: %v", err)
+	}
+
+	const sc = `"schema": {"type": "struct", "schema-id": 0, "fields": [{"id": 1, "name": "id", "type": "long", "required": false}]}`
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		typ, says  string
+	}{
+		{"/v1/v1/namespaces/gold/tables", `{"name": "t", ` + sc + `}`, 403, "ForbiddenException", "tags are read-only"},
+		{"/v1/dev/namespaces/gold/tables", `{"name": "T", ` + sc + `}`, 400, "BadRequestException", "lower-case"},
+		{"/v1/dev/namespaces/gold/tables", `{"name": "t"}`, 400, "BadRequestException", "no schema"},
+		{"/v1/dev/namespaces/gold/tables", `{"name": "t", "location": "file:///elsewhere", ` + sc + `}`, 400, "BadRequestException", "places tables itself"},
+		{"/v1/dev/namespaces/gold/tables", `{"name": "t", "properties": {"write.metadata.delete-after-commit.enabled": "true"}, ` + sc + `}`, 400, "BadRequestException", "keeps it"},
+		{"/v1/dev/namespaces/gold/tables", `{"name": "t", "stage-create": true, ` + sc + `}`, 406, "UnsupportedOperationException", "staged"},
+		{"/v1/dev/namespaces/_rat/tables", `{"name": "t", ` + sc + `}`, 400, "BadRequestException", "read-only"},
+		{"/v1/dev/namespaces/bronze/tables", `{"name": "raw", ` + sc + `}`, 409, "AlreadyExistsException", "already exists"},
+	} {
+		status, body := e.restPost(tc.path, "", tc.body)
+		if status != tc.status || body.Error.Type != tc.typ || !strings.Contains(body.Error.Message, tc.says) {
+			t.Errorf("POST %s %s = %d %+v, want %d %s saying %q", tc.path, tc.body, status, body.Error, tc.status, tc.typ, tc.says)
+		}
+	}
+	if got, err := e.lake.Store().Ref(ctx, "dev"); err != nil || got.Head != dev.Head {
+		t.Fatalf("dev moved on a refused creation: %v %v", got, err)
 	}
 }
