@@ -286,7 +286,7 @@ var layers = []struct {
 		"deploy/k8s"}},
 	{"storage", []string{"internal/catalog", "internal/catalog/sqlstore", "internal/catalog/catalogtest", "internal/sqlite", "internal/postgres",
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
-	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace"}},
+	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace", "internal/icebergrest", "internal/icebergrest/resttest"}},
 	{"work", []string{"internal/pipeline", "internal/docs", "internal/migrate"}},
 	{"services", []string{"internal/server", "internal/orchestrator"}},
 	{"composition", []string{"internal/app"}},

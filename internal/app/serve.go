@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
+
+	"github.com/ratdata/rat/internal/config"
 
 	"github.com/ratdata/rat/internal/metrics"
 	"github.com/ratdata/rat/internal/monitor"
+	"github.com/ratdata/rat/internal/objstore"
 	"github.com/ratdata/rat/internal/orchestrator"
 	"github.com/ratdata/rat/internal/pipeline"
 	"github.com/ratdata/rat/internal/server"
@@ -74,8 +78,9 @@ func (a *App) NewServer(ctx context.Context, log *slog.Logger, q *orchestrator.Q
 		Store: a.Store, Lake: a.Lake, Landing: landing, Branch: a.Config.Branch,
 		Logger: log, Metrics: m, StateDir: a.Config.StateDir,
 		Settings: a.Config.Settings, QueueWaiting: q.Waiting,
-		Limits:    server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
-		Resources: &a.Config.Fit,
+		Limits:             server.Limits{ResultBytes: int64(a.Config.MaxResultBytes)},
+		IcebergTableConfig: IcebergTableConfig(a.Config),
+		Resources:          &a.Config.Fit,
 		Checks: []server.Check{
 			{Name: "catalog", Fn: func(ctx context.Context) error {
 				_, err := a.Store.Refs(ctx)
@@ -186,4 +191,24 @@ func (a *App) MetricsAccess() (metrics.Access, error) {
 		access.Secrets = append(access.Secrets, t.Secret)
 	}
 	return access, err
+}
+
+// IcebergTableConfig is the storage config rat serve's Iceberg REST
+// catalog returns with every table, in the keys Iceberg clients read: for
+// an S3 warehouse its endpoint, region and path style (s3.path-style-access,
+// and iceberg-go's s3.force-virtual-addressing). Never the credentials:
+// clients bring their own. nil for a local warehouse.
+func IcebergTableConfig(cfg *config.Config) map[string]string {
+	if !cfg.IsS3() {
+		return nil
+	}
+	bucket, _, _ := objstore.ParseS3URL(cfg.Warehouse) // validated when the warehouse opened
+	path := objstore.S3Config{Endpoint: cfg.S3.Endpoint, Bucket: bucket, PathStyle: cfg.S3.PathStyle}.UsesPathStyle()
+	return map[string]string{
+		"s3.endpoint":                 cfg.S3.Endpoint,
+		"s3.region":                   cfg.S3.Region,
+		"client.region":               cfg.S3.Region,
+		"s3.path-style-access":        strconv.FormatBool(path),
+		"s3.force-virtual-addressing": strconv.FormatBool(!path),
+	}
 }

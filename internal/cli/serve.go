@@ -27,6 +27,13 @@ const serveLong = `Serve the web UI at / and rat's JSON API under /api/v1 (works
 tags, commits, merges, queries, runs, landing uploads), /health/live,
 /health/ready and /metrics.
 
+Other engines find the tables through the Iceberg REST catalog at /iceberg
+(catalog URI http://<host>:<port>/iceberg, warehouse = a branch or tag):
+namespaces are layers; tables load with their metadata and, for an S3
+warehouse, the endpoint, region and path style (never credentials); a run
+token may create a table or commit to one on a branch (one rat commit each).
+The same tokens and rules apply; docs/engines.md has the details.
+
 The address comes from --listen, RAT_LISTEN or the default 127.0.0.1:3030.
 On a loopback address no token is needed. On any other address rat refuses
 to start without a token: RAT_API_TOKEN (an admin token) or RAT_TOKEN_FILE, a

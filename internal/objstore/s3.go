@@ -49,6 +49,25 @@ func (c S3Config) String() string {
 		c.Endpoint, c.Region, c.AccessKey, secret, c.Bucket, c.Prefix, c.PathStyle)
 }
 
+// UsesPathStyle reports whether the store addresses its bucket in the URL
+// path (http://host/bucket/key) rather than the host name, as the store
+// does: "path" and "virtual" say so, "auto" picks the host name for the
+// endpoints that support it (AWS, Google, Aliyun) and the path elsewhere
+// (MinIO and other S3-compatible stores).
+func (c S3Config) UsesPathStyle() bool {
+	switch c.PathStyle {
+	case "path":
+		return true
+	case "virtual":
+		return false
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || u.Host == "" {
+		return true
+	}
+	return !s3utils.IsVirtualHostSupported(*u, c.Bucket)
+}
+
 // GoString is String, so that %#v does not print the secret either.
 func (c S3Config) GoString() string { return c.String() }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/icebergrest"
 )
 
 // Codes the HTTP layer adds to rat's: a known caller whose role is too weak
@@ -75,6 +76,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Error.Code = rat.EINTERNAL
 		body.Error.Message = "internal error; the server log has the details"
+	}
+	if isIceberg(r) { // the REST spec's error model
+		icebergrest.WriteError(w, r, status, "", body.Error.Message)
+		return
 	}
 	writeJSON(w, status, body)
 }

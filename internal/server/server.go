@@ -90,6 +90,10 @@ type Config struct {
 	QueueWaiting func(ctx context.Context) (int, time.Duration, error)
 
 	Limits Limits
+	// IcebergTableConfig is the storage config the Iceberg REST catalog
+	// (/iceberg, internal/icebergrest) returns with every table: for an S3
+	// warehouse its endpoint, region and path style. No credentials.
+	IcebergTableConfig map[string]string
 	// Resources are the machine's limits and how the profile fits them,
 	// shown by /health/ready (with the warning of a profile chosen larger
 	// than the machine); nil = not shown.
@@ -202,7 +206,9 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Metrics.WatchFreshness(s.freshnessMetrics); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	s.routes()
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
 	if err := s.uiRoutes(); err != nil {
 		return nil, err
 	}
@@ -274,7 +280,7 @@ func (s *Server) activeIDs() []string {
 }
 
 // routes declares every endpoint with the role it needs.
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	s.mux.HandleFunc("GET /health/live", s.live)
 	// Webhooks authenticate with their trigger's own secret, not API tokens.
 	s.mux.Handle("POST /api/v1/webhooks/{pipeline}", s.handle(s.webhook))
@@ -329,6 +335,7 @@ func (s *Server) routes() {
 	api("/api/v1/", RoleRead, func(w http.ResponseWriter, r *http.Request) error {
 		return rat.Errorf(rat.ENOTFOUND, "no endpoint %s %s: the API lives under /api/v1 (overview, workspace, pipelines, lineage, tables, query, branches, tags, commits, merge, diff, runs, landing, triggers, freshness); the web UI is at /", r.Method, r.URL.Path)
 	})
+	return s.icebergRoutes()
 }
 
 // recoverPanics turns a panicking handler into a 500 with the JSON shape,
