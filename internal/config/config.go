@@ -71,6 +71,10 @@ type Config struct {
 	// defaults (maintenance.expire).
 	ExpireOlderThan  time.Duration
 	ExpireRetainLast int
+	// OrphansOlderThan is rat maintain orphans' grace period
+	// (maintenance.orphans.older_than); writes taking more than half of it
+	// are refused before their commit.
+	OrphansOlderThan time.Duration
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -238,6 +242,7 @@ func Load(opts Options) (*Config, error) {
 	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
 	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
 	c.ExpireOlderThan, c.ExpireRetainLast = DefaultExpireOlderThan, DefaultExpireRetainLast
+	c.OrphansOlderThan = DefaultOrphansOlderThan
 
 	if ws != nil {
 		r := ws.Resources
@@ -279,6 +284,9 @@ func Load(opts Options) (*Config, error) {
 		}
 		if n := ws.Maintenance.Expire.RetainLast; n != nil {
 			c.ExpireRetainLast = *n
+		}
+		if v := ws.Maintenance.Orphans.OlderThan; v != "" {
+			c.OrphansOlderThan, _ = ParseAge(v) // validated with the file
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))

@@ -158,7 +158,13 @@ type Monitoring struct {
 
 // Maintenance configures table maintenance (rat maintain).
 type Maintenance struct {
-	Expire ExpireSection `yaml:"expire"` // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+	Expire  ExpireSection  `yaml:"expire"`  // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+	Orphans OrphansSection `yaml:"orphans"` // orphan cleanup (rat maintain orphans): abandoned run branches and the warehouse files nothing references
+}
+
+// OrphansSection holds rat maintain orphans' defaults; its flags win.
+type OrphansSection struct {
+	OlderThan string `yaml:"older_than"` // the grace period: files modified and run branches ended within it are kept, e.g. 3d, 36h; at least runs.lease; a write taking longer than half of it is refused before its commit; default 3d (--older-than)
 }
 
 // ExpireSection holds rat maintain expire's defaults; its flags win.
@@ -305,6 +311,19 @@ func (w *Workspace) validate(file string) error {
 	}
 	if n := w.Maintenance.Expire.RetainLast; n != nil && *n < 0 {
 		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.retain_last: want 0 or more snapshots, got %d", file, w.lines["maintenance.expire.retain_last"], *n)
+	}
+	if v := w.Maintenance.Orphans.OlderThan; v != "" {
+		grace, err := ParseAge(v)
+		if err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.orphans.older_than: %w", file, w.lines["maintenance.orphans.older_than"], err)
+		}
+		lease, _ := ParseRunLease(w.Runs.Lease) // validated above
+		if w.Runs.Lease == "" {
+			lease = DefaultRunLease
+		}
+		if err := CheckOrphanGrace(grace, lease); err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.orphans.older_than: %v", file, w.lines["maintenance.orphans.older_than"], err)
+		}
 	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {

@@ -91,7 +91,7 @@ func TestExpire(t *testing.T) {
 		}
 		listAll := func() map[string]int64 {
 			t.Helper()
-			infos, err := l.objects.List(ctx, "bronze/")
+			infos, err := l.objects.List(ctx, "")
 			if err != nil {
 				t.Fatal(err)
 			}
