@@ -1250,10 +1250,10 @@ func TestMaintenanceOrphans(t *testing.T) {
 		t.Fatalf("as long as the lease: %v %s", err, c.OrphansOlderThan)
 	}
 	for yaml, msg := range map[string]string{
-		"maintenance:\n  orphans:\n    older_than: 3 days\n": "workspace.yaml:4: maintenance.orphans.older_than: want an age such as 7d, 36h or 90m",
-		"maintenance:\n  orphans:\n    older_than: 10s\n": "workspace.yaml:4: maintenance.orphans.older_than: 10s is shorter than the run lease (runs.lease, 30s)",
+		"maintenance:\n  orphans:\n    older_than: 3 days\n":                 "workspace.yaml:4: maintenance.orphans.older_than: want an age such as 7d, 36h or 90m",
+		"maintenance:\n  orphans:\n    older_than: 10s\n":                    "workspace.yaml:4: maintenance.orphans.older_than: 10s is shorter than the run lease (runs.lease, 30s)",
 		"runs:\n  lease: 2h\nmaintenance:\n  orphans:\n    older_than: 1h\n": "workspace.yaml:6: maintenance.orphans.older_than: 1h0m0s is shorter than the run lease (runs.lease, 2h0m0s): a run counts as running that long after its last heartbeat, and its writer could still commit those files",
-		"maintenance:\n  orphans:\n    grace: 3d\n": `unknown key "maintenance.orphans.grace"`,
+		"maintenance:\n  orphans:\n    grace: 3d\n":                          `unknown key "maintenance.orphans.grace"`,
 	} {
 		write("name: m\n" + yaml)
 		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {
