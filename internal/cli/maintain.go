@@ -23,11 +23,15 @@ would do first.
 
 Tasks:
   expire   remove old snapshots (time travel past them ends) and delete
-           the files no remaining snapshot of any branch or tag needs`,
+           the files no remaining snapshot of any branch or tag needs
+  orphans  delete abandoned run branches, the warehouse files nothing
+           references (failed and killed runs leave them), and old run
+           records with their logs`,
 		Example: `  rat maintain expire --dry-run
-  rat maintain expire --older-than 30d --retain-last 20`,
+  rat maintain expire --older-than 30d --retain-last 20
+  rat maintain orphans --dry-run`,
 	}
-	cmd.AddCommand(newMaintainExpireCmd(g))
+	cmd.AddCommand(newMaintainExpireCmd(g), newMaintainOrphansCmd(g))
 	return cmd
 }
 
