@@ -269,11 +269,14 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				return fmt.Errorf("add files to %s: %w", id, err)
 			}
 		}
-		if took := time.Since(started); l.maxWriteAge > 0 && took > l.maxWriteAge {
-			return rat.Errorf(rat.ECONFLICT, "write into %s on %s took %s, longer than %s (half of maintenance.orphans.older_than): its files may already count as orphans, so it was not committed; run it again, or raise maintenance.orphans.older_than",
-				id, ref, took.Round(time.Second), l.maxWriteAge)
+		commitCtx := ctx
+		if l.maxWriteAge > 0 {
+			commitCtx = catalog.CommitBy(ctx, started.Add(l.maxWriteAge), func() error {
+				return rat.Errorf(rat.ECONFLICT, "write into %s on %s took %s, longer than %s (half of maintenance.orphans.older_than): its files may already count as orphans, so it was not committed; run it again, or raise maintenance.orphans.older_than",
+					id, ref, time.Since(started).Round(time.Millisecond), l.maxWriteAge)
+			})
 		}
-		committed, err := tx.Commit(ctx)
+		committed, err := tx.Commit(commitCtx)
 		if err != nil {
 			return commitError(id, ref, err)
 		}
