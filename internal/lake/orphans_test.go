@@ -317,8 +317,8 @@ func TestOrphansWhileWriting(t *testing.T) {
 		const grace = 6 * time.Second
 		w := newTestLake(t, l.store, l.objects.Store, t.TempDir(), func(c *Config) { c.MaxWriteAge = grace / 3 })
 		runs := l.Store().(runStore)
-		mustWrite(t, w, "main", "bronze.a", "SELECT 0 AS writer, 0 AS n WHERE false", WriteOptions{})
-		mustWrite(t, w, "main", "bronze.b", "SELECT 0 AS writer, 0 AS n WHERE false", WriteOptions{})
+		mustWrite(t, w, "main", "bronze.a", "SELECT 0 AS writer, 0 AS n, 'x' AS s WHERE false", WriteOptions{})
+		mustWrite(t, w, "main", "bronze.b", "SELECT 0 AS writer, 0 AS n, 'x' AS s WHERE false", WriteOptions{})
 		loop := time.Minute
 		if testing.Short() {
 			loop = 10 * time.Second
@@ -338,7 +338,7 @@ func TestOrphansWhileWriting(t *testing.T) {
 						return
 					default:
 					}
-					_, err := w.Write(ctx, "main", id, fmt.Sprintf("SELECT %d AS writer, range AS n FROM range(%d)", i+1, 100), WriteOptions{})
+					_, err := w.Write(ctx, "main", id, fmt.Sprintf("SELECT %d AS writer, range::INTEGER AS n, 'w' AS s FROM range(100)", i+1), WriteOptions{})
 					switch {
 					case err == nil:
 						committed[i] += 100
