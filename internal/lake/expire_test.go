@@ -89,18 +89,7 @@ func TestExpire(t *testing.T) {
 				}
 			}
 		}
-		listAll := func() map[string]int64 {
-			t.Helper()
-			infos, err := l.objects.List(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := map[string]int64{}
-			for _, in := range infos {
-				m[in.Key] = in.Size
-			}
-			return m
-		}
+		listAll := func() map[string]int64 { return warehouseKeys(t, l) }
 		filesBefore := listAll()
 		refsBefore, err := l.Store().Refs(ctx)
 		if err != nil {

@@ -99,6 +99,20 @@ func newTestLake(t testing.TB, store catalog.Store, objects objstore.Store, dir 
 	return New(cfg)
 }
 
+// warehouseKeys lists every object of the lake's warehouse with its size.
+func warehouseKeys(t testing.TB, l *Lake) map[string]int64 {
+	t.Helper()
+	infos, err := l.objects.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, in := range infos {
+		m[in.Key] = in.Size
+	}
+	return m
+}
+
 func mustWrite(t testing.TB, l *Lake, ref, table, src string, opts WriteOptions) WriteResult {
 	t.Helper()
 	id, err := rat.ParseTableID(table)
