@@ -146,7 +146,7 @@ type CatalogSection struct {
 
 // RunsSection configures run records.
 type RunsSection struct {
-	RetentionDays *int   `yaml:"retention_days"` // days run records are kept, 0 = forever; default 90 (RAT_RUN_RETENTION_DAYS)
+	RetentionDays *int   `yaml:"retention_days"` // days run records and their logs are kept (pruned hourly by rat serve, and by rat maintain orphans), 0 = forever; each target's newest success stays; default 90 (RAT_RUN_RETENTION_DAYS)
 	Lease         string `yaml:"lease"`          // how long a rat run process may go without a heartbeat before its run ends as failed (owner lost), e.g. 30s; default 30s (RAT_RUN_LEASE)
 }
 
