@@ -55,14 +55,11 @@ the totals, and changes nothing.`,
   rat maintain orphans --older-than 7d bronze.sales
   rat maintain orphans --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := lake.OrphanOptions{DryRun: dryRun}
-			for _, a := range args {
-				id, err := rat.ParseTableID(a)
-				if err != nil {
-					return err
-				}
-				opts.Tables = append(opts.Tables, id)
+			tables, err := tableArgs(args)
+			if err != nil {
+				return err
 			}
+			opts := lake.OrphanOptions{DryRun: dryRun, Tables: tables}
 			if olderThan != "" {
 				d, err := config.ParseAge(olderThan)
 				if err != nil {

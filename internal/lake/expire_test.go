@@ -187,15 +187,7 @@ func TestExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		needed, err := fresh.referencedFiles(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k := range needed {
-			if _, ok := after[k]; !ok {
-				t.Errorf("referenced file %s is gone", k)
-			}
-		}
+		checkReferenced(t, fresh, st, after)
 		var dataGone int
 		for _, f := range res.Files {
 			if slices.Contains([]string{".parquet"}, f.Key[len(f.Key)-8:]) {

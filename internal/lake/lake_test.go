@@ -113,6 +113,21 @@ func warehouseKeys(t testing.TB, l *Lake) map[string]int64 {
 	return m
 }
 
+// checkReferenced fails the test for each file st references that is not
+// among the warehouse keys listed in present.
+func checkReferenced(t testing.TB, l *Lake, st *expireState, present map[string]int64) {
+	t.Helper()
+	needed, err := l.referencedFiles(context.Background(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range needed {
+		if _, ok := present[k]; !ok {
+			t.Errorf("referenced file %s is gone", k)
+		}
+	}
+}
+
 func mustWrite(t testing.TB, l *Lake, ref, table, src string, opts WriteOptions) WriteResult {
 	t.Helper()
 	id, err := rat.ParseTableID(table)

@@ -243,23 +243,11 @@ func TestOrphans(t *testing.T) {
 			t.Errorf("%d files before, %d deleted, %d after", len(filesBefore), len(res.Files), len(after))
 		}
 		fresh := New(Config{Store: l.store, Objects: l.objects.Store, Cache: l.cache, DB: l.db, TmpDir: l.tmpDir, RowGroupSize: 1000, Author: "test"})
-		refs, err := fresh.Store().Refs(ctx)
+		st, err := fresh.expireState(ctx, time.Time{}, nil) // every reachable commit
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := fresh.refState(ctx, refs, time.Time{}, nil, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		needed, err := fresh.referencedFiles(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k := range needed {
-			if _, ok := after[k]; !ok {
-				t.Errorf("referenced file %s is gone", k)
-			}
-		}
+		checkReferenced(t, fresh, st, after)
 		heads := refHeads()
 		for name, head := range headsBefore {
 			if slices.Contains(abandoned, name) {
