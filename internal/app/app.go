@@ -166,6 +166,9 @@ func (a *App) NewLake(fileListDir string) *lake.Lake {
 		RowGroupSize: a.Config.ChunkSizeRows,
 		Author:       author(),
 		FileListDir:  fileListDir,
+		// Orphan cleanup deletes unreferenced files older than its grace
+		// period: a write must commit well within it.
+		MaxWriteAge: a.Config.OrphansOlderThan / 2,
 	})
 }
 

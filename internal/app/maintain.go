@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/config"
@@ -29,8 +31,7 @@ type maintainFunc func(a *App, ctx context.Context, dryRun bool) (rat.Maintenanc
 var maintenanceTasks = map[string]maintainFunc{
 	"retention": (*App).maintainRetention,
 	"expire":    (*App).maintainExpire,
-	// "orphans": Lake.Orphans (maintenance.orphans.older_than) — the
-	// orphans task goes here.
+	"orphans":   (*App).maintainOrphans,
 	// "optimize": Lake.Optimize (maintenance.optimize.target_file_size_mb,
 	// min_small_files) — the optimize task goes here.
 }
@@ -109,6 +110,47 @@ func RetentionSummary(res lake.RetentionResult, dryRun bool) string {
 	}
 	return fmt.Sprintf("%s %s from %s on branch %s (%s checked, %s)", verb, textout.Plural(res.Rows, "row"),
 		textout.Plural(int64(len(res.Tables)), "table"), res.Branch, textout.Plural(int64(res.Checked), "table"), textout.Bytes(res.Bytes))
+}
+
+// OrphanOptions are orphan cleanup's options as the configuration sets
+// them: the grace period maintenance.orphans.older_than (checked against
+// runs.lease), the run history and runs.retention_days.
+func (a *App) OrphanOptions(dryRun bool) (lake.OrphanOptions, error) {
+	if err := config.CheckOrphanGrace(a.Config.OrphansOlderThan, a.Config.RunLease); err != nil {
+		return lake.OrphanOptions{}, rat.Errorf(rat.EINVALID, "maintenance.orphans.older_than: %v", err)
+	}
+	return lake.OrphanOptions{OlderThan: a.Config.OrphansOlderThan, DryRun: dryRun, Runs: a.Store,
+		RunRetention: time.Duration(a.Config.RunRetentionDays) * 24 * time.Hour}, nil
+}
+
+// maintainOrphans ends the runs whose process died (so their branches are
+// judged) and deletes what abandoned runs left, past the grace period.
+func (a *App) maintainOrphans(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
+	opts, err := a.OrphanOptions(dryRun)
+	if err != nil {
+		return rat.MaintenanceRun{}, err
+	}
+	a.ReapRuns(ctx, nil, slog.Default())
+	opts.Now = time.Now()
+	res, err := a.Lake.Orphans(ctx, opts)
+	return maintenanceResult(OrphanSummary(res, dryRun), res, err)
+}
+
+// OrphanSummary says in one line what orphan cleanup did (or, dry, would do).
+func OrphanSummary(res lake.OrphanResult, dryRun bool) string {
+	del := "deleted"
+	if dryRun {
+		del = "would delete"
+	}
+	out := fmt.Sprintf("%s %s and %s (%s)", del, textout.Plural(int64(len(res.Branches)), "branch"),
+		textout.Plural(int64(len(res.Files)), "file"), textout.Bytes(res.Bytes))
+	if res.Young > 0 {
+		out += fmt.Sprintf("; kept %s within the grace period", textout.Plural(int64(res.Young), "unreferenced file"))
+	}
+	if res.RunsPruned > 0 {
+		out += fmt.Sprintf("; pruned %s", textout.Plural(res.RunsPruned, "run record"))
+	}
+	return out
 }
 
 // ExpireSummary says in one line what expiry did (or, dry, would do).

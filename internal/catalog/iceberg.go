@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -228,8 +229,34 @@ func (c *Iceberg) newMetadata(id rat.TableID, schema *iceberg.Schema, opts []ice
 	return meta, nil
 }
 
+type commitByKey struct{}
+
+type commitBy struct {
+	deadline time.Time
+	refuse   func() error
+}
+
+// CommitBy returns a context whose commits through Iceberg (each attempt,
+// retries included) are refused with refuse() once deadline has passed,
+// before they reach the store: a writer whose files may already count as
+// orphans (rat maintain orphans) must not commit them.
+func CommitBy(ctx context.Context, deadline time.Time, refuse func() error) context.Context {
+	return context.WithValue(ctx, commitByKey{}, commitBy{deadline: deadline, refuse: refuse})
+}
+
+// checkCommitBy refuses a commit past the context's CommitBy deadline.
+func checkCommitBy(ctx context.Context) error {
+	if cb, ok := ctx.Value(commitByKey{}).(commitBy); ok && time.Now().After(cb.deadline) {
+		return cb.refuse()
+	}
+	return nil
+}
+
 // commitCreate commits a table that must not exist yet.
 func (c *Iceberg) commitCreate(ctx context.Context, st staged, msg string) error {
+	if err := checkCommitBy(ctx); err != nil {
+		return err
+	}
 	_, err := c.store.Commit(ctx, CommitRequest{
 		Branch: c.ref, Author: c.author, Message: c.msg(msg),
 		Changes: []Change{{Table: st.id, Metadata: c.locs.Stored(st.loc)}},
@@ -451,6 +478,9 @@ func (c *Iceberg) commit(ctx context.Context, all []staged) error {
 		names[i] = st.id.String()
 	}
 	sort.Strings(names)
+	if err := checkCommitBy(ctx); err != nil {
+		return err
+	}
 	_, err := c.store.Commit(ctx, CommitRequest{
 		Branch: c.ref, Author: c.author, Message: c.msg(fmt.Sprintf("update %v", names)), Changes: changes,
 	})

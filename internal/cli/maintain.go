@@ -38,6 +38,9 @@ Tasks:
              commit (time travel before it still works until expiry)
   expire     remove old snapshots (time travel past them ends) and delete
              the files no remaining snapshot of any branch or tag needs
+  orphans    delete abandoned run branches, the warehouse files nothing
+             references (failed and killed runs leave them), and old run
+             records with their logs
 
 rat serve runs a task on a schedule when workspace.yaml sets
 maintenance.<task>.schedule (cron, e.g. "0 3 * * *" or daily): each tick
@@ -48,7 +51,8 @@ task's last run has not ended is skipped.`,
   rat maintain
   rat maintain expire --dry-run
   rat maintain expire --older-than 30d --retain-last 20
-  rat maintain retention --dry-run`,
+  rat maintain retention --dry-run
+  rat maintain orphans --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
@@ -58,8 +62,7 @@ task's last run has not ended is skipped.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what each task would do and change nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per task with its summary, result and error")
-	cmd.AddCommand(newMaintainExpireCmd(g))
-	cmd.AddCommand(newMaintainRetentionCmd(g))
+	cmd.AddCommand(newMaintainExpireCmd(g), newMaintainRetentionCmd(g), newMaintainOrphansCmd(g))
 	return cmd
 }
 
@@ -189,6 +192,20 @@ changes nothing.`,
 	return cmd
 }
 
+// tableArgs parses the TABLE arguments of a maintenance task: nil for
+// none (every table).
+func tableArgs(args []string) ([]rat.TableID, error) {
+	var out []rat.TableID
+	for _, a := range args {
+		id, err := rat.ParseTableID(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
 func printExpiry(cmd *cobra.Command, opts lake.ExpireOptions, res lake.ExpireResult) {
 	w := cmd.OutOrStdout()
 	verb, del := "expired", "deleted"
@@ -214,17 +231,4 @@ func printExpiry(cmd *cobra.Command, opts lake.ExpireOptions, res lake.ExpireRes
 		}
 	}
 	fmt.Fprintf(w, "%s %s, %s\n", del, textout.Plural(int64(len(res.Files)), "file"), textout.Bytes(res.Bytes))
-}
-
-// tableArgs reads TABLE arguments (layer.name); none gives nil (all).
-func tableArgs(args []string) ([]rat.TableID, error) {
-	var out []rat.TableID
-	for _, a := range args {
-		id, err := rat.ParseTableID(a)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, nil
 }

@@ -50,8 +50,9 @@ func TestMaintainAll(t *testing.T) {
 	if err := json.Unmarshal([]byte(u.ok("maintain", "--dry-run", "--json")), &tasks); err != nil {
 		t.Fatal(err)
 	}
-	if len(tasks) != 2 || tasks[0].Task != "retention" || !strings.Contains(tasks[0].Summary, "no table has a retention") ||
-		tasks[1].Task != "expire" || tasks[1].Error != "" || len(tasks[1].Result) == 0 {
+	if len(tasks) != 3 || tasks[0].Task != "retention" || !strings.Contains(tasks[0].Summary, "no table has a retention") ||
+		tasks[1].Task != "expire" || tasks[1].Error != "" || len(tasks[1].Result) == 0 ||
+		tasks[2].Task != "orphans" || tasks[2].Summary != "would delete 0 branches and 0 files (0 B)" {
 		t.Fatalf("rat maintain --dry-run --json: %+v", tasks)
 	}
 	if out := u.ok("maintain"); !regexp.MustCompile(`(?m)^expire +expired 2 snapshots of 1 table, deleted \d+ files`).MatchString(out) {
@@ -73,7 +74,7 @@ func TestMaintainAll(t *testing.T) {
 	}
 	out, errOut, code := u.run("maintain")
 	if code != 4 || !regexp.MustCompile(`(?m)^expire +failed: .*bronze\.s.*metadata`).MatchString(out) ||
-		!strings.Contains(errOut, "maintenance: 1 of 2 tasks failed (expire); expire: ") {
+		!strings.Contains(errOut, "maintenance: 2 of 3 tasks failed (expire, orphans); expire: ") {
 		t.Fatalf("rat maintain with a task failing: exit %d\n%s\n%s", code, out, errOut)
 	}
 	u.fails("unknown command", "maintain", "nope")

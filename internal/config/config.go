@@ -76,6 +76,10 @@ type Config struct {
 	// Their cron expressions are checked where they are parsed (the
 	// scheduler's parser, internal/trigger), with Where in the message.
 	MaintenanceSchedules []MaintenanceSchedule
+	// OrphansOlderThan is rat maintain orphans' grace period
+	// (maintenance.orphans.older_than); writes taking more than half of it
+	// are refused before their commit.
+	OrphansOlderThan time.Duration
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -243,6 +247,7 @@ func Load(opts Options) (*Config, error) {
 	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
 	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
 	c.ExpireOlderThan, c.ExpireRetainLast = DefaultExpireOlderThan, DefaultExpireRetainLast
+	c.OrphansOlderThan = DefaultOrphansOlderThan
 
 	if ws != nil {
 		r := ws.Resources
@@ -292,6 +297,9 @@ func Load(opts Options) (*Config, error) {
 				c.MaintenanceSchedules = append(c.MaintenanceSchedules, MaintenanceSchedule{Task: task, Cron: cron,
 					Where: fmt.Sprintf("%s:%d: %s", filepath.Join(c.WorkspaceDir, WorkspaceFileName), ws.Line(key), key)})
 			}
+		}
+		if v := ws.Maintenance.Orphans.OlderThan; v != "" {
+			c.OrphansOlderThan, _ = ParseAge(v) // validated with the file
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))

@@ -1231,6 +1231,37 @@ func TestMaintenanceExpire(t *testing.T) {
 	}
 }
 
+// TestMaintenanceOrphans: maintenance.orphans.older_than sets rat maintain
+// orphans' grace period (default 3d); a grace shorter than the run lease,
+// a bad age and unknown keys are errors naming the line and the key.
+func TestMaintenanceOrphans(t *testing.T) {
+	write, load := workspaceFile(t)
+	write("name: m\n")
+	c, err := load()
+	if err != nil || c.OrphansOlderThan != 3*24*time.Hour {
+		t.Fatalf("default: %v %s", err, c.OrphansOlderThan)
+	}
+	write("name: m\nmaintenance:\n  orphans:\n    older_than: 36h\n")
+	if c, err = load(); err != nil || c.OrphansOlderThan != 36*time.Hour {
+		t.Fatalf("set: %v %s", err, c.OrphansOlderThan)
+	}
+	write("name: m\nruns:\n  lease: 2m\nmaintenance:\n  orphans:\n    older_than: 2m\n")
+	if c, err = load(); err != nil || c.OrphansOlderThan != 2*time.Minute {
+		t.Fatalf("as long as the lease: %v %s", err, c.OrphansOlderThan)
+	}
+	for yaml, msg := range map[string]string{
+		"maintenance:\n  orphans:\n    older_than: 3 days\n":                 "workspace.yaml:4: maintenance.orphans.older_than: want an age such as 7d, 36h or 90m",
+		"maintenance:\n  orphans:\n    older_than: 10s\n":                    "workspace.yaml:4: maintenance.orphans.older_than: 10s is shorter than the run lease (runs.lease, 30s)",
+		"runs:\n  lease: 2h\nmaintenance:\n  orphans:\n    older_than: 1h\n": "workspace.yaml:6: maintenance.orphans.older_than: 1h0m0s is shorter than the run lease (runs.lease, 2h0m0s): a run counts as running that long after its last heartbeat, and its writer could still commit those files",
+		"maintenance:\n  orphans:\n    grace: 3d\n":                          `unknown key "maintenance.orphans.grace"`,
+	} {
+		write("name: m\n" + yaml)
+		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
+		}
+	}
+}
+
 // workspaceFile returns a function that writes a workspace.yaml into a
 // fresh workspace and one that loads its configuration, with no
 // environment.

@@ -14,6 +14,21 @@ const (
 	DefaultExpireRetainLast = 10
 )
 
+// DefaultOrphansOlderThan is maintenance.orphans.older_than's default:
+// orphan cleanup keeps files modified within 3 days.
+const DefaultOrphansOlderThan = 3 * 24 * time.Hour
+
+// CheckOrphanGrace refuses a grace period for orphan cleanup shorter than
+// the run lease: a run whose process stopped heartbeating counts as
+// running for that long, and a writer could still commit its files.
+func CheckOrphanGrace(grace, lease time.Duration) error {
+	if grace < lease {
+		return fmt.Errorf("%s is shorter than the run lease (runs.lease, %s): a run counts as running that long after its last heartbeat, and its writer could still commit those files; set at least %s (default %s)",
+			FormatAge(grace), lease, FormatAge(lease), FormatAge(DefaultOrphansOlderThan))
+	}
+	return nil
+}
+
 // ParseAge reads an age such as 7d, 36h or 90m: a whole number of days
 // (d) or a Go duration, at least 0.
 func ParseAge(v string) (time.Duration, error) {

@@ -147,7 +147,7 @@ type CatalogSection struct {
 
 // RunsSection configures run records.
 type RunsSection struct {
-	RetentionDays *int   `yaml:"retention_days"` // days run records are kept, 0 = forever; default 90 (RAT_RUN_RETENTION_DAYS)
+	RetentionDays *int   `yaml:"retention_days"` // days run records and their logs are kept (pruned hourly by rat serve, and by rat maintain orphans), 0 = forever; each target's newest success stays; default 90 (RAT_RUN_RETENTION_DAYS)
 	Lease         string `yaml:"lease"`          // how long a rat run process may go without a heartbeat before its run ends as failed (owner lost), e.g. 30s; default 30s (RAT_RUN_LEASE)
 }
 
@@ -161,7 +161,7 @@ type Monitoring struct {
 type Maintenance struct {
 	Retention RetentionSection `yaml:"retention"` // retention that deletes old rows (rat maintain retention)
 	Expire    ExpireSection    `yaml:"expire"`    // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
-	Orphans   OrphansSection   `yaml:"orphans"`   // orphan file cleanup (rat maintain orphans)
+	Orphans   OrphansSection   `yaml:"orphans"`   // orphan cleanup (rat maintain orphans): abandoned run branches and the warehouse files nothing references
 	Optimize  OptimizeSection  `yaml:"optimize"`  // compaction of small files (rat optimize)
 }
 
@@ -170,8 +170,9 @@ type RetentionSection struct {
 	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
-// OrphansSection configures orphan file cleanup (rat maintain orphans).
+// OrphansSection configures orphan cleanup (rat maintain orphans); its flags win.
 type OrphansSection struct {
+	OlderThan string `yaml:"older_than"` // the grace period: files modified and run branches ended within it are kept, e.g. 3d, 36h; at least runs.lease; a write taking longer than half of it is refused before its commit; default 3d (--older-than)
 	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
@@ -326,6 +327,19 @@ func (w *Workspace) validate(file string) error {
 	}
 	if n := w.Maintenance.Expire.RetainLast; n != nil && *n < 0 {
 		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.retain_last: want 0 or more snapshots, got %d", file, w.lines["maintenance.expire.retain_last"], *n)
+	}
+	if v := w.Maintenance.Orphans.OlderThan; v != "" {
+		grace, err := ParseAge(v)
+		if err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.orphans.older_than: %w", file, w.lines["maintenance.orphans.older_than"], err)
+		}
+		lease, _ := ParseRunLease(w.Runs.Lease) // validated above
+		if w.Runs.Lease == "" {
+			lease = DefaultRunLease
+		}
+		if err := CheckOrphanGrace(grace, lease); err != nil {
+			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.orphans.older_than: %v", file, w.lines["maintenance.orphans.older_than"], err)
+		}
 	}
 	for _, name := range names {
 		if d := w.Layers[name].RetentionDays; d != nil && *d < 0 {

@@ -138,7 +138,7 @@ func (l *Lake) Expire(ctx context.Context, opts ExpireOptions) (ExpireResult, er
 	}
 	cand := map[string]int64{}
 	for _, s := range candidates {
-		if err := l.snapshotFiles(ctx, s, cand, true); err != nil {
+		if err := l.snapshotFiles(ctx, s, cand, nil, true); err != nil {
 			return res, fmt.Errorf("expire: list the files of expired snapshot %d (nothing deleted): %w", s.SnapshotID, err)
 		}
 	}
@@ -201,6 +201,13 @@ type expireState struct {
 	// oldMetadata: metadata files (full locations) of the selected tables
 	// in commits older than the window.
 	oldMetadata []string
+	// views: the view files (as the catalog records them) at the refs'
+	// heads and at the commits within the window.
+	views map[string]bool
+	// missingOK: a metadata file or manifest of a commit within the window
+	// that is gone is passed over (orphan cleanup reads every commit, and
+	// expiry deletes the metadata files of commits older than its window).
+	missingOK bool
 }
 
 // checkSelection refuses a table named for expiry that no ref holds.
@@ -226,7 +233,16 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 	if err != nil {
 		return nil, err
 	}
-	st := &expireState{refs: refs, heads: map[string][]headTable{}, protected: map[string]map[int64]bool{}, window: map[string]table.Metadata{}}
+	return l.refState(ctx, refs, cutoff, tables, false)
+}
+
+// refState reads what refs hold: every table at each ref's head, and the
+// tables at every commit reachable from them made at or after cutoff (a
+// zero cutoff: every reachable commit). Commits before cutoff contribute
+// the metadata files of the selected tables to oldMetadata only.
+func (l *Lake) refState(ctx context.Context, refs []rat.Ref, cutoff time.Time, tables []rat.TableID, missingOK bool) (*expireState, error) {
+	st := &expireState{refs: refs, heads: map[string][]headTable{}, protected: map[string]map[int64]bool{}, window: map[string]table.Metadata{},
+		views: map[string]bool{}, missingOK: missingOK}
 	if tables != nil {
 		st.tables = map[rat.TableID]bool{}
 		for _, id := range tables {
@@ -247,7 +263,8 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 		out := make([]headTable, 0, len(entries))
 		for _, e := range entries {
 			if IsView(e.Metadata) {
-				continue // a view has no snapshots; its file is never deleted here
+				st.views[e.Metadata] = true // a view has no snapshots; expiry never deletes its file
+				continue
 			}
 			meta, err := cat.ReadMetadata(ctx, e.Metadata)
 			if err != nil {
@@ -294,10 +311,18 @@ func (l *Lake) expireState(ctx context.Context, cutoff time.Time, tables []rat.T
 				return nil, err
 			}
 			for _, e := range entries {
-				if _, ok := st.window[e.Metadata]; ok || IsView(e.Metadata) {
+				if IsView(e.Metadata) {
+					st.views[e.Metadata] = true
+					continue
+				}
+				if _, ok := st.window[e.Metadata]; ok {
 					continue
 				}
 				meta, err := cat.ReadMetadata(ctx, e.Metadata)
+				if missingOK && errors.Is(err, fs.ErrNotExist) {
+					st.window[e.Metadata] = nil
+					continue
+				}
 				if err != nil {
 					return nil, fmt.Errorf("table %s at commit %s: %w", e.Table, c.ShortID(), err)
 				}
@@ -373,8 +398,9 @@ func expiryKey(branch string, meta table.Metadata) string {
 
 // referencedFiles lists the warehouse keys still needed: the metadata
 // files and all snapshots of every ref's head (minus, for a dry run, the
-// snapshots planned to go and the metadata files they replace), and the metadata files and current snapshots
-// of the commits within the window.
+// snapshots planned to go and the metadata files they replace), the
+// metadata files and current snapshots of the commits within the window,
+// and the view files of both.
 func (l *Lake) referencedFiles(ctx context.Context, st *expireState, expired map[string][]int64) (map[string]bool, error) {
 	out := map[string]int64{}
 	addMeta := func(loc string) {
@@ -383,19 +409,20 @@ func (l *Lake) referencedFiles(ctx context.Context, st *expireState, expired map
 		}
 	}
 	doneSnap := map[string]bool{}
-	addSnap := func(s *table.Snapshot) error {
+	doneManifest := map[string]bool{}
+	addSnap := func(s *table.Snapshot, missingOK bool) error {
 		if s == nil || doneSnap[s.ManifestList] {
 			return nil
 		}
 		doneSnap[s.ManifestList] = true
-		return l.snapshotFiles(ctx, s, out, false)
+		return l.snapshotFiles(ctx, s, out, doneManifest, missingOK)
 	}
 	for _, ref := range st.refs {
 		for _, h := range st.heads[ref.Name] {
 			if ref.Kind == rat.Tag {
 				addMeta(h.loc)
 				// A tag is read at its current snapshot.
-				if err := addSnap(h.meta.CurrentSnapshot()); err != nil {
+				if err := addSnap(h.meta.CurrentSnapshot(), false); err != nil {
 					return nil, err
 				}
 				continue
@@ -411,7 +438,7 @@ func (l *Lake) referencedFiles(ctx context.Context, st *expireState, expired map
 				if slices.Contains(gone, s.SnapshotID) {
 					continue
 				}
-				if err := addSnap(s); err != nil {
+				if err := addSnap(s, false); err != nil {
 					return nil, err
 				}
 			}
@@ -419,9 +446,15 @@ func (l *Lake) referencedFiles(ctx context.Context, st *expireState, expired map
 	}
 	for loc, meta := range st.window {
 		addMeta(loc)
-		if err := addSnap(meta.CurrentSnapshot()); err != nil {
+		if meta == nil {
+			continue // gone (missingOK)
+		}
+		if err := addSnap(meta.CurrentSnapshot(), st.missingOK); err != nil {
 			return nil, err
 		}
+	}
+	for loc := range st.views {
+		addMeta(loc)
 	}
 	keys := make(map[string]bool, len(out))
 	for k := range out {
@@ -432,9 +465,11 @@ func (l *Lake) referencedFiles(ctx context.Context, st *expireState, expired map
 
 // snapshotFiles adds the keys of a snapshot's manifest list, manifests and
 // live data and delete files to out, with their sizes (-1 = unknown). A
-// missing manifest list is an error unless missingOK (a file already gone
-// needs no deleting).
-func (l *Lake) snapshotFiles(ctx context.Context, s *table.Snapshot, out map[string]int64, missingOK bool) error {
+// missing manifest list or manifest is an error unless missingOK (a file
+// already gone needs no deleting). done, when not nil, holds the manifests
+// already read into out (manifests are immutable and shared by the
+// snapshots that follow them): they are not read again.
+func (l *Lake) snapshotFiles(ctx context.Context, s *table.Snapshot, out map[string]int64, done map[string]bool, missingOK bool) error {
 	add := func(loc string, size int64) {
 		if key, ok := l.objects.Key(loc); ok {
 			out[key] = size
@@ -450,7 +485,16 @@ func (l *Lake) snapshotFiles(ctx context.Context, s *table.Snapshot, out map[str
 	add(s.ManifestList, -1)
 	for _, m := range manifests {
 		add(m.FilePath(), m.Length())
+		if done != nil {
+			if done[m.FilePath()] {
+				continue
+			}
+			done[m.FilePath()] = true
+		}
 		entries, err := m.FetchEntries(l.io, true)
+		if missingOK && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
 		}

@@ -91,18 +91,7 @@ func TestExpire(t *testing.T) {
 				}
 			}
 		}
-		listAll := func() map[string]int64 {
-			t.Helper()
-			infos, err := l.objects.List(ctx, "bronze/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := map[string]int64{}
-			for _, in := range infos {
-				m[in.Key] = in.Size
-			}
-			return m
-		}
+		listAll := func() map[string]int64 { return warehouseKeys(t, l) }
 		filesBefore := listAll()
 		refsBefore, err := l.Store().Refs(ctx)
 		if err != nil {
@@ -215,15 +204,7 @@ func TestExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		needed, err := fresh.referencedFiles(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k := range needed {
-			if _, ok := after[k]; !ok {
-				t.Errorf("referenced file %s is gone", k)
-			}
-		}
+		checkReferenced(t, fresh, st, after)
 		var dataGone int
 		for _, f := range res.Files {
 			if slices.Contains([]string{".parquet"}, f.Key[len(f.Key)-8:]) {

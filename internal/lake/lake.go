@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
@@ -32,6 +33,8 @@ type Lake struct {
 	io        icebergio.IO
 	warehouse string
 
+	maxWriteAge time.Duration
+
 	mu          sync.Mutex
 	catalogs    map[string]*catalog.Iceberg
 	files       *fileCache
@@ -50,6 +53,11 @@ type Config struct {
 	// FileListDir keeps the data file lists of snapshots across processes
 	// (see filelist.go); "" keeps them in memory only.
 	FileListDir string
+	// MaxWriteAge bounds how long a write may take from its first file to
+	// its commit: a write that took longer is refused before committing,
+	// so orphan cleanup, whose grace period is twice this, never deletes
+	// a file a writer is about to commit. 0 = no bound.
+	MaxWriteAge time.Duration
 }
 
 // New returns a Lake.
@@ -64,6 +72,7 @@ func New(cfg Config) *Lake {
 		catalogs:    map[string]*catalog.Iceberg{},
 		files:       &fileCache{m: map[string][]DataFile{}},
 		fileListDir: cfg.FileListDir,
+		maxWriteAge: cfg.MaxWriteAge,
 	}
 }
 

@@ -99,6 +99,35 @@ func newTestLake(t testing.TB, store catalog.Store, objects objstore.Store, dir 
 	return New(cfg)
 }
 
+// warehouseKeys lists every object of the lake's warehouse with its size.
+func warehouseKeys(t testing.TB, l *Lake) map[string]int64 {
+	t.Helper()
+	infos, err := l.objects.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, in := range infos {
+		m[in.Key] = in.Size
+	}
+	return m
+}
+
+// checkReferenced fails the test for each file st references that is not
+// among the warehouse keys listed in present.
+func checkReferenced(t testing.TB, l *Lake, st *expireState, present map[string]int64) {
+	t.Helper()
+	needed, err := l.referencedFiles(context.Background(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range needed {
+		if _, ok := present[k]; !ok {
+			t.Errorf("referenced file %s is gone", k)
+		}
+	}
+}
+
 func mustWrite(t testing.TB, l *Lake, ref, table, src string, opts WriteOptions) WriteResult {
 	t.Helper()
 	id, err := rat.ParseTableID(table)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -220,6 +221,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				statsOf = f.Name // the name the files carry
 			}
 		}
+		started := time.Now() // the written files are no older than this
 		urls, dfs, fileMax, err := l.writeFiles(ctx, conn, tbl, source, target, cols, statsOf, &res)
 		if err != nil {
 			return err
@@ -267,7 +269,14 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 				return fmt.Errorf("add files to %s: %w", id, err)
 			}
 		}
-		committed, err := tx.Commit(ctx)
+		commitCtx := ctx
+		if l.maxWriteAge > 0 {
+			commitCtx = catalog.CommitBy(ctx, started.Add(l.maxWriteAge), func() error {
+				return rat.Errorf(rat.ECONFLICT, "write into %s on %s took %s, longer than %s (half of maintenance.orphans.older_than): its files may already count as orphans, so it was not committed; run it again, or raise maintenance.orphans.older_than",
+					id, ref, time.Since(started).Round(time.Millisecond), l.maxWriteAge)
+			})
+		}
+		committed, err := tx.Commit(commitCtx)
 		if err != nil {
 			return commitError(id, ref, err)
 		}
