@@ -263,7 +263,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 			}
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
 			q.pgPool = pool
-			q.read = q.withTx // a Postgres transaction that only reads locks nothing
+			q.read = func(_ context.Context, fn func(tx) error) error { return pgxRead(pool, fn) }
 			err = migrate(ctx, q, drv, "postgres")
 		}
 		if err != nil {
