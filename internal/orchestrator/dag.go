@@ -260,6 +260,10 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	var first *NodeArgs
 	var fin *FinishArgs
 	inserted := false
+	me := q.owner(job.ID, job.Attempt)
+	// This job builds the run's first node itself: it claims it in the
+	// same transaction (its job stays in the queue, and finds it taken).
+	claim := ctx.Err() == nil && !q.stopping.Load()
 	if err := q.withTx(ctx, func(t tx) error {
 		first, fin, inserted = nil, nil, false
 		n, err := t.exec(ctx, `INSERT INTO rat_dag_runs (run_id, result, state, active) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, id, string(stored), runRunning, len(nodes))
@@ -270,13 +274,17 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		var jobs []river.InsertManyParams
 		now := q.cfg.Now()
 		for i, node := range nodes {
-			state := nodeWaiting
+			state, owner, heartbeat := nodeWaiting, "", int64(0)
 			if len(node.Deps) == 0 {
 				state = nodeQueued
 				jobs = append(jobs, nodeJob(id, node.Pipeline, 1, now))
+				if claim && first == nil {
+					first = &NodeArgs{Run: id, Pipeline: node.Pipeline, Attempt: 1}
+					state, owner, heartbeat = nodeRunning, me, q.nowUS()
+				}
 			}
-			if _, err := t.exec(ctx, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state, pending) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state, len(node.Deps)); err != nil {
+			if _, err := t.exec(ctx, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state, pending, owner, heartbeat_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state, len(node.Deps), owner, heartbeat); err != nil {
 				return err
 			}
 			for _, d := range node.Deps {
@@ -291,8 +299,6 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 			}
 			jobs = append(jobs, finishJob(id, 1))
 			fin = &FinishArgs{Run: id, Attempt: 1}
-		} else if len(jobs) > 0 {
-			first = &NodeArgs{Run: id, Pipeline: jobs[0].Args.(NodeArgs).Pipeline, Attempt: 1}
 		}
 		return t.insert(ctx, jobs)
 	}); err != nil {
@@ -306,7 +312,7 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 	}
 	// The first node starts here, without waiting for a worker to poll.
-	return q.continueWith(ctx, first, fin, q.owner(job.ID, job.Attempt))
+	return q.continueWith(ctx, first, fin, me, first != nil)
 }
 
 // errLostLease ends a build whose node was given to another worker.
@@ -319,7 +325,7 @@ func (q *Queue) owner(id int64, attempt int) string {
 
 // buildNode works a rat_node job.
 func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
-	return q.continueWith(ctx, &job.Args, nil, q.owner(job.ID, job.Attempt))
+	return q.continueWith(ctx, &job.Args, nil, q.owner(job.ID, job.Attempt), false)
 }
 
 // continueWith builds a node and goes on, in the same job, with the first
@@ -328,12 +334,21 @@ func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
 // the other unblocked nodes; the job of a node built here finds it taken),
 // but a chain of nodes runs without waiting for a worker to poll.
 // A stopping worker goes on with nothing: the jobs wait for other workers.
-func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArgs, me string) error {
-	for node != nil && ctx.Err() == nil && !q.stopping.Load() {
+// claimed says that me has claimed the first node already (prepare); a
+// worker stopping before it built it hands it back to its job.
+func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArgs, me string, claimed bool) error {
+	for node != nil {
+		if ctx.Err() != nil || q.stopping.Load() {
+			if claimed {
+				return q.unclaim(context.WithoutCancel(ctx), *node, me)
+			}
+			break
+		}
 		var err error
-		if node, fin, err = q.runNode(ctx, *node, me); err != nil {
+		if node, fin, err = q.runNode(ctx, *node, me, claimed); err != nil {
 			return err
 		}
+		claimed = false
 	}
 	if fin != nil && ctx.Err() == nil && !q.stopping.Load() {
 		return q.finishRun(ctx, *fin, me)

@@ -77,13 +77,12 @@ func (q *Queue) forgetHead(run string) {
 	q.headMu.Unlock()
 }
 
-// runNode claims and builds one node, and reports the node and the finish
-// it can go on with.
-func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string) (*NodeArgs, *FinishArgs, error) {
-	claimed := false
+// runNode claims (unless claimed says me has) and builds one node, and
+// reports the node and the finish it can go on with.
+func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string, claimed bool) (*NodeArgs, *FinishArgs, error) {
 	var settled []rat.NodeRun
 	var fin *FinishArgs
-	if err := q.withTx(ctx, func(t tx) error {
+	if err := q.unlessClaimed(ctx, claimed, func(t tx) error {
 		claimed, settled, fin = false, nil, nil
 		n, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = ?, heartbeat_us = ?
 WHERE run_id = ? AND pipeline = ? AND attempt = ? AND state = ?
@@ -130,6 +129,29 @@ AND EXISTS (SELECT 1 FROM rat_dag_runs WHERE run_id = ? AND cancelled = 1)`,
 	if !claimed {
 		return nil, fin, nil
 	}
+	return q.build(ctx, a, me, run)
+}
+
+// unlessClaimed runs fn, the claim of a node, in a transaction, unless
+// the node is claimed already.
+func (q *Queue) unlessClaimed(ctx context.Context, claimed bool, fn func(tx) error) error {
+	if claimed {
+		return nil
+	}
+	return q.withTx(ctx, fn)
+}
+
+// unclaim hands a node me claimed but did not build back to its job.
+func (q *Queue) unclaim(ctx context.Context, a NodeArgs, me string) error {
+	return q.withTx(ctx, func(t tx) error {
+		_, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = '' WHERE run_id = ? AND pipeline = ? AND attempt = ? AND state = ? AND owner = ?`,
+			nodeQueued, a.Run, a.Pipeline, a.Attempt, nodeRunning, me)
+		return err
+	})
+}
+
+// build builds a node me has claimed and records its outcome.
+func (q *Queue) build(ctx context.Context, a NodeArgs, me string, run *rat.RunDetail) (*NodeArgs, *FinishArgs, error) {
 	q.cfg.Exec.Progress(ctx, run, []rat.NodeRun{{Pipeline: a.Pipeline, Status: rat.RunRunning,
 		Started: q.cfg.Now().UTC(), Worker: q.id, Attempts: a.Attempt}})
 	buildCtx, cancel := context.WithCancelCause(ctx)
