@@ -121,7 +121,8 @@ type Queue struct {
 	cfg    Config
 	id     string // names this process in the owners of nodes
 	withTx func(ctx context.Context, fn func(tx) error) error
-	// read runs fn's queries without a write transaction (only reads)
+	// read runs fn's statements each on its own, outside a transaction:
+	// reads, and writes of one statement (a node's claim)
 	read   func(ctx context.Context, fn func(tx) error) error
 	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
