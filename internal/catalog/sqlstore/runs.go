@@ -21,21 +21,18 @@ func (s *Store) SaveRun(ctx context.Context, r rat.Run) error {
 		return s.fail("save run "+r.ID, err)
 	}
 	saved := true
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		// A run with an owner is saved only while it runs: once another
-		// process has ended it (owner lost), its owner cannot overwrite that.
-		res, err := s.exec(ctx, tx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us)
+	// A run with an owner is saved only while it runs: once another
+	// process has ended it (owner lost), its owner cannot overwrite that.
+	res, err := s.writeOne(ctx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_us = excluded.finished_us, detail = excluded.detail
 WHERE runs.owner = '' OR runs.status = 'running'`,
-			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
+	if err == nil {
+		var n int64
+		n, err = res.RowsAffected()
 		saved = n > 0
-		return err
-	})
+	}
 	if err == nil && !saved {
 		return rat.Errorf(rat.ECONFLICT, "run %s was ended by another process (its owner was lost): 'rat runs show %s' tells why", r.ID, r.ID)
 	}

@@ -149,6 +149,19 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	})
 }
 
+// writeOne runs one write statement on its own (the database makes it a
+// transaction), retried on transient failures: one round trip, where
+// write's BEGIN and COMMIT make three.
+func (s *Store) writeOne(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.retry(ctx, func() error {
+		var err error
+		res, err = s.exec(ctx, s.wdb, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // fail turns err into what callers of the Store see: rat errors pass
 // unchanged (their messages carry their own context), lost connections and
 // locks that never freed become EUNAVAILABLE, unique violations ECONFLICT,
