@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 )
 
 // A queued run is a DAG of jobs (DESIGN D10). Its rat_run job prepares it:
@@ -219,6 +220,15 @@ func finishJob(run string, attempt int) river.InsertManyParams {
 	return river.InsertManyParams{Args: FinishArgs{Run: run, Attempt: attempt}, InsertOpts: &opts}
 }
 
+// insertRows inserts rows of width values each (args, row after row),
+// many rows a statement.
+func insertRows(ctx context.Context, t tx, insert string, width int, args []any) error {
+	return sqlstore.Chunks(len(args)/width, sqlstore.ChunkSize, func(lo, hi int) error {
+		_, err := t.exec(ctx, insert+sqlstore.RowPlaceholders(hi-lo, width), args[lo*width:hi*width]...)
+		return err
+	})
+}
+
 func (q *Queue) nowUS() int64 { return q.cfg.Now().UnixMicro() }
 
 // prepare works a rat_run job: it prepares the run and stores its DAG.
@@ -272,6 +282,7 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 		inserted = true
 		var jobs []river.InsertManyParams
+		var rows, edges []any
 		now := q.cfg.Now()
 		for i, node := range nodes {
 			state, owner, heartbeat := nodeWaiting, "", int64(0)
@@ -283,15 +294,16 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 					state, owner, heartbeat = nodeRunning, me, q.nowUS()
 				}
 			}
-			if _, err := t.exec(ctx, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state, pending, owner, heartbeat_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state, len(node.Deps), owner, heartbeat); err != nil {
-				return err
-			}
+			rows = append(rows, id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state, len(node.Deps), owner, heartbeat)
 			for _, d := range node.Deps {
-				if _, err := t.exec(ctx, `INSERT INTO rat_dag_edges (run_id, dep, pipeline) VALUES (?, ?, ?)`, id, d, node.Pipeline); err != nil {
-					return err
-				}
+				edges = append(edges, id, d, node.Pipeline)
 			}
+		}
+		if err := insertRows(ctx, t, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state, pending, owner, heartbeat_us) VALUES `, 9, rows); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, t, `INSERT INTO rat_dag_edges (run_id, dep, pipeline) VALUES `, 3, edges); err != nil {
+			return err
 		}
 		if len(nodes) == 0 {
 			if _, err := t.exec(ctx, `UPDATE rat_dag_runs SET state = ?, attempt = 1 WHERE run_id = ?`, runFinishing, id); err != nil {

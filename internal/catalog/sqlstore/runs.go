@@ -151,14 +151,18 @@ func (s *Store) AppendRunLogs(ctx context.Context, runID string, lines []rat.Run
 	if len(lines) == 0 {
 		return nil
 	}
+	// Many lines a statement: a flush of a big run's log is a few round
+	// trips, not one a line.
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, l := range lines {
-			if _, err := s.exec(ctx, tx, `INSERT INTO run_logs (run_id, seq, at_us, level, pipeline, message) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (run_id, seq) DO NOTHING`, runID, l.Seq, l.At.UnixMicro(), l.Level, l.Pipeline, l.Message); err != nil {
-				return err
+		return Chunks(len(lines), ChunkSize, func(lo, hi int) error {
+			args := make([]any, 0, 6*(hi-lo))
+			for _, l := range lines[lo:hi] {
+				args = append(args, runID, l.Seq, l.At.UnixMicro(), l.Level, l.Pipeline, l.Message)
 			}
-		}
-		return nil
+			_, err := s.exec(ctx, tx, `INSERT INTO run_logs (run_id, seq, at_us, level, pipeline, message) VALUES `+
+				RowPlaceholders(hi-lo, 6)+` ON CONFLICT (run_id, seq) DO NOTHING`, args...)
+			return err
+		})
 	})
 	return s.fail("write the log of run "+runID, err)
 }

@@ -232,12 +232,12 @@ func placeholders(n int) string {
 	return strings.Repeat("?,", n-1) + "?"
 }
 
-// chunkSize bounds the rows or values of one statement, well inside the
+// ChunkSize bounds the rows or values of one statement, well inside the
 // bind-parameter limits of SQLite (32766) and Postgres (65535).
-const chunkSize = 500
+const ChunkSize = 500
 
-// chunks calls fn for consecutive slices of at most size elements of n.
-func chunks(n, size int, fn func(lo, hi int) error) error {
+// Chunks calls fn for consecutive slices of at most size elements of n.
+func Chunks(n, size int, fn func(lo, hi int) error) error {
 	for lo := 0; lo < n; lo += size {
 		if err := fn(lo, min(lo+size, n)); err != nil {
 			return err
