@@ -166,7 +166,7 @@ func (a *App) Runs(log *slog.Logger, m *metrics.Metrics) *orchestrator.Runs {
 		log = slog.Default()
 	}
 	return &orchestrator.Runs{
-		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.Workspaces(), LoadWorkspace: a.LoadWorkspace,
+		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.Workspaces(), LoadWorkspace: a.CachedWorkspace,
 		Metrics: m, Log: log,
 		NewEngine: func(ctx context.Context, runID string, ws *workspace.Workspace) (orchestrator.Engine, func(), error) {
 			r, err := a.Runner(ctx, ws)
