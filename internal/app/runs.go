@@ -165,7 +165,7 @@ func (a *App) Runs(log *slog.Logger, m *metrics.Metrics) *orchestrator.Runs {
 		log = slog.Default()
 	}
 	return &orchestrator.Runs{
-		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.Workspaces(), LoadWorkspace: a.LoadWorkspace,
+		Store: a.Store, Branch: a.Config.Branch, Workspaces: a.Workspaces(), LoadWorkspace: a.CachedWorkspace,
 		Metrics: m, Log: log,
 		Maintain: func(ctx context.Context, task string) (rat.MaintenanceRun, error) {
 			return a.Maintain(ctx, task, false)

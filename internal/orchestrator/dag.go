@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog/sqlstore"
 )
 
 // A queued run is a DAG of jobs (DESIGN D10). Its rat_run job prepares it:
@@ -219,6 +220,15 @@ func finishJob(run string, attempt int) river.InsertManyParams {
 	return river.InsertManyParams{Args: FinishArgs{Run: run, Attempt: attempt}, InsertOpts: &opts}
 }
 
+// insertRows inserts rows of width values each (args, row after row),
+// many rows a statement.
+func insertRows(ctx context.Context, t tx, insert string, width int, args []any) error {
+	return sqlstore.Chunks(len(args)/width, sqlstore.ChunkSize, func(lo, hi int) error {
+		_, err := t.exec(ctx, insert+sqlstore.RowPlaceholders(hi-lo, width), args[lo*width:hi*width]...)
+		return err
+	})
+}
+
 func (q *Queue) nowUS() int64 { return q.cfg.Now().UnixMicro() }
 
 // prepare works a rat_run job: it prepares the run and stores its DAG.
@@ -260,6 +270,10 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 	var first *NodeArgs
 	var fin *FinishArgs
 	inserted := false
+	me := q.owner(job.ID, job.Attempt)
+	// This job builds the run's first node itself: it claims it in the
+	// same transaction (its job stays in the queue, and finds it taken).
+	claim := ctx.Err() == nil && !q.stopping.Load()
 	if err := q.withTx(ctx, func(t tx) error {
 		first, fin, inserted = nil, nil, false
 		n, err := t.exec(ctx, `INSERT INTO rat_dag_runs (run_id, result, state, active) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`, id, string(stored), runRunning, len(nodes))
@@ -268,22 +282,28 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 		inserted = true
 		var jobs []river.InsertManyParams
+		var rows, edges []any
 		now := q.cfg.Now()
 		for i, node := range nodes {
-			state := nodeWaiting
+			state, owner, heartbeat := nodeWaiting, "", int64(0)
 			if len(node.Deps) == 0 {
 				state = nodeQueued
 				jobs = append(jobs, nodeJob(id, node.Pipeline, 1, now))
-			}
-			if _, err := t.exec(ctx, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state, pending) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state, len(node.Deps)); err != nil {
-				return err
-			}
-			for _, d := range node.Deps {
-				if _, err := t.exec(ctx, `INSERT INTO rat_dag_edges (run_id, dep, pipeline) VALUES (?, ?, ?)`, id, d, node.Pipeline); err != nil {
-					return err
+				if claim && first == nil {
+					first = &NodeArgs{Run: id, Pipeline: node.Pipeline, Attempt: 1}
+					state, owner, heartbeat = nodeRunning, me, q.nowUS()
 				}
 			}
+			rows = append(rows, id, i, node.Pipeline, node.Retries, node.RetryDelay.Milliseconds(), state, len(node.Deps), owner, heartbeat)
+			for _, d := range node.Deps {
+				edges = append(edges, id, d, node.Pipeline)
+			}
+		}
+		if err := insertRows(ctx, t, `INSERT INTO rat_dag_nodes (run_id, ord, pipeline, retries, retry_delay_ms, state, pending, owner, heartbeat_us) VALUES `, 9, rows); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, t, `INSERT INTO rat_dag_edges (run_id, dep, pipeline) VALUES `, 3, edges); err != nil {
+			return err
 		}
 		if len(nodes) == 0 {
 			if _, err := t.exec(ctx, `UPDATE rat_dag_runs SET state = ?, attempt = 1 WHERE run_id = ?`, runFinishing, id); err != nil {
@@ -291,8 +311,6 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 			}
 			jobs = append(jobs, finishJob(id, 1))
 			fin = &FinishArgs{Run: id, Attempt: 1}
-		} else if len(jobs) > 0 {
-			first = &NodeArgs{Run: id, Pipeline: jobs[0].Args.(NodeArgs).Pipeline, Attempt: 1}
 		}
 		return t.insert(ctx, jobs)
 	}); err != nil {
@@ -306,7 +324,7 @@ func (q *Queue) prepare(ctx context.Context, job *river.Job[RunArgs]) error {
 		}
 	}
 	// The first node starts here, without waiting for a worker to poll.
-	return q.continueWith(ctx, first, fin, q.owner(job.ID, job.Attempt))
+	return q.continueWith(ctx, first, fin, me, first != nil)
 }
 
 // errLostLease ends a build whose node was given to another worker.
@@ -319,7 +337,7 @@ func (q *Queue) owner(id int64, attempt int) string {
 
 // buildNode works a rat_node job.
 func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
-	return q.continueWith(ctx, &job.Args, nil, q.owner(job.ID, job.Attempt))
+	return q.continueWith(ctx, &job.Args, nil, q.owner(job.ID, job.Attempt), false)
 }
 
 // continueWith builds a node and goes on, in the same job, with the first
@@ -328,12 +346,21 @@ func (q *Queue) buildNode(ctx context.Context, job *river.Job[NodeArgs]) error {
 // the other unblocked nodes; the job of a node built here finds it taken),
 // but a chain of nodes runs without waiting for a worker to poll.
 // A stopping worker goes on with nothing: the jobs wait for other workers.
-func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArgs, me string) error {
-	for node != nil && ctx.Err() == nil && !q.stopping.Load() {
+// claimed says that me has claimed the first node already (prepare); a
+// worker stopping before it built it hands it back to its job.
+func (q *Queue) continueWith(ctx context.Context, node *NodeArgs, fin *FinishArgs, me string, claimed bool) error {
+	for node != nil {
+		if ctx.Err() != nil || q.stopping.Load() {
+			if claimed {
+				return q.unclaim(context.WithoutCancel(ctx), *node, me)
+			}
+			break
+		}
 		var err error
-		if node, fin, err = q.runNode(ctx, *node, me); err != nil {
+		if node, fin, err = q.runNode(ctx, *node, me, claimed); err != nil {
 			return err
 		}
+		claimed = false
 	}
 	if fin != nil && ctx.Err() == nil && !q.stopping.Load() {
 		return q.finishRun(ctx, *fin, me)

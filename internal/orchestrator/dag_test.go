@@ -371,3 +371,53 @@ func TestDAGGracefulStop(t *testing.T) {
 		exec.waitFor(t, "x=success y=success", "x#1@leaving y#1@staying")
 	})
 }
+
+// preparing holds a run's Prepare until release is closed, after telling
+// entered.
+type preparing struct {
+	as
+	entered, release chan struct{}
+}
+
+func (p preparing) Prepare(ctx context.Context, opts RunArgs) (*rat.RunDetail, []rat.PlannedNode, error) {
+	close(p.entered)
+	<-p.release
+	return p.as.Prepare(ctx, opts)
+}
+
+// TestDAGStopWhilePreparing: a worker that stops while it prepares a run
+// stores the DAG but builds (and keeps) none of its nodes: the first node,
+// which a preparing worker otherwise claims and builds itself, goes to
+// another worker, and the run completes.
+func TestDAGStopWhilePreparing(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Config) *Queue) {
+		exec := newTestExec([]rat.PlannedNode{{Pipeline: "x"}, {Pipeline: "y", Deps: []string{"x"}}})
+		p := preparing{as: as{exec, "leaving"}, entered: make(chan struct{}), release: make(chan struct{})}
+		leaving := open(Config{Workers: 1, Exec: p})
+		if err := leaving.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := leaving.Enqueue(context.Background(), RunArgs{Target: "main"}); err != nil {
+			t.Fatal(err)
+		}
+		<-p.entered
+		stopped := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			stopped <- leaving.Stop(ctx)
+		}()
+		for !leaving.stopping.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(p.release)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if got := exec.built(); len(got) != 0 {
+			t.Fatalf("builds of the stopping worker: %v", got)
+		}
+		start(t, open(Config{Workers: 1, Exec: as{exec, "staying"}}))
+		exec.waitFor(t, "x=success y=success", "x#1@staying y#1@staying")
+	})
+}

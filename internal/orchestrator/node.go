@@ -77,22 +77,27 @@ func (q *Queue) forgetHead(run string) {
 	q.headMu.Unlock()
 }
 
-// runNode claims and builds one node, and reports the node and the finish
-// it can go on with.
-func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string) (*NodeArgs, *FinishArgs, error) {
-	claimed := false
+// runNode claims (unless claimed says me has) and builds one node, and
+// reports the node and the finish it can go on with.
+func (q *Queue) runNode(ctx context.Context, a NodeArgs, me string, claimed bool) (*NodeArgs, *FinishArgs, error) {
 	var settled []rat.NodeRun
 	var fin *FinishArgs
-	if err := q.withTx(ctx, func(t tx) error {
-		claimed, settled, fin = false, nil, nil
-		n, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = ?, heartbeat_us = ?
+	if !claimed {
+		// One statement, outside a transaction: a claim costs one round
+		// trip.
+		if err := q.read(ctx, func(t tx) error {
+			n, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = ?, heartbeat_us = ?
 WHERE run_id = ? AND pipeline = ? AND attempt = ? AND state = ?
 AND EXISTS (SELECT 1 FROM rat_dag_runs WHERE run_id = ? AND state = ? AND cancelled = 0)`,
-			nodeRunning, me, q.nowUS(), a.Run, a.Pipeline, a.Attempt, nodeQueued, a.Run, runRunning)
-		if err != nil || n == 1 {
-			claimed = err == nil
+				nodeRunning, me, q.nowUS(), a.Run, a.Pipeline, a.Attempt, nodeQueued, a.Run, runRunning)
+			claimed = n == 1
 			return err
+		}); err != nil {
+			return nil, nil, err
 		}
+	}
+	if err := q.unlessClaimed(ctx, claimed, func(t tx) error {
+		settled, fin = nil, nil
 		// A stale job (its attempt was superseded) does nothing; a node
 		// queued again while its run was being cancelled settles here.
 		res := rat.NodeRun{Pipeline: a.Pipeline, Status: rat.RunSkipped, Error: "cancelled"}
@@ -100,7 +105,7 @@ AND EXISTS (SELECT 1 FROM rat_dag_runs WHERE run_id = ? AND state = ? AND cancel
 		if err != nil {
 			return err
 		}
-		n, err = t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = '', result = ?
+		n, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = '', result = ?
 WHERE run_id = ? AND pipeline = ? AND attempt = ? AND state = ?
 AND EXISTS (SELECT 1 FROM rat_dag_runs WHERE run_id = ? AND cancelled = 1)`,
 			string(rat.RunSkipped), string(b), a.Run, a.Pipeline, a.Attempt, nodeQueued, a.Run)
@@ -130,6 +135,28 @@ AND EXISTS (SELECT 1 FROM rat_dag_runs WHERE run_id = ? AND cancelled = 1)`,
 	if !claimed {
 		return nil, fin, nil
 	}
+	return q.build(ctx, a, me, run)
+}
+
+// unlessClaimed runs fn in a transaction, unless the node is claimed.
+func (q *Queue) unlessClaimed(ctx context.Context, claimed bool, fn func(tx) error) error {
+	if claimed {
+		return nil
+	}
+	return q.withTx(ctx, fn)
+}
+
+// unclaim hands a node me claimed but did not build back to its job.
+func (q *Queue) unclaim(ctx context.Context, a NodeArgs, me string) error {
+	return q.withTx(ctx, func(t tx) error {
+		_, err := t.exec(ctx, `UPDATE rat_dag_nodes SET state = ?, owner = '' WHERE run_id = ? AND pipeline = ? AND attempt = ? AND state = ? AND owner = ?`,
+			nodeQueued, a.Run, a.Pipeline, a.Attempt, nodeRunning, me)
+		return err
+	})
+}
+
+// build builds a node me has claimed and records its outcome.
+func (q *Queue) build(ctx context.Context, a NodeArgs, me string, run *rat.RunDetail) (*NodeArgs, *FinishArgs, error) {
 	q.cfg.Exec.Progress(ctx, run, []rat.NodeRun{{Pipeline: a.Pipeline, Status: rat.RunRunning,
 		Started: q.cfg.Now().UTC(), Worker: q.id, Attempts: a.Attempt}})
 	buildCtx, cancel := context.WithCancelCause(ctx)
@@ -154,18 +181,18 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *rat.Ru
 	var fin *FinishArgs
 	err := q.withTx(ctx, func(t tx) error {
 		settled, next, fin = nil, nil, nil
-		node, err := readNode(ctx, t, a.Run, a.Pipeline)
-		if err != nil || node == nil || node.state != nodeRunning || node.owner != me {
-			return err // taken over meanwhile: the new owner reports
-		}
+		var node *dagNode
 		cancelled := false
-		if err := t.query(ctx, `SELECT cancelled FROM rat_dag_runs WHERE run_id = ?`, []any{a.Run}, func(scan func(...any) error) error {
-			var c int
-			err := scan(&c)
-			cancelled = c != 0
-			return err
-		}); err != nil {
-			return err
+		if err := t.query(ctx, `SELECT n.pipeline, n.retries, n.retry_delay_ms, n.state, n.attempt, n.owner, n.result, r.cancelled
+FROM rat_dag_nodes n JOIN rat_dag_runs r ON r.run_id = n.run_id WHERE n.run_id = ? AND n.pipeline = ?`, []any{a.Run, a.Pipeline},
+			func(scan func(...any) error) error {
+				var c int
+				var err error
+				node, err = scanNode(func(dest ...any) error { return scan(append(dest, &c)...) })
+				cancelled = c != 0
+				return err
+			}); err != nil || node == nil || node.state != nodeRunning || node.owner != me {
+			return err // taken over meanwhile: the new owner reports
 		}
 		d := dag.Settle(dag.Attempt{Status: built.Status, Attempt: node.attempt, Retries: node.retries, RetryDelay: node.retryDelay,
 			Cancelled: cancelled, Stopping: stopping})
@@ -203,6 +230,7 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *rat.Ru
 			}
 			settled = append(settled, skipped...)
 		}
+		var err error
 		fin, err = q.settled(ctx, t, a.Run, len(settled))
 		return err
 	})
@@ -216,21 +244,18 @@ func (q *Queue) nodeDone(ctx context.Context, a NodeArgs, me string, run *rat.Ru
 }
 
 // unblock counts a built node off the waiting nodes that read it and
-// queues those that wait for nothing more (two statements, whatever the
+// queues those that wait for nothing more (one statement, whatever the
 // number of readers).
 func unblock(ctx context.Context, t tx, run, pipeline string) ([]*dagNode, error) {
-	if _, err := t.exec(ctx, `UPDATE rat_dag_nodes SET pending = pending - 1
-WHERE run_id = ? AND state = ? AND pipeline IN (SELECT pipeline FROM rat_dag_edges WHERE run_id = ? AND dep = ?)`,
-		run, nodeWaiting, run, pipeline); err != nil {
-		return nil, err
-	}
 	var out []*dagNode
-	err := t.query(ctx, `UPDATE rat_dag_nodes SET state = ?
-WHERE run_id = ? AND state = ? AND pending <= 0 AND pipeline IN (SELECT pipeline FROM rat_dag_edges WHERE run_id = ? AND dep = ?)
+	err := t.query(ctx, `UPDATE rat_dag_nodes SET pending = pending - 1, state = CASE WHEN pending <= 1 THEN ? ELSE state END
+WHERE run_id = ? AND state = ? AND pipeline IN (SELECT pipeline FROM rat_dag_edges WHERE run_id = ? AND dep = ?)
 RETURNING `+nodeColumns, []any{nodeQueued, run, nodeWaiting, run, pipeline},
 		func(scan func(...any) error) error {
 			n, err := scanNode(scan)
-			out = append(out, n)
+			if err == nil && n.state == nodeQueued {
+				out = append(out, n)
+			}
 			return err
 		})
 	return out, err

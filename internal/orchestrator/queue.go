@@ -123,7 +123,8 @@ type Queue struct {
 	cfg    Config
 	id     string // names this process in the owners of nodes
 	withTx func(ctx context.Context, fn func(tx) error) error
-	// read runs fn's queries without a write transaction (only reads)
+	// read runs fn's statements each on its own, outside a transaction:
+	// reads, and writes of one statement (a node's claim)
 	read   func(ctx context.Context, fn func(tx) error) error
 	insert func(ctx context.Context, args RunArgs) (*rivertype.JobInsertResult, error)
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
@@ -265,7 +266,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 			}
 			q.withTx = func(ctx context.Context, fn func(tx) error) error { return pgxTx(ctx, pool, c, fn) }
 			q.pgPool = pool
-			q.read = q.withTx // a Postgres transaction that only reads locks nothing
+			q.read = func(_ context.Context, fn func(tx) error) error { return pgxRead(pool, fn) }
 			err = migrate(ctx, q, drv, "postgres")
 		}
 		if err != nil {

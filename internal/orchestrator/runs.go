@@ -50,7 +50,9 @@ type Runs struct {
 	Store  RunStore
 	Branch string // the default target
 	// Workspaces loads the workspace a run reads (once per process and
-	// run); LoadWorkspace loads it afresh (after triggers).
+	// run); LoadWorkspace loads it as its files are now (after triggers;
+	// a worker gives Workspaces.Get, which parses the files again only when
+	// one changed, not after every run).
 	Workspaces    *Workspaces
 	LoadWorkspace func(ctx context.Context) (*workspace.Workspace, error)
 	// NewEngine builds the engine of one run on the workspace loaded for

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -105,19 +106,28 @@ func pgxTx(ctx context.Context, pool *pgxpool.Pool, c *river.Client[pgx.Tx], fn 
 		return err
 	}
 	defer func() { _ = t.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(pgxT{t, c}); err != nil {
+	if err := fn(pgxT{q: t, t: t, c: c}); err != nil {
 		return err
 	}
 	return t.Commit(ctx)
 }
 
+// pgxRead runs fn's queries on the pool, each on its own: a read (a
+// waiter looking at its run's state, a worker reading a run's head) costs
+// one round trip, not a BEGIN and a COMMIT more.
+func pgxRead(pool *pgxpool.Pool, fn func(tx) error) error { return fn(pgxT{q: pool}) }
+
 type pgxT struct {
-	t pgx.Tx
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	}
+	t pgx.Tx // nil for reads: nothing to insert jobs into
 	c *river.Client[pgx.Tx]
 }
 
 func (p pgxT) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := p.t.Exec(ctx, sqlstore.DollarRebind(query), args...)
+	tag, err := p.q.Exec(ctx, sqlstore.DollarRebind(query), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +135,7 @@ func (p pgxT) exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (p pgxT) query(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := p.t.Query(ctx, sqlstore.DollarRebind(query), args...)
+	rows, err := p.q.Query(ctx, sqlstore.DollarRebind(query), args...)
 	if err != nil {
 		return err
 	}
@@ -137,6 +147,9 @@ func (p pgxT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 	if len(jobs) == 0 {
 		return nil
 	}
+	if p.t == nil {
+		return errors.New("queue: jobs are inserted in a transaction")
+	}
 	_, err := p.c.InsertManyTx(ctx, p.t, jobs)
 	return err
 }
@@ -144,6 +157,6 @@ func (p pgxT) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 func (sqliteT) notifyDone(context.Context, string) error { return nil }
 
 func (p pgxT) notifyDone(ctx context.Context, run string) error {
-	_, err := p.t.Exec(ctx, `SELECT pg_notify($1, $2)`, runDoneChannel, run)
+	_, err := p.q.Exec(ctx, `SELECT pg_notify($1, $2)`, runDoneChannel, run)
 	return err
 }

@@ -155,7 +155,8 @@ func (r *Runner) Prepare(ctx context.Context, opts Options) (*Result, []PlannedN
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := r.fork(ctx, res); err != nil {
+	// The run is recorded as running once, below, with its nodes.
+	if err := r.forkBranch(ctx, res); err != nil {
 		return nil, nil, err
 	}
 	index := map[rat.TableID]bool{}
@@ -227,15 +228,24 @@ func (r *Runner) prepare(ctx context.Context, opts *Options) (*Result, []*worksp
 	if target.Kind != rat.Branch {
 		return nil, nil, rat.Errorf(rat.EINVALID, "cannot run into tag %s: pick a branch", opts.Target)
 	}
-	if opts.Modified == nil {
-		if opts.Modified, err = r.ModifiedSince(ctx, opts.Target); err != nil {
-			return nil, nil, err
+	modified, modErr := opts.Modified, error(nil)
+	if modified == nil {
+		// Read the last run only for a selector that asks (state:modified):
+		// most runs select by name and spare the catalog two queries.
+		var once sync.Once
+		var since func(*workspace.Pipeline) bool
+		modified = func(p *workspace.Pipeline) bool {
+			once.Do(func() { since, modErr = r.ModifiedSince(ctx, opts.Target) })
+			return modErr == nil && since(p)
 		}
 	}
 	if opts.Trigger == "" {
 		opts.Trigger = "manual"
 	}
-	selected, err := r.Workspace.Select(opts.Selectors, opts.Modified)
+	selected, err := r.Workspace.Select(opts.Selectors, modified)
+	if modErr != nil {
+		return nil, nil, modErr
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,10 +279,22 @@ func (r *Runner) dryRun(ctx context.Context, res *Result, selected []*workspace.
 	return res
 }
 
-// fork creates the run branch at the target's head and records the run as
-// running. A run branch that exists already (the run's job was retried)
-// is kept, with its head as the run's base.
+// fork creates the run branch at the target's head (forkBranch) and
+// records the run as running.
 func (r *Runner) fork(ctx context.Context, res *Result) error {
+	if err := r.forkBranch(ctx, res); err != nil {
+		return err
+	}
+	res.Status = StatusRunning
+	r.save(ctx, res, res.Trigger)
+	res.Status = StatusSuccess
+	return nil
+}
+
+// forkBranch creates the run branch at the target's head. A run branch
+// that exists already (the run's job was retried) is kept, with its head
+// as the run's base.
+func (r *Runner) forkBranch(ctx context.Context, res *Result) error {
 	store := r.Lake.Store()
 	err := store.CreateRef(ctx, rat.Ref{Name: res.RunBranch, Kind: rat.Branch, Head: res.Base, Internal: true})
 	if rat.IsCode(err, rat.ECONFLICT) {
@@ -285,9 +307,6 @@ func (r *Runner) fork(ctx context.Context, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("create run branch: %w", err)
 	}
-	res.Status = StatusRunning
-	r.save(ctx, res, res.Trigger)
-	res.Status = StatusSuccess
 	return nil
 }
 

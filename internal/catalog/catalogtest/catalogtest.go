@@ -5,6 +5,7 @@ package catalogtest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -59,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"StaleTableConflicts", testStaleTableConflicts},
 		{"CommitObserver", testCommitObserver},
 		{"PruneRuns", testPruneRuns},
+		{"RunLogs", testRunLogs},
 		{"OtherTableDoesNotBlock", testOtherTableDoesNotBlock},
 		{"ExpectedHead", testExpectedHead},
 		{"MultiTableAtomicity", testMultiTableAtomicity},
@@ -273,6 +275,44 @@ func testPruneRuns(t *testing.T, s catalog.Store) {
 	want := []string{"20260120-120000-aaaa", "20260104-120000-aaaa", "20260103-120000-bbbb", "20260102-120000-aaaa"}
 	if !slices.Equal(ids, want) {
 		t.Fatalf("runs left %v, want %v", ids, want)
+	}
+}
+
+// testRunLogs: a flush of more log lines than one statement takes keeps
+// every line once, in order; lines written again (a retried flush) are not
+// doubled.
+func testRunLogs(t *testing.T, s catalog.Store) {
+	ls, ok := s.(interface {
+		AppendRunLogs(ctx context.Context, runID string, lines []rat.RunLogLine) error
+		RunLogs(ctx context.Context, runID string, after int64, limit int) ([]rat.RunLogLine, error)
+	})
+	if !ok {
+		t.Fatal("the store keeps no run logs: every catalog store must")
+	}
+	ctx := t.Context()
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var lines []rat.RunLogLine
+	for i := range 1201 {
+		lines = append(lines, rat.RunLogLine{Seq: int64(i + 1), At: at.Add(time.Duration(i) * time.Microsecond), Level: "info",
+			Pipeline: fmt.Sprintf("bronze.n%04d", i), Message: fmt.Sprintf("line %d", i)})
+	}
+	if err := ls.AppendRunLogs(ctx, "r1", lines); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.AppendRunLogs(ctx, "r1", lines[1000:]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ls.RunLogs(ctx, "r1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(lines) {
+		t.Fatalf("%d lines read back, want %d", len(got), len(lines))
+	}
+	for i, l := range got {
+		if l.Seq != lines[i].Seq || !l.At.Equal(lines[i].At) || l.Pipeline != lines[i].Pipeline || l.Message != lines[i].Message || l.Level != "info" {
+			t.Fatalf("line %d read back as %+v, want %+v", i, l, lines[i])
+		}
 	}
 }
 

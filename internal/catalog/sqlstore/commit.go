@@ -113,7 +113,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, op string, req catalog
 	for i, ch := range changes {
 		c.Changes[i] = rat.TableChange{Table: ch.Table, Metadata: ch.Metadata}
 	}
-	if s.d.WritableCTE && len(changes) <= chunkSize {
+	if s.d.WritableCTE && len(changes) <= ChunkSize {
 		if err := s.writeCommitOnce(ctx, tx, req.Branch, c, changes); err != nil {
 			return rat.Commit{}, err
 		}
@@ -128,7 +128,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, op string, req catalog
 		args = append(args, c.ID, i, p)
 	}
 	if _, err := s.exec(ctx, tx, `INSERT INTO commit_parents (commit_id, ord, parent_id) VALUES `+
-		rowPlaceholders(len(c.Parents), 3), args...); err != nil {
+		RowPlaceholders(len(c.Parents), 3), args...); err != nil {
 		return rat.Commit{}, fmt.Errorf("insert commit parents: %w", err)
 	}
 	if err := s.writeChanges(ctx, tx, req.Branch, c.ID, changes); err != nil {
@@ -145,7 +145,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, op string, req catalog
 // moved.
 func (s *Store) checkExpected(ctx context.Context, tx *sql.Tx, op, branch string, changes []change) error {
 	current := make(map[string]string, len(changes))
-	err := chunks(len(changes), chunkSize, func(lo, hi int) error {
+	err := Chunks(len(changes), ChunkSize, func(lo, hi int) error {
 		args := make([]any, 0, 1+hi-lo)
 		args = append(args, branch)
 		for _, ch := range changes[lo:hi] {
@@ -193,13 +193,13 @@ func location(m string) string {
 // writeChanges records the changes of commit id and applies them to the
 // branch's table state.
 func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, branch, id string, changes []change) error {
-	err := chunks(len(changes), chunkSize, func(lo, hi int) error {
+	err := Chunks(len(changes), ChunkSize, func(lo, hi int) error {
 		args := make([]any, 0, 3*(hi-lo))
 		for _, ch := range changes[lo:hi] {
 			args = append(args, id, ch.key, nullable(ch.Metadata))
 		}
 		_, err := s.exec(ctx, tx, `INSERT INTO commit_changes (commit_id, table_key, metadata) VALUES `+
-			rowPlaceholders(hi-lo, 3), args...)
+			RowPlaceholders(hi-lo, 3), args...)
 		return err
 	})
 	if err != nil {
@@ -207,20 +207,20 @@ func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, branch, id string,
 	}
 
 	upserts, drops := splitChanges(changes)
-	err = chunks(len(upserts), chunkSize, func(lo, hi int) error {
+	err = Chunks(len(upserts), ChunkSize, func(lo, hi int) error {
 		args := make([]any, 0, 4*(hi-lo))
 		for _, ch := range upserts[lo:hi] {
 			args = append(args, branch, ch.key, ch.Metadata, id)
 		}
 		_, err := s.exec(ctx, tx, `INSERT INTO ref_tables (ref, table_key, metadata, commit_id) VALUES `+
-			rowPlaceholders(hi-lo, 4)+`
+			RowPlaceholders(hi-lo, 4)+`
 ON CONFLICT (ref, table_key) DO UPDATE SET metadata = excluded.metadata, commit_id = excluded.commit_id`, args...)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("update tables: %w", err)
 	}
-	err = chunks(len(drops), chunkSize, func(lo, hi int) error {
+	err = Chunks(len(drops), ChunkSize, func(lo, hi int) error {
 		args := make([]any, 0, 1+hi-lo)
 		args = append(args, branch)
 		for _, ch := range drops[lo:hi] {
@@ -243,8 +243,8 @@ func nullable(s string) any {
 	return s
 }
 
-// rowPlaceholders returns n rows of width '?' for a multi-row VALUES list.
-func rowPlaceholders(n, width int) string {
+// RowPlaceholders returns n rows of width '?' for a multi-row VALUES list.
+func RowPlaceholders(n, width int) string {
 	row := "(" + placeholders(width) + ")"
 	return strings.Repeat(row+",", n-1) + row
 }

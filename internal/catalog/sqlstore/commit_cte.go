@@ -22,19 +22,19 @@ func (s *Store) writeCommitOnce(ctx context.Context, tx *sql.Tx, branch string, 
 	args := make([]any, 0, 8+3*len(c.Parents)+7*len(changes))
 	q.WriteString(`WITH c AS (INSERT INTO commits (id, parent, author, message, created_us) VALUES (?, ?, ?, ?, ?))`)
 	args = append(args, c.ID, c.Parents[0], c.Author, c.Message, c.Time.UnixMicro())
-	q.WriteString(`, p AS (INSERT INTO commit_parents (commit_id, ord, parent_id) VALUES ` + rowPlaceholders(len(c.Parents), 3) + `)`)
+	q.WriteString(`, p AS (INSERT INTO commit_parents (commit_id, ord, parent_id) VALUES ` + RowPlaceholders(len(c.Parents), 3) + `)`)
 	for i, p := range c.Parents {
 		args = append(args, c.ID, i, p)
 	}
 	if len(changes) > 0 {
-		q.WriteString(`, ch AS (INSERT INTO commit_changes (commit_id, table_key, metadata) VALUES ` + rowPlaceholders(len(changes), 3) + `)`)
+		q.WriteString(`, ch AS (INSERT INTO commit_changes (commit_id, table_key, metadata) VALUES ` + RowPlaceholders(len(changes), 3) + `)`)
 		for _, ch := range changes {
 			args = append(args, c.ID, ch.key, nullable(ch.Metadata))
 		}
 	}
 	upserts, drops := splitChanges(changes)
 	if len(upserts) > 0 {
-		q.WriteString(`, u AS (INSERT INTO ref_tables (ref, table_key, metadata, commit_id) VALUES ` + rowPlaceholders(len(upserts), 4) + `
+		q.WriteString(`, u AS (INSERT INTO ref_tables (ref, table_key, metadata, commit_id) VALUES ` + RowPlaceholders(len(upserts), 4) + `
 ON CONFLICT (ref, table_key) DO UPDATE SET metadata = excluded.metadata, commit_id = excluded.commit_id)`)
 		for _, ch := range upserts {
 			args = append(args, branch, ch.key, ch.Metadata, c.ID)

@@ -741,7 +741,7 @@ func (t copyTable) insert(d Dialect, n int) string {
 	if t.identity != "" {
 		q += d.IdentityInsert
 	}
-	return q + ` VALUES ` + rowPlaceholders(n, len(t.cols))
+	return q + ` VALUES ` + RowPlaceholders(n, len(t.cols))
 }
 
 // encodeKey renders the key columns of row as a JSON array of strings.

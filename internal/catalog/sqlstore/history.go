@@ -276,7 +276,7 @@ func (s *Store) loadCommits(ctx context.Context, query string, args ...any) ([]r
 	for i, c := range out {
 		idx[c.ID] = i
 	}
-	err = chunks(len(out), chunkSize, func(lo, hi int) error {
+	err = Chunks(len(out), ChunkSize, func(lo, hi int) error {
 		args := make([]any, hi-lo)
 		for i := lo; i < hi; i++ {
 			args[i-lo] = out[i].ID

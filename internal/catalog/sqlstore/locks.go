@@ -47,9 +47,6 @@ ON CONFLICT (target, pipeline) DO UPDATE SET run_id = excluded.run_id, since_us 
 
 // UnlockPipelines releases the locks a run holds.
 func (s *Store) UnlockPipelines(ctx context.Context, runID string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `DELETE FROM pipeline_locks WHERE run_id = ?`, runID)
-		return err
-	})
+	_, err := s.writeOne(ctx, `DELETE FROM pipeline_locks WHERE run_id = ?`, runID)
 	return s.fail("unlock the pipelines of run "+runID, err)
 }

@@ -21,21 +21,18 @@ func (s *Store) SaveRun(ctx context.Context, r rat.Run) error {
 		return s.fail("save run "+r.ID, err)
 	}
 	saved := true
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		// A run with an owner is saved only while it runs: once another
-		// process has ended it (owner lost), its owner cannot overwrite that.
-		res, err := s.exec(ctx, tx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us)
+	// A run with an owner is saved only while it runs: once another
+	// process has ended it (owner lost), its owner cannot overwrite that.
+	res, err := s.writeOne(ctx, `INSERT INTO runs (id, target, status, trigger, started_us, finished_us, detail, owner, heartbeat_us, lease_us)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_us = excluded.finished_us, detail = excluded.detail
 WHERE runs.owner = '' OR runs.status = 'running'`,
-			r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		r.ID, r.Target, r.Status, r.Trigger, r.Started.UnixMicro(), finished, string(detail), r.Owner, unixMicro(r.Heartbeat), r.Lease.Microseconds())
+	if err == nil {
+		var n int64
+		n, err = res.RowsAffected()
 		saved = n > 0
-		return err
-	})
+	}
 	if err == nil && !saved {
 		return rat.Errorf(rat.ECONFLICT, "run %s was ended by another process (its owner was lost): 'rat runs show %s' tells why", r.ID, r.ID)
 	}
@@ -154,14 +151,18 @@ func (s *Store) AppendRunLogs(ctx context.Context, runID string, lines []rat.Run
 	if len(lines) == 0 {
 		return nil
 	}
+	// Many lines a statement: a flush of a big run's log is a few round
+	// trips, not one a line.
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, l := range lines {
-			if _, err := s.exec(ctx, tx, `INSERT INTO run_logs (run_id, seq, at_us, level, pipeline, message) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (run_id, seq) DO NOTHING`, runID, l.Seq, l.At.UnixMicro(), l.Level, l.Pipeline, l.Message); err != nil {
-				return err
+		return Chunks(len(lines), ChunkSize, func(lo, hi int) error {
+			args := make([]any, 0, 6*(hi-lo))
+			for _, l := range lines[lo:hi] {
+				args = append(args, runID, l.Seq, l.At.UnixMicro(), l.Level, l.Pipeline, l.Message)
 			}
-		}
-		return nil
+			_, err := s.exec(ctx, tx, `INSERT INTO run_logs (run_id, seq, at_us, level, pipeline, message) VALUES `+
+				RowPlaceholders(hi-lo, 6)+` ON CONFLICT (run_id, seq) DO NOTHING`, args...)
+			return err
+		})
 	})
 	return s.fail("write the log of run "+runID, err)
 }

@@ -21,22 +21,22 @@ func TestDollarRebind(t *testing.T) {
 }
 
 func TestRowPlaceholders(t *testing.T) {
-	if got := rowPlaceholders(2, 3); got != "(?,?,?),(?,?,?)" {
-		t.Errorf("rowPlaceholders(2, 3) = %q", got)
+	if got := RowPlaceholders(2, 3); got != "(?,?,?),(?,?,?)" {
+		t.Errorf("RowPlaceholders(2, 3) = %q", got)
 	}
-	if got := rowPlaceholders(1, 1); got != "(?)" {
-		t.Errorf("rowPlaceholders(1, 1) = %q", got)
+	if got := RowPlaceholders(1, 1); got != "(?)" {
+		t.Errorf("RowPlaceholders(1, 1) = %q", got)
 	}
 }
 
 func TestChunks(t *testing.T) {
 	var got [][2]int
-	_ = chunks(1001, 500, func(lo, hi int) error { got = append(got, [2]int{lo, hi}); return nil })
+	_ = Chunks(1001, 500, func(lo, hi int) error { got = append(got, [2]int{lo, hi}); return nil })
 	if len(got) != 3 || got[0] != [2]int{0, 500} || got[2] != [2]int{1000, 1001} {
 		t.Errorf("chunks = %v", got)
 	}
-	if err := chunks(0, 500, func(lo, hi int) error { return errors.New("called") }); err != nil {
-		t.Error("chunks(0) called fn")
+	if err := Chunks(0, 500, func(lo, hi int) error { return errors.New("called") }); err != nil {
+		t.Error("Chunks(0) called fn")
 	}
 }
 

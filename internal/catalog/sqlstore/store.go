@@ -149,6 +149,19 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	})
 }
 
+// writeOne runs one write statement on its own (the database makes it a
+// transaction), retried on transient failures: one round trip, where
+// write's BEGIN and COMMIT make three.
+func (s *Store) writeOne(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.retry(ctx, func() error {
+		var err error
+		res, err = s.exec(ctx, s.wdb, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // fail turns err into what callers of the Store see: rat errors pass
 // unchanged (their messages carry their own context), lost connections and
 // locks that never freed become EUNAVAILABLE, unique violations ECONFLICT,
@@ -219,12 +232,12 @@ func placeholders(n int) string {
 	return strings.Repeat("?,", n-1) + "?"
 }
 
-// chunkSize bounds the rows or values of one statement, well inside the
+// ChunkSize bounds the rows or values of one statement, well inside the
 // bind-parameter limits of SQLite (32766) and Postgres (65535).
-const chunkSize = 500
+const ChunkSize = 500
 
-// chunks calls fn for consecutive slices of at most size elements of n.
-func chunks(n, size int, fn func(lo, hi int) error) error {
+// Chunks calls fn for consecutive slices of at most size elements of n.
+func Chunks(n, size int, fn func(lo, hi int) error) error {
 	for lo := 0; lo < n; lo += size {
 		if err := fn(lo, min(lo+size, n)); err != nil {
 			return err
