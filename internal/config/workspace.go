@@ -173,7 +173,7 @@ type RetentionSection struct {
 // OrphansSection configures orphan cleanup (rat maintain orphans); its flags win.
 type OrphansSection struct {
 	OlderThan string `yaml:"older_than"` // the grace period: files modified and run branches ended within it are kept, e.g. 3d, 36h; at least runs.lease; a write taking longer than half of it is refused before its commit; default 3d (--older-than)
-	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
+	Schedule  string `yaml:"schedule"`   // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
 // OptimizeSection configures compaction (rat optimize).
