@@ -71,6 +71,10 @@ type Config struct {
 	// defaults (maintenance.expire).
 	ExpireOlderThan  time.Duration
 	ExpireRetainLast int
+	// OptimizeTargetFileSizeMB and OptimizeMinSmallFiles are rat
+	// optimize's defaults (maintenance.optimize, the profile).
+	OptimizeTargetFileSizeMB int
+	OptimizeMinSmallFiles    int
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -238,6 +242,7 @@ func Load(opts Options) (*Config, error) {
 	c.RunLease, c.sources["run_lease"] = DefaultRunLease, "default"
 	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
 	c.ExpireOlderThan, c.ExpireRetainLast = DefaultExpireOlderThan, DefaultExpireRetainLast
+	c.OptimizeTargetFileSizeMB, c.OptimizeMinSmallFiles = p.TargetFileSizeMB, DefaultMinSmallFiles
 
 	if ws != nil {
 		r := ws.Resources
@@ -279,6 +284,12 @@ func Load(opts Options) (*Config, error) {
 		}
 		if n := ws.Maintenance.Expire.RetainLast; n != nil {
 			c.ExpireRetainLast = *n
+		}
+		if n := ws.Maintenance.Optimize.TargetFileSizeMB; n > 0 {
+			c.OptimizeTargetFileSizeMB = n
+		}
+		if n := ws.Maintenance.Optimize.MinSmallFiles; n > 0 {
+			c.OptimizeMinSmallFiles = n
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))

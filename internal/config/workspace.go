@@ -158,7 +158,14 @@ type Monitoring struct {
 
 // Maintenance configures table maintenance (rat maintain).
 type Maintenance struct {
-	Expire ExpireSection `yaml:"expire"` // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+	Expire   ExpireSection   `yaml:"expire"`   // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
+	Optimize OptimizeSection `yaml:"optimize"` // compaction (rat optimize): small data files rewritten into files of target_file_size_mb
+}
+
+// OptimizeSection holds rat optimize's defaults; its flags win.
+type OptimizeSection struct {
+	TargetFileSizeMB int `yaml:"target_file_size_mb"` // size of the files compaction writes, in MB; a file under half of it is small; default per profile: tiny 32, small 64, medium and large 128 (--target-file-size-mb)
+	MinSmallFiles    int `yaml:"min_small_files"`     // a partition is compacted when it holds at least this many small files, 2 or more; default 2 (--min-small-files)
 }
 
 // ExpireSection holds rat maintain expire's defaults; its flags win.
@@ -302,6 +309,12 @@ func (w *Workspace) validate(file string) error {
 		if _, err := ParseAge(v); err != nil {
 			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.older_than: %w", file, w.lines["maintenance.expire.older_than"], err)
 		}
+	}
+	if n := w.Maintenance.Optimize.TargetFileSizeMB; n < 0 || n > MaxTargetFileSizeMB {
+		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.optimize.target_file_size_mb: want a size in MB from 1 to %d, got %d", file, w.lines["maintenance.optimize.target_file_size_mb"], MaxTargetFileSizeMB, n)
+	}
+	if n := w.Maintenance.Optimize.MinSmallFiles; n < 0 || n == 1 {
+		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.optimize.min_small_files: want 2 or more files (one small file alone gains nothing from a rewrite), got %d", file, w.lines["maintenance.optimize.min_small_files"], n)
 	}
 	if n := w.Maintenance.Expire.RetainLast; n != nil && *n < 0 {
 		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.retain_last: want 0 or more snapshots, got %d", file, w.lines["maintenance.expire.retain_last"], *n)
