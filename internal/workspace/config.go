@@ -18,6 +18,7 @@ var pipelineKeys = []string{
 	"description", "owner", "materialized", "unique_key", "partition_by", "merge_strategy",
 	"watermark_column", "on_schema_change", "tags", "columns", "freshness", "tests", "triggers",
 	"documentation", "retries", "retry_delay", "on_bad_rows", "vars", "overlap",
+	"sort_by",
 }
 
 var (
@@ -92,6 +93,8 @@ func parsePipelineYAML(file string, data []byte) (*yamlConfig, error) {
 			var s string
 			s, err = d.oneOf(v, key, mergeStrategies)
 			c.MergeStrategy = MergeStrategy(s)
+		case "sort_by":
+			c.SortBy, err = d.strList(v, key)
 		case "watermark_column":
 			c.WatermarkColumn, err = d.str(v, key)
 		case "on_schema_change":
@@ -357,6 +360,7 @@ func identPart(s string) bool { return identRE.MatchString(s) }
 var pipelineAnnotations = []string{
 	"name", "materialized", "unique_key", "partition_by", "owner", "description",
 	"merge_strategy", "watermark_column", "tags", "on_schema_change",
+	"sort_by",
 }
 
 // mergeConfig overlays the SQL annotations on the YAML settings. An
@@ -412,6 +416,10 @@ func (l *loader) mergeConfig(p *Pipeline, annots []annotation, y *yamlConfig) (C
 			list := splitList(a.Value)
 			yamlText, annText = strings.Join(c.UniqueKey, ", "), strings.Join(list, ", ")
 			c.UniqueKey = list
+		case "sort_by":
+			list := splitList(a.Value)
+			yamlText, annText = strings.Join(c.SortBy, ", "), strings.Join(list, ", ")
+			c.SortBy = list
 		case "partition_by":
 			parts, err := parsePartitions(splitList(a.Value))
 			if err != nil {
@@ -466,6 +474,12 @@ func validateConfig(c *Config, src map[string]place, file string) error {
 			return rat.Errorf(rat.EINVALID, "%s: unique_key: %q is not a column name: use letters, digits and _, starting with a letter or _", at("unique_key"), k)
 		}
 		c.UniqueKey[i] = strings.ToLower(k)
+	}
+	for i, k := range c.SortBy {
+		if !identPart(k) {
+			return rat.Errorf(rat.EINVALID, "%s: sort_by: %q is not a column name: use letters, digits and _, starting with a letter or _", at("sort_by"), k)
+		}
+		c.SortBy[i] = strings.ToLower(k)
 	}
 	if c.WatermarkColumn != "" {
 		if !identPart(c.WatermarkColumn) {

@@ -99,6 +99,9 @@ func (l *loader) pipeline(c candidate) (*Pipeline, error) {
 	} else if lp, ok := l.layerParts[p.ID.Layer]; ok && len(cfg.PartitionBy) == 0 {
 		cfg.PartitionBy, cfg.PartitionFrom = lp.parts, lp.from
 	}
+	if src, ok := src2["sort_by"]; ok && len(cfg.SortBy) > 0 {
+		cfg.SortFrom = src.String()
+	}
 	p.Config = cfg
 	for _, t := range p.Config.Tests {
 		t.Pipeline = p
