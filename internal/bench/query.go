@@ -31,6 +31,18 @@ var benchQueries = []struct{ name, sql string }{
 	{"string filter", `SELECT count(*) FROM bench.events WHERE customer LIKE '%77%' AND qty > 5`},
 }
 
+// eventsSource is the SELECT of bench.events' rows with ids from lo to hi
+// (exclusive): ts grows with the id.
+func eventsSource(lo, hi int) string {
+	return fmt.Sprintf(`SELECT i AS id,
+			TIMESTAMP '2024-01-01' + to_seconds(CAST(i %% 15552000 AS BIGINT)) AS ts,
+			'c' || lpad(CAST(hash(i) %% 20000 AS VARCHAR), 5, '0') AS customer,
+			['north','south','east','west','central'][1 + CAST(hash(i * 7) %% 5 AS INTEGER)] AS region,
+			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) AS amount,
+			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty
+			FROM range(%d, %d) t(i)`, lo, hi)
+}
+
 // QueryOptions are the flags of rat bench query.
 type QueryOptions struct {
 	Dir         string // state directory ("": a temporary one, removed afterwards)
@@ -83,13 +95,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app.App, o QueryOptions, 
 		if i == files-1 {
 			n = rows - per*(files-1)
 		}
-		src := fmt.Sprintf(`SELECT i AS id,
-			TIMESTAMP '2024-01-01' + to_seconds(CAST(i %% 15552000 AS BIGINT)) AS ts,
-			'c' || lpad(CAST(hash(i) %% 20000 AS VARCHAR), 5, '0') AS customer,
-			['north','south','east','west','central'][1 + CAST(hash(i * 7) %% 5 AS INTEGER)] AS region,
-			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) AS amount,
-			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty
-			FROM range(%d, %d) t(i)`, per*i, per*i+n)
+		src := eventsSource(per*i, per*i+n)
 		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
 			return err
 		}
