@@ -194,7 +194,7 @@ func (l *Lake) optimizeTable(ctx context.Context, id rat.TableID, sortBy []strin
 			return out, err
 		}
 		groups := planCompaction(live, opts.TargetFileBytes, opts.MinSmallFiles)
-		out.FilesBefore, out.Rewritten, out.BytesRead, out.Partitions = len(live), 0, 0, 0
+		out.FilesBefore, out.Rewritten, out.BytesRead, out.Rows = len(live), 0, 0, 0
 		parts := map[string]bool{}
 		for _, g := range groups {
 			out.Rewritten += len(g.files)
@@ -206,12 +206,12 @@ func (l *Lake) optimizeTable(ctx context.Context, id rat.TableID, sortBy []strin
 		}
 		out.Partitions = len(parts)
 		if len(groups) == 0 {
-			out.Rows = 0
+			out.Rows, out.Written, out.BytesWritten = 0, 0, 0
 			out.FilesAfter = out.FilesBefore
 			return out, nil
 		}
 		if opts.DryRun {
-			out.Written = 0
+			out.Written, out.BytesWritten = 0, 0
 			for _, g := range groups {
 				out.Written += int(max(1, (g.bytes+opts.TargetFileBytes-1)/opts.TargetFileBytes))
 			}

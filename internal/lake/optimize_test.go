@@ -40,7 +40,10 @@ func mustOptimize(t *testing.T, l *Lake, opts OptimizeOptions) OptimizeResult {
 // into one sorted file (row groups ordered by the sort key) with exactly
 // the same rows, in one commit that rat log shows; a second run is a no-op.
 func TestOptimize(t *testing.T) {
-	l := newTestLake(t, localStore(t, t.TempDir()), localObjects(t, t.TempDir()), t.TempDir(), func(c *Config) { c.RowGroupSize = 1000 })
+	backends(t, testOptimize)
+}
+
+func testOptimize(t *testing.T, l *Lake) {
 	ctx := context.Background()
 	id := rat.TableID{Layer: "bronze", Name: "t"}
 	smallAppends(t, l, "bronze.t", 40)
@@ -186,7 +189,10 @@ func TestOptimizeConcurrentAppend(t *testing.T) {
 // ECONFLICT. Either way the table holds exactly what the other writer
 // committed.
 func TestOptimizeConcurrentReplace(t *testing.T) {
-	l := newLocalLake(t)
+	backends(t, testOptimizeConcurrentReplace)
+}
+
+func testOptimizeConcurrentReplace(t *testing.T, l *Lake) {
 	ctx := context.Background()
 	id := rat.TableID{Layer: "bronze", Name: "t"}
 	smallAppends(t, l, "bronze.t", 10)
