@@ -71,11 +71,11 @@ func Optimize(ctx context.Context, env Env, o OptimizeOptions) error {
 	fmt.Fprintf(out, "built bench.events: %s rows in %s appends of %s in %s (profile %s)\n", textout.Count(int64(o.Appends*o.Rows)),
 		textout.Count(int64(o.Appends)), textout.Count(int64(o.Rows)), rat.Duration(time.Since(start)), a.Config.Profile)
 
-	fmt.Fprintln(env.Progress, "measuring before optimize")
-	before, err := measureShape(ctx, a, id, o.Reps)
+	beforeTbl, err := a.Lake.Load(ctx, rat.DefaultBranch, id)
 	if err != nil {
 		return err
 	}
+	beforeSnap := beforeTbl.Metadata().CurrentSnapshot().SnapshotID
 
 	opts, err := a.OptimizeOptions(ctx)
 	if err != nil {
@@ -87,6 +87,7 @@ func Optimize(ctx context.Context, env Env, o OptimizeOptions) error {
 	opts.Tables = []rat.TableID{id}
 	fmt.Fprintln(env.Progress, "optimizing")
 	resetPeakMemory()
+	rssBefore, _, _ := procMemory(os.Getpid())
 	start = time.Now()
 	res, err := a.Lake.Optimize(ctx, opts)
 	if err != nil {
@@ -99,12 +100,15 @@ func Optimize(ctx context.Context, env Env, o OptimizeOptions) error {
 		textout.Count(int64(t.FilesBefore)), textout.Count(int64(t.FilesAfter)), textout.Bytes(t.BytesRead), textout.Bytes(t.BytesWritten),
 		orNone(t.SortBy), rat.Duration(took), textout.Bytes(opts.TargetFileBytes))
 	if memErr == nil {
-		fmt.Fprintf(out, "peak resident memory of this process during optimize: %s (DuckDB memory limit %s)\n",
-			textout.Bytes(peak), textout.Bytes(int64(a.Config.DuckDBMemoryMB)<<20))
+		fmt.Fprintf(out, "resident memory of this process: %s when optimize started, peak %s during it (DuckDB memory limit %s)\n",
+			textout.Bytes(rssBefore), textout.Bytes(peak), textout.Bytes(int64(a.Config.DuckDBMemoryMB)<<20))
 	}
 
-	fmt.Fprintln(env.Progress, "measuring after optimize")
-	after, err := measureShape(ctx, a, id, o.Reps)
+	// Both states are read from the same process in alternation, the
+	// before state by time travel to its snapshot, so that a machine
+	// busier at one moment does not favour either.
+	fmt.Fprintln(env.Progress, "measuring before (time travel) and after optimize, alternately")
+	before, after, err := measureShapes(ctx, a, id, lake.At{SnapshotID: beforeSnap}, o.Reps)
 	if err != nil {
 		return err
 	}
@@ -130,7 +134,7 @@ func Optimize(ctx context.Context, env Env, o OptimizeOptions) error {
 			same++
 		}
 	}
-	fmt.Fprintf(out, "\nbefore and after optimize (medians of %d, warm queries; RATIO = before/after, above 1 is faster after):\n", o.Reps)
+	fmt.Fprintf(out, "\nbefore (time travel to the snapshot before) and after optimize, measured alternately (medians of %d, warm queries; RATIO = before/after, above 1 is faster after):\n", o.Reps)
 	textout.Table(out, []string{"MEASURE", "BEFORE", "AFTER", "RATIO"}, rows)
 	fmt.Fprintf(out, "geometric mean query speed-up: %.2f\n", math.Exp(logSum/float64(len(benchQueries))))
 	if same != len(benchQueries) {
@@ -147,63 +151,83 @@ func orNone(cols []string) string {
 	return strings.Join(cols, ",")
 }
 
-// measureShape measures bench.events as it is now.
-func measureShape(ctx context.Context, a *app.App, id rat.TableID, reps int) (tableShape, error) {
-	s := tableShape{queries: map[string]time.Duration{}, results: map[string][]string{}}
-	tbl, err := a.Lake.Load(ctx, rat.DefaultBranch, id)
-	if err != nil {
-		return s, err
+// measureShapes measures bench.events at the snapshot before optimize and
+// now, alternating between the two for every repetition.
+func measureShapes(ctx context.Context, a *app.App, id rat.TableID, past lake.At, reps int) (tableShape, tableShape, error) {
+	shapes := [2]tableShape{}
+	ats := [2]lake.At{past, {}}
+	for i := range shapes {
+		s := &shapes[i]
+		s.queries, s.results = map[string]time.Duration{}, map[string][]string{}
+		r, err := a.Lake.Resolve(ctx, rat.DefaultBranch, id, ats[i])
+		if err != nil {
+			return shapes[0], shapes[1], err
+		}
+		s.files = len(r.Files)
+		for _, f := range r.Files {
+			s.bytes += f.Bytes
+		}
+		fsys, err := r.Table.FS(ctx)
+		if err != nil {
+			return shapes[0], shapes[1], err
+		}
+		manifests, err := r.Snapshot.Manifests(fsys)
+		if err != nil {
+			return shapes[0], shapes[1], err
+		}
+		s.manifests = len(manifests)
 	}
-	files, err := a.Lake.Files(ctx, tbl, tbl.Metadata().CurrentSnapshot())
-	if err != nil {
-		return s, err
+	// alternate runs f for both states reps times, in alternating order.
+	alternate := func(n int, f func(at lake.At, rep int) (time.Duration, error)) ([2]time.Duration, error) {
+		var times [2][]time.Duration
+		for r := 0; r < n; r++ {
+			for k := 0; k < 2; k++ {
+				i := (r + k) % 2
+				d, err := f(ats[i], r)
+				if err != nil {
+					return [2]time.Duration{}, err
+				}
+				times[i] = append(times[i], d)
+			}
+		}
+		return [2]time.Duration{median(times[0]), median(times[1])}, nil
 	}
-	s.files = len(files)
-	for _, f := range files {
-		s.bytes += f.Bytes
-	}
-	fsys, err := tbl.FS(ctx)
-	if err != nil {
-		return s, err
-	}
-	manifests, err := tbl.Metadata().CurrentSnapshot().Manifests(fsys)
-	if err != nil {
-		return s, err
-	}
-	s.manifests = len(manifests)
 	// Cold planning: a new Lake has empty metadata and file-list caches,
-	// as a new process would.
-	var plans []time.Duration
-	for r := 0; r < max(reps, 3); r++ {
+	// as a new process would; a distinct query text defeats the parse cache.
+	plans, err := alternate(max(reps, 3), func(at lake.At, r int) (time.Duration, error) {
 		fresh := a.NewLake("")
 		t := time.Now()
-		if _, err := fresh.Plan(ctx, rat.DefaultBranch, lake.At{}, fmt.Sprintf("SELECT count(*) FROM bench.events -- %d", r)); err != nil {
-			return s, err
-		}
-		plans = append(plans, time.Since(t))
+		_, err := fresh.Plan(ctx, rat.DefaultBranch, at, fmt.Sprintf("SELECT count(*) FROM bench.events -- %d %d", r, at.SnapshotID))
+		return time.Since(t), err
+	})
+	if err != nil {
+		return shapes[0], shapes[1], err
 	}
-	s.plan = median(plans)
+	shapes[0].plan, shapes[1].plan = plans[0], plans[1]
 	for _, q := range benchQueries {
-		var res []string
-		err := a.Lake.Query(ctx, rat.DefaultBranch, lake.At{}, q.sql, func(rows *sql.Rows) error {
-			res, err = rowsText(rows)
-			return err
+		for i := range shapes {
+			var res []string
+			err := a.Lake.Query(ctx, rat.DefaultBranch, ats[i], q.sql, func(rows *sql.Rows) error {
+				var err error
+				res, err = rowsText(rows)
+				return err
+			})
+			if err != nil {
+				return shapes[0], shapes[1], fmt.Errorf("query %q: %w", q.name, err)
+			}
+			shapes[i].results[q.name] = res
+		}
+		d, err := alternate(reps, func(at lake.At, _ int) (time.Duration, error) {
+			t := time.Now()
+			err := a.Lake.Query(ctx, rat.DefaultBranch, at, q.sql, drain)
+			return time.Since(t), err
 		})
 		if err != nil {
-			return s, fmt.Errorf("query %q: %w", q.name, err)
+			return shapes[0], shapes[1], err
 		}
-		s.results[q.name] = res
-		var times []time.Duration
-		for r := 0; r < reps; r++ {
-			t := time.Now()
-			if err := a.Lake.Query(ctx, rat.DefaultBranch, lake.At{}, q.sql, drain); err != nil {
-				return s, err
-			}
-			times = append(times, time.Since(t))
-		}
-		s.queries[q.name] = median(times)
+		shapes[0].queries[q.name], shapes[1].queries[q.name] = d[0], d[1]
 	}
-	return s, nil
+	return shapes[0], shapes[1], nil
 }
 
 // rowsText renders rows for comparison; floats to 12 significant digits,
