@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ratdata/rat"
+	"github.com/ratdata/rat/internal/catalog"
 )
 
 // smallAppends builds a table from n appends of a few hundred rows each,
@@ -275,5 +276,40 @@ func TestOptimizeBadSortBy(t *testing.T) {
 	}
 	if _, err := l.Optimize(context.Background(), OptimizeOptions{}); !rat.IsCode(err, rat.EINVALID) {
 		t.Fatalf("no target size: %v, want EINVALID", err)
+	}
+}
+
+// TestMergeAfterOptimize: a branch that appended merges into a target that
+// was compacted meanwhile (the appends are replayed, every row once); a
+// branch that was compacted itself does not replay (its compacted file
+// would look new), it conflicts.
+func TestMergeAfterOptimize(t *testing.T) {
+	l := newLocalLake(t)
+	ctx := context.Background()
+	smallAppends(t, l, "bronze.t", 5)
+	branch := func(name string) {
+		t.Helper()
+		if err := l.Store().CreateRef(ctx, rat.Ref{Name: name, Kind: rat.Branch, Head: headOf(t, l, "main")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	branch("dev")
+	branch("compacted")
+	mustWrite(t, l, "dev", "bronze.t", "SELECT 7 AS batch, 1 AS k, 'dev' AS s FROM range(4)", WriteOptions{})
+	mustWrite(t, l, "main", "bronze.t", "SELECT 8 AS batch, 1 AS k, 'main' AS s FROM range(2)", WriteOptions{})
+	mustOptimize(t, l, OptimizeOptions{TargetFileBytes: 64 << 20})
+	mustWrite(t, l, "compacted", "bronze.t", "SELECT 9 AS batch, 1 AS k, 'c' AS s", WriteOptions{})
+	mustOptimize(t, l, OptimizeOptions{TargetFileBytes: 64 << 20, Branch: "compacted"})
+
+	res, err := l.Catalog("main").Merge(ctx, "dev", catalog.MergeOptions{})
+	if err != nil || len(res.Tables) != 1 || res.Tables[0].Action != catalog.MergeReplay {
+		t.Fatalf("merge into a compacted main: %+v, %v; want the appends replayed", res, err)
+	}
+	if got := queryText(t, l, "main", At{}, "SELECT count(*), count(*) FILTER (s = 'dev'), count(*) FILTER (s = 'main') FROM bronze.t"); got[0] != "1506 | 4 | 2" {
+		t.Fatalf("main after the merge: %v, want 1506 rows, 4 from dev, 2 of main's own", got)
+	}
+	res, err = l.Catalog("main").Merge(ctx, "compacted", catalog.MergeOptions{})
+	if err == nil || len(res.Conflicts()) != 1 || !strings.Contains(res.Conflicts()[0].Detail, "replace on compacted") {
+		t.Fatalf("merge of a compacted branch: %+v, %v; want a conflict naming its replace", res, err)
 	}
 }
