@@ -100,8 +100,8 @@ func Optimize(ctx context.Context, env Env, o OptimizeOptions) error {
 		textout.Count(int64(t.FilesBefore)), textout.Count(int64(t.FilesAfter)), textout.Bytes(t.BytesRead), textout.Bytes(t.BytesWritten),
 		orNone(t.SortBy), rat.Duration(took), textout.Bytes(opts.TargetFileBytes))
 	if memErr == nil {
-		fmt.Fprintf(out, "resident memory of this process: %s when optimize started, peak %s during it (DuckDB memory limit %s)\n",
-			textout.Bytes(rssBefore), textout.Bytes(peak), textout.Bytes(int64(a.Config.DuckDBMemoryMB)<<20))
+		fmt.Fprintf(out, "resident memory of this process: %s when optimize started, peak %s during it, %s more (DuckDB memory limit %s)\n",
+			textout.Bytes(rssBefore), textout.Bytes(peak), textout.Bytes(max(0, peak-rssBefore)), textout.Bytes(int64(a.Config.DuckDBMemoryMB)<<20))
 	}
 
 	// Both states are read from the same process in alternation, the
