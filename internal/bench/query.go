@@ -17,16 +17,17 @@ import (
 )
 
 // benchQueries are the fixed analytical queries of `rat bench query`; the
-// table is called bench.events.
+// table is called bench.events. Ties are broken so that every answer is
+// deterministic (rat bench optimize compares them).
 var benchQueries = []struct{ name, sql string }{
 	{"count", `SELECT count(*) FROM bench.events`},
 	{"sum by region", `SELECT region, sum(amount) AS total FROM bench.events GROUP BY region ORDER BY region`},
-	{"top customers", `SELECT customer, sum(amount) AS total FROM bench.events GROUP BY customer ORDER BY total DESC LIMIT 10`},
+	{"top customers", `SELECT customer, sum(amount) AS total FROM bench.events GROUP BY customer ORDER BY total DESC, customer LIMIT 10`},
 	{"daily", `SELECT date_trunc('day', ts) AS day, count(*) AS n, avg(amount) AS avg FROM bench.events GROUP BY 1 ORDER BY 1`},
 	{"time range", `SELECT count(*), sum(qty) FROM bench.events WHERE ts >= TIMESTAMP '2024-03-01' AND ts < TIMESTAMP '2024-03-08'`},
 	{"distinct", `SELECT count(DISTINCT customer) FROM bench.events`},
 	{"quantiles", `SELECT region, quantile_cont(amount, 0.5) AS p50, quantile_cont(amount, 0.95) AS p95 FROM bench.events GROUP BY region ORDER BY region`},
-	{"window", `SELECT customer, max(running) FROM (SELECT customer, sum(qty) OVER (PARTITION BY customer ORDER BY ts ROWS UNBOUNDED PRECEDING) AS running FROM bench.events WHERE customer < 'c01000') GROUP BY customer ORDER BY 2 DESC LIMIT 5`},
+	{"window", `SELECT customer, max(running) FROM (SELECT customer, sum(qty) OVER (PARTITION BY customer ORDER BY ts ROWS UNBOUNDED PRECEDING) AS running FROM bench.events WHERE customer < 'c01000') GROUP BY customer ORDER BY 2 DESC, 1 LIMIT 5`},
 	{"self join", `SELECT e.region, count(*) FROM bench.events e JOIN (SELECT customer, avg(amount) AS a FROM bench.events GROUP BY customer) c USING (customer) WHERE e.amount > c.a GROUP BY e.region ORDER BY 1`},
 	{"string filter", `SELECT count(*) FROM bench.events WHERE customer LIKE '%77%' AND qty > 5`},
 }
