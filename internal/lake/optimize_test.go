@@ -313,3 +313,44 @@ func TestMergeAfterOptimize(t *testing.T) {
 		t.Fatalf("merge of a compacted branch: %+v, %v; want a conflict naming its replace", res, err)
 	}
 }
+
+// TestOptimizeTargetSize: the target size decides how large the files
+// written are: a small target gives several files, each but the last at
+// least half the target, with the same rows.
+func TestOptimizeTargetSize(t *testing.T) {
+	l := newTestLake(t, localStore(t, t.TempDir()), localObjects(t, t.TempDir()), t.TempDir(), func(c *Config) { c.RowGroupSize = 2048 })
+	id := rat.TableID{Layer: "bronze", Name: "t"}
+	for i := 0; i < 12; i++ {
+		mustWrite(t, l, "main", "bronze.t", fmt.Sprintf("SELECT %d * 4096 + range AS n, md5(CAST(%d * 4096 + range AS VARCHAR)) AS h FROM range(4096)", i, i), WriteOptions{})
+	}
+	before := targetSizeState(t, l)
+	_, files, _ := currentFiles(t, l, id)
+	const target = 300 << 10
+	for _, f := range files {
+		if f.Bytes >= target/2 {
+			t.Fatalf("a written file of %d bytes is not small for the test", f.Bytes)
+		}
+	}
+	res := mustOptimize(t, l, OptimizeOptions{TargetFileBytes: target})
+	if got := res.Tables[0]; got.Rewritten != 12 || got.Written < 2 || got.Written > 6 {
+		t.Fatalf("optimize with a %d-byte target: %+v, want a few files", target, got)
+	}
+	_, files, _ = currentFiles(t, l, id)
+	small := 0
+	for _, f := range files {
+		if f.Bytes < target/2 {
+			small++
+		}
+	}
+	if small > 1 {
+		t.Errorf("%d of %d files under half the target after optimize, want at most the last", small, len(files))
+	}
+	if after := targetSizeState(t, l); !slices.Equal(before, after) {
+		t.Fatal("rows changed")
+	}
+}
+
+func targetSizeState(t *testing.T, l *Lake) []string {
+	t.Helper()
+	return queryText(t, l, "main", At{}, "SELECT count(*), sum(n), count(DISTINCT h) FROM bronze.t")
+}
