@@ -73,6 +73,13 @@ func TestOptimize(t *testing.T) {
 		if u.commits() != commits+3 {
 			t.Fatalf("a refused optimize committed")
 		}
+		// --sort-by wins over the pipeline's sort_by for the tables named.
+		if err := json.Unmarshal([]byte(u.ok("optimize", "bronze.s", "--sort-by", "V,id", "--dry-run", "--json")), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Tables) != 1 || fmt.Sprint(res.Tables[0].SortBy) != "[v id]" || res.Tables[0].Rewritten != 3 {
+			t.Fatalf("--sort-by V,id: %+v", res)
+		}
 		u.fails("rat optimize TABLE", "query", "COPY (SELECT * FROM bronze.s ORDER BY id) TO 's.parquet' (FORMAT parquet)")
 	})
 }
