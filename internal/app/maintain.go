@@ -32,8 +32,7 @@ var maintenanceTasks = map[string]maintainFunc{
 	"retention": (*App).maintainRetention,
 	"expire":    (*App).maintainExpire,
 	"orphans":   (*App).maintainOrphans,
-	// "optimize": Lake.Optimize (maintenance.optimize.target_file_size_mb,
-	// min_small_files) — the optimize task goes here.
+	"optimize":  (*App).maintainOptimize,
 }
 
 // MaintenanceTasks are the tasks bare 'rat maintain' runs, in order.
@@ -151,6 +150,39 @@ func OrphanSummary(res lake.OrphanResult, dryRun bool) string {
 		out += fmt.Sprintf("; pruned %s", textout.Plural(res.RunsPruned, "run record"))
 	}
 	return out
+}
+
+// maintainOptimize compacts the tables of the configured branch whose
+// partitions hold at least maintenance.optimize.min_small_files small
+// files.
+func (a *App) maintainOptimize(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
+	opts, err := a.OptimizeOptions(ctx)
+	if err != nil {
+		return rat.MaintenanceRun{}, err
+	}
+	opts.Branch, opts.DryRun = a.Config.Branch, dryRun
+	res, err := a.Lake.Optimize(ctx, opts)
+	return maintenanceResult(OptimizeSummary(res, dryRun), res, err)
+}
+
+// OptimizeSummary says in one line what compaction did (or, dry, would do).
+func OptimizeSummary(res lake.OptimizeResult, dryRun bool) string {
+	verb := "compacted"
+	if dryRun {
+		verb = "would compact"
+	}
+	var tables, read, written int
+	var bytes int64
+	for _, t := range res.Tables {
+		if t.Rewritten > 0 {
+			tables++
+			read += t.Rewritten
+			written += t.Written
+			bytes += t.BytesRead
+		}
+	}
+	return fmt.Sprintf("%s %s on branch %s: %s (%s) into %s", verb, textout.Plural(int64(tables), "table"), res.Branch,
+		textout.Plural(int64(read), "small file"), textout.Bytes(bytes), textout.Plural(int64(written), "file"))
 }
 
 // ExpireSummary says in one line what expiry did (or, dry, would do).

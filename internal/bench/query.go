@@ -17,18 +17,31 @@ import (
 )
 
 // benchQueries are the fixed analytical queries of `rat bench query`; the
-// table is called bench.events.
+// table is called bench.events. Ties are broken so that every answer is
+// deterministic (rat bench optimize compares them).
 var benchQueries = []struct{ name, sql string }{
 	{"count", `SELECT count(*) FROM bench.events`},
 	{"sum by region", `SELECT region, sum(amount) AS total FROM bench.events GROUP BY region ORDER BY region`},
-	{"top customers", `SELECT customer, sum(amount) AS total FROM bench.events GROUP BY customer ORDER BY total DESC LIMIT 10`},
+	{"top customers", `SELECT customer, sum(amount) AS total FROM bench.events GROUP BY customer ORDER BY total DESC, customer LIMIT 10`},
 	{"daily", `SELECT date_trunc('day', ts) AS day, count(*) AS n, avg(amount) AS avg FROM bench.events GROUP BY 1 ORDER BY 1`},
 	{"time range", `SELECT count(*), sum(qty) FROM bench.events WHERE ts >= TIMESTAMP '2024-03-01' AND ts < TIMESTAMP '2024-03-08'`},
 	{"distinct", `SELECT count(DISTINCT customer) FROM bench.events`},
 	{"quantiles", `SELECT region, quantile_cont(amount, 0.5) AS p50, quantile_cont(amount, 0.95) AS p95 FROM bench.events GROUP BY region ORDER BY region`},
-	{"window", `SELECT customer, max(running) FROM (SELECT customer, sum(qty) OVER (PARTITION BY customer ORDER BY ts ROWS UNBOUNDED PRECEDING) AS running FROM bench.events WHERE customer < 'c01000') GROUP BY customer ORDER BY 2 DESC LIMIT 5`},
+	{"window", `SELECT customer, max(running) FROM (SELECT customer, sum(qty) OVER (PARTITION BY customer ORDER BY ts ROWS UNBOUNDED PRECEDING) AS running FROM bench.events WHERE customer < 'c01000') GROUP BY customer ORDER BY 2 DESC, 1 LIMIT 5`},
 	{"self join", `SELECT e.region, count(*) FROM bench.events e JOIN (SELECT customer, avg(amount) AS a FROM bench.events GROUP BY customer) c USING (customer) WHERE e.amount > c.a GROUP BY e.region ORDER BY 1`},
 	{"string filter", `SELECT count(*) FROM bench.events WHERE customer LIKE '%77%' AND qty > 5`},
+}
+
+// eventsSource is the SELECT of bench.events' rows with ids from lo to hi
+// (exclusive): ts grows with the id.
+func eventsSource(lo, hi int) string {
+	return fmt.Sprintf(`SELECT i AS id,
+			TIMESTAMP '2024-01-01' + to_seconds(CAST(i %% 15552000 AS BIGINT)) AS ts,
+			'c' || lpad(CAST(hash(i) %% 20000 AS VARCHAR), 5, '0') AS customer,
+			['north','south','east','west','central'][1 + CAST(hash(i * 7) %% 5 AS INTEGER)] AS region,
+			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) AS amount,
+			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty
+			FROM range(%d, %d) t(i)`, lo, hi)
 }
 
 // QueryOptions are the flags of rat bench query.
@@ -83,13 +96,7 @@ func benchQuery(ctx context.Context, out io.Writer, a *app.App, o QueryOptions, 
 		if i == files-1 {
 			n = rows - per*(files-1)
 		}
-		src := fmt.Sprintf(`SELECT i AS id,
-			TIMESTAMP '2024-01-01' + to_seconds(CAST(i %% 15552000 AS BIGINT)) AS ts,
-			'c' || lpad(CAST(hash(i) %% 20000 AS VARCHAR), 5, '0') AS customer,
-			['north','south','east','west','central'][1 + CAST(hash(i * 7) %% 5 AS INTEGER)] AS region,
-			CAST((hash(i * 13) %% 100000) / 100.0 AS DOUBLE) AS amount,
-			CAST(hash(i * 17) %% 10 AS INTEGER) AS qty
-			FROM range(%d, %d) t(i)`, per*i, per*i+n)
+		src := eventsSource(per*i, per*i+n)
 		if _, err := a.Lake.Write(ctx, rat.DefaultBranch, id, src, lake.WriteOptions{Message: "bench data"}); err != nil {
 			return err
 		}

@@ -225,10 +225,13 @@ func (c *Iceberg) replayAppends(ctx context.Context, id rat.TableID, b, s, t, so
 	if cs := bm.CurrentSnapshot(); cs != nil {
 		baseSnap = cs.SnapshotID
 	}
-	if op, ok := appendsOnly(sm, baseSnap); !ok {
+	if op, ok := appendsOnly(sm, baseSnap, false); !ok {
 		return nil, fmt.Sprintf("%s on %s", op, source), nil
 	}
-	if op, ok := appendsOnly(tm, baseSnap); !ok {
+	// The target may also have been compacted (rat optimize: a replace
+	// keeps its rows); on the source, a replace would make rows of the
+	// fork look new.
+	if op, ok := appendsOnly(tm, baseSnap, true); !ok {
 		return nil, fmt.Sprintf("%s on %s", op, c.ref), nil
 	}
 	fsys, err := c.fs(ctx)
@@ -273,11 +276,12 @@ func (c *Iceberg) replayAppends(ctx context.Context, id rat.TableID, b, s, t, so
 }
 
 // appendsOnly walks a table's snapshots back to the one with id since and
-// reports whether every snapshot on the way only appended data; otherwise
-// it returns the first other operation.
-func appendsOnly(meta table.Metadata, since int64) (string, bool) {
+// reports whether every snapshot on the way only appended data (or, with
+// replaces, rewrote files without changing rows: compaction); otherwise it
+// returns the first other operation.
+func appendsOnly(meta table.Metadata, since int64, replaces bool) (string, bool) {
 	for s := meta.CurrentSnapshot(); s != nil && s.SnapshotID != since; {
-		if s.Summary == nil || s.Summary.Operation != table.OpAppend {
+		if s.Summary == nil || (s.Summary.Operation != table.OpAppend && !(replaces && s.Summary.Operation == table.OpReplace)) {
 			op := "a change"
 			if s.Summary != nil {
 				op = "an " + string(s.Summary.Operation)

@@ -18,9 +18,10 @@ func newBenchCmd(g *globals) *cobra.Command {
   rat bench catalog --writers 1,8
   rat bench serve
   rat bench api
-  rat bench migrate --sizes 0.5,1,2`,
+  rat bench migrate --sizes 0.5,1,2
+  rat bench optimize`,
 	}
-	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g), newBenchMigrateCmd(g), newBenchDuckDBOnlyCmd())
+	cmd.AddCommand(newBenchQueryCmd(g), newBenchCatalogCmd(g), newBenchPipelineCmd(g), newBenchServeCmd(g), newBenchAPICmd(g), newBenchMigrateCmd(g), newBenchOptimizeCmd(g), newBenchDuckDBOnlyCmd())
 	return cmd
 }
 
@@ -79,6 +80,39 @@ puts the table on S3 (credentials from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY
 	cmd.Flags().StringVar(&dir, "dir", "", "state directory to use (default: a new temporary directory, removed afterwards)")
 	return cmd
 }
+func newBenchOptimizeCmd(g *globals) *cobra.Command {
+	var o bench.OptimizeOptions
+	cmd := &cobra.Command{
+		Use:   "optimize",
+		Short: "Measure a table of many small appends before and after rat optimize",
+		Long: `Build bench.events (the table of 'rat bench query') from --appends appends of
+--rows rows each, so it holds thousands of small files, then in one process:
+measure it, run rat optimize on it (sorted by --sort-by), and measure it
+again. Side by side, with ratios before/after: data files, manifests,
+bytes, cold planning time (a new Lake: load the table and list its files,
+as a new process would) and the 10 bench queries (warm medians of --reps).
+Every query's result is compared before and after (they must be identical),
+and the peak resident memory of the process during optimize is printed next
+to the profile's DuckDB memory limit. Progress goes to stderr.
+
+The target file size is the configured one (maintenance.optimize, else the
+profile's).`,
+		Example: `  rat bench optimize
+  rat bench optimize --appends 200 --rows 1000 --reps 3
+  rat bench optimize --sort-by customer`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.Optimize(cmd.Context(), g.benchEnv(cmd), o)
+		},
+	}
+	cmd.Flags().IntVar(&o.Appends, "appends", 2000, "appends (small data files) the table is built from")
+	cmd.Flags().IntVar(&o.Rows, "rows", 5000, "rows per append")
+	cmd.Flags().IntVar(&o.Reps, "reps", 5, "timed repetitions per query and of the planning")
+	cmd.Flags().StringSliceVar(&o.SortBy, "sort-by", []string{"ts"}, "columns the compaction sorts by (empty: no sort)")
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "state directory to use (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+
 func newBenchPipelineCmd(g *globals) *cobra.Command {
 	var rows, days int
 	var dir string

@@ -22,7 +22,7 @@ func newMaintainCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "maintain",
-		Short: "Keep tables in shape: expire old snapshots and delete the files nothing needs",
+		Short: "Keep tables in shape: delete old rows, expire snapshots, clean up orphans, compact small files",
 		Long: `A lakehouse that only grows cannot run for a year: every write adds a
 snapshot and files, and old snapshots keep every file they ever read alive.
 rat maintain runs the maintenance tasks; each has --dry-run to show what it
@@ -41,6 +41,8 @@ Tasks:
   orphans    delete abandoned run branches, the warehouse files nothing
              references (failed and killed runs leave them), and old run
              records with their logs
+  optimize   compact small data files into files of target_file_size_mb
+             (the same as 'rat optimize' on the configured branch)
 
 rat serve runs a task on a schedule when workspace.yaml sets
 maintenance.<task>.schedule (cron, e.g. "0 3 * * *" or daily): each tick

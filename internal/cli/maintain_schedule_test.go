@@ -33,7 +33,7 @@ func (u *ratUser) describeSnapshots(table string) int {
 // changes nothing; bare rat maintain runs them.
 func TestMaintainAll(t *testing.T) {
 	u := newUser(t, false)
-	u.write("workspace.yaml", "name: m\nmaintenance:\n  expire: {older_than: 0d, retain_last: 1}\n")
+	u.write("workspace.yaml", "name: m\nmaintenance:\n  expire: {older_than: 0d, retain_last: 1}\n  optimize: {min_small_files: 50}\n")
 	for i := 1; i <= 3; i++ {
 		u.write("s.csv", fmt.Sprintf("id\n%d\n", i))
 		u.ok("load", "s.csv", "--into", "bronze.s")
@@ -50,9 +50,10 @@ func TestMaintainAll(t *testing.T) {
 	if err := json.Unmarshal([]byte(u.ok("maintain", "--dry-run", "--json")), &tasks); err != nil {
 		t.Fatal(err)
 	}
-	if len(tasks) != 3 || tasks[0].Task != "retention" || !strings.Contains(tasks[0].Summary, "no table has a retention") ||
+	if len(tasks) != 4 || tasks[0].Task != "retention" || !strings.Contains(tasks[0].Summary, "no table has a retention") ||
 		tasks[1].Task != "expire" || tasks[1].Error != "" || len(tasks[1].Result) == 0 ||
-		tasks[2].Task != "orphans" || tasks[2].Summary != "would delete 0 branches and 0 files (0 B)" {
+		tasks[2].Task != "orphans" || tasks[2].Summary != "would delete 0 branches and 0 files (0 B)" ||
+		tasks[3].Task != "optimize" || tasks[3].Summary != "would compact 0 tables on branch main: 0 small files (0 B) into 0 files" {
 		t.Fatalf("rat maintain --dry-run --json: %+v", tasks)
 	}
 	if out := u.ok("maintain"); !regexp.MustCompile(`(?m)^expire +expired 2 snapshots of 1 table, deleted \d+ files`).MatchString(out) {
@@ -74,7 +75,7 @@ func TestMaintainAll(t *testing.T) {
 	}
 	out, errOut, code := u.run("maintain")
 	if code != 4 || !regexp.MustCompile(`(?m)^expire +failed: .*bronze\.s.*metadata`).MatchString(out) ||
-		!strings.Contains(errOut, "maintenance: 2 of 3 tasks failed (expire, orphans); expire: ") {
+		!strings.Contains(errOut, "maintenance: 3 of 4 tasks failed (expire, orphans, optimize); expire: ") {
 		t.Fatalf("rat maintain with a task failing: exit %d\n%s\n%s", code, out, errOut)
 	}
 	u.fails("unknown command", "maintain", "nope")

@@ -27,7 +27,9 @@ func newQueryCmd(g *globals) *cobra.Command {
 layer.name (bronze.sales) and read at their current snapshot, or at the
 snapshot --at selects: a snapshot id (see 'rat describe') or a time.
 
-Writes (INSERT, CREATE, COPY, ...) are refused: load files with 'rat load'.
+Writes (INSERT, CREATE, COPY, ...) are refused: load files with 'rat load';
+rewrite a table's files into fewer, larger (sorted) ones with 'rat optimize'
+(what the original's COPY recipe did).
 With -o the result goes to a file; its extension picks the format (.csv,
 .json, .parquet) unless --format says otherwise. The file is written under a
 temporary name beside it and renamed when complete: a failed query leaves an

@@ -119,7 +119,7 @@ warehouse to S3 and the catalog to Postgres; commands stay the same.
 	root.AddCommand(
 		newLoadCmd(g), newQueryCmd(g), newTablesCmd(g), newDescribeCmd(g),
 		newBranchCmd(g), newTagCmd(g), newMergeCmd(g), newLogCmd(g), newDiffCmd(g),
-		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g), newLandingCmd(g), newMigrateCmd(g), newExportCmd(g), newImportCmd(g), newDBCmd(g), newHealthCmd(g), newStatusCmd(g), newMaintainCmd(g),
+		newConfigCmd(g), newBenchCmd(g), newRunCmd(g), newInitCmd(g), newTestCmd(g), newLineageCmd(g), newIngestCmd(g), newDocsCmd(g), newRunsCmd(g), newDemoCmd(g), newWorkerCmd(g), newServeCmd(g), newLandingCmd(g), newMigrateCmd(g), newExportCmd(g), newImportCmd(g), newDBCmd(g), newHealthCmd(g), newStatusCmd(g), newMaintainCmd(g), newOptimizeCmd(g),
 		newVersionCmd(),
 	)
 	noteStart(root, &g.started)

@@ -80,6 +80,10 @@ type Config struct {
 	// (maintenance.orphans.older_than); writes taking more than half of it
 	// are refused before their commit.
 	OrphansOlderThan time.Duration
+	// OptimizeTargetFileSizeMB and OptimizeMinSmallFiles are rat
+	// optimize's defaults (maintenance.optimize, the profile).
+	OptimizeTargetFileSizeMB int
+	OptimizeMinSmallFiles    int
 	// Fit is the machine's or container's limits and how the profile
 	// fits them (see resources.go).
 	Fit Fit
@@ -248,6 +252,7 @@ func Load(opts Options) (*Config, error) {
 	c.HeartbeatInterval, c.Thresholds = DefaultHeartbeatInterval, DefaultThresholds
 	c.ExpireOlderThan, c.ExpireRetainLast = DefaultExpireOlderThan, DefaultExpireRetainLast
 	c.OrphansOlderThan = DefaultOrphansOlderThan
+	c.OptimizeTargetFileSizeMB, c.OptimizeMinSmallFiles = p.TargetFileSizeMB, DefaultMinSmallFiles
 
 	if ws != nil {
 		r := ws.Resources
@@ -300,6 +305,12 @@ func Load(opts Options) (*Config, error) {
 		}
 		if v := ws.Maintenance.Orphans.OlderThan; v != "" {
 			c.OrphansOlderThan, _ = ParseAge(v) // validated with the file
+		}
+		if n := ws.Maintenance.Optimize.TargetFileSizeMB; n > 0 {
+			c.OptimizeTargetFileSizeMB = n
+		}
+		if n := ws.Maintenance.Optimize.MinSmallFiles; n > 0 {
+			c.OptimizeMinSmallFiles = n
 		}
 		if ws.Storage.Warehouse != "" {
 			c.set("warehouse", &c.Warehouse, c.relative(ws.Storage.Warehouse), wsFile("storage.warehouse"))

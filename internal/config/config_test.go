@@ -121,10 +121,10 @@ func contains(t *testing.T, what, s string, subs ...string) {
 
 // DESIGN §4 (and README for cache_mb): the numbers are the contract.
 var wantProfiles = []config.Profile{
-	{Name: "tiny", DuckDBMemoryMB: 2048, DuckDBThreads: 1, ChunkSizeRows: 10_000, MaxParallelPipelines: 1, CacheMB: 1024, MaxResultBytes: 16 << 20},
-	{Name: "small", DuckDBMemoryMB: 8192, DuckDBThreads: 2, ChunkSizeRows: 50_000, MaxParallelPipelines: 2, CacheMB: 10_240, MaxResultBytes: 64 << 20},
-	{Name: "medium", DuckDBMemoryMB: 32768, DuckDBThreads: 4, ChunkSizeRows: 200_000, MaxParallelPipelines: 4, CacheMB: 51_200, MaxResultBytes: 256 << 20},
-	{Name: "large", DuckDBMemoryMB: 98304, DuckDBThreads: 8, ChunkSizeRows: 1_000_000, MaxParallelPipelines: 8, CacheMB: 204_800, MaxResultBytes: 1 << 30},
+	{Name: "tiny", DuckDBMemoryMB: 2048, DuckDBThreads: 1, ChunkSizeRows: 10_000, MaxParallelPipelines: 1, CacheMB: 1024, MaxResultBytes: 16 << 20, TargetFileSizeMB: 32},
+	{Name: "small", DuckDBMemoryMB: 8192, DuckDBThreads: 2, ChunkSizeRows: 50_000, MaxParallelPipelines: 2, CacheMB: 10_240, MaxResultBytes: 64 << 20, TargetFileSizeMB: 64},
+	{Name: "medium", DuckDBMemoryMB: 32768, DuckDBThreads: 4, ChunkSizeRows: 200_000, MaxParallelPipelines: 4, CacheMB: 51_200, MaxResultBytes: 256 << 20, TargetFileSizeMB: 128},
+	{Name: "large", DuckDBMemoryMB: 98304, DuckDBThreads: 8, ChunkSizeRows: 1_000_000, MaxParallelPipelines: 8, CacheMB: 204_800, MaxResultBytes: 1 << 30, TargetFileSizeMB: 128},
 }
 
 func TestProfiles(t *testing.T) {
@@ -146,7 +146,7 @@ func TestProfiles(t *testing.T) {
 
 			c := mustLoad(t, noWorkspace(t), env{"RAT_PROFILE": want.Name}, nil)
 			loaded := config.Profile{Name: c.Profile, DuckDBMemoryMB: c.DuckDBMemoryMB, DuckDBThreads: c.DuckDBThreads,
-				ChunkSizeRows: c.ChunkSizeRows, MaxParallelPipelines: c.MaxParallelPipelines, CacheMB: c.CacheMB, MaxResultBytes: c.MaxResultBytes}
+				ChunkSizeRows: c.ChunkSizeRows, MaxParallelPipelines: c.MaxParallelPipelines, CacheMB: c.CacheMB, MaxResultBytes: c.MaxResultBytes, TargetFileSizeMB: c.OptimizeTargetFileSizeMB}
 			if loaded != want {
 				t.Errorf("Load with RAT_PROFILE=%s = %+v, want %+v", want.Name, loaded, want)
 			}
@@ -1256,6 +1256,36 @@ func TestMaintenanceOrphans(t *testing.T) {
 		"maintenance:\n  orphans:\n    grace: 3d\n":                          `unknown key "maintenance.orphans.grace"`,
 	} {
 		write("name: m\n" + yaml)
+		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
+		}
+	}
+}
+
+// TestMaintenanceOptimize: maintenance.optimize sets rat optimize's
+// defaults over the profile's; bad values are errors naming the line and
+// the key.
+func TestMaintenanceOptimize(t *testing.T) {
+	write, load := workspaceFile(t)
+	for profile, mb := range map[string]int{"tiny": 32, "small": 64, "medium": 128, "large": 128} {
+		write("name: m\nresources:\n  profile: " + profile + "\n")
+		c, err := load()
+		if err != nil || c.OptimizeTargetFileSizeMB != mb || c.OptimizeMinSmallFiles != 2 {
+			t.Fatalf("profile %s: %v %d %d, want %d MB and 2 files", profile, err, c.OptimizeTargetFileSizeMB, c.OptimizeMinSmallFiles, mb)
+		}
+	}
+	write("name: m\nmaintenance:\n  optimize:\n    target_file_size_mb: 16\n    min_small_files: 50\n")
+	if c, err := load(); err != nil || c.OptimizeTargetFileSizeMB != 16 || c.OptimizeMinSmallFiles != 50 {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	for yaml, msg := range map[string]string{
+		"    target_file_size_mb: -1\n":    "workspace.yaml:4: maintenance.optimize.target_file_size_mb: want a size in MB from 1 to 16384, got -1",
+		"    target_file_size_mb: 99999\n": "maintenance.optimize.target_file_size_mb: want a size in MB",
+		"    target_file_size_mb: big\n":   "maintenance.optimize.target_file_size_mb",
+		"    min_small_files: 1\n":         "workspace.yaml:4: maintenance.optimize.min_small_files: want 2 or more files",
+		"    small_files: 3\n":             `unknown key "maintenance.optimize.small_files"`,
+	} {
+		write("name: m\nmaintenance:\n  optimize:\n" + yaml)
 		if _, err := load(); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want an error containing %q", yaml, err, msg)
 		}

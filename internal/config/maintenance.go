@@ -29,6 +29,13 @@ func CheckOrphanGrace(grace, lease time.Duration) error {
 	return nil
 }
 
+// Compaction defaults (maintenance.optimize): the target file size is the
+// profile's (Profile.TargetFileSizeMB).
+const (
+	DefaultMinSmallFiles = 2
+	MaxTargetFileSizeMB  = 16384
+)
+
 // ParseAge reads an age such as 7d, 36h or 90m: a whole number of days
 // (d) or a Go duration, at least 0.
 func ParseAge(v string) (time.Duration, error) {

@@ -21,14 +21,16 @@ type Profile struct {
 	// MaxResultBytes caps one API query's answer (rat serve): its JSON rows
 	// or its Parquet download.
 	MaxResultBytes int
+	// TargetFileSizeMB is the size of the files rat optimize writes.
+	TargetFileSizeMB int
 }
 
 // Profiles is the one source of truth for profile values.
 var profiles = map[string]Profile{
-	"tiny":   {Name: "tiny", DuckDBMemoryMB: 2048, DuckDBThreads: 1, ChunkSizeRows: 10_000, MaxParallelPipelines: 1, CacheMB: 1024, MaxResultBytes: 16 << 20},
-	"small":  {Name: "small", DuckDBMemoryMB: 8192, DuckDBThreads: 2, ChunkSizeRows: 50_000, MaxParallelPipelines: 2, CacheMB: 10_240, MaxResultBytes: 64 << 20},
-	"medium": {Name: "medium", DuckDBMemoryMB: 32768, DuckDBThreads: 4, ChunkSizeRows: 200_000, MaxParallelPipelines: 4, CacheMB: 51_200, MaxResultBytes: 256 << 20},
-	"large":  {Name: "large", DuckDBMemoryMB: 98304, DuckDBThreads: 8, ChunkSizeRows: 1_000_000, MaxParallelPipelines: 8, CacheMB: 204_800, MaxResultBytes: 1 << 30},
+	"tiny":   {Name: "tiny", DuckDBMemoryMB: 2048, DuckDBThreads: 1, ChunkSizeRows: 10_000, MaxParallelPipelines: 1, CacheMB: 1024, MaxResultBytes: 16 << 20, TargetFileSizeMB: 32},
+	"small":  {Name: "small", DuckDBMemoryMB: 8192, DuckDBThreads: 2, ChunkSizeRows: 50_000, MaxParallelPipelines: 2, CacheMB: 10_240, MaxResultBytes: 64 << 20, TargetFileSizeMB: 64},
+	"medium": {Name: "medium", DuckDBMemoryMB: 32768, DuckDBThreads: 4, ChunkSizeRows: 200_000, MaxParallelPipelines: 4, CacheMB: 51_200, MaxResultBytes: 256 << 20, TargetFileSizeMB: 128},
+	"large":  {Name: "large", DuckDBMemoryMB: 98304, DuckDBThreads: 8, ChunkSizeRows: 1_000_000, MaxParallelPipelines: 8, CacheMB: 204_800, MaxResultBytes: 1 << 30, TargetFileSizeMB: 128},
 }
 
 // DefaultProfile is used when nothing selects one.

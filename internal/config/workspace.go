@@ -162,7 +162,7 @@ type Maintenance struct {
 	Retention RetentionSection `yaml:"retention"` // retention that deletes old rows (rat maintain retention)
 	Expire    ExpireSection    `yaml:"expire"`    // snapshot expiry (rat maintain expire): a snapshot is kept while it is younger than older_than or among the last retain_last of its table on a branch
 	Orphans   OrphansSection   `yaml:"orphans"`   // orphan cleanup (rat maintain orphans): abandoned run branches and the warehouse files nothing references
-	Optimize  OptimizeSection  `yaml:"optimize"`  // compaction of small files (rat optimize)
+	Optimize  OptimizeSection  `yaml:"optimize"`  // compaction (rat optimize): small data files rewritten into files of target_file_size_mb
 }
 
 // RetentionSection configures the retention task (rat maintain retention).
@@ -176,9 +176,11 @@ type OrphansSection struct {
 	Schedule  string `yaml:"schedule"`   // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
-// OptimizeSection configures compaction (rat optimize).
+// OptimizeSection configures compaction (rat optimize); its flags win.
 type OptimizeSection struct {
-	Schedule string `yaml:"schedule"` // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
+	TargetFileSizeMB int    `yaml:"target_file_size_mb"` // size of the files compaction writes, in MB; a file under half of it is small; default per profile: tiny 32, small 64, medium and large 128 (--target-file-size-mb)
+	MinSmallFiles    int    `yaml:"min_small_files"`     // a partition is compacted when it holds at least this many small files, 2 or more; default 2 (--min-small-files)
+	Schedule         string `yaml:"schedule"`            // when rat serve runs it as a queued maintenance run: a 5-field cron expression or a preset (hourly, daily, weekly, monthly, @every 6h), in UTC; default: not scheduled
 }
 
 // ExpireSection holds rat maintain expire's defaults; its flags win.
@@ -324,6 +326,12 @@ func (w *Workspace) validate(file string) error {
 		if _, err := ParseAge(v); err != nil {
 			return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.older_than: %w", file, w.lines["maintenance.expire.older_than"], err)
 		}
+	}
+	if n := w.Maintenance.Optimize.TargetFileSizeMB; n < 0 || n > MaxTargetFileSizeMB {
+		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.optimize.target_file_size_mb: want a size in MB from 1 to %d, got %d", file, w.lines["maintenance.optimize.target_file_size_mb"], MaxTargetFileSizeMB, n)
+	}
+	if n := w.Maintenance.Optimize.MinSmallFiles; n < 0 || n == 1 {
+		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.optimize.min_small_files: want 2 or more files (one small file alone gains nothing from a rewrite), got %d", file, w.lines["maintenance.optimize.min_small_files"], n)
 	}
 	if n := w.Maintenance.Expire.RetainLast; n != nil && *n < 0 {
 		return rat.Errorf(rat.EINVALID, "%s:%d: maintenance.expire.retain_last: want 0 or more snapshots, got %d", file, w.lines["maintenance.expire.retain_last"], *n)

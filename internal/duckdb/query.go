@@ -17,6 +17,28 @@ import (
 // ReadOnlyHint tells users how to write when they tried to through a query.
 const ReadOnlyHint = "queries are read-only: load files with 'rat load FILE --into layer.name', or write a pipeline SQL file and 'rat run' it"
 
+// CopyHint says what to use instead of a COPY through a query.
+const CopyHint = "to rewrite a table's files into fewer, larger (sorted) ones use 'rat optimize TABLE' (see 'rat optimize --help'); to write a query's result to a file, run the SELECT with -o: rat query \"SELECT ...\" -o out.parquet"
+
+// firstKeyword is the first word of a statement, after blanks and comments.
+func firstKeyword(query string) string {
+	for {
+		query = strings.TrimLeft(query, " \t\r\n;(")
+		switch {
+		case strings.HasPrefix(query, "--"):
+			_, query, _ = strings.Cut(query, "\n")
+		case strings.HasPrefix(query, "/*"):
+			_, query, _ = strings.Cut(query, "*/")
+		default:
+			end := strings.IndexFunc(query, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') })
+			if end < 0 {
+				return query
+			}
+			return query[:end]
+		}
+	}
+}
+
 // Statement is a parsed, read-only SELECT.
 type Statement struct {
 	// Tables are the schema-qualified tables it reads ("bronze.sales"),
@@ -126,6 +148,9 @@ func (d *DB) parse(ctx context.Context, query string) (*Statement, error) {
 	}
 	if parsed.Error {
 		if parsed.ErrorType == "not implemented" {
+			if strings.EqualFold(firstKeyword(query), "COPY") {
+				return nil, rat.Errorf(rat.EINVALID, "COPY does not run here: %s", CopyHint)
+			}
 			return nil, rat.Errorf(rat.EINVALID, "only SELECT statements can run here; %s", ReadOnlyHint)
 		}
 		return nil, rat.Errorf(rat.EINVALID, "SQL: %s", strings.TrimPrefix(parsed.Message, "Parser Error: "))

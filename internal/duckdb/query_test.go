@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/apache/iceberg-go"
+	"github.com/ratdata/rat"
 )
 
 func TestReferenced(t *testing.T) {
@@ -103,5 +104,25 @@ func TestInline(t *testing.T) {
 		if ok != tt.ok || got != tt.want {
 			t.Errorf("Inline(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestCopyRefused: a COPY through a query is refused with a message that
+// points to rat optimize and to writing a result with -o; other writes get
+// the general read-only message.
+func TestCopyRefused(t *testing.T) {
+	db := openTest(t, Options{Threads: 1})
+	for _, q := range []string{
+		"COPY (SELECT 1) TO 'x.parquet' (FORMAT parquet)",
+		"  -- rewrite\n/* sorted */ copy bronze.t TO 'y.parquet'",
+	} {
+		_, err := db.Parse(context.Background(), q)
+		if !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), "rat optimize TABLE") || !strings.Contains(err.Error(), "-o out.parquet") {
+			t.Errorf("%q: %v, want a refusal pointing to rat optimize and -o", q, err)
+		}
+	}
+	_, err := db.Parse(context.Background(), "CREATE TABLE copy_of AS SELECT 1")
+	if err == nil || strings.Contains(err.Error(), "rat optimize") || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("CREATE: %v, want the read-only message", err)
 	}
 }

@@ -30,7 +30,10 @@ const hiveNull = "__HIVE_DEFAULT_PARTITION__"
 // partition fields that statistics cannot give (bucket) come from the
 // directory DuckDB wrote the file into (__rat_p<i>=<value>, see writeFiles);
 // the others iceberg-go infers from the file's statistics.
-func dataFile(tbl *table.Table, schema *iceberg.Schema, stage, local, loc string, size int64) (iceberg.DataFile, error) {
+//
+// With known set, the file's partition values are those (rows of one
+// partition, rewritten).
+func dataFile(tbl *table.Table, schema *iceberg.Schema, stage, local, loc string, size int64, known map[int]any) (iceberg.DataFile, error) {
 	rel, err := filepath.Rel(stage, filepath.Dir(local))
 	if err != nil {
 		return nil, err
@@ -44,6 +47,12 @@ func dataFile(tbl *table.Table, schema *iceberg.Schema, stage, local, loc string
 	spec := tbl.Spec()
 	values := map[int]any{}
 	for i, f := range spec.Fields() {
+		if v, ok := known[f.FieldID]; ok {
+			if v != nil {
+				values[f.FieldID] = v
+			}
+			continue
+		}
 		if !f.Transform.PreservesOrder() {
 			v, ok := dirs[fmt.Sprintf("__rat_p%d", i)]
 			if !ok {

@@ -247,12 +247,7 @@ func (l *Lake) viewsDepth(ctx context.Context, ref string, at At, names []string
 		if err != nil {
 			return nil, err
 		}
-		read := duckdb.ReadParquet
-		if len(r.Table.Metadata().Schemas()) == 1 {
-			// Every file was written with this one schema: read by name.
-			read = duckdb.ReadParquetByName
-		}
-		from, err := read(paths, r.Schema)
+		from, err := readFiles(r.Table.Metadata(), paths, r.Schema, false)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", id, err)
 		}

@@ -512,7 +512,7 @@ func (l *Lake) retainTable(ctx context.Context, branch string, rp *retainPlan, d
 			}
 			wres := WriteResult{Table: id}
 			source := fmt.Sprintf("SELECT * FROM %s WHERE (%s) IS NOT TRUE", read, old)
-			if urls, dfs, _, err = l.writeFiles(ctx, conn, tbl, source, meta.CurrentSchema(), nil, "", &wres); err != nil {
+			if urls, dfs, _, err = l.writeFiles(ctx, conn, tbl, source, meta.CurrentSchema(), nil, fileOptions{}, &wres); err != nil {
 				return err
 			}
 			out.FilesWritten = wres.Files

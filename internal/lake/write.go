@@ -222,7 +222,7 @@ func (l *Lake) write(ctx context.Context, ref string, id rat.TableID, source str
 			}
 		}
 		started := time.Now() // the written files are no older than this
-		urls, dfs, fileMax, err := l.writeFiles(ctx, conn, tbl, source, target, cols, statsOf, &res)
+		urls, dfs, fileMax, err := l.writeFiles(ctx, conn, tbl, source, target, cols, fileOptions{statsOf: statsOf}, &res)
 		if err != nil {
 			return err
 		}
@@ -383,13 +383,15 @@ func (l *Lake) loadOrNew(ctx context.Context, cat *catalog.Iceberg, id rat.Table
 // writeFiles has DuckDB write the source as Parquet files shaped like the
 // target schema, then uploads them into the table's data directory.
 //
-// With statsOf set, it also returns the greatest value of that column in
+// With fo.statsOf set, it also returns the greatest value of that column in
 // the written files, from their statistics.
 //
 // When the table's partition spec has a transform whose value the files'
-// statistics cannot give (bucket), it also returns the files as Iceberg
-// data files carrying their partition values, to commit as they are.
-func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, statsOf string, res *WriteResult) ([]string, []iceberg.DataFile, string, error) {
+// statistics cannot give (bucket), or fo.dataFiles is set, it also returns
+// the files as Iceberg data files carrying their partition values, to
+// commit as they are.
+func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table, source string, target *iceberg.Schema, cols []duckdb.Column, fo fileOptions, res *WriteResult) ([]string, []iceberg.DataFile, string, error) {
+	statsOf := fo.statsOf
 	srcByName := map[string]string{}
 	for _, c := range cols {
 		srcByName[strings.ToLower(c.Name)] = c.Name
@@ -426,9 +428,17 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 	if err != nil {
 		return nil, nil, "", err
 	}
-	split, pattern := ", FILE_SIZE_BYTES '256MB'", newID()+"_{i}"
-	explicit := !tbl.Spec().IsUnpartitioned() && !preservesOrder(tbl.Spec())
-	if explicit {
+	if fo.partition != nil {
+		parts = nil // one partition, known: no split
+	}
+	fileSize := "'256MB'"
+	if fo.fileBytes > 0 {
+		fileSize = strconv.FormatInt(fo.fileBytes, 10)
+	}
+	split, pattern := ", FILE_SIZE_BYTES "+fileSize, newID()+"_{i}"
+	bucketed := !tbl.Spec().IsUnpartitioned() && !preservesOrder(tbl.Spec()) && fo.partition == nil
+	explicit := bucketed || fo.dataFiles
+	if bucketed {
 		if err := l.db.RegisterBucket(conn); err != nil {
 			return nil, nil, "", err
 		}
@@ -486,7 +496,7 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 			return nil, nil, "", rat.Errorf(rat.EINVALID, "table %s lives at %s, outside the warehouse %s", res.Table, tbl.Location(), l.warehouse)
 		}
 		if explicit {
-			df, err := dataFile(tbl, target, stage, local, loc, info.Size())
+			df, err := dataFile(tbl, target, stage, local, loc, info.Size(), fo.partition)
 			if err != nil {
 				return nil, nil, "", err
 			}
@@ -500,6 +510,17 @@ func (l *Lake) writeFiles(ctx context.Context, conn *sql.Conn, tbl *table.Table,
 		res.Bytes += info.Size()
 	}
 	return urls, dfs, maxValue, nil
+}
+
+// fileOptions tune writeFiles.
+type fileOptions struct {
+	statsOf   string // return the greatest value of this column
+	fileBytes int64  // roll over to a new file at about this size (0 = 256 MB); not when split by partition
+	dataFiles bool   // return Iceberg data files for every file written
+	// partition, when set, holds every row's partition values under the
+	// table's current spec (by partition field id): the files are not
+	// split by partition, and carry these values.
+	partition map[int]any
 }
 
 func commitError(id rat.TableID, ref string, err error) error {

@@ -42,3 +42,11 @@ func TestTable(t *testing.T) {
 		t.Errorf("Table wrote\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 2000: "2,000", 1234567: "1,234,567", -45000: "-45,000"} {
+		if got := Count(n); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ var pipelineKeys = []string{
 	"watermark_column", "on_schema_change", "tags", "columns", "freshness", "tests", "triggers",
 	"documentation", "retries", "retry_delay", "on_bad_rows", "vars", "overlap",
 	"retention_days", "retention_column",
+	"sort_by",
 }
 
 var (
@@ -93,6 +94,8 @@ func parsePipelineYAML(file string, data []byte) (*yamlConfig, error) {
 			var s string
 			s, err = d.oneOf(v, key, mergeStrategies)
 			c.MergeStrategy = MergeStrategy(s)
+		case "sort_by":
+			c.SortBy, err = d.strList(v, key)
 		case "watermark_column":
 			c.WatermarkColumn, err = d.str(v, key)
 		case "on_schema_change":
@@ -366,6 +369,7 @@ func identPart(s string) bool { return identRE.MatchString(s) }
 var pipelineAnnotations = []string{
 	"name", "materialized", "unique_key", "partition_by", "owner", "description",
 	"merge_strategy", "watermark_column", "tags", "on_schema_change",
+	"sort_by",
 }
 
 // mergeConfig overlays the SQL annotations on the YAML settings. An
@@ -421,6 +425,10 @@ func (l *loader) mergeConfig(p *Pipeline, annots []annotation, y *yamlConfig) (C
 			list := splitList(a.Value)
 			yamlText, annText = strings.Join(c.UniqueKey, ", "), strings.Join(list, ", ")
 			c.UniqueKey = list
+		case "sort_by":
+			list := splitList(a.Value)
+			yamlText, annText = strings.Join(c.SortBy, ", "), strings.Join(list, ", ")
+			c.SortBy = list
 		case "partition_by":
 			parts, err := parsePartitions(splitList(a.Value))
 			if err != nil {
@@ -481,6 +489,12 @@ func validateConfig(c *Config, src map[string]place, file string) error {
 			return rat.Errorf(rat.EINVALID, "%s: retention_column: %q is not a column name: use letters, digits and _, starting with a letter or _", at("retention_column"), c.RetentionColumn)
 		}
 		c.RetentionColumn = strings.ToLower(c.RetentionColumn)
+	}
+	for i, k := range c.SortBy {
+		if !identPart(k) {
+			return rat.Errorf(rat.EINVALID, "%s: sort_by: %q is not a column name: use letters, digits and _, starting with a letter or _", at("sort_by"), k)
+		}
+		c.SortBy[i] = strings.ToLower(k)
 	}
 	if c.WatermarkColumn != "" {
 		if !identPart(c.WatermarkColumn) {

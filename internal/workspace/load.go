@@ -105,6 +105,9 @@ func (l *loader) pipeline(c candidate) (*Pipeline, error) {
 	if src, ok := src2["retention_column"]; ok {
 		cfg.RetentionColumnFrom = src.String() + ": retention_column"
 	}
+	if src, ok := src2["sort_by"]; ok && len(cfg.SortBy) > 0 {
+		cfg.SortFrom = src.String()
+	}
 	p.Config = cfg
 	for _, t := range p.Config.Tests {
 		t.Pipeline = p

@@ -411,3 +411,37 @@ func TestLayerPartitionBy(t *testing.T) {
 		t.Errorf("bucket(16, id) = %+v", p)
 	}
 }
+
+// TestSortBy: sort_by (YAML list or @sort_by annotation) is read with the
+// place it is set; a name that is not a column name is refused there.
+func TestSortBy(t *testing.T) {
+	t.Parallel()
+	dir := writeWorkspace(t, map[string]string{
+		"workspace.yaml":          "name: t\n",
+		"pipelines/bronze/a.sql":  "-- @sort_by: Region, ts\nSELECT 1 AS id\n",
+		"pipelines/bronze/b.sql":  "SELECT 1 AS id\n",
+		"pipelines/bronze/b.yaml": "description: b\nsort_by: [id]\n",
+		"pipelines/bronze/c.sql":  "SELECT 1 AS id\n",
+	})
+	w, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ pipeline, cols, from string }{
+		{"bronze.a", "region,ts", "pipelines/bronze/a.sql:1"},
+		{"bronze.b", "id", "pipelines/bronze/b.yaml:2"},
+		{"bronze.c", "", ""},
+	} {
+		c := mustGet(t, w, tc.pipeline).Config
+		if got := strings.Join(c.SortBy, ","); got != tc.cols || c.SortFrom != tc.from {
+			t.Errorf("%s: sort_by = %q from %q, want %q from %q", tc.pipeline, got, c.SortFrom, tc.cols, tc.from)
+		}
+	}
+	bad := writeWorkspace(t, map[string]string{
+		"workspace.yaml":         "name: t\n",
+		"pipelines/bronze/a.sql": "-- @sort_by: id, order date\nSELECT 1 AS id\n",
+	})
+	if _, err := Load(bad, LoadOptions{}); err == nil || !strings.Contains(err.Error(), `pipelines/bronze/a.sql:1: sort_by: "order date" is not a column name`) {
+		t.Fatalf("bad sort_by: %v", err)
+	}
+}

@@ -106,13 +106,17 @@ type Pipeline struct {
 // Config is a pipeline's settings: SQL header annotations merged with its
 // YAML file.
 type Config struct {
-	Description     string
-	Owner           Owner
-	Materialized    Materialization // default table
-	UniqueKey       []string
-	PartitionBy     []Partition
-	PartitionFrom   string        // where PartitionBy is set, as file:line: key (the pipeline's, or its layer's in workspace.yaml)
-	MergeStrategy   MergeStrategy // incremental only: default merge with a unique key, append without
+	Description   string
+	Owner         Owner
+	Materialized  Materialization // default table
+	UniqueKey     []string
+	PartitionBy   []Partition
+	PartitionFrom string        // where PartitionBy is set, as file:line: key (the pipeline's, or its layer's in workspace.yaml)
+	MergeStrategy MergeStrategy // incremental only: default merge with a unique key, append without
+	// SortBy orders the rows of the files rat optimize writes (helps
+	// DuckDB skip row groups); SortFrom is where it is set (file:line).
+	SortBy          []string
+	SortFrom        string
 	WatermarkColumn string
 	OnSchemaChange  string   // fail (default) | append_new_columns
 	Tags            []string // @tags, tags and documentation.tags together, sorted
