@@ -61,13 +61,13 @@ writes the table format (a .txt or other extension).`,
 			if output != "" && export != "" {
 				return &usageError{msg: "rat query: give -o FILE or --export DEST, not both"}
 			}
-			if format, err = queryFormat(format, output, export); err != nil {
-				return err
-			}
 			if export != "" {
 				if _, err := parseExportDest(export); err != nil {
 					return err
 				}
+			}
+			if format, err = queryFormat(format, output, export); err != nil {
+				return err
 			}
 			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
 				if _, err := a.Store.Ref(ctx, a.Config.Branch); err != nil {
