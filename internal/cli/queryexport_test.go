@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,7 +268,7 @@ func TestQueryExportS3(t *testing.T) {
 	}
 	absent := func(key string) {
 		t.Helper()
-		if _, err := store.Stat(ctx, key); !os.IsNotExist(err) {
+		if _, err := store.Stat(ctx, key); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s: want no object, got %v", key, err)
 		}
 	}
