@@ -174,8 +174,8 @@ func newExportProgress(w io.Writer) *exportProgress {
 	return &exportProgress{}
 }
 
-// every calls line each half second until the returned stop is called,
-// and clears the line then.
+// every shows line at once and then each half second until the returned
+// stop is called, and clears it then.
 func (p *exportProgress) every(line func() string) (stop func()) {
 	if p.w == nil {
 		return func() {}
@@ -187,6 +187,7 @@ func (p *exportProgress) every(line func() string) (stop func()) {
 		defer wg.Done()
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
+		fmt.Fprintf(p.w, "\r%-72s", line())
 		for {
 			select {
 			case <-done:

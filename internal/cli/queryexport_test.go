@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -320,5 +321,33 @@ func TestQueryExportS3(t *testing.T) {
 
 	if names := dirNames(t, filepath.Join(u.dir, ".rat", "tmp", "export")); len(names) != 0 {
 		t.Errorf("temporary files left in .rat/tmp/export: %v", names)
+	}
+}
+
+// On a terminal, an export shows its progress (bytes written) on stderr
+// before the summary; with stderr not a terminal (the tests above) there
+// is none.
+func TestQueryExportProgressOnTerminal(t *testing.T) {
+	t.Parallel()
+	script := testenv.Tool(t, "script") // util-linux: runs a command on a pseudo-terminal
+	u := newUser(t, false)
+	u.write("t.csv", exportSource(2000))
+	u.ok("load", "t.csv", "--into", "bronze.t")
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	line := strings.Join([]string{quote(u.bin), "query", quote(exportQueryText), "--export", "r.parquet"}, " ")
+	c := exec.Command(script, "-qefc", line, "/dev/null")
+	c.Dir = u.dir
+	c.Env = append(u.env, "RAT_PROFILE=tiny")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	text := string(out)
+	progress, summary := strings.Index(text, "\rexport: "), strings.Index(text, "exported ")
+	if progress < 0 || summary < progress || !strings.Contains(text[progress:summary], " written in ") {
+		t.Fatalf("terminal output has no progress line before the summary: %q", text)
+	}
+	if _, stderr, _ := u.run("query", exportQueryText, "--export", "r2.parquet"); strings.Contains(stderr, "\r") {
+		t.Errorf("progress shown when stderr is not a terminal: %q", stderr)
 	}
 }
