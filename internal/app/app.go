@@ -219,11 +219,31 @@ func openS3(ctx context.Context, cfg *config.Config, sub string) (*objstore.S3, 
 	if sub != "" {
 		prefix = path.Join(prefix, sub) + "/"
 	}
+	return newS3(ctx, cfg, bucket, prefix)
+}
+
+// newS3 opens bucket (at prefix) with the workspace's S3 settings.
+func newS3(ctx context.Context, cfg *config.Config, bucket, prefix string) (*objstore.S3, error) {
 	return objstore.NewS3(ctx, objstore.S3Config{
 		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region,
 		AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey.Reveal(),
 		Bucket: bucket, Prefix: prefix, PathStyle: cfg.S3.PathStyle,
 	})
+}
+
+// OpenBucket opens an existing bucket, any bucket, with the workspace's S3
+// settings (endpoint, region, keys and path style, as the warehouse uses
+// them): where rat query --export writes. It never creates the bucket: a
+// missing one is a rat.ENOTFOUND error, checked before anything is written.
+func OpenBucket(ctx context.Context, cfg *config.Config, bucket string) (*objstore.S3, error) {
+	s3, err := newS3(ctx, cfg, bucket, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := s3.CheckBucket(ctx); err != nil {
+		return nil, err
+	}
+	return s3, nil
 }
 
 // spillDir is where DuckDB spills what exceeds its memory limit.

@@ -37,7 +37,10 @@ It is rat migrate to --to-catalog sqlite:DIR/catalog.db --to-warehouse DIR/wareh
 (even kill -9), run the same command again and it continues. A DIR that holds anything else, or an
 export of another source, is refused. The manifest is written last: without it, rat import refuses DIR.
 Restore with 'rat import DIR'; copy DIR anywhere (tar, rsync) — it holds no path of this machine that
-matters. Exit status 3 when the verification finds a difference.`,
+matters. Exit status 3 when the verification finds a difference.
+
+To export the result of a query as one Parquet, CSV or JSON file (local or
+on S3), use 'rat query "SELECT …" --export DEST'.`,
 		Example: `  rat export backups/2026-12-03
   rat export --ref v1 backups/v1    # the tag v1 and its history only
   rat backup /mnt/nas/rat-backup --json
