@@ -18,7 +18,7 @@ import (
 const ReadOnlyHint = "queries are read-only: load files with 'rat load FILE --into layer.name', or write a pipeline SQL file and 'rat run' it"
 
 // CopyHint says what to use instead of a COPY through a query.
-const CopyHint = "to rewrite a table's files into fewer, larger (sorted) ones use 'rat optimize TABLE' (see 'rat optimize --help'); to write a query's result to a file, run the SELECT with -o: rat query \"SELECT ...\" -o out.parquet"
+const CopyHint = "to rewrite a table's files into fewer, larger (sorted) ones use 'rat optimize TABLE' (see 'rat optimize --help'); to write a query's result to a file, run the SELECT with --export: rat query \"SELECT ...\" --export out.parquet (or s3://bucket/out.parquet)"
 
 // firstKeyword is the first word of a statement, after blanks and comments.
 func firstKeyword(query string) string {

@@ -117,7 +117,7 @@ func TestCopyRefused(t *testing.T) {
 		"  -- rewrite\n/* sorted */ copy bronze.t TO 'y.parquet'",
 	} {
 		_, err := db.Parse(context.Background(), q)
-		if !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), "rat optimize TABLE") || !strings.Contains(err.Error(), "-o out.parquet") {
+		if !rat.IsCode(err, rat.EINVALID) || !strings.Contains(err.Error(), "rat optimize TABLE") || !strings.Contains(err.Error(), "--export out.parquet") {
 			t.Errorf("%q: %v, want a refusal pointing to rat optimize and -o", q, err)
 		}
 	}
