@@ -210,7 +210,7 @@ func TestQueryExportBadInput(t *testing.T) {
 		{"not table", []string{"query", "SELECT 1", "--export", dest, "--format", "table"}},
 		{"not both", []string{"query", "SELECT 1", "--export", dest, "-o", dest}},
 		{"only SELECT statements", []string{"query", "DELETE FROM bronze.t", "--export", dest}},
-		{"only SELECT statements", []string{"query", "COPY (SELECT 1) TO 'x.csv'", "--export", dest}},
+		{"COPY does not run here: to rewrite a table", []string{"query", "COPY (SELECT 1) TO 'x.csv'", "--export", dest}},
 		{"directory", []string{"query", "SELECT 1", "--export", filepath.Join(out, "missing", "r.csv")}},
 		{"boom", []string{"query", "SELECT CASE WHEN id > 4000 THEN error('boom at ' || id) ELSE id END AS id FROM bronze.t", "--export", dest}},
 		{"boom", []string{"query", "SELECT CASE WHEN id > 4000 THEN error('boom at ' || id) ELSE id END AS id FROM bronze.t", "--export", filepath.Join(out, "r.csv")}},
