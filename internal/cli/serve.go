@@ -12,6 +12,7 @@ import (
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 
 	"github.com/ratdata/rat/internal/orchestrator"
+	"github.com/ratdata/rat/internal/pgwire"
 	"github.com/ratdata/rat/internal/startgc"
 	"github.com/spf13/cobra"
 )
@@ -75,6 +76,7 @@ larger than the limit is capped and named in a warning at start
 // serveOpts are rat serve's flags.
 type serveOpts struct {
 	listen   string
+	pgListen string
 	noWorker bool
 	grace    time.Duration
 }
@@ -98,6 +100,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
 	cmd.Flags().DurationVar(&o.grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long requests and running nodes may finish before the nodes go back to the queue")
+	cmd.Flags().StringVar(&o.pgListen, "pg-listen", "", "also serve read-only SQL to Postgres clients (psql, pgx, BI tools) on host:port, e.g. 127.0.0.1:5433 (default off)")
 	cmd.Flags().StringVar(&o.listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
 	return cmd
 }
@@ -153,6 +156,20 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		return err
 	}
 	log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
+	var pg *pgwire.Server
+	if o.pgListen != "" {
+		if pg, err = pgwire.New(o.pgListen, srv, log); err == nil {
+			err = pg.Start(ctx)
+		}
+		if err != nil {
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
+			defer cancel()
+			_ = srv.Stop(c)
+			_ = q.Stop(c)
+			return err
+		}
+		log.Info("postgres clients on "+pgURL(pg.Addr(), a.Config.Branch), "address", pg.Addr().String(), "auth", a.authHint())
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	// Stopping is bounded by one deadline: the queue claims no more jobs
@@ -166,9 +183,27 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		defer close(queueStopped)
 		_ = q.Stop(c)
 	}()
+	if pg != nil {
+		go func() { _ = pg.Stop(c) }()
+	}
 	err = srv.Stop(c)
 	<-queueStopped
 	return err
+}
+
+// pgURL is a connection URL a person can give psql for a bound address.
+func pgURL(addr net.Addr, branch string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if branch == "" {
+		branch = "main"
+	}
+	return "postgres://" + net.JoinHostPort(host, port) + "/" + branch
 }
 
 // logger is the log of rat serve and rat worker on w: text lines, or JSON
