@@ -35,6 +35,15 @@ warehouse, the endpoint, region and path style (never credentials); a run
 token may create a table or commit to one on a branch (one rat commit each).
 The same tokens and rules apply; docs/engines.md has the details.
 
+With --pg-listen host:port (off by default) Postgres clients (psql, pgx,
+BI tools) run read-only queries too, with the rules of POST /api/v1/query:
+one SELECT over tables, the server's time limit and max_result_bytes (a
+result over it ends in error 54000). The database name is the branch or
+tag (psql -d dev; rat or postgres = the default branch); SET rat.branch =
+'dev' switches a session. With tokens configured, clients send a token of
+role run or admin as their password; without, only a loopback address is
+allowed. No TLS yet: off loopback put a TLS proxy in front.
+
 The address comes from --listen, RAT_LISTEN or the default 127.0.0.1:3030.
 On a loopback address no token is needed. On any other address rat refuses
 to start without a token: RAT_API_TOKEN (an admin token) or RAT_TOKEN_FILE, a
@@ -89,6 +98,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long:  serveLong,
 		Example: `  rat serve
   RAT_API_TOKEN=$(openssl rand -hex 32) rat serve --listen 0.0.0.0:3030
+  rat serve --pg-listen 127.0.0.1:5433
+  psql -h 127.0.0.1 -p 5433 -d dev -c 'SELECT count(*) FROM bronze.sales'
   RAT_ALLOWED_HOSTS=rat.example.com RAT_METRICS_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -139,6 +150,12 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	var pg *pgwire.Server
+	if o.pgListen != "" {
+		if pg, err = pgwire.New(o.pgListen, srv, log); err != nil {
+			return err
+		}
+	}
 	a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 	a.OnScheduleFire = m.ScheduleFired
 	if err := q.Start(ctx); err != nil {
@@ -156,12 +173,8 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		return err
 	}
 	log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
-	var pg *pgwire.Server
-	if o.pgListen != "" {
-		if pg, err = pgwire.New(o.pgListen, srv, log); err == nil {
-			err = pg.Start(ctx)
-		}
-		if err != nil {
+	if pg != nil {
+		if err := pg.Start(ctx); err != nil {
 			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
 			defer cancel()
 			_ = srv.Stop(c)
@@ -183,11 +196,16 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		defer close(queueStopped)
 		_ = q.Stop(c)
 	}()
-	if pg != nil {
-		go func() { _ = pg.Stop(c) }()
-	}
+	pgStopped := make(chan struct{})
+	go func() {
+		defer close(pgStopped)
+		if pg != nil {
+			_ = pg.Stop(c)
+		}
+	}()
 	err = srv.Stop(c)
 	<-queueStopped
+	<-pgStopped
 	return err
 }
 

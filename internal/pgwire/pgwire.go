@@ -50,6 +50,7 @@ import (
 
 	"github.com/ratdata/rat"
 	"github.com/ratdata/rat/internal/duckdb"
+	"github.com/ratdata/rat/internal/httpauth"
 )
 
 // Backend is what the endpoint needs of rat serve's API server
@@ -92,6 +93,9 @@ type session struct {
 func New(listen string, b Backend, log *slog.Logger) (*Server, error) {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return nil, rat.Errorf(rat.EINVALID, "--pg-listen %q: want host:port, for example 127.0.0.1:5433", listen)
+	}
+	if !httpauth.IsLoopback(listen) && !b.AuthRequired() {
+		return nil, rat.Errorf(rat.EINVALID, "--pg-listen: refusing to listen on %s without a token: set RAT_API_TOKEN or RAT_TOKEN_FILE (clients send a token as their password), or listen on a loopback address such as 127.0.0.1:5433", listen)
 	}
 	if err := b.CheckListen(listen); err != nil {
 		return nil, fmt.Errorf("--pg-listen: %w", err)
@@ -382,9 +386,13 @@ func (s *Server) execute(ctx context.Context, ref, query string, cols []duckdb.C
 		}
 	}
 	err := <-done
+	cancelled := ctx.Err() != nil // by a cancel request, or Stop
 	cancel()
 	if writeErr != nil {
 		return writeErr
+	}
+	if err != nil && cancelled {
+		return pgerror.WithCode(errors.New("canceling statement due to user request"), codes.QueryCanceled)
 	}
 	if err != nil {
 		return pgError(s.log, err, "")
