@@ -73,6 +73,7 @@ type Server struct {
 	log    *slog.Logger
 	wire   *wire.Server
 
+	queries  sync.WaitGroup // the queries running
 	mu       sync.Mutex
 	addr     net.Addr
 	sessions map[int32]*session // by process id (BackendKeyData)
@@ -148,15 +149,25 @@ func (s *Server) Addr() net.Addr {
 	return s.addr
 }
 
-// Stop stops accepting connections and waits for the sessions until ctx
-// is done, then closes them.
+// Stop stops accepting connections and lets the running queries finish
+// until ctx is done, then cancels those still running and returns. Idle
+// sessions end with the process.
 func (s *Server) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	for _, ss := range s.sessions {
-		ss.stop()
+	err := s.wire.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.queries.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for _, ss := range s.sessions {
+			ss.stop()
+		}
+		s.mu.Unlock()
+		// Not waiting again: a query may be stuck writing to a client
+		// that does not read.
 	}
-	s.mu.Unlock()
-	return s.wire.Shutdown(ctx)
+	return err
 }
 
 // signIn takes a rat token as password; the user name is not checked.
@@ -325,6 +336,8 @@ const batchRows = 256
 // connection's goroutine writes them, batchRows at a time through a
 // channel of a few batches, so DuckDB waits when the client reads slowly.
 func (s *Server) execute(ctx context.Context, ref, query string, cols []duckdb.Column, oids []uint32, w wire.DataWriter) error {
+	s.queries.Add(1)
+	defer s.queries.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	ss, _ := ctx.Value(sessionKey{}).(*session)
 	ss.running(cancel)
@@ -376,10 +389,10 @@ func (s *Server) execute(ctx context.Context, ref, query string, cols []duckdb.C
 	}()
 	var writeErr error
 	for b := range batches {
-		for _, row := range b {
-			if writeErr == nil {
-				writeErr = w.Row(row)
-			}
+		if writeErr == nil {
+			// Whole batches: psql-wire frames them together, and
+			// yields once a batch on an unlimited Execute.
+			writeErr = wire.WriteRows(w, b)
 		}
 		if writeErr != nil {
 			cancel() // the producer stops at its next send
