@@ -287,7 +287,7 @@ func (s *Server) branch(ctx context.Context) string {
 }
 
 // setBranch matches SET [SESSION] rat.branch = 'name' (or TO name).
-var setBranch = regexp.MustCompile(`(?is)^\s*SET\s+(?:SESSION\s+)?rat\.branch\s*(?:=|\s TO\s)\s*'?([A-Za-z0-9._/-]+)'?\s*;?\s*$`)
+var setBranch = regexp.MustCompile(`(?is)^\s*SET\s+(?:SESSION\s+)?rat\.branch\s*(?:=|\sTO\s)\s*'?([A-Za-z0-9._/-]+)'?\s*;?\s*$`)
 
 // parse prepares one statement: SET rat.branch, or a query, whose
 // columns it reads without running it.

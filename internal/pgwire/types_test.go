@@ -56,3 +56,23 @@ func TestPGValue(t *testing.T) {
 		t.Error("a string for an int4 column should be an error")
 	}
 }
+
+func TestSetBranch(t *testing.T) {
+	for q, want := range map[string]string{
+		"SET rat.branch = 'dev'":                  "dev",
+		"set rat.branch to dev;":                  "dev",
+		" SET SESSION rat.branch TO 'feature/x' ": "feature/x",
+		"SET rat.branch='v1.0'":                   "v1.0",
+		"SET search_path = 'dev'":                 "",
+		"SET rat.branch = 'a'; DROP x":            "",
+		"SELECT 'SET rat.branch = dev'":           "",
+	} {
+		got := ""
+		if m := setBranch.FindStringSubmatch(q); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("%q: branch %q, want %q", q, got, want)
+		}
+	}
+}

@@ -31,14 +31,22 @@ func (s *Server) CheckRef(ctx context.Context, ref string) error {
 // the same sandbox (one SELECT, tables only, no files), the server's time
 // limit (a rat.EINVALID error once it passed). head gets the columns, row
 // each row while DuckDB produces it (vals is reused); an error of either
-// stops the query and is returned as it is. There is no row limit: the
+// stops the query and is returned as it is. A query whose head returns an
+// error (it only wanted the columns) is not counted in the metrics. There is no row limit: the
 // caller counts bytes against ResultBytes.
 func (s *Server) QueryStream(ctx context.Context, ref, query string, head func([]duckdb.Column) error, row func(vals []any) error) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.QueryTimeout)
 	defer cancel()
-	err := s.runQuery(ctx, ref, lake.At{}, query, head, row)
-	s.metrics.QueryDone(metrics.QueryPG, time.Since(start))
+	var headErr error
+	err := s.runQuery(ctx, ref, lake.At{}, query, func(cols []duckdb.Column) error {
+		headErr = head(cols)
+		return headErr
+	}, row)
+	if headErr == nil {
+		// Not a query that stopped at its columns: a client's Describe.
+		s.metrics.QueryDone(metrics.QueryPG, time.Since(start))
+	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return rat.Errorf(rat.EINVALID, "%s", s.timeLimit())
 	}
