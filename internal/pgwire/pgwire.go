@@ -28,6 +28,11 @@
 //     in clear text unless a TLS proxy is in front;
 //   - SET/SHOW of anything but rat.branch, BEGIN/COMMIT (clients that
 //     send them get an error), time travel (the API's at);
+//   - INTERVAL, TIME, UUID and nested values go as text in rat's own
+//     format ("0 months 1 days 0µs"), not Postgres's;
+//   - tests with psycopg 3 and npm pg, of a client killed mid-result
+//     (the query stops when a write to it fails), of flat memory on a
+//     large result;
 //   - a benchmark against the HTTP API (rat bench interop).
 package pgwire
 
