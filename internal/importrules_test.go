@@ -288,7 +288,7 @@ var layers = []struct {
 		"internal/objstore", "internal/objstore/objstoretest", "internal/duckdb"}},
 	{"data", []string{"internal/lake", "internal/lake/laketest", "internal/ingest", "internal/workspace", "internal/icebergrest", "internal/icebergrest/resttest"}},
 	{"work", []string{"internal/pipeline", "internal/docs", "internal/migrate"}},
-	{"services", []string{"internal/server", "internal/orchestrator"}},
+	{"services", []string{"internal/server", "internal/orchestrator", "internal/pgwire"}},
 	{"composition", []string{"internal/app"}},
 	{"program", []string{"internal/cli", "internal/bench", "cmd/rat", "deploy/k8s/kubeplay"}},
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ratdata/rat/internal/catalog/sqlstore"
 
 	"github.com/ratdata/rat/internal/orchestrator"
+	"github.com/ratdata/rat/internal/pgwire"
 	"github.com/ratdata/rat/internal/startgc"
 	"github.com/spf13/cobra"
 )
@@ -33,6 +34,15 @@ namespaces are layers; tables load with their metadata and, for an S3
 warehouse, the endpoint, region and path style (never credentials); a run
 token may create a table or commit to one on a branch (one rat commit each).
 The same tokens and rules apply; docs/engines.md has the details.
+
+With --pg-listen host:port (off by default) Postgres clients (psql, pgx,
+BI tools) run read-only queries too, with the rules of POST /api/v1/query:
+one SELECT over tables, the server's time limit and max_result_bytes (a
+result over it ends in error 54000). The database name is the branch or
+tag (psql -d dev; rat or postgres = the default branch); SET rat.branch =
+'dev' switches a session. With tokens configured, clients send a token of
+role run or admin as their password; without, only a loopback address is
+allowed. No TLS yet: off loopback put a TLS proxy in front.
 
 The address comes from --listen, RAT_LISTEN or the default 127.0.0.1:3030.
 On a loopback address no token is needed. On any other address rat refuses
@@ -75,6 +85,7 @@ larger than the limit is capped and named in a warning at start
 // serveOpts are rat serve's flags.
 type serveOpts struct {
 	listen   string
+	pgListen string
 	noWorker bool
 	grace    time.Duration
 }
@@ -87,6 +98,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long:  serveLong,
 		Example: `  rat serve
   RAT_API_TOKEN=$(openssl rand -hex 32) rat serve --listen 0.0.0.0:3030
+  rat serve --pg-listen 127.0.0.1:5433
+  psql -h 127.0.0.1 -p 5433 -d dev -c 'SELECT count(*) FROM bronze.sales'
   RAT_ALLOWED_HOSTS=rat.example.com RAT_METRICS_TOKEN=... rat serve --listen 0.0.0.0:3030`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -98,6 +111,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.noWorker, "no-worker", false, "only enqueue runs; rat worker processes execute them")
 	cmd.Flags().DurationVar(&o.grace, "shutdown-timeout", shutdownGrace, "on SIGTERM/SIGINT, how long requests and running nodes may finish before the nodes go back to the queue")
+	cmd.Flags().StringVar(&o.pgListen, "pg-listen", "", "also serve read-only SQL to Postgres clients (psql, pgx, BI tools) on host:port, e.g. 127.0.0.1:5433 (default off)")
 	cmd.Flags().StringVar(&o.listen, "listen", "", "address to listen on, host:port (default from RAT_LISTEN, else 127.0.0.1:3030)")
 	return cmd
 }
@@ -136,6 +150,12 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	var pg *pgwire.Server
+	if o.pgListen != "" {
+		if pg, err = pgwire.New(o.pgListen, srv, log); err != nil {
+			return err
+		}
+	}
 	a.Store.ObserveCommits(func(c sqlstore.CommitStats) { m.CommitDone(c.Duration, c.Attempts, c.Err) })
 	a.OnScheduleFire = m.ScheduleFired
 	if err := q.Start(ctx); err != nil {
@@ -153,6 +173,16 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		return err
 	}
 	log.Info("listening on "+serveURL(srv.Addr()), "address", srv.Addr().String(), "auth", a.authHint())
+	if pg != nil {
+		if err := pg.Start(ctx); err != nil {
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
+			defer cancel()
+			_ = srv.Stop(c)
+			_ = q.Stop(c)
+			return err
+		}
+		log.Info("postgres clients on "+pgURL(pg.Addr(), a.Config.Branch), "address", pg.Addr().String(), "auth", a.authHint())
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	// Stopping is bounded by one deadline: the queue claims no more jobs
@@ -166,9 +196,32 @@ func runServe(cmd *cobra.Command, g *globals, o serveOpts) error {
 		defer close(queueStopped)
 		_ = q.Stop(c)
 	}()
+	pgStopped := make(chan struct{})
+	go func() {
+		defer close(pgStopped)
+		if pg != nil {
+			_ = pg.Stop(c)
+		}
+	}()
 	err = srv.Stop(c)
 	<-queueStopped
+	<-pgStopped
 	return err
+}
+
+// pgURL is a connection URL a person can give psql for a bound address.
+func pgURL(addr net.Addr, branch string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if branch == "" {
+		branch = "main"
+	}
+	return "postgres://" + net.JoinHostPort(host, port) + "/" + branch
 }
 
 // logger is the log of rat serve and rat worker on w: text lines, or JSON

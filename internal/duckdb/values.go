@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -163,4 +164,14 @@ func Formatters(rows *sql.Rows) []func(any) string {
 		}
 	}
 	return out
+}
+
+// Decimal returns a DECIMAL value as its unscaled integer and scale
+// (value = unscaled × 10^-scale); false for any other value.
+func Decimal(v any) (*big.Int, int, bool) {
+	d, ok := v.(duckdb.Decimal)
+	if !ok || d.Value == nil {
+		return nil, 0, false
+	}
+	return d.Value, int(d.Scale), true
 }

@@ -269,6 +269,7 @@ func (s *serveMetrics) collectors() []prometheus.Collector {
 const (
 	QueryAPI = "api" // the UI, table previews, other API clients
 	QueryCLI = "cli" // rat's own client (rat query --server)
+	QueryPG  = "pg"  // Postgres clients (rat serve --pg-listen)
 )
 
 // QueryDone records the duration of a query of kind QueryAPI or QueryCLI.

@@ -115,55 +115,42 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string,
 	if limit <= 0 || limit > s.cfg.Limits.QueryRows {
 		limit = s.cfg.Limits.QueryRows
 	}
-	if _, err := s.cfg.Store.Ref(ctx, ref); err != nil {
-		return err
-	}
-	if err := s.tablesOnly(ctx, query); err != nil {
-		return err
-	}
 	var cut, why string
 	var writeErr error
-	err := s.cfg.Lake.WithTables(ctx, ref, at, query, func(conn *sql.Conn, query string) error {
-		err := s.cfg.Lake.DB().Stream(ctx, conn, query, func(cols []duckdb.Column) error {
-			head := make([]queryColumn, len(cols))
-			for i, c := range cols {
-				head[i] = queryColumn{Name: c.Name, Type: c.Type}
-			}
-			writeErr = out.head(head)
-			return writeErr
-		}, func(vals []any) error {
-			// Called while DuckDB runs the query: it stops reading when
-			// this returns ErrStop.
-			if out.rows == limit {
-				cut, why = cutRows, s.rowLimit(limit)
-				return duckdb.ErrStop
-			}
-			if err := out.row(vals); errors.Is(err, errOverCap) {
-				cut, why = cutBytes, s.overCap(out.rows)
-				return duckdb.ErrStop
-			} else if err != nil {
-				writeErr = err
-				return err
-			}
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				cut, why = cutTime, s.timeLimit()
-				return duckdb.ErrStop
-			} else if ctx.Err() != nil {
-				writeErr = ctx.Err() // the client went away
-				return writeErr
-			}
-			return nil
-		})
-		if err != nil && writeErr == nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) && out.rows > 0 {
-				// Stopped at the time limit between two rows.
-				cut, why = cutTime, s.timeLimit()
-				return nil
-			}
-			return duckdb.UserError("query", err)
+	err := s.runQuery(ctx, ref, at, query, func(cols []duckdb.Column) error {
+		head := make([]queryColumn, len(cols))
+		for i, c := range cols {
+			head[i] = queryColumn{Name: c.Name, Type: c.Type}
 		}
-		return err
+		writeErr = out.head(head)
+		return writeErr
+	}, func(vals []any) error {
+		// Called while DuckDB runs the query: it stops reading when
+		// this returns ErrStop.
+		if out.rows == limit {
+			cut, why = cutRows, s.rowLimit(limit)
+			return duckdb.ErrStop
+		}
+		if err := out.row(vals); errors.Is(err, errOverCap) {
+			cut, why = cutBytes, s.overCap(out.rows)
+			return duckdb.ErrStop
+		} else if err != nil {
+			writeErr = err
+			return err
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cut, why = cutTime, s.timeLimit()
+			return duckdb.ErrStop
+		} else if ctx.Err() != nil {
+			writeErr = ctx.Err() // the client went away
+			return writeErr
+		}
+		return nil
 	})
+	if err != nil && writeErr == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && out.rows > 0 {
+		// Stopped at the time limit between two rows.
+		cut, why, err = cutTime, s.timeLimit(), nil
+	}
 	elapsed := time.Since(start)
 	s.metrics.QueryDone(queryKind(r), elapsed)
 	if writeErr != nil {
@@ -186,6 +173,37 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, ref string,
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// runQuery runs one read-only SELECT on ref (lake.WithTables refuses
+// anything else; tablesOnly refuses files) through duckdb.Stream: head gets
+// the columns, row each row while DuckDB produces it. It returns the
+// error of head or row as they returned it, DuckDB's as a user error, or
+// nil when row stopped the query with duckdb.ErrStop.
+func (s *Server) runQuery(ctx context.Context, ref string, at lake.At, query string, head func([]duckdb.Column) error, row func([]any) error) error {
+	if _, err := s.cfg.Store.Ref(ctx, ref); err != nil {
+		return err
+	}
+	if err := s.tablesOnly(ctx, query); err != nil {
+		return err
+	}
+	var fnErr error
+	return s.cfg.Lake.WithTables(ctx, ref, at, query, func(conn *sql.Conn, query string) error {
+		err := s.cfg.Lake.DB().Stream(ctx, conn, query, func(cols []duckdb.Column) error {
+			fnErr = head(cols)
+			return fnErr
+		}, func(vals []any) error {
+			err := row(vals)
+			if err != nil && !errors.Is(err, duckdb.ErrStop) {
+				fnErr = err
+			}
+			return err
+		})
+		if err != nil && fnErr == nil {
+			return duckdb.UserError("query", err)
+		}
+		return err
+	})
 }
 
 // resultWriteGrace is how long after its time limit an answer may still

@@ -32,10 +32,14 @@ type signInFails struct {
 }
 
 // clientKey is the address a request counts against.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientKey(r *http.Request) string { return remoteKey(r.RemoteAddr) }
+
+// remoteKey is the key a client address (host:port) counts against: its
+// IP, or its /64 for IPv6.
+func remoteKey(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remote
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
