@@ -15,15 +15,7 @@ import (
 func TestMaintainRetention(t *testing.T) {
 	setups(t, func(t *testing.T, u *ratUser) {
 		u.write("workspace.yaml", "name: r\nlayers:\n  bronze:\n    retention_days: 30\n    retention_column: ts\n")
-		// One row a day for 100 days, an hour off each day boundary.
-		var csv strings.Builder
-		csv.WriteString("id,ts\n")
-		now := time.Now().UTC()
-		for i := range 100 {
-			fmt.Fprintf(&csv, "%d,%s\n", i, now.Add(-time.Duration(i)*24*time.Hour-time.Hour).Format("2006-01-02 15:04:05"))
-		}
-		u.write("events.csv", csv.String())
-		u.ok("load", "events.csv", "--into", "bronze.events")
+		loadDays(u, "bronze.events", 100)
 		u.write("pipelines/silver/recent/pipeline.sql", "SELECT id, ts FROM {{ ref('bronze.events') }}\n")
 		u.write("pipelines/silver/recent/config.yaml", "retention_days: 10\nretention_column: ts\n")
 		u.ok("run")
@@ -103,4 +95,18 @@ func TestMaintainRetention(t *testing.T) {
 			t.Errorf("a refused retention committed")
 		}
 	})
+}
+
+// loadDays loads days rows into table: id i has ts now − i days − 1 hour,
+// one row a day, an hour off each day boundary.
+func loadDays(u *ratUser, table string, days int) {
+	u.t.Helper()
+	var csv strings.Builder
+	csv.WriteString("id,ts\n")
+	now := time.Now().UTC()
+	for i := range days {
+		fmt.Fprintf(&csv, "%d,%s\n", i, now.Add(-time.Duration(i)*24*time.Hour-time.Hour).Format("2006-01-02 15:04:05"))
+	}
+	u.write("events.csv", csv.String())
+	u.ok("load", "events.csv", "--into", table)
 }

@@ -191,14 +191,7 @@ func TestScheduledRetention(t *testing.T) {
 	setups(t, func(t *testing.T, u *ratUser) {
 		u.write("workspace.yaml", "name: r\nlayers:\n  bronze:\n    retention_days: 30\n    retention_column: ts\n"+
 			"maintenance:\n  retention: {schedule: '@every 1s'}\n")
-		var csv strings.Builder
-		csv.WriteString("id,ts\n")
-		now := time.Now().UTC()
-		for i := range 100 {
-			fmt.Fprintf(&csv, "%d,%s\n", i, now.Add(-time.Duration(i)*24*time.Hour-time.Hour).Format("2006-01-02 15:04:05"))
-		}
-		u.write("events.csv", csv.String())
-		u.ok("load", "events.csv", "--into", "bronze.events")
+		loadDays(u, "bronze.events", 100)
 		var info struct {
 			Snapshots []struct {
 				ID int64 `json:"id"`
