@@ -326,4 +326,3 @@ func openLake(t *testing.T, u *ratUser) *ratapp.App {
 	t.Cleanup(func() { a.Close() })
 	return a
 }
-
