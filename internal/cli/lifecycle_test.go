@@ -29,6 +29,7 @@ import (
 // metadata, as rat export --ref does), plus a file younger than the grace.
 func TestLifecycleAfter200Runs(t *testing.T) {
 	setups(t, func(t *testing.T, u *ratUser) {
+		began := time.Now()
 		const ws = "name: life\nresources:\n  max_parallel_pipelines: 2\nruns:\n  lease: 1s\n"
 		u.write("workspace.yaml", ws)
 		load := func(from, branch string) {
@@ -73,7 +74,12 @@ func TestLifecycleAfter200Runs(t *testing.T) {
 		for _, p := range []string{"slow_a", "slow_b"} {
 			u.write("pipelines/silver/"+p+".sql", "SELECT count(*) AS id FROM {{ ref('bronze.src') }}\n")
 		}
-		startProcess(t, u, workerReady, "worker")
+		// One node at a time from here: two runs overwriting silver.good on
+		// one branch at once conflict when the second publishes.
+		one := *u
+		one.env = append(slices.Clone(u.env), "RAT_MAX_PARALLEL_PIPELINES=1")
+		startProcess(t, &one, workerReady, "worker")
+		t.Logf("%s: worker killed with 2 runs mid-build and restarted", time.Since(began).Round(time.Millisecond))
 
 		// 198 more: three batches, with loads, a branch and a tag between.
 		var good, bad []string
@@ -93,14 +99,15 @@ func TestLifecycleAfter200Runs(t *testing.T) {
 			waitRunsFinal(t, u, ids)
 		}
 		batch(66, "main")
+		waitRunsFinal(t, u, killed)
 		load("bb", "main")
 		u.ok("branch", "create", "dev")
 		batch(66, "main", "dev")
 		u.ok("tag", "create", "v1")
 		load("ccc", "dev")
 		batch(66, "dev", "main")
-		waitRunsFinal(t, u, killed)
 
+		t.Logf("%s: 200 runs ended", time.Since(began).Round(time.Millisecond))
 		runs := map[string]rat.RunDetail{}
 		var list []rat.RunDetail
 		if err := json.Unmarshal([]byte(u.ok("runs", "list", "--json", "-n", "1000")), &list); err != nil {
@@ -192,6 +199,7 @@ func TestLifecycleAfter200Runs(t *testing.T) {
 			return b.String()
 		}
 		want := read()
+		t.Logf("%s: refs and snapshots read", time.Since(began).Round(time.Millisecond))
 
 		out := u.ok("maintain", "expire", "--older-than", "0d", "--retain-last", fmt.Sprint(retain))
 		if !strings.Contains(out, "deleted") {
@@ -251,6 +259,7 @@ func TestLifecycleAfter200Runs(t *testing.T) {
 		if err := a.Objects.Put(ctx, young, strings.NewReader("not referenced"), 14); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("%s: expired, waited out the grace period", time.Since(began).Round(time.Millisecond))
 		out = u.ok("maintain", "orphans")
 		if !strings.Contains(out, fmt.Sprintf("deleted %d branches and ", len(bad))) || strings.Contains(out, "and 0 files") {
 			t.Fatalf("rat maintain orphans:\n%s\nwant the %d failed runs' branches and their files deleted", out, len(bad))
