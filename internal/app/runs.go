@@ -33,13 +33,18 @@ func (a *App) LoadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 	if a.Config.WorkspaceDir == "" {
 		return nil, rat.Errorf(rat.ENOTFOUND, "no workspace.yaml here or above: create one with 'rat init DIR' (or 'rat init DIR --demo'), or pass -C DIR")
 	}
+	// Known is called when a pipeline is rendered, which for a workspace
+	// long-running processes share (Workspaces) is long after this call's
+	// context (an API request, a job) may have ended: it must not end with
+	// it, or every later render finds no catalog table.
+	known := context.WithoutCancel(ctx)
 	ws, err := workspace.Load(a.Config.WorkspaceDir, workspace.LoadOptions{
 		Env: os.LookupEnv,
 		Known: func(id rat.TableID) bool {
 			if anyRef {
 				return true
 			}
-			_, err := a.Store.Table(ctx, a.Config.Branch, id)
+			_, err := a.Store.Table(known, a.Config.Branch, id)
 			return err == nil
 		},
 	})
