@@ -44,14 +44,37 @@ func (a *App) LoadWorkspaceRefs(ctx context.Context, anyRef bool) (*workspace.Wo
 			if anyRef {
 				return true
 			}
-			_, err := a.Store.Table(known, a.Config.Branch, id)
-			return err == nil
+			return a.knownTable(known, id)
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ws, a.adoptTriggerKeys(ctx, ws)
+}
+
+// knownTable reports whether the catalog has table id on the configured
+// branch or, failing that, on any other branch: a workspace that rat serve
+// and rat worker share serves runs into every branch, and a run into dev
+// may read a table that only dev has (a run into a branch without it then
+// fails when it reads the table, naming it).
+func (a *App) knownTable(ctx context.Context, id rat.TableID) bool {
+	if _, err := a.Store.Table(ctx, a.Config.Branch, id); err == nil {
+		return true
+	}
+	refs, err := a.Store.Refs(ctx)
+	if err != nil {
+		return false
+	}
+	for _, r := range refs {
+		if r.Kind != rat.Branch || r.Internal || r.Name == a.Config.Branch {
+			continue
+		}
+		if _, err := a.Store.Table(ctx, r.Name, id); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // adoptTriggerKeys moves trigger state that an older rat kept by the

@@ -153,3 +153,29 @@ func TestServeURL(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRunOnBranchReadsBranchTable: a queued run into dev whose
+// pipeline reads a table that exists only on dev (loaded there) succeeds:
+// rat serve's shared workspace does not judge ref() by the configured
+// branch alone. The same run into main fails naming the table.
+func TestServeRunOnBranchReadsBranchTable(t *testing.T) {
+	u := newUser(t, false)
+	u.write("workspace.yaml", "name: b\n")
+	u.ok("branch", "create", "dev")
+	u.write("d.csv", "id\n1\n2\n3\n")
+	u.ok("load", "d.csv", "--into", "bronze.d", "--branch", "dev")
+	u.write("pipelines/silver/s.sql", "SELECT id * 10 AS id FROM {{ ref('bronze.d') }}\n")
+	base := startServe(t, u)
+	id := postRun(t, base, `{"branch": "dev"}`)
+	if msg := waitRunStatus(t, u, id, "success"); msg != "" {
+		t.Fatalf("run into dev: %s", msg)
+	}
+	if got := strings.TrimSpace(u.ok("query", "SELECT sum(id) FROM silver.s", "--branch", "dev", "--format", "csv")); !strings.HasSuffix(got, "\n60") {
+		t.Fatalf("silver.s on dev: %s", got)
+	}
+	id = postRun(t, base, `{}`)
+	waitRunStatus(t, u, id, "failed")
+	if show := u.ok("runs", "show", id, "--json"); !strings.Contains(show, "table bronze.d not found on branch") {
+		t.Fatalf("run into main: want its node to fail naming bronze.d:\n%s", show)
+	}
+}
