@@ -48,7 +48,7 @@ rat serve runs a task on a schedule when workspace.yaml sets
 maintenance.<task>.schedule (cron, e.g. "0 3 * * *" or daily): each tick
 enqueues a maintenance run that a worker executes, listed by 'rat runs'
 with trigger maintenance. Runs of one task never overlap: a tick while the
-task's last run has not ended is skipped.`,
+task's last run has not ended is skipped. docs/maintenance.md is the guide.`,
 		Example: `  rat maintain --dry-run
   rat maintain
   rat maintain expire --dry-run
