@@ -447,7 +447,7 @@ func pgError(log *slog.Logger, err error, code codes.Code) error {
 			code = codes.UndefinedTable
 		case rat.EINVALID:
 			switch {
-			case strings.Contains(msg, duckdb.ReadOnlyHint):
+			case strings.Contains(msg, duckdb.ReadOnlyHint), strings.Contains(msg, duckdb.CopyHint):
 				code = codes.ReadOnlySQLTransaction
 			case strings.Contains(msg, "Catalog Error"):
 				code = codes.UndefinedTable
