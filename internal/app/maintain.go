@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -122,17 +123,23 @@ func (a *App) OrphanOptions(dryRun bool) (lake.OrphanOptions, error) {
 		RunRetention: time.Duration(a.Config.RunRetentionDays) * 24 * time.Hour}, nil
 }
 
-// maintainOrphans ends the runs whose process died (so their branches are
-// judged) and deletes what abandoned runs left, past the grace period.
+// maintainOrphans deletes what abandoned runs left, past the grace period.
 func (a *App) maintainOrphans(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
 	opts, err := a.OrphanOptions(dryRun)
 	if err != nil {
 		return rat.MaintenanceRun{}, err
 	}
-	a.ReapRuns(ctx, nil, slog.Default())
-	opts.Now = time.Now()
-	res, err := a.Lake.Orphans(ctx, opts)
+	res, err := a.CleanOrphans(ctx, &opts, nil, slog.Default())
 	return maintenanceResult(OrphanSummary(res, dryRun), res, err)
+}
+
+// CleanOrphans first ends the runs whose process died (reported to w or
+// log), so that their branches are judged, then runs orphan cleanup as of
+// now (opts.Now is set to it).
+func (a *App) CleanOrphans(ctx context.Context, opts *lake.OrphanOptions, w io.Writer, log *slog.Logger) (lake.OrphanResult, error) {
+	a.ReapRuns(ctx, w, log)
+	opts.Now = time.Now()
+	return a.Lake.Orphans(ctx, *opts)
 }
 
 // OrphanSummary says in one line what orphan cleanup did (or, dry, would do).

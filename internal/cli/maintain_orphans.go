@@ -58,32 +58,26 @@ the totals, and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			opts := lake.OrphanOptions{DryRun: dryRun, Tables: tables}
+			var flagAge time.Duration
 			if olderThan != "" {
-				d, err := config.ParseAge(olderThan)
-				if err != nil {
+				if flagAge, err = config.ParseAge(olderThan); err != nil {
 					return &usageError{msg: "--older-than: " + err.Error() + " (see 'rat maintain orphans --help')"}
 				}
-				opts.OlderThan = d
 			}
 			return g.withApp(cmd, "", func(ctx context.Context, a *app) error {
-				conf, err := a.OrphanOptions(dryRun)
+				opts, err := a.OrphanOptions(dryRun)
 				if err != nil {
 					return err
 				}
-				if olderThan != "" && opts.OlderThan < conf.OlderThan {
-					return &usageError{msg: fmt.Sprintf("--older-than %s is shorter than maintenance.orphans.older_than (%s): writes may take up to half of that before they commit; lower the key in workspace.yaml instead",
-						config.FormatAge(opts.OlderThan), config.FormatAge(conf.OlderThan))}
-				}
 				if olderThan != "" {
-					conf.OlderThan = opts.OlderThan
+					if flagAge < opts.OlderThan {
+						return &usageError{msg: fmt.Sprintf("--older-than %s is shorter than maintenance.orphans.older_than (%s): writes may take up to half of that before they commit; lower the key in workspace.yaml instead",
+							config.FormatAge(flagAge), config.FormatAge(opts.OlderThan))}
+					}
+					opts.OlderThan = flagAge
 				}
-				conf.Tables = opts.Tables
-				opts = conf
-				// Runs whose process died end now, so their branches are judged.
-				a.ReapRuns(ctx, cmd.ErrOrStderr(), nil)
-				opts.Now = time.Now()
-				res, err := a.Lake.Orphans(ctx, opts)
+				opts.Tables = tables
+				res, err := a.CleanOrphans(ctx, &opts, cmd.ErrOrStderr(), nil)
 				if err != nil {
 					return err
 				}
