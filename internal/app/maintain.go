@@ -87,15 +87,25 @@ func (a *App) maintainExpire(ctx context.Context, dryRun bool) (rat.MaintenanceR
 	return maintenanceResult(ExpireSummary(res, dryRun), res, err)
 }
 
+// RetentionOptions are retention's options as the workspace sets them:
+// the policies of its layers and pipelines, on the configured branch.
+func (a *App) RetentionOptions(ctx context.Context, dryRun bool) (lake.RetentionOptions, error) {
+	ws, err := a.LoadWorkspace(ctx)
+	if err != nil {
+		return lake.RetentionOptions{}, err
+	}
+	return lake.RetentionOptions{Policies: RetentionPolicies(ws), Branch: a.Config.Branch, DryRun: dryRun}, nil
+}
+
 // maintainRetention deletes the rows older than their table's retention
 // (layers.<layer>.retention_days, a pipeline's retention_days) on the
 // configured branch.
 func (a *App) maintainRetention(ctx context.Context, dryRun bool) (rat.MaintenanceRun, error) {
-	ws, err := a.LoadWorkspace(ctx)
+	opts, err := a.RetentionOptions(ctx, dryRun)
 	if err != nil {
 		return rat.MaintenanceRun{}, err
 	}
-	res, err := a.Lake.Retention(ctx, lake.RetentionOptions{Policies: RetentionPolicies(ws), Branch: a.Config.Branch, DryRun: dryRun})
+	res, err := a.Lake.Retention(ctx, opts)
 	return maintenanceResult(RetentionSummary(res, dryRun), res, err)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	ratapp "github.com/ratdata/rat/internal/app"
 	"github.com/ratdata/rat/internal/lake"
 	"github.com/ratdata/rat/internal/textout"
 	"github.com/spf13/cobra"
@@ -57,14 +56,12 @@ files dropped whole or rewritten, and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			opts := lake.RetentionOptions{DryRun: dryRun, Tables: tables}
 			return g.withApp(cmd, branch, func(ctx context.Context, a *app) error {
-				ws, err := a.LoadWorkspace(ctx)
+				opts, err := a.RetentionOptions(ctx, dryRun)
 				if err != nil {
 					return err
 				}
-				opts.Policies = ratapp.RetentionPolicies(ws)
-				opts.Branch = a.Config.Branch
+				opts.Tables = tables
 				res, err := a.Lake.Retention(ctx, opts)
 				if err != nil {
 					return err
