@@ -563,3 +563,41 @@ func TestIcebergRESTCreateTable(t *testing.T) {
 		t.Fatalf("dev moved on a refused creation: %v %v", got, err)
 	}
 }
+
+// TestIcebergRESTGuards tries /iceberg as a web page or a rebinding attack
+// would: a forged Host is refused for reads and writes, and a cross-site
+// Origin or a non-JSON body (what a page's form can send) cannot create a
+// table; nothing of the refused requests lands in the catalog.
+func TestIcebergRESTGuards(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, basicFiles, nil)
+	e.load("bronze.raw", "SELECT 1 AS id")
+	const create = `{"name": "evil", "schema": {"type": "struct", "schema-id": 0, "fields": [{"id": 1, "name": "id", "type": "long", "required": false}]}}`
+	tables := "/iceberg/v1/main/namespaces/bronze/tables"
+	forged := map[string]string{"Host": "evil.example:" + e.port()}
+	if r := e.raw("GET", "/iceberg/v1/config?warehouse=main", "", forged); r.status != http.StatusMisdirectedRequest {
+		t.Errorf("GET config with a forged Host: %d %s", r.status, r.raw)
+	}
+	if r := e.raw("GET", tables+"/raw", "", forged); r.status != http.StatusMisdirectedRequest || strings.Contains(r.raw, "metadata-location") {
+		t.Errorf("load table with a forged Host: %d %.200s", r.status, r.raw)
+	}
+	for name, h := range map[string]map[string]string{
+		"forged host":  {"Host": "evil.example:" + e.port(), "Content-Type": "application/json"},
+		"cross-site":   {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+		"null origin":  {"Origin": "null", "Content-Type": "application/json"},
+		"text/plain":   {"Content-Type": "text/plain"},
+		"form body":    {"Content-Type": "application/x-www-form-urlencoded"},
+		"no body type": {},
+	} {
+		r := e.raw("POST", tables, create, h)
+		if r.status < 400 || r.status >= 500 {
+			t.Errorf("%s: create table answered %d %.200s, want a refusal", name, r.status, r.raw)
+		}
+	}
+	if _, err := e.lake.Load(t.Context(), "main", rat.TableID{Layer: "bronze", Name: "evil"}); !rat.IsCode(err, rat.ENOTFOUND) {
+		t.Fatalf("a refused create made bronze.evil: %v", err)
+	}
+	// The same request from a same-origin client is served: the refusals
+	// above are the guards', not a broken request.
+	e.want(e.raw("POST", tables, create, map[string]string{"Content-Type": "application/json"}), http.StatusOK)
+}
