@@ -202,6 +202,14 @@ cmp_wait_ready() {
 		ok=1
 		for c in $(podman ps -a --format '{{.Names}}' --filter "label=io.podman.compose.project=$CMP_PROJECT"); do
 			case $c in *_createbucket_* | *_migrate_*) continue ;; esac
+			# podman runs no health checks on its own (no systemd), so a
+			# container whose depends_on waits for service_healthy may be
+			# left created, never started, when its dependency was not yet
+			# healthy at up: start it, as compose would once it is.
+			if [[ $(podman inspect -f '{{.State.Status}}' "$c" 2>/dev/null) == created ]]; then
+				dlog "$c was created but not started (its dependency was not healthy yet at up); starting it"
+				podman start "$c" >>"$CMP_WORK/compose.log" 2>&1 || true
+			fi
 			podman healthcheck run "$c" >/dev/null 2>&1 || { ok=0; break; }
 		done
 		workers=$(cmp_containers worker | wc -l)
